@@ -1,0 +1,31 @@
+package core
+
+import "context"
+
+// Cross-service ports. Each emulated service that needs another's state takes one of these narrow
+// interfaces, so services stay independent packages and tests can wire them as they need.
+
+// SecretReader reads a secret's current value the way an EC2 instance's own role would (used by the
+// emulated SSM client instance, which fetches passwords on the instance, never from parameters).
+type SecretReader interface {
+	// SecretString returns the SecretString of the version labelled AWSCURRENT of the secret named
+	// by id (a name or an ARN).
+	SecretString(ctx context.Context, id string) (string, error)
+}
+
+// LambdaInvoker invokes a function registered with the sandbox, as the Lambda service does
+// (Secrets Manager rotation, EventBridge targets, Step Functions tasks, the CloudFormation driver).
+type LambdaInvoker interface {
+	// Invoke runs the function synchronously and returns its response payload. A function error is
+	// returned as *FunctionError.
+	Invoke(ctx context.Context, function string, payload []byte) ([]byte, error)
+}
+
+// FunctionError is a Lambda function's own error (X-Amz-Function-Error: Unhandled), with the
+// errorType and errorMessage the Go runtime reported.
+type FunctionError struct {
+	Type    string `json:"errorType"`
+	Message string `json:"errorMessage"`
+}
+
+func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
