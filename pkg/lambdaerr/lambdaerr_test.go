@@ -77,4 +77,3 @@ func TestWrapClassifiesAndKeepsOutput(t *testing.T) {
 }
 
 func strPtr(s string) *string { return &s }
-
