@@ -1,0 +1,17 @@
+// Command cluster-check is the Custom::CloudHsmCluster workflow step that validates the properties
+// against the account (subnets, zones, VPC, client instance).
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("cluster-check")
+	cfg := lambdaenv.AWSConfig(log)
+	step := &hsmcluster.CheckEnvironment{EC2: ec2.NewFromConfig(cfg)}
+	lambdaenv.Start("cluster-check", log, step.Handle)
+}

@@ -1,0 +1,16 @@
+// Command cluster-create finds, adopts or creates the CloudHSM cluster of a Create request.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+
+	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("cluster-create")
+	cfg := lambdaenv.AWSConfig(log)
+	step := &hsmcluster.CreateCluster{HSM: cloudhsmv2.NewFromConfig(cfg)}
+	lambdaenv.Start("cluster-create", log, step.Handle)
+}

@@ -1,0 +1,16 @@
+// Command cluster-describe reports a cluster's state to the workflows' polling loops.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+
+	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("cluster-describe")
+	cfg := lambdaenv.AWSConfig(log)
+	step := &hsmcluster.Describe{HSM: cloudhsmv2.NewFromConfig(cfg)}
+	lambdaenv.Start("cluster-describe", log, step.Handle)
+}

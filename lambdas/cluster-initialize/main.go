@@ -1,0 +1,16 @@
+// Command cluster-initialize calls InitializeCluster with the signed certificate and trust anchor.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+
+	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("cluster-initialize")
+	cfg := lambdaenv.AWSConfig(log)
+	step := &hsmcluster.Initialize{HSM: cloudhsmv2.NewFromConfig(cfg)}
+	lambdaenv.Start("cluster-initialize", log, step.Handle)
+}

@@ -1,0 +1,16 @@
+// Command cluster-scale adds or removes HSMs until a cluster has the target count.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+
+	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("cluster-scale")
+	cfg := lambdaenv.AWSConfig(log)
+	step := &hsmcluster.Scale{HSM: cloudhsmv2.NewFromConfig(cfg)}
+	lambdaenv.Start("cluster-scale", log, step.Handle)
+}

@@ -1,0 +1,27 @@
+// Command cluster-sign signs the cluster CSR with the customer CA (created on first use in Secrets
+// Manager under CA_KMS_KEY_ID) and verifies the certificate before initialization.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/strongroom/strongroom/pkg/customerca"
+	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("cluster-sign")
+	cfg := lambdaenv.AWSConfig(log)
+	kmsKey := lambdaenv.Required(log, "CA_KMS_KEY_ID")
+	sm := secretsmanager.NewFromConfig(cfg)
+	step := &hsmcluster.SignCSR{
+		HSM: cloudhsmv2.NewFromConfig(cfg),
+		NewStore: func(keyName, certName string) hsmcluster.CAStore {
+			return &customerca.Store{Secrets: sm, KeySecretName: keyName, CertSecretName: certName, KMSKeyID: kmsKey,
+				Tags: map[string]string{"strongroom:purpose": "customer-ca"}}
+		},
+	}
+	lambdaenv.Start("cluster-sign", log, step.Handle)
+}

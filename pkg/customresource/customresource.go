@@ -1,0 +1,232 @@
+// Package customresource is the CloudFormation side of Strongroom's custom resources (DESIGN.md
+// section 4): the entry step that checks a request and starts the right workflow, the answer step
+// every workflow ends with, and the safety net that answers FAILED for a workflow that ended
+// without answering.
+//
+// The contract: every request is answered exactly once, a failed Create names whatever it created
+// (so the rollback's Delete removes it), and no stack waits for CloudFormation's hour-long timeout.
+// States that answer CloudFormation are named with the AnswerStatePrefix; the safety net reads the
+// execution history for such a state having exited, so no extra store is needed.
+package customresource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/strongroom/strongroom/pkg/cfnreply"
+	"github.com/strongroom/strongroom/pkg/lambdaerr"
+)
+
+// AnswerStatePrefix starts the name of every state that answers CloudFormation.
+const AnswerStatePrefix = "Answer"
+
+// WorkflowInput is what the entry step starts a workflow with.
+type WorkflowInput struct {
+	Event cfn.Event `json:"Event"`
+}
+
+// Sender puts a response to the pre-signed ResponseURL.
+type Sender func(ctx context.Context, r *cfn.Response, url string) error
+
+// HTTPSender sends with client (a short timeout: the URL is S3's).
+func HTTPSender(client *http.Client) Sender {
+	return func(ctx context.Context, r *cfn.Response, url string) error {
+		body, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode response: %w", err)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader(string(body)))
+		if err != nil {
+			return fmt.Errorf("response URL: %w", err)
+		}
+		// S3 pre-signed URLs are signed without a content type; sending one breaks the signature.
+		req.Header.Del("Content-Type")
+		req.ContentLength = int64(len(body))
+		res, err := client.Do(req)
+		if err != nil {
+			return lambdaerr.Retryable("put response to CloudFormation", err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode >= 500 {
+			return lambdaerr.Retryable(fmt.Sprintf("put response to CloudFormation: HTTP %d", res.StatusCode), nil)
+		}
+		if res.StatusCode != http.StatusOK {
+			return lambdaerr.Terminal(fmt.Sprintf("put response to CloudFormation: HTTP %d (the pre-signed URL expired or was altered)", res.StatusCode), nil)
+		}
+		return nil
+	}
+}
+
+// DefaultSender sends with a 30-second timeout.
+var DefaultSender = HTTPSender(&http.Client{Timeout: 30 * time.Second})
+
+// AnswerInput is the answer step's input.
+type AnswerInput struct {
+	Event   cfn.Event        `json:"Event"`
+	Outcome cfnreply.Outcome `json:"Outcome"`
+	// Error is a Catch's error output ({Error, Cause}); when set, the answer is FAILED with the
+	// cause as its reason.
+	Error *CaughtError `json:"Error,omitempty"`
+}
+
+// CaughtError is what a Catch puts at its ResultPath.
+type CaughtError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// Reason turns a caught error into a person-readable reason: a Lambda's cause is JSON
+// {"errorMessage","errorType",...}; its message is what the step said.
+func (c *CaughtError) Reason() string {
+	var lambdaCause struct {
+		Message string `json:"errorMessage"`
+		Type    string `json:"errorType"`
+	}
+	if json.Unmarshal([]byte(c.Cause), &lambdaCause) == nil && lambdaCause.Message != "" {
+		return lambdaCause.Message
+	}
+	switch {
+	case c.Cause != "":
+		return c.Error + ": " + c.Cause
+	case c.Error != "":
+		return c.Error
+	}
+	return ""
+}
+
+// AnswerOutput echoes what was sent (without Data values, which may be NoEcho).
+type AnswerOutput struct {
+	Status             cfn.StatusType `json:"Status"`
+	PhysicalResourceID string         `json:"PhysicalResourceId"`
+	Reason             string         `json:"Reason,omitempty"`
+}
+
+// Answer sends the workflow's outcome to CloudFormation.
+type Answer struct {
+	Send Sender
+}
+
+// Handle implements the step.
+func (s *Answer) Handle(ctx context.Context, in AnswerInput) (AnswerOutput, error) {
+	o := in.Outcome
+	if in.Error != nil {
+		o.Status = cfn.StatusFailed
+		if o.Reason == "" {
+			o.Reason = in.Error.Reason()
+		}
+	}
+	if o.Status == "" {
+		o.Status = cfn.StatusSuccess
+	}
+	r, err := cfnreply.Build(&in.Event, o)
+	if errors.Is(err, cfnreply.ErrDataTooLarge) {
+		r, err = cfnreply.Build(&in.Event, cfnreply.Outcome{Status: cfn.StatusFailed, PhysicalResourceID: o.PhysicalResourceID, Reason: err.Error()})
+	}
+	if err != nil {
+		return AnswerOutput{}, lambdaerr.Terminal("build CloudFormation response", err)
+	}
+	if in.Event.ResponseURL == "" {
+		return AnswerOutput{}, lambdaerr.Terminal("answer CloudFormation: the event has no ResponseURL", nil)
+	}
+	if err := s.Send(ctx, r, in.Event.ResponseURL); err != nil {
+		return AnswerOutput{}, err
+	}
+	return AnswerOutput{Status: r.Status, PhysicalResourceID: r.PhysicalResourceID, Reason: r.Reason}, nil
+}
+
+// StarterAPI is the part of the Step Functions client the entry step uses.
+type StarterAPI interface {
+	StartExecution(ctx context.Context, params *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+}
+
+var _ StarterAPI = (*sfn.Client)(nil)
+
+// Validator checks a request's properties before any workflow starts; its error text is the
+// FAILED reason. It is not called for Delete: a delete must work whatever the properties say.
+type Validator func(ev *cfn.Event) error
+
+// Entry is the custom resource's service token: it answers at once what needs no workflow (bad
+// properties, a Delete of a resource that was never created) and otherwise starts the request's
+// workflow and returns, leaving the answer to the workflow.
+type Entry struct {
+	SFN StarterAPI
+	// StateMachines maps each request type to its state machine ARN.
+	StateMachines map[cfn.RequestType]string
+	Validate      Validator
+	Send          Sender
+}
+
+// EntryOutput tells what the entry step did, for its log line.
+type EntryOutput struct {
+	Action       string `json:"Action"`
+	ExecutionARN string `json:"ExecutionArn,omitempty"`
+}
+
+// Handle implements the step.
+func (s *Entry) Handle(ctx context.Context, ev cfn.Event) (EntryOutput, error) {
+	answer := func(o cfnreply.Outcome) (EntryOutput, error) {
+		_, err := (&Answer{Send: s.Send}).Handle(ctx, AnswerInput{Event: ev, Outcome: o})
+		return EntryOutput{Action: "answered " + string(o.Status)}, err
+	}
+	switch ev.RequestType {
+	case cfn.RequestCreate, cfn.RequestUpdate, cfn.RequestDelete:
+	default:
+		return answer(cfnreply.Outcome{Status: cfn.StatusFailed, Reason: fmt.Sprintf("unknown RequestType %q", ev.RequestType)})
+	}
+	if ev.RequestType == cfn.RequestDelete && cfnreply.NamesNoResource(ev.PhysicalResourceID) {
+		return answer(cfnreply.Outcome{Status: cfn.StatusSuccess})
+	}
+	if ev.RequestType != cfn.RequestDelete && s.Validate != nil {
+		if err := s.Validate(&ev); err != nil {
+			return answer(cfnreply.Outcome{Status: cfn.StatusFailed, Reason: err.Error()})
+		}
+	}
+	arn := s.StateMachines[ev.RequestType]
+	if arn == "" {
+		return answer(cfnreply.Outcome{Status: cfn.StatusFailed, Reason: fmt.Sprintf("no workflow is configured for %s requests", ev.RequestType)})
+	}
+	input, err := json.Marshal(WorkflowInput{Event: ev})
+	if err != nil {
+		return EntryOutput{}, lambdaerr.Terminal("encode workflow input", err)
+	}
+	out, err := s.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(arn),
+		// The request id names the execution, so a retried invocation of this Lambda for the same
+		// request starts nothing new.
+		Name:  aws.String(ExecutionName(ev)),
+		Input: aws.String(string(input)),
+	})
+	var exists *sfntypes.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		return EntryOutput{Action: "already started"}, nil
+	}
+	if err != nil {
+		return EntryOutput{}, fmt.Errorf("start %s workflow: %w", ev.RequestType, err)
+	}
+	return EntryOutput{Action: "started", ExecutionARN: aws.ToString(out.ExecutionArn)}, nil
+}
+
+// ExecutionName is the execution's name for a request: at most 80 characters of [A-Za-z0-9-_].
+func ExecutionName(ev cfn.Event) string {
+	var b strings.Builder
+	for _, r := range string(ev.RequestType) + "-" + ev.RequestID {
+		if r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
+			b.WriteRune(r)
+		}
+	}
+	name := b.String()
+	if len(name) > 80 {
+		name = name[:80]
+	}
+	return name
+}

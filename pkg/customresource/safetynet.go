@@ -1,0 +1,125 @@
+package customresource
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/strongroom/strongroom/pkg/cfnreply"
+	"github.com/strongroom/strongroom/pkg/lambdaerr"
+)
+
+// HistoryAPI is the part of the Step Functions client the safety net uses.
+type HistoryAPI interface {
+	DescribeExecution(ctx context.Context, params *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+	GetExecutionHistory(ctx context.Context, params *sfn.GetExecutionHistoryInput, optFns ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
+}
+
+var _ HistoryAPI = (*sfn.Client)(nil)
+
+// StatusChange is the detail of EventBridge's "Step Functions Execution Status Change" event.
+type StatusChange struct {
+	ExecutionARN    string `json:"executionArn"`
+	StateMachineARN string `json:"stateMachineArn"`
+	Name            string `json:"name"`
+	Status          string `json:"status"`
+	Error           string `json:"error"`
+	Cause           string `json:"cause"`
+}
+
+// SafetyNetOutput tells what the safety net did.
+type SafetyNetOutput struct {
+	Action string `json:"Action"`
+}
+
+// SafetyNet answers FAILED for a workflow execution that ended FAILED, TIMED_OUT or ABORTED
+// without any Answer state having exited, so the stack does not wait for CloudFormation's own
+// timeout. The answer names the last PhysicalResourceId the workflow recorded in its state (so a
+// failed Create's rollback still deletes what was made).
+type SafetyNet struct {
+	SFN  HistoryAPI
+	Send Sender
+}
+
+// Handle implements the step.
+func (s *SafetyNet) Handle(ctx context.Context, ev events.CloudWatchEvent) (SafetyNetOutput, error) {
+	var d StatusChange
+	if err := json.Unmarshal(ev.Detail, &d); err != nil || d.ExecutionARN == "" {
+		return SafetyNetOutput{}, lambdaerr.Terminal("safety net: the event is not a Step Functions Execution Status Change", err)
+	}
+	switch d.Status {
+	case "FAILED", "TIMED_OUT", "ABORTED":
+	default:
+		return SafetyNetOutput{Action: "ignored " + d.Status}, nil
+	}
+	exec, err := s.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(d.ExecutionARN)})
+	if err != nil {
+		return SafetyNetOutput{}, fmt.Errorf("describe execution %s: %w", d.ExecutionARN, err)
+	}
+	var in WorkflowInput
+	if err := json.Unmarshal([]byte(aws.ToString(exec.Input)), &in); err != nil || in.Event.ResponseURL == "" {
+		return SafetyNetOutput{Action: "ignored: not a custom-resource execution"}, nil
+	}
+	answered, physical, err := s.readHistory(ctx, d.ExecutionARN)
+	if err != nil {
+		return SafetyNetOutput{}, err
+	}
+	if answered {
+		return SafetyNetOutput{Action: "already answered"}, nil
+	}
+	reason := fmt.Sprintf("the %s workflow ended %s without answering", in.Event.RequestType, d.Status)
+	if e := aws.ToString(exec.Error); e != "" || d.Error != "" {
+		c := &CaughtError{Error: firstNonEmpty(e, d.Error), Cause: firstNonEmpty(aws.ToString(exec.Cause), d.Cause)}
+		reason += ": " + c.Reason()
+	}
+	reason += " (execution " + d.ExecutionARN + ")"
+	_, err = (&Answer{Send: s.Send}).Handle(ctx, AnswerInput{Event: in.Event, Outcome: cfnreply.Outcome{
+		Status: cfn.StatusFailed, PhysicalResourceID: physical, Reason: reason,
+	}})
+	if err != nil {
+		return SafetyNetOutput{}, err
+	}
+	return SafetyNetOutput{Action: "answered FAILED"}, nil
+}
+
+// readHistory reports whether an Answer state exited, and the last PhysicalResourceId found at the
+// top level of a state's output.
+func (s *SafetyNet) readHistory(ctx context.Context, arn string) (answered bool, physical string, err error) {
+	p := sfn.NewGetExecutionHistoryPaginator(s.SFN, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), IncludeExecutionData: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return false, "", fmt.Errorf("read history of %s: %w", arn, err)
+		}
+		for _, e := range page.Events {
+			d := e.StateExitedEventDetails
+			if d == nil {
+				continue
+			}
+			if e.Type == sfntypes.HistoryEventTypeTaskStateExited && strings.HasPrefix(aws.ToString(d.Name), AnswerStatePrefix) {
+				answered = true
+			}
+			var out struct {
+				PhysicalResourceID string `json:"PhysicalResourceId"`
+			}
+			if json.Unmarshal([]byte(aws.ToString(d.Output)), &out) == nil && out.PhysicalResourceID != "" {
+				physical = out.PhysicalResourceID
+			}
+		}
+	}
+	return answered, physical, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,166 @@
+package hsmcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/strongroom/strongroom/pkg/cfnreply"
+	"github.com/strongroom/strongroom/pkg/clusterspec"
+	"github.com/strongroom/strongroom/pkg/lambdaerr"
+)
+
+// ValidateRequest is the entry step's check of Create and Update requests: the properties parse,
+// and an update changes nothing immutable. It needs no AWS call, so a bad request is answered
+// before any workflow starts and nothing is created.
+func ValidateRequest(ev *cfn.Event) error {
+	ref := refOf(ev)
+	spec, err := SpecOf(ref, ev.ResourceProperties)
+	if err != nil {
+		return err
+	}
+	if ev.RequestType == cfn.RequestUpdate {
+		old, err := SpecOf(ref, ev.OldResourceProperties)
+		if err != nil {
+			// Old properties that no longer parse (for example after a rule tightened) must not
+			// block a scale: compare what can be compared.
+			return nil
+		}
+		if _, err := clusterspec.Diff(old, spec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func refOf(ev *cfn.Event) EventRef {
+	return EventRef{RequestType: ev.RequestType, RequestID: ev.RequestID, StackID: ev.StackID,
+		LogicalResourceID: ev.LogicalResourceID, PhysicalResourceID: ev.PhysicalResourceID}
+}
+
+// PlanInput is the update and delete workflows' first step input.
+type PlanInput struct {
+	Event cfn.Event `json:"Event"`
+}
+
+// Plan says what an update or delete workflow has to do.
+type Plan struct {
+	ClusterID string           `json:"ClusterId"`
+	Spec      clusterspec.Spec `json:"Spec"`
+	// Target is the HSM count to reach: HsmCount for an update, 0 for a delete.
+	Target   int  `json:"Target"`
+	HsmDelta int  `json:"HsmDelta"`
+	Adopted  bool `json:"Adopted"`
+	// NothingToDelete is true for a delete whose PhysicalResourceId names no cluster.
+	NothingToDelete bool `json:"NothingToDelete"`
+}
+
+// PlanRequest plans an update (scale to the new HsmCount) or a delete (remove every HSM, then the
+// cluster, unless it was adopted). The cluster is the PhysicalResourceId.
+type PlanRequest struct{}
+
+// Handle implements the step.
+func (PlanRequest) Handle(_ context.Context, in PlanInput) (Plan, error) {
+	ev := in.Event
+	ref := refOf(&ev)
+	p := Plan{ClusterID: ev.PhysicalResourceID}
+	switch ev.RequestType {
+	case cfn.RequestDelete:
+		if cfnreply.NamesNoResource(ev.PhysicalResourceID) || !clusterIDLike(ev.PhysicalResourceID) {
+			p.NothingToDelete = true
+			return p, nil
+		}
+		// An adopted cluster is recognised from the properties even when they no longer validate.
+		if id, _ := ev.ResourceProperties["ClusterId"].(string); id != "" {
+			p.Adopted = true
+		}
+		return p, nil
+	case cfn.RequestUpdate:
+		spec, err := SpecOf(ref, ev.ResourceProperties)
+		if err != nil {
+			return p, lambdaerr.Terminal(err.Error(), nil)
+		}
+		p.Spec, p.Target, p.Adopted = spec, spec.HsmCount, spec.ClusterID != ""
+		if old, err := SpecOf(ref, ev.OldResourceProperties); err == nil {
+			change, err := clusterspec.Diff(old, spec)
+			if err != nil {
+				return p, lambdaerr.Terminal(err.Error(), nil)
+			}
+			p.HsmDelta = change.HsmDelta
+		}
+		return p, nil
+	}
+	return p, lambdaerr.Terminal(fmt.Sprintf("plan: RequestType %q has no plan", ev.RequestType), nil)
+}
+
+// SecretDescriber resolves secret names to ARNs.
+type SecretDescriber interface {
+	DescribeSecret(ctx context.Context, params *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+}
+
+// ReportInput names what to report on.
+type ReportInput struct {
+	ClusterID string           `json:"ClusterId"`
+	Spec      clusterspec.Spec `json:"Spec"`
+}
+
+// Report builds the SUCCESS outcome with the Data that DESIGN.md 3.1 promises: ClusterId,
+// SecurityGroupId, HsmIps (comma-separated: custom-resource attributes are strings),
+// CustomerCaCertificateSecretArn and AdminPasswordSecretArn (empty when Strongroom did not make
+// them, as for an adopted or restored cluster).
+type Report struct {
+	HSM     ClusterDescriber
+	Secrets SecretDescriber
+}
+
+// Handle implements the step.
+func (s *Report) Handle(ctx context.Context, in ReportInput) (cfnreply.Outcome, error) {
+	c, err := findCluster(ctx, s.HSM, in.ClusterID)
+	if err != nil {
+		return cfnreply.Outcome{}, err
+	}
+	if c == nil {
+		return cfnreply.Outcome{}, lambdaerr.Terminal(fmt.Sprintf("report: cluster %s no longer exists", in.ClusterID), nil)
+	}
+	v := view(c)
+	caARN, err := s.arnOf(ctx, in.Spec.CACertSecretName)
+	if err != nil {
+		return cfnreply.Outcome{}, err
+	}
+	adminARN, err := s.arnOf(ctx, in.Spec.AdminSecretName)
+	if err != nil {
+		return cfnreply.Outcome{}, err
+	}
+	return cfnreply.Outcome{
+		Status:             cfn.StatusSuccess,
+		PhysicalResourceID: in.ClusterID,
+		Data: map[string]any{
+			"ClusterId":                      in.ClusterID,
+			"SecurityGroupId":                v.SecurityGroup,
+			"HsmIps":                         strings.Join(v.HsmIPs, ","),
+			"CustomerCaCertificateSecretArn": caARN,
+			"AdminPasswordSecretArn":         adminARN,
+		},
+	}, nil
+}
+
+func (s *Report) arnOf(ctx context.Context, name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	d, err := s.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	var nf *smtypes.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("describe secret %s: %w", name, err)
+	}
+	return aws.ToString(d.ARN), nil
+}

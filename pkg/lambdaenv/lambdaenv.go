@@ -1,0 +1,58 @@
+// Package lambdaenv is what every Strongroom Lambda main does before lambda.Start: a JSON slog
+// logger with the function's name, required environment settings that fail the cold start with a
+// clear message, and the AWS SDK configuration (which honours AWS_ENDPOINT_URL and the
+// per-service AWS_ENDPOINT_URL_<SERVICE> variables, so the same binary runs against the sandbox).
+package lambdaenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/strongroom/strongroom/pkg/lambdaerr"
+)
+
+// Logger returns the JSON logger for a step, with the step name on every line.
+func Logger(step string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("step", step, "function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+}
+
+// Required returns the environment variable name or exits the cold start with a message that names
+// it. Environment variables hold names and ARNs, never secrets.
+func Required(log *slog.Logger, name string) string {
+	v := os.Getenv(name)
+	if v == "" {
+		log.Error("missing required environment variable", "variable", name)
+		os.Exit(1)
+	}
+	return v
+}
+
+// AWSConfig loads the SDK configuration or exits the cold start.
+func AWSConfig(log *slog.Logger) aws.Config {
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("load AWS configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	return cfg
+}
+
+// Start runs a step's Handle method as the Lambda handler, with errors classified for the state
+// machine and logged once.
+func Start[In, Out any](step string, log *slog.Logger, handle func(context.Context, In) (Out, error)) {
+	lambda.Start(lambdaerr.Wrap(step, log, handle))
+}
+
+// Must exits the cold start when err is set, naming what failed.
+func Must(log *slog.Logger, what string, err error) {
+	if err != nil {
+		log.Error(fmt.Sprintf("cold start: %s", what), "error", err.Error())
+		os.Exit(1)
+	}
+}
