@@ -33,6 +33,15 @@ const (
 // Names lists every errorType this package can produce.
 var Names = []string{NameRetryable, NameTerminal}
 
+// PlatformNames are the error names that Lambda and its Step Functions integration report
+// themselves, for failures that never reach a handler's return: the service erring or throttling,
+// the process exiting or crashing mid-invocation (Runtime.ExitError), or the function timing out
+// (Sandbox.Timedout). State machines retry them alongside RetryableError.
+var PlatformNames = []string{
+	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+	"Lambda.TooManyRequestsException", "Runtime.ExitError", "Sandbox.Timedout",
+}
+
 // RetryableError is a failure that may succeed if the same step runs again later.
 type RetryableError struct {
 	// Op says what was attempted, for example "describe cluster cluster-abc".
