@@ -12,6 +12,7 @@ package hsmcluster
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -170,9 +171,15 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 	}
 	for _, kind := range []string{"Create", "Update", "Delete"} {
 		logs := awslogs.NewLogGroup(c, jsii.String(kind+"WorkflowLogs"), &awslogs.LogGroupProps{Retention: p.LogRetention})
+		// The ASL file is inlined (not uploaded as an asset) so the template shows exactly what runs
+		// and the sandbox can load it from cdk.out.
+		asl, err := os.ReadFile(filepath.Join(p.StateMachinesDir, Workflows[kind]))
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: read the %s workflow: %w", id, kind, err)
+		}
 		sm := awsstepfunctions.NewStateMachine(c, jsii.String(kind+"Workflow"), &awsstepfunctions.StateMachineProps{
 			Comment:                 jsii.String("Strongroom Custom::CloudHsmCluster " + kind),
-			DefinitionBody:          awsstepfunctions.DefinitionBody_FromFile(jsii.String(filepath.Join(p.StateMachinesDir, Workflows[kind])), nil),
+			DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(asl))),
 			DefinitionSubstitutions: &subs,
 			TracingEnabled:          jsii.Bool(true),
 			Logs: &awsstepfunctions.LogOptions{
