@@ -308,7 +308,7 @@ func grantSteps(c *CloudHsmCluster, clusterArn string, secretArn func(string) st
 	c.Steps["cluster-password"].Role.AddToPolicy(stmt([]string{"secretsmanager:DescribeSecret", "secretsmanager:CreateSecret", "secretsmanager:TagResource"}, secretArn("admin-password")))
 	star(c.Steps["cluster-password"], "secretsmanager:GetRandomPassword accepts no resource ARN.", "secretsmanager:GetRandomPassword")
 	c.Steps["cluster-report"].Role.AddToPolicy(stmt([]string{"secretsmanager:DescribeSecret"}, secretArn("admin-password"), secretArn("customer-ca/certificate")))
-	for _, n := range []string{"cluster-sign", "cluster-password", "cluster-report"} {
+	for _, n := range []string{"cluster-sign", "cluster-password", "cluster-report", "cluster-activate"} {
 		nagsuppress.Add(c.Steps[n].Role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5",
 			Reason: "secret ARNs end in a random six-character suffix chosen at creation; the pattern names exactly this resource's secrets."})
 	}
@@ -318,6 +318,7 @@ func grantSteps(c *CloudHsmCluster, clusterArn string, secretArn func(string) st
 	docArn := fmt.Sprintf("arn:%s:ssm:%s:%s:document/%s", *awscdk.Stack_Of(c).Partition(), *awscdk.Stack_Of(c).Region(), *awscdk.Stack_Of(c).Account(), *c.Document.Ref())
 	instArn := fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", *awscdk.Stack_Of(c).Partition(), *awscdk.Stack_Of(c).Region(), *awscdk.Stack_Of(c).Account())
 	c.Steps["cluster-activate"].Role.AddToPolicy(stmt([]string{"ssm:SendCommand"}, docArn, instArn))
+	c.Steps["cluster-activate"].Role.AddToPolicy(stmt([]string{"secretsmanager:DescribeSecret"}, secretArn("customer-ca/certificate")))
 	nagsuppress.Add(c.Steps["cluster-activate"].Role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5",
 		AppliesTo: []string{fmt.Sprintf("Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*")},
 		Reason:    "the client instance is a property of the custom resource (it may live in another stack); SendCommand is limited to this construct's document."})

@@ -3,8 +3,10 @@
 package main
 
 import (
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/strongroom/strongroom/pkg/hsmcluster"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/runcommand"
 )
@@ -12,6 +14,10 @@ import (
 func main() {
 	log := lambdaenv.Logger("cluster-activate")
 	cfg := lambdaenv.AWSConfig(log)
-	step := &runcommand.Send{SSM: ssm.NewFromConfig(cfg), Document: lambdaenv.Required(log, "ACTIVATE_DOCUMENT"), TimeoutSeconds: 600}
+	step := &hsmcluster.Activate{
+		Send:    &runcommand.Send{SSM: ssm.NewFromConfig(cfg), Document: lambdaenv.Required(log, "ACTIVATE_DOCUMENT"), TimeoutSeconds: 600},
+		Secrets: secretsmanager.NewFromConfig(cfg),
+		Region:  cfg.Region,
+	}
 	lambdaenv.Start("cluster-activate", log, step.Handle)
 }

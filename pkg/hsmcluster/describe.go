@@ -46,7 +46,7 @@ type ClusterView struct {
 	// AllHsmsActive is true when at least one HSM exists and every HSM is ACTIVE.
 	AllHsmsActive bool `json:"AllHsmsActive"`
 	// FirstActiveHsmIP is an ACTIVE HSM's IP, for cloudhsm-cli on the client instance.
-	FirstActiveHsmIP string `json:"FirstActiveHsmIp,omitempty"`
+	FirstActiveHsmIP string `json:"FirstActiveHsmIp"`
 	// HsmIPs lists every ACTIVE HSM's IP.
 	HsmIPs []string `json:"HsmIps"`
 }
