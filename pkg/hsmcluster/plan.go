@@ -108,12 +108,15 @@ type SecretDescriber interface {
 type ReportInput struct {
 	ClusterID string           `json:"ClusterId"`
 	Spec      clusterspec.Spec `json:"Spec"`
+	// ExecutionARN is the workflow run that did the work ($$.Execution.Id), returned as
+	// WorkflowExecutionArn so the stack's outputs point at the run's history.
+	ExecutionARN string `json:"ExecutionArn"`
 }
 
 // Report builds the SUCCESS outcome with the Data that DESIGN.md 3.1 promises: ClusterId,
 // SecurityGroupId, HsmIps (comma-separated: custom-resource attributes are strings),
 // CustomerCaCertificateSecretArn and AdminPasswordSecretArn (empty when Strongroom did not make
-// them, as for an adopted or restored cluster).
+// them, as for an adopted or restored cluster), and WorkflowExecutionArn.
 type Report struct {
 	HSM     ClusterDescriber
 	Secrets SecretDescriber
@@ -146,6 +149,7 @@ func (s *Report) Handle(ctx context.Context, in ReportInput) (cfnreply.Outcome, 
 			"HsmIps":                         strings.Join(v.HsmIPs, ","),
 			"CustomerCaCertificateSecretArn": caARN,
 			"AdminPasswordSecretArn":         adminARN,
+			"WorkflowExecutionArn":           in.ExecutionARN,
 		},
 	}, nil
 }

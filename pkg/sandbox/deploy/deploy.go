@@ -1,0 +1,557 @@
+// Package deploy stands a synthesized CDK stack (cdk.out/<Stack>.template.json) up in the sandbox,
+// so the demo and the end-to-end tests run exactly what `cdk deploy` would deploy: the same state
+// machine definitions with their substitutions, the same function environments, the same SSM
+// documents, rules and custom-resource properties.
+//
+// Resources are created in dependency order through real aws-sdk-go-v2 clients against the sandbox
+// (CreateStateMachine, CreateDocument, CreateKey, PutRule, CreateTopic...). Lambda functions are the
+// exception: the template's asset (an arm64 bootstrap) is matched byte for byte to build/<name>, and
+// the same lambdas/<name> package is built for the host and registered with the sandbox's Lambda
+// service. Resource types the sandbox does not emulate (IAM, logs, alarms, S3, CloudTrail, SQS, ...)
+// are listed in Stack.NotEmulated with a placeholder id, so nothing is skipped silently.
+// Network resources map onto the sandbox's default VPC: a VPC to the default VPC, subnets to its
+// subnets in order, an instance to its SSM-managed client instance.
+package deploy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/strongroom/strongroom/pkg/cfntemplate"
+	"github.com/strongroom/strongroom/pkg/lambdaruntime"
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	sbec2 "github.com/strongroom/strongroom/pkg/sandbox/ec2"
+	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
+)
+
+// Deployer deploys stacks into one sandbox.
+type Deployer struct {
+	SB  *sandbox.Sandbox
+	Cfg aws.Config
+	// CDKOut is the cloud assembly; BuildDir holds build/<name>/bootstrap (what `make build` wrote);
+	// RepoRoot is the module root (for lambdas/<name>); BinDir caches host builds.
+	CDKOut, BuildDir, RepoRoot, BinDir string
+	// FunctionLogs receives every function's stdout/stderr.
+	FunctionLogs io.Writer
+	// Progress, when set, is told about each resource.
+	Progress func(format string, args ...any)
+}
+
+// Stack is a deployed stack.
+type Stack struct {
+	Name     string
+	StackID  string
+	Template *cfntemplate.Template
+	eval     *cfntemplate.Evaluator
+	physical map[string]string
+	attrs    map[string]map[string]any
+	// NotEmulated lists "<Type> <LogicalId>" of resources the sandbox does not emulate.
+	NotEmulated []string
+	// CustomResources holds the CloudFormation driver's outcome per custom resource.
+	CustomResources map[string]*cloudformation.Outcome
+	// Functions maps logical id to the sandbox function name; Machines to state machine ARNs.
+	Functions map[string]string
+	Machines  map[string]string
+	subnets   int
+}
+
+// Ref implements cfntemplate.Resolver.
+func (s *Stack) Ref(id string) (any, error) {
+	if v, ok := s.physical[id]; ok {
+		return v, nil
+	}
+	return nil, fmt.Errorf("Ref %s: not deployed (yet)", id)
+}
+
+// GetAtt implements cfntemplate.Resolver.
+func (s *Stack) GetAtt(id, attr string) (any, error) {
+	if v, ok := s.attrs[id][attr]; ok {
+		return v, nil
+	}
+	if _, ok := s.physical[id]; ok {
+		return "arn:aws:sandbox:::" + id + "/" + attr, nil
+	}
+	return nil, fmt.Errorf("Fn::GetAtt %s.%s: not deployed (yet)", id, attr)
+}
+
+// Physical returns a resource's physical id.
+func (s *Stack) Physical(id string) string { return s.physical[id] }
+
+// Attr returns a resource attribute.
+func (s *Stack) Attr(id, attr string) any { return s.attrs[id][attr] }
+
+// Resolve evaluates a template value (for example a custom resource's properties) in this stack.
+func (s *Stack) Resolve(v any) (any, error) { return s.eval.Resolve(v) }
+
+// Deploy creates every resource of cdk.out/<name>.template.json. Custom resources are created with
+// the CloudFormation driver (their workflows run); a failed custom resource fails the deploy.
+func (d *Deployer) Deploy(ctx context.Context, name string) (*Stack, error) {
+	t, err := cfntemplate.Load(filepath.Join(d.CDKOut, name+".template.json"))
+	if err != nil {
+		return nil, err
+	}
+	st := &Stack{Name: name, Template: t, physical: map[string]string{}, attrs: map[string]map[string]any{},
+		CustomResources: map[string]*cloudformation.Outcome{}, Functions: map[string]string{}, Machines: map[string]string{},
+		StackID: fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/00000000-0000-4000-8000-000000000000", d.SB.Region, d.SB.Account, name)}
+	st.eval = &cfntemplate.Evaluator{T: t, R: st, Env: cfntemplate.Env{
+		Region: d.SB.Region, AccountID: d.SB.Account, Partition: "aws", StackName: name, StackID: st.StackID, URLSuffix: "amazonaws.com",
+	}}
+	order, err := t.Order()
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", name, err)
+	}
+	for _, id := range order {
+		r := t.Resources[id]
+		if r.Condition != "" {
+			ok, err := st.eval.Condition(r.Condition)
+			if err != nil {
+				return st, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		if err := d.create(ctx, st, id, r); err != nil {
+			return st, fmt.Errorf("stack %s: create %s (%s): %w", name, id, r.Type, err)
+		}
+	}
+	sort.Strings(st.NotEmulated)
+	return st, nil
+}
+
+func (d *Deployer) progress(format string, args ...any) {
+	if d.Progress != nil {
+		d.Progress(format, args...)
+	}
+}
+
+func (d *Deployer) props(st *Stack, r cfntemplate.Resource) (map[string]any, error) {
+	v, err := st.eval.Resolve(r.Properties)
+	if err != nil {
+		return nil, err
+	}
+	m, _ := v.(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntemplate.Resource) error {
+	set := func(physical string, attrs map[string]any) {
+		st.physical[id] = physical
+		if attrs == nil {
+			attrs = map[string]any{}
+		}
+		st.attrs[id] = attrs
+	}
+	if strings.HasPrefix(r.Type, "Custom::") || r.Type == "AWS::CloudFormation::CustomResource" {
+		return d.customResource(ctx, st, id, r)
+	}
+	switch r.Type {
+	case "AWS::Lambda::Function":
+		return d.function(ctx, st, id, r, set)
+	case "AWS::StepFunctions::StateMachine":
+		p, err := d.props(st, r)
+		if err != nil {
+			return err
+		}
+		def, _ := p["DefinitionString"].(string)
+		if def == "" {
+			return errors.New("no DefinitionString (the sandbox loads inline definitions; use DefinitionBody.fromString)")
+		}
+		if subs, ok := p["DefinitionSubstitutions"].(map[string]any); ok {
+			for k, v := range subs {
+				def = strings.ReplaceAll(def, "${"+k+"}", fmt.Sprint(v))
+			}
+		}
+		name := id
+		if n, ok := p["StateMachineName"].(string); ok && n != "" {
+			name = n
+		}
+		out, err := sfn.NewFromConfig(d.Cfg).CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+			Name: aws.String(st.Name + "-" + name), Definition: aws.String(def),
+			RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s-%s", d.SB.Account, st.Name, id)),
+		})
+		if err != nil {
+			return err
+		}
+		arn := aws.ToString(out.StateMachineArn)
+		st.Machines[id] = arn
+		set(arn, map[string]any{"Arn": arn, "Name": st.Name + "-" + name})
+		d.progress("state machine %s", arn)
+	case "AWS::SSM::Document":
+		p, err := d.props(st, r)
+		if err != nil {
+			return err
+		}
+		content, err := json.Marshal(p["Content"])
+		if err != nil {
+			return err
+		}
+		if s, ok := p["Content"].(string); ok {
+			content = []byte(s)
+		}
+		name := fmt.Sprintf("%s-%s", st.Name, id)
+		if n, ok := p["Name"].(string); ok && n != "" {
+			name = n
+		}
+		_, err = ssm.NewFromConfig(d.Cfg).CreateDocument(ctx, &ssm.CreateDocumentInput{
+			Name: aws.String(name), Content: aws.String(string(content)), DocumentType: ssmtypes.DocumentTypeCommand,
+			DocumentFormat: ssmtypes.DocumentFormatJson,
+		})
+		if err != nil {
+			return err
+		}
+		set(name, nil)
+		d.progress("SSM document %s", name)
+	case "AWS::KMS::Key":
+		p, err := d.props(st, r)
+		if err != nil {
+			return err
+		}
+		desc, _ := p["Description"].(string)
+		out, err := kms.NewFromConfig(d.Cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(desc)})
+		if err != nil {
+			return err
+		}
+		set(aws.ToString(out.KeyMetadata.KeyId), map[string]any{"Arn": aws.ToString(out.KeyMetadata.Arn), "KeyId": aws.ToString(out.KeyMetadata.KeyId)})
+	case "AWS::SNS::Topic":
+		p, err := d.props(st, r)
+		if err != nil {
+			return err
+		}
+		attrs := map[string]string{}
+		if k, ok := p["KmsMasterKeyId"].(string); ok {
+			attrs["KmsMasterKeyId"] = k
+		}
+		name := st.Name + "-" + id
+		if n, ok := p["TopicName"].(string); ok && n != "" {
+			name = n
+		}
+		out, err := sns.NewFromConfig(d.Cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name), Attributes: attrs})
+		if err != nil {
+			return err
+		}
+		set(aws.ToString(out.TopicArn), map[string]any{"TopicArn": aws.ToString(out.TopicArn), "TopicName": name})
+		d.progress("SNS topic %s", aws.ToString(out.TopicArn))
+	case "AWS::SNS::Subscription":
+		p, err := d.props(st, r)
+		if err != nil {
+			return err
+		}
+		out, err := sns.NewFromConfig(d.Cfg).Subscribe(ctx, &sns.SubscribeInput{
+			TopicArn: aws.String(fmt.Sprint(p["TopicArn"])), Protocol: aws.String(fmt.Sprint(p["Protocol"])),
+			Endpoint: aws.String(fmt.Sprint(p["Endpoint"])), ReturnSubscriptionArn: true,
+		})
+		if err != nil {
+			return err
+		}
+		set(aws.ToString(out.SubscriptionArn), nil)
+	case "AWS::Events::Rule":
+		return d.rule(ctx, st, id, r, set)
+	case "AWS::EC2::VPC":
+		set(sbec2.DefaultVPCID, map[string]any{"CidrBlock": "10.0.0.0/16", "VpcId": sbec2.DefaultVPCID})
+	case "AWS::EC2::Subnet":
+		if st.subnets >= len(sbec2.DefaultSubnetIDs) {
+			return fmt.Errorf("the sandbox VPC has %d subnets; the stack declares more", len(sbec2.DefaultSubnetIDs))
+		}
+		sn := sbec2.DefaultSubnetIDs[st.subnets]
+		st.subnets++
+		set(sn, map[string]any{"SubnetId": sn})
+	case "AWS::EC2::Instance":
+		set(sbec2.DefaultInstanceID, map[string]any{"PrivateIp": "10.0.0.4", "InstanceId": sbec2.DefaultInstanceID})
+	default:
+		st.NotEmulated = append(st.NotEmulated, r.Type+" "+id)
+		set(st.Name+"-"+id, map[string]any{"Arn": "arn:aws:sandbox:::" + st.Name + "/" + id})
+	}
+	return nil
+}
+
+// function registers the host build of the lambdas/<name> whose bootstrap is the template's asset.
+func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemplate.Resource, set func(string, map[string]any)) error {
+	assetPath, _ := r.Metadata["aws:asset:path"].(string)
+	if assetPath == "" {
+		return errors.New("no aws:asset:path metadata: only asset-based Go functions are deployable")
+	}
+	pkg, err := d.matchAsset(filepath.Join(d.CDKOut, assetPath, "bootstrap"))
+	if err != nil {
+		return err
+	}
+	bin, err := lambdaruntime.BuildHost(ctx, filepath.Join(d.RepoRoot, "lambdas", pkg), filepath.Join(d.BinDir, pkg))
+	if err != nil {
+		return err
+	}
+	p, err := d.props(st, r)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{}
+	if e, ok := p["Environment"].(map[string]any); ok {
+		if vars, ok := e["Variables"].(map[string]any); ok {
+			for k, v := range vars {
+				env[k] = fmt.Sprint(v)
+			}
+		}
+	}
+	name := st.Name + "-" + id
+	if n, ok := p["FunctionName"].(string); ok && n != "" {
+		name = n
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	opts := []sblambda.FunctionOption{sblambda.WithEnv(env)}
+	if to, ok := p["Timeout"].(float64); ok {
+		opts = append(opts, sblambda.WithTimeout(time.Duration(to)*time.Second))
+	}
+	arn, err := d.SB.Lambda.RegisterBinary(name, bin, d.FunctionLogs, opts...)
+	if err != nil {
+		return err
+	}
+	st.Functions[id] = name
+	set(name, map[string]any{"Arn": arn})
+	d.progress("function %s = lambdas/%s", name, pkg)
+	return nil
+}
+
+// matchAsset finds the build/<name>/bootstrap whose bytes equal the asset's.
+func (d *Deployer) matchAsset(asset string) (string, error) {
+	want, err := fileHash(asset)
+	if err != nil {
+		return "", fmt.Errorf("read asset: %w", err)
+	}
+	dirs, err := os.ReadDir(d.BuildDir)
+	if err != nil {
+		return "", fmt.Errorf("read %s (run make build): %w", d.BuildDir, err)
+	}
+	for _, e := range dirs {
+		h, err := fileHash(filepath.Join(d.BuildDir, e.Name(), "bootstrap"))
+		if err == nil && h == want {
+			return e.Name(), nil
+		}
+	}
+	return "", fmt.Errorf("asset %s matches no build/*/bootstrap: run make build and make synth again", asset)
+}
+
+func fileHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)), nil
+}
+
+func (d *Deployer) rule(ctx context.Context, st *Stack, id string, r cfntemplate.Resource, set func(string, map[string]any)) error {
+	p, err := d.props(st, r)
+	if err != nil {
+		return err
+	}
+	pattern, err := json.Marshal(p["EventPattern"])
+	if err != nil {
+		return err
+	}
+	name := st.Name + "-" + id
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	eb := eventbridge.NewFromConfig(d.Cfg)
+	out, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventPattern: aws.String(string(pattern))})
+	if err != nil {
+		return err
+	}
+	targets, _ := p["Targets"].([]any)
+	var in eventbridge.PutTargetsInput
+	in.Rule = aws.String(name)
+	for _, t := range targets {
+		tm, _ := t.(map[string]any)
+		target := ebTarget(tm)
+		if target.Arn != nil {
+			in.Targets = append(in.Targets, target)
+		}
+	}
+	if len(in.Targets) > 0 {
+		if _, err := eb.PutTargets(ctx, &in); err != nil {
+			return err
+		}
+	}
+	set(name, map[string]any{"Arn": aws.ToString(out.RuleArn)})
+	d.progress("rule %s (%d targets)", name, len(in.Targets))
+	return nil
+}
+
+// customResource sends the Create request and waits for the answer.
+func (d *Deployer) customResource(ctx context.Context, st *Stack, id string, r cfntemplate.Resource) error {
+	p, err := d.props(st, r)
+	if err != nil {
+		return err
+	}
+	token := fmt.Sprint(p["ServiceToken"])
+	timeout := time.Hour
+	if s, ok := p["ServiceTimeout"]; ok {
+		var secs int
+		fmt.Sscan(fmt.Sprint(s), &secs)
+		if secs > 0 {
+			timeout = time.Duration(secs) * time.Second
+		}
+	}
+	props := map[string]any{}
+	for k, v := range p {
+		if k != "ServiceToken" && k != "ServiceTimeout" {
+			props[k] = stringify(v)
+		}
+	}
+	d.progress("custom resource %s (%s): Create", id, r.Type)
+	out, err := d.SB.CloudFormation.Create(ctx, cloudformation.ResourceSpec{
+		StackName: st.Name, LogicalResourceID: id, ResourceType: r.Type, ServiceToken: token,
+		Properties: props, ServiceTimeout: timeout,
+	})
+	if err != nil {
+		return err
+	}
+	st.CustomResources[id] = out
+	if out.Status != "SUCCESS" {
+		return fmt.Errorf("custom resource %s answered %s: %s", id, out.Status, out.Reason)
+	}
+	st.physical[id] = out.PhysicalResourceID
+	st.attrs[id] = out.Data
+	return nil
+}
+
+// stringify turns scalars into strings as CloudFormation does for custom resource properties.
+func stringify(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := map[string]any{}
+		for k, val := range x {
+			m[k] = stringify(val)
+		}
+		return m
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = stringify(val)
+		}
+		return out
+	case float64, bool:
+		return fmt.Sprint(x)
+	}
+	return v
+}
+
+func ebTarget(m map[string]any) ebtypes.Target {
+	t := ebtypes.Target{}
+	if v, ok := m["Arn"].(string); ok {
+		t.Arn = aws.String(v)
+	}
+	if v, ok := m["Id"].(string); ok {
+		t.Id = aws.String(v)
+	}
+	if v, ok := m["Input"].(string); ok {
+		t.Input = aws.String(v)
+	}
+	if rp, ok := m["RetryPolicy"].(map[string]any); ok {
+		t.RetryPolicy = &ebtypes.RetryPolicy{}
+		if n, ok := rp["MaximumRetryAttempts"].(float64); ok {
+			t.RetryPolicy.MaximumRetryAttempts = aws.Int32(int32(n))
+		}
+		if n, ok := rp["MaximumEventAgeInSeconds"].(float64); ok {
+			t.RetryPolicy.MaximumEventAgeInSeconds = aws.Int32(int32(n))
+		}
+	}
+	if dl, ok := m["DeadLetterConfig"].(map[string]any); ok {
+		if a, ok := dl["Arn"].(string); ok {
+			t.DeadLetterConfig = &ebtypes.DeadLetterConfig{Arn: aws.String(a)}
+		}
+	}
+	return t
+}
+
+// Update sends an Update request for custom resource id with its properties changed by set (for
+// example {"HsmCount": "3"}), as a stack update that changed those properties would.
+func (d *Deployer) Update(ctx context.Context, st *Stack, id string, set map[string]any) (*cloudformation.Outcome, error) {
+	prev, ok := st.CustomResources[id]
+	if !ok {
+		return nil, fmt.Errorf("update %s: not a deployed custom resource", id)
+	}
+	props := map[string]any{}
+	for k, v := range prev.Event.ResourceProperties {
+		props[k] = v
+	}
+	for k, v := range set {
+		props[k] = stringify(v)
+	}
+	r := st.Template.Resources[id]
+	token := prev.Event.ServiceToken
+	d.progress("custom resource %s (%s): Update %v", id, r.Type, set)
+	out, err := d.SB.CloudFormation.Update(ctx, cloudformation.ResourceSpec{
+		StackName: st.Name, LogicalResourceID: id, ResourceType: r.Type, ServiceToken: token,
+		Properties: props, OldProperties: prev.Event.ResourceProperties, PhysicalResourceID: st.physical[id],
+		ServiceTimeout: time.Hour,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.Status == "SUCCESS" {
+		out.Event.ResourceProperties = props
+		st.CustomResources[id] = out
+		st.physical[id] = out.PhysicalResourceID
+		st.attrs[id] = out.Data
+	}
+	return out, nil
+}
+
+// Destroy sends Delete to every custom resource, in reverse dependency order, as a stack deletion
+// does. It returns each outcome and the first error.
+func (d *Deployer) Destroy(ctx context.Context, st *Stack) (map[string]*cloudformation.Outcome, error) {
+	order, err := st.Template.Order()
+	if err != nil {
+		return nil, err
+	}
+	outs := map[string]*cloudformation.Outcome{}
+	for i := len(order) - 1; i >= 0; i-- {
+		id := order[i]
+		prev, ok := st.CustomResources[id]
+		if !ok {
+			continue
+		}
+		d.progress("custom resource %s: Delete", id)
+		out, err := d.SB.CloudFormation.Delete(ctx, cloudformation.ResourceSpec{
+			StackName: st.Name, LogicalResourceID: id, ResourceType: st.Template.Resources[id].Type,
+			ServiceToken: prev.Event.ServiceToken, Properties: prev.Event.ResourceProperties,
+			PhysicalResourceID: st.physical[id], ServiceTimeout: time.Hour,
+		})
+		if err != nil {
+			return outs, err
+		}
+		outs[id] = out
+		if out.Status != "SUCCESS" {
+			return outs, fmt.Errorf("delete %s answered %s: %s", id, out.Status, out.Reason)
+		}
+	}
+	return outs, nil
+}
