@@ -54,13 +54,14 @@ build: ## build every lambdas/* into build/<name>/bootstrap (arm64, provided.al2
 
 .PHONY: synth
 synth: build npm ## synthesize every stack into cdk.out (offline, no credentials); cdk-nag fails it on any finding
-	$(CDK) synth --quiet --no-notices --no-version-reporting --no-lookups
+	$(CDK) synth --strict --quiet --no-notices --no-version-reporting --no-lookups
 	@$(GO) run ./cmd/strongroom nag-report cdk.out
 
 .PHONY: test
 test: deps ## run every test
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./pkg/trailalert
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck (pinned in go.mod as a tool)
@@ -75,6 +76,13 @@ bench: ## benchmarks, with ratios measured side by side in one run
 .PHONY: demo
 demo: build deps ## run the demo in the local sandbox
 	$(GO) run ./cmd/strongroom demo
+
+# The sandbox prints the AWS_ENDPOINT_URL and dummy credentials to export; SCALE=60 runs its clock 60x.
+SANDBOX_ADDR ?= 127.0.0.1:4580
+SCALE        ?= 1
+.PHONY: sandbox
+sandbox: ## serve the local AWS sandbox until interrupted (SANDBOX_ADDR, SCALE)
+	$(GO) run ./cmd/strongroom sandbox -addr $(SANDBOX_ADDR) -scale $(SCALE)
 
 .PHONY: deploy
 deploy: build npm ## deploy to the AWS account and region of your credentials (see README)

@@ -39,22 +39,22 @@ import (
 // (WorkflowTimeoutSeconds in the ASL files) so the safety net answers first.
 const ServiceTimeoutSeconds = 3600
 
-// Functions lists the cluster workflow's Lambda steps by their lambdas/<name> directory, with the
-// ASL placeholder each one fills.
-var Functions = map[string]string{
-	"cluster-check":      "CheckFunctionArn",
-	"cluster-create":     "CreateFunctionArn",
-	"cluster-describe":   "DescribeFunctionArn",
-	"cluster-scale":      "ScaleFunctionArn",
-	"cluster-sign":       "SignFunctionArn",
-	"cluster-initialize": "InitializeFunctionArn",
-	"cluster-password":   "PasswordFunctionArn",
-	"cluster-activate":   "ActivateFunctionArn",
-	"command-status":     "CommandStatusFunctionArn",
-	"cluster-plan":       "PlanFunctionArn",
-	"cluster-report":     "ReportFunctionArn",
-	"cluster-delete":     "DeleteFunctionArn",
-	"cfn-answer":         "AnswerFunctionArn",
+// Placeholders maps each ${Placeholder} of the cluster workflows' ASL files to the lambdas/<name>
+// step whose ARN fills it (through the state machines' DefinitionSubstitutions).
+var Placeholders = map[string]string{
+	"ActivateFunctionArn":      "cluster-activate",
+	"AnswerFunctionArn":        "cfn-answer",
+	"CheckFunctionArn":         "cluster-check",
+	"CommandStatusFunctionArn": "command-status",
+	"CreateFunctionArn":        "cluster-create",
+	"DeleteFunctionArn":        "cluster-delete",
+	"DescribeFunctionArn":      "cluster-describe",
+	"InitializeFunctionArn":    "cluster-initialize",
+	"PasswordFunctionArn":      "cluster-password",
+	"PlanFunctionArn":          "cluster-plan",
+	"ReportFunctionArn":        "cluster-report",
+	"ScaleFunctionArn":         "cluster-scale",
+	"SignFunctionArn":          "cluster-sign",
 }
 
 // Workflows are the state machine files, by request type.
@@ -139,8 +139,8 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 		return fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s/%s-??????", *partition, *region, *account, c.SecretPrefix, suffix)
 	}
 
-	names := make([]string, 0, len(Functions))
-	for n := range Functions {
+	names := make([]string, 0, len(Placeholders))
+	for _, n := range Placeholders {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -166,7 +166,7 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 	grantSteps(c, clusterArn, secretArn)
 
 	subs := map[string]*string{}
-	for n, placeholder := range Functions {
+	for placeholder, n := range Placeholders {
 		subs[placeholder] = c.Steps[n].Function.FunctionArn()
 	}
 	for _, kind := range []string{"Create", "Update", "Delete"} {

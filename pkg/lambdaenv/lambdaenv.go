@@ -1,7 +1,7 @@
 // Package lambdaenv is what every Strongroom Lambda main does before lambda.Start: a JSON slog
 // logger with the function's name, required environment settings that fail the cold start with a
-// clear message, and the AWS SDK configuration (which honours AWS_ENDPOINT_URL and the
-// per-service AWS_ENDPOINT_URL_<SERVICE> variables, so the same binary runs against the sandbox).
+// clear message, and the AWS SDK configuration from the Lambda environment (pkg/awsenv: it honours
+// AWS_ENDPOINT_URL, so the same binary runs against the sandbox, and keeps cold starts short).
 package lambdaenv
 
 import (
@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/strongroom/strongroom/pkg/awsenv"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -35,7 +35,7 @@ func Required(log *slog.Logger, name string) string {
 
 // AWSConfig loads the SDK configuration or exits the cold start.
 func AWSConfig(log *slog.Logger) aws.Config {
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := awsenv.Config()
 	if err != nil {
 		log.Error("load AWS configuration", "error", err.Error())
 		os.Exit(1)

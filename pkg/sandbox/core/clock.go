@@ -20,12 +20,21 @@ type Clock interface {
 }
 
 // ScaledClock runs sandbox time Scale times faster than wall time, from the moment it was made.
-// Order is preserved: an event due earlier in sandbox time fires earlier in wall time.
+// Order is preserved: an event due earlier in sandbox time fires earlier in wall time, also across
+// SetScale, which reschedules every pending AfterFunc and Sleep for its remaining sandbox time.
 type ScaledClock struct {
 	mu        sync.Mutex
 	wallStart time.Time
 	simStart  time.Time
 	scale     float64
+	pending   map[*pendingTimer]struct{}
+}
+
+// pendingTimer is an AfterFunc not yet fired or stopped.
+type pendingTimer struct {
+	due   time.Time // sandbox time
+	f     func()
+	timer *time.Timer
 }
 
 // NewScaledClock returns a clock starting at the current wall time that runs scale times as fast.
@@ -35,13 +44,17 @@ func NewScaledClock(scale float64) *ScaledClock {
 		scale = 1
 	}
 	now := time.Now()
-	return &ScaledClock{wallStart: now, simStart: now.UTC(), scale: scale}
+	return &ScaledClock{wallStart: now, simStart: now.UTC(), scale: scale, pending: map[*pendingTimer]struct{}{}}
 }
 
 // Now implements Clock.
 func (c *ScaledClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.nowLocked()
+}
+
+func (c *ScaledClock) nowLocked() time.Time {
 	elapsed := time.Since(c.wallStart)
 	return c.simStart.Add(time.Duration(float64(elapsed) * c.scale))
 }
@@ -53,36 +66,78 @@ func (c *ScaledClock) Scale() float64 {
 	return c.scale
 }
 
-// SetScale changes the speed from now on, keeping the current sandbox time.
+// SetScale changes the speed from now on, keeping the current sandbox time; pending timers fire at
+// their sandbox due time under the new speed.
 func (c *ScaledClock) SetScale(scale float64) {
 	if scale <= 0 {
 		scale = 1
 	}
-	now := c.Now()
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.nowLocked()
 	c.wallStart, c.simStart, c.scale = time.Now(), now, scale
-	c.mu.Unlock()
+	for p := range c.pending {
+		if p.timer.Stop() {
+			p.timer = time.AfterFunc(c.wallLocked(p.due.Sub(now)), c.fire(p))
+		}
+	}
 }
 
 // Wall converts a sandbox duration to the wall duration it takes at the current scale.
 func (c *ScaledClock) Wall(d time.Duration) time.Duration {
-	return time.Duration(float64(d) / c.Scale())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wallLocked(d)
+}
+
+func (c *ScaledClock) wallLocked(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(float64(d) / c.scale)
+}
+
+// fire returns the wall timer's function for p: forget p, then run it.
+func (c *ScaledClock) fire(p *pendingTimer) func() {
+	return func() {
+		c.mu.Lock()
+		_, live := c.pending[p]
+		delete(c.pending, p)
+		c.mu.Unlock()
+		if live {
+			p.f()
+		}
+	}
 }
 
 // AfterFunc implements Clock.
 func (c *ScaledClock) AfterFunc(d time.Duration, f func()) func() bool {
-	t := time.AfterFunc(c.Wall(d), f)
-	return t.Stop
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := &pendingTimer{due: c.nowLocked().Add(d), f: f}
+	c.pending[p] = struct{}{}
+	p.timer = time.AfterFunc(c.wallLocked(d), c.fire(p))
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if _, live := c.pending[p]; !live {
+			return false
+		}
+		delete(c.pending, p)
+		p.timer.Stop()
+		return true
+	}
 }
 
 // Sleep implements Clock.
 func (c *ScaledClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(c.Wall(d))
-	defer t.Stop()
+	done := make(chan struct{})
+	stop := c.AfterFunc(d, func() { close(done) })
 	select {
-	case <-t.C:
+	case <-done:
 		return nil
 	case <-ctx.Done():
+		stop()
 		return ctx.Err()
 	}
 }

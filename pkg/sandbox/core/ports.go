@@ -29,3 +29,10 @@ type FunctionError struct {
 }
 
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
+
+// AsyncLambdaInvoker queues an asynchronous ("Event") invocation, as EventBridge targets and
+// CloudFormation service tokens are invoked: it returns once the event is accepted, and the
+// Lambda service runs the function (with its own retries of function errors) later.
+type AsyncLambdaInvoker interface {
+	InvokeAsync(ctx context.Context, function string, payload []byte) error
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+)
+
+func captureOut(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	old := sandboxOut
+	sandboxOut = &buf
+	t.Cleanup(func() { sandboxOut = old })
+	return &buf
+}
+
+func TestSandboxFaultCommand(t *testing.T) {
+	env := sandboxtest.New(t)
+	ctx := sandboxtest.Context(t, 10*time.Second)
+	out := captureOut(t)
+	if err := runSandbox(ctx, []string{"fault", "-addr", env.URL, "-service", "kms", "-operation", "CreateKey", "-kind", "throttle", "-count", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runSandbox(ctx, []string{"fault", "-addr", env.URL, "-service", "sts", "-kind", "latency", "-latency", "3s", "-p", "0.5"}); err != nil {
+		t.Fatal(err)
+	}
+	got := env.Faults.List()
+	if len(got) != 2 || got[0].Service != "kms" || got[0].Operation != "CreateKey" || got[0].Kind != sandbox.FaultThrottle || got[0].Count != 2 ||
+		got[1].Latency != sandbox.Duration(3*time.Second) || got[1].Probability != 0.5 {
+		t.Fatalf("rules = %+v", got)
+	}
+	out.Reset()
+	if err := runSandbox(ctx, []string{"fault", "-addr", env.URL, "-list"}); err != nil {
+		t.Fatal(err)
+	}
+	var listed []sandbox.Fault
+	if err := json.Unmarshal(out.Bytes(), &listed); err != nil || len(listed) != 2 {
+		t.Errorf("-list printed %s (%v)", out, err)
+	}
+	if err := runSandbox(ctx, []string{"fault", "-addr", env.URL, "-clear"}); err != nil || len(env.Faults.List()) != 0 {
+		t.Errorf("-clear: %v, %d rules left", err, len(env.Faults.List()))
+	}
+	if err := runSandbox(ctx, []string{"fault", "-addr", env.URL, "-service", "kms", "-kind", "error"}); err == nil || !strings.Contains(err.Error(), "needs code") {
+		t.Errorf("error fault without -code: err = %v, want one naming code", err)
+	}
+	if err := runSandbox(ctx, []string{"fault", "-addr", "127.0.0.1:1", "-list"}); err == nil || !strings.Contains(err.Error(), "is `strongroom sandbox` running?") {
+		t.Errorf("unreachable sandbox: err = %v", err)
+	}
+	out.Reset()
+	if err := runSandbox(ctx, []string{"records", "-addr", env.URL, "-service", "none"}); err != nil || strings.TrimSpace(out.String()) != "[]" {
+		t.Errorf("records: %v, printed %q", err, out)
+	}
+}
+
+// TestSandboxServe runs `strongroom sandbox` until its context ends and calls it in between.
+func TestSandboxServe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pr, pw := io.Pipe()
+	old := sandboxOut
+	sandboxOut = pw
+	t.Cleanup(func() { sandboxOut = old })
+	done := make(chan error, 1)
+	go func() { done <- runSandbox(ctx, []string{"-addr", "127.0.0.1:0", "-scale", "10"}); pw.Close() }()
+
+	var endpoint string
+	lines := bufio.NewScanner(pr)
+	for lines.Scan() {
+		if v, ok := strings.CutPrefix(lines.Text(), "export AWS_ENDPOINT_URL="); ok {
+			endpoint = v
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if endpoint == "" {
+		t.Fatal("no export AWS_ENDPOINT_URL line printed")
+	}
+	resp, err := http.Get(endpoint + "/_sandbox/clock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock struct{ Scale float64 }
+	_ = json.NewDecoder(resp.Body).Decode(&clock)
+	resp.Body.Close()
+	if clock.Scale != 10 {
+		t.Errorf("clock scale = %v, want 10", clock.Scale)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("sandbox exited with %v", err)
+	}
+	if _, err := http.Get(endpoint + "/_sandbox/health"); err == nil {
+		t.Error("the sandbox still answers after interruption")
+	}
+}

@@ -1,0 +1,342 @@
+// Package alerts declares the AlertsStack: a multi-region CloudTrail trail whose management events, console
+// sign-ins and Secrets Manager rotation failures reach an EventBridge rule, a Go relay Lambda
+// (lambdas/trailrelay) and an encrypted SNS topic that e-mails the operator (DESIGN.md section 3.5).
+//
+// Every event that does not become an e-mail lands in one encrypted dead-letter queue, whichever hop
+// lost it (EventBridge could not invoke the relay, or the relay failed all its asynchronous retries).
+// Alarms on relay errors, on the queue's depth and on any failure to write to the queue publish straight
+// to the topic, bypassing the relay.
+package alerts
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudtrail"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/strongroom/strongroom/infra/golambda"
+)
+
+// Detail types EventBridge gives CloudTrail events. Secrets Manager's RotationFailed is a service event,
+// not an API call, so a rule matching only API calls never sees it (DESIGN.md section 9).
+const (
+	DetailTypeAPICall       = "AWS API Call via CloudTrail"
+	DetailTypeConsoleSignIn = "AWS Console Sign In via CloudTrail"
+	DetailTypeServiceEvent  = "AWS Service Event via CloudTrail"
+)
+
+// Delivery settings of the EventBridge target. EventBridge invokes the relay asynchronously, so its
+// delivery fails only when Lambda refuses the invocation (throttling, a missing permission or
+// function); an hour of retries rides out throttling, after which the event waits in the dead-letter
+// queue, whose alarm e-mails the operator, rather than arriving a day late.
+const (
+	TargetMaxEventAgeHours = 1
+	TargetRetryAttempts    = 10
+	// RelayAsyncRetries is Lambda's own retry of a failed relay invocation before the event goes to the
+	// dead-letter queue; a failure that survives two retries (a minute or more apart) is not transient.
+	RelayAsyncRetries = 2
+)
+
+// AlertsStackProps configure the stack.
+type AlertsStackProps struct {
+	awscdk.StackProps
+	// RelayAssetDir holds lambdas/trailrelay's bootstrap (build/trailrelay after `make build`).
+	RelayAssetDir string
+	// AlertEmail, when set, is subscribed to the topic (the address must confirm the subscription).
+	AlertEmail string
+	// EventSources are the "source" values whose API calls and console sign-ins are relayed.
+	EventSources []string
+	// RedactFields are extra field-name markers the relay redacts (its REDACT_FIELDS); may be empty.
+	RedactFields []string
+}
+
+// AlertsStack exposes what other stacks may reuse, for example the topic for their own alarms.
+type AlertsStack struct {
+	awscdk.Stack
+	Topic           awssns.Topic
+	TopicKey        awskms.Key
+	DeadLetterQueue awssqs.Queue
+	Relay           *golambda.Function
+	Trail           awscloudtrail.Trail
+}
+
+var ruleNameRE = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
+
+// NewAlertsStack declares the stack. It fails, before declaring anything, on props that could only fail
+// later at deploy time.
+func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackProps) (*AlertsStack, error) {
+	if props == nil {
+		return nil, fmt.Errorf("alerts stack %s: props are required (RelayAssetDir, EventSources)", id)
+	}
+	if len(props.EventSources) == 0 {
+		return nil, fmt.Errorf("alerts stack %s: EventSources is empty; name at least one source such as aws.kms", id)
+	}
+	if err := golambda.CheckBootstrap(props.RelayAssetDir); err != nil {
+		return nil, fmt.Errorf("alerts stack %s: relay: %w", id, err)
+	}
+	// Rule and trail names are fixed (stack name + suffix) so the KMS key policies can name their ARNs
+	// without a reference cycle (key -> rule -> queue -> key, key -> trail -> key).
+	stackName := id
+	if props.StackName != nil {
+		stackName = *props.StackName
+	}
+	callsRuleName := stackName + "-CloudTrailEvents"
+	rotationRuleName := stackName + "-RotationFailed"
+	for _, n := range []string{callsRuleName, rotationRuleName} {
+		if !ruleNameRE.MatchString(n) {
+			return nil, fmt.Errorf("alerts stack %s: rule name %q must be 1-64 of [.-_A-Za-z0-9]; use a shorter stack name", id, n)
+		}
+	}
+
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	s := &AlertsStack{Stack: stack}
+	account, region, partition := stack.Account(), stack.Region(), stack.Partition()
+
+	// --- CloudTrail: trail, its key and its buckets ---
+	trailName := stackName + "-trail"
+	trailArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudtrail"), Resource: jsii.String("trail"), ResourceName: jsii.String(trailName)})
+
+	trailKey := awskms.NewKey(stack, jsii.String("TrailKey"), &awskms.KeyProps{
+		Description:       jsii.String("Strongroom: encrypts the CloudTrail log files and their bucket"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	// CloudTrail's documented key policy: encrypt only for this account's trails, describe the key, both
+	// only on behalf of this trail. The Trail construct sets the key on the trail but not these.
+	trailKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudTrailToEncryptLogs"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudtrail.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceArn": trailArn},
+			"StringLike":   map[string]any{"kms:EncryptionContext:aws:cloudtrail:arn": fmt.Sprintf("arn:%s:cloudtrail:*:%s:trail/*", *partition, *account)},
+		},
+	}), jsii.Bool(false))
+	trailKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudTrailToDescribeKey"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudtrail.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:DescribeKey"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceArn": trailArn}},
+	}), jsii.Bool(false))
+
+	accessLogs := awss3.NewBucket(stack, jsii.String("AccessLogsBucket"), &awss3.BucketProps{
+		// S3 server access logging delivers only to buckets with SSE-S3 default encryption, not SSE-KMS.
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		MinimumTLSVersion: jsii.Number(1.2),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:         jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	trailBucket := awss3.NewBucket(stack, jsii.String("TrailBucket"), &awss3.BucketProps{
+		Encryption:    awss3.BucketEncryption_KMS,
+		EncryptionKey: trailKey,
+		// No S3 Bucket Key: CloudTrail's own use of the key is free of KMS charges, and with a Bucket Key
+		// CloudTrail needs kms:Decrypt too and the encryption context its key policy names changes.
+		BucketKeyEnabled:       jsii.Bool(false),
+		EnforceSSL:             jsii.Bool(true),
+		MinimumTLSVersion:      jsii.Number(1.2),
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:              jsii.Bool(true),
+		ServerAccessLogsBucket: accessLogs,
+		ServerAccessLogsPrefix: jsii.String("trail-bucket/"),
+		// Audit evidence outlives the stack.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+
+	// The Trail construct's bucket statements admit CloudTrail writing under AWSLogs/<account>/, which
+	// another account's trail could reach with a crafted S3 key prefix; AWS's recommended policy ties
+	// them to this trail with aws:SourceArn. This Deny adds that tie without rewriting the construct's
+	// statements.
+	trailBucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("DenyOtherTrails"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudtrail.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("s3:GetBucketAcl", "s3:PutObject"),
+		Resources:  &[]*string{trailBucket.BucketArn(), trailBucket.ArnForObjects(jsii.String("*"))},
+		Conditions: &map[string]any{"StringNotEquals": map[string]any{"aws:SourceArn": trailArn}},
+	}))
+
+	s.Trail = awscloudtrail.NewTrail(stack, jsii.String("Trail"), &awscloudtrail.TrailProps{
+		TrailName:                  jsii.String(trailName),
+		Bucket:                     trailBucket,
+		EncryptionKey:              trailKey,
+		IsMultiRegionTrail:         jsii.Bool(true),
+		IncludeGlobalServiceEvents: jsii.Bool(true),
+		EnableFileValidation:       jsii.Bool(true),
+		ManagementEvents:           awscloudtrail.ReadWriteType_ALL,
+	})
+
+	// --- Alert delivery: key, topic, dead-letter queue ---
+	callsRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(callsRuleName)})
+	rotationRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(rotationRuleName)})
+
+	topicKey := awskms.NewKey(stack, jsii.String("AlertsKey"), &awskms.KeyProps{
+		Description:       jsii.String("Strongroom: encrypts the alert topic and the undelivered-alert queue"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	s.TopicKey = topicKey
+	// CloudWatch publishes alarm notifications to the encrypted topic (SNS then calls KMS for it).
+	topicKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudWatchAlarmsToPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+		Resources:  jsii.Strings("*"),
+	}), jsii.Bool(false))
+	// EventBridge sends events it could not deliver to the encrypted dead-letter queue, only for our rules.
+	topicKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowEventBridgeDeadLetters"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []*string{callsRuleArn, rotationRuleArn}}},
+	}), jsii.Bool(false))
+
+	topic := awssns.NewTopic(stack, jsii.String("AlertTopic"), &awssns.TopicProps{
+		DisplayName: jsii.String("Strongroom alerts"),
+		MasterKey:   topicKey,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	s.Topic = topic
+	// A topic policy replaces SNS's default one, which is what lets CloudWatch alarms publish; restore
+	// that for this account's alarms only.
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowThisAccountsAlarms"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &map[string]any{
+			"ArnLike":      map[string]any{"aws:SourceArn": fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", *partition, *region, *account)},
+			"StringEquals": map[string]any{"aws:SourceAccount": account},
+		},
+	}))
+	if props.AlertEmail != "" {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlertEmail), nil))
+	}
+
+	dlq := awssqs.NewQueue(stack, jsii.String("UndeliveredAlerts"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: topicKey,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+	})
+	s.DeadLetterQueue = dlq
+	// --- The relay ---
+	env := map[string]*string{"TOPIC_ARN": topic.TopicArn()}
+	if len(props.RedactFields) > 0 {
+		env["REDACT_FIELDS"] = jsii.String(strings.Join(props.RedactFields, ","))
+	}
+	relay, err := golambda.New(stack, "TrailRelay", golambda.Props{
+		AssetDir:    props.RelayAssetDir,
+		Description: "Strongroom: relays CloudTrail events to the alert topic as e-mails",
+		Environment: env,
+		// No reserved concurrency: new accounts have a concurrency quota of 10 and Lambda refuses any
+		// reservation that leaves under 10 unreserved, so a reservation would fail the deploy there.
+		// Throttled invocations are retried by Lambda's async queue and, after that, dead-lettered.
+		DeadLetterQueue: dlq,
+		RetryAttempts:   jsii.Number(RelayAsyncRetries),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(6)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alerts stack %s: %w", id, err)
+	}
+	s.Relay = relay
+	// Least privilege: publish to this topic, use its key for that and for the dead-letter queue it
+	// shares (SNS and SQS server-side encryption call GenerateDataKey and Decrypt as the sender).
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      relay.Role,
+		Actions:      jsii.Strings("sns:Publish"),
+		ResourceArns: &[]*string{topic.TopicArn()},
+	})
+	topicKey.Grant(relay.Role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
+
+	// --- Rules ---
+	target := func() awsevents.IRuleTarget {
+		return awseventstargets.NewLambdaFunction(relay.Function, &awseventstargets.LambdaFunctionProps{
+			DeadLetterQueue: dlq,
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(TargetMaxEventAgeHours)),
+			RetryAttempts:   jsii.Number(TargetRetryAttempts),
+		})
+	}
+	sources := make([]*string, 0, len(props.EventSources))
+	for _, src := range props.EventSources {
+		sources = append(sources, jsii.String(src))
+	}
+	awsevents.NewRule(stack, jsii.String("CloudTrailEventsRule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(callsRuleName),
+		Description: jsii.String("Strongroom: API calls and console sign-ins recorded by CloudTrail, to the alert relay"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     &sources,
+			DetailType: jsii.Strings(DetailTypeAPICall, DetailTypeConsoleSignIn),
+		},
+		Targets: &[]awsevents.IRuleTarget{target()},
+	})
+	awsevents.NewRule(stack, jsii.String("RotationFailedRule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(rotationRuleName),
+		Description: jsii.String("Strongroom: Secrets Manager rotation failures (a CloudTrail service event), to the alert relay"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.secretsmanager"),
+			DetailType: jsii.Strings(DetailTypeServiceEvent),
+			Detail:     &map[string]any{"eventName": []string{"RotationFailed"}},
+		},
+		Targets: &[]awsevents.IRuleTarget{target()},
+	})
+
+	// --- Alarms, straight to the topic so they arrive even when the relay is broken ---
+	alarmAction := awscloudwatchactions.NewSnsAction(topic)
+	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
+	alarm := func(id, description string, metric awscloudwatch.Metric) {
+		a := metric.CreateAlarm(stack, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription:   jsii.String("Strongroom: " + description),
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.AddAlarmAction(alarmAction)
+		a.AddOkAction(alarmAction)
+	}
+	sum := &awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}
+	alarm("RelayErrorsAlarm", "the CloudTrail alert relay failed; events may be waiting in the dead-letter queue",
+		relay.Function.MetricErrors(sum))
+	alarm("UndeliveredAlertsAlarm", "CloudTrail events that never became an alert e-mail are waiting in the dead-letter queue",
+		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}))
+	// The dead-letter path itself can fail (a key or queue policy that refuses the sender); then the
+	// event is gone and only these metrics know. Neither can be tried offline, so both are watched.
+	alarm("RelayDeadLetterErrorsAlarm", "the relay could not write a failed event to the dead-letter queue; the event is lost",
+		relay.Function.Metric(jsii.String("DeadLetterErrors"), sum))
+	for _, r := range []struct{ id, name string }{{"CloudTrailEventsDeadLetterErrorsAlarm", callsRuleName}, {"RotationFailedDeadLetterErrorsAlarm", rotationRuleName}} {
+		alarm(r.id, "EventBridge could not write an undeliverable event of rule "+r.name+" to the dead-letter queue; the event is lost",
+			awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace:     jsii.String("AWS/Events"),
+				MetricName:    jsii.String("InvocationsFailedToBeSentToDLQ"),
+				DimensionsMap: &map[string]*string{"RuleName": jsii.String(r.name)},
+				Period:        fiveMinutes,
+				Statistic:     jsii.String("Sum"),
+			}))
+	}
+
+	awscdk.NewCfnOutput(stack, jsii.String("AlertTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn(), Description: jsii.String("Subscribe further endpoints here; filter on the message attributes")})
+	awscdk.NewCfnOutput(stack, jsii.String("UndeliveredAlertsQueueUrl"), &awscdk.CfnOutputProps{Value: dlq.QueueUrl(), Description: jsii.String("Events that never became an alert e-mail")})
+	awscdk.NewCfnOutput(stack, jsii.String("TrailBucketName"), &awscdk.CfnOutputProps{Value: trailBucket.BucketName()})
+	return s, nil
+}

@@ -1,0 +1,504 @@
+package alerts_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/strongroom/strongroom/infra/alerts"
+	"github.com/strongroom/strongroom/infra/golambda"
+	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
+	"github.com/strongroom/strongroom/infra/settings"
+)
+
+// One synthesis serves every assertion: CDK synthesis is the slow part of these tests.
+var (
+	relayDir  string // build output holding a real linux/arm64 bootstrap
+	plain     assertions.Template
+	withEmail assertions.Template
+	plainJSON map[string]any
+)
+
+const testEmail = "secops@example.com"
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer jsii.Close()
+		tmp, err := os.MkdirTemp("", "alerts-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		dir, pkg, err := golambdatest.Build("../..", tmp, "trailrelay")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "relay asset built from %s\n", pkg)
+		relayDir = dir
+
+		ctx, err := settings.ReadCDKJSON("../../cdk.json")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		ctx["@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"] = true
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(filepath.Join(tmp, "cdk.out"))})
+		a, err := alerts.NewAlertsStack(app, "Alerts", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: settings.DefaultAlertEventSources})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		b, err := alerts.NewAlertsStack(app, "AlertsWithEmail", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"}, AlertEmail: testEmail, RedactFields: []string{"apiToken", "pin"}})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		plain = assertions.Template_FromStack(a.Stack, nil)
+		withEmail = assertions.Template_FromStack(b.Stack, nil)
+		raw, _ := json.Marshal(plain.ToJSON())
+		if err := json.Unmarshal(raw, &plainJSON); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// check runs an assertions call, which throws (a Go panic through jsii) on mismatch, as a test error.
+func check(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+func has(t *testing.T, tmpl assertions.Template, typ string, props map[string]any) {
+	t.Helper()
+	check(t, typ, func() { tmpl.HasResourceProperties(jsii.String(typ), props) })
+}
+
+func count(t *testing.T, tmpl assertions.Template, typ string, n float64) {
+	t.Helper()
+	check(t, typ+" count", func() { tmpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
+}
+
+// id returns the logical id of the one resource of type typ whose Properties match props.
+func id(t *testing.T, typ string, props map[string]any) string {
+	t.Helper()
+	var out string
+	check(t, "find "+typ, func() {
+		out = *plain.GetResourceId(jsii.String(typ), map[string]any{"Properties": assertions.Match_ObjectLike(&props)})
+	})
+	if out == "" {
+		t.Fatalf("no single %s matching %v", typ, props)
+	}
+	return out
+}
+
+func arn(logicalID string) map[string]any {
+	return map[string]any{"Fn::GetAtt": []any{logicalID, "Arn"}}
+}
+func ref(logicalID string) map[string]any { return map[string]any{"Ref": logicalID} }
+
+// resource returns a resource's Properties from the synthesized JSON.
+func resource(t *testing.T, logicalID string) map[string]any {
+	t.Helper()
+	r, ok := plainJSON["Resources"].(map[string]any)[logicalID].(map[string]any)
+	if !ok {
+		t.Fatalf("no resource %s", logicalID)
+	}
+	return r["Properties"].(map[string]any)
+}
+
+func keyID(t *testing.T, descriptionWord string) string {
+	return id(t, "AWS::KMS::Key", map[string]any{"Description": assertions.Match_StringLikeRegexp(jsii.String(descriptionWord))})
+}
+
+func TestTrail(t *testing.T) {
+	trailKey := keyID(t, "CloudTrail log files")
+	bucket := id(t, "AWS::S3::Bucket", map[string]any{"BucketEncryption": assertions.Match_AnyValue(), "LoggingConfiguration": assertions.Match_AnyValue()})
+	count(t, plain, "AWS::CloudTrail::Trail", 1)
+	has(t, plain, "AWS::CloudTrail::Trail", map[string]any{
+		"IsMultiRegionTrail":         true,
+		"IncludeGlobalServiceEvents": true,
+		"EnableLogFileValidation":    true,
+		"IsLogging":                  true,
+		"EventSelectors":             []any{map[string]any{"IncludeManagementEvents": true, "ReadWriteType": "All"}},
+		"KMSKeyId":                   arn(trailKey),
+		"S3BucketName":               ref(bucket),
+		"TrailName":                  "Alerts-trail",
+	})
+	// The key policy lets CloudTrail encrypt for this trail only.
+	policy := resource(t, trailKey)["KeyPolicy"].(map[string]any)
+	var sids []string
+	for _, s := range policy["Statement"].([]any) {
+		st := s.(map[string]any)
+		if sid, ok := st["Sid"].(string); ok {
+			sids = append(sids, sid)
+			if p := st["Principal"].(map[string]any)["Service"]; p != "cloudtrail.amazonaws.com" {
+				t.Errorf("statement %s: principal %v, want cloudtrail.amazonaws.com", sid, p)
+			}
+			src := fmt.Sprint(st["Condition"].(map[string]any)["StringEquals"].(map[string]any)["aws:SourceArn"])
+			if !strings.Contains(src, ":trail/Alerts-trail") {
+				t.Errorf("statement %s: aws:SourceArn %s does not name the trail", sid, src)
+			}
+		}
+	}
+	if want := []string{"AllowCloudTrailToEncryptLogs", "AllowCloudTrailToDescribeKey"}; !reflect.DeepEqual(sids, want) {
+		t.Errorf("trail key statements %v, want %v", sids, want)
+	}
+}
+
+func TestBuckets(t *testing.T) {
+	trailKey := keyID(t, "CloudTrail log files")
+	logs := id(t, "AWS::S3::Bucket", map[string]any{"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}}}}})
+	count(t, plain, "AWS::S3::Bucket", 2)
+	blockAll := map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}
+	has(t, plain, "AWS::S3::Bucket", map[string]any{
+		"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{
+			"BucketKeyEnabled":              false,
+			"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": arn(trailKey)},
+		}}},
+		"LoggingConfiguration":           map[string]any{"DestinationBucketName": ref(logs), "LogFilePrefix": "trail-bucket/"},
+		"PublicAccessBlockConfiguration": blockAll,
+		"VersioningConfiguration":        map[string]any{"Status": "Enabled"},
+		"OwnershipControls":              map[string]any{"Rules": []any{map[string]any{"ObjectOwnership": "BucketOwnerEnforced"}}},
+	})
+	has(t, plain, "AWS::S3::Bucket", map[string]any{
+		"PublicAccessBlockConfiguration": blockAll,
+		"VersioningConfiguration":        map[string]any{"Status": "Enabled"},
+		"LoggingConfiguration":           assertions.Match_Absent(),
+	})
+	// Both buckets are retained on stack deletion and deny every request without TLS 1.2.
+	check(t, "buckets retained", func() {
+		plain.AllResources(jsii.String("AWS::S3::Bucket"), map[string]any{"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+	})
+	denyInsecure := map[string]any{
+		"Effect": "Deny", "Action": "s3:*", "Principal": map[string]any{"AWS": "*"},
+		"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+	}
+	denyOldTLS := map[string]any{
+		"Effect": "Deny", "Action": "s3:*", "Principal": map[string]any{"AWS": "*"},
+		"Condition": map[string]any{"NumericLessThan": map[string]any{"s3:TlsVersion": 1.2}},
+	}
+	check(t, "bucket policies", func() {
+		plain.AllResourcesProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&denyInsecure), assertions.Match_ObjectLike(&denyOldTLS),
+			})},
+		})
+	})
+	count(t, plain, "AWS::S3::BucketPolicy", 2)
+	// CloudTrail may write into the trail bucket for this trail only.
+	has(t, plain, "AWS::S3::BucketPolicy", map[string]any{
+		"Bucket": ref(id(t, "AWS::S3::Bucket", map[string]any{"LoggingConfiguration": assertions.Match_AnyValue()})),
+		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"Sid": "DenyOtherTrails", "Effect": "Deny", "Principal": map[string]any{"Service": "cloudtrail.amazonaws.com"},
+			"Action":    []any{"s3:GetBucketAcl", "s3:PutObject"},
+			"Condition": map[string]any{"StringNotEquals": map[string]any{"aws:SourceArn": assertions.Match_AnyValue()}},
+		})})},
+	})
+	stmts := resource(t, id(t, "AWS::S3::BucketPolicy", map[string]any{"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Sid": "DenyOtherTrails"})})}}))["PolicyDocument"].(map[string]any)["Statement"].([]any)
+	for _, st := range stmts {
+		if m := st.(map[string]any); m["Sid"] == "DenyOtherTrails" {
+			if src := fmt.Sprint(m["Condition"]); !strings.Contains(src, ":trail/Alerts-trail") {
+				t.Errorf("DenyOtherTrails condition %s does not name the trail", src)
+			}
+		}
+	}
+}
+
+func TestKeysRotate(t *testing.T) {
+	count(t, plain, "AWS::KMS::Key", 2)
+	check(t, "key rotation", func() {
+		plain.AllResourcesProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+	})
+	check(t, "keys retained", func() {
+		plain.AllResources(jsii.String("AWS::KMS::Key"), map[string]any{"DeletionPolicy": "Retain"})
+	})
+}
+
+func TestRules(t *testing.T) {
+	relay := id(t, "AWS::Lambda::Function", map[string]any{"Handler": "bootstrap"})
+	dlq := id(t, "AWS::SQS::Queue", map[string]any{})
+	sources := make([]any, 0, len(settings.DefaultAlertEventSources))
+	for _, s := range settings.DefaultAlertEventSources {
+		sources = append(sources, s)
+	}
+	target := []any{map[string]any{
+		"Arn":              arn(relay),
+		"DeadLetterConfig": map[string]any{"Arn": arn(dlq)},
+		"RetryPolicy":      map[string]any{"MaximumEventAgeInSeconds": float64(alerts.TargetMaxEventAgeHours * 3600), "MaximumRetryAttempts": float64(alerts.TargetRetryAttempts)},
+	}}
+	cases := []struct {
+		name    string
+		rule    string
+		pattern map[string]any
+	}{
+		{"API calls and console sign-ins of the configured sources", "Alerts-CloudTrailEvents", map[string]any{
+			"source":      sources,
+			"detail-type": []any{"AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"},
+		}},
+		{"Secrets Manager RotationFailed service event", "Alerts-RotationFailed", map[string]any{
+			"source":      []any{"aws.secretsmanager"},
+			"detail-type": []any{"AWS Service Event via CloudTrail"},
+			"detail":      map[string]any{"eventName": []any{"RotationFailed"}},
+		}},
+	}
+	count(t, plain, "AWS::Events::Rule", float64(len(cases)))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			has(t, plain, "AWS::Events::Rule", map[string]any{
+				"Name":         c.rule,
+				"State":        "ENABLED",
+				"EventPattern": assertions.Match_ObjectEquals(&c.pattern),
+				"Targets":      target,
+			})
+			// EventBridge may invoke the relay only for this rule.
+			has(t, plain, "AWS::Lambda::Permission", map[string]any{
+				"Action": "lambda:InvokeFunction", "FunctionName": arn(relay), "Principal": "events.amazonaws.com",
+				"SourceArn": arn(id(t, "AWS::Events::Rule", map[string]any{"Name": c.rule})),
+			})
+		})
+	}
+	has(t, withEmail, "AWS::Events::Rule", map[string]any{
+		"Name": "AlertsWithEmail-CloudTrailEvents", "EventPattern": map[string]any{"source": []any{"aws.kms"}},
+	})
+}
+
+func TestTopic(t *testing.T) {
+	topicKey := keyID(t, "alert topic")
+	topic := id(t, "AWS::SNS::Topic", map[string]any{})
+	has(t, plain, "AWS::SNS::Topic", map[string]any{"KmsMasterKeyId": arn(topicKey)})
+	has(t, plain, "AWS::SNS::TopicPolicy", map[string]any{
+		"Topics": []any{ref(topic)},
+		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"Effect": "Deny", "Action": "sns:Publish", "Principal": "*", "Resource": ref(topic),
+			"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+		}), assertions.Match_ObjectLike(&map[string]any{
+			"Effect": "Allow", "Action": "sns:Publish", "Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")}},
+		})})},
+	})
+	// The topic key lets CloudWatch (alarms to the topic) and EventBridge (dead letters) use it.
+	stmts := resource(t, topicKey)["KeyPolicy"].(map[string]any)["Statement"].([]any)
+	services := map[string][]any{}
+	for _, s := range stmts {
+		st := s.(map[string]any)
+		if svc, ok := st["Principal"].(map[string]any)["Service"].(string); ok {
+			services[svc] = st["Action"].([]any)
+		}
+	}
+	want := map[string][]any{
+		"cloudwatch.amazonaws.com": {"kms:Decrypt", "kms:GenerateDataKey"},
+		"events.amazonaws.com":     {"kms:Decrypt", "kms:GenerateDataKey"},
+	}
+	if !reflect.DeepEqual(services, want) {
+		t.Errorf("topic key service statements %v, want %v", services, want)
+	}
+
+	t.Run("no subscription without an address", func(t *testing.T) { count(t, plain, "AWS::SNS::Subscription", 0) })
+	t.Run("e-mail subscription when configured", func(t *testing.T) {
+		has(t, withEmail, "AWS::SNS::Subscription", map[string]any{"Protocol": "email", "Endpoint": testEmail})
+	})
+}
+
+func TestRelayFunction(t *testing.T) {
+	topic := id(t, "AWS::SNS::Topic", map[string]any{})
+	dlq := id(t, "AWS::SQS::Queue", map[string]any{})
+	logs := id(t, "AWS::Logs::LogGroup", map[string]any{})
+	role := id(t, "AWS::IAM::Role", map[string]any{})
+	relay := id(t, "AWS::Lambda::Function", map[string]any{"Handler": "bootstrap"})
+	count(t, plain, "AWS::Lambda::Function", 1)
+	env := map[string]any{"TOPIC_ARN": ref(topic)}
+	has(t, plain, "AWS::Lambda::Function", map[string]any{
+		"Runtime":          "provided.al2023",
+		"Architectures":    []any{"arm64"},
+		"Handler":          "bootstrap",
+		"Role":             arn(role),
+		"Environment":      map[string]any{"Variables": assertions.Match_ObjectEquals(&env)},
+		"TracingConfig":    map[string]any{"Mode": "Active"},
+		"LoggingConfig":    map[string]any{"LogFormat": "JSON", "LogGroup": ref(logs)},
+		"DeadLetterConfig": map[string]any{"TargetArn": arn(dlq)},
+		// No reserved concurrency: see NewAlertsStack.
+		"ReservedConcurrentExecutions": assertions.Match_Absent(),
+	})
+	has(t, plain, "AWS::Lambda::EventInvokeConfig", map[string]any{
+		"FunctionName": ref(relay), "MaximumRetryAttempts": float64(alerts.RelayAsyncRetries), "MaximumEventAgeInSeconds": float64(6 * 3600),
+	})
+	has(t, plain, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": float64(90)})
+	// Extra redaction markers reach the relay as REDACT_FIELDS (names only, never values).
+	has(t, withEmail, "AWS::Lambda::Function", map[string]any{"Environment": map[string]any{"Variables": map[string]any{"REDACT_FIELDS": "apiToken,pin"}}})
+
+	// Its own role: assumable by Lambda only, no managed policy.
+	has(t, plain, "AWS::IAM::Role", map[string]any{
+		"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
+			"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "lambda.amazonaws.com"},
+		}}},
+		"ManagedPolicyArns": assertions.Match_Absent(),
+		"Policies":          assertions.Match_Absent(),
+	})
+	count(t, plain, "AWS::IAM::Policy", 2)
+	count(t, plain, "AWS::IAM::ManagedPolicy", 0)
+
+	// The policies, statement by statement and nothing else. X-Ray, the one "*" resource, has a
+	// policy of its own so its cdk-nag suppression covers nothing else.
+	policies := []struct {
+		name string
+		id   string
+		want []any
+	}{
+		{"default policy", id(t, "AWS::IAM::Policy", map[string]any{"PolicyName": assertions.Match_StringLikeRegexp(jsii.String("DefaultPolicy"))}), []any{
+			map[string]any{"Effect": "Allow", "Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"}, "Resource": arn(logs)},
+			map[string]any{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn(dlq)},
+			map[string]any{"Effect": "Allow", "Action": "sns:Publish", "Resource": ref(topic)},
+			map[string]any{"Effect": "Allow", "Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": arn(keyID(t, "alert topic"))},
+		}},
+		{"tracing policy", id(t, "AWS::IAM::Policy", map[string]any{"PolicyName": assertions.Match_StringLikeRegexp(jsii.String("TracingPolicy"))}), []any{
+			map[string]any{"Effect": "Allow", "Action": []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, "Resource": "*"},
+		}},
+	}
+	for _, p := range policies {
+		props := resource(t, p.id)
+		if roles := normalize(props["Roles"]); !reflect.DeepEqual(roles, normalize([]any{ref(role)})) {
+			t.Errorf("%s attached to %v, want the relay role only", p.name, roles)
+		}
+		got := props["PolicyDocument"].(map[string]any)["Statement"].([]any)
+		if !reflect.DeepEqual(normalize(got), normalize(p.want)) {
+			g, _ := json.MarshalIndent(got, "", " ")
+			w, _ := json.MarshalIndent(p.want, "", " ")
+			t.Errorf("relay role %s:\n%s\nwant exactly:\n%s", p.name, g, w)
+		}
+	}
+	// The function waits for its tracing permission.
+	deps := fmt.Sprint(plainJSON["Resources"].(map[string]any)[relay].(map[string]any)["DependsOn"])
+	if !strings.Contains(deps, policies[1].id) {
+		t.Errorf("relay DependsOn %s, want it to include %s", deps, policies[1].id)
+	}
+}
+
+// normalize round-trips through JSON so Go literals and decoded template values compare equal.
+func normalize(v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func TestDeadLetterQueue(t *testing.T) {
+	topicKey := keyID(t, "alert topic")
+	dlq := id(t, "AWS::SQS::Queue", map[string]any{})
+	count(t, plain, "AWS::SQS::Queue", 1)
+	has(t, plain, "AWS::SQS::Queue", map[string]any{"KmsMasterKeyId": arn(topicKey), "MessageRetentionPeriod": float64(14 * 24 * 3600)})
+	has(t, plain, "AWS::SQS::QueuePolicy", map[string]any{
+		"Queues": []any{ref(dlq)},
+		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{
+				"Effect": "Deny", "Action": "sqs:*",
+				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			}),
+			assertions.Match_ObjectLike(&map[string]any{
+				"Effect": "Allow", "Action": "sqs:SendMessage", "Principal": map[string]any{"Service": "events.amazonaws.com"},
+				"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": arn(id(t, "AWS::Events::Rule", map[string]any{"Name": "Alerts-RotationFailed"}))}},
+			}),
+		})},
+	})
+}
+
+func TestAlarms(t *testing.T) {
+	topic := id(t, "AWS::SNS::Topic", map[string]any{})
+	relay := id(t, "AWS::Lambda::Function", map[string]any{"Handler": "bootstrap"})
+	dlq := id(t, "AWS::SQS::Queue", map[string]any{})
+	count(t, plain, "AWS::CloudWatch::Alarm", 5)
+	cases := []struct {
+		name       string
+		namespace  string
+		metric     string
+		statistic  string
+		dimensions []any
+	}{
+		{"relay errors", "AWS/Lambda", "Errors", "Sum", []any{map[string]any{"Name": "FunctionName", "Value": ref(relay)}}},
+		{"dead-letter queue depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{dlq, "QueueName"}}}}},
+		{"relay could not dead-letter", "AWS/Lambda", "DeadLetterErrors", "Sum", []any{map[string]any{"Name": "FunctionName", "Value": ref(relay)}}},
+		{"API-call rule could not dead-letter", "AWS/Events", "InvocationsFailedToBeSentToDLQ", "Sum", []any{map[string]any{"Name": "RuleName", "Value": "Alerts-CloudTrailEvents"}}},
+		{"RotationFailed rule could not dead-letter", "AWS/Events", "InvocationsFailedToBeSentToDLQ", "Sum", []any{map[string]any{"Name": "RuleName", "Value": "Alerts-RotationFailed"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			has(t, plain, "AWS::CloudWatch::Alarm", map[string]any{
+				"Namespace": c.namespace, "MetricName": c.metric, "Statistic": c.statistic, "Dimensions": c.dimensions,
+				"Threshold": float64(1), "EvaluationPeriods": float64(1), "Period": float64(300),
+				"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+				"AlarmActions": []any{ref(topic)}, "OKActions": []any{ref(topic)},
+			})
+		})
+	}
+}
+
+func TestNoSuppressionsWithoutReason(t *testing.T) {
+	// Every cdk-nag suppression in the template names a rule and gives a reason.
+	for lid, r := range plainJSON["Resources"].(map[string]any) {
+		md, _ := r.(map[string]any)["Metadata"].(map[string]any)
+		nag, _ := md["cdk_nag"].(map[string]any)
+		rules, _ := nag["rules_to_suppress"].([]any)
+		for _, s := range rules {
+			sup := s.(map[string]any)
+			if id, _ := sup["id"].(string); !strings.HasPrefix(id, "AwsSolutions-") {
+				t.Errorf("%s: suppression without a rule id: %v", lid, sup)
+			}
+			if reason, _ := sup["reason"].(string); len(reason) < 40 {
+				t.Errorf("%s: suppression of %v has no real reason: %q", lid, sup["id"], reason)
+			}
+		}
+	}
+}
+
+func TestInvalidProps(t *testing.T) {
+	amd64Dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(amd64Dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		props *alerts.AlertsStackProps
+		want  string
+	}{
+		{"nil props", nil, "props are required"},
+		{"no sources", &alerts.AlertsStackProps{RelayAssetDir: relayDir}, "EventSources is empty"},
+		{"asset never built", &alerts.AlertsStackProps{RelayAssetDir: t.TempDir(), EventSources: []string{"aws.kms"}}, "run `make build`"},
+		{"stack name too long for the rule names", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"},
+			StackProps: awscdk.StackProps{StackName: jsii.String(strings.Repeat("x", 50))}}, "use a shorter stack name"},
+		{"asset is not an arm64 executable", &alerts.AlertsStackProps{RelayAssetDir: amd64Dir, EventSources: []string{"aws.kms"}}, "GOARCH=arm64"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			app := awscdk.NewApp(nil)
+			_, err := alerts.NewAlertsStack(app, "Bad", c.props)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+	t.Run("bootstrap errors are ErrBootstrap", func(t *testing.T) {
+		if err := golambda.CheckBootstrap(amd64Dir); err == nil {
+			t.Fatal("a shell script passed as an arm64 bootstrap")
+		}
+		if err := golambda.CheckBootstrap(relayDir); err != nil {
+			t.Fatalf("real arm64 bootstrap refused: %v", err)
+		}
+	})
+}

@@ -1,0 +1,892 @@
+package database_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/strongroom/strongroom/infra/database"
+	"github.com/strongroom/strongroom/infra/database/dbconfig"
+	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
+	"github.com/strongroom/strongroom/infra/settings"
+	"github.com/strongroom/strongroom/pkg/nagreport"
+)
+
+// One synthesis serves every assertion: CDK synthesis is the slow part of these tests. The app holds
+// two stacks: Default (context from cdk.json only: rate(30 days), 4h, single-AZ, deletion
+// protection) and Custom (a cron schedule and every non-default switch).
+var (
+	rotateDir   string // build output holding a real linux/arm64 bootstrap of lambdas/rotate
+	rotatePkg   string
+	report      nagreport.Report
+	def, custom assertions.Template
+	defJSON     map[string]any
+	defStack    awscdk.Stack
+	customStack awscdk.Stack
+)
+
+const (
+	customSchedule = "cron(0 4 ? * SUN *)"
+	customWindow   = "3h"
+)
+
+func cdkContext() (map[string]any, error) {
+	ctx, err := settings.ReadCDKJSON("../../cdk.json")
+	if err != nil {
+		return nil, err
+	}
+	return ctx, nil
+}
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer jsii.Close()
+		fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+		tmp, err := os.MkdirTemp("", "database-test-")
+		if err != nil {
+			return fail(err)
+		}
+		defer os.RemoveAll(tmp)
+		rotateDir, rotatePkg, err = golambdatest.Build("../..", tmp, "rotate")
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(os.Stderr, "rotation asset built from %s\n", rotatePkg)
+
+		ctx, err := cdkContext()
+		if err != nil {
+			return fail(err)
+		}
+		out := filepath.Join(tmp, "cdk.out")
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
+		defCfg, err := database.ReadConfig(app)
+		if err != nil {
+			return fail(err)
+		}
+		d, err := database.NewDatabaseStack(app, "Default", &database.DatabaseStackProps{RotationAssetDir: rotateDir, Config: defCfg})
+		if err != nil {
+			return fail(err)
+		}
+		customCfg, err := dbconfig.Read(func(k string) any {
+			return map[string]any{
+				dbconfig.KeyRotationSchedule:    customSchedule,
+				dbconfig.KeyRotationWindow:      customWindow,
+				dbconfig.KeyMultiAZ:             true,
+				dbconfig.KeyDeletionProtection:  false,
+				dbconfig.KeyBackupRetentionDays: 14.0,
+				dbconfig.KeyIAMAuthentication:   true,
+				dbconfig.KeyPasswordLength:      40.0,
+			}[k]
+		})
+		if err != nil {
+			return fail(err)
+		}
+		c, err := database.NewDatabaseStack(app, "Custom", &database.DatabaseStackProps{RotationAssetDir: rotateDir, Config: customCfg})
+		if err != nil {
+			return fail(err)
+		}
+		// An application granted access in the Custom stack (TestAllowApplication).
+		appSG := awsec2.NewSecurityGroup(c.Stack, jsii.String("AppSecurityGroup"), &awsec2.SecurityGroupProps{Vpc: c.Vpc, AllowAllOutbound: jsii.Bool(false), Description: jsii.String("test application")})
+		appRole := awsiam.NewRole(c.Stack, jsii.String("AppRole"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)})
+		c.AllowApplication(appSG, appRole)
+		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true), Reports: jsii.Bool(true)}), nil)
+		app.Synth(nil)
+		// Read the report before the assertions synthesize again (cdk-nag would append its rows twice).
+		if report, err = nagreport.Read(out); err != nil {
+			return fail(err)
+		}
+		defStack, customStack = d.Stack, c.Stack
+		def = assertions.Template_FromStack(d.Stack, nil)
+		custom = assertions.Template_FromStack(c.Stack, nil)
+		raw, _ := json.Marshal(def.ToJSON())
+		if err := json.Unmarshal(raw, &defJSON); err != nil {
+			return fail(err)
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// check runs an assertions call, which throws (a Go panic through jsii) on mismatch, as a test error.
+func check(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+func has(t *testing.T, tmpl assertions.Template, typ string, props map[string]any) {
+	t.Helper()
+	check(t, typ, func() { tmpl.HasResourceProperties(jsii.String(typ), props) })
+}
+
+func count(t *testing.T, tmpl assertions.Template, typ string, n float64) {
+	t.Helper()
+	check(t, typ+" count", func() { tmpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
+}
+
+// resources returns the logical ids and Properties of every resource of a type in the Default stack.
+func resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range defJSON["Resources"].(map[string]any) {
+		rm := r.(map[string]any)
+		if rm["Type"] == typ {
+			p, _ := rm["Properties"].(map[string]any)
+			out[id] = p
+		}
+	}
+	return out
+}
+
+// only returns the logical id and Properties of the single resource of typ whose logical id starts
+// with prefix.
+func only(t *testing.T, typ, prefix string) (string, map[string]any) {
+	t.Helper()
+	var ids []string
+	var props map[string]any
+	for id, p := range resources(typ) {
+		if strings.HasPrefix(id, prefix) {
+			ids = append(ids, id)
+			props = p
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%d %s resources named %s*: %v", len(ids), typ, prefix, ids)
+	}
+	return ids[0], props
+}
+
+func ref(id string) map[string]any { return map[string]any{"Ref": id} }
+func arn(id string) map[string]any { return map[string]any{"Fn::GetAtt": []any{id, "Arn"}} }
+func groupID(id string) map[string]any {
+	return map[string]any{"Fn::GetAtt": []any{id, "GroupId"}}
+}
+
+func jsonString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// prop returns the Properties of one resource of the Default stack.
+func prop(t *testing.T, logicalID string) map[string]any {
+	t.Helper()
+	r, ok := defJSON["Resources"].(map[string]any)[logicalID].(map[string]any)
+	if !ok {
+		t.Fatalf("no resource %s", logicalID)
+	}
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+func TestNagClean(t *testing.T) {
+	if err := report.Err(); err != nil {
+		t.Errorf("unsuppressed cdk-nag findings:\n%v", err)
+	}
+	if len(report.Files) != 2 {
+		t.Errorf("reports %v, want one per stack", report.Files)
+	}
+	// The report is only evidence if cdk-nag really evaluated the resources.
+	if n := report.Count(nagreport.Compliant); n < 40 {
+		t.Errorf("only %d compliant checks: did cdk-nag run?", n)
+	}
+	// Exactly these findings are suppressed, each for a stated reason; anything else suppressed
+	// would hide a real finding.
+	want := map[string][]string{
+		"Default": {"AwsSolutions-IAM4 Database/MonitoringRole", "AwsSolutions-RDS3 Database", "AwsSolutions-RDS11 Database",
+			"AwsSolutions-IAM5 UserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 UserRotationTracingPolicy",
+			"AwsSolutions-IAM5 SuperuserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 SuperuserRotationTracingPolicy"},
+		// Multi-AZ is on (no RDS3); deletion protection is off on purpose (RDS10).
+		"Custom": {"AwsSolutions-IAM4 Database/MonitoringRole", "AwsSolutions-RDS10 Database", "AwsSolutions-RDS11 Database",
+			"AwsSolutions-IAM5 UserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 UserRotationTracingPolicy",
+			"AwsSolutions-IAM5 SuperuserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 SuperuserRotationTracingPolicy"},
+	}
+	got := map[string][]string{}
+	for _, r := range report.Rows {
+		if r.Compliance != nagreport.Suppressed {
+			continue
+		}
+		stack, path, _ := strings.Cut(r.ResourceID, "/")
+		got[stack] = append(got[stack], r.RuleID+" "+strings.TrimSuffix(path, "/Resource"))
+		if len(r.Reason) < 60 {
+			t.Errorf("%s: suppression without a real reason: %q", r, r.Reason)
+		}
+	}
+	for stack, w := range want {
+		g := got[stack]
+		if strings.Join(sorted(g), "\n") != strings.Join(sorted(w), "\n") {
+			t.Errorf("%s: suppressed\n  %s\nwant\n  %s", stack, strings.Join(sorted(g), "\n  "), strings.Join(sorted(w), "\n  "))
+		}
+	}
+	// cdk-nag's error and warning annotations, as the cdk CLI sees them.
+	for _, st := range []awscdk.Stack{defStack, customStack} {
+		ann := assertions.Annotations_FromStack(st)
+		nag := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-"))
+		if msgs := append(*ann.FindError(jsii.String("*"), nag), *ann.FindWarning(jsii.String("*"), nag)...); len(msgs) > 0 {
+			t.Errorf("%s: cdk-nag annotations: %s", *st.StackName(), jsonString(t, msgs))
+		}
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+func TestEncryption(t *testing.T) {
+	key, keyProps := only(t, "AWS::KMS::Key", "DatabaseKey")
+	if keyProps["EnableKeyRotation"] != true {
+		t.Errorf("key rotation off: %v", keyProps)
+	}
+	check(t, "key retained", func() {
+		def.HasResource(jsii.String("AWS::KMS::Key"), map[string]any{"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+	})
+	has(t, def, "AWS::RDS::DBInstance", map[string]any{"StorageEncrypted": true, "KmsKeyId": arn(key)})
+	count(t, def, "AWS::SecretsManager::Secret", 2)
+	check(t, "both secrets under the key", func() {
+		def.AllResourcesProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{"KmsKeyId": arn(key)})
+	})
+}
+
+func TestIsolation(t *testing.T) {
+	for _, typ := range []string{"AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EIP", "AWS::EC2::Route", "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::EgressOnlyInternetGateway"} {
+		count(t, def, typ, 0)
+	}
+	subnets := resources("AWS::EC2::Subnet")
+	if len(subnets) != 2 {
+		t.Fatalf("%d subnets, want 2 isolated ones", len(subnets))
+	}
+	var subnetRefs []any
+	azs := map[string]bool{}
+	for id, p := range subnets {
+		subnetRefs = append(subnetRefs, ref(id))
+		if p["MapPublicIpOnLaunch"] != false {
+			t.Errorf("subnet %s maps public IPs", id)
+		}
+		azs[jsonString(t, p["AvailabilityZone"])] = true
+		if !strings.Contains(jsonString(t, p["Tags"]), `"Value":"Isolated"`) {
+			t.Errorf("subnet %s is not tagged isolated: %v", id, p["Tags"])
+		}
+	}
+	if len(azs) != 2 {
+		t.Errorf("subnets in %d AZs, want 2: %v", len(azs), azs)
+	}
+	if len(subnetRefs) == 2 && jsonString(t, subnetRefs[0]) > jsonString(t, subnetRefs[1]) {
+		subnetRefs[0], subnetRefs[1] = subnetRefs[1], subnetRefs[0]
+	}
+	subnetsMatch := assertions.Match_ArrayEquals(&subnetRefs)
+	has(t, def, "AWS::RDS::DBSubnetGroup", map[string]any{"SubnetIds": subnetsMatch})
+	has(t, def, "AWS::RDS::DBInstance", map[string]any{"PubliclyAccessible": false})
+	rotationSG, _ := only(t, "AWS::EC2::SecurityGroup", "RotationSecurityGroup")
+	check(t, "functions in the isolated subnets", func() {
+		def.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"VpcConfig": map[string]any{"SubnetIds": subnetsMatch, "SecurityGroupIds": []any{groupID(rotationSG)}},
+		})
+	})
+	count(t, def, "AWS::Lambda::Function", 2)
+	has(t, def, "AWS::EC2::VPCEndpoint", map[string]any{"SubnetIds": subnetsMatch})
+	// Flow logs of all traffic, kept for three months.
+	has(t, def, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs", "ResourceType": "VPC"})
+}
+
+func TestSecurityGroupRules(t *testing.T) {
+	rotation, _ := only(t, "AWS::EC2::SecurityGroup", "RotationSecurityGroup")
+	db, _ := only(t, "AWS::EC2::SecurityGroup", "DatabaseSecurityGroup")
+	endpoint, _ := only(t, "AWS::EC2::SecurityGroup", "SecretsManagerEndpointSecurityGroup")
+	noTraffic := []any{map[string]any{"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "IpProtocol": "icmp", "FromPort": float64(252), "ToPort": float64(86)}}
+	for _, sg := range []string{rotation, db, endpoint} {
+		p := prop(t, sg)
+		// No inline ingress, and an inline egress that matches nothing, which makes CloudFormation
+		// remove EC2's default allow-all egress rule.
+		if p["SecurityGroupIngress"] != nil {
+			t.Errorf("%s: inline ingress %v", sg, p["SecurityGroupIngress"])
+		}
+		if got := jsonString(t, p["SecurityGroupEgress"]); got != jsonString(t, noTraffic) {
+			t.Errorf("%s: inline egress %s, want only the no-traffic placeholder", sg, got)
+		}
+	}
+	// Every rule in the stack, exactly.
+	type rule struct{ group, peer, port string }
+	want := map[rule]bool{
+		{"in " + db, rotation, "tcp 3306"}:       true,
+		{"in " + endpoint, rotation, "tcp 443"}:  true,
+		{"out " + rotation, db, "tcp 3306"}:      true,
+		{"out " + rotation, endpoint, "tcp 443"}: true,
+	}
+	got := map[rule]bool{}
+	peerOf := func(v any) string {
+		m, _ := v.(map[string]any)
+		g, _ := m["Fn::GetAtt"].([]any)
+		if len(g) != 2 || g[1] != "GroupId" {
+			return fmt.Sprintf("not a group of this stack: %v", v)
+		}
+		return g[0].(string)
+	}
+	for dir, typ := range map[string]string{"in": "AWS::EC2::SecurityGroupIngress", "out": "AWS::EC2::SecurityGroupEgress"} {
+		for id, p := range resources(typ) {
+			if p["CidrIp"] != nil || p["CidrIpv6"] != nil {
+				t.Errorf("%s admits an address range: %v", id, p)
+			}
+			peer := p["SourceSecurityGroupId"]
+			if dir == "out" {
+				peer = p["DestinationSecurityGroupId"]
+			}
+			port := fmt.Sprintf("%v %v", p["IpProtocol"], p["FromPort"])
+			if p["FromPort"] != p["ToPort"] {
+				port += fmt.Sprintf("-%v", p["ToPort"])
+			}
+			got[rule{dir + " " + peerOf(p["GroupId"]), peerOf(peer), port}] = true
+		}
+	}
+	if jsonString(t, fmt.Sprint(sortedRules(got))) != jsonString(t, fmt.Sprint(sortedRules(want))) {
+		t.Errorf("security group rules\n  %v\nwant\n  %v", sortedRules(got), sortedRules(want))
+	}
+}
+
+func sortedRules[K comparable](m map[K]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, fmt.Sprint(k))
+	}
+	return sorted(out)
+}
+
+func TestSecretsManagerEndpoint(t *testing.T) {
+	endpointSG, _ := only(t, "AWS::EC2::SecurityGroup", "SecretsManagerEndpointSecurityGroup")
+	count(t, def, "AWS::EC2::VPCEndpoint", 1)
+	has(t, def, "AWS::EC2::VPCEndpoint", map[string]any{
+		"VpcEndpointType":   "Interface",
+		"PrivateDnsEnabled": true,
+		"ServiceName":       map[string]any{"Fn::Join": []any{"", []any{"com.amazonaws.", map[string]any{"Ref": "AWS::Region"}, ".secretsmanager"}}},
+		"SecurityGroupIds":  []any{groupID(endpointSG)},
+	})
+}
+
+func TestRotationSchedules(t *testing.T) {
+	userFn, _ := only(t, "AWS::Lambda::Function", "UserRotation")
+	superFn, _ := only(t, "AWS::Lambda::Function", "SuperuserRotation")
+	userAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "UserSecret")
+	superAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "SuperuserSecret")
+	cases := []struct {
+		name       string
+		tmpl       assertions.Template
+		expression string
+		window     string
+	}{
+		{"rate from cdk.json defaults", def, dbconfig.DefaultRotationSchedule, dbconfig.DefaultRotationWindow},
+		{"cron from context", custom, customSchedule, customWindow},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			count(t, c.tmpl, "AWS::SecretsManager::RotationSchedule", 2)
+			rules := map[string]any{"ScheduleExpression": c.expression, "Duration": c.window, "AutomaticallyAfterDays": assertions.Match_Absent()}
+			// The user secret's first rotation waits until the application user exists; the
+			// superuser's generated password is replaced at once.
+			has(t, c.tmpl, "AWS::SecretsManager::RotationSchedule", map[string]any{
+				"SecretId": ref(userAttach), "RotationLambdaARN": arn(userFn), "RotationRules": rules, "RotateImmediatelyOnUpdate": false,
+			})
+			has(t, c.tmpl, "AWS::SecretsManager::RotationSchedule", map[string]any{
+				"SecretId": ref(superAttach), "RotationLambdaARN": arn(superFn), "RotationRules": rules, "RotateImmediatelyOnUpdate": true,
+			})
+		})
+	}
+	// Each schedule waits for what its first rotation needs: the invoke permission, the role's
+	// policy and the endpoint.
+	for _, id := range []string{"UserRotationSchedule", "SuperuserRotationSchedule"} {
+		deps := jsonString(t, defJSON["Resources"].(map[string]any)[id].(map[string]any)["DependsOn"])
+		for _, want := range []string{id + "Invoke", "RoleDefaultPolicy", "SecretsManagerEndpoint"} {
+			if !strings.Contains(deps, want) {
+				t.Errorf("%s DependsOn %s lacks %s", id, deps, want)
+			}
+		}
+	}
+}
+
+func TestInvokePermissions(t *testing.T) {
+	count(t, def, "AWS::Lambda::Permission", 2)
+	for fn, secret := range map[string]string{"UserRotation": "UserSecret", "SuperuserRotation": "SuperuserSecret"} {
+		fnID, _ := only(t, "AWS::Lambda::Function", fn)
+		attach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", secret)
+		has(t, def, "AWS::Lambda::Permission", map[string]any{
+			"Action": "lambda:InvokeFunction", "FunctionName": arn(fnID), "Principal": "secretsmanager.amazonaws.com",
+			"SourceArn": ref(attach), "SourceAccount": map[string]any{"Ref": "AWS::AccountId"},
+		})
+	}
+}
+
+func TestSecretShapes(t *testing.T) {
+	superID, superProps := only(t, "AWS::SecretsManager::Secret", "SuperuserSecret")
+	_, userProps := only(t, "AWS::SecretsManager::Secret", "UserSecret")
+	instance, _ := only(t, "AWS::RDS::DBInstance", "Database")
+
+	gen := superProps["GenerateSecretString"].(map[string]any)
+	var tmpl map[string]any
+	if err := json.Unmarshal([]byte(gen["SecretStringTemplate"].(string)), &tmpl); err != nil {
+		t.Fatalf("superuser template: %v", err)
+	}
+	if jsonString(t, tmpl) != `{"dbname":"app","username":"strongroom_admin"}` || gen["GenerateStringKey"] != "password" {
+		t.Errorf("superuser secret generates %v from %v", gen["GenerateStringKey"], tmpl)
+	}
+	if gen["ExcludeCharacters"] != defaultExclude(t) {
+		t.Errorf("superuser password excludes %q, want the rotation function's default %q", gen["ExcludeCharacters"], defaultExclude(t))
+	}
+	// The user secret names the superuser secret in masterarn: alternating users.
+	ugen := userProps["GenerateSecretString"].(map[string]any)
+	wantUser := map[string]any{"Fn::Join": []any{"", []any{`{"username":"app","dbname":"app","masterarn":"`, ref(superID), `"}`}}}
+	if jsonString(t, ugen["SecretStringTemplate"]) != jsonString(t, wantUser) || ugen["GenerateStringKey"] != "password" {
+		t.Errorf("user secret template %s, want %s", jsonString(t, ugen["SecretStringTemplate"]), jsonString(t, wantUser))
+	}
+	// Attaching each secret to the instance adds engine, host, port and dbInstanceIdentifier.
+	count(t, def, "AWS::SecretsManager::SecretTargetAttachment", 2)
+	check(t, "attachments", func() {
+		def.AllResourcesProperties(jsii.String("AWS::SecretsManager::SecretTargetAttachment"), map[string]any{"TargetType": "AWS::RDS::DBInstance", "TargetId": ref(instance)})
+	})
+	// The superuser secret is the instance's master credential.
+	has(t, def, "AWS::RDS::DBInstance", map[string]any{
+		"MasterUsername":     map[string]any{"Fn::Join": []any{"", []any{"{{resolve:secretsmanager:", ref(superID), ":SecretString:username::}}"}}},
+		"MasterUserPassword": map[string]any{"Fn::Join": []any{"", []any{"{{resolve:secretsmanager:", ref(superID), ":SecretString:password::}}"}}},
+		"DBName":             "app",
+	})
+}
+
+func defaultExclude(t *testing.T) string {
+	c, err := dbconfig.Read(func(string) any { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ExcludeCharacters
+}
+
+// statements returns the statements of the identity policies attached to the role of a function.
+func statements(t *testing.T, fn string) []map[string]any {
+	t.Helper()
+	role, _ := only(t, "AWS::IAM::Role", fn+"Role")
+	var out []map[string]any
+	for _, p := range resources("AWS::IAM::Policy") {
+		if jsonString(t, p["Roles"]) != jsonString(t, []any{ref(role)}) {
+			continue
+		}
+		for _, s := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			out = append(out, s.(map[string]any))
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no policy statements for %s", role)
+	}
+	return out
+}
+
+func TestRotationPermissions(t *testing.T) {
+	userAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "UserSecret")
+	superAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "SuperuserSecret")
+	key, _ := only(t, "AWS::KMS::Key", "DatabaseKey")
+	rotationActions := []any{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
+	star := []any{"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
+		"ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses", "secretsmanager:GetRandomPassword"}
+	xray := []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+	cases := []struct {
+		fn   string
+		want map[string]any // resource (JSON) -> actions
+	}{
+		{"UserRotation", map[string]any{
+			jsonString(t, ref(userAttach)):  rotationActions,
+			jsonString(t, ref(superAttach)): "secretsmanager:GetSecretValue",
+			jsonString(t, arn(key)):         []any{"kms:Decrypt", "kms:GenerateDataKey"},
+			`"*"`:                           []any{star, xray},
+		}},
+		{"SuperuserRotation", map[string]any{
+			jsonString(t, ref(superAttach)): rotationActions,
+			jsonString(t, arn(key)):         []any{"kms:Decrypt", "kms:GenerateDataKey"},
+			`"*"`:                           []any{star, xray},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.fn, func(t *testing.T) {
+			logs, _ := only(t, "AWS::Logs::LogGroup", c.fn+"Logs")
+			got := map[string][]any{}
+			for _, s := range statements(t, c.fn) {
+				if s["Effect"] != "Allow" || s["Condition"] != nil {
+					t.Errorf("unexpected statement %s", jsonString(t, s))
+				}
+				res := jsonString(t, s["Resource"])
+				if res == jsonString(t, arn(logs)) {
+					continue // its own log group, from golambda
+				}
+				got[res] = append(got[res], s["Action"])
+			}
+			for res, actions := range got {
+				w, ok := c.want[res]
+				if !ok {
+					t.Errorf("grants %v on %s, which it must not touch", actions, res)
+					continue
+				}
+				if res == `"*"` {
+					if jsonString(t, sortedJSON(t, actions)) != jsonString(t, sortedJSON(t, w.([]any))) {
+						t.Errorf("on *: %s, want %s", jsonString(t, actions), jsonString(t, w))
+					}
+					continue
+				}
+				if len(actions) != 1 || jsonString(t, actions[0]) != jsonString(t, w) {
+					t.Errorf("on %s: %s, want %s", res, jsonString(t, actions), jsonString(t, w))
+				}
+			}
+			for res := range c.want {
+				if _, ok := got[res]; !ok {
+					t.Errorf("no grant on %s", res)
+				}
+			}
+			has(t, def, "AWS::IAM::Role", map[string]any{
+				"AssumeRolePolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": []any{map[string]any{
+					"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "lambda.amazonaws.com"},
+				}}}),
+				"ManagedPolicyArns": assertions.Match_Absent(),
+			})
+		})
+	}
+}
+
+func sortedJSON(t *testing.T, vs []any) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, jsonString(t, v))
+	}
+	return sorted(out)
+}
+
+func TestInstance(t *testing.T) {
+	params, _ := only(t, "AWS::RDS::DBParameterGroup", "Parameters")
+	options, _ := only(t, "AWS::RDS::OptionGroup", "Options")
+	has(t, def, "AWS::RDS::DBParameterGroup", map[string]any{
+		"Family":     "mariadb10.11",
+		"Parameters": assertions.Match_ObjectLike(&map[string]any{"require_secure_transport": "ON", "slow_query_log": "1"}),
+	})
+	has(t, def, "AWS::RDS::OptionGroup", map[string]any{
+		"EngineName": "mariadb", "MajorEngineVersion": "10.11",
+		"OptionConfigurations": []any{map[string]any{"OptionName": "MARIADB_AUDIT_PLUGIN", "OptionSettings": []any{map[string]any{"Name": "SERVER_AUDIT_EVENTS", "Value": "CONNECT"}}}},
+	})
+	common := map[string]any{
+		"Engine": "mariadb", "EngineVersion": "10.11.16", "DBInstanceClass": "db.t4g.micro",
+		"Port": "3306", "DBParameterGroupName": ref(params), "OptionGroupName": ref(options),
+		"EnableCloudwatchLogsExports": []any{"error", "slowquery", "audit"},
+		"MonitoringInterval":          float64(60), "CACertificateIdentifier": "rds-ca-rsa2048-g1",
+		"AutoMinorVersionUpgrade": true, "CopyTagsToSnapshot": true,
+	}
+	cases := []struct {
+		name  string
+		tmpl  assertions.Template
+		extra map[string]any
+	}{
+		{"defaults", def, map[string]any{"DeletionProtection": true, "BackupRetentionPeriod": float64(7), "MultiAZ": false, "EnableIAMDatabaseAuthentication": false, "DBInstanceIdentifier": "default-mariadb"}},
+		{"from context", custom, map[string]any{"DeletionProtection": false, "BackupRetentionPeriod": float64(14), "MultiAZ": true, "EnableIAMDatabaseAuthentication": true, "DBInstanceIdentifier": "custom-mariadb"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := map[string]any{}
+			for k, v := range common {
+				want[k] = v
+			}
+			for k, v := range c.extra {
+				want[k] = v
+			}
+			if c.tmpl == custom {
+				// The custom stack's groups have their own logical ids, which are the same.
+				want["DBParameterGroupName"], want["OptionGroupName"] = ref(params), ref(options)
+			}
+			has(t, c.tmpl, "AWS::RDS::DBInstance", want)
+			check(t, "snapshot on delete", func() {
+				c.tmpl.HasResource(jsii.String("AWS::RDS::DBInstance"), map[string]any{"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"})
+			})
+		})
+	}
+	// The exported logs land in log groups with a retention period, created before the instance.
+	for _, log := range []string{"error", "slowquery", "audit"} {
+		has(t, def, "AWS::Logs::LogGroup", map[string]any{"LogGroupName": "/aws/rds/instance/default-mariadb/" + log, "RetentionInDays": float64(90)})
+	}
+	deps := jsonString(t, defJSON["Resources"].(map[string]any)[func() string { id, _ := only(t, "AWS::RDS::DBInstance", "Database"); return id }()].(map[string]any)["DependsOn"])
+	if strings.Count(deps, "DatabaseLog") != 3 {
+		t.Errorf("instance DependsOn %s, want its three log groups", deps)
+	}
+}
+
+func TestRotationFunctions(t *testing.T) {
+	cases := []struct {
+		name     string
+		tmpl     assertions.Template
+		strategy string
+		length   string
+	}{
+		{"user, defaults", def, "alternating-users", "32"},
+		{"superuser, defaults", def, "single-user", "32"},
+		{"user, password length from context", custom, "alternating-users", "40"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			has(t, c.tmpl, "AWS::Lambda::Function", map[string]any{
+				"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap", "Timeout": float64(60),
+				// Exactly these settings: names and paths, never a secret.
+				"Environment": map[string]any{"Variables": map[string]any{
+					"DB_TLS": "required", "DB_CA_BUNDLE": "/var/task/rds-global-bundle.pem",
+					"PASSWORD_LENGTH": c.length, "EXCLUDE_CHARACTERS": defaultExclude(t), "ROTATION_STRATEGY": c.strategy,
+				}},
+			})
+		})
+	}
+}
+
+// TestInvalidContextFailsSynthesis reads the context the way the CDK app does (through the app's
+// context, as cdk.json and -c set it): a bad value fails with an error naming its key and the rule.
+func TestInvalidContextFailsSynthesis(t *testing.T) {
+	cases := []struct {
+		name string
+		ctx  map[string]any
+		want []string
+	}{
+		{"rate under four hours", map[string]any{dbconfig.KeyRotationSchedule: "rate(3 hours)"}, []string{"context strongroom:rotationSchedule", "more often than every 4 hours"}},
+		{"rate in minutes", map[string]any{dbconfig.KeyRotationSchedule: "rate(240 minutes)"}, []string{"context strongroom:rotationSchedule", "hour, hours, day or days"}},
+		{"cron minutes not 0", map[string]any{dbconfig.KeyRotationSchedule: "cron(15 4 ? * SUN *)"}, []string{"context strongroom:rotationSchedule", "Minutes", "must be 0"}},
+		{"cron year not *", map[string]any{dbconfig.KeyRotationSchedule: "cron(0 4 ? * SUN 2027)"}, []string{"context strongroom:rotationSchedule", "Year", "must be *"}},
+		{"cron without ?", map[string]any{dbconfig.KeyRotationSchedule: "cron(0 4 1 * SUN *)"}, []string{"context strongroom:rotationSchedule", "exactly one of them must be ?"}},
+		{"cron bad month", map[string]any{dbconfig.KeyRotationSchedule: "cron(0 4 1 13 ? *)"}, []string{"context strongroom:rotationSchedule", "Month"}},
+		{"cron windows two hours apart", map[string]any{dbconfig.KeyRotationSchedule: "cron(0 1,3 * * ? *)", dbconfig.KeyRotationWindow: "1h"}, []string{"context strongroom:rotationSchedule", "at most every 4 hours"}},
+		{"window in minutes", map[string]any{dbconfig.KeyRotationWindow: "30m"}, []string{"context strongroom:rotationWindow", "[0-9]+h"}},
+		{"window past midnight", map[string]any{dbconfig.KeyRotationSchedule: "cron(0 23 ? * SAT *)", dbconfig.KeyRotationWindow: "2h"}, []string{"context strongroom:rotationWindow", "next UTC day"}},
+		{"window longer than the interval", map[string]any{dbconfig.KeyRotationSchedule: "rate(6 hours)", dbconfig.KeyRotationWindow: "8h"}, []string{"context strongroom:rotationWindow", "at most 6h"}},
+		{"backups off", map[string]any{dbconfig.KeyBackupRetentionDays: "0"}, []string{"context strongroom:dbBackupRetentionDays", "1-35"}},
+		{"deletion protection not a boolean", map[string]any{dbconfig.KeyDeletionProtection: "no"}, []string{"context strongroom:dbDeletionProtection", "true or false"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, err := cdkContext()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range c.ctx {
+				ctx[k] = v
+			}
+			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
+			_, err = database.ReadConfig(app)
+			if err == nil {
+				t.Fatalf("context %v accepted", c.ctx)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestInvalidProps(t *testing.T) {
+	cfg, err := dbconfig.Read(func(string) any { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	amd64Dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(amd64Dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	withVpc := cfg
+	withVpc.VpcID = "vpc-0a1b2c3d4e5f67890"
+	cases := []struct {
+		name    string
+		stackID string
+		props   *database.DatabaseStackProps
+		want    string
+	}{
+		{"nil props", "Db", nil, "props are required"},
+		{"config not read", "Db", &database.DatabaseStackProps{RotationAssetDir: rotateDir}, "build Config with dbconfig.Read"},
+		{"no bootstrap", "Db", &database.DatabaseStackProps{RotationAssetDir: t.TempDir(), Config: cfg}, "make build"},
+		{"bootstrap not arm64", "Db", &database.DatabaseStackProps{RotationAssetDir: amd64Dir, Config: cfg}, "GOARCH=arm64"},
+		{"stack id makes a bad instance identifier", "Strongroom_Db", &database.DatabaseStackProps{RotationAssetDir: rotateDir, Config: cfg}, "DB instance identifier"},
+		{"stack id too long", strings.Repeat("D", 60), &database.DatabaseStackProps{RotationAssetDir: rotateDir, Config: cfg}, "at most 63 characters"},
+		{"VPC import without an environment", "Db", &database.DatabaseStackProps{RotationAssetDir: rotateDir, Config: withVpc}, "needs a concrete account and region"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+			_, err := database.NewDatabaseStack(app, c.stackID, c.props)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestImportedVpc uses a VPC found by the cdk CLI's lookup (given here as the context value the
+// lookup stores in cdk.context.json): its isolated subnets, and no VPC of the stack's own.
+func TestImportedVpc(t *testing.T) {
+	const (
+		account = "111122223333"
+		region  = "eu-west-1"
+		vpcID   = "vpc-0a1b2c3d4e5f67890"
+	)
+	cfg, err := dbconfig.Read(func(k string) any { return map[string]any{dbconfig.KeyVpcID: vpcID}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := fmt.Sprintf("vpc-provider:account=%s:filter.vpc-id=%s:region=%s:returnAsymmetricSubnets=true", account, vpcID, region)
+	subnet := func(id, az string) map[string]any {
+		return map[string]any{"subnetId": id, "cidr": "10.1.0.0/24", "availabilityZone": az, "routeTableId": "rtb-" + id[7:]}
+	}
+	lookup := map[string]any{
+		"vpcId": vpcID, "vpcCidrBlock": "10.1.0.0/16", "availabilityZones": []any{},
+		"subnetGroups": []any{
+			map[string]any{"name": "Public", "type": "Public", "subnets": []any{subnet("subnet-0000000000000000a", "eu-west-1a"), subnet("subnet-0000000000000000b", "eu-west-1b")}},
+			map[string]any{"name": "Data", "type": "Isolated", "subnets": []any{subnet("subnet-1111111111111111a", "eu-west-1a"), subnet("subnet-1111111111111111b", "eu-west-1b")}},
+		},
+	}
+	env := &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+	t.Run("lookup pending", func(t *testing.T) {
+		out := t.TempDir()
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+		s, err := database.NewDatabaseStack(app, "Pending", &database.DatabaseStackProps{StackProps: awscdk.StackProps{Env: env}, RotationAssetDir: rotateDir, Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Instance != nil {
+			t.Error("declared an instance before the VPC lookup")
+		}
+		// The cdk CLI reads the lookups it must perform from the assembly's manifest.
+		app.Synth(nil)
+		raw, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var manifest struct {
+			Missing []struct{ Key, Provider string } `json:"missing"`
+		}
+		if err := json.Unmarshal(raw, &manifest); err != nil {
+			t.Fatal(err)
+		}
+		if len(manifest.Missing) != 1 || manifest.Missing[0].Key != key || manifest.Missing[0].Provider != "vpc-provider" {
+			t.Errorf("missing context %+v, want the lookup %s", manifest.Missing, key)
+		}
+	})
+	t.Run("no isolated subnets", func(t *testing.T) {
+		noIsolated := map[string]any{"vpcId": vpcID, "vpcCidrBlock": "10.1.0.0/16", "availabilityZones": []any{}, "subnetGroups": lookup["subnetGroups"].([]any)[:1]}
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{key: noIsolated}, Outdir: jsii.String(t.TempDir())})
+		_, err := database.NewDatabaseStack(app, "NoIsolated", &database.DatabaseStackProps{StackProps: awscdk.StackProps{Env: env}, RotationAssetDir: rotateDir, Config: cfg})
+		if err == nil || !strings.Contains(err.Error(), "has no isolated subnets") || !strings.Contains(err.Error(), dbconfig.KeyVpcID) {
+			t.Fatalf("err = %v, want one saying the VPC has no isolated subnets", err)
+		}
+	})
+	t.Run("found", func(t *testing.T) {
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{key: lookup}, Outdir: jsii.String(t.TempDir())})
+		s, err := database.NewDatabaseStack(app, "Imported", &database.DatabaseStackProps{StackProps: awscdk.StackProps{Env: env}, RotationAssetDir: rotateDir, Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := assertions.Template_FromStack(s.Stack, nil)
+		count(t, tmpl, "AWS::EC2::VPC", 0)
+		count(t, tmpl, "AWS::EC2::Subnet", 0)
+		isolated := []any{"subnet-1111111111111111a", "subnet-1111111111111111b"}
+		has(t, tmpl, "AWS::RDS::DBSubnetGroup", map[string]any{"SubnetIds": isolated})
+		has(t, tmpl, "AWS::EC2::VPCEndpoint", map[string]any{"VpcId": vpcID, "SubnetIds": isolated})
+		check(t, "functions in the isolated subnets", func() {
+			tmpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+				"VpcConfig": assertions.Match_ObjectLike(&map[string]any{"SubnetIds": isolated}),
+			})
+		})
+		has(t, tmpl, "AWS::EC2::SecurityGroup", map[string]any{"VpcId": vpcID})
+	})
+}
+
+// TestCABundleNotice: synthesis says when the asset directory lacks the RDS CA bundle that
+// DB_CA_BUNDLE names, and is silent when it is there.
+func TestCABundleNotice(t *testing.T) {
+	notice := assertions.Match_StringLikeRegexp(jsii.String("rds-global-bundle.pem is missing"))
+	if n := len(*assertions.Annotations_FromStack(defStack).FindInfo(jsii.String("*"), notice)); n != 1 {
+		t.Errorf("%d notices about the missing CA bundle, want 1", n)
+	}
+	withBundle := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(rotateDir, "bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withBundle, "bootstrap"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withBundle, database.CABundleFile), []byte("-----BEGIN CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := dbconfig.Read(func(string) any { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	s, err := database.NewDatabaseStack(app, "WithBundle", &database.DatabaseStackProps{RotationAssetDir: withBundle, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(*assertions.Annotations_FromStack(s.Stack).FindInfo(jsii.String("*"), notice)); n != 0 {
+		t.Errorf("%d notices about a CA bundle that is there", n)
+	}
+}
+
+func TestAllowApplication(t *testing.T) {
+	raw, _ := json.Marshal(custom.ToJSON())
+	var tmpl map[string]any
+	if err := json.Unmarshal(raw, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	find := func(typ, prefix string) (string, map[string]any) {
+		t.Helper()
+		for id, r := range tmpl["Resources"].(map[string]any) {
+			rm := r.(map[string]any)
+			if rm["Type"] == typ && strings.HasPrefix(id, prefix) {
+				p, _ := rm["Properties"].(map[string]any)
+				return id, p
+			}
+		}
+		t.Fatalf("no %s %s*", typ, prefix)
+		return "", nil
+	}
+	app, _ := find("AWS::EC2::SecurityGroup", "AppSecurityGroup")
+	db, _ := find("AWS::EC2::SecurityGroup", "DatabaseSecurityGroup")
+	endpoint, _ := find("AWS::EC2::SecurityGroup", "SecretsManagerEndpointSecurityGroup")
+	role, _ := find("AWS::IAM::Role", "AppRole")
+	userAttach, _ := find("AWS::SecretsManager::SecretTargetAttachment", "UserSecret")
+	key, _ := find("AWS::KMS::Key", "DatabaseKey")
+	for _, r := range []struct{ group, port string }{{db, "3306"}, {endpoint, "443"}} {
+		port := map[string]any{"IpProtocol": "tcp", "FromPort": jsonNumber(r.port), "ToPort": jsonNumber(r.port)}
+		in := map[string]any{"GroupId": groupID(r.group), "SourceSecurityGroupId": groupID(app)}
+		out := map[string]any{"GroupId": groupID(app), "DestinationSecurityGroupId": groupID(r.group)}
+		for k, v := range port {
+			in[k], out[k] = v, v
+		}
+		has(t, custom, "AWS::EC2::SecurityGroupIngress", in)
+		has(t, custom, "AWS::EC2::SecurityGroupEgress", out)
+	}
+	has(t, custom, "AWS::IAM::Policy", map[string]any{
+		"Roles": []any{ref(role)},
+		"PolicyDocument": map[string]any{"Version": "2012-10-17", "Statement": []any{
+			map[string]any{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": ref(userAttach)},
+			map[string]any{"Action": "kms:Decrypt", "Effect": "Allow", "Resource": arn(key)},
+		}},
+	})
+}
+
+func jsonNumber(s string) float64 {
+	var f float64
+	fmt.Sscan(s, &f)
+	return f
+}

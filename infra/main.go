@@ -1,0 +1,135 @@
+// Command infra is Strongroom's CDK app (cdk.json runs `go run ./infra`). It reads and validates the
+// strongroom:* context values, declares every stack, and applies cdk-nag's AwsSolutions checks to all
+// of them, so every `cdk synth` and `cdk deploy` is checked.
+//
+// Stacks are environment-agnostic unless an account and region are given (context strongroom:account and
+// strongroom:region, or CDK_DEPLOY_*/CDK_DEFAULT_* variables), so synthesis works offline without
+// credentials. Lambda code is read from build/<name>/bootstrap, written by `make build`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/strongroom/strongroom/infra/alerts"
+	"github.com/strongroom/strongroom/infra/database"
+	"github.com/strongroom/strongroom/infra/settings"
+)
+
+// AlertsStackName is the id (and CloudFormation name) of the alerts stack.
+const AlertsStackName = "StrongroomAlerts"
+
+// DatabaseStackName is the id (and CloudFormation name) of the database stack.
+const DatabaseStackName = "StrongroomDatabase"
+
+// DefaultBuildDir is where `make build` writes one directory per Lambda, relative to the repository root
+// (the working directory of `cdk synth`).
+const DefaultBuildDir = "build"
+
+// featureFlags are CDK feature flags the stacks rely on, as defaults that cdk.json may override.
+var featureFlags = map[string]any{
+	// Grant S3 server access log delivery through a bucket policy; the ACL CDK would otherwise set
+	// cannot coexist with BucketOwnerEnforced object ownership.
+	"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": true,
+}
+
+// options are what differs between `cdk synth` and a test.
+type options struct {
+	// buildDir holds build/<lambda>/bootstrap.
+	buildDir string
+	// context adds to (and overrides) the feature-flag defaults, as cdk.json and -c do.
+	context map[string]any
+	// outdir is the cloud assembly directory; empty means CDK's default (cdk.out, or CDK_OUTDIR from the CLI).
+	outdir string
+	// env looks up environment variables.
+	env settings.Lookup
+}
+
+// newApp declares the whole app: validated settings, every stack, cdk-nag on everything.
+func newApp(o options) (awscdk.App, error) {
+	ctx := map[string]any{}
+	for k, v := range featureFlags {
+		ctx[k] = v
+	}
+	for k, v := range o.context {
+		ctx[k] = v
+	}
+	props := &awscdk.AppProps{Context: &ctx}
+	if o.outdir != "" {
+		props.Outdir = jsii.String(o.outdir)
+	}
+	app := awscdk.NewApp(props)
+
+	cfg, err := settings.Read(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) }, o.env)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	var env *awscdk.Environment
+	if cfg.Account != "" {
+		env = &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(cfg.Region)}
+	}
+
+	if _, err := alerts.NewAlertsStack(app, AlertsStackName, &alerts.AlertsStackProps{
+		StackProps: awscdk.StackProps{
+			Env:         env,
+			Description: jsii.String("Strongroom CloudTrail alerts: trail, EventBridge rule, relay Lambda, encrypted SNS topic"),
+		},
+		RelayAssetDir: filepath.Join(o.buildDir, "trailrelay"),
+		AlertEmail:    cfg.AlertEmail,
+		EventSources:  cfg.AlertEventSources,
+		RedactFields:  cfg.AlertRedactFields,
+	}); err != nil {
+		return nil, err
+	}
+
+	dbCfg, err := database.ReadConfig(app)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if _, err := database.NewDatabaseStack(app, DatabaseStackName, &database.DatabaseStackProps{
+		StackProps: awscdk.StackProps{
+			Env:         env,
+			Description: jsii.String("Strongroom database: RDS for MariaDB in isolated subnets, its secrets and their rotation"),
+		},
+		RotationAssetDir: filepath.Join(o.buildDir, "rotate"),
+		Config:           dbCfg,
+	}); err != nil {
+		return nil, err
+	}
+
+	applyNag(app)
+	return app, nil
+}
+
+// applyNag runs cdk-nag's AwsSolutions pack over every construct of scope. Verbose findings carry the
+// rule's explanation; reports write cdk.out/AwsSolutions-<stack>-NagReport.csv, which
+// `strongroom nag-report` checks. Error-level findings are error annotations, which make `cdk synth`
+// and `cdk deploy` exit non-zero by themselves.
+func applyNag(scope constructs.IConstruct) {
+	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{
+		Verbose: jsii.Bool(true),
+		Reports: jsii.Bool(true),
+	}), nil)
+}
+
+func main() {
+	os.Exit(run())
+}
+
+// run is main without os.Exit, so the deferred jsii.Close stops the jsii kernel process.
+func run() int {
+	defer jsii.Close()
+	app, err := newApp(options{buildDir: DefaultBuildDir, env: settings.EnvLookup})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "strongroom infra: %v\n", err)
+		return 1
+	}
+	app.Synth(nil)
+	return 0
+}

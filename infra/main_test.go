@@ -1,0 +1,317 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
+	"github.com/strongroom/strongroom/infra/settings"
+	"github.com/strongroom/strongroom/pkg/nagreport"
+)
+
+// buildDir holds build/<name>/bootstrap of every Lambda the app deploys, compiled once for every
+// test of the package.
+var buildDir string
+
+// appLambdas are the build/<name> directories newApp reads. A stack that deploys another function
+// adds its name here (newApp's error names any bootstrap that is missing).
+var appLambdas = []string{"trailrelay", "rotate"}
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer jsii.Close()
+		tmp, err := os.MkdirTemp("", "infra-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		for _, name := range appLambdas {
+			_, pkg, err := golambdatest.Build("..", tmp, name)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			fmt.Fprintf(os.Stderr, "%s asset built from %s\n", name, pkg)
+		}
+		buildDir = tmp
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// cdkJSONContext is the context `cdk synth` passes from cdk.json, plus extra values as -c would.
+func cdkJSONContext(t *testing.T, extra map[string]any) map[string]any {
+	t.Helper()
+	ctx, err := settings.ReadCDKJSON("../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range extra {
+		ctx[k] = v
+	}
+	return ctx
+}
+
+func noEnv(string) any { return nil }
+
+// synth declares the app as `cdk synth` does and writes the cloud assembly to a temporary directory.
+func synth(t *testing.T, extra map[string]any, addStacks func(awscdk.App)) (awscdk.App, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "cdk.out")
+	app, err := newApp(options{buildDir: buildDir, context: cdkJSONContext(t, extra), outdir: out, env: noEnv})
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	if addStacks != nil {
+		addStacks(app)
+	}
+	app.Synth(nil)
+	return app, out
+}
+
+func stack(t *testing.T, app awscdk.App, id string) awscdk.Stack {
+	t.Helper()
+	c := app.Node().TryFindChild(jsii.String(id))
+	if c == nil {
+		t.Fatalf("no stack %s in the app", id)
+	}
+	return c.(awscdk.Stack)
+}
+
+// nagMessages returns the cdk-nag findings (error and warning annotations) of a stack.
+func nagMessages(t *testing.T, st awscdk.Stack) []string {
+	t.Helper()
+	ann := assertions.Annotations_FromStack(st)
+	nag := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-"))
+	var out []string
+	for _, m := range append(*ann.FindError(jsii.String("*"), nag), *ann.FindWarning(jsii.String("*"), nag)...) {
+		// Through JSON, to read the message without the stack trace it carries.
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg struct {
+			ID    string `json:"id"`
+			Entry struct {
+				Data any `json:"data"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(b, &msg); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s: %v", msg.ID, msg.Entry.Data))
+	}
+	return out
+}
+
+func TestAppHasNoUnsuppressedNagFindings(t *testing.T) {
+	app, out := synth(t, nil, nil)
+	// Read the report before asking for annotations: assertions synthesize again, and cdk-nag then
+	// appends a second copy of its rows in the same process.
+	rep, err := nagreport.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Error(err)
+	}
+	// The report is only evidence if cdk-nag really evaluated the stack's resources.
+	if rep.Count(nagreport.Compliant) < 15 {
+		t.Errorf("only %d compliant checks in %v: did cdk-nag run on the stack?", rep.Count(nagreport.Compliant), rep.Files)
+	}
+	// The alerts stack's suppressions are few and deliberate: list them so a new one is a reviewed change.
+	var suppressed []string
+	for _, r := range rep.Rows {
+		if r.Compliance == nagreport.Suppressed && strings.HasPrefix(r.ResourceID, AlertsStackName+"/") {
+			suppressed = append(suppressed, r.RuleID+" "+r.ResourceID)
+		}
+	}
+	if want := []string{"AwsSolutions-IAM5 StrongroomAlerts/TrailRelayTracingPolicy/Resource"}; strings.Join(suppressed, "\n") != strings.Join(want, "\n") {
+		t.Errorf("suppressed findings:\n%s\nwant:\n%s", strings.Join(suppressed, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := os.Stat(filepath.Join(out, AlertsStackName+".template.json")); err != nil {
+		t.Errorf("template missing: %v", err)
+	}
+	if msgs := nagMessages(t, stack(t, app, AlertsStackName)); len(msgs) > 0 {
+		t.Errorf("cdk-nag annotations on %s:\n%s", AlertsStackName, strings.Join(msgs, "\n"))
+	}
+	t.Log(rep.Summary())
+}
+
+// canary adds a stack with a queue that breaks three error-level AwsSolutions rules (SQS2 no
+// encryption, SQS3 no dead-letter queue, SQS4 no TLS-only policy).
+func canary(app awscdk.App) {
+	st := awscdk.NewStack(app, jsii.String("NagCanary"), nil)
+	awssqs.NewQueue(st, jsii.String("PlainQueue"), &awssqs.QueueProps{Encryption: awssqs.QueueEncryption_UNENCRYPTED})
+}
+
+func TestNagReportsANonCompliantResource(t *testing.T) {
+	app, out := synth(t, nil, canary)
+	rep, err := nagreport.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rep.Err()
+	if err == nil {
+		t.Fatal("nag report of an app with a non-compliant queue passed")
+	}
+	for _, want := range []string{"AwsSolutions-SQS2 NagCanary/PlainQueue/Resource", "AwsSolutions-SQS4 NagCanary/PlainQueue/Resource"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("report error does not list %q:\n%v", want, err)
+		}
+	}
+	if n := len(rep.Findings()); n != 3 {
+		t.Errorf("%d findings, want 3 (SQS2, SQS3, SQS4 on the canary only):\n%v", n, err)
+	}
+	msgs := nagMessages(t, stack(t, app, "NagCanary"))
+	for _, rule := range []string{"AwsSolutions-SQS2", "AwsSolutions-SQS3", "AwsSolutions-SQS4"} {
+		if !strings.Contains(strings.Join(msgs, "\n"), rule) {
+			t.Errorf("no %s error annotation on the canary queue; annotations: %v", rule, msgs)
+		}
+	}
+}
+
+// warningCanary adds a stack whose DynamoDB table breaks a warning-level rule (AwsSolutions-DDB3, no
+// point-in-time recovery) and nothing else.
+func warningCanary(app awscdk.App) {
+	st := awscdk.NewStack(app, jsii.String("NagWarningCanary"), nil)
+	awsdynamodb.NewTable(st, jsii.String("Table"), &awsdynamodb.TableProps{
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
+	})
+}
+
+// TestNagGates runs the two gates of `make synth` over real cloud assemblies: the cdk CLI (cdk-nag's
+// error-level findings are error annotations, which fail `cdk synth` without any flag; warnings fail it
+// only with --strict) and the nag report (every Non-Compliant row fails, whatever its level).
+func TestNagGates(t *testing.T) {
+	cdk, err := filepath.Abs("../node_modules/.bin/cdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cdk); err != nil {
+		t.Fatalf("the cdk CLI is not installed (%v): run `make npm`", err)
+	}
+	cdkSynth := func(assembly string, flags ...string) (string, error) {
+		args := append([]string{"synth", "--app", assembly, "--quiet", "--no-notices", "--no-version-reporting", "--no-lookups"}, flags...)
+		cmd := exec.Command(cdk, args...)
+		cmd.Dir = t.TempDir() // no cdk.json: the assembly is the app
+		cmd.Env = append(os.Environ(), "CDK_DISABLE_VERSION_CHECK=1", "CDK_CLI_NOTICES=false")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	cases := []struct {
+		name         string
+		addStacks    func(awscdk.App)
+		cliFails     bool // plain `cdk synth`
+		strictFails  bool // `cdk synth --strict`
+		findings     int
+		findingRules []string
+	}{
+		{"compliant app", nil, false, false, 0, nil},
+		{"error-level finding", canary, true, true, 3, []string{"AwsSolutions-SQS2", "AwsSolutions-SQS3", "AwsSolutions-SQS4"}},
+		{"warning-level finding", warningCanary, false, true, 1, []string{"AwsSolutions-DDB3"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, assembly := synth(t, nil, c.addStacks)
+			rep, err := nagreport.Read(assembly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(rep.Findings()); got != c.findings {
+				t.Errorf("nag report: %d findings, want %d: %v", got, c.findings, rep.Err())
+			}
+			for _, rule := range c.findingRules {
+				if rep.Err() == nil || !strings.Contains(rep.Err().Error(), rule) {
+					t.Errorf("nag report does not list %s: %v", rule, rep.Err())
+				}
+			}
+			for _, run := range []struct {
+				flags    []string
+				wantFail bool
+			}{{nil, c.cliFails}, {[]string{"--strict"}, c.strictFails}} {
+				out, err := cdkSynth(assembly, run.flags...)
+				if failed := err != nil; failed != run.wantFail {
+					t.Errorf("cdk synth %v: failed = %v, want %v:\n%s", run.flags, failed, run.wantFail, out)
+				} else if failed && !strings.Contains(out, c.findingRules[0]) {
+					t.Errorf("cdk synth %v failed without naming %s:\n%s", run.flags, c.findingRules[0], out)
+				}
+			}
+		})
+	}
+}
+
+func TestInvalidContextFailsSynthesis(t *testing.T) {
+	cases := []struct {
+		name    string
+		context map[string]any
+		want    string
+	}{
+		{"alert e-mail is not an address", map[string]any{settings.KeyAlertEmail: "ops team"}, "strongroom:alertEmail"},
+		{"event source outside aws.*", map[string]any{settings.KeyAlertEventSources: []any{"aws.kms", "custom.app"}}, `"custom.app" is not an AWS event source`},
+		{"account without region", map[string]any{settings.KeyAccount: "123456789012"}, "set both"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := newApp(options{buildDir: buildDir, context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: noEnv})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+	t.Run("missing build output", func(t *testing.T) {
+		_, err := newApp(options{buildDir: t.TempDir(), context: cdkJSONContext(t, nil), outdir: t.TempDir(), env: noEnv})
+		if err == nil || !strings.Contains(err.Error(), "make build") {
+			t.Fatalf("err = %v, want one telling to run make build", err)
+		}
+	})
+}
+
+func TestEnvironment(t *testing.T) {
+	cases := []struct {
+		name         string
+		context      map[string]any
+		env          map[string]string
+		account, reg string
+		wantAgnostic bool
+	}{
+		{"offline: environment-agnostic", nil, nil, "", "", true},
+		{"region alone from the CLI stays agnostic", nil, map[string]string{"CDK_DEFAULT_REGION": "eu-west-1"}, "", "", true},
+		{"credentials found by the CLI", nil, map[string]string{"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-west-1"}, "111122223333", "eu-west-1", false},
+		{"context wins", map[string]any{settings.KeyAccount: "444455556666", settings.KeyRegion: "us-east-1"}, map[string]string{"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-west-1"}, "444455556666", "us-east-1", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := func(k string) any {
+				if v, ok := c.env[k]; ok {
+					return v
+				}
+				return nil
+			}
+			app, err := newApp(options{buildDir: buildDir, context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := stack(t, app, AlertsStackName)
+			agnostic := *awscdk.Token_IsUnresolved(st.Account())
+			if agnostic != c.wantAgnostic {
+				t.Fatalf("account %s: agnostic = %v, want %v", *st.Account(), agnostic, c.wantAgnostic)
+			}
+			if !agnostic && (*st.Account() != c.account || *st.Region() != c.reg) {
+				t.Errorf("env = %s/%s, want %s/%s", *st.Account(), *st.Region(), c.account, c.reg)
+			}
+		})
+	}
+}

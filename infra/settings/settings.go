@@ -1,0 +1,273 @@
+// Package settings reads and validates the Strongroom CDK app's configuration: the strongroom:* context
+// values (cdk.json or `cdk -c key=value`) and the deployment environment.
+//
+// It imports no CDK module on purpose: validation is plain Go, so its tests build in a second and the
+// errors can be checked exhaustively. Every error names the context key and says how to fix the value.
+package settings
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Context keys read by the app. cdk.json documents their defaults.
+const (
+	KeyAlertEmail        = "strongroom:alertEmail"
+	KeyAlertEventSources = "strongroom:alertEventSources"
+	KeyAlertRedactFields = "strongroom:alertRedactFields"
+	KeyAccount           = "strongroom:account"
+	KeyRegion            = "strongroom:region"
+)
+
+// DefaultAlertEventSources are the CloudTrail event sources relayed when the context does not name any:
+// the services Strongroom manages plus the identity services an attacker would use to reach them.
+var DefaultAlertEventSources = []string{
+	"aws.cloudhsm", "aws.kms", "aws.secretsmanager", "aws.iam", "aws.sts", "aws.cloudtrail", "aws.signin",
+}
+
+// Settings is the validated configuration of one synthesis.
+type Settings struct {
+	// AlertEmail receives alert e-mails through an SNS e-mail subscription; empty means no subscription.
+	AlertEmail string
+	// AlertEventSources are the EventBridge "source" values (aws.<service>) whose CloudTrail events are relayed.
+	AlertEventSources []string
+	// AlertRedactFields are extra field-name markers the relay redacts, on top of its built-in list
+	// (password, secret string, private key and the like); passed as REDACT_FIELDS.
+	AlertRedactFields []string
+	// Account and Region pin every stack to one environment; both empty means environment-agnostic stacks.
+	Account string
+	Region  string
+}
+
+// Lookup returns the value stored under a key, or nil when there is none. It matches the shape of
+// constructs.Node.TryGetContext (after dereferencing) and of os.Getenv (through EnvLookup).
+type Lookup func(key string) any
+
+// EnvLookup adapts os.LookupEnv to a Lookup: an unset variable is nil, a set one its string.
+func EnvLookup(key string) any {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return nil
+}
+
+var (
+	eventSourceRE = regexp.MustCompile(`^aws\.[a-z0-9][a-z0-9.-]*$`)
+	fieldMarkerRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	accountRE     = regexp.MustCompile(`^[0-9]{12}$`)
+	// regionRE accepts the shapes of every partition's region names: us-east-1, eu-central-2,
+	// us-gov-west-1, cn-north-1, ap-southeast-5, eusc-de-east-1.
+	regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+$`)
+)
+
+// Read validates the context (ctx) and, for the environment, falls back to the environment variables
+// (env): CDK_DEPLOY_ACCOUNT/CDK_DEPLOY_REGION first, then CDK_DEFAULT_ACCOUNT/CDK_DEFAULT_REGION, which the
+// cdk CLI sets when it finds credentials. Offline, none are set and the stacks stay environment-agnostic.
+// All problems are reported together.
+func Read(ctx, env Lookup) (Settings, error) {
+	var s Settings
+	var errs []error
+
+	email, err := optionalString(ctx, KeyAlertEmail)
+	if err != nil {
+		errs = append(errs, err)
+	} else if email != "" {
+		if err := checkEmail(email); err != nil {
+			errs = append(errs, err)
+		} else {
+			s.AlertEmail = email
+		}
+	}
+
+	sources, err := eventSources(ctx(KeyAlertEventSources))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.AlertEventSources = sources
+
+	fields, err := redactFields(ctx(KeyAlertRedactFields))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.AlertRedactFields = fields
+
+	if err := s.readEnvironment(ctx, env); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return Settings{}, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+func optionalString(ctx Lookup, key string) (string, error) {
+	switch v := ctx(key).(type) {
+	case nil:
+		return "", nil
+	case string:
+		return strings.TrimSpace(v), nil
+	default:
+		return "", fmt.Errorf("context %s: got %T %v, want a string (set it in cdk.json or with -c %s=VALUE)", key, v, v, key)
+	}
+}
+
+// checkEmail accepts one bare address (local@domain with a dot in the domain); SNS e-mail subscriptions
+// take exactly that, and a display name or a list would fail only at deploy time.
+func checkEmail(v string) error {
+	addr, err := mail.ParseAddress(v)
+	if err != nil || addr.Address != v || addr.Name != "" {
+		return fmt.Errorf("context %s: %q is not an e-mail address; set one bare address such as alerts@example.com, or \"\" for no subscription", KeyAlertEmail, v)
+	}
+	at := strings.LastIndexByte(v, '@')
+	if domain := v[at+1:]; !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return fmt.Errorf("context %s: %q has no valid domain; set one bare address such as alerts@example.com, or \"\" for no subscription", KeyAlertEmail, v)
+	}
+	return nil
+}
+
+// eventSources accepts the list from cdk.json (a JSON array) or from the command line, where
+// `-c key=value` always yields a string: a JSON array or a comma-separated list.
+func eventSources(v any) ([]string, error) {
+	var raw []string
+	switch t := v.(type) {
+	case nil:
+		return append([]string(nil), DefaultAlertEventSources...), nil
+	case []string:
+		raw = t
+	case []any:
+		for i, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("context %s: item %d is %T %v, want a string such as \"aws.kms\"", KeyAlertEventSources, i, e, e)
+			}
+			raw = append(raw, s)
+		}
+	case string:
+		if strings.HasPrefix(strings.TrimSpace(t), "[") {
+			if err := json.Unmarshal([]byte(t), &raw); err != nil {
+				return nil, fmt.Errorf("context %s: %q is not a JSON array of strings: %v", KeyAlertEventSources, t, err)
+			}
+		} else {
+			raw = strings.Split(t, ",")
+		}
+	default:
+		return nil, fmt.Errorf("context %s: got %T, want a list of event sources such as [\"aws.kms\", \"aws.iam\"]", KeyAlertEventSources, v)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range raw {
+		s = strings.TrimSpace(s)
+		if !eventSourceRE.MatchString(s) {
+			return nil, fmt.Errorf("context %s: %q is not an AWS event source; use names such as \"aws.kms\" or \"aws.signin\" (CloudTrail events only come from aws.* sources)", KeyAlertEventSources, s)
+		}
+		if seen[s] {
+			return nil, fmt.Errorf("context %s: %q is listed twice; list each source once", KeyAlertEventSources, s)
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("context %s: the list is empty; name at least one source such as \"aws.kms\", or remove the key for the defaults", KeyAlertEventSources)
+	}
+	return out, nil
+}
+
+// redactFields accepts a list (cdk.json) or a comma-separated string (-c); absent means none.
+func redactFields(v any) ([]string, error) {
+	var raw []string
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		raw = strings.Split(t, ",")
+	case []any:
+		for i, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("context %s: item %d is %T %v, want a field name such as \"apiToken\"", KeyAlertRedactFields, i, e, e)
+			}
+			raw = append(raw, s)
+		}
+	default:
+		return nil, fmt.Errorf("context %s: got %T, want a list of field names such as [\"apiToken\"]", KeyAlertRedactFields, v)
+	}
+	var out []string
+	for _, f := range raw {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !fieldMarkerRE.MatchString(f) {
+			return nil, fmt.Errorf("context %s: %q is not a field name; use letters, digits, '_' or '-' (at most 64)", KeyAlertRedactFields, f)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func (s *Settings) readEnvironment(ctx, env Lookup) error {
+	account, err := optionalString(ctx, KeyAccount)
+	if err != nil {
+		return err
+	}
+	region, err := optionalString(ctx, KeyRegion)
+	if err != nil {
+		return err
+	}
+	if account != "" || region != "" {
+		if account == "" || region == "" {
+			return fmt.Errorf("context %s and %s: set both to pin the stacks to one environment, or neither for environment-agnostic stacks", KeyAccount, KeyRegion)
+		}
+		if err := checkEnvironment(account, region, "context "+KeyAccount, "context "+KeyRegion); err != nil {
+			return err
+		}
+		s.Account, s.Region = account, region
+		return nil
+	}
+	for _, pair := range [][2]string{{"CDK_DEPLOY_ACCOUNT", "CDK_DEPLOY_REGION"}, {"CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION"}} {
+		a, _ := env(pair[0]).(string)
+		r, _ := env(pair[1]).(string)
+		if a == "" || r == "" {
+			// The cdk CLI sets CDK_DEFAULT_REGION without an account when it finds no credentials:
+			// that is the offline case, and it stays environment-agnostic.
+			continue
+		}
+		if err := checkEnvironment(a, r, pair[0], pair[1]); err != nil {
+			return err
+		}
+		s.Account, s.Region = a, r
+		return nil
+	}
+	return nil
+}
+
+func checkEnvironment(account, region, accountName, regionName string) error {
+	if !accountRE.MatchString(account) {
+		return fmt.Errorf("%s: %q is not an AWS account id; use the 12 digits of the target account", accountName, account)
+	}
+	if !regionRE.MatchString(region) {
+		return fmt.Errorf("%s: %q is not an AWS region name; use a name such as us-east-1", regionName, region)
+	}
+	return nil
+}
+
+// ReadCDKJSON returns the "context" object of a cdk.json file, so tests synthesize with the same feature
+// flags and defaults as `cdk synth`.
+func ReadCDKJSON(path string) (map[string]any, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read cdk.json: %w", err)
+	}
+	var doc struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return doc.Context, nil
+}

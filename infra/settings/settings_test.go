@@ -1,0 +1,108 @@
+package settings
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func lookup(m map[string]any) Lookup {
+	return func(k string) any { return m[k] }
+}
+
+func TestRead(t *testing.T) {
+	cases := []struct {
+		name string
+		ctx  map[string]any
+		env  map[string]any
+		want Settings
+	}{
+		{"defaults", nil, nil, Settings{AlertEventSources: DefaultAlertEventSources}},
+		{"cdk.json values", map[string]any{
+			KeyAlertEmail:        "secops@example.com",
+			KeyAlertEventSources: []any{"aws.kms", "aws.signin"},
+		}, nil, Settings{AlertEmail: "secops@example.com", AlertEventSources: []string{"aws.kms", "aws.signin"}}},
+		{"extra redacted fields, list or string", map[string]any{KeyAlertRedactFields: []any{"apiToken", "db_pass"}}, nil,
+			Settings{AlertEventSources: DefaultAlertEventSources, AlertRedactFields: []string{"apiToken", "db_pass"}}},
+		{"extra redacted fields from -c", map[string]any{KeyAlertRedactFields: "apiToken, pin"}, nil,
+			Settings{AlertEventSources: DefaultAlertEventSources, AlertRedactFields: []string{"apiToken", "pin"}}},
+		{"empty e-mail means no subscription", map[string]any{KeyAlertEmail: ""}, nil, Settings{AlertEventSources: DefaultAlertEventSources}},
+		{"-c sources as a comma-separated string", map[string]any{KeyAlertEventSources: "aws.kms, aws.iam"}, nil,
+			Settings{AlertEventSources: []string{"aws.kms", "aws.iam"}}},
+		{"-c sources as a JSON array string", map[string]any{KeyAlertEventSources: `["aws.cloudhsm","aws.kms"]`}, nil,
+			Settings{AlertEventSources: []string{"aws.cloudhsm", "aws.kms"}}},
+		{"environment from context", map[string]any{KeyAccount: "123456789012", KeyRegion: "eu-central-1"}, nil,
+			Settings{AlertEventSources: DefaultAlertEventSources, Account: "123456789012", Region: "eu-central-1"}},
+		{"CDK_DEPLOY_* before CDK_DEFAULT_*", nil, map[string]any{
+			"CDK_DEPLOY_ACCOUNT": "111111111111", "CDK_DEPLOY_REGION": "us-gov-west-1",
+			"CDK_DEFAULT_ACCOUNT": "222222222222", "CDK_DEFAULT_REGION": "us-east-1",
+		}, Settings{AlertEventSources: DefaultAlertEventSources, Account: "111111111111", Region: "us-gov-west-1"}},
+		{"CLI without credentials sets a region only: agnostic", nil, map[string]any{"CDK_DEFAULT_REGION": "us-east-1"},
+			Settings{AlertEventSources: DefaultAlertEventSources}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Read(lookup(c.ctx), lookup(c.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestReadRefuses(t *testing.T) {
+	cases := []struct {
+		name string
+		ctx  map[string]any
+		env  map[string]any
+		want []string // every fragment must appear
+	}{
+		{"display name", map[string]any{KeyAlertEmail: "Sec Ops <secops@example.com>"}, nil, []string{KeyAlertEmail, "bare address"}},
+		{"two addresses", map[string]any{KeyAlertEmail: "a@example.com,b@example.com"}, nil, []string{KeyAlertEmail, "not an e-mail address"}},
+		{"no domain dot", map[string]any{KeyAlertEmail: "root@localhost"}, nil, []string{KeyAlertEmail, "no valid domain"}},
+		{"e-mail not a string", map[string]any{KeyAlertEmail: 42.0}, nil, []string{KeyAlertEmail, "want a string"}},
+		{"custom source", map[string]any{KeyAlertEventSources: []any{"aws.kms", "com.example"}}, nil, []string{KeyAlertEventSources, `"com.example" is not an AWS event source`}},
+		{"upper-case source", map[string]any{KeyAlertEventSources: []any{"AWS.KMS"}}, nil, []string{`"AWS.KMS"`}},
+		{"duplicate source", map[string]any{KeyAlertEventSources: []any{"aws.kms", "aws.kms"}}, nil, []string{"listed twice"}},
+		{"empty list", map[string]any{KeyAlertEventSources: []any{}}, nil, []string{"the list is empty"}},
+		{"non-string item", map[string]any{KeyAlertEventSources: []any{"aws.kms", 3.0}}, nil, []string{"item 1"}},
+		{"broken JSON", map[string]any{KeyAlertEventSources: `["aws.kms"`}, nil, []string{"not a JSON array"}},
+		{"redact field with a space", map[string]any{KeyAlertRedactFields: []any{"api token"}}, nil, []string{KeyAlertRedactFields, `"api token" is not a field name`}},
+		{"redact fields not a list", map[string]any{KeyAlertRedactFields: 7.0}, nil, []string{KeyAlertRedactFields}},
+		{"account alone", map[string]any{KeyAccount: "123456789012"}, nil, []string{"set both"}},
+		{"short account", map[string]any{KeyAccount: "12345", KeyRegion: "us-east-1"}, nil, []string{KeyAccount, "12 digits"}},
+		{"bad region", map[string]any{KeyAccount: "123456789012", KeyRegion: "Frankfurt"}, nil, []string{KeyRegion, "us-east-1"}},
+		{"bad CDK_DEPLOY_ACCOUNT", nil, map[string]any{"CDK_DEPLOY_ACCOUNT": "x", "CDK_DEPLOY_REGION": "us-east-1"}, []string{"CDK_DEPLOY_ACCOUNT"}},
+		{"all problems at once", map[string]any{KeyAlertEmail: "nope", KeyAlertEventSources: []any{"x"}}, nil, []string{KeyAlertEmail, KeyAlertEventSources}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Read(lookup(c.ctx), lookup(c.env))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestReadCDKJSON(t *testing.T) {
+	ctx, err := ReadCDKJSON("../../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The repository's own cdk.json must pass validation.
+	if _, err := Read(lookup(ctx), lookup(nil)); err != nil {
+		t.Fatalf("cdk.json context is invalid: %v", err)
+	}
+	if _, err := ReadCDKJSON("testdata/missing.json"); err == nil {
+		t.Fatal("missing file accepted")
+	}
+}

@@ -1,0 +1,607 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/strongroom/strongroom/pkg/lambdaerr"
+	"github.com/strongroom/strongroom/pkg/lambdaruntime"
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	snssvc "github.com/strongroom/strongroom/pkg/sandbox/sns"
+	"github.com/strongroom/strongroom/pkg/trailalert"
+)
+
+// These tests run the relay against the sandbox's SNS, EventBridge and Lambda through real SDK
+// clients, and this command's real bootstrap through the Runtime API emulator. The parsing,
+// rendering and redaction rules themselves are tested in pkg/trailalert.
+
+// bootstrap is this command built for the host with make build's flags, into buildDir (TestMain).
+var bootstrap, buildDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "trailrelay-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = dir
+	bootstrap, err = lambdaruntime.BuildHost(context.Background(), ".", dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fixtures returns pkg/trailalert's recorded EventBridge events, by file name.
+func fixtures(t testing.TB) map[string][]byte {
+	t.Helper()
+	paths, err := filepath.Glob("../../pkg/trailalert/testdata/events/*.json")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	out := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimSuffix(filepath.Base(p), ".json")] = b
+	}
+	return out
+}
+
+func newAlerter(t testing.TB) *trailalert.Alerter {
+	t.Helper()
+	a, err := trailalert.New(trailalert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// collectSensitive returns the string leaves under sensitive keys whose value is not null, and
+// how many such keys there are.
+func collectSensitive(v any, red *trailalert.Redactor) (values []string, keys int) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if red.Sensitive(k) && val != nil {
+				values = append(values, leafStrings(val, nil)...)
+				keys++
+				continue
+			}
+			vs, n := collectSensitive(val, red)
+			values, keys = append(values, vs...), keys+n
+		}
+	case []any:
+		for _, e := range x {
+			vs, n := collectSensitive(e, red)
+			values, keys = append(values, vs...), keys+n
+		}
+	}
+	return values, keys
+}
+
+func leafStrings(v any, out []string) []string {
+	switch x := v.(type) {
+	case string:
+		out = append(out, x)
+	case map[string]any:
+		for _, e := range x {
+			out = leafStrings(e, out)
+		}
+	case []any:
+		for _, e := range x {
+			out = leafStrings(e, out)
+		}
+	}
+	return out
+}
+
+// oversizedEvent is fixture 15 with a 400 KB policy document of multi-byte characters (so a cut
+// could split one), a password after it and an error message that tries to forge a body line.
+func oversizedEvent(t testing.TB) []byte {
+	t.Helper()
+	raw := fixtures(t)["15-iam-putrolepolicy"]
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	detail := ev["detail"].(map[string]any)
+	params := detail["requestParameters"].(map[string]any)
+	params["policyDocument"] = strings.Repeat("é-policy-", 400<<10/10)
+	params["password"] = "after-the-cut"
+	detail["errorMessage"] = strings.Repeat("x", 10000) + "\nForged-Line: yes"
+	big, _ := json.Marshal(ev)
+	return big
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's output goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// snsSandbox is the sandbox's SNS emulator on 127.0.0.1 with one topic and two e-mail
+// subscriptions: everyone@ gets every alert, oncall@ filters on severity = critical.
+type snsSandbox struct {
+	srv      *sandbox.Server
+	svc      *snssvc.Service
+	client   *sns.Client
+	url      string
+	topicARN string
+}
+
+func startSNS(t *testing.T) *snsSandbox {
+	t.Helper()
+	srv := sandbox.NewServer(sandbox.Options{})
+	svc := snssvc.New(srv.Clock)
+	srv.RegisterQuery(svc)
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("start sandbox: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	s := &snsSandbox{srv: srv, svc: svc, url: url, client: snsClient(url)}
+	ctx := context.Background()
+	topic, err := s.client.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("strongroom-alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.topicARN = aws.ToString(topic.TopicArn)
+	for _, sub := range []struct{ endpoint, filter string }{
+		{"everyone@example.com", ""},
+		{"oncall@example.com", `{"severity":["critical"]}`},
+	} {
+		in := &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String(sub.endpoint), ReturnSubscriptionArn: true}
+		if sub.filter != "" {
+			in.Attributes = map[string]string{"FilterPolicy": sub.filter}
+		}
+		if _, err := s.client.Subscribe(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// deliveries returns what the subscription with the given e-mail endpoint received.
+func (s *snsSandbox) deliveries(endpoint string) []snssvc.Delivery {
+	var out []snssvc.Delivery
+	for _, d := range s.svc.Deliveries(s.topicARN) {
+		if d.Endpoint == endpoint {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func snsClient(url string) *sns.Client {
+	return sns.New(sns.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(url),
+		Credentials:      credentials.NewStaticCredentialsProvider(sandbox.AccessKeyID, sandbox.SecretAccessKey, ""),
+		RetryMaxAttempts: 1,
+	})
+}
+
+func newRelay(t *testing.T, s *snsSandbox, topic string, logs io.Writer) *trailalert.Relay {
+	t.Helper()
+	relay, err := trailalert.NewRelay(newAlerter(t), s.client, topic, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return relay
+}
+
+// TestRelayPublishesThroughTheSDK relays every fixture, and an oversized event, through the real
+// SDK client to the sandbox's SNS, which enforces SNS's subject and size rules and applies a
+// filter policy on the severity attribute.
+func TestRelayPublishesThroughTheSDK(t *testing.T) {
+	s := startSNS(t)
+	var logs syncBuffer
+	relay := newRelay(t, s, s.topicARN, &logs)
+	a := newAlerter(t)
+	events := fixtures(t)
+	events["oversized"] = oversizedEvent(t)
+	critical := 0
+	for name, raw := range events {
+		out, err := relay.Handle(context.Background(), raw)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want, _ := a.Alert(raw)
+		if out.MessageID == "" || out.Severity != want.Severity.String() || out.EventID != want.EventID || out.Truncated != want.Truncated {
+			t.Errorf("%s: output %+v", name, out)
+		}
+		if want.Severity == trailalert.Critical {
+			critical++
+		}
+	}
+	all := s.deliveries("everyone@example.com")
+	if len(all) != len(events) {
+		t.Fatalf("everyone@ got %d messages; want %d", len(all), len(events))
+	}
+	byBody := map[string]*trailalert.Message{}
+	for _, raw := range events {
+		m, _ := a.Alert(raw)
+		byBody[m.Body] = m
+	}
+	for _, d := range all {
+		m := byBody[d.Message]
+		if m == nil || d.Message != m.Body || d.EmailSubject() != m.Subject {
+			t.Errorf("delivery %q does not carry the rendered message", d.Subject)
+			continue
+		}
+		for k, v := range m.Attributes {
+			if got := d.Attributes[k]; got.DataType != "String" || got.StringValue != v {
+				t.Errorf("%q: attribute %s = %+v; want String %q", d.Subject, k, got, v)
+			}
+		}
+	}
+	oncall := s.deliveries("oncall@example.com")
+	if len(oncall) != critical || critical == 0 {
+		t.Errorf("oncall@ (filter severity=critical) got %d messages; want the %d critical ones", len(oncall), critical)
+	}
+	for _, d := range oncall {
+		if !strings.HasPrefix(d.Subject, "[CRITICAL]") {
+			t.Errorf("oncall@ got %q", d.Subject)
+		}
+	}
+	var line map[string]any
+	first, _, _ := strings.Cut(logs.String(), "\n")
+	if err := json.Unmarshal([]byte(first), &line); err != nil {
+		t.Fatalf("log is not JSON lines: %q", first)
+	}
+	for _, k := range []string{"step", "event_id", "event_source", "event_name", "severity", "message_id", "truncated", "redacted"} {
+		if _, ok := line[k]; !ok || line["msg"] != "alert published" {
+			t.Errorf("log line lacks %s: %v", k, line)
+		}
+	}
+	for _, secret := range []string{"Zq8!vR2#pL5@wM9x", "c2VjcmV0LWJpbmFyeS1ibG9i", "BEGIN PRIVATE KEY", "kmsuserPassw0rdX9", "IQoJb3JpZ2luX2Vj", "after-the-cut"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("secret %.6q... reached the log", secret)
+		}
+		for _, d := range all {
+			if strings.Contains(d.Body, secret) || strings.Contains(d.Subject, secret) {
+				t.Errorf("secret %.6q... reached SNS in %q", secret, d.Subject)
+			}
+		}
+	}
+}
+
+func TestRelayErrorsCrossTheLambdaBoundaryClassified(t *testing.T) {
+	tests := []struct {
+		name     string
+		input    string
+		fault    *sandbox.Fault
+		topic    string
+		wantType string
+		want     error // sentinel, for bad input
+	}{
+		{name: "not CloudTrail", input: `{"detail-type":"Scheduled Event","source":"aws.events","detail":{}}`, wantType: lambdaerr.NameTerminal, want: trailalert.ErrNotCloudTrail},
+		{name: "truncated", input: `{"detail-type":"AWS API Call via CloudTrail","detail":{"password":"hunter2"`, wantType: lambdaerr.NameTerminal, want: trailalert.ErrMalformed},
+		{name: "missing field", input: `{"detail-type":"AWS API Call via CloudTrail","source":"aws.kms","detail":{"password":"hunter2"}}`, wantType: lambdaerr.NameTerminal, want: trailalert.ErrMissingField},
+		{name: "SNS internal error", fault: &sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultInternal}, wantType: lambdaerr.NameRetryable},
+		{name: "SNS throttling", fault: &sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultThrottle}, wantType: lambdaerr.NameRetryable},
+		{name: "topic does not exist", topic: "arn:aws:sns:us-east-1:123456789012:gone", wantType: lambdaerr.NameTerminal},
+	}
+	fx := fixtures(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSNS(t)
+			if tc.fault != nil {
+				if _, err := s.srv.Faults.Add(*tc.fault); err != nil {
+					t.Fatal(err)
+				}
+			}
+			topic := s.topicARN
+			if tc.topic != "" {
+				topic = tc.topic
+			}
+			var logs bytes.Buffer
+			log := slog.New(slog.NewJSONHandler(&logs, nil))
+			relay, err := trailalert.NewRelay(newAlerter(t), s.client, topic, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			input := []byte(tc.input)
+			if tc.input == "" {
+				input = fx["07-kms-schedulekeydeletion-iamuser"]
+			}
+			_, err = lambdaerr.Wrap("trailrelay", log, relay.Handle)(context.Background(), input)
+			if got := lambdaerr.TypeName(err); got != tc.wantType {
+				t.Errorf("errorType %q (%v); want %q", got, err, tc.wantType)
+			}
+			if tc.want != nil {
+				var term *lambdaerr.TerminalError
+				if !errors.As(err, &term) || !strings.Contains(term.Reason, strings.TrimPrefix(tc.want.Error(), "trailalert: ")) {
+					t.Errorf("error %v does not carry %v", err, tc.want)
+				}
+			}
+			if strings.Contains(logs.String(), "hunter2") || !strings.Contains(logs.String(), `"step":"trailrelay"`) {
+				t.Errorf("boundary log %s", logs.String())
+			}
+			if n := len(s.svc.Deliveries("")); n != 0 {
+				t.Errorf("%d messages delivered; want none", n)
+			}
+		})
+	}
+}
+
+// TestTrailRelayLambdaEndToEnd runs the real trailrelay bootstrap behind the Runtime API emulator,
+// with its SDK client pointed at an SNS endpoint through AWS_ENDPOINT_URL, as on Lambda.
+func TestTrailRelayLambdaEndToEnd(t *testing.T) {
+	s := startSNS(t)
+	var stdout, stderr syncBuffer
+	env := []string{
+		"TOPIC_ARN=" + s.topicARN,
+		"REDACT_FIELDS=versionStages, clientRequestToken",
+		"AWS_ENDPOINT_URL=" + s.url,
+		"AWS_ACCESS_KEY_ID=AKIASANDBOX000000000",
+		"AWS_SECRET_ACCESS_KEY=not-a-secret",
+	}
+	f, err := lambdaruntime.NewFunction(lambdaruntime.Config{
+		Path: bootstrap, FunctionName: "strongroom-trailrelay", Env: env, Timeout: 10 * time.Second,
+		Stdout: &stdout, Stderr: &stderr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fx := fixtures(t)
+	ctx := context.Background()
+
+	res, err := f.Invoke(ctx, fx["11-secretsmanager-putsecretvalue-secrets"])
+	if err != nil || res.FunctionError != nil {
+		t.Fatalf("invoke: %v %v\nstderr: %s", err, res.FunctionError, stderr.String())
+	}
+	var out struct {
+		MessageID string `json:"messageId"`
+		Redacted  int    `json:"redacted"`
+	}
+	got := s.deliveries("everyone@example.com")
+	if err := json.Unmarshal(res.Payload, &out); err != nil || len(got) != 1 || out.MessageID != got[0].MessageID || out.Redacted != 6 {
+		t.Fatalf("response %s (%v); want the delivered message's id and 6 redacted (3 default, versionStages twice and clientRequestToken from REDACT_FIELDS)", res.Payload, err)
+	}
+	if !strings.Contains(got[0].Message, `"clientRequestToken": "[REDACTED]"`) || strings.Contains(got[0].Message, "Zq8!vR2") {
+		t.Fatalf("redaction wrong:\n%.2000s", got[0].Message)
+	}
+
+	// Bad input (Lambda's Invoke only accepts JSON, so it is valid JSON that is not a CloudTrail
+	// record): the function error is a TerminalError, and the boundary log names the missing field.
+	res, err = f.Invoke(ctx, []byte(`{"detail-type":"AWS API Call via CloudTrail","source":"aws.kms","detail":{"password":"hunter2"}}`))
+	if err != nil || res.FunctionError == nil || res.FunctionError.Type != "TerminalError" {
+		t.Fatalf("bad input: %v %+v", err, res.FunctionError)
+	}
+	for _, stream := range []string{stdout.String(), stderr.String(), res.FunctionError.Message} {
+		if strings.Contains(stream, "hunter2") {
+			t.Error("the bad event's password reached a log or the error")
+		}
+	}
+	// The function's stdout is copied from a pipe: give the copy a moment to catch up.
+	const failed = `"msg":"step failed","step":"trailrelay","errorType":"TerminalError"`
+	for i := 0; i < 100 && !strings.Contains(stdout.String(), failed); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(stdout.String(), failed) {
+		t.Errorf("no boundary log line for the failure:\n%s", stdout.String())
+	}
+	if n := len(s.svc.Deliveries("")); n != 1 {
+		t.Errorf("%d deliveries after the bad event; want still 1", n)
+	}
+	if f.Starts() != 1 {
+		t.Errorf("environment restarted %d times; a handled error must not kill it", f.Starts()-1)
+	}
+}
+
+func TestTrailRelayLambdaRefusesMissingTopic(t *testing.T) {
+	var stdout syncBuffer
+	p, err := lambdaruntime.Start(context.Background(), lambdaruntime.Config{
+		Path: bootstrap, FunctionName: "strongroom-trailrelay", Stdout: &stdout,
+		Env: []string{"AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	res, err := p.Invoke(context.Background(), fixtures(t)["01-signin-root-success"])
+	if err != nil || res.FunctionError == nil || res.FunctionError.Type != lambdaruntime.ErrorTypeExit {
+		t.Fatalf("invoke without TOPIC_ARN: %v %+v", err, res.FunctionError)
+	}
+	if !strings.Contains(stdout.String(), "TOPIC_ARN") || !strings.Contains(stdout.String(), `"msg":"init failed"`) {
+		t.Errorf("init log does not say what to fix: %s", stdout.String())
+	}
+}
+
+// TestAlertsPipelineInSandbox runs the whole alerts path in the sandbox: the sandbox's EventBridge
+// emits each fixture's CloudTrail record as the AWS service would, a rule with the alerts pattern
+// targets the real trailrelay bootstrap (run by the sandbox's Lambda), and the message lands at an
+// e-mail subscription of the sandbox's SNS. Nothing here is a stand-in.
+func TestAlertsPipelineInSandbox(t *testing.T) {
+	env := sandboxtest.New(t)
+	ctx := sandboxtest.Context(t, 2*time.Minute)
+	cfg := env.AWSConfig()
+	snsc, ebc := sns.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg)
+
+	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("strongroom-alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String("security@example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	fnARN, err := env.Lambda.RegisterBinary("strongroom-trailrelay", bootstrap, io.MultiWriter(&logs, env.Recorder.Writer("trailrelay logs")),
+		sblambda.WithEnv(map[string]string{"TOPIC_ARN": aws.ToString(topic.TopicArn)}), sblambda.WithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern := `{"detail-type":["AWS API Call via CloudTrail","AWS Console Sign In via CloudTrail","AWS Service Event via CloudTrail"],` +
+		`"source":["aws.cloudhsm","aws.kms","aws.secretsmanager","aws.iam","aws.sts","aws.cloudtrail","aws.signin"]}`
+	if _, err := ebc.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("cloudtrail-alerts"), EventPattern: aws.String(pattern)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ebc.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("cloudtrail-alerts"),
+		Targets: []ebtypes.Target{{Id: aws.String("relay"), Arn: aws.String(fnARN)}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	a := newAlerter(t)
+	want := map[string]string{} // event ID -> severity
+	var secrets []string
+	red, _ := trailalert.NewRedactor(trailalert.DefaultSensitiveFields)
+	for name, raw := range fixtures(t) {
+		var ev struct {
+			Source     string          `json:"source"`
+			DetailType string          `json:"detail-type"`
+			Resources  []string        `json:"resources"`
+			Detail     json.RawMessage `json:"detail"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.Events.Publish(ctx, ev.Source, ev.DetailType, ev.Detail, ev.Resources...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		m, _ := a.Alert(raw)
+		want[m.EventID] = m.Severity.String()
+		var doc any
+		_ = json.Unmarshal(raw, &doc)
+		vals, _ := collectSensitive(doc, red)
+		secrets = append(secrets, vals...)
+	}
+
+	var got []snssvc.Delivery
+	for i := 0; i < 500 && len(got) < len(want); i++ {
+		time.Sleep(20 * time.Millisecond)
+		got = env.SNS.Deliveries(aws.ToString(topic.TopicArn))
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d of %d alerts delivered; relay log:\n%s", len(got), len(want), logs.String())
+	}
+	seen := map[string]bool{}
+	for _, d := range got {
+		id := d.Body[strings.Index(d.Body, "#/events/")+len("#/events/"):]
+		id, _, _ = strings.Cut(id, "\n")
+		sev, ok := want[id]
+		switch {
+		case !ok || seen[id]:
+			t.Errorf("delivery %q: event %q unexpected or delivered twice", d.Subject, id)
+		case d.Attributes[trailalert.AttrSeverity].StringValue != sev:
+			t.Errorf("delivery %q: severity %+v; want %s", d.Subject, d.Attributes[trailalert.AttrSeverity], sev)
+		case !strings.HasSuffix(d.Subject, " in "+env.Account):
+			t.Errorf("delivery %q: want the account EventBridge reported (%s)", d.Subject, env.Account)
+		}
+		seen[id] = true
+	}
+	// The fixtures' secrets legitimately travel in the events handed to the function; they must
+	// appear nowhere else: not in what was published to SNS, not in the function's logs.
+	input := func(r sandbox.Record, p sandbox.Part) bool {
+		return r.Service == "lambda" && strings.HasPrefix(r.Operation, "Invoke") && p == sandbox.PartRequest
+	}
+	for _, f := range env.Recorder.ScanExcept(input, secrets...) {
+		t.Errorf("secret leak: %s", f)
+	}
+	if !strings.Contains(logs.String(), `"msg":"alert published"`) {
+		t.Error("relay logs were not captured, so the scan above proves nothing about them")
+	}
+}
+
+// BenchmarkColdStart measures exec -> first GET /next (the runtime asking for its first event)
+// of the trailrelay bootstrap and of a minimal aws-lambda-go hello-world, both built for the host
+// with make build's flags, alternating the two in one run so they share the machine's state.
+// Reported: each median in ms, their ratio (target <= 1.5) and each binary's size in bytes.
+func BenchmarkColdStart(b *testing.B) {
+	ctx := context.Background()
+	relay := bootstrap
+	hello, err := lambdaruntime.BuildHost(ctx, "github.com/strongroom/strongroom/pkg/lambdaruntime/testdata/hello", buildDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := []string{"TOPIC_ARN=arn:aws:sns:us-east-1:111122223333:strongroom-alerts", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y"}
+	coldStart := func(path, name string) time.Duration {
+		p, err := lambdaruntime.Start(ctx, lambdaruntime.Config{Path: path, FunctionName: name, Env: env})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close()
+		d, err := p.Ready(ctx)
+		if err != nil {
+			b.Fatalf("%s: %v", name, err)
+		}
+		return d
+	}
+	// One unmeasured start each, so both binaries are in the page cache.
+	coldStart(relay, "trailrelay")
+	coldStart(hello, "hello")
+	var relayTimes, helloTimes []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			relayTimes = append(relayTimes, coldStart(relay, "trailrelay"))
+			helloTimes = append(helloTimes, coldStart(hello, "hello"))
+		} else {
+			helloTimes = append(helloTimes, coldStart(hello, "hello"))
+			relayTimes = append(relayTimes, coldStart(relay, "trailrelay"))
+		}
+	}
+	b.StopTimer()
+	r, h := median(relayTimes), median(helloTimes)
+	b.ReportMetric(ms(r), "trailrelay-ms")
+	b.ReportMetric(ms(h), "hello-ms")
+	b.ReportMetric(float64(r)/float64(h), "ratio")
+	b.ReportMetric(float64(fileSize(b, relay)), "trailrelay-bytes")
+	b.ReportMetric(float64(fileSize(b, hello)), "hello-bytes")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func fileSize(b *testing.B, path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st.Size()
+}

@@ -1,0 +1,15 @@
+// Command hello is the smallest aws-lambda-go function: the cold-start baseline that Strongroom's
+// bootstraps are compared with (BenchmarkColdStart).
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+func main() {
+	lambda.Start(func(ctx context.Context, name string) (string, error) {
+		return "hello " + name, nil
+	})
+}

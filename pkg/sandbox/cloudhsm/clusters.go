@@ -1,0 +1,354 @@
+package cloudhsm
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/strongroom/strongroom/pkg/sandbox/core"
+)
+
+// Wire shapes (member names as in the service model).
+
+type wireHsm struct {
+	AvailabilityZone string `json:"AvailabilityZone,omitempty"`
+	ClusterId        string `json:"ClusterId,omitempty"`
+	SubnetId         string `json:"SubnetId,omitempty"`
+	EniId            string `json:"EniId,omitempty"`
+	EniIp            string `json:"EniIp,omitempty"`
+	HsmId            string `json:"HsmId"`
+	HsmType          string `json:"HsmType,omitempty"`
+	State            string `json:"State,omitempty"`
+	StateMessage     string `json:"StateMessage,omitempty"`
+}
+
+type wireCertificates struct {
+	ClusterCsr                      string `json:"ClusterCsr,omitempty"`
+	HsmCertificate                  string `json:"HsmCertificate,omitempty"`
+	AwsHardwareCertificate          string `json:"AwsHardwareCertificate,omitempty"`
+	ManufacturerHardwareCertificate string `json:"ManufacturerHardwareCertificate,omitempty"`
+	ClusterCertificate              string `json:"ClusterCertificate,omitempty"`
+}
+
+type wireRetention struct {
+	Type  string `json:"Type,omitempty"`
+	Value string `json:"Value,omitempty"`
+}
+
+type wireCluster struct {
+	BackupPolicy          string            `json:"BackupPolicy,omitempty"`
+	BackupRetentionPolicy *wireRetention    `json:"BackupRetentionPolicy,omitempty"`
+	ClusterId             string            `json:"ClusterId"`
+	CreateTimestamp       core.EpochTime    `json:"CreateTimestamp"`
+	Hsms                  []wireHsm         `json:"Hsms"`
+	HsmType               string            `json:"HsmType,omitempty"`
+	Mode                  string            `json:"Mode,omitempty"`
+	NetworkType           string            `json:"NetworkType,omitempty"`
+	SecurityGroup         string            `json:"SecurityGroup,omitempty"`
+	SourceBackupId        string            `json:"SourceBackupId,omitempty"`
+	State                 string            `json:"State"`
+	StateMessage          string            `json:"StateMessage,omitempty"`
+	SubnetMapping         map[string]string `json:"SubnetMapping,omitempty"`
+	VpcId                 string            `json:"VpcId,omitempty"`
+	Certificates          wireCertificates  `json:"Certificates"`
+	TagList               []tag             `json:"TagList,omitempty"`
+}
+
+func (c *cluster) wire() wireCluster {
+	w := wireCluster{
+		BackupPolicy:          "DEFAULT",
+		BackupRetentionPolicy: &wireRetention{Type: "DAYS", Value: c.retentionDays},
+		ClusterId:             c.id, CreateTimestamp: core.EpochTime(c.created),
+		Hsms: []wireHsm{}, HsmType: c.hsmType, Mode: c.mode, NetworkType: c.networkType,
+		SecurityGroup: c.securityGroup, SourceBackupId: c.sourceBackupID,
+		State: c.state, StateMessage: c.stateMessage, SubnetMapping: c.subnets, VpcId: c.vpcID,
+		TagList: slices.Clone(c.tags),
+	}
+	for _, h := range c.hsms {
+		w.Hsms = append(w.Hsms, c.wireHsm(h))
+	}
+	// The CSR exists only while UNINITIALIZED (API reference, Certificates.ClusterCsr).
+	if c.state == StateUninitialized {
+		w.Certificates.ClusterCsr = c.csr
+	}
+	w.Certificates.HsmCertificate = c.hsmCert
+	w.Certificates.AwsHardwareCertificate = c.awsHwCert
+	w.Certificates.ManufacturerHardwareCertificate = c.manufacturerCert
+	w.Certificates.ClusterCertificate = c.clusterCert
+	return w
+}
+
+func (c *cluster) wireHsm(h *hsm) wireHsm {
+	return wireHsm{
+		AvailabilityZone: h.az, ClusterId: c.id, SubnetId: h.subnetID, EniId: h.eniID, EniIp: h.eniIP,
+		HsmId: h.id, HsmType: c.hsmType, State: h.state, StateMessage: h.stateMessage,
+	}
+}
+
+type createClusterInput struct {
+	BackupRetentionPolicy *wireRetention `json:"BackupRetentionPolicy"`
+	HsmType               string         `json:"HsmType"`
+	Mode                  string         `json:"Mode"`
+	NetworkType           string         `json:"NetworkType"`
+	SourceBackupId        string         `json:"SourceBackupId"`
+	SubnetIds             []string       `json:"SubnetIds"`
+	TagList               []tag          `json:"TagList"`
+}
+
+var hsmTypePattern = regexp.MustCompile(`^((p|)hsm[0-9][a-z.]*\.[a-zA-Z]+)$`)
+
+func (s *Service) createCluster(_ context.Context, raw json.RawMessage) (any, error) {
+	var in createClusterInput
+	if err := core.Decode(raw, &in); err != nil {
+		return nil, err
+	}
+	switch {
+	case in.HsmType == "":
+		return nil, core.Errorf("ValidationException", "1 validation error detected: Value null at 'hsmType' failed to satisfy constraint: Member must not be null")
+	case !hsmTypePattern.MatchString(in.HsmType) || len(in.HsmType) > 32:
+		return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%s' at 'hsmType' failed to satisfy constraint: Member must satisfy regular expression pattern: ((p|)hsm[0-9][a-z.]*\\.[a-zA-Z]+)", in.HsmType)
+	case in.HsmType == "hsm1.medium":
+		// hsm1.medium is at end of support: "new clusters cannot be created with this type".
+		return nil, invalid("HSM type hsm1.medium is no longer supported for new clusters. Use hsm2m.medium.")
+	case in.HsmType != "hsm2m.medium":
+		return nil, invalid("HSM type '%s' is not supported. Valid value: hsm2m.medium.", in.HsmType)
+	}
+	if in.Mode == "" {
+		in.Mode = "FIPS"
+	}
+	if in.Mode != "FIPS" && in.Mode != "NON_FIPS" {
+		return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%s' at 'mode' failed to satisfy constraint: Member must satisfy enum value set: [FIPS, NON_FIPS]", in.Mode)
+	}
+	if in.NetworkType == "" {
+		in.NetworkType = "IPV4"
+	}
+	if in.NetworkType != "IPV4" && in.NetworkType != "DUALSTACK" {
+		return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%s' at 'networkType' failed to satisfy constraint: Member must satisfy enum value set: [IPV4, DUALSTACK]", in.NetworkType)
+	}
+	if len(in.SubnetIds) < 1 || len(in.SubnetIds) > 10 {
+		return nil, core.Errorf("ValidationException", "1 validation error detected: Value at 'subnetIds' failed to satisfy constraint: Member must have length between 1 and 10")
+	}
+	retention := "90"
+	if p := in.BackupRetentionPolicy; p != nil {
+		if p.Type != "" && p.Type != "DAYS" {
+			return nil, core.Errorf("ValidationException", "BackupRetentionPolicy.Type must be DAYS")
+		}
+		n, err := strconv.Atoi(p.Value)
+		if err != nil || n < 7 || n > 379 {
+			return nil, invalid("Backup retention policy value '%s' is not valid. It must be a number of days between 7 and 379.", p.Value)
+		}
+		retention = p.Value
+	}
+	if err := checkTags(in.TagList); err != nil {
+		return nil, err
+	}
+
+	// Subnets: one per AZ, all in one VPC.
+	subnets := map[string]string{}
+	vpc := ""
+	for _, id := range in.SubnetIds {
+		v, err := s.net.SubnetVPC(id)
+		if err != nil {
+			return nil, invalid("Subnet '%s' does not exist or is not accessible.", id)
+		}
+		az, err := s.net.SubnetAZ(id)
+		if err != nil {
+			return nil, invalid("Subnet '%s' does not exist or is not accessible.", id)
+		}
+		if vpc != "" && v != vpc {
+			return nil, invalid("All subnets must be in the same VPC; '%s' is in %s, not %s.", id, v, vpc)
+		}
+		vpc = v
+		if prev, dup := subnets[az]; dup {
+			return nil, invalid("Subnets '%s' and '%s' are both in availability zone %s; specify at most one subnet per availability zone.", prev, id, az)
+		}
+		subnets[az] = id
+	}
+
+	// The cluster key is made here, before the lock: RSA key generation takes long enough to
+	// stall every other call if done under it. It stays internal until the first HSM is ACTIVE.
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "generate the cluster key: %v", err)
+	}
+	if _, err := s.hardware(); err != nil {
+		return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "make the hardware roots: %v", err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var src *backup
+	if in.SourceBackupId != "" {
+		b, ok := s.backups[in.SourceBackupId]
+		if !ok || b.state == BackupDeleted {
+			return nil, notFound("Backup", in.SourceBackupId)
+		}
+		if b.state != BackupReady {
+			return nil, invalid("Backup '%s' is in state %s; only READY backups can be restored.", b.id, b.state)
+		}
+		src = b
+	}
+	c := &cluster{
+		id: newID("cluster-"), vpcID: vpc, hsmType: in.HsmType, mode: in.Mode, networkType: in.NetworkType,
+		state: StateCreateInProgress, created: s.clock.Now(), subnets: subnets, retentionDays: retention,
+		tags: slices.Clone(in.TagList), users: initialUsers(), key: key,
+	}
+	c.lineage = c.id
+	sg, err := s.net.CreateGroup(vpc, "cloudhsm-cluster-"+c.id+"-sg", "AWS CloudHSM cluster "+c.id)
+	if err != nil {
+		return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "create the security group of %s: %v", c.id, err)
+	}
+	c.securityGroup = sg
+	if src != nil {
+		// A restored cluster carries its source's identity: certificates, users and lineage.
+		c.sourceBackupID = src.id
+		c.mode, c.hsmType = src.mode, src.hsmType
+		c.clusterCert, c.trustAnchor, c.trustAnchorCert = src.clusterCert, src.trustAnchor, src.trustAnchorCert
+		c.hsmCert, c.awsHwCert, c.manufacturerCert = src.hsmCert, src.awsHwCert, src.manufacturerCert
+		c.users = cloneUsers(src.users)
+		c.lineage = src.lineage
+	}
+	s.clusters[c.id] = c
+	s.order = append(s.order, c.id)
+	s.later(s.dur.ClusterCreate, func() {
+		if c.state != StateCreateInProgress {
+			return
+		}
+		if src != nil {
+			c.state, c.stateMessage = StateActive, ""
+			return
+		}
+		c.state, c.stateMessage = StateUninitialized, ""
+	})
+	return map[string]any{"Cluster": c.wire()}, nil
+}
+
+type describeClustersInput struct {
+	Filters    map[string][]string `json:"Filters"`
+	MaxResults *int                `json:"MaxResults"`
+	NextToken  string              `json:"NextToken"`
+}
+
+func (s *Service) describeClusters(_ context.Context, raw json.RawMessage) (any, error) {
+	var in describeClustersInput
+	if err := core.Decode(raw, &in); err != nil {
+		return nil, err
+	}
+	for k := range in.Filters {
+		if k != "clusterIds" && k != "states" && k != "vpcIds" {
+			return nil, invalid("Invalid filter '%s'. Valid filters: clusterIds, states, vpcIds.", k)
+		}
+	}
+	start, limit, err := page(in.MaxResults, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireDeletedLocked()
+	var all []wireCluster
+	for _, id := range s.order {
+		c, ok := s.clusters[id]
+		if !ok || !match(in.Filters["clusterIds"], c.id) || !match(in.Filters["states"], c.state) || !match(in.Filters["vpcIds"], c.vpcID) {
+			continue
+		}
+		all = append(all, c.wire())
+	}
+	items, next := cut(all, start, limit)
+	out := map[string]any{"Clusters": items}
+	if next != "" {
+		out["NextToken"] = next
+	}
+	return out, nil
+}
+
+// expireDeletedLocked forgets DELETED clusters older than the retention.
+func (s *Service) expireDeletedLocked() {
+	now := s.clock.Now()
+	s.order = slices.DeleteFunc(s.order, func(id string) bool {
+		c := s.clusters[id]
+		if c.state == StateDeleted && now.Sub(c.deleted) > s.dur.DeletedRetention {
+			delete(s.clusters, id)
+			return true
+		}
+		return false
+	})
+}
+
+func match(values []string, v string) bool {
+	return len(values) == 0 || slices.Contains(values, v)
+}
+
+// page reads MaxResults (1-max, default all) and NextToken (an opaque offset).
+func page(max *int, token string) (start, limit int, err error) {
+	limit = 1 << 30
+	if max != nil {
+		if *max < 1 || *max > 25 {
+			return 0, 0, core.Errorf("ValidationException", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 25", *max)
+		}
+		limit = *max
+	}
+	if token != "" {
+		b, derr := base64.RawURLEncoding.DecodeString(token)
+		n, aerr := strconv.Atoi(string(b))
+		if derr != nil || aerr != nil || n < 0 {
+			return 0, 0, invalid("The NextToken '%s' is not valid.", token)
+		}
+		start = n
+	}
+	return start, limit, nil
+}
+
+func cut[T any](all []T, start, limit int) ([]T, string) {
+	if start > len(all) {
+		start = len(all)
+	}
+	end := min(start+limit, len(all))
+	items := all[start:end]
+	if items == nil {
+		items = []T{}
+	}
+	if end < len(all) {
+		return items, base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+	}
+	return items, ""
+}
+
+type clusterIDInput struct {
+	ClusterId string `json:"ClusterId"`
+}
+
+func (s *Service) deleteCluster(_ context.Context, raw json.RawMessage) (any, error) {
+	var in clusterIDInput
+	if err := core.Decode(raw, &in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.clusterLocked(in.ClusterId)
+	if err != nil {
+		return nil, err
+	}
+	if c.state == StateDeleteInProgress {
+		return nil, invalid("Cluster '%s' is already being deleted.", c.id)
+	}
+	if c.state == StateCreateInProgress || c.state == StateInitializeInProgress {
+		return nil, invalid("Cluster '%s' is in state %s and cannot be deleted now.", c.id, c.state)
+	}
+	if len(c.hsms) > 0 {
+		return nil, invalid("Cluster '%s' still contains %d HSM(s). Delete all HSMs in the cluster before deleting the cluster.", c.id, len(c.hsms))
+	}
+	c.state, c.stateMessage = StateDeleteInProgress, "The cluster is being deleted."
+	s.later(s.dur.ClusterDelete, func() {
+		c.state, c.stateMessage, c.deleted = StateDeleted, "", s.clock.Now()
+		c.key = nil
+		_ = s.net.DeleteGroup(c.securityGroup)
+	})
+	return map[string]any{"Cluster": c.wire()}, nil
+}

@@ -1,0 +1,36 @@
+package core
+
+import (
+	"context"
+	"net/http"
+)
+
+// RESTService is a service whose operations are told apart by method and path, as in Lambda's
+// REST-JSON API (POST /2015-03-31/functions/{name}/invocations) or an S3 pre-signed URL. The server
+// asks each registered RESTService in turn whether a request is its own.
+type RESTService interface {
+	// ServiceID is the id used for AWS_ENDPOINT_URL_<SERVICE>, fault rules and records ("lambda").
+	ServiceID() string
+	// MatchREST returns the operation name for a request this service answers, or "" when the
+	// request is not this service's.
+	MatchREST(r *http.Request) string
+	// ServeREST answers one operation; body is the whole request body. An *Error is written in the
+	// REST-JSON error form (X-Amzn-ErrorType header and {"Type","message"} body); any other error
+	// becomes a 500.
+	ServeREST(ctx context.Context, op string, r *http.Request, body []byte) (*RESTResponse, error)
+}
+
+// RESTResponse is a REST operation's answer as it goes on the wire.
+type RESTResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// FaultCodes is implemented by a service that names its own throttling and internal-failure
+// exceptions (for example KMS's KMSInternalException). The server uses them for injected faults;
+// services without it get the protocol's generic names.
+type FaultCodes interface {
+	ThrottleError() *Error
+	InternalError() *Error
+}

@@ -1,0 +1,240 @@
+// Package kms is the sandbox's AWS Key Management Service (API version 2014-11-01), spoken over
+// JSON 1.1 with X-Amz-Target TrentService.<Operation>.
+//
+// Operations: CreateCustomKeyStore, ConnectCustomKeyStore, DisconnectCustomKeyStore,
+// DeleteCustomKeyStore, UpdateCustomKeyStore, DescribeCustomKeyStores; CreateKey, DescribeKey,
+// ListKeys, EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion; Encrypt, Decrypt,
+// GenerateDataKey, GenerateDataKeyWithoutPlaintext; CreateAlias, DeleteAlias, ListAliases.
+//
+// CloudHSM key stores (AWS_CLOUDHSM) sit on the emulated CloudHSM (Clusters). Creation checks the
+// cluster as KMS documents it: ACTIVE, not used by another store (clusters restored from one
+// another count as the same), the store's trust anchor equal to the cluster's, and two or more
+// ACTIVE HSMs in different AZs. Connecting takes Durations.Connect on the sandbox clock
+// (CONNECTING), then inspects the real cluster and ends CONNECTED or FAILED with the
+// ConnectionErrorCode the condition gives: CLUSTER_NOT_FOUND (cluster deleted),
+// INSUFFICIENT_CLOUDHSM_HSMS (no ACTIVE HSM), USER_NOT_FOUND (no kmsuser), USER_LOCKED_OUT,
+// USER_LOGGED_IN (kmsuser has a session), INVALID_CREDENTIALS (KeyStorePassword is not kmsuser's
+// password; the failed login counts towards the lock-out). FailNextConnect injects the codes the
+// sandbox cannot produce from a real condition (NETWORK_ERRORS, INTERNAL_ERROR, SUBNET_NOT_FOUND,
+// INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET). SetUnsupportedHsmTypes makes CreateCustomKeyStore refuse
+// hsm2m.medium clusters, as KMS has in some Regions, so workflows can prove they fail clearly.
+//
+// Password rotation, as KMS does it: a successful connect logs in as kmsuser with the store's
+// password, changes kmsuser's password on the cluster to a new random one that only KMS knows,
+// and stays logged in (a session) until disconnected. KMS keeps the new password, so reconnecting
+// works; the password the operator supplied no longer logs in. After an operator sets a new
+// kmsuser password on the cluster (hsmdocs ChangeCryptoUserPassword), the store fails with
+// INVALID_CREDENTIALS until UpdateCustomKeyStore gives it the same password.
+//
+// Keys are symmetric (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT). Encrypt seals with real AES-256-GCM
+// under the key's own random material, binding the encryption context; the ciphertext blob names
+// its key, so Decrypt needs no KeyId. A key in a store that is not CONNECTED is Unavailable and
+// its cryptographic operations fail with KMSInvalidStateException.
+//
+// Known differences from AWS: no asymmetric or HMAC keys, key policies, grants, rotation,
+// multi-Region keys, imported material or external (XKS) key stores; no security-group checks on
+// the cluster; the ciphertext format is the sandbox's own; messages are the sandbox's own (KMS
+// documents none).
+package kms
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/core"
+)
+
+// Clusters is the part of the emulated CloudHSM KMS reaches (*cloudhsm.Service satisfies it).
+type Clusters interface {
+	Cluster(id string) (cloudhsm.ClusterInfo, error)
+	Users(clusterID string) ([]cloudhsm.User, error)
+	SetOwnPassword(clusterID, userName, current, next string) error
+	OpenSession(clusterID string, cr cloudhsm.Credentials) error
+	CloseSession(clusterID, userName string)
+	AdjustKeys(clusterID, owner string, delta int) error
+}
+
+var _ Clusters = (*cloudhsm.Service)(nil)
+
+// Durations are the sandbox durations of the asynchronous key store steps.
+type Durations struct {
+	// Connect is CONNECTING -> CONNECTED/FAILED. KMS documents "up to 20 minutes".
+	Connect time.Duration
+	// Disconnect is DISCONNECTING -> DISCONNECTED.
+	Disconnect time.Duration
+}
+
+// DefaultDurations are what New uses.
+var DefaultDurations = Durations{Connect: 8 * time.Minute, Disconnect: 30 * time.Second}
+
+// Limits KMS documents.
+const (
+	maxKeyStores  = 10 // per account and Region, not adjustable
+	kmsUser       = "kmsuser"
+	maxPlaintext  = 4096
+	blobMagic     = "SBX1"
+	defaultWindow = 30
+)
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithDurations replaces DefaultDurations.
+func WithDurations(d Durations) Option { return func(s *Service) { s.dur = d } }
+
+// WithRegion sets the region in ARNs (default us-east-1).
+func WithRegion(r string) Option { return func(s *Service) { s.region = r } }
+
+// WithAccount sets the account in ARNs (default 123456789012).
+func WithAccount(a string) Option { return func(s *Service) { s.account = a } }
+
+// Service is the emulated KMS. It is safe for concurrent use.
+type Service struct {
+	clock    core.Clock
+	clusters Clusters
+	dur      Durations
+	region   string
+	account  string
+
+	mu          sync.Mutex
+	stores      map[string]*keyStore
+	sorder      []string
+	keys        map[string]*key
+	korder      []string
+	aliases     map[string]string // alias name -> key id
+	timers      []func() bool
+	closed      bool
+	nextFailure map[string]string // store id -> injected ConnectionErrorCode
+	refusedHsm  []string          // HSM types CreateCustomKeyStore refuses (SetUnsupportedHsmTypes)
+	issued      []string          // kmsuser passwords KMS generated, for secret scans
+}
+
+// SecretValues returns every kmsuser password this KMS generated when connecting, so a test can
+// prove none of them ever left it (they are set on the cluster and kept, never returned).
+func (s *Service) SecretValues() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.issued...)
+}
+
+// SetUnsupportedHsmTypes makes CreateCustomKeyStore refuse clusters of these HSM types, as KMS did
+// for hsm2m.medium clusters in Regions where key stores did not support them (AWS's hsm1-to-hsm2m
+// migration guide). Workflows can then prove they fail with that reason instead of hanging.
+func (s *Service) SetUnsupportedHsmTypes(types ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusedHsm = append([]string(nil), types...)
+}
+
+// New returns an empty KMS whose CloudHSM key stores use clusters.
+func New(clock core.Clock, clusters Clusters, opts ...Option) *Service {
+	s := &Service{
+		clock: clock, clusters: clusters, dur: DefaultDurations, region: "us-east-1", account: "123456789012",
+		stores: map[string]*keyStore{}, keys: map[string]*key{}, aliases: map[string]string{},
+		nextFailure: map[string]string{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Close stops pending state changes.
+func (s *Service) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, stop := range s.timers {
+		stop()
+	}
+	s.timers = nil
+}
+
+func (s *Service) later(d time.Duration, f func()) {
+	if s.closed {
+		return
+	}
+	s.timers = append(s.timers, s.clock.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.closed {
+			f()
+		}
+	}))
+}
+
+var (
+	_ core.JSONService = (*Service)(nil)
+	_ core.FaultCodes  = (*Service)(nil)
+)
+
+// ServiceID implements core.JSONService.
+func (s *Service) ServiceID() string { return "kms" }
+
+// TargetPrefix implements core.JSONService.
+func (s *Service) TargetPrefix() string { return "TrentService" }
+
+// JSONVersion implements core.JSONService.
+func (s *Service) JSONVersion() string { return "1.1" }
+
+// ThrottleError implements core.FaultCodes.
+func (s *Service) ThrottleError() *core.Error {
+	return core.Errorf("ThrottlingException", "Rate exceeded")
+}
+
+// InternalError implements core.FaultCodes.
+func (s *Service) InternalError() *core.Error {
+	return core.StatusErrorf(http.StatusInternalServerError, "KMSInternalException", "The request was rejected because an internal exception occurred. The request can be retried.")
+}
+
+// Operations implements core.JSONService.
+func (s *Service) Operations() map[string]core.JSONOperation {
+	return map[string]core.JSONOperation{
+		"CreateCustomKeyStore":            s.createCustomKeyStore,
+		"ConnectCustomKeyStore":           s.connectCustomKeyStore,
+		"DisconnectCustomKeyStore":        s.disconnectCustomKeyStore,
+		"DeleteCustomKeyStore":            s.deleteCustomKeyStore,
+		"UpdateCustomKeyStore":            s.updateCustomKeyStore,
+		"DescribeCustomKeyStores":         s.describeCustomKeyStores,
+		"CreateKey":                       s.createKey,
+		"DescribeKey":                     s.describeKey,
+		"ListKeys":                        s.listKeys,
+		"EnableKey":                       s.enableKey,
+		"DisableKey":                      s.disableKey,
+		"ScheduleKeyDeletion":             s.scheduleKeyDeletion,
+		"CancelKeyDeletion":               s.cancelKeyDeletion,
+		"Encrypt":                         s.encrypt,
+		"Decrypt":                         s.decrypt,
+		"GenerateDataKey":                 s.generateDataKey,
+		"GenerateDataKeyWithoutPlaintext": s.generateDataKeyWithoutPlaintext,
+		"CreateAlias":                     s.createAlias,
+		"DeleteAlias":                     s.deleteAlias,
+		"ListAliases":                     s.listAliases,
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
+
+func newUUID() string {
+	h := randomHex(32)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// randomPassword makes the kmsuser password KMS sets on connect: 32 alphanumerics.
+func randomPassword() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}

@@ -1,0 +1,246 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/core"
+	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
+	"github.com/strongroom/strongroom/pkg/sandbox/events"
+	"github.com/strongroom/strongroom/pkg/sandbox/kms"
+	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
+	"github.com/strongroom/strongroom/pkg/sandbox/sns"
+	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
+	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
+	"github.com/strongroom/strongroom/pkg/sandbox/sts"
+)
+
+// Static credentials the sandbox hands to the functions it runs and prints for shells. The
+// sandbox does not check signatures, so any key works; these only make the SDK sign requests.
+const (
+	AccessKeyID     = "AKIASANDBOX000000000"
+	SecretAccessKey = "sandbox-secret-access-key-not-a-secret"
+)
+
+// Sandbox is the whole emulated AWS surface behind one Server: every service Strongroom uses that
+// exists in this tree, wired to one clock, one fault table and one recorder.
+type Sandbox struct {
+	*Server
+	STS    *sts.Service
+	Lambda *lambda.Service
+	Events *events.Service
+	// CloudFormation drives custom resources; its ResponseURLs are served by this sandbox.
+	CloudFormation *cloudformation.Driver
+	SecretsManager *secretsmanager.Service
+	SNS            *sns.Service
+	EC2            *ec2.Service
+	CloudHSM       *cloudhsm.Service
+	SSM            *ssm.Service
+	KMS            *kms.Service
+	StepFunctions  *stepfunctions.Service
+
+	mu         sync.Mutex
+	executions []string // Step Functions execution ARNs seen in status changes
+}
+
+// New builds a sandbox with every available service registered. Call Start to serve it.
+func New(opts Options) *Sandbox {
+	srv := NewServer(opts)
+	sb := &Sandbox{Server: srv}
+	sb.STS = sts.New(srv.Account)
+	srv.RegisterQuery(sb.STS)
+
+	sb.Lambda = lambda.New(lambda.Config{
+		Clock: srv.Clock, Region: srv.Region, Account: srv.Account,
+		Observer:  sb.recordInvocation,
+		BaseEnv:   sb.functionEnv,
+		Intercept: sb.interceptInvocation,
+	})
+	srv.RegisterREST(sb.Lambda)
+	srv.Recorder.AddSource("lambda function environments", sb.Lambda.Environments)
+
+	sb.Events = events.New(srv.Clock, sb.Lambda, srv.Region, srv.Account)
+	srv.RegisterJSON(sb.Events)
+
+	sb.CloudFormation = cloudformation.New(srv.Clock, sb.Lambda, srv.URL, srv.Region, srv.Account)
+	srv.RegisterREST(sb.CloudFormation)
+
+	sb.SecretsManager = secretsmanager.New(srv.Clock, sb.Lambda, secretsmanager.WithRegion(srv.Region), secretsmanager.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.SecretsManager)
+	// Rotation service events reach EventBridge through CloudTrail as "AWS Service Event via
+	// CloudTrail" (the sandbox behaves as if the account has a trail, which delivery needs).
+	sb.SecretsManager.OnRotationEvent(func(e secretsmanager.RotationEvent) {
+		rec := e.CloudTrailRecord(srv.Account, srv.Region)
+		if _, err := sb.Events.Publish(context.Background(), secretsmanager.EventSource, secretsmanager.EventDetailType, rec); err != nil {
+			srv.log.Error("publish secrets manager rotation event", "event", e.Name, "error", err.Error())
+		}
+	})
+
+	sb.EC2 = ec2.New(srv.Clock, ec2.WithAccount(srv.Account))
+	srv.RegisterQuery(sb.EC2)
+
+	sb.CloudHSM = cloudhsm.New(srv.Clock, sb.EC2, cloudhsm.WithRegion(srv.Region), cloudhsm.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.CloudHSM)
+
+	sb.SNS = sns.New(srv.Clock, sns.WithRegion(srv.Region), sns.WithAccount(srv.Account))
+	srv.RegisterQuery(sb.SNS)
+
+	// The client instance's SSM agent reads secrets on the instance (SecretReader) and drives the
+	// emulated cluster with cloudhsm-cli.
+	sb.SSM = ssm.New(srv.Clock, sb.EC2, sb.SecretsManager, sb.CloudHSM, ssm.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.SSM)
+
+	// KMS custom key stores connect to the emulated cluster as kmsuser.
+	sb.KMS = kms.New(srv.Clock, sb.CloudHSM, kms.WithRegion(srv.Region), kms.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.KMS)
+
+	sb.StepFunctions = stepfunctions.New(srv.Clock, sb.Lambda, stepfunctions.WithRegion(srv.Region), stepfunctions.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.StepFunctions)
+	// aws-sdk integrations: arn:aws:states:::aws-sdk:<service>:<action>, with errors named
+	// <ServiceName>.<ErrorName> in PascalCase, as Step Functions names them.
+	for _, in := range []struct {
+		sdk, prefix string
+		svc         core.JSONService
+	}{
+		{"secretsmanager", "SecretsManager", sb.SecretsManager},
+		{"cloudhsmv2", "CloudHsmV2", sb.CloudHSM},
+		{"ssm", "Ssm", sb.SSM},
+		{"kms", "Kms", sb.KMS},
+		{"eventbridge", "EventBridge", sb.Events},
+	} {
+		sb.StepFunctions.AddJSONService(in.sdk, srv.Internal(in.svc), in.prefix)
+	}
+	// Execution status changes reach EventBridge as AWS emits them (source aws.states). The
+	// executions are remembered so secret scans cover their histories (every state's input and
+	// output, which AWS keeps for 90 days).
+	srv.Recorder.AddSource("step functions execution histories", sb.executionHistories)
+	sb.StepFunctions.OnStatusChange(func(c stepfunctions.StatusChange) {
+		if arn, ok := c.Detail["executionArn"].(string); ok {
+			sb.mu.Lock()
+			if !slices.Contains(sb.executions, arn) {
+				sb.executions = append(sb.executions, arn)
+			}
+			sb.mu.Unlock()
+		}
+		if _, err := sb.Events.Publish(context.Background(), c.Source, c.DetailType, c.Detail, c.Resources...); err != nil {
+			srv.log.Error("publish step functions status change", "error", err.Error())
+		}
+	})
+	return sb
+}
+
+// executionHistories returns every known execution's history as JSON, for secret scans.
+func (sb *Sandbox) executionHistories() []byte {
+	sb.mu.Lock()
+	arns := slices.Clone(sb.executions)
+	sb.mu.Unlock()
+	var b bytes.Buffer
+	for _, arn := range arns {
+		events, err := sb.StepFunctions.History(arn)
+		if err != nil {
+			continue // an execution the service no longer knows has no history left to leak
+		}
+		_ = json.NewEncoder(&b).Encode(map[string]any{"executionArn": arn, "events": events})
+	}
+	return b.Bytes()
+}
+
+// Serve starts the sandbox on addr, calls ready with its URL, and serves until ctx ends; then it
+// closes everything.
+func (sb *Sandbox) Serve(ctx context.Context, addr string, ready func(url string)) error {
+	u, err := sb.Start(addr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(u)
+	}
+	<-ctx.Done()
+	return sb.Close()
+}
+
+// Close stops the HTTP server and then every function environment and queued retry.
+func (sb *Sandbox) Close() error {
+	err := sb.Server.Close()
+	sb.StepFunctions.Close()
+	sb.SSM.Close()
+	sb.KMS.Close()
+	sb.SecretsManager.Close()
+	sb.CloudHSM.Close()
+	return errors.Join(err, sb.Lambda.Close())
+}
+
+// SecretValues lists every secret value the sandbox's services issued or stored (secret strings,
+// generated passwords), for Recorder.Scan.
+func (sb *Sandbox) SecretValues() []string {
+	return sb.SecretsManager.SecretValues()
+}
+
+// functionEnv is what every bootstrap executable gets so that its SDK clients reach this sandbox.
+func (sb *Sandbox) functionEnv() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL":      sb.URL(),
+		"AWS_REGION":            sb.Region,
+		"AWS_DEFAULT_REGION":    sb.Region,
+		"AWS_ACCESS_KEY_ID":     AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": SecretAccessKey,
+	}
+}
+
+// recordInvocation records an invocation that no wire call records: one made by another emulated
+// service (Secrets Manager rotation, EventBridge targets, the CloudFormation driver) or an
+// asynchronous Event run. These records are Internal; a synchronous Invoke over HTTP is recorded
+// once, by the server.
+func (sb *Sandbox) recordInvocation(inv lambda.Invocation) {
+	if inv.ViaAPI {
+		return
+	}
+	code := ""
+	if inv.Error != nil {
+		code = inv.Error.Type
+	}
+	op := "Invoke"
+	if inv.Async {
+		op = fmt.Sprintf("Invoke(Event, attempt %d)", inv.Attempt)
+	}
+	sb.Recorder.Add(Record{
+		Time: inv.End, RequestID: inv.RequestID, Service: "lambda", Operation: op,
+		Protocol: "internal", Path: inv.Function, RequestBody: inv.Payload, Status: 200,
+		ResponseBody: inv.Response, ErrorCode: code, Internal: true,
+	})
+}
+
+// Exports returns the shell lines that point the AWS CLI and SDKs at the sandbox.
+func (sb *Sandbox) Exports() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "export AWS_ENDPOINT_URL=%s\n", sb.URL())
+	fmt.Fprintf(&b, "export AWS_REGION=%s AWS_DEFAULT_REGION=%s\n", sb.Region, sb.Region)
+	fmt.Fprintf(&b, "export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", AccessKeyID, SecretAccessKey)
+	return b.String()
+}
+
+// interceptInvocation applies the lambda fault rules (operation Invoke) to an invocation another
+// emulated service makes, so a test can throttle the functions a state machine or a rotation
+// calls; an injected error is recorded as an internal Invoke.
+func (sb *Sandbox) interceptInvocation(ctx context.Context, function string) error {
+	ferr, kind := sb.injectInternal(ctx, sb.Lambda, "lambda", "Invoke", "rest")
+	if ferr == nil {
+		return nil
+	}
+	body, _ := json.Marshal(map[string]string{"Type": "User", "message": ferr.Message})
+	sb.Recorder.Add(Record{
+		Time: sb.Clock.Now(), RequestID: newRequestID(), Service: "lambda", Operation: "Invoke",
+		Protocol: "internal", Path: function, Status: ferr.Status, ResponseBody: body,
+		ErrorCode: ferr.Code, Injected: kind, Internal: true,
+	})
+	return ferr
+}

@@ -1,0 +1,430 @@
+package ssm_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	hsmv2 "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/strongroom/strongroom/pkg/customerca"
+	"github.com/strongroom/strongroom/pkg/hsmdocs"
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
+	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
+	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
+)
+
+const scale = 3000
+
+type env struct {
+	srv     *sandbox.Server
+	hsm     *cloudhsm.Service
+	ssm     *awsssm.Client
+	hsmc    *hsmv2.Client
+	secrets *sm.Client
+}
+
+// switchableInstances is the EC2 sandbox's instance view with a power switch: the EC2 sandbox
+// has no API to stop its client instance.
+type switchableInstances struct {
+	*ec2.Service
+	stopped atomic.Bool
+}
+
+func (s *switchableInstances) InstanceRunning(id string) bool {
+	return !s.stopped.Load() && s.Service.InstanceRunning(id)
+}
+
+func newEnv(t *testing.T, opts ...ssm.Option) *env {
+	t.Helper()
+	e, _ := newEnvWithInstances(t, opts...)
+	return e
+}
+
+func newEnvWithInstances(t *testing.T, opts ...ssm.Option) (*env, *switchableInstances) {
+	t.Helper()
+	srv := sandbox.NewServer(sandbox.Options{Scale: scale})
+	net := ec2.New(srv.Clock)
+	instances := &switchableInstances{Service: net}
+	secrets := secretsmanager.New(srv.Clock, nil)
+	hsm := cloudhsm.New(srv.Clock, net)
+	svc := ssm.New(srv.Clock, instances, secrets, hsm, opts...)
+	srv.RegisterQuery(net)
+	srv.RegisterJSON(secrets)
+	srv.RegisterJSON(hsm)
+	srv.RegisterJSON(svc)
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("start sandbox: %v", err)
+	}
+	t.Cleanup(func() {
+		svc.Close()
+		hsm.Close()
+		secrets.Close()
+		if err := srv.Close(); err != nil {
+			t.Errorf("close sandbox: %v", err)
+		}
+	})
+	creds := credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret-key", "")
+	return &env{
+		srv: srv, hsm: hsm,
+		ssm:     awsssm.New(awsssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
+		hsmc:    hsmv2.New(hsmv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
+		secrets: sm.New(sm.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
+	}, instances
+}
+
+func wantCode(t *testing.T, err error, code string) string {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != code {
+		t.Fatalf("want %s, got %v", code, err)
+	}
+	return ae.ErrorMessage()
+}
+
+func (e *env) secret(t *testing.T, name, value string) string {
+	t.Helper()
+	out, err := e.secrets.CreateSecret(context.Background(), &sm.CreateSecretInput{Name: &name, SecretString: &value})
+	if err != nil {
+		t.Fatalf("create secret %s: %v", name, err)
+	}
+	return *out.ARN
+}
+
+func (e *env) waitCluster(t *testing.T, id string, cond func(hsmtypes.Cluster) bool) hsmtypes.Cluster {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := e.hsmc.DescribeClusters(context.Background(), &hsmv2.DescribeClustersInput{Filters: map[string][]string{"clusterIds": {id}}})
+		if err != nil {
+			t.Fatalf("describe: %v", err)
+		}
+		if cond(out.Clusters[0]) {
+			return out.Clusters[0]
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("cluster %s: timed out", id)
+	return hsmtypes.Cluster{}
+}
+
+// initializedCluster drives a cluster to INITIALIZED over the wire and returns its id, its HSM's
+// IP and the CA that signed it.
+func (e *env) initializedCluster(t *testing.T) (string, string, *customerca.CA) {
+	t.Helper()
+	ctx := context.Background()
+	cc, err := e.hsmc.CreateCluster(ctx, &hsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: ec2.DefaultSubnetIDs[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *cc.Cluster.ClusterId
+	e.waitCluster(t, id, func(c hsmtypes.Cluster) bool { return c.State == hsmtypes.ClusterStateUninitialized })
+	if _, err := e.hsmc.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &id, AvailabilityZone: aws.String("us-east-1a")}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.waitCluster(t, id, func(c hsmtypes.Cluster) bool { return c.Certificates != nil && c.Certificates.ClusterCsr != nil })
+	key, _ := customerca.NewKey(customerca.RSA2048)
+	ca, err := customerca.NewCA(key, customerca.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := ca.Issue([]byte(*c.Certificates.ClusterCsr), 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.hsmc.InitializeCluster(ctx, &hsmv2.InitializeClusterInput{ClusterId: &id, SignedCert: aws.String(string(signed)), TrustAnchor: aws.String(string(ca.CertificatePEM()))}); err != nil {
+		t.Fatal(err)
+	}
+	c = e.waitCluster(t, id, func(c hsmtypes.Cluster) bool { return c.State == hsmtypes.ClusterStateInitialized })
+	return id, *c.Hsms[0].EniIp, ca
+}
+
+// run sends a document and polls until it ends, checking the visibility delay on the way.
+func (e *env) run(t *testing.T, doc string, params map[string]string) *awsssm.GetCommandInvocationOutput {
+	t.Helper()
+	ctx := context.Background()
+	p := map[string][]string{}
+	for k, v := range params {
+		p[k] = []string{v}
+	}
+	out, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: &doc, InstanceIds: []string{ec2.DefaultInstanceID}, Parameters: p, TimeoutSeconds: aws.Int32(600), Comment: aws.String("strongroom test")})
+	if err != nil {
+		t.Fatalf("SendCommand %s: %v", doc, err)
+	}
+	if out.Command.Status != types.CommandStatusPending || *out.Command.DocumentName != doc {
+		t.Fatalf("new command: %+v", out.Command)
+	}
+	id := out.Command.CommandId
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		inv, err := e.ssm.GetCommandInvocation(ctx, &awsssm.GetCommandInvocationInput{CommandId: id, InstanceId: aws.String(ec2.DefaultInstanceID)})
+		if err == nil {
+			switch inv.Status {
+			case types.CommandInvocationStatusPending, types.CommandInvocationStatusInProgress:
+				if inv.StandardOutputContent != nil && *inv.StandardOutputContent != "" {
+					t.Fatalf("output before the end: %q", *inv.StandardOutputContent)
+				}
+			default:
+				return inv
+			}
+		} else {
+			wantCode(t, err, "InvocationDoesNotExist")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("command %s did not finish", *id)
+	return nil
+}
+
+func TestActivateAndManageUsersThroughDocuments(t *testing.T) {
+	e := newEnv(t)
+	id, ip, ca := e.initializedCluster(t)
+	const adminPW, userPW, otherPW = "Adm1nPassw0rdXyz", "Kms5userPassw0rd", "0therPassw0rdAbc"
+	adminARN := e.secret(t, "strongroom/admin", adminPW)
+	caARN := e.secret(t, "strongroom/ca-cert", string(ca.CertificatePEM()))
+	userARN := e.secret(t, "strongroom/kmsuser", userPW)
+	otherARN := e.secret(t, "strongroom/other", otherPW)
+	wrongKey, _ := customerca.NewKey(customerca.RSA2048)
+	wrongCA, _ := customerca.NewCA(wrongKey, customerca.Options{})
+	wrongCAARN := e.secret(t, "strongroom/wrong-ca", string(wrongCA.CertificatePEM()))
+	base := func(caSecret string) map[string]string {
+		return map[string]string{"ClusterId": id, "HsmIp": ip, "Region": "us-east-1", "CustomerCaCertSecretArn": caSecret, "AdminPasswordSecretArn": adminARN}
+	}
+	with := func(m map[string]string, kv ...string) map[string]string {
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	steps := []struct {
+		name, doc  string
+		params     map[string]string
+		want       types.CommandInvocationStatus
+		wantOut    string
+		wantErr    string
+		afterState string
+	}{
+		{"activate with the wrong CA", hsmdocs.ActivateCluster, base(wrongCAARN), types.CommandInvocationStatusFailed, "does not verify against /opt/cloudhsm/etc/customerCA.crt", "cannot verify the HSM", cloudhsm.StateInitialized},
+		{"activate through a wrong HSM IP", hsmdocs.ActivateCluster, with(base(caARN), "HsmIp", "10.0.2.99"), types.CommandInvocationStatusFailed, "no HSM answered at 10.0.2.99", "cannot reach an ACTIVE HSM", cloudhsm.StateInitialized},
+		{"create kmsuser before activation", hsmdocs.CreateCryptoUser, with(base(caARN), "UserPasswordSecretArn", userARN), types.CommandInvocationStatusFailed, "", "user create kmsuser failed", cloudhsm.StateInitialized},
+		{"activate", hsmdocs.ActivateCluster, base(caARN), types.CommandInvocationStatusSuccess, "Cluster activation successful", "", cloudhsm.StateActive},
+		{"activate again", hsmdocs.ActivateCluster, base(caARN), types.CommandInvocationStatusSuccess, "already activated", "", cloudhsm.StateActive},
+		{"create kmsuser", hsmdocs.CreateCryptoUser, with(base(caARN), "UserPasswordSecretArn", userARN), types.CommandInvocationStatusSuccess, "crypto user kmsuser created", "", cloudhsm.StateActive},
+		{"create kmsuser again (retry)", hsmdocs.CreateCryptoUser, with(base(caARN), "UserPasswordSecretArn", userARN), types.CommandInvocationStatusSuccess, "already exists with the password", "", cloudhsm.StateActive},
+		{"create kmsuser with another password", hsmdocs.CreateCryptoUser, with(base(caARN), "UserPasswordSecretArn", otherARN), types.CommandInvocationStatusFailed, "", "crypto user kmsuser already exists", cloudhsm.StateActive},
+		{"change kmsuser password", hsmdocs.ChangeCryptoUserPassword, with(base(caARN), "UserPasswordSecretArn", otherARN), types.CommandInvocationStatusSuccess, "password of crypto user kmsuser changed", "", cloudhsm.StateActive},
+		{"delete kmsuser", hsmdocs.DeleteCryptoUser, base(caARN), types.CommandInvocationStatusSuccess, "crypto user kmsuser deleted", "", cloudhsm.StateActive},
+		{"delete kmsuser again", hsmdocs.DeleteCryptoUser, base(caARN), types.CommandInvocationStatusSuccess, "nothing to delete", "", cloudhsm.StateActive},
+		{"admin secret missing", hsmdocs.CreateCryptoUser, with(base(caARN), "AdminPasswordSecretArn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf", "UserPasswordSecretArn", userARN), types.CommandInvocationStatusFailed, "", "cannot read secret", cloudhsm.StateActive},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			inv := e.run(t, st.doc, st.params)
+			out, errOut := aws.ToString(inv.StandardOutputContent), aws.ToString(inv.StandardErrorContent)
+			if inv.Status != st.want || !strings.Contains(out, st.wantOut) || !strings.Contains(errOut, st.wantErr) {
+				t.Fatalf("status %s (%s), code %d\nstdout:\n%s\nstderr:\n%s", inv.Status, aws.ToString(inv.StatusDetails), inv.ResponseCode, out, errOut)
+			}
+			wantCode := int32(0)
+			if st.want != types.CommandInvocationStatusSuccess {
+				wantCode = 1
+			}
+			if inv.ResponseCode != wantCode || aws.ToString(inv.ExecutionEndDateTime) == "" || aws.ToString(inv.PluginName) == "" {
+				t.Fatalf("invocation fields: %+v", inv)
+			}
+			info, _ := e.hsm.Cluster(id)
+			if info.State != st.afterState {
+				t.Fatalf("cluster state %s, want %s", info.State, st.afterState)
+			}
+		})
+	}
+	// The effects are real: the admin password set by the document logs in; kmsuser was deleted.
+	if err := e.hsm.Login(id, cloudhsm.Credentials{Role: cloudhsm.RoleAdmin, User: "admin", Password: adminPW}); err != nil {
+		t.Fatalf("admin login with the secret's password: %v", err)
+	}
+	users, _ := e.hsm.Users(id)
+	for _, u := range users {
+		if u.Name == "kmsuser" {
+			t.Fatal("kmsuser still exists")
+		}
+	}
+	// No password reached any request or response outside Secrets Manager's own value channels.
+	if leaks := e.srv.Recorder.ScanExcept(sandbox.SecretChannels, adminPW, userPW, otherPW); len(leaks) > 0 {
+		t.Fatalf("passwords leaked: %v", leaks)
+	}
+	list, err := e.ssm.ListCommandInvocations(context.Background(), &awsssm.ListCommandInvocationsInput{InstanceId: aws.String(ec2.DefaultInstanceID), Details: true, MaxResults: aws.Int32(5)})
+	if err != nil || len(list.CommandInvocations) != 5 || list.NextToken == nil || len(list.CommandInvocations[0].CommandPlugins) != 1 {
+		t.Fatalf("ListCommandInvocations: %v %+v", err, list)
+	}
+	cmds, err := e.ssm.ListCommands(context.Background(), &awsssm.ListCommandsInput{})
+	if err != nil || len(cmds.Commands) != len(steps) || cmds.Commands[0].Status != types.CommandStatusFailed {
+		t.Fatalf("ListCommands: %v %d", err, len(cmds.Commands))
+	}
+}
+
+// TestInvocationIsInvisibleAtFirst uses a long visibility delay so the first
+// GetCommandInvocation certainly comes before it ends, at any machine speed.
+func TestInvocationIsInvisibleAtFirst(t *testing.T) {
+	timings := ssm.DefaultTimings
+	timings.Visible = 10 * time.Minute
+	timings.Deliver = 11 * time.Minute
+	e := newEnv(t, ssm.WithTimings(timings))
+	ctx := context.Background()
+	out, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: aws.String(hsmdocs.DeleteCryptoUser), InstanceIds: []string{ec2.DefaultInstanceID}, Parameters: map[string][]string{
+		"ClusterId": {"cluster-abcdefghij2"}, "HsmIp": {"10.0.0.5"}, "Region": {"us-east-1"},
+		"CustomerCaCertSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf"},
+		"AdminPasswordSecretArn":  {"arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &awsssm.GetCommandInvocationInput{CommandId: out.Command.CommandId, InstanceId: aws.String(ec2.DefaultInstanceID)}
+	_, err = e.ssm.GetCommandInvocation(ctx, in)
+	wantCode(t, err, "InvocationDoesNotExist")
+	list, err := e.ssm.ListCommandInvocations(ctx, &awsssm.ListCommandInvocationsInput{CommandId: out.Command.CommandId})
+	if err != nil || len(list.CommandInvocations) != 0 {
+		t.Fatalf("ListCommandInvocations before visibility: %v %d", err, len(list.CommandInvocations))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		inv, err := e.ssm.GetCommandInvocation(ctx, in)
+		if err == nil {
+			if inv.Status != types.CommandInvocationStatusPending || inv.ResponseCode != -1 {
+				t.Fatalf("first visible state: %s %d", inv.Status, inv.ResponseCode)
+			}
+			return
+		}
+		wantCode(t, err, "InvocationDoesNotExist")
+		if time.Now().After(deadline) {
+			t.Fatal("invocation never became visible")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSendCommandRefusals(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	good := map[string][]string{
+		"ClusterId": {"cluster-abcdefghij2"}, "HsmIp": {"10.0.0.5"}, "Region": {"us-east-1"},
+		"CustomerCaCertSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf"},
+		"AdminPasswordSecretArn":  {"arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf"},
+	}
+	bad := map[string][]string{}
+	for k, v := range good {
+		bad[k] = v
+	}
+	bad["AdminPassword"] = []string{"hunter2hunter2"}
+	cases := []struct {
+		name, doc, instance string
+		params              map[string][]string
+		code                string
+	}{
+		{"unknown instance", hsmdocs.ActivateCluster, "i-0123456789abcdef0", good, "InvalidInstanceId"},
+		{"unknown document", "AWS-RunShellScript", ec2.DefaultInstanceID, map[string][]string{"commands": {"id"}}, "InvalidDocument"},
+		{"undeclared parameter", hsmdocs.ActivateCluster, ec2.DefaultInstanceID, bad, "InvalidParameters"},
+		{"missing parameter", hsmdocs.ActivateCluster, ec2.DefaultInstanceID, map[string][]string{"ClusterId": {"cluster-abcdefghij2"}}, "InvalidParameters"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: &tc.doc, InstanceIds: []string{tc.instance}, Parameters: tc.params})
+			wantCode(t, err, tc.code)
+		})
+	}
+	_, err := e.ssm.GetCommandInvocation(ctx, &awsssm.GetCommandInvocationInput{CommandId: aws.String("bogus"), InstanceId: aws.String(ec2.DefaultInstanceID)})
+	wantCode(t, err, "InvalidCommandId")
+}
+
+func TestDocumentsRegisteredByCDK(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	content, _ := hsmdocs.Content(hsmdocs.DeleteCryptoUser)
+	created, err := e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String("StrongroomStack-DeleteUserDoc-1A2B3C"), Content: &content, DocumentType: types.DocumentTypeCommand})
+	if err != nil {
+		t.Fatalf("CreateDocument: %v", err)
+	}
+	d := created.DocumentDescription
+	if d.Status != types.DocumentStatusActive || *d.SchemaVersion != "2.2" || len(d.Parameters) != 6 {
+		t.Fatalf("description: %+v", d)
+	}
+	_, err = e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String("StrongroomStack-DeleteUserDoc-1A2B3C"), Content: &content})
+	wantCode(t, err, "DocumentAlreadyExists")
+	_, err = e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String("broken"), Content: aws.String("schemaVersion: '2.2'")})
+	wantCode(t, err, "InvalidDocumentContent")
+	got, err := e.ssm.GetDocument(ctx, &awsssm.GetDocumentInput{Name: aws.String("StrongroomStack-DeleteUserDoc-1A2B3C")})
+	if err != nil || *got.Content != content {
+		t.Fatalf("GetDocument: %v", err)
+	}
+	desc, err := e.ssm.DescribeDocument(ctx, &awsssm.DescribeDocumentInput{Name: aws.String(hsmdocs.ActivateCluster)})
+	if err != nil || *desc.Document.Name != hsmdocs.ActivateCluster {
+		t.Fatalf("DescribeDocument built-in: %v", err)
+	}
+	_, err = e.ssm.DescribeDocument(ctx, &awsssm.DescribeDocumentInput{Name: aws.String("nope")})
+	wantCode(t, err, "InvalidDocument")
+
+	// The CDK-named copy runs as Strongroom's document: it gets as far as reaching the cluster.
+	inv := e.run(t, "StrongroomStack-DeleteUserDoc-1A2B3C", map[string]string{
+		"ClusterId": "cluster-abcdefghij2", "HsmIp": "10.0.0.5", "Region": "us-east-1",
+		"CustomerCaCertSecretArn": e.secret(t, "ca", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+		"AdminPasswordSecretArn":  e.secret(t, "admin", "Adm1nPassw0rdXyz"),
+	})
+	if inv.Status != types.CommandInvocationStatusFailed || !strings.Contains(aws.ToString(inv.StandardErrorContent), "cannot reach an ACTIVE HSM of cluster-abcdefghij2") {
+		t.Fatalf("CDK-named document: %s %q", inv.Status, aws.ToString(inv.StandardErrorContent))
+	}
+
+	// Content that is not Strongroom's runs and fails: the sandbox executes no arbitrary shell.
+	other := `{"schemaVersion":"2.2","description":"x","parameters":{},"mainSteps":[{"action":"aws:runShellScript","name":"run","inputs":{"runCommand":["id"]}}]}`
+	if _, err := e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String("Other-Doc"), Content: &other}); err != nil {
+		t.Fatal(err)
+	}
+	inv = e.run(t, "Other-Doc", nil)
+	if inv.Status != types.CommandInvocationStatusFailed || !strings.Contains(aws.ToString(inv.StandardErrorContent), "only Strongroom's documents") {
+		t.Fatalf("other document: %s %q", inv.Status, aws.ToString(inv.StandardErrorContent))
+	}
+}
+
+// TestUndeliverableCommandTimesOut stops the instance after SendCommand: the invocation stays
+// Pending until TimeoutSeconds, then ends TimedOut with "Delivery Timed Out".
+func TestUndeliverableCommandTimesOut(t *testing.T) {
+	e, instances := newEnvWithInstances(t)
+	ctx := context.Background()
+	out, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: aws.String(hsmdocs.DeleteCryptoUser), InstanceIds: []string{ec2.DefaultInstanceID}, TimeoutSeconds: aws.Int32(60), Parameters: map[string][]string{
+		"ClusterId": {"cluster-abcdefghij2"}, "HsmIp": {"10.0.0.5"}, "Region": {"us-east-1"},
+		"CustomerCaCertSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf"},
+		"AdminPasswordSecretArn":  {"arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	instances.stopped.Store(true)
+	in := &awsssm.GetCommandInvocationInput{CommandId: out.Command.CommandId, InstanceId: aws.String(ec2.DefaultInstanceID)}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		inv, err := e.ssm.GetCommandInvocation(ctx, in)
+		if err == nil && inv.Status == types.CommandInvocationStatusTimedOut {
+			if aws.ToString(inv.StatusDetails) != "Delivery Timed Out" || inv.ResponseCode != -1 {
+				t.Fatalf("timed out invocation: %s %d", aws.ToString(inv.StatusDetails), inv.ResponseCode)
+			}
+			return
+		}
+		if err == nil && inv.Status != types.CommandInvocationStatusPending {
+			t.Fatalf("undeliverable command reached %s", inv.Status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never timed out")
+		}
+		time.Sleep(3 * time.Millisecond)
+	}
+}

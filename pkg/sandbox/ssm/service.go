@@ -1,0 +1,351 @@
+// Package ssm is the sandbox's AWS Systems Manager Run Command (API version 2014-11-06), spoken
+// over JSON 1.1 with X-Amz-Target AmazonSSM.<Operation>.
+//
+// Operations: SendCommand, CancelCommand, GetCommandInvocation, ListCommandInvocations,
+// ListCommands, CreateDocument, DescribeDocument, GetDocument.
+//
+// The emulated client instance (the EC2 sandbox's instance, checked through Instances) runs
+// Strongroom's own documents (package hsmdocs) with their real effect on the emulated CloudHSM
+// cluster: it reads secrets by ARN through core.SecretReader, exactly as the script does on a real
+// instance with the AWS CLI, and drives the cluster's users through HSM. The invocation's output
+// is what the script would print (cloudhsm-cli's JSON on stdout, the script's own "strongroom:"
+// failure line on stderr). A document with other content runs and fails, since the sandbox cannot
+// execute arbitrary shell.
+//
+// Timing on the sandbox clock (Timings): an invocation is not visible for a moment after
+// SendCommand (GetCommandInvocation answers InvocationDoesNotExist, as AWS's eventual consistency
+// does), then Pending, InProgress, and Success/Failed. An instance that is not running leaves the
+// invocation Pending until TimeoutSeconds, then TimedOut ("Delivery Timed Out").
+//
+// Known differences from AWS: one plugin per document; no S3/CloudWatch output, notifications,
+// targets by tag or rate controls; documents are Active at once and have one
+// version; only JSON documents; stdout/stderr limits as documented (24,000 / 8,000 characters).
+package ssm
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strongroom/strongroom/pkg/hsmdocs"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/core"
+)
+
+// Output limits of GetCommandInvocation and of ListCommandInvocations' plugin output.
+const (
+	maxStdout       = 24000
+	maxStderr       = 8000
+	maxPluginOutput = 2500
+)
+
+// Instances tells which managed instances exist and run (*ec2.Service satisfies it).
+type Instances interface {
+	InstanceRunning(instanceID string) bool
+}
+
+// HSM is the part of the emulated CloudHSM the client instance's cloudhsm-cli reaches
+// (*cloudhsm.Service satisfies it).
+type HSM interface {
+	ConnectClient(clusterID, hsmIP, caCertPEM string) error
+	Users(clusterID string) ([]cloudhsm.User, error)
+	Login(clusterID string, cr cloudhsm.Credentials) error
+	Activate(clusterID, caCertPEM, adminPassword string) error
+	CreateUser(clusterID string, login cloudhsm.Credentials, name, role, password string) error
+	DeleteUser(clusterID string, login cloudhsm.Credentials, name, role string) error
+	ChangePassword(clusterID string, login cloudhsm.Credentials, name, role, newPassword string) error
+}
+
+var _ HSM = (*cloudhsm.Service)(nil)
+
+// Timings are the sandbox durations of an invocation's phases.
+type Timings struct {
+	// Visible is how long GetCommandInvocation answers InvocationDoesNotExist after SendCommand
+	// (observed: under a second).
+	Visible time.Duration
+	// Deliver is Pending -> InProgress on a running instance.
+	Deliver time.Duration
+	// Run is how long a Strongroom document runs (secrets, configure-cli, cloudhsm-cli).
+	Run time.Duration
+}
+
+// DefaultTimings are what New uses.
+var DefaultTimings = Timings{Visible: time.Second, Deliver: 2 * time.Second, Run: 12 * time.Second}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithTimings replaces DefaultTimings.
+func WithTimings(t Timings) Option { return func(s *Service) { s.timings = t } }
+
+// WithAccount sets the owner account of documents (default 123456789012).
+func WithAccount(account string) Option { return func(s *Service) { s.account = account } }
+
+// Service is the emulated SSM. It is safe for concurrent use.
+type Service struct {
+	clock     core.Clock
+	instances Instances
+	secrets   core.SecretReader
+	hsm       HSM
+	timings   Timings
+	account   string
+
+	mu       sync.Mutex
+	docs     map[string]*document
+	commands map[string]*command
+	corder   []string
+	timers   []func() bool
+	closed   bool
+}
+
+// New returns an SSM whose documents include Strongroom's (package hsmdocs), registered under
+// their hsmdocs names as the CDK app deploys them.
+func New(clock core.Clock, instances Instances, secrets core.SecretReader, hsm HSM, opts ...Option) *Service {
+	s := &Service{
+		clock: clock, instances: instances, secrets: secrets, hsm: hsm, timings: DefaultTimings,
+		account: "123456789012", docs: map[string]*document{}, commands: map[string]*command{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	for _, name := range hsmdocs.Names() {
+		content, _ := hsmdocs.Content(name)
+		d, err := parseDocument(name, content, s.clock.Now())
+		if err != nil {
+			panic(fmt.Sprintf("ssm: built-in document %s: %v", name, err)) // a bug in hsmdocs
+		}
+		s.docs[name] = d
+	}
+	return s
+}
+
+// Close stops every pending invocation step.
+func (s *Service) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, stop := range s.timers {
+		stop()
+	}
+	s.timers = nil
+}
+
+// later runs f under s.mu after d of sandbox time. Caller holds s.mu.
+func (s *Service) later(d time.Duration, f func()) {
+	if s.closed {
+		return
+	}
+	s.timers = append(s.timers, s.clock.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.closed {
+			f()
+		}
+	}))
+}
+
+var (
+	_ core.JSONService = (*Service)(nil)
+	_ core.FaultCodes  = (*Service)(nil)
+)
+
+// ServiceID implements core.JSONService.
+func (s *Service) ServiceID() string { return "ssm" }
+
+// TargetPrefix implements core.JSONService.
+func (s *Service) TargetPrefix() string { return "AmazonSSM" }
+
+// JSONVersion implements core.JSONService.
+func (s *Service) JSONVersion() string { return "1.1" }
+
+// ThrottleError implements core.FaultCodes.
+func (s *Service) ThrottleError() *core.Error {
+	return core.Errorf("ThrottlingException", "Rate exceeded")
+}
+
+// InternalError implements core.FaultCodes.
+func (s *Service) InternalError() *core.Error {
+	return core.StatusErrorf(http.StatusInternalServerError, "InternalServerError", "An error occurred on the server side.")
+}
+
+// Operations implements core.JSONService.
+func (s *Service) Operations() map[string]core.JSONOperation {
+	return map[string]core.JSONOperation{
+		"SendCommand":            s.sendCommand,
+		"CancelCommand":          s.cancelCommand,
+		"GetCommandInvocation":   s.getCommandInvocation,
+		"ListCommandInvocations": s.listCommandInvocations,
+		"ListCommands":           s.listCommands,
+		"CreateDocument":         s.createDocument,
+		"DescribeDocument":       s.describeDocument,
+		"GetDocument":            s.getDocument,
+	}
+}
+
+// document is a registered Command document.
+type document struct {
+	name, content, hash, description, schema string
+	created                                  time.Time
+	params                                   []docParam
+	step                                     string
+	// strongroom is the hsmdocs name whose content this is ("" for other content).
+	strongroom string
+	parsed     hsmdocs.Document
+}
+
+type docParam struct {
+	Name         string `json:"Name"`
+	Type         string `json:"Type"`
+	Description  string `json:"Description,omitempty"`
+	DefaultValue string `json:"DefaultValue,omitempty"`
+}
+
+func parseDocument(name, content string, now time.Time) (*document, error) {
+	var d hsmdocs.Document
+	if err := json.Unmarshal([]byte(content), &d); err != nil {
+		return nil, fmt.Errorf("content is not a JSON document: %v", err)
+	}
+	if d.SchemaVersion == "" || len(d.MainSteps) == 0 {
+		return nil, fmt.Errorf("a Command document needs schemaVersion and mainSteps")
+	}
+	sum := sha256.Sum256([]byte(content))
+	doc := &document{
+		name: name, content: content, hash: hex.EncodeToString(sum[:]), description: d.Description,
+		schema: d.SchemaVersion, created: now, step: d.MainSteps[0].Name, parsed: d,
+	}
+	for _, p := range sortedKeys(d.Parameters) {
+		def := d.Parameters[p]
+		doc.params = append(doc.params, docParam{Name: p, Type: def.Type, Description: def.Description, DefaultValue: def.Default})
+	}
+	doc.strongroom, _ = hsmdocs.Identify(content)
+	return doc, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func newCommandID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+var docNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-.]{3,128}$`)
+
+type createDocumentInput struct {
+	Content        string `json:"Content"`
+	Name           string `json:"Name"`
+	DocumentType   string `json:"DocumentType"`
+	DocumentFormat string `json:"DocumentFormat"`
+	VersionName    string `json:"VersionName"`
+	TargetType     string `json:"TargetType"`
+}
+
+func (s *Service) createDocument(_ context.Context, raw json.RawMessage) (any, error) {
+	var in createDocumentInput
+	if err := core.Decode(raw, &in); err != nil {
+		return nil, err
+	}
+	if !docNamePattern.MatchString(in.Name) {
+		return nil, core.Errorf("ValidationException", "Document name '%s' must match ^[a-zA-Z0-9_\\-.]{3,128}$.", in.Name)
+	}
+	lower := strings.ToLower(in.Name)
+	if strings.HasPrefix(lower, "aws") || strings.HasPrefix(lower, "amazon") {
+		return nil, core.Errorf("ValidationException", "Document name '%s' uses a reserved prefix (aws, amazon).", in.Name)
+	}
+	if in.DocumentType != "" && in.DocumentType != "Command" {
+		return nil, core.Errorf("InvalidDocumentType", "The sandbox supports only Command documents, not %s.", in.DocumentType)
+	}
+	if in.DocumentFormat != "" && in.DocumentFormat != "JSON" {
+		return nil, core.Errorf("InvalidDocumentContent", "The sandbox reads only JSON documents, not %s.", in.DocumentFormat)
+	}
+	if len(in.Content) > 64*1024 {
+		return nil, core.Errorf("MaxDocumentSizeExceeded", "The content exceeds the maximum document size of 64 KB.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.docs[in.Name]; ok {
+		return nil, core.Errorf("DocumentAlreadyExists", "Document with same name %s already exists", in.Name)
+	}
+	d, err := parseDocument(in.Name, in.Content, s.clock.Now())
+	if err != nil {
+		return nil, core.Errorf("InvalidDocumentContent", "%v", err)
+	}
+	if d.schema != "2.2" && d.schema != "1.2" && d.schema != "2.0" {
+		return nil, core.Errorf("InvalidDocumentSchemaVersion", "Command documents support schemaVersion 1.2, 2.0 and 2.2, not %s.", d.schema)
+	}
+	s.docs[in.Name] = d
+	return map[string]any{"DocumentDescription": s.describe(d)}, nil
+}
+
+func (s *Service) describe(d *document) map[string]any {
+	return map[string]any{
+		"Name": d.name, "Owner": s.account, "CreatedDate": core.EpochTime(d.created), "Status": "Active",
+		"DocumentVersion": "1", "LatestVersion": "1", "DefaultVersion": "1", "Description": d.description,
+		"Parameters": d.params, "PlatformTypes": []string{"Linux", "MacOS"}, "DocumentType": "Command",
+		"SchemaVersion": d.schema, "DocumentFormat": "JSON", "Hash": d.hash, "HashType": "Sha256",
+	}
+}
+
+type nameInput struct {
+	Name            string `json:"Name"`
+	DocumentVersion string `json:"DocumentVersion"`
+}
+
+func (s *Service) docLocked(name, version string) (*document, error) {
+	d, ok := s.docs[name]
+	if !ok {
+		return nil, core.Errorf("InvalidDocument", "Document with name %s does not exist.", name)
+	}
+	if version != "" && version != "1" && version != "$LATEST" && version != "$DEFAULT" {
+		return nil, core.Errorf("InvalidDocumentVersion", "Document %s has no version %s.", name, version)
+	}
+	return d, nil
+}
+
+func (s *Service) describeDocument(_ context.Context, raw json.RawMessage) (any, error) {
+	var in nameInput
+	if err := core.Decode(raw, &in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.docLocked(in.Name, in.DocumentVersion)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Document": s.describe(d)}, nil
+}
+
+func (s *Service) getDocument(_ context.Context, raw json.RawMessage) (any, error) {
+	var in nameInput
+	if err := core.Decode(raw, &in); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.docLocked(in.Name, in.DocumentVersion)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"Name": d.name, "CreatedDate": core.EpochTime(d.created), "DocumentVersion": "1", "Status": "Active",
+		"Content": d.content, "DocumentType": "Command", "DocumentFormat": "JSON",
+	}, nil
+}

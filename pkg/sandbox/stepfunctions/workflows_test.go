@@ -1,0 +1,152 @@
+package stepfunctions_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/strongroom/strongroom/pkg/asl"
+	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
+)
+
+// scenario is a file of pkg/asl/testdata/statemachines/<machine>/: an input, scripted answers
+// per Lambda function ARN (by call count, the last repeating) and the expected outcome. The same
+// files drive the differential test of pkg/asl; here they run through the Step Functions API
+// with the scripts registered as sandbox Lambda functions.
+type scenario struct {
+	Comment string                       `json:"comment"`
+	Input   json.RawMessage              `json:"input"`
+	Tasks   map[string][]json.RawMessage `json:"tasks"`
+	Expect  struct {
+		OutputSubset json.RawMessage `json:"outputSubset"`
+		Error        string          `json:"error"`
+		Cause        *string         `json:"cause"`
+	} `json:"expect"`
+}
+
+type scriptStep struct {
+	Result json.RawMessage `json:"result"`
+	Error  *string         `json:"error"`
+	Cause  string          `json:"cause"`
+}
+
+func TestWorkflowScenariosThroughAPI(t *testing.T) {
+	files, err := filepath.Glob("../../../statemachines/*.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		base := strings.TrimSuffix(filepath.Base(f), ".asl.json")
+		scenarios, _ := filepath.Glob(filepath.Join("../../asl/testdata/statemachines", base, "*.json"))
+		for _, sf := range scenarios {
+			t.Run(base+"/"+strings.TrimSuffix(filepath.Base(sf), ".json"), func(t *testing.T) {
+				runScenario(t, f, sf)
+			})
+		}
+	}
+}
+
+func runScenario(t *testing.T, machineFile, scenarioFile string) {
+	b, err := os.ReadFile(scenarioFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc scenario
+	if err := json.Unmarshal(b, &sc); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	text, err := os.ReadFile(machineFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := map[string]string{}
+	for _, m := range placeholderRE.FindAllStringSubmatch(string(text), -1) {
+		if _, done := subs[m[1]]; done {
+			continue
+		}
+		name := strings.TrimSuffix(m[1], "Arn")
+		subs[m[1]] = e.lambda.ARN(name)
+		script := sc.Tasks[e.lambda.ARN(name)]
+		var mu sync.Mutex
+		calls := 0
+		if _, err := e.lambda.RegisterHandler(name, func(ctx context.Context, payload []byte) ([]byte, error) {
+			if len(script) == 0 {
+				return nil, messages.InvokeResponse_Error{Type: "Sandbox.NoScript", Message: "no scripted answer for " + name}
+			}
+			mu.Lock()
+			raw := script[min(calls, len(script)-1)]
+			calls++
+			mu.Unlock()
+			var step scriptStep
+			if err := json.Unmarshal(raw, &step); err != nil {
+				return nil, err
+			}
+			if step.Error != nil {
+				return nil, messages.InvokeResponse_Error{Type: *step.Error, Message: step.Cause}
+			}
+			return step.Result, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	def, err := stepfunctions.LoadFile(machineFile, subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn, _, err := e.states.Create("workflow", def, role, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := e.client.StartExecution(ctxFor(t), &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Input: aws.String(string(sc.Input))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := e.waitDone(t, aws.ToString(start.ExecutionArn))
+	if sc.Expect.Error != "" {
+		if aws.ToString(d.Error) != sc.Expect.Error || (sc.Expect.Cause != nil && !strings.Contains(aws.ToString(d.Cause), *sc.Expect.Cause)) {
+			t.Errorf("%s: %s %s (%s), want error %s", sc.Comment, d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), sc.Expect.Error)
+		}
+		return
+	}
+	got, err := asl.ParseJSON([]byte(aws.ToString(d.Output)))
+	if err != nil {
+		t.Fatalf("%s: status %s, error %s (%s)", sc.Comment, d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	want, err := asl.ParseJSON(sc.Expect.OutputSubset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if where, ok := contains(got, want, "$"); !ok {
+		t.Errorf("%s: output %s differs from the expected subset at %s", sc.Comment, aws.ToString(d.Output), where)
+	}
+}
+
+func contains(got, want any, path string) (string, bool) {
+	wo, ok := want.(*asl.Object)
+	if !ok {
+		return path, asl.Equal(got, want)
+	}
+	gotObj, ok := got.(*asl.Object)
+	if !ok {
+		return path, false
+	}
+	for _, k := range wo.Keys {
+		g, ok := gotObj.Get(k)
+		if !ok {
+			return path + "." + k, false
+		}
+		if p, ok := contains(g, wo.Values[k], path+"."+k); !ok {
+			return p, false
+		}
+	}
+	return "", true
+}
