@@ -67,7 +67,7 @@ type Resolver interface {
 // Env is the deployment's pseudo parameters and parameter values.
 type Env struct {
 	Region, AccountID, Partition, StackName, StackID, URLSuffix string
-	Parameters                                                   map[string]any
+	Parameters                                                  map[string]any
 }
 
 // NoValue is what AWS::NoValue resolves to; Resolve drops it from maps and lists.

@@ -428,3 +428,38 @@ func TestUndeliverableCommandTimesOut(t *testing.T) {
 		time.Sleep(3 * time.Millisecond)
 	}
 }
+
+// TestCancelledCommandNeverRuns cancels a command before delivery: it ends Cancelled and its
+// script never runs (it would have failed on the unknown cluster).
+func TestCancelledCommandNeverRuns(t *testing.T) {
+	timings := ssm.DefaultTimings
+	timings.Deliver = 10 * time.Minute // 200 ms of wall time at the test scale
+	e := newEnv(t, ssm.WithTimings(timings))
+	ctx := context.Background()
+	out, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: aws.String(hsmdocs.DeleteCryptoUser), InstanceIds: []string{ec2.DefaultInstanceID}, Parameters: map[string][]string{
+		"ClusterId": {"cluster-abcdefghij2"}, "HsmIp": {"10.0.0.5"}, "Region": {"us-east-1"},
+		"CustomerCaCertSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf"},
+		"AdminPasswordSecretArn":  {"arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ssm.CancelCommand(ctx, &awsssm.CancelCommandInput{CommandId: out.Command.CommandId}); err != nil {
+		t.Fatalf("CancelCommand: %v", err)
+	}
+	_, err = e.ssm.CancelCommand(ctx, &awsssm.CancelCommandInput{CommandId: aws.String("00000000-0000-0000-0000-000000000000")})
+	wantCode(t, err, "InvalidCommandId")
+	// Past delivery and the run time, the invocation is still Cancelled with no output.
+	e.srv.Clock.Sleep(ctx, timings.Deliver+timings.Run+time.Minute)
+	inv, err := e.ssm.GetCommandInvocation(ctx, &awsssm.GetCommandInvocationInput{CommandId: out.Command.CommandId, InstanceId: aws.String(ec2.DefaultInstanceID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Status != types.CommandInvocationStatusCancelled || aws.ToString(inv.StandardErrorContent) != "" || inv.ResponseCode != -1 {
+		t.Fatalf("cancelled invocation: %s %q %d", inv.Status, aws.ToString(inv.StandardErrorContent), inv.ResponseCode)
+	}
+	cmds, err := e.ssm.ListCommands(ctx, &awsssm.ListCommandsInput{CommandId: out.Command.CommandId})
+	if err != nil || cmds.Commands[0].Status != types.CommandStatusCancelled {
+		t.Fatalf("command status: %v %+v", err, cmds)
+	}
+}
