@@ -84,9 +84,17 @@ SCALE        ?= 1
 sandbox: ## serve the local AWS sandbox until interrupted (SANDBOX_ADDR, SCALE)
 	$(GO) run ./cmd/strongroom sandbox -addr $(SANDBOX_ADDR) -scale $(SCALE)
 
+# Stacks `make deploy` deploys. The cluster stack starts HSM billing, so it is deployed only when named:
+#   make deploy STACKS="StrongroomAlerts StrongroomCluster"
+STACKS ?= StrongroomAlerts StrongroomDatabase
+RDS_CA_BUNDLE := $(BUILD_DIR)/rotate/rds-global-bundle.pem
 .PHONY: deploy
-deploy: build npm ## deploy to the AWS account and region of your credentials (see README)
-	$(CDK) deploy --all --require-approval broadening
+deploy: build npm ## deploy STACKS to the AWS account and region of your credentials (see README)
+	@if echo "$(STACKS)" | grep -q StrongroomDatabase && [ ! -s $(RDS_CA_BUNDLE) ]; then \
+	  echo "fetching the RDS CA bundle into $(RDS_CA_BUNDLE) (the rotation Lambda verifies the database with it)"; \
+	  curl -fsSLo $(RDS_CA_BUNDLE) https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem; \
+	fi
+	$(CDK) deploy $(STACKS) --require-approval broadening
 
 .PHONY: clean
 clean:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/strongroom/strongroom/infra/alerts"
 	"github.com/strongroom/strongroom/infra/database"
+	"github.com/strongroom/strongroom/infra/hsmcluster"
 	"github.com/strongroom/strongroom/infra/settings"
 )
 
@@ -27,6 +28,13 @@ const AlertsStackName = "StrongroomAlerts"
 
 // DatabaseStackName is the id (and CloudFormation name) of the database stack.
 const DatabaseStackName = "StrongroomDatabase"
+
+// ClusterStackName is the id (and CloudFormation name) of the CloudHSM cluster stack. Deploying it
+// starts HSM billing: deploy it by name when you mean to (see README).
+const ClusterStackName = "StrongroomCluster"
+
+// DefaultStateMachinesDir holds the ASL files, relative to the repository root.
+const DefaultStateMachinesDir = "statemachines"
 
 // DefaultBuildDir is where `make build` writes one directory per Lambda, relative to the repository root
 // (the working directory of `cdk synth`).
@@ -49,6 +57,8 @@ type options struct {
 	outdir string
 	// env looks up environment variables.
 	env settings.Lookup
+	// stateMachinesDir holds the ASL files; empty means DefaultStateMachinesDir.
+	stateMachinesDir string
 }
 
 // newApp declares the whole app: validated settings, every stack, cdk-nag on everything.
@@ -99,6 +109,21 @@ func newApp(o options) (awscdk.App, error) {
 		},
 		RotationAssetDir: filepath.Join(o.buildDir, "rotate"),
 		Config:           dbCfg,
+	}); err != nil {
+		return nil, err
+	}
+
+	smDir := o.stateMachinesDir
+	if smDir == "" {
+		smDir = DefaultStateMachinesDir
+	}
+	if _, err := hsmcluster.NewClusterStack(app, ClusterStackName, &hsmcluster.StackProps{
+		StackProps: awscdk.StackProps{
+			Env:         env,
+			Description: jsii.String("Strongroom CloudHSM cluster: VPC, SSM-managed cloudhsm-cli client and Custom::CloudHsmCluster (billed per HSM hour)"),
+		},
+		BuildDir:         o.buildDir,
+		StateMachinesDir: smDir,
 	}); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
+	"github.com/strongroom/strongroom/infra/hsmcluster"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/pkg/nagreport"
 )
@@ -26,7 +28,16 @@ var buildDir string
 
 // appLambdas are the build/<name> directories newApp reads. A stack that deploys another function
 // adds its name here (newApp's error names any bootstrap that is missing).
-var appLambdas = []string{"trailrelay", "rotate"}
+var appLambdas = append([]string{"trailrelay", "rotate", "cluster-entry", "cfn-safetynet"}, clusterSteps()...)
+
+func clusterSteps() []string {
+	var names []string
+	for _, n := range hsmcluster.Placeholders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -70,7 +81,7 @@ func noEnv(string) any { return nil }
 func synth(t *testing.T, extra map[string]any, addStacks func(awscdk.App)) (awscdk.App, string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "cdk.out")
-	app, err := newApp(options{buildDir: buildDir, context: cdkJSONContext(t, extra), outdir: out, env: noEnv})
+	app, err := newApp(options{stateMachinesDir: "../statemachines", buildDir: buildDir, context: cdkJSONContext(t, extra), outdir: out, env: noEnv})
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
@@ -265,14 +276,14 @@ func TestInvalidContextFailsSynthesis(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := newApp(options{buildDir: buildDir, context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: noEnv})
+			_, err := newApp(options{stateMachinesDir: "../statemachines", buildDir: buildDir, context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: noEnv})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want one containing %q", err, c.want)
 			}
 		})
 	}
 	t.Run("missing build output", func(t *testing.T) {
-		_, err := newApp(options{buildDir: t.TempDir(), context: cdkJSONContext(t, nil), outdir: t.TempDir(), env: noEnv})
+		_, err := newApp(options{stateMachinesDir: "../statemachines", buildDir: t.TempDir(), context: cdkJSONContext(t, nil), outdir: t.TempDir(), env: noEnv})
 		if err == nil || !strings.Contains(err.Error(), "make build") {
 			t.Fatalf("err = %v, want one telling to run make build", err)
 		}
@@ -300,7 +311,7 @@ func TestEnvironment(t *testing.T) {
 				}
 				return nil
 			}
-			app, err := newApp(options{buildDir: buildDir, context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: env})
+			app, err := newApp(options{stateMachinesDir: "../statemachines", buildDir: buildDir, context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: env})
 			if err != nil {
 				t.Fatal(err)
 			}

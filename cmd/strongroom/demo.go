@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,5 +283,3 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-// quietLogger discards; the demo's own progress goes to the printer.
-var quietLogger = slog.New(slog.DiscardHandler)

@@ -301,6 +301,15 @@ func TestTopic(t *testing.T) {
 		st := s.(map[string]any)
 		if svc, ok := st["Principal"].(map[string]any)["Service"].(string); ok {
 			services[svc] = st["Action"].([]any)
+			if svc == "events.amazonaws.com" {
+				// Only this stack's two rules may dead-letter through the key.
+				src := fmt.Sprint(st["Condition"].(map[string]any)["ArnEquals"].(map[string]any)["aws:SourceArn"])
+				for _, rule := range []string{":rule/Alerts-CloudTrailEvents", ":rule/Alerts-RotationFailed"} {
+					if !strings.Contains(src, rule) {
+						t.Errorf("events key statement aws:SourceArn %s does not name %s", src, rule)
+					}
+				}
+			}
 		}
 	}
 	want := map[string][]any{

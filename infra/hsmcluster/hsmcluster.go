@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 
@@ -56,6 +57,9 @@ var Placeholders = map[string]string{
 	"ScaleFunctionArn":         "cluster-scale",
 	"SignFunctionArn":          "cluster-sign",
 }
+
+// placeholderRE finds the ${Placeholder}s of an ASL file.
+var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z]+)\}`)
 
 // Workflows are the state machine files, by request type.
 var Workflows = map[string]string{
@@ -118,15 +122,15 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 	}
 	c := &CloudHsmCluster{Construct: constructs.NewConstruct(scope, jsii.String(id)), Steps: map[string]*golambda.Function{},
 		StateMachines: map[string]awsstepfunctions.StateMachine{}}
-	stack := awscdk.Stack_Of(c)
+	stack := awscdk.Stack_Of(c.Construct)
 	c.SecretPrefix = "strongroom/" + *stack.StackName() + "/" + id
 
-	c.SecretsKey = awskms.NewKey(c, jsii.String("SecretsKey"), &awskms.KeyProps{
+	c.SecretsKey = awskms.NewKey(c.Construct, jsii.String("SecretsKey"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the CloudHSM admin password and the customer CA secrets (Strongroom)"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
-	c.Document = awsssm.NewCfnDocument(c, jsii.String("ActivateDocument"), &awsssm.CfnDocumentProps{
+	c.Document = awsssm.NewCfnDocument(c.Construct, jsii.String("ActivateDocument"), &awsssm.CfnDocumentProps{
 		DocumentType:   jsii.String("Command"),
 		DocumentFormat: jsii.String("JSON"),
 		Content:        p.ActivateDocument,
@@ -150,7 +154,7 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 		"cluster-activate": {"ACTIVATE_DOCUMENT": c.Document.Ref()},
 	}
 	for _, n := range names {
-		fn, err := golambda.New(c, stepID(n), golambda.Props{
+		fn, err := golambda.New(c.Construct, stepID(n), golambda.Props{
 			AssetDir:     filepath.Join(p.BuildDir, n),
 			Description:  "Strongroom Custom::CloudHsmCluster step " + n,
 			Environment:  env[n],
@@ -170,14 +174,14 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 		subs[placeholder] = c.Steps[n].Function.FunctionArn()
 	}
 	for _, kind := range []string{"Create", "Update", "Delete"} {
-		logs := awslogs.NewLogGroup(c, jsii.String(kind+"WorkflowLogs"), &awslogs.LogGroupProps{Retention: p.LogRetention})
+		logs := awslogs.NewLogGroup(c.Construct, jsii.String(kind+"WorkflowLogs"), &awslogs.LogGroupProps{Retention: p.LogRetention})
 		// The ASL file is inlined (not uploaded as an asset) so the template shows exactly what runs
 		// and the sandbox can load it from cdk.out.
 		asl, err := os.ReadFile(filepath.Join(p.StateMachinesDir, Workflows[kind]))
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: read the %s workflow: %w", id, kind, err)
 		}
-		sm := awsstepfunctions.NewStateMachine(c, jsii.String(kind+"Workflow"), &awsstepfunctions.StateMachineProps{
+		sm := awsstepfunctions.NewStateMachine(c.Construct, jsii.String(kind+"Workflow"), &awsstepfunctions.StateMachineProps{
 			Comment:                 jsii.String("Strongroom Custom::CloudHsmCluster " + kind),
 			DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(asl))),
 			DefinitionSubstitutions: &subs,
@@ -189,12 +193,21 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 				IncludeExecutionData: jsii.Bool(true),
 			},
 		})
-		for _, fn := range c.Steps {
-			fn.Function.GrantInvoke(sm)
+		// Each workflow may invoke only the steps its ASL file names.
+		var invokes []string
+		for _, m := range placeholderRE.FindAllStringSubmatch(string(asl), -1) {
+			fn, ok := c.Steps[Placeholders[m[1]]]
+			if !ok {
+				return nil, fmt.Errorf("cluster %s: the %s workflow uses ${%s}, which names no step", id, kind, m[1])
+			}
+			if fn.Function.GrantInvoke(sm) != nil {
+				logical := awscdk.Stack_Of(c.Construct).GetLogicalId(fn.Function.Node().DefaultChild().(awscdk.CfnElement))
+				invokes = append(invokes, fmt.Sprintf("Resource::<%s.Arn>:*", *logical))
+			}
 		}
 		nagsuppress.Add(sm, true, nagsuppress.Rule{
-			ID: "AwsSolutions-IAM5", AppliesTo: []string{"Resource::<*.Arn>:*"},
-			Reason: "lambda:InvokeFunction on a function's versions and aliases (ARN:*) is how CDK grants invoke; the functions are this construct's own.",
+			ID: "AwsSolutions-IAM5", AppliesTo: invokes,
+			Reason: "lambda:InvokeFunction on a function's versions and aliases (ARN:*) is how CDK grants invoke; the functions are the steps this workflow's ASL names.",
 		}, nagsuppress.Rule{
 			ID: "AwsSolutions-IAM5", AppliesTo: []string{"Resource::*"},
 			Reason: "X-Ray and CloudWatch Logs delivery actions of a state machine accept no resource ARNs.",
@@ -202,7 +215,7 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 		c.StateMachines[kind] = sm
 	}
 
-	entry, err := golambda.New(c, "Entry", golambda.Props{
+	entry, err := golambda.New(c.Construct, "Entry", golambda.Props{
 		AssetDir:    filepath.Join(p.BuildDir, "cluster-entry"),
 		Description: "Strongroom Custom::CloudHsmCluster service token: validates and starts the workflow",
 		Environment: map[string]*string{
@@ -240,7 +253,7 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 	for k, v := range p.ExtraProperties {
 		props[k] = v
 	}
-	c.Resource = awscdk.NewCustomResource(c, jsii.String("Resource"), &awscdk.CustomResourceProps{
+	c.Resource = awscdk.NewCustomResource(c.Construct, jsii.String("Resource"), &awscdk.CustomResourceProps{
 		ServiceToken:   entry.Function.FunctionArn(),
 		ResourceType:   jsii.String("Custom::CloudHsmCluster"),
 		Properties:     &props,
@@ -315,8 +328,8 @@ func grantSteps(c *CloudHsmCluster, clusterArn string, secretArn func(string) st
 	c.SecretsKey.GrantEncryptDecrypt(c.Steps["cluster-sign"].Role)
 	c.SecretsKey.Grant(c.Steps["cluster-password"].Role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Encrypt"))
 
-	docArn := fmt.Sprintf("arn:%s:ssm:%s:%s:document/%s", *awscdk.Stack_Of(c).Partition(), *awscdk.Stack_Of(c).Region(), *awscdk.Stack_Of(c).Account(), *c.Document.Ref())
-	instArn := fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", *awscdk.Stack_Of(c).Partition(), *awscdk.Stack_Of(c).Region(), *awscdk.Stack_Of(c).Account())
+	docArn := fmt.Sprintf("arn:%s:ssm:%s:%s:document/%s", *awscdk.Stack_Of(c.Construct).Partition(), *awscdk.Stack_Of(c.Construct).Region(), *awscdk.Stack_Of(c.Construct).Account(), *c.Document.Ref())
+	instArn := fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", *awscdk.Stack_Of(c.Construct).Partition(), *awscdk.Stack_Of(c.Construct).Region(), *awscdk.Stack_Of(c.Construct).Account())
 	c.Steps["cluster-activate"].Role.AddToPolicy(stmt([]string{"ssm:SendCommand"}, docArn, instArn))
 	c.Steps["cluster-activate"].Role.AddToPolicy(stmt([]string{"secretsmanager:DescribeSecret"}, secretArn("customer-ca/certificate")))
 	nagsuppress.Add(c.Steps["cluster-activate"].Role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5",
@@ -328,12 +341,12 @@ func grantSteps(c *CloudHsmCluster, clusterArn string, secretArn func(string) st
 // safetyNet wires EventBridge's execution status changes of the three workflows to the Lambda
 // that answers FAILED for an execution that ended without answering.
 func (c *CloudHsmCluster) safetyNet(p Props) error {
-	dlq := awssqs.NewQueue(c, jsii.String("SafetyNetDLQ"), &awssqs.QueueProps{
+	dlq := awssqs.NewQueue(c.Construct, jsii.String("SafetyNetDLQ"), &awssqs.QueueProps{
 		Encryption: awssqs.QueueEncryption_KMS_MANAGED, EnforceSSL: jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
 	nagsuppress.Add(dlq, true, nagsuppress.Rule{ID: "AwsSolutions-SQS3", Reason: "this queue is itself the dead-letter queue of the safety net's deliveries."})
-	fn, err := golambda.New(c, "SafetyNet", golambda.Props{
+	fn, err := golambda.New(c.Construct, "SafetyNet", golambda.Props{
 		AssetDir:     filepath.Join(p.BuildDir, "cfn-safetynet"),
 		Description:  "Strongroom: answers CloudFormation FAILED for a cluster workflow that ended without answering",
 		LogRetention: p.LogRetention,
@@ -350,7 +363,7 @@ func (c *CloudHsmCluster) safetyNet(p Props) error {
 	}
 	nagsuppress.Add(fn.Role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5",
 		Reason: "states:DescribeExecution and GetExecutionHistory are granted on this construct's state machines' executions (execution ARNs are generated per run)."})
-	rule := awsevents.NewRule(c, jsii.String("SafetyNetRule"), &awsevents.RuleProps{
+	rule := awsevents.NewRule(c.Construct, jsii.String("SafetyNetRule"), &awsevents.RuleProps{
 		Description: jsii.String("Strongroom cluster workflows that ended FAILED, TIMED_OUT or ABORTED"),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings("aws.states"),

@@ -40,13 +40,13 @@ func AWSConfig(log *slog.Logger) aws.Config {
 		log.Error("load AWS configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	return cfg
+	return sandboxConfig(cfg)
 }
 
 // Start runs a step's Handle method as the Lambda handler, with errors classified for the state
 // machine and logged once.
 func Start[In, Out any](step string, log *slog.Logger, handle func(context.Context, In) (Out, error)) {
-	lambda.Start(lambdaerr.Wrap(step, log, handle))
+	lambda.Start(lambdaerr.Wrap(step, log, crashOnce(handle)))
 }
 
 // Must exits the cold start when err is set, naming what failed.

@@ -44,7 +44,11 @@ type Command struct {
 }
 
 // safeValue matches the values a Strongroom document takes: ids, ARNs, IPs, regions, user names.
-var safeValue = regexp.MustCompile(`^[A-Za-z0-9:/_.@+=,-]{1,2048}$`)
+// Their length is checked apart (maxValue): Go's regexp refuses repeat counts above 1000.
+var safeValue = regexp.MustCompile(`^[A-Za-z0-9:/_.@+=,-]+$`)
+
+// maxValue bounds a parameter value; ARNs are at most 2048 characters.
+const maxValue = 2048
 
 // Send runs Document with the given parameters.
 type Send struct {
@@ -67,7 +71,7 @@ func (s *Send) Handle(ctx context.Context, in SendInput) (Command, error) {
 	sort.Strings(names)
 	for _, k := range names {
 		v := in.Parameters[k]
-		if !safeValue.MatchString(v) {
+		if len(v) > maxValue || !safeValue.MatchString(v) {
 			// The value itself is not echoed: it might be the very secret this check exists for.
 			return Command{}, lambdaerr.Terminal(fmt.Sprintf("run command %s: parameter %s is not an id, ARN or name; documents take secret ARNs, never values", s.Document, k), nil)
 		}

@@ -182,7 +182,9 @@ func (sb *Sandbox) Close() error {
 // SecretValues lists every secret value the sandbox's services issued or stored (secret strings,
 // generated passwords), for Recorder.Scan.
 func (sb *Sandbox) SecretValues() []string {
-	return sb.SecretsManager.SecretValues()
+	// KMS holds the kmsuser passwords it generates on connect, which never pass through Secrets
+	// Manager.
+	return append(sb.SecretsManager.SecretValues(), sb.KMS.SecretValues()...)
 }
 
 // functionEnv is what every bootstrap executable gets so that its SDK clients reach this sandbox.

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
@@ -152,10 +154,13 @@ func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, root strin
 	Write([]byte) (int, error)
 }, o Options) (*Deployment, error) {
 	d := &Deployment{SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Machines: map[string]string{},
-		Definitions: map[string]string{}, Document: hsmdocs.ActivateCluster}
+		Definitions: map[string]string{}}
 	if d.StackName == "" {
 		d.StackName = "strongroom-e2e"
 	}
+	// CloudFormation names an AWS::SSM::Document without a Name <stack>-<logical id>-<suffix>; the
+	// sandbox's SSM recognises the content (hsmdocs.Identify), not the name.
+	d.Document = d.StackName + "-ActivateDocument-SANDBOX"
 	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{
 		Description: aws.String("Encrypts the CloudHSM admin password and the customer CA secrets (Strongroom)"),
 	})
@@ -185,7 +190,8 @@ func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, root strin
 		if !ok {
 			return fmt.Errorf("no binary for %s", name)
 		}
-		vars := map[string]string{}
+		// The SDK's retry backoff runs at the sandbox clock's speed (lambdaenv.SandboxClockScaleVar).
+		vars := map[string]string{lambdaenv.SandboxClockScaleVar: strconv.FormatFloat(sb.Clock.Scale(), 'f', -1, 64)}
 		for k, v := range env[name] {
 			vars[k] = v
 		}

@@ -1,16 +1,21 @@
 package clustertest_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/strongroom/strongroom/pkg/hsmcluster/clustertest"
 	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
@@ -49,26 +54,50 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// scale is the sandbox clock speed of these tests: a Create takes about 25 sandbox minutes, so
-// about 1.5 s of waiting plus the functions' own run time.
-const scale = 1000
+// scale is the sandbox clock speed of these tests. A Create takes about 25 sandbox minutes (6-8 s
+// of wall time at 200). It cannot be much higher: a function's own wall time counts scale times
+// against its state's TimeoutSeconds (120 s of sandbox time, 0.6 s of wall time at 200), and
+// generating the customer CA's RSA key takes a good part of that on a loaded machine.
+const scale = 200
 
 type rig struct {
-	env *sandboxtest.Env
-	dep *clustertest.Deployment
-	hsm *cloudhsmv2.Client
-	ctx context.Context
+	env  *sandboxtest.Env
+	dep  *clustertest.Deployment
+	hsm  *cloudhsmv2.Client
+	ctx  context.Context
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the functions' concurrent output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func newRig(t *testing.T, o clustertest.Options, opts ...sandboxtest.Option) *rig {
 	t.Helper()
 	env := sandboxtest.New(t, append([]sandboxtest.Option{sandboxtest.Scale(scale)}, opts...)...)
 	ctx := sandboxtest.Context(t, 2*time.Minute)
-	dep, err := clustertest.Deploy(ctx, env.Sandbox, env.AWSConfig(), repoRoot, binaries, env.Recorder.Writer("function logs"), o)
+	logs := &syncBuffer{}
+	dep, err := clustertest.Deploy(ctx, env.Sandbox, env.AWSConfig(), repoRoot, binaries, io.MultiWriter(env.Recorder.Writer("function logs"), logs), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rig{env: env, dep: dep, hsm: cloudhsmv2.NewFromConfig(env.AWSConfig()), ctx: ctx}
+	r := &rig{env: env, dep: dep, hsm: cloudhsmv2.NewFromConfig(env.AWSConfig()), ctx: ctx, logs: logs}
+	r.dumpOnFailure(t)
+	return r
 }
 
 // clusters lists every cluster the sandbox knows that is not DELETED, and every HSM in them.
@@ -127,4 +156,49 @@ func writeArtifact(t *testing.T, name, text string) {
 		return
 	}
 	t.Logf("wrote %s", p)
+}
+
+// dumpOnFailure logs, when t has failed, each execution's state path and the recorded calls that
+// answered an error: what a person needs to see why a workflow went wrong.
+func (r *rig) dumpOnFailure(t *testing.T) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		sf := sfn.NewFromConfig(r.env.AWSConfig())
+		ctx := context.Background()
+		for _, kind := range []string{"Create", "Update", "Delete"} {
+			arns, _ := r.dep.Executions(ctx, kind)
+			for _, arn := range arns {
+				h, err := sf.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
+				if err != nil {
+					t.Logf("history %s: %v", arn, err)
+					continue
+				}
+				var path []string
+				for _, e := range h.Events {
+					switch {
+					case e.StateEnteredEventDetails != nil:
+						path = append(path, aws.ToString(e.StateEnteredEventDetails.Name))
+					case e.TaskFailedEventDetails != nil:
+						path = append(path, "!"+aws.ToString(e.TaskFailedEventDetails.Error)+":"+clustertest.Reason(aws.ToString(e.TaskFailedEventDetails.Cause), 300))
+					case e.LambdaFunctionFailedEventDetails != nil:
+						path = append(path, "!"+aws.ToString(e.LambdaFunctionFailedEventDetails.Error)+":"+clustertest.Reason(aws.ToString(e.LambdaFunctionFailedEventDetails.Cause), 300))
+					case e.ExecutionFailedEventDetails != nil:
+						path = append(path, "FAILED "+aws.ToString(e.ExecutionFailedEventDetails.Error)+":"+clustertest.Reason(aws.ToString(e.ExecutionFailedEventDetails.Cause), 300))
+					}
+				}
+				t.Logf("%s %s: %s", kind, arn, strings.Join(path, " > "))
+			}
+		}
+		lines := strings.Split(r.logs.String(), "\n")
+		for _, l := range lines[max(0, len(lines)-40):] {
+			t.Logf("log: %s", clustertest.Reason(l, 400))
+		}
+		for _, rec := range r.env.Recorder.Records("", "") {
+			if rec.ErrorCode != "" {
+				t.Logf("call %s %s -> %s %s", rec.Service, rec.Operation, rec.ErrorCode, clustertest.Reason(string(rec.ResponseBody), 200))
+			}
+		}
+	})
 }

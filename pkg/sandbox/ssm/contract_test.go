@@ -398,9 +398,13 @@ func TestDocumentsRegisteredByCDK(t *testing.T) {
 // TestUndeliverableCommandTimesOut stops the instance after SendCommand: the invocation stays
 // Pending until TimeoutSeconds, then ends TimedOut with "Delivery Timed Out".
 func TestUndeliverableCommandTimesOut(t *testing.T) {
-	e, instances := newEnvWithInstances(t)
+	// Delivery 10 sandbox minutes after SendCommand (200 ms of wall time): the instance is
+	// stopped well before; the delivery timeout is an hour (1.2 s).
+	timings := ssm.DefaultTimings
+	timings.Deliver = 10 * time.Minute
+	e, instances := newEnvWithInstances(t, ssm.WithTimings(timings))
 	ctx := context.Background()
-	out, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: aws.String(hsmdocs.DeleteCryptoUser), InstanceIds: []string{ec2.DefaultInstanceID}, TimeoutSeconds: aws.Int32(60), Parameters: map[string][]string{
+	out, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: aws.String(hsmdocs.DeleteCryptoUser), InstanceIds: []string{ec2.DefaultInstanceID}, TimeoutSeconds: aws.Int32(3600), Parameters: map[string][]string{
 		"ClusterId": {"cluster-abcdefghij2"}, "HsmIp": {"10.0.0.5"}, "Region": {"us-east-1"},
 		"CustomerCaCertSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf"},
 		"AdminPasswordSecretArn":  {"arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf"},

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+)
+
+// clusterStack is the cluster stack's name in cdk.out.
+const clusterStack = "StrongroomCluster"
+
+// clusterResourceType is the custom resource the cluster stack declares.
+const clusterResourceType = "Custom::CloudHsmCluster"
+
+// watchInterval is how often (wall time) the watcher polls execution histories and
+// DescribeClusters while a workflow runs.
+const watchInterval = 25 * time.Millisecond
+
+// cluster deploys the cluster stack, whose custom resource's Create runs the whole workflow, then
+// scales it from 2 to 3 HSMs and deletes it, printing each state as it happens.
+func (d *demo) cluster(ctx context.Context) (string, error) {
+	p := d.p
+	p.heading("3. CloudHSM cluster: Custom::CloudHsmCluster -> Step Functions -> Lambda steps")
+	template := filepath.Join(d.cfg.root, "cdk.out", clusterStack+".template.json")
+	if _, err := os.Stat(template); err != nil {
+		p.line("skipped: cdk.out has no %s (%s): the CDK app does not declare it, or cdk.out predates it (make synth)", clusterStack, filepath.Base(template))
+		return "cdk.out has no " + clusterStack + " stack, so there is nothing to deploy", errSkipped
+	}
+
+	w := newWatcher(d)
+	wctx, stopWatch := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(wctx) }()
+	stop := func() {
+		w.poll(ctx) // a last look, so the final states are printed before the outcome
+		stopWatch()
+		<-done
+	}
+
+	functions := 0
+	d.deploy.Progress = func(format string, args ...any) {
+		switch {
+		case strings.HasPrefix(format, "function"):
+			functions++ // one summary line below, not fifteen
+		case strings.HasPrefix(format, "custom resource"):
+			if functions > 0 {
+				p.line("deploy: %d functions registered (each lambdas/* package built for this host; its arm64 asset matched in build/)", functions)
+				functions = 0
+			}
+			p.line("deploy: "+format, args...)
+		default:
+			p.line("deploy: "+format, args...)
+		}
+	}
+	defer func() { d.deploy.Progress = nil }()
+	p.line("deploying %s from cdk.out (functions are the real lambdas/* binaries; state machines are statemachines/*.asl.json as synthesized)", clusterStack)
+	st, err := d.deploy.Deploy(ctx, clusterStack)
+	w.poll(ctx)
+	if err != nil {
+		stop()
+		return "", fmt.Errorf("deploy %s: %w", clusterStack, err)
+	}
+	id := ""
+	for lid, r := range st.Template.Resources {
+		if r.Type == clusterResourceType {
+			id = lid
+		}
+	}
+	if id == "" {
+		stop()
+		return "", fmt.Errorf("stack %s has no %s", clusterStack, clusterResourceType)
+	}
+	created := st.CustomResources[id]
+	printOutcome(d, "Create", created)
+	clusterID := created.PhysicalResourceID
+	hsms, err := w.activeHsms(ctx, clusterID)
+	if err != nil {
+		stop()
+		return "", err
+	}
+	p.line("cluster %s is ACTIVE with %d HSMs in %s", clusterID, len(hsms), strings.Join(hsms, ", "))
+
+	updated, err := d.deploy.Update(ctx, st, id, map[string]any{"HsmCount": 3})
+	w.poll(ctx)
+	if err != nil {
+		stop()
+		return "", fmt.Errorf("update HsmCount 2 -> 3: %w", err)
+	}
+	printOutcome(d, "Update HsmCount 2 -> 3", updated)
+	if updated.Status != "SUCCESS" {
+		stop()
+		return "", fmt.Errorf("update HsmCount 2 -> 3 answered %s: %s", updated.Status, updated.Reason)
+	}
+	if hsms, err = w.activeHsms(ctx, clusterID); err != nil {
+		stop()
+		return "", err
+	}
+	if len(hsms) != 3 {
+		stop()
+		return "", fmt.Errorf("after the update the cluster has %d ACTIVE HSMs; want 3", len(hsms))
+	}
+	p.line("cluster %s is ACTIVE with 3 HSMs in %s", clusterID, strings.Join(hsms, ", "))
+
+	outs, err := d.deploy.Destroy(ctx, st)
+	stop()
+	for _, o := range outs {
+		printOutcome(d, "Delete", o)
+	}
+	if err != nil {
+		return "", fmt.Errorf("delete %s: %w", clusterStack, err)
+	}
+	out, err := cloudhsmv2.NewFromConfig(d.aws).DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{})
+	if err != nil {
+		return "", fmt.Errorf("describe clusters after the delete: %w", err)
+	}
+	for _, c := range out.Clusters {
+		if aws.ToString(c.ClusterId) == clusterID && (c.State != "DELETED" || len(c.Hsms) > 0) {
+			return "", fmt.Errorf("after the delete cluster %s is %s with %d HSMs; want DELETED with none", clusterID, c.State, len(c.Hsms))
+		}
+	}
+	p.line("cluster %s is DELETED; the customer CA secret is kept (a backup can only be restored with it)", clusterID)
+	return fmt.Sprintf("cluster %s: Create (2 HSMs), Update (3 HSMs), Delete answered SUCCESS; %d workflow executions, %d states entered",
+		clusterID, w.executions(), w.statesEntered()), nil
+}
+
+// printOutcome prints what the custom resource answered CloudFormation.
+func printOutcome(d *demo, what string, o *cloudformation.Outcome) {
+	p := d.p
+	if o == nil {
+		p.line("%s: no outcome", what)
+		return
+	}
+	if o.Status != "SUCCESS" {
+		p.line("%s answered %s: %s", what, o.Status, o.Reason)
+		return
+	}
+	p.line("%s answered SUCCESS, PhysicalResourceId %s", what, o.PhysicalResourceID)
+	keys := make([]string, 0, len(o.Data))
+	for k := range o.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p.plain("      Data.%-32s %v", k, o.Data[k])
+	}
+}
+
+// watcher prints each state entered by every workflow execution and each cluster and HSM state
+// change, by polling GetExecutionHistory and DescribeClusters (real SDK clients) on a ticker.
+type watcher struct {
+	d    *demo
+	sfn  *sfn.Client
+	hsm  *cloudhsmv2.Client
+	mu   sync.Mutex
+	seen map[string]*execSeen // by execution ARN
+	// clusters and HSMs: last state printed, by id
+	states  map[string]string
+	entered int
+}
+
+// execSeen is how far an execution's history has been printed. Poll loops (a Task, then Choice and
+// Wait states, then the Task again) print once, with a count when the loop moves on.
+type execSeen struct {
+	name    string
+	events  int
+	last    string // last Task state printed
+	repeats int
+	done    bool
+}
+
+func newWatcher(d *demo) *watcher {
+	return &watcher{d: d, sfn: sfn.NewFromConfig(d.aws), hsm: cloudhsmv2.NewFromConfig(d.aws),
+		seen: map[string]*execSeen{}, states: map[string]string{}}
+}
+
+func (w *watcher) run(ctx context.Context) {
+	t := time.NewTicker(watchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.poll(ctx)
+		}
+	}
+}
+
+func (w *watcher) executions() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.seen)
+}
+
+func (w *watcher) statesEntered() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.entered
+}
+
+// poll prints what changed since the last poll. Errors are not fatal here (the workflow's own
+// outcome decides the section); they are printed once per kind.
+func (w *watcher) poll(ctx context.Context) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
+	w.pollClusters(ctx)
+	w.pollExecutions(ctx)
+}
+
+func (w *watcher) pollClusters(ctx context.Context) {
+	out, err := w.hsm.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{})
+	if err != nil {
+		return
+	}
+	p := w.d.p
+	for _, c := range out.Clusters {
+		id := aws.ToString(c.ClusterId)
+		if s := string(c.State); w.states[id] != s {
+			p.line("  cluster %s: %s", id, transition(w.states[id], s))
+			w.states[id] = s
+		}
+		for _, h := range c.Hsms {
+			hid := aws.ToString(h.HsmId)
+			if s := string(h.State); w.states[hid] != s {
+				p.line("  HSM %s (%s, %s): %s", hid, aws.ToString(h.AvailabilityZone), aws.ToString(h.EniIp), transition(w.states[hid], s))
+				w.states[hid] = s
+			}
+		}
+	}
+}
+
+func transition(from, to string) string {
+	if from == "" {
+		return to
+	}
+	return from + " -> " + to
+}
+
+func (w *watcher) pollExecutions(ctx context.Context) {
+	machines, err := w.sfn.ListStateMachines(ctx, &sfn.ListStateMachinesInput{})
+	if err != nil {
+		return
+	}
+	for _, m := range machines.StateMachines {
+		if !strings.HasPrefix(aws.ToString(m.Name), clusterStack) {
+			continue
+		}
+		execs, err := w.sfn.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: m.StateMachineArn})
+		if err != nil {
+			continue
+		}
+		// Oldest first, so a Create's lines come before an Update's.
+		list := slices.Clone(execs.Executions)
+		sort.Slice(list, func(i, j int) bool { return aws.ToTime(list[i].StartDate).Before(aws.ToTime(list[j].StartDate)) })
+		for _, e := range list {
+			w.pollExecution(ctx, aws.ToString(m.Name), e)
+		}
+	}
+}
+
+func (w *watcher) pollExecution(ctx context.Context, machine string, e sfntypes.ExecutionListItem) {
+	arn := aws.ToString(e.ExecutionArn)
+	s, ok := w.seen[arn]
+	if !ok {
+		s = &execSeen{name: strings.TrimPrefix(machine, clusterStack+"-")}
+		w.seen[arn] = s
+		w.d.p.line("workflow %s started: execution %s", s.name, aws.ToString(e.Name))
+	}
+	if s.done {
+		return
+	}
+	var events []sfntypes.HistoryEvent
+	in := &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000}
+	for range 100 {
+		out, err := w.sfn.GetExecutionHistory(ctx, in)
+		if err != nil {
+			return
+		}
+		events = append(events, out.Events...)
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	p := w.d.p
+	for _, ev := range events[min(s.events, len(events)):] {
+		switch {
+		case ev.StateEnteredEventDetails != nil:
+			w.entered++
+			name := aws.ToString(ev.StateEnteredEventDetails.Name)
+			if !strings.HasSuffix(string(ev.Type), "TaskStateEntered") && ev.Type != sfntypes.HistoryEventTypeParallelStateEntered &&
+				ev.Type != sfntypes.HistoryEventTypeMapStateEntered && ev.Type != sfntypes.HistoryEventTypeFailStateEntered &&
+				ev.Type != sfntypes.HistoryEventTypeSucceedStateEntered {
+				continue // Choice, Wait and Pass states: the loop around a Task
+			}
+			if name == s.last {
+				s.repeats++
+				continue
+			}
+			polled := ""
+			if s.repeats > 0 {
+				polled = fmt.Sprintf("   (%s ran %d times while waiting)", s.last, s.repeats+1)
+			}
+			s.last, s.repeats = name, 0
+			p.line("  %s > %s%s", s.name, name, polled)
+		case ev.ExecutionSucceededEventDetails != nil:
+			s.done = true
+			p.line("workflow %s SUCCEEDED", s.name)
+		case ev.ExecutionFailedEventDetails != nil:
+			s.done = true
+			p.line("workflow %s FAILED: %s: %s", s.name, aws.ToString(ev.ExecutionFailedEventDetails.Error), firstLine(aws.ToString(ev.ExecutionFailedEventDetails.Cause)))
+		case ev.Type == sfntypes.HistoryEventTypeExecutionTimedOut || ev.Type == sfntypes.HistoryEventTypeExecutionAborted:
+			s.done = true
+			p.line("workflow %s %s", s.name, ev.Type)
+		}
+	}
+	s.events = len(events)
+}
+
+// activeHsms returns "hsm-id (zone)" of the cluster's ACTIVE HSMs, asking DescribeClusters.
+func (w *watcher) activeHsms(ctx context.Context, clusterID string) ([]string, error) {
+	out, err := w.hsm.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{Filters: map[string][]string{"clusterIds": {clusterID}}})
+	if err != nil {
+		return nil, fmt.Errorf("describe cluster %s: %w", clusterID, err)
+	}
+	if len(out.Clusters) != 1 {
+		return nil, fmt.Errorf("describe cluster %s: %d clusters found", clusterID, len(out.Clusters))
+	}
+	c := out.Clusters[0]
+	if c.State != "ACTIVE" {
+		return nil, fmt.Errorf("cluster %s is %s; want ACTIVE", clusterID, c.State)
+	}
+	var hsms []string
+	for _, h := range c.Hsms {
+		if h.State == "ACTIVE" {
+			hsms = append(hsms, fmt.Sprintf("%s (%s)", aws.ToString(h.HsmId), aws.ToString(h.AvailabilityZone)))
+		}
+	}
+	return hsms, nil
+}
