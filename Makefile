@@ -74,8 +74,8 @@ bench: ## benchmarks, with ratios measured side by side in one run
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 .PHONY: demo
-demo: build deps ## run the demo in the local sandbox
-	$(GO) run ./cmd/strongroom demo
+demo: build synth deps ## run the demo in the local sandbox (alerts, rotation, cluster; DEMO_FLAGS=-v for function logs)
+	$(GO) run ./cmd/strongroom demo $(DEMO_FLAGS)
 
 # The sandbox prints the AWS_ENDPOINT_URL and dummy credentials to export; SCALE=60 runs its clock 60x.
 SANDBOX_ADDR ?= 127.0.0.1:4580

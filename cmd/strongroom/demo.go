@@ -55,7 +55,8 @@ func parseDemoFlags(args []string) (demoConfig, error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(demoOut)
 	var c demoConfig
-	fs.Float64Var(&c.scale, "scale", DefaultDemoScale, "sandbox seconds per wall second")
+	fs.Float64Var(&c.scale, "scale", DefaultDemoScale, "sandbox seconds per wall second; Lambda steps take real wall time, so far above the default\n"+
+		"a step can outlast its 120 s (sandbox) Task timeout and the cluster workflow fails with States.Timeout")
 	fs.StringVar(&c.only, "only", "", "run one section: "+strings.Join(demoSections, ", "))
 	fs.BoolVar(&c.verbose, "v", false, "print the functions' own logs (JSON, on stderr)")
 	fs.StringVar(&c.root, "root", "", "the repository root, holding cdk.out, build and lambdas (default: found from the working directory)")
@@ -123,6 +124,8 @@ type demo struct {
 	binDir string    // host builds of lambdas/*
 	deploy *deploy.Deployer
 	ran    []sectionResult
+	// alertTopic is the alerts stack's topic once section 1 has deployed it.
+	alertTopic string
 }
 
 // sectionResult is one line of the summary.
@@ -136,6 +139,9 @@ type sectionResult struct {
 
 func runDemo(ctx context.Context, args []string) error {
 	cfg, err := parseDemoFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h printed the usage
+	}
 	if err != nil {
 		return err
 	}
@@ -155,7 +161,8 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 	}
 	defer os.RemoveAll(binDir)
 
-	p := newPrinter(demoOut, sb)
+	// What the demo prints is kept by the recorder too, so the secret scan covers it.
+	p := newPrinter(io.MultiWriter(demoOut, sb.Recorder.Writer("demo output")), sb)
 	// Function logs are kept by the sandbox's recorder, so the secret scan at the end covers them.
 	logs := sb.Recorder.Writer("function logs")
 	if cfg.verbose {
@@ -221,7 +228,7 @@ func (d *demo) summary(wall, sim time.Duration, secrets, leaks int) {
 		p.plain("  %-9s %-7s sandbox %-9s wall %-7s %s", r.name, r.status, round(r.sandbox), round(r.wall), r.detail)
 	}
 	p.plain("  total     sandbox time %s in %s of wall time (clock x%g)", round(sim), round(wall), d.cfg.scale)
-	p.plain("  secrets   %d secret values issued; found in records, payloads, logs and environments: %d", secrets, leaks)
+	p.plain("  secrets   %d secret values issued; found in records, payloads, logs, environments and this output: %d", secrets, leaks)
 	p.plain("Explore it yourself: `make sandbox` serves this sandbox on %s (point the AWS CLI at it with", sandbox.DefaultAddr)
 	p.plain("--endpoint-url); README.md explains the stacks and how to deploy them to a real account.")
 }
@@ -282,4 +289,3 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(b)
 }
-

@@ -61,6 +61,7 @@ func (d *demo) alerts(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	d.alertTopic = topicARN
 
 	snsc := sns.NewFromConfig(d.aws)
 	for _, s := range []struct{ endpoint, filter string }{{alertsEveryone, ""}, {alertsOnCall, `{"severity":["critical"]}`}} {

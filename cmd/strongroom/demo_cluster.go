@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -30,7 +32,8 @@ const clusterResourceType = "Custom::CloudHsmCluster"
 const watchInterval = 25 * time.Millisecond
 
 // cluster deploys the cluster stack, whose custom resource's Create runs the whole workflow, then
-// scales it from 2 to 3 HSMs and deletes it, printing each state as it happens.
+// scales it up by one HSM (2 -> 3 with the stack's default) and deletes it, printing each state as
+// it happens.
 func (d *demo) cluster(ctx context.Context) (string, error) {
 	p := d.p
 	p.heading("3. CloudHSM cluster: Custom::CloudHsmCluster -> Step Functions -> Lambda steps")
@@ -50,27 +53,34 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		<-done
 	}
 
+	// Functions are counted and printed as one line, not fifteen.
 	functions := 0
-	d.deploy.Progress = func(format string, args ...any) {
-		switch {
-		case strings.HasPrefix(format, "function"):
-			functions++ // one summary line below, not fifteen
-		case strings.HasPrefix(format, "custom resource"):
-			if functions > 0 {
-				p.line("deploy: %d functions registered (each lambdas/* package built for this host; its arm64 asset matched in build/)", functions)
-				functions = 0
-			}
-			p.line("deploy: "+format, args...)
-		default:
-			p.line("deploy: "+format, args...)
+	flush := func() {
+		if functions > 0 {
+			p.line("deploy: %s registered (each lambdas/* package built for this host; its arm64 asset matched in build/)", plural(functions, "function"))
+			functions = 0
 		}
+	}
+	d.deploy.Progress = func(format string, args ...any) {
+		if strings.HasPrefix(format, "function") {
+			functions++
+			return
+		}
+		flush()
+		p.line("deploy: "+format, args...)
 	}
 	defer func() { d.deploy.Progress = nil }()
 	p.line("deploying %s from cdk.out (functions are the real lambdas/* binaries; state machines are statemachines/*.asl.json as synthesized)", clusterStack)
 	st, err := d.deploy.Deploy(ctx, clusterStack)
+	flush()
 	w.poll(ctx)
 	if err != nil {
 		stop()
+		if st != nil {
+			for _, o := range st.CustomResources {
+				printOutcome(d, "Create (before the deploy failed)", o)
+			}
+		}
 		return "", fmt.Errorf("deploy %s: %w", clusterStack, err)
 	}
 	id := ""
@@ -93,26 +103,34 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 	}
 	p.line("cluster %s is ACTIVE with %d HSMs in %s", clusterID, len(hsms), strings.Join(hsms, ", "))
 
-	updated, err := d.deploy.Update(ctx, st, id, map[string]any{"HsmCount": 3})
+	// Scale up by one HSM from what the stack asked for (2 by default).
+	from, err := strconv.Atoi(fmt.Sprint(created.Event.ResourceProperties["HsmCount"]))
+	if err != nil || from != len(hsms) {
+		stop()
+		return "", fmt.Errorf("the stack asked for HsmCount %v and the cluster has %d ACTIVE HSMs", created.Event.ResourceProperties["HsmCount"], len(hsms))
+	}
+	to := from + 1
+	scale := fmt.Sprintf("Update HsmCount %d -> %d", from, to)
+	updated, err := d.deploy.Update(ctx, st, id, map[string]any{"HsmCount": to})
 	w.poll(ctx)
 	if err != nil {
 		stop()
-		return "", fmt.Errorf("update HsmCount 2 -> 3: %w", err)
+		return "", fmt.Errorf("%s: %w", scale, err)
 	}
-	printOutcome(d, "Update HsmCount 2 -> 3", updated)
+	printOutcome(d, scale, updated)
 	if updated.Status != "SUCCESS" {
 		stop()
-		return "", fmt.Errorf("update HsmCount 2 -> 3 answered %s: %s", updated.Status, updated.Reason)
+		return "", fmt.Errorf("%s answered %s: %s", scale, updated.Status, updated.Reason)
 	}
 	if hsms, err = w.activeHsms(ctx, clusterID); err != nil {
 		stop()
 		return "", err
 	}
-	if len(hsms) != 3 {
+	if len(hsms) != to {
 		stop()
-		return "", fmt.Errorf("after the update the cluster has %d ACTIVE HSMs; want 3", len(hsms))
+		return "", fmt.Errorf("after the update the cluster has %d ACTIVE HSMs; want %d", len(hsms), to)
 	}
-	p.line("cluster %s is ACTIVE with 3 HSMs in %s", clusterID, strings.Join(hsms, ", "))
+	p.line("cluster %s is ACTIVE with %d HSMs in %s", clusterID, to, strings.Join(hsms, ", "))
 
 	outs, err := d.deploy.Destroy(ctx, st)
 	stop()
@@ -131,9 +149,20 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("after the delete cluster %s is %s with %d HSMs; want DELETED with none", clusterID, c.State, len(c.Hsms))
 		}
 	}
-	p.line("cluster %s is DELETED; the customer CA secret is kept (a backup can only be restored with it)", clusterID)
-	return fmt.Sprintf("cluster %s: Create (2 HSMs), Update (3 HSMs), Delete answered SUCCESS; %d workflow executions, %d states entered",
-		clusterID, w.executions(), w.statesEntered()), nil
+	caSecret, _ := created.Data["CustomerCaCertificateSecretArn"].(string)
+	ca, err := sm.NewFromConfig(d.aws).DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(caSecret)})
+	if err != nil {
+		return "", fmt.Errorf("the customer CA certificate secret %q should outlive the cluster: %w", caSecret, err)
+	}
+	if ca.DeletedDate != nil {
+		return "", fmt.Errorf("the customer CA certificate secret %s is scheduled for deletion; it must be kept", caSecret)
+	}
+	p.line("cluster %s is DELETED; the customer CA secret %s is kept (a backup can only be restored with it)", clusterID, aws.ToString(ca.Name))
+	w.mu.Lock()
+	slowest := w.slowest
+	w.mu.Unlock()
+	return fmt.Sprintf("cluster %s: Create (%d HSMs), Update (%d HSMs), Delete answered SUCCESS; %d workflow executions, %d states entered, slowest Lambda step %s of sandbox time",
+		clusterID, from, to, w.executions(), w.statesEntered(), round(slowest)), nil
 }
 
 // printOutcome prints what the custom resource answered CloudFormation.
@@ -168,7 +197,11 @@ type watcher struct {
 	seen map[string]*execSeen // by execution ARN
 	// clusters and HSMs: last state printed, by id
 	states  map[string]string
+	hsms    map[string][]string // HSM ids ever seen, by cluster id
 	entered int
+	// slowest is the longest Task (Lambda step) in sandbox time: a scale so high that a step's
+	// wall time exceeds its TimeoutSeconds would fail the workflow with States.Timeout.
+	slowest time.Duration
 }
 
 // execSeen is how far an execution's history has been printed. Poll loops (a Task, then Choice and
@@ -179,11 +212,13 @@ type execSeen struct {
 	last    string // last Task state printed
 	repeats int
 	done    bool
+	// scheduled is when the running Task was scheduled, for the slowest-step figure.
+	scheduled time.Time
 }
 
 func newWatcher(d *demo) *watcher {
 	return &watcher{d: d, sfn: sfn.NewFromConfig(d.aws), hsm: cloudhsmv2.NewFromConfig(d.aws),
-		seen: map[string]*execSeen{}, states: map[string]string{}}
+		seen: map[string]*execSeen{}, states: map[string]string{}, hsms: map[string][]string{}}
 }
 
 func (w *watcher) run(ctx context.Context) {
@@ -235,11 +270,25 @@ func (w *watcher) pollClusters(ctx context.Context) {
 			p.line("  cluster %s: %s", id, transition(w.states[id], s))
 			w.states[id] = s
 		}
+		present := map[string]bool{}
 		for _, h := range c.Hsms {
 			hid := aws.ToString(h.HsmId)
+			present[hid] = true
 			if s := string(h.State); w.states[hid] != s {
 				p.line("  HSM %s (%s, %s): %s", hid, aws.ToString(h.AvailabilityZone), aws.ToString(h.EniIp), transition(w.states[hid], s))
 				w.states[hid] = s
+			}
+		}
+		// A deleted HSM leaves the cluster's list rather than showing DELETED for long.
+		for _, hid := range w.hsms[id] {
+			if !present[hid] && w.states[hid] != "removed" {
+				p.line("  HSM %s: %s", hid, transition(w.states[hid], "removed"))
+				w.states[hid] = "removed"
+			}
+		}
+		for hid := range present {
+			if !slices.Contains(w.hsms[id], hid) {
+				w.hsms[id] = append(w.hsms[id], hid)
 			}
 		}
 	}
@@ -319,6 +368,12 @@ func (w *watcher) pollExecution(ctx context.Context, machine string, e sfntypes.
 			}
 			s.last, s.repeats = name, 0
 			p.line("  %s > %s%s", s.name, name, polled)
+		case ev.Type == sfntypes.HistoryEventTypeTaskScheduled || ev.Type == sfntypes.HistoryEventTypeLambdaFunctionScheduled:
+			s.scheduled = aws.ToTime(ev.Timestamp)
+		case ev.Type == sfntypes.HistoryEventTypeTaskSucceeded || ev.Type == sfntypes.HistoryEventTypeLambdaFunctionSucceeded:
+			if took := aws.ToTime(ev.Timestamp).Sub(s.scheduled); !s.scheduled.IsZero() && took > w.slowest {
+				w.slowest = took
+			}
 		case ev.ExecutionSucceededEventDetails != nil:
 			s.done = true
 			p.line("workflow %s SUCCEEDED", s.name)
@@ -353,4 +408,11 @@ func (w *watcher) activeHsms(ctx context.Context, clusterID string) ([]string, e
 		}
 	}
 	return hsms, nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,7 +87,11 @@ func (d *demo) rotation(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("alternating users: %w", err)
 	}
-	return fmt.Sprintf("application failed queries: single user %s; alternating users %s", single, alternating), nil
+	alerted, err := r.failedRotation(ctx)
+	if err != nil {
+		return "", fmt.Errorf("failed rotation: %w", err)
+	}
+	return fmt.Sprintf("application failed queries: single user %s; alternating users %s; a failed rotation %s", single, alternating, alerted), nil
 }
 
 // singleUser: the user changes its own password; the old one stops working.
@@ -182,6 +187,92 @@ func (r *rotationDemo) alternatingUsers(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%d of %d", res.failed, res.total()), nil
 }
 
+// failedRotation rotates a secret whose superuser secret holds a wrong password: setSecret cannot
+// log in, Secrets Manager records RotationFailed, and the alerts stack (section 1) e-mails it. The
+// current credentials keep working.
+func (r *rotationDemo) failedRotation(ctx context.Context) (string, error) {
+	p := r.p
+	p.plain("-- a rotation that fails: the superuser secret holds a wrong password (changed outside Secrets Manager)")
+	admin, err := r.newUser(ctx, "admin_stale", "")
+	if err != nil {
+		return "", err
+	}
+	wrong, err := r.smc.GetRandomPassword(ctx, &sm.GetRandomPasswordInput{PasswordLength: aws.Int64(32), ExcludeCharacters: aws.String(rotation.DefaultExcludeCharacters)})
+	if err != nil {
+		return "", fmt.Errorf("generate a password: %w", err)
+	}
+	admin.Password = aws.ToString(wrong.RandomPassword)
+	adminARN, err := r.createSecret(ctx, "strongroom/demo/admin-stale", admin)
+	if err != nil {
+		return "", err
+	}
+	u, err := r.newUser(ctx, "app_fail", "appdb_fail")
+	if err != nil {
+		return "", err
+	}
+	u.MasterARN = adminARN
+	arn, err := r.createSecret(ctx, "strongroom/demo/app-fail", u)
+	if err != nil {
+		return "", err
+	}
+	seen := 0
+	if r.alertTopic != "" {
+		seen = len(r.sb.SNS.Deliveries(r.alertTopic))
+	}
+	msg, err := r.rotateOnce(ctx, arn, true)
+	if err != nil {
+		return "", err
+	}
+	if msg == "" {
+		return "", fmt.Errorf("rotation of %s succeeded with a wrong superuser password", shortName(arn))
+	}
+	// The function error as Secrets Manager saw it: "invoke <function> for <step>: <type>: <message>".
+	if i := strings.Index(msg, "Error: "); i >= 0 {
+		msg = msg[i+len("Error: "):]
+	}
+	p.line("  rotation failed as it should: %s", firstLine(msg))
+	cur, err := r.current(ctx, arn, "AWSCURRENT")
+	if err != nil {
+		return "", err
+	}
+	if err := r.db.Login(ctx, cur.Username, cur.Password, cur.DBName); err != nil {
+		return "", fmt.Errorf("after the failed rotation AWSCURRENT (user %s) no longer logs in: %w", cur.Username, err)
+	}
+	desc, err := r.smc.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("describe %s: %w", arn, err)
+	}
+	pending := false
+	for _, stages := range desc.VersionIdsToStages {
+		pending = pending || slices.Contains(stages, "AWSPENDING")
+	}
+	if !pending {
+		return "", fmt.Errorf("after the failed rotation %s has no AWSPENDING version for the retry", shortName(arn))
+	}
+	p.line("AWSCURRENT of %s still logs in; the AWSPENDING version stays for the next attempt", cur.Username)
+	if r.alertTopic == "" {
+		p.line("no alert e-mail: the alerts section did not run (run the demo without -only to see it)")
+		return "left AWSCURRENT working", nil
+	}
+	// Secrets Manager's RotationFailed reaches EventBridge through CloudTrail; the alerts stack's
+	// rule invokes the relay asynchronously.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := r.sb.Lambda.WaitIdle(ctx); err != nil {
+			return "", err
+		}
+		for _, m := range r.sb.SNS.Deliveries(r.alertTopic)[seen:] {
+			if m.Endpoint == alertsEveryone && strings.Contains(m.Subject, "RotationFailed") {
+				p.line("the alerts stack e-mailed the real RotationFailed event:")
+				printEmail(r.demo, m)
+				return "left AWSCURRENT working and was e-mailed", nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "", fmt.Errorf("no RotationFailed e-mail reached %s within 10 s", alertsEveryone)
+}
+
 // newUser creates a database user with a password from GetRandomPassword; dbName, when set, is
 // created with a table the user may read and write, else the user is a superuser as the RDS master
 // user is.
@@ -239,6 +330,16 @@ func (r *rotationDemo) current(ctx context.Context, arn, stage string) (*dbsecre
 // rotate runs RotateSecret (configuring the function and schedule the first time) and waits for the
 // rotation to end, printing each step the function ran.
 func (r *rotationDemo) rotate(ctx context.Context, arn string, configure bool) error {
+	msg, err := r.rotateOnce(ctx, arn, configure)
+	if err == nil && msg != "" {
+		err = fmt.Errorf("rotation of %s failed: %s", shortName(arn), msg)
+	}
+	return err
+}
+
+// rotateOnce runs one rotation and returns why it failed ("" when it succeeded); err is for a
+// rotation that could not be run or observed.
+func (r *rotationDemo) rotateOnce(ctx context.Context, arn string, configure bool) (string, error) {
 	p := r.p
 	ctx, cancel := context.WithTimeout(ctx, demoRotationTimeout)
 	defer cancel()
@@ -250,7 +351,7 @@ func (r *rotationDemo) rotate(ctx context.Context, arn string, configure bool) e
 	seen := len(r.sb.Lambda.History(rotateFunction))
 	out, err := r.smc.RotateSecret(ctx, in)
 	if err != nil {
-		return fmt.Errorf("RotateSecret: %w", err)
+		return "", fmt.Errorf("RotateSecret: %w", err)
 	}
 	p.line("RotateSecret %s -> version %s", shortName(arn), shortID(aws.ToString(out.VersionId)))
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -258,14 +359,14 @@ func (r *rotationDemo) rotate(ctx context.Context, arn string, configure bool) e
 	for {
 		busy, err := r.sb.SecretsManager.Rotating(arn)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if !busy {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("rotation of %s did not finish: %w", arn, ctx.Err())
+			return "", fmt.Errorf("rotation of %s did not finish: %w", arn, ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -280,12 +381,13 @@ func (r *rotationDemo) rotate(ctx context.Context, arn string, configure bool) e
 		steps = append(steps, s)
 	}
 	p.line("  rotation function ran: %s", strings.Join(steps, " -> "))
-	if msg, err := r.sb.SecretsManager.LastRotationError(arn); err != nil || msg != "" {
-		return fmt.Errorf("rotation of %s failed: %s %v", arn, msg, err)
+	msg, err := r.sb.SecretsManager.LastRotationError(arn)
+	if err != nil || msg != "" {
+		return msg, err
 	}
 	desc, err := r.smc.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(arn)})
 	if err != nil {
-		return fmt.Errorf("describe %s: %w", arn, err)
+		return "", fmt.Errorf("describe %s: %w", arn, err)
 	}
 	if configure {
 		next := "none"
@@ -294,7 +396,7 @@ func (r *rotationDemo) rotate(ctx context.Context, arn string, configure bool) e
 		}
 		p.line("  rotation enabled=%v, schedule %s, next rotation %s", aws.ToBool(desc.RotationEnabled), demoSchedule, next)
 	}
-	return nil
+	return "", nil
 }
 
 // appLoad is the application: demoAppClients loops of queries through secretclient.
@@ -384,8 +486,8 @@ func (a *appLoad) stop() appResult {
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 160 {
-		s = s[:157] + "..."
+	if len(s) > 200 {
+		s = s[:197] + "..."
 	}
 	return s
 }
@@ -409,4 +511,3 @@ func shortID(id string) string {
 	}
 	return id
 }
-

@@ -245,10 +245,16 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 	if p.ClientInstance != nil {
 		instanceID = p.ClientInstance.InstanceId()
 	}
+	// The secret names are passed explicitly: the IAM policies above are scoped to them, and the
+	// workflow's default names derive from the CloudFormation logical id, which differs from the
+	// construct id they are built from here.
 	props := map[string]any{
-		"SubnetIds":        subnetIDs,
-		"HsmCount":         strconv.Itoa(p.HsmCount),
-		"ClientInstanceId": instanceID,
+		"SubnetIds":                       subnetIDs,
+		"HsmCount":                        strconv.Itoa(p.HsmCount),
+		"ClientInstanceId":                instanceID,
+		"AdminPasswordSecretName":         c.SecretPrefix + "/admin-password",
+		"CustomerCaKeySecretName":         c.SecretPrefix + "/customer-ca/private-key",
+		"CustomerCaCertificateSecretName": c.SecretPrefix + "/customer-ca/certificate",
 	}
 	for k, v := range p.ExtraProperties {
 		props[k] = v

@@ -71,7 +71,6 @@ type Stack struct {
 	// Functions maps logical id to the sandbox function name; Machines to state machine ARNs.
 	Functions map[string]string
 	Machines  map[string]string
-	subnets   int
 }
 
 // Ref implements cfntemplate.Resolver.
@@ -272,12 +271,24 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 	case "AWS::EC2::VPC":
 		set(sbec2.DefaultVPCID, map[string]any{"CidrBlock": "10.0.0.0/16", "VpcId": sbec2.DefaultVPCID})
 	case "AWS::EC2::Subnet":
-		if st.subnets >= len(sbec2.DefaultSubnetIDs) {
-			return fmt.Errorf("the sandbox VPC has %d subnets; the stack declares more", len(sbec2.DefaultSubnetIDs))
+		// Subnets map by Availability Zone: a stack's public and private subnets of one zone share
+		// the sandbox subnet of that zone (the sandbox has one subnet per zone).
+		p, err := d.props(st, r)
+		if err != nil {
+			return err
 		}
-		sn := sbec2.DefaultSubnetIDs[st.subnets]
-		st.subnets++
-		set(sn, map[string]any{"SubnetId": sn})
+		az, _ := p["AvailabilityZone"].(string)
+		sn := ""
+		for _, id := range sbec2.DefaultSubnetIDs {
+			if got, err := d.SB.EC2.SubnetAZ(id); err == nil && (got == az || az == "") {
+				sn = id
+				break
+			}
+		}
+		if sn == "" {
+			return fmt.Errorf("the sandbox VPC has no subnet in %q", az)
+		}
+		set(sn, map[string]any{"SubnetId": sn, "AvailabilityZone": az})
 	case "AWS::EC2::Instance":
 		set(sbec2.DefaultInstanceID, map[string]any{"PrivateIp": "10.0.0.4", "InstanceId": sbec2.DefaultInstanceID})
 	default:

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo runs every section of the demo against a fresh sandbox, as `make demo` does, and checks
+// what it printed: the e-mails the alert subscribers got, that rotation kept the application
+// working, and the cluster's journey (or, without the cluster stack in cdk.out, that the section
+// says why it did not run). It needs `make build synth` artifacts and builds them itself when they
+// are missing or stale.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo runs real binaries, a real MariaDB server and whole workflows (about 40 s)")
+	}
+	root, err := findRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ensureArtifacts(t, root)
+	var out bytes.Buffer
+	old := demoOut
+	demoOut = &out
+	t.Cleanup(func() { demoOut = old })
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	runErr := runDemoConfig(ctx, demoConfig{scale: DefaultDemoScale, root: root})
+	t.Logf("demo took %s of wall time; output:\n%s", time.Since(start).Round(time.Millisecond), out.String())
+	if runErr != nil {
+		// Reported, and the checks below still run, so each section's failure is named.
+		t.Errorf("demo failed: %v", runErr)
+	}
+	text := out.String()
+
+	t.Run("alerts", func(t *testing.T) {
+		// One e-mail per recorded event to everyone, with the relay's subject and severity; only
+		// the critical ones reach the on-call subscription's filter policy.
+		for _, want := range []string{
+			"Subject: [CRITICAL] signin:ConsoleLogin by root in 123456789012  [severity=critical]",
+			"Subject: [CRITICAL] cloudhsm:DeleteCluster by Admin/carol@example.com in 123456789012  [severity=critical]",
+			"Subject: [CRITICAL] kms:ScheduleKeyDeletion by bob in 123456789012  [severity=critical]",
+			"Subject: [INFO] secretsmanager:GetSecretValue by StrongroomRotation-RotateRoleA1B2C3D4-M5... in 123456789012  [severity=info]",
+			"Subject: [WARNING] signin:ConsoleLogin failed by alice in 123456789012  [severity=warning]",
+			"Subject: [WARNING] secretsmanager:GetSecretValue failed: AccessDenied by app-server/i-0fe... in 123456789012  [severity=warning]",
+			"Subject: [CRITICAL] secretsmanager:RotationFailed by secretsmanager.amazonaws.com in 123456789012  [severity=critical]",
+			"PutEvents(source aws.signin) -> NotAuthorizedForSourceException",
+			"| Result:     FAILED AccessDenied: User: arn:aws:sts::111122223333:assumed-role/app-server/",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		// The recorded events, plus the real RotationFailed of the rotation section.
+		if got := strings.Count(text, "-> To: "+alertsEveryone); got != len(alertFixtures)+1 {
+			t.Errorf("%d e-mails to %s printed; want %d", got, alertsEveryone, len(alertFixtures)+1)
+		}
+		if got := strings.Count(text, "also to: "+alertsOnCall); got != 4 {
+			t.Errorf("%d recorded events also reached %s; want the 4 critical ones", got, alertsOnCall)
+		}
+		if !strings.Contains(text, "alerts    ok      ") {
+			t.Error("summary does not report the alerts section ok")
+		}
+	})
+
+	t.Run("rotation", func(t *testing.T) {
+		for _, want := range []string{
+			"old password (AWSPREVIOUS) of app_single is refused: Error 1045 (28000): Access denied for user 'app_single'",
+			"new password (AWSCURRENT) of app_single logs in",
+			"rotation 1: both users log in: AWSCURRENT=app_clone, AWSPREVIOUS=app",
+			"rotation 2: both users log in: AWSCURRENT=app, AWSPREVIOUS=app_clone",
+			"rotation function ran: createSecret -> setSecret -> testSecret -> finishSecret",
+			"rotation function ran: createSecret -> setSecret FAILED (TerminalError)",
+			"rotation failed as it should: setSecret: as superuser admin_stale",
+			"AWSCURRENT of app_fail still logs in; the AWSPENDING version stays for the next attempt",
+			"the alerts stack e-mailed the real RotationFailed event:\n   -> To: security-team@example.com  Subject: [CRITICAL] secretsmanager:RotationFailed",
+			"| Result:     FAILED: Error when executing lambda arn:aws:lambda:us-east-1:123456789012:function:strongroom-demo-rotate during setSecret step",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		if n := strings.Count(text, "rotation function ran: createSecret -> setSecret -> testSecret -> finishSecret"); n != 3 {
+			t.Errorf("%d complete rotations printed; want 3 (one single user, two alternating)", n)
+		}
+		m := regexp.MustCompile(`application failed queries: single user (\d+) of (\d+); alternating users (\d+) of (\d+); a failed rotation left AWSCURRENT working and was e-mailed`).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatal("summary lacks the application's failed-query counts")
+		}
+		n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
+		if n(2) == 0 || n(4) == 0 {
+			t.Errorf("the application ran no queries during rotation: %s", m[0])
+		}
+		if n(3) != 0 {
+			t.Errorf("alternating users: %d failed queries; want none", n(3))
+		}
+		t.Logf("single user: %d of %d queries failed; alternating users: %d of %d", n(1), n(2), n(3), n(4))
+	})
+
+	t.Run("cluster", func(t *testing.T) {
+		if _, err := os.Stat(filepath.Join(root, "cdk.out", clusterStack+".template.json")); err != nil {
+			if !strings.Contains(text, "skipped: cdk.out has no "+clusterStack) || !strings.Contains(text, "cluster   skipped") {
+				t.Errorf("without %s in cdk.out the section must say it is skipped and why", clusterStack)
+			}
+			return
+		}
+		// States in the order a Create, an Update and a Delete go through them.
+		checkOrder(t, text,
+			"cluster cluster-", ": CREATE_IN_PROGRESS\n", "CREATE_IN_PROGRESS -> UNINITIALIZED", "UNINITIALIZED -> INITIALIZE_IN_PROGRESS",
+			"INITIALIZE_IN_PROGRESS -> INITIALIZED", "INITIALIZED -> ACTIVE", "Create answered SUCCESS", "Data.HsmIps",
+			"Update HsmCount 2 -> 3 answered SUCCESS", "is ACTIVE with 3 HSMs", "ACTIVE -> DELETE_IN_PROGRESS",
+			"DELETE_IN_PROGRESS -> DELETED", "Delete answered SUCCESS", "customer CA secret")
+		if !strings.Contains(text, "cluster   ok      ") {
+			t.Error("summary does not report the cluster section ok")
+		}
+	})
+
+	t.Run("summary", func(t *testing.T) {
+		if !strings.Contains(text, "found in records, payloads, logs, environments and this output: 0") {
+			t.Error("the secret scan found secrets in what the sandbox recorded")
+		}
+		if !regexp.MustCompile(`total     sandbox time \S+ in \S+ of wall time \(clock x120\)`).MatchString(text) {
+			t.Error("summary lacks sandbox and wall time")
+		}
+	})
+}
+
+// checkOrder fails t unless each string occurs in text after the previous one.
+func checkOrder(t *testing.T, text string, in ...string) {
+	t.Helper()
+	at := 0
+	for _, s := range in {
+		i := strings.Index(text[at:], s)
+		if i < 0 {
+			t.Errorf("output lacks %q after offset %d (or it came out of order)", s, at)
+			return
+		}
+		at += i + len(s)
+	}
+}
+
+func TestDemoFlags(t *testing.T) {
+	old := demoOut
+	demoOut = io.Discard
+	t.Cleanup(func() { demoOut = old })
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // "" for success
+	}{
+		{name: "defaults", args: nil},
+		{name: "one section", args: []string{"-only", "rotation", "-scale", "30", "-v"}},
+		{name: "unknown section", args: []string{"-only", "database"}, want: `-only "database": want one of alerts, rotation, cluster`},
+		{name: "zero scale", args: []string{"-scale", "0"}, want: "-scale 0: want a positive number"},
+		{name: "stray argument", args: []string{"alerts"}, want: `unexpected argument "alerts"`},
+		{name: "unknown flag", args: []string{"-fast"}, want: "flag provided but not defined: -fast"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseDemoFlags(tc.args)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.root == "" || c.scale <= 0 {
+					t.Fatalf("config %+v", c)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v; want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// ensureArtifacts runs `make build synth` when cdk.out lacks the alerts stack or a function asset
+// of a stack the demo deploys matches no build/*/bootstrap (the Deployer maps assets to
+// lambdas/<name> by those bytes).
+func ensureArtifacts(t *testing.T, root string) {
+	t.Helper()
+	problem := staleArtifacts(root)
+	if problem == "" {
+		return
+	}
+	t.Logf("%s: running make build synth", problem)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "-C", root, "build", "synth")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the demo needs `make build synth` (%s), and it failed: %v\n%s", problem, err, out)
+	}
+	if problem := staleArtifacts(root); problem != "" {
+		t.Fatalf("after make build synth: %s", problem)
+	}
+}
+
+// staleArtifacts says what is missing or stale, or "".
+func staleArtifacts(root string) string {
+	builds := map[string]bool{}
+	paths, _ := filepath.Glob(filepath.Join(root, "build", "*", "bootstrap"))
+	for _, p := range paths {
+		if h, err := sha256File(p); err == nil {
+			builds[h] = true
+		}
+	}
+	for _, stack := range []string{alertsStack, clusterStack} {
+		path := filepath.Join(root, "cdk.out", stack+".template.json")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if stack == alertsStack {
+				return fmt.Sprintf("%s is missing", path)
+			}
+			continue
+		}
+		var tpl struct {
+			Resources map[string]struct {
+				Type     string
+				Metadata map[string]any
+			}
+		}
+		if err := json.Unmarshal(b, &tpl); err != nil {
+			return fmt.Sprintf("%s: %v", path, err)
+		}
+		for id, r := range tpl.Resources {
+			asset, _ := r.Metadata["aws:asset:path"].(string)
+			if r.Type != "AWS::Lambda::Function" || asset == "" {
+				continue
+			}
+			h, err := sha256File(filepath.Join(root, "cdk.out", asset, "bootstrap"))
+			if err != nil || !builds[h] {
+				return fmt.Sprintf("%s: the asset of %s matches no build/*/bootstrap", stack, id)
+			}
+		}
+	}
+	return ""
+}
+
+func sha256File(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b)), nil
+}
