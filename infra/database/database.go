@@ -425,13 +425,19 @@ func (s *DatabaseStack) rotationFunction(id, assetDir string, cfg dbconfig.Confi
 	return fn, nil
 }
 
-// grantRotation gives a rotation function the four secret actions of the rotation protocol on one
-// secret (GetRandomPassword is granted with the function).
+// RotationSecretActions are the actions pkg/rotation calls on the secret it rotates: the methods of
+// rotation.SecretsManager except GetRandomPassword, which is granted with the function on "*"
+// (a test keeps this list and the interface in step).
+var RotationSecretActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+	"secretsmanager:ListSecretVersionIds", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
+
+// grantRotation gives a rotation function the rotation protocol's actions on one secret
+// (GetRandomPassword is granted with the function). ListSecretVersionIds is how a single-user
+// rotation recovers a password an abandoned rotation already set.
 func grantRotation(role awsiam.IRole, secret awssecretsmanager.ISecret) {
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-		Grantee: role,
-		Actions: jsii.Strings("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-			"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"),
+		Grantee:      role,
+		Actions:      jsii.Strings(RotationSecretActions...),
 		ResourceArns: &[]*string{secret.SecretArn()},
 	})
 }

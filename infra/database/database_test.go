@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/pkg/nagreport"
+	"github.com/strongroom/strongroom/pkg/rotation"
 )
 
 // One synthesis serves every assertion: CDK synthesis is the slow part of these tests. The app holds
@@ -498,7 +501,16 @@ func TestRotationPermissions(t *testing.T) {
 	userAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "UserSecret")
 	superAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "SuperuserSecret")
 	key, _ := only(t, "AWS::KMS::Key", "DatabaseKey")
-	rotationActions := []any{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
+	// The granted actions are exactly what pkg/rotation's client interface calls (GetRandomPassword
+	// is granted on "*" below), so the grant cannot drift from the code.
+	var rotationActions []any
+	iface := reflect.TypeOf((*rotation.SecretsManager)(nil)).Elem()
+	for i := 0; i < iface.NumMethod(); i++ {
+		if m := iface.Method(i).Name; m != "GetRandomPassword" {
+			rotationActions = append(rotationActions, "secretsmanager:"+m)
+		}
+	}
+	sort.Slice(rotationActions, func(i, j int) bool { return rotationActions[i].(string) < rotationActions[j].(string) })
 	star := []any{"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
 		"ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses", "secretsmanager:GetRandomPassword"}
 	xray := []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
