@@ -20,6 +20,7 @@ import (
 	"github.com/strongroom/strongroom/infra/alerts"
 	"github.com/strongroom/strongroom/infra/database"
 	"github.com/strongroom/strongroom/infra/hsmcluster"
+	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
 )
 
@@ -124,6 +125,19 @@ func newApp(o options) (awscdk.App, error) {
 		},
 		BuildDir:         o.buildDir,
 		StateMachinesDir: smDir,
+	}); err != nil {
+		return nil, err
+	}
+
+	// The KMS custom key store on the cluster stack's cluster (issue #6).
+	if _, err := keystore.NewKeyStoreStack(app, keystore.StackName, &keystore.StackProps{
+		StackProps: awscdk.StackProps{
+			Env:         env,
+			Description: jsii.String("Strongroom KMS custom key store on the CloudHSM cluster: Custom::CloudHsmKeyStore and its kmsuser password rotation"),
+		},
+		BuildDir:         o.buildDir,
+		StateMachinesDir: smDir,
+		ClusterStackName: ClusterStackName,
 	}); err != nil {
 		return nil, err
 	}

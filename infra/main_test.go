@@ -18,6 +18,7 @@ import (
 
 	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
 	"github.com/strongroom/strongroom/infra/hsmcluster"
+	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/pkg/nagreport"
 )
@@ -28,7 +29,19 @@ var buildDir string
 
 // appLambdas are the build/<name> directories newApp reads. A stack that deploys another function
 // adds its name here (newApp's error names any bootstrap that is missing).
-var appLambdas = append([]string{"trailrelay", "rotate", "cluster-entry", "cfn-safetynet"}, clusterSteps()...)
+var appLambdas = append(append([]string{"trailrelay", "rotate", "cluster-entry", "cfn-safetynet"}, clusterSteps()...), keystoreSteps()...)
+
+// keystoreSteps are the key store's own functions (it shares cfn-answer, cfn-safetynet and
+// command-status with the cluster).
+func keystoreSteps() []string {
+	var names []string
+	for _, n := range keystore.Functions() {
+		if strings.HasPrefix(n, "keystore-") {
+			names = append(names, n)
+		}
+	}
+	return names
+}
 
 func clusterSteps() []string {
 	var names []string

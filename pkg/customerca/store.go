@@ -94,6 +94,10 @@ func (s *Store) Load(ctx context.Context, refs Refs) (*CA, error) {
 // errNotFound marks a secret that does not exist (yet).
 var errNotFound = errors.New("secret not found")
 
+// ErrNotYetVisible marks a secret that CreateSecret says exists but GetSecretValue cannot find
+// yet: a concurrent attempt created it moments ago. Trying again later reads it.
+var ErrNotYetVisible = errors.New("the secret exists but cannot be read yet; try again")
+
 func (s *Store) get(ctx context.Context, id string) (value, arn string, err error) {
 	out, err := s.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	var nf *smtypes.ResourceNotFoundException
@@ -131,8 +135,13 @@ func (s *Store) getOrCreate(ctx context.Context, name, description string, gener
 	})
 	var exists *smtypes.ResourceExistsException
 	if errors.As(err, &exists) {
-		// Another attempt stored it first; its value is the one to use.
-		return s.get(ctx, name)
+		// Another attempt stored it first; its value is the one to use. If it cannot be read yet
+		// (eventual consistency), say so: the caller retries rather than minting a second CA.
+		value, arn, err = s.get(ctx, name)
+		if errors.Is(err, errNotFound) {
+			return "", "", fmt.Errorf("create secret %s: %w", name, ErrNotYetVisible)
+		}
+		return value, arn, err
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("create secret %s: %w", name, err)

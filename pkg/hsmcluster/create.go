@@ -221,7 +221,7 @@ func (s *CreateCluster) findByRequest(ctx context.Context, requestID string) (st
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return "", fmt.Errorf("list clusters to find request %s: %w", requestID, err)
+			return "", classifyHSM("list clusters to find request "+requestID, err)
 		}
 		for _, c := range page.Clusters {
 			if c.State == types.ClusterStateDeleted || c.State == types.ClusterStateDeleteInProgress {

@@ -62,9 +62,15 @@ func (s *DeleteCluster) Handle(ctx context.Context, in DeleteInput) (DeleteOutpu
 		}
 	}
 	if _, err := s.HSM.DeleteCluster(ctx, &cloudhsmv2.DeleteClusterInput{ClusterId: aws.String(in.ClusterID)}); err != nil {
-		if apiCode(err) == "CloudHsmResourceNotFoundException" {
+		switch apiCode(err) {
+		case "CloudHsmResourceNotFoundException":
 			out.Gone = true
 			return out, nil
+		case "CloudHsmInvalidRequestException":
+			// Every HSM was DELETED in the describe above, so the refusal is CloudHSM not having
+			// settled the deletions yet (or a concurrent change): try again, and fail with
+			// CloudHSM's own message if it persists past the state machine's retries.
+			return out, lambdaerr.Retryable("delete cluster "+in.ClusterID+": "+apiMessage(err), nil)
 		}
 		return out, classifyHSM("delete cluster "+in.ClusterID, err)
 	}

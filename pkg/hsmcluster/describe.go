@@ -2,7 +2,6 @@ package hsmcluster
 
 import (
 	"context"
-	"fmt"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,7 +55,7 @@ type ClusterView struct {
 func findCluster(ctx context.Context, api ClusterDescriber, id string) (*types.Cluster, error) {
 	out, err := api.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{Filters: map[string][]string{"clusterIds": {id}}})
 	if err != nil {
-		return nil, fmt.Errorf("describe cluster %s: %w", id, err)
+		return nil, classifyHSM("describe cluster "+id, err)
 	}
 	for i := range out.Clusters {
 		if aws.ToString(out.Clusters[i].ClusterId) == id {

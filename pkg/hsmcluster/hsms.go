@@ -117,10 +117,15 @@ func (s *Scale) Handle(ctx context.Context, in ScaleInput) (ScaleOutput, error) 
 
 // classifyHSM keeps CloudHSM's own refusals terminal (with its message, which a person can act on)
 // and lets the rest be classified at the boundary.
+// CloudHsmServiceException ("the request was rejected because an error occurred") names no
+// cause the caller could fix, so it is retried like a 5xx; persistent, it fails with its message
+// after the state machine's retries.
 func classifyHSM(op string, err error) error {
 	switch apiCode(err) {
 	case "CloudHsmInvalidRequestException", "CloudHsmAccessDeniedException", "CloudHsmResourceNotFoundException", "CloudHsmTagException":
 		return lambdaerr.Terminal(op+": "+apiMessage(err), nil)
+	case "CloudHsmServiceException":
+		return lambdaerr.Retryable(op+": "+apiMessage(err), nil)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -2,6 +2,7 @@ package hsmcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -75,6 +76,9 @@ func (s *SignCSR) Handle(ctx context.Context, in SignInput) (SignOutput, error) 
 		Validity: time.Duration(in.CAValidityDays) * 24 * time.Hour,
 		Now:      now,
 	})
+	if errors.Is(err, customerca.ErrNotYetVisible) {
+		return SignOutput{}, lambdaerr.Retryable("customer CA", err)
+	}
 	if err != nil {
 		return SignOutput{}, fmt.Errorf("customer CA: %w", err)
 	}

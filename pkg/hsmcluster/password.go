@@ -70,6 +70,11 @@ func (s *StorePassword) Handle(ctx context.Context, in PasswordInput) (PasswordO
 	var exists *smtypes.ResourceExistsException
 	if errors.As(err, &exists) {
 		arn, err := s.existing(ctx, in.SecretName)
+		if err == nil && arn == "" {
+			// Created concurrently but not yet visible (eventual consistency): the next attempt
+			// finds it. Never go on without an ARN: activation would have no password to read.
+			return PasswordOutput{}, lambdaerr.Retryable(fmt.Sprintf("create secret %s: it already exists but cannot be described yet", in.SecretName), nil)
+		}
 		return PasswordOutput{SecretARN: arn}, err
 	}
 	if err != nil {
