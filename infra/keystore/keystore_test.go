@@ -1,0 +1,183 @@
+package keystore_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
+	"github.com/strongroom/strongroom/infra/hsmcluster"
+	"github.com/strongroom/strongroom/infra/keystore"
+	"github.com/strongroom/strongroom/pkg/keystore/keystoretest"
+	"github.com/strongroom/strongroom/pkg/nagreport"
+)
+
+var buildDir string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		defer jsii.Close()
+		tmp, err := os.MkdirTemp("", "infra-keystore-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		names := keystore.Functions()
+		for _, n := range hsmcluster.Placeholders {
+			names = append(names, n)
+		}
+		names = append(names, "cluster-entry")
+		slices.Sort(names)
+		for _, n := range slices.Compact(names) {
+			if _, _, err := golambdatest.Build("../..", tmp, n); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		buildDir = tmp
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// synth declares a cluster stack and the key store stack on it, with cdk-nag, as infra/main.go does.
+func synth(t *testing.T) (*keystore.KeyStoreStack, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "cdk.out")
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	if _, err := hsmcluster.NewClusterStack(app, "Cluster", &hsmcluster.StackProps{BuildDir: buildDir, StateMachinesDir: "../../statemachines"}); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.NewKeyStoreStack(app, "KeyStore", &keystore.StackProps{BuildDir: buildDir, StateMachinesDir: "../../statemachines", ClusterStackName: "Cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true), Reports: jsii.Bool(true)}), nil)
+	app.Synth(nil)
+	return ks, out
+}
+
+func TestKeyStoreStack(t *testing.T) {
+	ks, out := synth(t)
+	// Read the report before assertions synthesize again (cdk-nag would append its rows twice).
+	rep, err := nagreport.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []string
+	compliant := 0
+	for _, r := range rep.Rows {
+		if !strings.HasPrefix(r.ResourceID, "KeyStore/") {
+			continue
+		}
+		if r.Compliance == nagreport.Compliant {
+			compliant++
+		}
+		if r.Finding() {
+			mine = append(mine, r.RuleID+" "+r.ResourceID+" "+r.Compliance)
+		}
+	}
+	if len(mine) > 0 {
+		t.Errorf("unsuppressed cdk-nag findings in the key store stack:\n%s", strings.Join(mine, "\n"))
+	}
+	if compliant < 15 {
+		t.Errorf("only %d compliant checks on the key store stack: did cdk-nag run on it?", compliant)
+	}
+
+	tpl := assertions.Template_FromStack(ks.Stack, nil)
+	tpl.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachine"), jsii.Number(4))
+	tpl.ResourceCountIs(jsii.String("AWS::SSM::Document"), jsii.Number(3))
+	tpl.ResourceCountIs(jsii.String("Custom::CloudHsmKeyStore"), jsii.Number(1))
+	tpl.HasResourceProperties(jsii.String("Custom::CloudHsmKeyStore"), map[string]any{
+		"KeyStoreName":                  keystore.DefaultKeyStoreName,
+		"DeleteKeyStoreOnStackDeletion": "false",
+		"KmsUserPasswordSecretName":     "strongroom/KeyStore/KeyStore/kmsuser-password",
+		"ServiceTimeout":                fmt.Sprint(keystore.ServiceTimeoutSeconds),
+	})
+	tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{"ScheduleExpression": "rate(90 days)"})
+	tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+			"CREATE_USER_DOCUMENT": assertions.Match_AnyValue(), "DELETE_USER_DOCUMENT": assertions.Match_AnyValue(), "CHANGE_PASSWORD_DOCUMENT": assertions.Match_AnyValue(),
+		})},
+		"TracingConfig": map[string]any{"Mode": "Active"},
+	})
+
+	// Each state machine's definition substitutes exactly its file's placeholders.
+	sms := tpl.FindResources(jsii.String("AWS::StepFunctions::StateMachine"), nil)
+	re := regexp.MustCompile(`\$\{([A-Za-z]+)\}`)
+	for name, r := range *sms {
+		b, _ := json.Marshal(r)
+		var res struct {
+			Properties struct {
+				DefinitionString        any
+				DefinitionSubstitutions map[string]any
+				TracingConfiguration    struct{ Enabled bool }
+			}
+		}
+		if err := json.Unmarshal(b, &res); err != nil {
+			t.Fatal(err)
+		}
+		def, _ := json.Marshal(res.Properties.DefinitionString)
+		for _, m := range re.FindAllStringSubmatch(string(def), -1) {
+			if _, ok := res.Properties.DefinitionSubstitutions[m[1]]; !ok {
+				t.Errorf("%s: ${%s} has no substitution", name, m[1])
+			}
+		}
+		if !res.Properties.TracingConfiguration.Enabled {
+			t.Errorf("%s: tracing is off", name)
+		}
+	}
+
+	// Least privilege: the KMS actions each role holds are those its step calls.
+	want := map[string][]string{
+		"KeystoreCreate":     {"kms:CreateCustomKeyStore", "kms:DescribeCustomKeyStores"},
+		"KeystoreConnection": {"kms:ConnectCustomKeyStore", "kms:DescribeCustomKeyStores", "kms:DisconnectCustomKeyStore"},
+		"KeystoreDescribe":   {"kms:DescribeCustomKeyStores"},
+		"KeystoreUpdate":     {"kms:DescribeCustomKeyStores", "kms:UpdateCustomKeyStore"},
+		"KeystoreDelete":     {"kms:DeleteCustomKeyStore"},
+		"KeystorePlan":       {},
+		"KeystoreUser":       {},
+	}
+	policies := tpl.FindResources(jsii.String("AWS::IAM::Policy"), nil)
+	for step, actions := range want {
+		var got []string
+		for name, p := range *policies {
+			if !strings.HasPrefix(name, "KeyStore"+step) {
+				continue
+			}
+			b, _ := json.Marshal(p)
+			for _, a := range regexp.MustCompile(`"(kms:[A-Za-z]+CustomKeyStores?)"`).FindAllStringSubmatch(string(b), -1) {
+				got = append(got, a[1])
+			}
+		}
+		sort.Strings(got)
+		got = slices.Compact(got)
+		if strings.Join(got, ",") != strings.Join(actions, ",") {
+			t.Errorf("%s role has KMS key store actions %v; want %v", step, got, actions)
+		}
+	}
+	t.Log(rep.Summary())
+}
+
+// TestPlaceholdersMatchTestSupport keeps the sandbox deployment (pkg/keystore/keystoretest) and
+// the construct in step.
+func TestPlaceholdersMatchTestSupport(t *testing.T) {
+	if fmt.Sprint(keystore.Placeholders) != fmt.Sprint(keystoretest.Placeholders) {
+		t.Errorf("infra %v\ntest support %v", keystore.Placeholders, keystoretest.Placeholders)
+	}
+	if fmt.Sprint(keystore.Workflows) != fmt.Sprint(keystoretest.Workflows) {
+		t.Errorf("infra %v\ntest support %v", keystore.Workflows, keystoretest.Workflows)
+	}
+}

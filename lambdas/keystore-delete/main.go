@@ -1,0 +1,18 @@
+// Command keystore-delete deletes a disconnected key store when asked and when it holds no KMS
+// keys, with its kmsuser password secret; otherwise it says why the store is kept.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/strongroom/strongroom/pkg/keystore"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("keystore-delete")
+	cfg := lambdaenv.AWSConfig(log)
+	step := &keystore.Delete{KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
+	lambdaenv.Start("keystore-delete", log, step.Handle)
+}

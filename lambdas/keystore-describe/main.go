@@ -1,0 +1,17 @@
+// Command keystore-describe reports a key store's connection state (and, when FAILED, the
+// ConnectionErrorCode with its fix) to the workflows' polling loops.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/strongroom/strongroom/pkg/keystore"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("keystore-describe")
+	cfg := lambdaenv.AWSConfig(log)
+	step := &keystore.Describe{KMS: kms.NewFromConfig(cfg)}
+	lambdaenv.Start("keystore-describe", log, step.Handle)
+}

@@ -1,0 +1,17 @@
+// Command keystore-plan is every key store workflow's first step: it parses the request and
+// checks the cluster (ACTIVE with two ACTIVE HSMs in two Availability Zones for a Create).
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+
+	"github.com/strongroom/strongroom/pkg/keystore"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("keystore-plan")
+	cfg := lambdaenv.AWSConfig(log)
+	step := &keystore.PlanRequest{HSM: cloudhsmv2.NewFromConfig(cfg)}
+	lambdaenv.Start("keystore-plan", log, step.Handle)
+}

@@ -1,0 +1,17 @@
+// Command keystore-update renames a key store or gives KMS the new kmsuser password.
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/strongroom/strongroom/pkg/keystore"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+)
+
+func main() {
+	log := lambdaenv.Logger("keystore-update")
+	cfg := lambdaenv.AWSConfig(log)
+	step := &keystore.Update{KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
+	lambdaenv.Start("keystore-update", log, step.Handle)
+}

@@ -1,0 +1,453 @@
+// Package keystoretest stands Custom::CloudHsmKeyStore up in a sandbox exactly as the CDK construct
+// (infra/keystore) deploys it, without a synthesized template: the real lambdas/<name> mains built
+// for the host and registered as sandbox Lambda functions with the construct's environment, the
+// four state machines from statemachines/ with the construct's DefinitionSubstitutions, the three
+// kmsuser documents (pkg/hsmdocs) created through SSM, and the safety-net rule. It also carries a
+// CloudHSM cluster through the documented runbook to ACTIVE (ActiveCluster), over the real APIs.
+//
+// It is test support for issue #6's end-to-end, fault and crash tests, and for the demo; it is not
+// used in production.
+package keystoretest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/strongroom/strongroom/pkg/customerca"
+	"github.com/strongroom/strongroom/pkg/hsmdocs"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+	"github.com/strongroom/strongroom/pkg/lambdaruntime"
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
+	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
+)
+
+// Placeholders mirrors infra/keystore.Placeholders (kept out of this package's imports: the CDK
+// modules are heavy); a test checks both against the ASL files.
+var Placeholders = map[string]string{
+	"AnswerFunctionArn":        "cfn-answer",
+	"CommandStatusFunctionArn": "command-status",
+	"ConnectionFunctionArn":    "keystore-connection",
+	"CreateFunctionArn":        "keystore-create",
+	"DeleteFunctionArn":        "keystore-delete",
+	"DescribeFunctionArn":      "keystore-describe",
+	"PasswordFunctionArn":      "keystore-password",
+	"PlanFunctionArn":          "keystore-plan",
+	"UpdateFunctionArn":        "keystore-update",
+	"UserFunctionArn":          "keystore-user",
+}
+
+// Workflows are the state machine files by kind.
+var Workflows = map[string]string{
+	"Create": "keystore-create.asl.json",
+	"Update": "keystore-update.asl.json",
+	"Delete": "keystore-delete.asl.json",
+	"Rotate": "keystore-rotate-password.asl.json",
+}
+
+// Functions are every Lambda of the construct.
+func Functions() []string {
+	names := []string{"keystore-entry", "cfn-safetynet"}
+	for _, n := range Placeholders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Binaries builds each function's lambdas/<name> main for the host into dir, two at a time.
+func Binaries(ctx context.Context, root, dir string) (map[string]string, error) {
+	names := Functions()
+	out := make(map[string]string, len(names))
+	var mu sync.Mutex
+	var errs []error
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p, err := lambdaruntime.BuildHost(ctx, filepath.Join(root, "lambdas", n), dir)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			out[n] = p
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// Cluster is an ACTIVE cluster made through the runbook.
+type Cluster struct {
+	ID                 string
+	AdminSecretARN     string
+	CACertSecretARN    string
+	HsmIPs             []string
+	HsmIDs             []string
+	CACertificatePEM   string
+	documentParameters map[string]string
+}
+
+// ActiveCluster runs the documented runbook over the real APIs: CreateCluster, the first HSM,
+// the customer CA signs the CSR, InitializeCluster, activation through the SSM document (with the
+// admin password read from Secrets Manager on the instance), then hsms-1 more HSMs in other zones.
+// prefix names its secrets. It polls on the wall clock for at most two minutes.
+func ActiveCluster(ctx context.Context, cfg aws.Config, prefix string, hsms int) (*Cluster, error) {
+	hsm := cloudhsmv2.NewFromConfig(cfg)
+	sm := secretsmanager.NewFromConfig(cfg)
+	cc, err := hsm.CreateCluster(ctx, &cloudhsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: ec2.DefaultSubnetIDs[:]})
+	if err != nil {
+		return nil, fmt.Errorf("create cluster: %w", err)
+	}
+	c := &Cluster{ID: aws.ToString(cc.Cluster.ClusterId)}
+	wait := func(what string, ok func(hsmtypes.Cluster) bool) (hsmtypes.Cluster, error) {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			out, err := hsm.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{Filters: map[string][]string{"clusterIds": {c.ID}}})
+			if err != nil {
+				return hsmtypes.Cluster{}, fmt.Errorf("describe cluster %s: %w", c.ID, err)
+			}
+			if len(out.Clusters) == 1 && ok(out.Clusters[0]) {
+				return out.Clusters[0], nil
+			}
+			if time.Now().After(deadline) {
+				return hsmtypes.Cluster{}, fmt.Errorf("cluster %s: timed out waiting for %s", c.ID, what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if _, err := wait("UNINITIALIZED", func(x hsmtypes.Cluster) bool { return x.State == hsmtypes.ClusterStateUninitialized }); err != nil {
+		return nil, err
+	}
+	if _, err := hsm.CreateHsm(ctx, &cloudhsmv2.CreateHsmInput{ClusterId: aws.String(c.ID), AvailabilityZone: aws.String("us-east-1a")}); err != nil {
+		return nil, fmt.Errorf("create the first HSM: %w", err)
+	}
+	x, err := wait("the CSR", func(x hsmtypes.Cluster) bool {
+		return x.Certificates != nil && aws.ToString(x.Certificates.ClusterCsr) != ""
+	})
+	if err != nil {
+		return nil, err
+	}
+	key, err := customerca.NewKey(customerca.RSA2048)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := customerca.NewCA(key, customerca.Options{})
+	if err != nil {
+		return nil, err
+	}
+	signed, err := ca.Issue([]byte(aws.ToString(x.Certificates.ClusterCsr)), 0, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("sign the cluster CSR: %w", err)
+	}
+	c.CACertificatePEM = string(ca.CertificatePEM())
+	if _, err := hsm.InitializeCluster(ctx, &cloudhsmv2.InitializeClusterInput{ClusterId: aws.String(c.ID), SignedCert: aws.String(string(signed)), TrustAnchor: aws.String(c.CACertificatePEM)}); err != nil {
+		return nil, fmt.Errorf("initialize: %w", err)
+	}
+	if _, err := wait("INITIALIZED", func(x hsmtypes.Cluster) bool { return x.State == hsmtypes.ClusterStateInitialized }); err != nil {
+		return nil, err
+	}
+	pw, err := sm.GetRandomPassword(ctx, &secretsmanager.GetRandomPasswordInput{PasswordLength: aws.Int64(32), ExcludePunctuation: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	admin, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(prefix + "/admin-password"), SecretString: pw.RandomPassword})
+	if err != nil {
+		return nil, fmt.Errorf("create the admin password secret: %w", err)
+	}
+	cert, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(prefix + "/customer-ca/certificate"), SecretString: aws.String(c.CACertificatePEM)})
+	if err != nil {
+		return nil, fmt.Errorf("create the CA certificate secret: %w", err)
+	}
+	c.AdminSecretARN, c.CACertSecretARN = aws.ToString(admin.ARN), aws.ToString(cert.ARN)
+	c.documentParameters = map[string]string{
+		"ClusterId": c.ID, "HsmIp": aws.ToString(x.Hsms[0].EniIp), "Region": cfg.Region,
+		"AdminPasswordSecretArn": c.AdminSecretARN, "CustomerCaCertSecretArn": c.CACertSecretARN,
+	}
+	if err := RunDocument(ctx, cfg, hsmdocs.ActivateCluster, c.documentParameters); err != nil {
+		return nil, err
+	}
+	if _, err := wait("ACTIVE", func(x hsmtypes.Cluster) bool { return x.State == hsmtypes.ClusterStateActive }); err != nil {
+		return nil, err
+	}
+	for _, az := range []string{"us-east-1b", "us-east-1c"}[:hsms-1] {
+		if _, err := hsm.CreateHsm(ctx, &cloudhsmv2.CreateHsmInput{ClusterId: aws.String(c.ID), AvailabilityZone: aws.String(az)}); err != nil {
+			return nil, fmt.Errorf("create an HSM in %s: %w", az, err)
+		}
+	}
+	x, err = wait(fmt.Sprintf("%d ACTIVE HSMs", hsms), func(x hsmtypes.Cluster) bool {
+		n := 0
+		for _, h := range x.Hsms {
+			if h.State == hsmtypes.HsmStateActive {
+				n++
+			}
+		}
+		return n == hsms && len(x.Hsms) == hsms
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range x.Hsms {
+		c.HsmIPs = append(c.HsmIPs, aws.ToString(h.EniIp))
+		c.HsmIDs = append(c.HsmIDs, aws.ToString(h.HsmId))
+	}
+	return c, nil
+}
+
+// UserDocument runs a kmsuser document (hsmdocs.CreateCryptoUser, DeleteCryptoUser or
+// ChangeCryptoUserPassword) as an operator would, with the password from passwordSecretARN.
+func (c *Cluster) UserDocument(ctx context.Context, cfg aws.Config, doc, passwordSecretARN string) error {
+	p := map[string]string{"UserName": "kmsuser"}
+	for k, v := range c.documentParameters {
+		p[k] = v
+	}
+	if passwordSecretARN != "" {
+		p["UserPasswordSecretArn"] = passwordSecretARN
+	}
+	return RunDocument(ctx, cfg, doc, p)
+}
+
+// RunDocument sends a Strongroom document to the client instance and waits until it succeeds.
+func RunDocument(ctx context.Context, cfg aws.Config, doc string, params map[string]string) error {
+	api := ssm.NewFromConfig(cfg)
+	p := map[string][]string{}
+	for k, v := range params {
+		p[k] = []string{v}
+	}
+	out, err := api.SendCommand(ctx, &ssm.SendCommandInput{DocumentName: aws.String(doc), InstanceIds: []string{ec2.DefaultInstanceID}, Parameters: p})
+	if err != nil {
+		return fmt.Errorf("send %s: %w", doc, err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		inv, err := api.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: out.Command.CommandId, InstanceId: aws.String(ec2.DefaultInstanceID)})
+		var notYet *ssmtypes.InvocationDoesNotExist
+		switch {
+		case errors.As(err, &notYet):
+		case err != nil:
+			return fmt.Errorf("%s: %w", doc, err)
+		case inv.Status == ssmtypes.CommandInvocationStatusSuccess:
+			return nil
+		case inv.Status != ssmtypes.CommandInvocationStatusPending && inv.Status != ssmtypes.CommandInvocationStatusInProgress && inv.Status != ssmtypes.CommandInvocationStatusDelayed:
+			return fmt.Errorf("%s ended %s: %s", doc, inv.Status, aws.ToString(inv.StandardErrorContent))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("%s: timed out", doc)
+}
+
+// Options adjust a deployment.
+type Options struct {
+	// Env adds environment variables to named functions (for example a crash hook).
+	Env map[string]map[string]string
+	// StackName names the stack (default "strongroom-keystore-e2e").
+	StackName string
+}
+
+// Deployment is the construct standing in one sandbox.
+type Deployment struct {
+	SB        *sandbox.Sandbox
+	Cfg       aws.Config
+	StackName string
+	ARNs      map[string]string
+	Machines  map[string]string
+	Documents map[string]string
+	KeyARN    string
+}
+
+// Deploy registers everything the construct declares (infra/keystore New). logs receives every
+// function's output (pass a Recorder.Writer so secret scans cover it).
+func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, root string, bins map[string]string, logs io.Writer, o Options) (*Deployment, error) {
+	d := &Deployment{SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Machines: map[string]string{}, Documents: map[string]string{}}
+	if d.StackName == "" {
+		d.StackName = "strongroom-keystore-e2e"
+	}
+	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("Encrypts the KMS key store's kmsuser password secret (Strongroom)")})
+	if err != nil {
+		return nil, fmt.Errorf("create the secrets key: %w", err)
+	}
+	d.KeyARN = aws.ToString(key.KeyMetadata.Arn)
+	docEnv := map[string]string{}
+	for doc, env := range map[string]string{hsmdocs.CreateCryptoUser: "CREATE_USER_DOCUMENT", hsmdocs.DeleteCryptoUser: "DELETE_USER_DOCUMENT", hsmdocs.ChangeCryptoUserPassword: "CHANGE_PASSWORD_DOCUMENT"} {
+		content, err := hsmdocs.Content(doc)
+		if err != nil {
+			return nil, err
+		}
+		// CloudFormation names an AWS::SSM::Document without a Name <stack>-<logical id>-<suffix>.
+		name := d.StackName + "-" + doc[len("Strongroom-"):] + "Document-SANDBOX"
+		if _, err := ssm.NewFromConfig(cfg).CreateDocument(ctx, &ssm.CreateDocumentInput{
+			Name: aws.String(name), Content: aws.String(content), DocumentType: ssmtypes.DocumentTypeCommand, DocumentFormat: ssmtypes.DocumentFormatJson,
+		}); err != nil {
+			return nil, fmt.Errorf("create document %s: %w", name, err)
+		}
+		d.Documents[doc] = name
+		docEnv[env] = name
+	}
+	env := map[string]map[string]string{
+		"keystore-password": {"SECRET_KMS_KEY_ID": d.KeyARN},
+		"keystore-user":     docEnv,
+	}
+	register := func(name string) error {
+		bin, ok := bins[name]
+		if !ok {
+			return fmt.Errorf("no binary for %s", name)
+		}
+		vars := map[string]string{lambdaenv.SandboxClockScaleVar: strconv.FormatFloat(sb.Clock.Scale(), 'f', -1, 64)}
+		for k, v := range env[name] {
+			vars[k] = v
+		}
+		for k, v := range o.Env[name] {
+			vars[k] = v
+		}
+		arn, err := sb.Lambda.RegisterBinary(name, bin, logs, sblambda.WithEnv(vars), sblambda.WithTimeout(60*time.Second))
+		if err != nil {
+			return fmt.Errorf("register %s: %w", name, err)
+		}
+		d.ARNs[name] = arn
+		return nil
+	}
+	for _, n := range Placeholders {
+		if _, done := d.ARNs[n]; done {
+			continue
+		}
+		if err := register(n); err != nil {
+			return nil, err
+		}
+	}
+	subs := map[string]string{}
+	for ph, n := range Placeholders {
+		subs[ph] = d.ARNs[n]
+	}
+	sf := sfn.NewFromConfig(cfg)
+	for _, kind := range []string{"Create", "Update", "Delete", "Rotate"} {
+		def, err := stepfunctions.LoadFile(filepath.Join(root, "statemachines", Workflows[kind]), subs)
+		if err != nil {
+			return nil, err
+		}
+		out, err := sf.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+			Name: aws.String(d.StackName + "-" + kind + "Workflow"), Definition: aws.String(def),
+			RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s-%sWorkflowRole", sb.Account, d.StackName, kind)),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create the %s state machine: %w", kind, err)
+		}
+		d.Machines[kind] = aws.ToString(out.StateMachineArn)
+	}
+	env["keystore-entry"] = map[string]string{
+		"CREATE_STATE_MACHINE_ARN": d.Machines["Create"], "UPDATE_STATE_MACHINE_ARN": d.Machines["Update"], "DELETE_STATE_MACHINE_ARN": d.Machines["Delete"],
+	}
+	for _, n := range []string{"keystore-entry", "cfn-safetynet"} {
+		if err := register(n); err != nil {
+			return nil, err
+		}
+	}
+	pattern, _ := json.Marshal(map[string]any{
+		"source": []string{"aws.states"}, "detail-type": []string{"Step Functions Execution Status Change"},
+		"detail": map[string]any{"status": []string{"FAILED", "TIMED_OUT", "ABORTED"},
+			"stateMachineArn": []string{d.Machines["Create"], d.Machines["Update"], d.Machines["Delete"]}},
+	})
+	eb := eventbridge.NewFromConfig(cfg)
+	rule := d.StackName + "-SafetyNetRule"
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventPattern: aws.String(string(pattern))}); err != nil {
+		return nil, fmt.Errorf("put the safety-net rule: %w", err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule), Targets: []ebtypes.Target{{
+		Id: aws.String("SafetyNet"), Arn: aws.String(d.ARNs["cfn-safetynet"]),
+		RetryPolicy: &ebtypes.RetryPolicy{MaximumRetryAttempts: aws.Int32(20), MaximumEventAgeInSeconds: aws.Int32(7200)},
+	}}}); err != nil {
+		return nil, fmt.Errorf("put the safety-net target: %w", err)
+	}
+	return d, nil
+}
+
+// SecretName is the kmsuser password secret the construct names for logicalID.
+func (d *Deployment) SecretName(logicalID string) string {
+	return "strongroom/" + d.StackName + "/" + logicalID + "/kmsuser-password"
+}
+
+// Properties are the construct's properties for a store named name on cluster c.
+func (d *Deployment) Properties(c *Cluster, logicalID, name string, deleteOnStackDeletion bool) map[string]any {
+	return map[string]any{
+		"ClusterId": c.ID, "KeyStoreName": name, "AdminPasswordSecretArn": c.AdminSecretARN,
+		"CustomerCaCertificateSecretArn": c.CACertSecretARN, "ClientInstanceId": ec2.DefaultInstanceID,
+		"KmsUserPasswordSecretName":     d.SecretName(logicalID),
+		"DeleteKeyStoreOnStackDeletion": strconv.FormatBool(deleteOnStackDeletion),
+	}
+}
+
+// Spec is the driver's resource for this deployment.
+func (d *Deployment) Spec(logicalID string, props map[string]any) cloudformation.ResourceSpec {
+	return cloudformation.ResourceSpec{
+		StackName: d.StackName, LogicalResourceID: logicalID, ResourceType: "Custom::CloudHsmKeyStore",
+		ServiceToken: d.ARNs["keystore-entry"], Properties: props, ServiceTimeout: time.Hour,
+	}
+}
+
+// Create sends Create (and, after a failure, the rollback Delete) and waits for the answers.
+func (d *Deployment) Create(ctx context.Context, logicalID string, props map[string]any) (*cloudformation.Outcome, error) {
+	return d.SB.CloudFormation.Create(ctx, d.Spec(logicalID, props))
+}
+
+// Update sends Update from old to props.
+func (d *Deployment) Update(ctx context.Context, logicalID, physicalID string, old, props map[string]any) (*cloudformation.Outcome, error) {
+	spec := d.Spec(logicalID, props)
+	spec.PhysicalResourceID, spec.OldProperties = physicalID, old
+	return d.SB.CloudFormation.Update(ctx, spec)
+}
+
+// Delete sends Delete.
+func (d *Deployment) Delete(ctx context.Context, logicalID, physicalID string, props map[string]any) (*cloudformation.Outcome, error) {
+	spec := d.Spec(logicalID, props)
+	spec.PhysicalResourceID = physicalID
+	return d.SB.CloudFormation.Delete(ctx, spec)
+}
+
+// Rotate runs the rotate-password workflow for store and waits (wall clock, at most two minutes)
+// for it to end; it returns the execution's status, output and cause.
+func (d *Deployment) Rotate(ctx context.Context, store string, props map[string]any) (status, output, cause string, err error) {
+	in, _ := json.Marshal(map[string]any{"Rotation": map[string]any{"CustomKeyStoreId": store, "Properties": props}})
+	sf := sfn.NewFromConfig(d.Cfg)
+	out, err := sf.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(d.Machines["Rotate"]), Input: aws.String(string(in))})
+	if err != nil {
+		return "", "", "", err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		e, err := sf.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: out.ExecutionArn})
+		if err != nil {
+			return "", "", "", err
+		}
+		if e.Status != "RUNNING" {
+			return string(e.Status), aws.ToString(e.Output), aws.ToString(e.Cause), nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "", "", "", errors.New("rotation: timed out")
+}

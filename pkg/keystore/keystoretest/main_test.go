@@ -1,0 +1,247 @@
+package keystoretest_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/strongroom/strongroom/pkg/keystore/keystoretest"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+)
+
+var (
+	repoRoot string
+	binaries map[string]string
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			fmt.Fprintln(os.Stderr, "no go.mod above the working directory")
+			return 1
+		}
+		dir = filepath.Dir(dir)
+	}
+	repoRoot = dir
+	bin, err := os.MkdirTemp("", "keystoretest-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	binaries, err = keystoretest.Binaries(ctx, repoRoot, bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build the key store functions:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// setupScale runs the cluster runbook (about 20 sandbox minutes) in a few wall seconds; scale is
+// the speed of the workflows afterwards. A function's own wall time counts scale times against
+// its state's TimeoutSeconds (120 s of sandbox time, 0.6 s of wall time at 200), so scale cannot
+// be much higher; a connect (8 sandbox minutes) takes 2.4 s of wall time.
+const (
+	setupScale = 3000
+	scale      = 200
+)
+
+type rig struct {
+	env     *sandboxtest.Env
+	dep     *keystoretest.Deployment
+	cluster *keystoretest.Cluster
+	kms     *kms.Client
+	ctx     context.Context
+	logs    *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newRig starts a sandbox with an ACTIVE cluster of hsms HSMs and the construct deployed.
+func newRig(t testing.TB, o keystoretest.Options, hsms int) *rig {
+	t.Helper()
+	env := sandboxtest.New(t, sandboxtest.Scale(setupScale))
+	ctx := sandboxtest.Context(t, 3*time.Minute)
+	c, err := keystoretest.ActiveCluster(ctx, env.AWSConfig(), "e2e/cluster", hsms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Clock.SetScale(scale)
+	logs := &syncBuffer{}
+	dep, err := keystoretest.Deploy(ctx, env.Sandbox, env.AWSConfig(), repoRoot, binaries, io.MultiWriter(env.Recorder.Writer("function logs"), logs), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{env: env, dep: dep, cluster: c, kms: kms.NewFromConfig(env.AWSConfig()), ctx: ctx, logs: logs}
+	r.dumpOnFailure(t)
+	return r
+}
+
+// store returns the store's entry, or nil when KMS has none with that id.
+func (r *rig) store(t *testing.T, id string) *kmstypes.CustomKeyStoresListEntry {
+	t.Helper()
+	out, err := r.kms.DescribeCustomKeyStores(r.ctx, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(id)})
+	var nf *kmstypes.CustomKeyStoreNotFoundException
+	if errors.As(err, &nf) {
+		return nil
+	}
+	if err != nil || len(out.CustomKeyStores) != 1 {
+		t.Fatalf("describe key store %s: %v", id, err)
+	}
+	return &out.CustomKeyStores[0]
+}
+
+// stores counts every key store KMS holds.
+func (r *rig) stores(t *testing.T) int {
+	t.Helper()
+	out, err := r.kms.DescribeCustomKeyStores(r.ctx, &kms.DescribeCustomKeyStoresInput{})
+	if err != nil {
+		t.Fatalf("describe key stores: %v", err)
+	}
+	return len(out.CustomKeyStores)
+}
+
+// kmsUser reports whether the cluster has the crypto user kmsuser.
+func (r *rig) kmsUser(t *testing.T) bool {
+	t.Helper()
+	users, err := r.env.CloudHSM.Users(r.cluster.ID)
+	if err != nil {
+		t.Fatalf("users of %s: %v", r.cluster.ID, err)
+	}
+	for _, u := range users {
+		if u.Name == "kmsuser" && u.Role == cloudhsm.RoleCryptoUser {
+			return true
+		}
+	}
+	return false
+}
+
+// waitStore polls (wall clock, bounded) until the store reaches state.
+func (r *rig) waitStore(t *testing.T, id string, state kmstypes.ConnectionStateType) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s := r.store(t, id)
+		if s != nil && s.ConnectionState == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("key store %s never reached %s (last %+v)", id, state, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func requireStatus(t *testing.T, what, want string, o *cloudformation.Outcome) {
+	t.Helper()
+	if o.Status != want {
+		t.Fatalf("%s answered %s (want %s): %s (timed out %v)", what, o.Status, want, o.Reason, o.TimedOut)
+	}
+	if n := len(o.Duplicates); n != 0 {
+		t.Errorf("%s answered %d extra times", what, n)
+	}
+}
+
+// answerReason is the Reason of the first answer (CloudFormation keeps a SUCCESS answer's too).
+func answerReason(o *cloudformation.Outcome) string {
+	if o.Answer == nil || o.Answer.Response == nil {
+		return ""
+	}
+	return o.Answer.Response.Reason
+}
+
+func short(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// dumpOnFailure logs each execution's state path and the calls that answered an error.
+func (r *rig) dumpOnFailure(t testing.TB) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		sf := sfn.NewFromConfig(r.env.AWSConfig())
+		ctx := context.Background()
+		for _, kind := range []string{"Create", "Update", "Delete", "Rotate"} {
+			list, err := sf.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(r.dep.Machines[kind])})
+			if err != nil {
+				continue
+			}
+			for _, e := range list.Executions {
+				h, err := sf.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: e.ExecutionArn, MaxResults: 1000})
+				if err != nil {
+					continue
+				}
+				var path []string
+				for _, ev := range h.Events {
+					switch {
+					case ev.StateEnteredEventDetails != nil:
+						path = append(path, aws.ToString(ev.StateEnteredEventDetails.Name))
+					case ev.LambdaFunctionFailedEventDetails != nil:
+						path = append(path, "!"+aws.ToString(ev.LambdaFunctionFailedEventDetails.Error)+":"+short(aws.ToString(ev.LambdaFunctionFailedEventDetails.Cause), 300))
+					case ev.TaskFailedEventDetails != nil:
+						path = append(path, "!"+aws.ToString(ev.TaskFailedEventDetails.Error)+":"+short(aws.ToString(ev.TaskFailedEventDetails.Cause), 300))
+					case ev.ExecutionFailedEventDetails != nil:
+						path = append(path, "FAILED "+aws.ToString(ev.ExecutionFailedEventDetails.Error)+":"+short(aws.ToString(ev.ExecutionFailedEventDetails.Cause), 300))
+					}
+				}
+				t.Logf("%s %s: %s", kind, aws.ToString(e.Name), strings.Join(path, " > "))
+			}
+		}
+		lines := strings.Split(r.logs.String(), "\n")
+		for _, l := range lines[max(0, len(lines)-30):] {
+			t.Logf("log: %s", short(l, 400))
+		}
+		for _, rec := range r.env.Recorder.Records("", "") {
+			if rec.ErrorCode != "" {
+				t.Logf("call %s %s -> %s %s", rec.Service, rec.Operation, rec.ErrorCode, short(string(rec.ResponseBody), 200))
+			}
+		}
+	})
+}
