@@ -5,7 +5,7 @@
 //
 // It covers the intrinsics CDK emits for the resources Strongroom uses: Ref, Fn::GetAtt, Fn::Join,
 // Fn::Sub (both forms), Fn::Select, Fn::Split, Fn::If with Conditions (Fn::Equals, Fn::Not,
-// Fn::And, Fn::Or, Condition), Fn::Base64, Fn::GetAZs and the pseudo parameters. Anything else is
+// Fn::And, Fn::Or, Condition), Fn::Base64, Fn::GetAZs, Fn::ImportValue and the pseudo parameters. Anything else is
 // an error naming the function, never a silent pass-through.
 package cfntemplate
 
@@ -68,6 +68,8 @@ type Resolver interface {
 type Env struct {
 	Region, AccountID, Partition, StackName, StackID, URLSuffix string
 	Parameters                                                  map[string]any
+	// Imports are the exports of stacks already deployed, for Fn::ImportValue.
+	Imports map[string]any
 }
 
 // NoValue is what AWS::NoValue resolves to; Resolve drops it from maps and lists.
@@ -233,6 +235,17 @@ func (e *Evaluator) intrinsic(name string, arg any) (any, error) {
 			return nil, err
 		}
 		return base64.StdEncoding.EncodeToString([]byte(fmt.Sprint(s))), nil
+	case "Fn::ImportValue":
+		v, err := e.Resolve(arg)
+		if err != nil {
+			return nil, err
+		}
+		name, _ := v.(string)
+		val, ok := e.Env.Imports[name]
+		if !ok {
+			return nil, fmt.Errorf("Fn::ImportValue %q: no deployed stack exports it (deploy the exporting stack first)", name)
+		}
+		return val, nil
 	case "Fn::GetAZs":
 		return []any{e.Env.Region + "a", e.Env.Region + "b", e.Env.Region + "c"}, nil
 	case "Fn::If":

@@ -92,8 +92,15 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("cycle: %v", err)
 	}
 	ev := &cfntemplate.Evaluator{T: tp, R: fakeDeployment{}}
-	if _, err := ev.Resolve(map[string]any{"Fn::ImportValue": "x"}); !errors.Is(err, cfntemplate.ErrUnsupported) || !strings.Contains(err.Error(), "Fn::ImportValue") {
+	if _, err := ev.Resolve(map[string]any{"Fn::Transform": "x"}); !errors.Is(err, cfntemplate.ErrUnsupported) || !strings.Contains(err.Error(), "Fn::Transform") {
 		t.Fatalf("unsupported: %v", err)
+	}
+	if _, err := ev.Resolve(map[string]any{"Fn::ImportValue": "Other:Export"}); err == nil || !strings.Contains(err.Error(), "no deployed stack exports it") {
+		t.Fatalf("missing import: %v", err)
+	}
+	ev.Env.Imports = map[string]any{"Other:Export": "vpc-1"}
+	if v, err := ev.Resolve(map[string]any{"Fn::ImportValue": "Other:Export"}); err != nil || v != "vpc-1" {
+		t.Fatalf("import: %v %v", v, err)
 	}
 	if _, err := ev.Resolve(map[string]any{"Ref": "Missing"}); err == nil {
 		t.Fatal("unknown Ref resolved")

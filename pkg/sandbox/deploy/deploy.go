@@ -54,6 +54,9 @@ type Deployer struct {
 	FunctionLogs io.Writer
 	// Progress, when set, is told about each resource.
 	Progress func(format string, args ...any)
+
+	// exports are the Outputs with an Export name of the stacks deployed so far (Fn::ImportValue).
+	exports map[string]any
 }
 
 // Stack is a deployed stack.
@@ -113,6 +116,7 @@ func (d *Deployer) Deploy(ctx context.Context, name string) (*Stack, error) {
 		StackID: fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/00000000-0000-4000-8000-000000000000", d.SB.Region, d.SB.Account, name)}
 	st.eval = &cfntemplate.Evaluator{T: t, R: st, Env: cfntemplate.Env{
 		Region: d.SB.Region, AccountID: d.SB.Account, Partition: "aws", StackName: name, StackID: st.StackID, URLSuffix: "amazonaws.com",
+		Imports: d.exports,
 	}}
 	order, err := t.Order()
 	if err != nil {
@@ -134,7 +138,34 @@ func (d *Deployer) Deploy(ctx context.Context, name string) (*Stack, error) {
 		}
 	}
 	sort.Strings(st.NotEmulated)
+	if err := d.export(st); err != nil {
+		return st, fmt.Errorf("stack %s: outputs: %w", name, err)
+	}
 	return st, nil
+}
+
+// export evaluates the stack's exported outputs for the stacks deployed after it.
+func (d *Deployer) export(st *Stack) error {
+	if d.exports == nil {
+		d.exports = map[string]any{}
+	}
+	for id, o := range st.Template.Outputs {
+		out, _ := o.(map[string]any)
+		exp, _ := out["Export"].(map[string]any)
+		if exp == nil {
+			continue
+		}
+		name, err := st.eval.Resolve(exp["Name"])
+		if err != nil {
+			return fmt.Errorf("%s export name: %w", id, err)
+		}
+		val, err := st.eval.Resolve(out["Value"])
+		if err != nil {
+			return fmt.Errorf("%s value: %w", id, err)
+		}
+		d.exports[fmt.Sprint(name)] = val
+	}
+	return nil
 }
 
 func (d *Deployer) progress(format string, args ...any) {
