@@ -22,7 +22,8 @@ import (
 // The demo runs Strongroom's workflows end to end in one process against a fresh sandbox on
 // 127.0.0.1:0: the alerts stack from cdk.out with the real relay binary, MariaDB credential rotation
 // with the real rotation binary against a real MariaDB server, and (when cdk.out has it) the
-// CloudHSM cluster stack's custom resource through Create, an HsmCount update and Delete. It prints
+// CloudHSM cluster stack's custom resource through Create, an HsmCount update and Delete, with the
+// KMS key store stack deployed on the ACTIVE cluster in between (connected, used, deleted). It prints
 // for a person: short headings, one line per event, sandbox time on the left.
 
 // demoOut receives what the demo prints (tests replace it).
@@ -38,7 +39,7 @@ const DefaultDemoScale = 120
 
 func init() {
 	commands["demo"] = command{
-		summary: "run the alerts, rotation and cluster workflows end to end in a local sandbox",
+		summary: "run the alerts, rotation, cluster and key store workflows end to end in a local sandbox",
 		run:     runDemo,
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -103,6 +104,14 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 	}
 	p.line("cluster %s is ACTIVE with %d HSMs in %s", clusterID, len(hsms), strings.Join(hsms, ", "))
 
+	// The key store needs what the cluster has now: ACTIVE, with two ACTIVE HSMs in two zones.
+	keyStore, err := d.keyStore(ctx, w, clusterID, flush)
+	if err != nil {
+		stop()
+		return "", fmt.Errorf("key store: %w", err)
+	}
+	p.heading("3b. CloudHSM cluster " + clusterID + ": scale up, then delete")
+
 	// Scale up by one HSM from what the stack asked for (2 by default).
 	from, err := strconv.Atoi(fmt.Sprint(created.Event.ResourceProperties["HsmCount"]))
 	if err != nil || from != len(hsms) {
@@ -161,8 +170,8 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 	w.mu.Lock()
 	slowest := w.slowest
 	w.mu.Unlock()
-	return fmt.Sprintf("cluster %s: Create (%d HSMs), Update (%d HSMs), Delete answered SUCCESS; %d workflow executions, %d states entered, slowest Lambda step %s of sandbox time",
-		clusterID, from, to, w.executions(), w.statesEntered(), round(slowest)), nil
+	return fmt.Sprintf("cluster %s: Create (%d HSMs), Update (%d HSMs), Delete answered SUCCESS; %s; %d workflow executions, %d states entered, slowest Lambda step %s of sandbox time",
+		clusterID, from, to, keyStore, w.executions(), w.statesEntered(), round(slowest)), nil
 }
 
 // printOutcome prints what the custom resource answered CloudFormation.
@@ -187,15 +196,17 @@ func printOutcome(d *demo, what string, o *cloudformation.Outcome) {
 	}
 }
 
-// watcher prints each state entered by every workflow execution and each cluster and HSM state
-// change, by polling GetExecutionHistory and DescribeClusters (real SDK clients) on a ticker.
+// watcher prints each state entered by every workflow execution of the cluster and key store
+// stacks, each cluster and HSM state change and each key store ConnectionState change, by polling
+// GetExecutionHistory, DescribeClusters and DescribeCustomKeyStores (real SDK clients) on a ticker.
 type watcher struct {
 	d    *demo
 	sfn  *sfn.Client
 	hsm  *cloudhsmv2.Client
+	kms  *kms.Client
 	mu   sync.Mutex
 	seen map[string]*execSeen // by execution ARN
-	// clusters and HSMs: last state printed, by id
+	// clusters, HSMs and key stores: last state printed, by id
 	states  map[string]string
 	hsms    map[string][]string // HSM ids ever seen, by cluster id
 	entered int
@@ -217,7 +228,7 @@ type execSeen struct {
 }
 
 func newWatcher(d *demo) *watcher {
-	return &watcher{d: d, sfn: sfn.NewFromConfig(d.aws), hsm: cloudhsmv2.NewFromConfig(d.aws),
+	return &watcher{d: d, sfn: sfn.NewFromConfig(d.aws), hsm: cloudhsmv2.NewFromConfig(d.aws), kms: kms.NewFromConfig(d.aws),
 		seen: map[string]*execSeen{}, states: map[string]string{}, hsms: map[string][]string{}}
 }
 
@@ -255,6 +266,7 @@ func (w *watcher) poll(ctx context.Context) {
 		return
 	}
 	w.pollClusters(ctx)
+	w.pollKeyStores(ctx)
 	w.pollExecutions(ctx)
 }
 
@@ -307,7 +319,7 @@ func (w *watcher) pollExecutions(ctx context.Context) {
 		return
 	}
 	for _, m := range machines.StateMachines {
-		if !strings.HasPrefix(aws.ToString(m.Name), clusterStack) {
+		if !strings.HasPrefix(aws.ToString(m.Name), clusterStack+"-") && !strings.HasPrefix(aws.ToString(m.Name), keyStoreStack+"-") {
 			continue
 		}
 		execs, err := w.sfn.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: m.StateMachineArn})
@@ -327,7 +339,7 @@ func (w *watcher) pollExecution(ctx context.Context, machine string, e sfntypes.
 	arn := aws.ToString(e.ExecutionArn)
 	s, ok := w.seen[arn]
 	if !ok {
-		s = &execSeen{name: strings.TrimPrefix(machine, clusterStack+"-")}
+		s = &execSeen{name: strings.TrimPrefix(strings.TrimPrefix(machine, clusterStack+"-"), keyStoreStack+"-")}
 		w.seen[arn] = s
 		w.d.p.line("workflow %s started: execution %s", s.name, aws.ToString(e.Name))
 	}

@@ -19,12 +19,12 @@ import (
 
 // TestDemo runs every section of the demo against a fresh sandbox, as `make demo` does, and checks
 // what it printed: the e-mails the alert subscribers got, that rotation kept the application
-// working, and the cluster's journey (or, without the cluster stack in cdk.out, that the section
-// says why it did not run). It needs `make build synth` artifacts and builds them itself when they
+// working, and the cluster's journey with the key store's on it (or, without those stacks in
+// cdk.out, that the section says why it did not run). It needs `make build synth` artifacts and builds them itself when they
 // are missing or stale.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the demo runs real binaries, a real MariaDB server and whole workflows (about 40 s)")
+		t.Skip("the demo runs real binaries, a real MariaDB server and whole workflows (about 50 s)")
 	}
 	root, err := findRepoRoot()
 	if err != nil {
@@ -129,6 +129,55 @@ func TestDemo(t *testing.T) {
 		}
 	})
 
+	t.Run("keystore", func(t *testing.T) {
+		if _, err := os.Stat(filepath.Join(root, "cdk.out", clusterStack+".template.json")); err != nil {
+			return // the cluster subtest checks the section says why it was skipped
+		}
+		if _, err := os.Stat(filepath.Join(root, "cdk.out", keyStoreStack+".template.json")); err != nil {
+			if !strings.Contains(text, "skipped: cdk.out has no "+keyStoreStack) {
+				t.Errorf("without %s in cdk.out the cluster section must say the key store was skipped and why", keyStoreStack)
+			}
+			return
+		}
+		// On the ACTIVE cluster after its Create and before its update, what the demo itself does,
+		// in this order.
+		checkOrder(t, text,
+			"Create answered SUCCESS, PhysicalResourceId cluster-", "== 3a. KMS custom key store", "deploying "+keyStoreStack,
+			"key store Create answered SUCCESS, PhysicalResourceId cks-", "Data.CustomKeyStoreId",
+			"the secret scan will look for the kmsuser password (secret strongroom/StrongroomKeyStore/KeyStore/kmsuser-password) and the 1 that KMS generated on connect",
+			"kmsuser password rotation: rule StrongroomKeyStore-", " runs on rate(90 days), ENABLED", "target arn:aws:states:",
+			") is CONNECTED to cluster cluster-", "CreateKey (Origin AWS_CLOUDHSM, CustomKeyStoreId cks-", ", Enabled, key material on cluster cluster-",
+			`Encrypt "attack at dawn" (14 bytes) -> ciphertext of `, `Decrypt -> "attack at dawn" under key `, "round trip ok",
+			"DeleteKeyStoreOnStackDeletion is false in the template",
+			"key store Delete answered SUCCESS: key store cks-", " was disconnected and kept, with kmsuser, because DeleteKeyStoreOnStackDeletion is false",
+			"is DISCONNECTED and kept; key ", " is Unavailable (Encrypt now answers KMSInvalidStateException)",
+			"== 3b. CloudHSM cluster", "Update HsmCount 2 -> 3")
+		// The watcher's lines interleave with the deploy's, but all of a workflow's lines come
+		// before the answer it sent (each execution's states in order) and so do the ConnectionState
+		// changes the workflow waits for. (A state shorter than one poll may go unseen, so the
+		// patterns allow for that.)
+		create := between(text, "deploying "+keyStoreStack, "key store Create answered")
+		checkOrder(t, create, "workflow KeyStoreCreateWorkflow", "> Plan", "> StorePassword", "> CreateUser", "> CreateStore", "> Connect", "> AnswerSuccess")
+		checkOrder(t, create, "ConnectionState ", "CONNECTING -> CONNECTED")
+		checkMatch(t, create, `ConnectionState (DISCONNECTED -> )?CONNECTING\n`)
+		del := between(text, "deleting "+keyStoreStack, "key store Delete answered")
+		checkOrder(t, del, "workflow KeyStoreDeleteWorkflow", "> Plan", "> Disconnect", "> AnswerSuccess")
+		checkMatch(t, del, `ConnectionState CONNECTED -> (DISCONNECTING|DISCONNECTED)\n`, `ConnectionState (CONNECTED|DISCONNECTING) -> DISCONNECTED\n`)
+		// An execution ends just after its answer, so its end may print after the demo moved on.
+		checkMatch(t, text, `workflow KeyStoreCreateWorkflow\S* SUCCEEDED`, `workflow KeyStoreDeleteWorkflow\S* SUCCEEDED`)
+		if bad := regexp.MustCompile(`workflow KeyStore\S* (FAILED|TIMED_OUT|ABORTED)|ConnectionState (\S+ -> )?FAILED`).FindString(text); bad != "" {
+			t.Errorf("output contains %q", bad)
+		}
+		m := regexp.MustCompile(`Encrypt "attack at dawn" \((\d+) bytes\) -> ciphertext of (\d+) bytes`).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatal("output lacks the Encrypt line")
+		}
+		if cipher, _ := strconv.Atoi(m[2]); cipher <= len(demoMessage) {
+			t.Errorf("Encrypt of %d bytes gave %d bytes of ciphertext; want more (it carries the key id, nonce and tag)", len(demoMessage), cipher)
+		}
+		checkMatch(t, text, `key store cks-\S+: CONNECTED, Encrypt/Decrypt round trip, Delete kept it DISCONNECTED`)
+	})
+
 	t.Run("summary", func(t *testing.T) {
 		if !strings.Contains(text, "found in records, payloads, logs, environments and this output: 0") {
 			t.Error("the secret scan found secrets in what the sandbox recorded")
@@ -137,6 +186,26 @@ func TestDemo(t *testing.T) {
 			t.Error("summary lacks sandbox and wall time")
 		}
 	})
+}
+
+// between returns the part of text after the first from and before the next to ("" if absent).
+func between(text, from, to string) string {
+	_, after, ok := strings.Cut(text, from)
+	if !ok {
+		return ""
+	}
+	before, _, _ := strings.Cut(after, to)
+	return before
+}
+
+// checkMatch fails t for each pattern that does not match text.
+func checkMatch(t *testing.T, text string, patterns ...string) {
+	t.Helper()
+	for _, p := range patterns {
+		if !regexp.MustCompile(p).MatchString(text) {
+			t.Errorf("output lacks a match for %q", p)
+		}
+	}
 }
 
 // checkOrder fails t unless each string occurs in text after the previous one.
@@ -217,7 +286,7 @@ func staleArtifacts(root string) string {
 			builds[h] = true
 		}
 	}
-	for _, stack := range []string{alertsStack, clusterStack} {
+	for _, stack := range []string{alertsStack, clusterStack, keyStoreStack} {
 		path := filepath.Join(root, "cdk.out", stack+".template.json")
 		b, err := os.ReadFile(path)
 		if err != nil {

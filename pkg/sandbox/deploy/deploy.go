@@ -413,16 +413,25 @@ func (d *Deployer) rule(ctx context.Context, st *Stack, id string, r cfntemplate
 	if err != nil {
 		return err
 	}
-	pattern, err := json.Marshal(p["EventPattern"])
-	if err != nil {
-		return err
-	}
 	name := st.Name + "-" + id
 	if len(name) > 64 {
 		name = name[:64]
 	}
+	// A rule has an EventPattern, a ScheduleExpression (for example the key store's rotation
+	// schedule) or both; PutRule is sent only what the template declares.
+	put := &eventbridge.PutRuleInput{Name: aws.String(name)}
+	if p["EventPattern"] != nil {
+		pattern, err := json.Marshal(p["EventPattern"])
+		if err != nil {
+			return err
+		}
+		put.EventPattern = aws.String(string(pattern))
+	}
+	if s, ok := p["ScheduleExpression"].(string); ok && s != "" {
+		put.ScheduleExpression = aws.String(s)
+	}
 	eb := eventbridge.NewFromConfig(d.Cfg)
-	out, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventPattern: aws.String(string(pattern))})
+	out, err := eb.PutRule(ctx, put)
 	if err != nil {
 		return err
 	}
