@@ -74,7 +74,7 @@ bench: ## benchmarks, with ratios measured side by side in one run
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 .PHONY: demo
-demo: build synth deps ## run the demo in the local sandbox (alerts, rotation, cluster; DEMO_FLAGS=-v for function logs)
+demo: build synth deps ## run the demo in the local sandbox (alerts, rotation, cluster + key store; DEMO_FLAGS="-only rotation -v")
 	$(GO) run ./cmd/strongroom demo $(DEMO_FLAGS)
 
 # The sandbox prints the AWS_ENDPOINT_URL and dummy credentials to export; SCALE=60 runs its clock 60x.
