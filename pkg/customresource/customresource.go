@@ -5,15 +5,18 @@
 //
 // The contract: every request is answered exactly once, a failed Create names whatever it created
 // (so the rollback's Delete removes it), and no stack waits for CloudFormation's hour-long timeout.
-// States that answer CloudFormation are named with the AnswerStatePrefix; the safety net reads the
-// execution history for such a state having exited, so no extra store is needed.
+// States that answer CloudFormation are named with the AnswerStatePrefix and put the answer step's
+// output at $.Answer; the safety net reads the execution history for such a state having exited
+// with an answer, so no extra store is needed.
 package customresource
 
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -57,14 +60,40 @@ func HTTPSender(client *http.Client) Sender {
 			return lambdaerr.Retryable("put response to CloudFormation", err)
 		}
 		defer res.Body.Close()
-		if res.StatusCode >= 500 {
-			return lambdaerr.Retryable(fmt.Sprintf("put response to CloudFormation: HTTP %d", res.StatusCode), nil)
+		if res.StatusCode == http.StatusOK {
+			return nil
 		}
-		if res.StatusCode != http.StatusOK {
-			return lambdaerr.Terminal(fmt.Sprintf("put response to CloudFormation: HTTP %d (the pre-signed URL expired or was altered)", res.StatusCode), nil)
+		code := errorCode(res)
+		if res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests || retryableS3Codes[code] {
+			return lambdaerr.Retryable(fmt.Sprintf("put response to CloudFormation: HTTP %d %s", res.StatusCode, code), nil)
 		}
-		return nil
+		return lambdaerr.Terminal(fmt.Sprintf("put response to CloudFormation: HTTP %d %s (the pre-signed URL expired or was altered)", res.StatusCode, code), nil)
 	}
+}
+
+// retryableS3Codes are S3 error codes that a later attempt can succeed after, whatever their
+// status: SlowDown (503), RequestTimeout (400: the upload was too slow), InternalError and
+// ServiceUnavailable, and the generic throttling names.
+var retryableS3Codes = map[string]bool{
+	"SlowDown": true, "RequestTimeout": true, "InternalError": true, "ServiceUnavailable": true,
+	"Throttling": true, "ThrottlingException": true,
+}
+
+// errorCode reads an error answer's code: S3's XML <Code>, or the X-Amzn-ErrorType header other
+// AWS REST services (and the sandbox's injected faults) send.
+func errorCode(res *http.Response) string {
+	if c := res.Header.Get("X-Amzn-ErrorType"); c != "" {
+		c, _, _ = strings.Cut(c, ":")
+		return c
+	}
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	var e struct {
+		Code string `xml:"Code"`
+	}
+	if xml.Unmarshal(body, &e) == nil {
+		return e.Code
+	}
+	return ""
 }
 
 // DefaultSender sends with a 30-second timeout.

@@ -89,8 +89,10 @@ func (s *SafetyNet) Handle(ctx context.Context, ev events.CloudWatchEvent) (Safe
 	return SafetyNetOutput{Action: "answered FAILED"}, nil
 }
 
-// readHistory reports whether an Answer state exited, and the last PhysicalResourceId found at the
-// top level of a state's output.
+// readHistory reports whether an answer was sent, and the last PhysicalResourceId found at the
+// top level of a state's output. An answer was sent when an Answer state exited with the answer
+// step's output at $.Answer (its Status): an Answer state whose PUT failed and was caught exits
+// without it, so its mere exit proves nothing.
 func (s *SafetyNet) readHistory(ctx context.Context, arn string) (answered bool, physical string, err error) {
 	p := sfn.NewGetExecutionHistoryPaginator(s.SFN, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), IncludeExecutionData: aws.Bool(true)})
 	for p.HasMorePages() {
@@ -103,13 +105,18 @@ func (s *SafetyNet) readHistory(ctx context.Context, arn string) (answered bool,
 			if d == nil {
 				continue
 			}
-			if e.Type == sfntypes.HistoryEventTypeTaskStateExited && strings.HasPrefix(aws.ToString(d.Name), AnswerStatePrefix) {
+			var out struct {
+				PhysicalResourceID string        `json:"PhysicalResourceId"`
+				Answer             *AnswerOutput `json:"Answer"`
+			}
+			if json.Unmarshal([]byte(aws.ToString(d.Output)), &out) != nil {
+				continue
+			}
+			if e.Type == sfntypes.HistoryEventTypeTaskStateExited && strings.HasPrefix(aws.ToString(d.Name), AnswerStatePrefix) &&
+				out.Answer != nil && out.Answer.Status != "" {
 				answered = true
 			}
-			var out struct {
-				PhysicalResourceID string `json:"PhysicalResourceId"`
-			}
-			if json.Unmarshal([]byte(aws.ToString(d.Output)), &out) == nil && out.PhysicalResourceID != "" {
+			if out.PhysicalResourceID != "" {
 				physical = out.PhysicalResourceID
 			}
 		}
