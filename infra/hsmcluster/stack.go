@@ -117,7 +117,7 @@ func NewClusterStack(scope constructs.Construct, id string, p *StackProps) (*Clu
 		),
 	}))
 	c.SecretsKey.GrantDecrypt(role)
-	nagsuppress.Add(role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5", AppliesTo: secretFindings(c.SecretPrefix, "admin-password", "customer-ca/certificate"),
+	nagsuppress.Add(role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5", AppliesTo: secretFindings(stack, c.SecretPrefix, "admin-password", "customer-ca/certificate"),
 		Reason: "secret ARNs end in a random six-character suffix; the pattern names exactly the cluster's admin password and CA certificate secrets."})
 	// Let the client reach the HSMs: an ingress rule on the security group CloudHSM created.
 	awsec2.NewCfnSecurityGroupIngress(stack, jsii.String("HsmIngressFromClient"), &awsec2.CfnSecurityGroupIngressProps{

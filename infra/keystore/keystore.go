@@ -374,7 +374,7 @@ func (k *CloudHsmKeyStore) grantSteps(p Props, kmsUserSecretArn string, docArns 
 	}
 	k.Steps["keystore-user"].Role.AddToPolicy(stmt([]string{"ssm:SendCommand"}, targets...))
 	nagsuppress.Add(k.Steps["keystore-user"].Role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5",
-		AppliesTo: []string{"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*"},
+		AppliesTo: []string{"Resource::" + nagsuppress.ARN(awscdk.Stack_Of(k.Construct), "ec2", "instance/*")},
 		Reason:    "the client instance is a property of the custom resource (it may live in another stack); SendCommand is limited to this construct's three kmsuser documents."})
 }
 

@@ -3,6 +3,9 @@
 package nagsuppress
 
 import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -33,4 +36,18 @@ func Add(c constructs.IConstruct, applyToChildren bool, rules ...Rule) {
 		sups = append(sups, s)
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &sups, jsii.Bool(applyToChildren))
+}
+
+// ARN renders an ARN in this stack's partition, region and account as cdk-nag prints it in a
+// granular finding (for AppliesTo): pseudo parameters as <AWS::Region> and the like in an
+// environment-agnostic stack, literal values when the stack is pinned to an account and region.
+func ARN(stack awscdk.Stack, service, resource string) string {
+	part := func(v *string, pseudo string) string {
+		if *awscdk.Token_IsUnresolved(v) {
+			return "<" + pseudo + ">"
+		}
+		return *v
+	}
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", part(stack.Partition(), "AWS::Partition"), service,
+		part(stack.Region(), "AWS::Region"), part(stack.Account(), "AWS::AccountId"), resource)
 }

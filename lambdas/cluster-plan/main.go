@@ -1,12 +1,17 @@
-// Command cluster-plan plans an Update (scale to the new HsmCount) or a Delete.
+// Command cluster-plan plans an Update (scale to the new HsmCount; immutable properties are judged
+// against the deployed cluster) or a Delete.
 package main
 
 import (
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+
 	"github.com/strongroom/strongroom/pkg/hsmcluster"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
 	log := lambdaenv.Logger("cluster-plan")
-	lambdaenv.Start("cluster-plan", log, hsmcluster.PlanRequest{}.Handle)
+	cfg := lambdaenv.AWSConfig(log)
+	step := &hsmcluster.PlanRequest{HSM: cloudhsmv2.NewFromConfig(cfg)}
+	lambdaenv.Start("cluster-plan", log, step.Handle)
 }

@@ -9,6 +9,8 @@
 package clusterspec
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -388,6 +390,25 @@ func Diff(oldSpec, newSpec Spec) (Change, error) {
 		}
 	}
 	return c, nil
+}
+
+// ImmutableHash fingerprints the properties an update cannot change (Immutable), so a cluster can
+// carry what it was created with as a tag. An update is then judged against the deployed cluster,
+// not only against OldResourceProperties: CloudFormation's rollback of a refused update (the refused
+// properties as old, the original ones as new) matches the cluster and must succeed, or the stack
+// would end UPDATE_ROLLBACK_FAILED.
+func ImmutableHash(s Spec) string {
+	f := fields(s)
+	keys := make([]string, 0, len(Immutable))
+	for k := range Immutable {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%s\n", k, f[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 func fields(s Spec) map[string]string {

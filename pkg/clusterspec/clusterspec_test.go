@@ -121,3 +121,29 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("immutable change: %v", err)
 	}
 }
+
+func TestImmutableHash(t *testing.T) {
+	base, err := clusterspec.Parse(props(t, valid), defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := base
+	same.HsmCount, same.BackupRetentionDays, same.Tags = 5, 30, map[string]string{"a": "b"}
+	same.SubnetIDs = []string{base.SubnetIDs[1], base.SubnetIDs[0]}
+	if clusterspec.ImmutableHash(base) != clusterspec.ImmutableHash(same) {
+		t.Fatal("a mutable change (or a subnet reorder) changed the immutable hash")
+	}
+	for name, change := range map[string]func(*clusterspec.Spec){
+		"Mode": func(s *clusterspec.Spec) { s.Mode = "NON_FIPS" },
+		"SubnetIds": func(s *clusterspec.Spec) {
+			s.SubnetIDs = []string{"subnet-0123456789abcdef0", "subnet-0123456789abcdef9"}
+		},
+		"CA secret": func(s *clusterspec.Spec) { s.CACertSecretName = "other/ca" },
+	} {
+		c := base
+		change(&c)
+		if clusterspec.ImmutableHash(c) == clusterspec.ImmutableHash(base) {
+			t.Errorf("%s changed but the immutable hash did not", name)
+		}
+	}
+}

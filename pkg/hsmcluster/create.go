@@ -26,6 +26,8 @@ const (
 	TagStack   = "strongroom:stack-id"
 	TagLogical = "strongroom:logical-id"
 	TagRequest = "strongroom:create-request-id"
+	// TagImmutable is clusterspec.ImmutableHash of the properties the cluster was created with.
+	TagImmutable = "strongroom:immutable-properties"
 )
 
 // EventRef is the part of the CloudFormation event the steps need.
@@ -183,6 +185,7 @@ func (s *CreateCluster) Handle(ctx context.Context, in CreateInput) (CreateOutpu
 		{Key: aws.String(TagStack), Value: aws.String(in.Event.StackID)},
 		{Key: aws.String(TagLogical), Value: aws.String(in.Event.LogicalResourceID)},
 		{Key: aws.String(TagRequest), Value: aws.String(in.Event.RequestID)},
+		{Key: aws.String(TagImmutable), Value: aws.String(clusterspec.ImmutableHash(in.Spec))},
 	}
 	keys := make([]string, 0, len(in.Spec.Tags))
 	for k := range in.Spec.Tags {

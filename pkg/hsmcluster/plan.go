@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -16,27 +17,13 @@ import (
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
-// ValidateRequest is the entry step's check of Create and Update requests: the properties parse,
-// and an update changes nothing immutable. It needs no AWS call, so a bad request is answered
-// before any workflow starts and nothing is created.
+// ValidateRequest is the entry step's check of Create and Update requests: the properties parse.
+// It needs no AWS call, so a bad request is answered before any workflow starts and nothing is
+// created. Whether an update changes an immutable property is decided by the plan step, against
+// the deployed cluster (see PlanRequest).
 func ValidateRequest(ev *cfn.Event) error {
-	ref := refOf(ev)
-	spec, err := SpecOf(ref, ev.ResourceProperties)
-	if err != nil {
-		return err
-	}
-	if ev.RequestType == cfn.RequestUpdate {
-		old, err := SpecOf(ref, ev.OldResourceProperties)
-		if err != nil {
-			// Old properties that no longer parse (for example after a rule tightened) must not
-			// block a scale: compare what can be compared.
-			return nil
-		}
-		if _, err := clusterspec.Diff(old, spec); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := SpecOf(refOf(ev), ev.ResourceProperties)
+	return err
 }
 
 func refOf(ev *cfn.Event) EventRef {
@@ -63,10 +50,18 @@ type Plan struct {
 
 // PlanRequest plans an update (scale to the new HsmCount) or a delete (remove every HSM, then the
 // cluster, unless it was adopted). The cluster is the PhysicalResourceId.
-type PlanRequest struct{}
+//
+// An update may not change what the cluster was created with. That is judged against the
+// cluster's TagImmutable when it has one, not only against OldResourceProperties, so that
+// CloudFormation's rollback of a refused update (which sends the original properties back as new)
+// succeeds instead of leaving the stack UPDATE_ROLLBACK_FAILED. An adopted cluster has no such
+// tag and is judged against the old properties.
+type PlanRequest struct {
+	HSM ClusterDescriber
+}
 
 // Handle implements the step.
-func (PlanRequest) Handle(_ context.Context, in PlanInput) (Plan, error) {
+func (s *PlanRequest) Handle(ctx context.Context, in PlanInput) (Plan, error) {
 	ev := in.Event
 	ref := refOf(&ev)
 	p := Plan{ClusterID: ev.PhysicalResourceID}
@@ -87,16 +82,55 @@ func (PlanRequest) Handle(_ context.Context, in PlanInput) (Plan, error) {
 			return p, lambdaerr.Terminal(err.Error(), nil)
 		}
 		p.Spec, p.Target, p.Adopted = spec, spec.HsmCount, spec.ClusterID != ""
-		if old, err := SpecOf(ref, ev.OldResourceProperties); err == nil {
-			change, err := clusterspec.Diff(old, spec)
-			if err != nil {
-				return p, lambdaerr.Terminal(err.Error(), nil)
+		old, oldErr := SpecOf(ref, ev.OldResourceProperties)
+		deployed, err := s.deployedHash(ctx, ev.PhysicalResourceID)
+		if err != nil {
+			return p, err
+		}
+		if deployed == "" || clusterspec.ImmutableHash(spec) != deployed {
+			// Name the properties that differ from the old ones; old properties that no longer
+			// parse (a rule tightened since) cannot block a scale of an untagged cluster.
+			if oldErr == nil {
+				if _, err := clusterspec.Diff(old, spec); err != nil {
+					return p, lambdaerr.Terminal(err.Error(), nil)
+				}
 			}
-			p.HsmDelta = change.HsmDelta
+			if deployed != "" {
+				return p, lambdaerr.Terminal(fmt.Sprintf("the new properties differ from those cluster %s was created with in properties that cannot change (%s); restore them or create a new resource", ev.PhysicalResourceID, immutableNames()), nil)
+			}
+		}
+		if oldErr == nil {
+			p.HsmDelta = spec.HsmCount - old.HsmCount
 		}
 		return p, nil
 	}
 	return p, lambdaerr.Terminal(fmt.Sprintf("plan: RequestType %q has no plan", ev.RequestType), nil)
+}
+
+// deployedHash returns the cluster's TagImmutable ("" when it has none or does not exist).
+func (s *PlanRequest) deployedHash(ctx context.Context, id string) (string, error) {
+	if s.HSM == nil || !clusterIDLike(id) {
+		return "", nil
+	}
+	c, err := findCluster(ctx, s.HSM, id)
+	if err != nil || c == nil {
+		return "", err
+	}
+	for _, t := range c.TagList {
+		if aws.ToString(t.Key) == TagImmutable {
+			return aws.ToString(t.Value), nil
+		}
+	}
+	return "", nil
+}
+
+func immutableNames() string {
+	names := make([]string, 0, len(clusterspec.Immutable))
+	for k := range clusterspec.Immutable {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // SecretDescriber resolves secret names to ARNs.

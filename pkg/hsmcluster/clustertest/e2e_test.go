@@ -74,19 +74,22 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 
 	// An immutable property cannot change in place: FAILED naming it, and the cluster untouched.
-	// KNOWN DEFECT (reported): CloudFormation's rollback Update (from the refused properties back
-	// to these) is refused the same way, which would leave a real stack UPDATE_ROLLBACK_FAILED;
-	// so the rollback is not sent here.
+	// CloudFormation then rolls the update back (the refused properties as old, the original ones
+	// as new): that Update matches the deployed cluster (its immutable-properties tag) and must
+	// succeed, or a real stack would end UPDATE_ROLLBACK_FAILED.
 	changed := clustertest.Properties(2)
 	changed["Mode"] = "NON_FIPS"
 	spec := r.dep.Spec("Cluster", changed)
-	spec.PhysicalResourceID, spec.OldProperties, spec.DisableRollback = id, props, true
+	spec.PhysicalResourceID, spec.OldProperties = id, props
 	up, err := r.env.CloudFormation.Update(r.ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if up.Status != cloudformation.StatusFailed || !strings.Contains(up.Reason, "Mode") {
 		t.Errorf("update of Mode answered %s %q; want FAILED naming Mode", up.Status, up.Reason)
+	}
+	if up.Rollback == nil || up.Rollback.Status != cloudformation.StatusSuccess || up.Rollback.PhysicalResourceID != id {
+		t.Errorf("rollback of the refused update = %+v; want SUCCESS keeping %s", up.Rollback, id)
 	}
 	if c := r.cluster(t, id); string(c.State) != "ACTIVE" || len(c.Hsms) != 2 {
 		t.Errorf("after the refused update the cluster is %s with %d HSMs; want ACTIVE with 2", c.State, len(c.Hsms))
