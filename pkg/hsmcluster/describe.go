@@ -99,7 +99,9 @@ func view(c *types.Cluster) ClusterView {
 	sort.Slice(v.Hsms, func(i, j int) bool { return v.Hsms[i].HsmID < v.Hsms[j].HsmID })
 	sort.Strings(v.HsmIPs)
 	v.HsmCount = v.ActiveHsms + v.PendingHsms + v.DegradedHsms
-	v.AllHsmsActive = v.ActiveHsms > 0 && v.ActiveHsms == len(c.Hsms)
+	// Every live HSM (not one being deleted) is ACTIVE; a DEGRADED one is counted in HsmCount, so
+	// it keeps this false and the workflows route it to a failure instead of polling until timeout.
+	v.AllHsmsActive = v.ActiveHsms > 0 && v.ActiveHsms == v.HsmCount
 	if len(v.HsmIPs) > 0 {
 		v.FirstActiveHsmIP = v.HsmIPs[0]
 	}

@@ -78,6 +78,14 @@ func (s *Scale) Handle(ctx context.Context, in ScaleInput) (ScaleOutput, error) 
 		az := zones[0]
 		res, err := s.HSM.CreateHsm(ctx, &cloudhsmv2.CreateHsmInput{ClusterId: aws.String(in.ClusterID), AvailabilityZone: aws.String(az)})
 		if err != nil {
+			// A retry whose earlier attempt created the HSM may not have seen it yet (CloudHSM then
+			// refuses the first HSM's twin as "already contains an HSM"): look again before failing.
+			if apiCode(err) == "CloudHsmInvalidRequestException" {
+				if n, derr := s.liveHsms(ctx, in.ClusterID); derr == nil && n >= in.Target {
+					out.HsmCount = n
+					return out, nil
+				}
+			}
 			return out, classifyHSM(fmt.Sprintf("create HSM in %s for cluster %s", az, in.ClusterID), err)
 		}
 		perZone[az] = append(perZone[az], *res.Hsm)
@@ -113,6 +121,15 @@ func (s *Scale) Handle(ctx context.Context, in ScaleInput) (ScaleOutput, error) 
 	}
 	out.HsmCount = live
 	return out, nil
+}
+
+// liveHsms counts the cluster's HSMs that exist or are being created.
+func (s *Scale) liveHsms(ctx context.Context, clusterID string) (int, error) {
+	c, err := findCluster(ctx, s.HSM, clusterID)
+	if err != nil || c == nil {
+		return 0, err
+	}
+	return view(c).HsmCount, nil
 }
 
 // classifyHSM keeps CloudHSM's own refusals terminal (with its message, which a person can act on)

@@ -131,6 +131,12 @@ func (s *Initialize) Handle(ctx context.Context, in InitializeInput) (ClusterRef
 		ClusterId: aws.String(in.ClusterID), SignedCert: aws.String(in.SignedCert), TrustAnchor: aws.String(in.TrustAnchor),
 	})
 	if err != nil {
+		// An earlier attempt's call may have gone through: a cluster past UNINITIALIZED is done.
+		if apiCode(err) == "CloudHsmInvalidRequestException" {
+			if c, derr := findCluster(ctx, s.HSM, in.ClusterID); derr == nil && c != nil && c.State != types.ClusterStateUninitialized {
+				return ClusterRef{ClusterID: in.ClusterID}, nil
+			}
+		}
 		return ClusterRef{}, classifyHSM("initialize cluster "+in.ClusterID, err)
 	}
 	return ClusterRef{ClusterID: in.ClusterID}, nil

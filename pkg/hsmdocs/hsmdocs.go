@@ -83,6 +83,24 @@ var params = map[string]Parameter{
 	"UserPasswordSecretArn":   {Type: "String", Description: "ARN of the secret whose SecretString is the crypto user's (new) password.", AllowedPattern: SecretARNPattern},
 }
 
+// CheckValue reports whether value is acceptable for the Strongroom document parameter name, by
+// the parameter's allowedPattern, without echoing the value. A name no Strongroom document defines
+// is an error.
+func CheckValue(name, value string) error {
+	p, ok := params[name]
+	if !ok {
+		return fmt.Errorf("parameter %q is not a parameter of Strongroom's documents", name)
+	}
+	re, err := regexp.Compile(p.AllowedPattern)
+	if err != nil {
+		return fmt.Errorf("parameter %q: bad pattern: %w", name, err)
+	}
+	if !re.MatchString(value) {
+		return fmt.Errorf("parameter %q value does not match its allowed pattern %s", name, p.AllowedPattern)
+	}
+	return nil
+}
+
 // prologue is shared by every script: strict mode, no tracing, private files, the CLI paths and
 // the helpers. CLOUDHSM_HOME exists so tests can point the paths at stubs; SSM runs the script as
 // root with /opt/cloudhsm.
@@ -289,7 +307,8 @@ func (d Document) CheckParameters(values map[string]string) (map[string]string, 
 			v = p.Default
 		}
 		if p.AllowedPattern != "" && !regexp.MustCompile(p.AllowedPattern).MatchString(v) {
-			return nil, fmt.Errorf("parameter %q value %q does not match the allowed pattern %s", name, v, p.AllowedPattern)
+			// The value is not echoed: a secret passed by mistake would land in SSM's history and logs.
+			return nil, fmt.Errorf("parameter %q value does not match the allowed pattern %s", name, p.AllowedPattern)
 		}
 		out[name] = v
 	}

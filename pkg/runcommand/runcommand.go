@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -75,6 +76,12 @@ func (s *Send) Handle(ctx context.Context, in SendInput) (Command, error) {
 			// The value itself is not echoed: it might be the very secret this check exists for.
 			return Command{}, lambdaerr.Terminal(fmt.Sprintf("run command %s: parameter %s is not an id, ARN or name; documents take secret ARNs, never values", s.Document, k), nil)
 		}
+		// Each parameter must match its own pattern from the document (an IP for HsmIp, a secret
+		// ARN for *SecretArn...): a generated password wired to the wrong parameter is refused
+		// here instead of being kept in SSM's command history.
+		if err := hsmdocs.CheckValue(k, v); err != nil {
+			return Command{}, lambdaerr.Terminal(fmt.Sprintf("run command %s: %v", s.Document, err), nil)
+		}
 		params[k] = []string{v}
 	}
 	comment := in.Comment
@@ -101,7 +108,8 @@ func (s *Send) Handle(ctx context.Context, in SendInput) (Command, error) {
 		case errors.As(err, &badDoc):
 			return Command{}, lambdaerr.Terminal(fmt.Sprintf("SSM document %s does not exist in this account and region: %s", s.Document, badDoc.ErrorMessage()), nil)
 		case errors.As(err, &badParams):
-			return Command{}, lambdaerr.Terminal(fmt.Sprintf("SSM document %s refused its parameters: %s", s.Document, badParams.ErrorMessage()), nil)
+			// SSM's message may quote a value; the reason names the document only.
+			return Command{}, lambdaerr.Terminal(fmt.Sprintf("SSM document %s refused its parameters (InvalidParameters); check them against the document's allowed patterns", s.Document), nil)
 		}
 		return Command{}, fmt.Errorf("send %s to %s: %w", s.Document, in.InstanceID, err)
 	}
