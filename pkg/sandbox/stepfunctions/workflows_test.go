@@ -27,6 +27,7 @@ type scenario struct {
 	Tasks   map[string][]json.RawMessage `json:"tasks"`
 	Expect  struct {
 		OutputSubset json.RawMessage `json:"outputSubset"`
+		Output       json.RawMessage `json:"output"`
 		Error        string          `json:"error"`
 		Cause        *string         `json:"cause"`
 	} `json:"expect"`
@@ -121,12 +122,25 @@ func runScenario(t *testing.T, machineFile, scenarioFile string) {
 	if err != nil {
 		t.Fatalf("%s: status %s, error %s (%s)", sc.Comment, d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
 	}
-	want, err := asl.ParseJSON(sc.Expect.OutputSubset)
+	// "output" is the exact expected output, "outputSubset" a part of it (as in pkg/asl's tests).
+	expected, exact := sc.Expect.OutputSubset, false
+	if len(sc.Expect.Output) > 0 {
+		expected, exact = sc.Expect.Output, true
+	}
+	if len(expected) == 0 {
+		t.Fatalf("%s: the scenario expects neither an error, an output nor an output subset", sc.Comment)
+	}
+	want, err := asl.ParseJSON(expected)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if where, ok := contains(got, want, "$"); !ok {
-		t.Errorf("%s: output %s differs from the expected subset at %s", sc.Comment, aws.ToString(d.Output), where)
+		t.Errorf("%s: output %s differs from the expected output at %s", sc.Comment, aws.ToString(d.Output), where)
+	}
+	if exact {
+		if where, ok := contains(want, got, "$"); !ok {
+			t.Errorf("%s: output %s has more than the expected output, at %s", sc.Comment, aws.ToString(d.Output), where)
+		}
 	}
 }
 
