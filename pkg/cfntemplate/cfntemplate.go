@@ -128,7 +128,7 @@ func (e *Evaluator) intrinsic(name string, arg any) (any, error) {
 	case "Ref":
 		id, ok := arg.(string)
 		if !ok {
-			return nil, fmt.Errorf("Ref takes a name, got %v", arg)
+			return nil, fmt.Errorf("intrinsic Ref takes a name, got %v", arg)
 		}
 		return e.ref(id)
 	case "Fn::GetAtt":
