@@ -12,33 +12,19 @@ package clustertest
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
-	"github.com/strongroom/strongroom/pkg/lambdaenv"
-	"github.com/strongroom/strongroom/pkg/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
-	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
-	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest/stacktest"
 )
 
 // Placeholders maps each ${Placeholder} of the cluster ASL files to the lambdas/<name> whose ARN
@@ -78,53 +64,6 @@ var Workflows = map[string]string{
 	"Delete": "cluster-delete.asl.json",
 }
 
-// RepoRoot returns the module root: the nearest directory above the working directory with go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// Binaries builds each function's lambdas/<name> main for the host into dir/<name>/bootstrap,
-// two at a time (the go build cache makes unchanged code cheap), and returns name -> path.
-func Binaries(ctx context.Context, root, dir string) (map[string]string, error) {
-	names := Functions()
-	out := make(map[string]string, len(names))
-	var mu sync.Mutex
-	var errs []error
-	sem := make(chan struct{}, 2)
-	var wg sync.WaitGroup
-	for _, n := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			p, err := lambdaruntime.BuildHost(ctx, filepath.Join(root, "lambdas", n), dir)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			out[n] = p
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
-}
-
 // Options adjust a deployment.
 type Options struct {
 	// Env adds environment variables to named functions (for example a crash hook).
@@ -153,117 +92,52 @@ type Deployment struct {
 func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, root string, bins map[string]string, logs interface {
 	Write([]byte) (int, error)
 }, o Options) (*Deployment, error) {
-	d := &Deployment{SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Machines: map[string]string{},
-		Definitions: map[string]string{}}
+	d := &Deployment{SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}}
 	if d.StackName == "" {
 		d.StackName = "strongroom-e2e"
 	}
 	// CloudFormation names an AWS::SSM::Document without a Name <stack>-<logical id>-<suffix>; the
 	// sandbox's SSM recognises the content (hsmdocs.Identify), not the name.
 	d.Document = d.StackName + "-ActivateDocument-SANDBOX"
-	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{
-		Description: aws.String("Encrypts the CloudHSM admin password and the customer CA secrets (Strongroom)"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create the secrets key: %w", err)
-	}
-	d.KeyARN = aws.ToString(key.KeyMetadata.Arn)
-	content, err := hsmdocs.Content(hsmdocs.ActivateCluster)
+	key, err := stacktest.CreateKey(ctx, cfg, "Encrypts the CloudHSM admin password and the customer CA secrets (Strongroom)")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ssm.NewFromConfig(cfg).CreateDocument(ctx, &ssm.CreateDocumentInput{
-		Name: aws.String(d.Document), Content: aws.String(content),
-		DocumentType: ssmtypes.DocumentTypeCommand, DocumentFormat: ssmtypes.DocumentFormatJson,
-	}); err != nil {
-		return nil, fmt.Errorf("create document %s: %w", d.Document, err)
+	d.KeyARN = key
+	if err := stacktest.CreateDocument(ctx, cfg, d.Document, hsmdocs.ActivateCluster); err != nil {
+		return nil, err
 	}
 
 	// The construct's per-function environment (infra/hsmcluster New).
-	env := map[string]map[string]string{
+	reg := &stacktest.Registrar{SB: sb, Bins: bins, Logs: logs, Extra: o.Env, ARNs: d.ARNs, Env: map[string]map[string]string{
 		"cluster-sign":     {"CA_KMS_KEY_ID": d.KeyARN},
 		"cluster-password": {"SECRET_KMS_KEY_ID": d.KeyARN},
 		"cluster-activate": {"ACTIVATE_DOCUMENT": d.Document},
+	}}
+	subs, err := reg.Substitutions(Placeholders)
+	if err != nil {
+		return nil, err
 	}
-	register := func(name string) error {
-		bin, ok := bins[name]
-		if !ok {
-			return fmt.Errorf("no binary for %s", name)
-		}
-		// The SDK's retry backoff runs at the sandbox clock's speed (lambdaenv.SandboxClockScaleVar).
-		vars := map[string]string{lambdaenv.SandboxClockScaleVar: strconv.FormatFloat(sb.Clock.Scale(), 'f', -1, 64)}
-		for k, v := range env[name] {
-			vars[k] = v
-		}
-		for k, v := range o.Env[name] {
-			vars[k] = v
-		}
-		arn, err := sb.Lambda.RegisterBinary(name, bin, logs, sblambda.WithEnv(vars), sblambda.WithTimeout(60*time.Second))
-		if err != nil {
-			return fmt.Errorf("register %s: %w", name, err)
-		}
-		d.ARNs[name] = arn
-		return nil
+	d.Machines, d.Definitions, err = stacktest.StateMachines(ctx, cfg, sb.Account, root, d.StackName, []string{"Create", "Update", "Delete"}, Workflows, subs)
+	if err != nil {
+		return nil, err
 	}
-	for _, n := range Placeholders {
-		if _, done := d.ARNs[n]; done {
-			continue
-		}
-		if err := register(n); err != nil {
-			return nil, err
-		}
-	}
-	subs := map[string]string{}
-	for ph, n := range Placeholders {
-		subs[ph] = d.ARNs[n]
-	}
-	sf := sfn.NewFromConfig(cfg)
-	for _, kind := range []string{"Create", "Update", "Delete"} {
-		def, err := stepfunctions.LoadFile(filepath.Join(root, "statemachines", Workflows[kind]), subs)
-		if err != nil {
-			return nil, err
-		}
-		out, err := sf.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-			Name: aws.String(d.StackName + "-" + kind + "Workflow"), Definition: aws.String(def),
-			RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s-%sWorkflowRole", sb.Account, d.StackName, kind)),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("create the %s state machine: %w", kind, err)
-		}
-		d.Machines[kind] = aws.ToString(out.StateMachineArn)
-		d.Definitions[kind] = def
-	}
-	env["cluster-entry"] = map[string]string{
+	reg.Env["cluster-entry"] = map[string]string{
 		"CREATE_STATE_MACHINE_ARN": d.Machines["Create"],
 		"UPDATE_STATE_MACHINE_ARN": d.Machines["Update"],
 		"DELETE_STATE_MACHINE_ARN": d.Machines["Delete"],
 	}
-	if err := register("cluster-entry"); err != nil {
+	if err := reg.Register("cluster-entry"); err != nil {
 		return nil, err
 	}
-	if err := register("cfn-safetynet"); err != nil {
+	if err := reg.Register("cfn-safetynet"); err != nil {
 		return nil, err
 	}
 
 	// The safety net: the construct's rule pattern and target retry policy.
-	pattern, _ := json.Marshal(map[string]any{
-		"source":      []string{"aws.states"},
-		"detail-type": []string{"Step Functions Execution Status Change"},
-		"detail": map[string]any{
-			"status":          []string{"FAILED", "TIMED_OUT", "ABORTED"},
-			"stateMachineArn": []string{d.Machines["Create"], d.Machines["Update"], d.Machines["Delete"]},
-		},
-	})
-	d.RuleName = d.StackName + "-SafetyNetRule"
-	eb := eventbridge.NewFromConfig(cfg)
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(d.RuleName), EventPattern: aws.String(string(pattern))}); err != nil {
-		return nil, fmt.Errorf("put the safety-net rule: %w", err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(d.RuleName), Targets: []ebtypes.Target{{
-		Id: aws.String("SafetyNet"), Arn: aws.String(d.ARNs["cfn-safetynet"]),
-		RetryPolicy: &ebtypes.RetryPolicy{MaximumRetryAttempts: aws.Int32(20), MaximumEventAgeInSeconds: aws.Int32(7200)},
-	}}}); err != nil {
-		return nil, fmt.Errorf("put the safety-net target: %w", err)
+	d.RuleName, err = stacktest.SafetyNet(ctx, cfg, d.StackName, []string{d.Machines["Create"], d.Machines["Update"], d.Machines["Delete"]}, d.ARNs["cfn-safetynet"])
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }

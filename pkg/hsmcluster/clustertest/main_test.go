@@ -3,7 +3,6 @@ package clustertest_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/hsmcluster/clustertest"
 	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest/stacktest"
 )
 
 // Built once for the whole package: every function's host binary.
@@ -28,38 +28,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	root, err := clustertest.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	repoRoot = root
-	dir, err := os.MkdirTemp("", "clustertest-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	binaries, err = clustertest.Binaries(ctx, root, dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "build the cluster functions:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(stacktest.Main(m, "clustertest-bin-", "the cluster functions", clustertest.Functions(), &repoRoot, &binaries))
 }
 
 // scale is the sandbox clock speed of these tests. A Create takes about 25 sandbox minutes (about
-// 15 s of wall time at 100). It cannot be much higher: a function's own wall time counts scale
-// times against its state's TimeoutSeconds (120 s of sandbox time, 1.2 s of wall time at 100),
-// and on a loaded 2-core machine a fresh Lambda process generating the customer CA's RSA key can
-// take a good part of that (at 200, 3 of 14 crash cases timed out under parallel load).
-const scale = 100
+// 25 s of wall time at 60). It cannot be much higher: a function's own wall time counts scale
+// times against its state's TimeoutSeconds (120 s of sandbox time, 2 s of wall time at 60), and
+// on a loaded 2-core machine a fresh Lambda process generating the customer CA's RSA key can take
+// a good part of that (at 200, 3 of 14 crash cases timed out under parallel load; at 100, 2 did
+// once while other packages compiled; `make test` runs packages in parallel).
+const scale = 60
 
 type rig struct {
 	env  *sandboxtest.Env

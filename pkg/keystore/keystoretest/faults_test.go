@@ -1,7 +1,6 @@
 package keystoretest_test
 
 import (
-	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -32,17 +31,14 @@ var operations = []struct{ service, op string }{
 // answering once, and every injected fault must have been met (so each call was retried).
 func TestTransientFaultsEverywhere(t *testing.T) {
 	r := newRig(t, keystoretest.Options{}, 2)
-	var ids []int
 	for _, o := range operations {
 		for _, f := range []sandbox.Fault{
 			{Service: o.service, Operation: o.op, Kind: sandbox.FaultThrottle, Count: 2},
 			{Service: o.service, Operation: o.op, Kind: sandbox.FaultInternal, Count: 1},
 		} {
-			id, err := r.env.Faults.Add(f)
-			if err != nil {
+			if _, err := r.env.Faults.Add(f); err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, id)
 		}
 	}
 	props := r.dep.Properties(r.cluster, "KeyStore", "strongroom-faults", true)
@@ -217,5 +213,5 @@ func TestCrashAfterEveryStep(t *testing.T) {
 		t.Errorf("%d CreateCustomKeyStore calls; want 1 (the retried step finds its store)", n)
 	}
 	r.env.CheckNoSecrets(t)
-	t.Log(fmt.Sprintf("%d of %d steps crashed once each; create, rename, rotation and delete converged", crashed, len(markers)))
+	t.Logf("%d of %d steps crashed once each; create, rename, rotation and delete converged", crashed, len(markers))
 }

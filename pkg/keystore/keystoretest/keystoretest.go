@@ -15,18 +15,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -34,13 +29,10 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/customerca"
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
-	"github.com/strongroom/strongroom/pkg/lambdaenv"
-	"github.com/strongroom/strongroom/pkg/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
-	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
-	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest/stacktest"
 )
 
 // Placeholders mirrors infra/keystore.Placeholders (kept out of this package's imports: the CDK
@@ -74,34 +66,6 @@ func Functions() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// Binaries builds each function's lambdas/<name> main for the host into dir, two at a time.
-func Binaries(ctx context.Context, root, dir string) (map[string]string, error) {
-	names := Functions()
-	out := make(map[string]string, len(names))
-	var mu sync.Mutex
-	var errs []error
-	sem := make(chan struct{}, 2)
-	var wg sync.WaitGroup
-	for _, n := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			p, err := lambdaruntime.BuildHost(ctx, filepath.Join(root, "lambdas", n), dir)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			out[n] = p
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
 }
 
 // Cluster is an ACTIVE cluster made through the runbook.
@@ -285,104 +249,47 @@ type Deployment struct {
 // Deploy registers everything the construct declares (infra/keystore New). logs receives every
 // function's output (pass a Recorder.Writer so secret scans cover it).
 func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, root string, bins map[string]string, logs io.Writer, o Options) (*Deployment, error) {
-	d := &Deployment{SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Machines: map[string]string{}, Documents: map[string]string{}}
+	d := &Deployment{SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Documents: map[string]string{}}
 	if d.StackName == "" {
 		d.StackName = "strongroom-keystore-e2e"
 	}
-	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("Encrypts the KMS key store's kmsuser password secret (Strongroom)")})
+	key, err := stacktest.CreateKey(ctx, cfg, "Encrypts the KMS key store's kmsuser password secret (Strongroom)")
 	if err != nil {
-		return nil, fmt.Errorf("create the secrets key: %w", err)
+		return nil, err
 	}
-	d.KeyARN = aws.ToString(key.KeyMetadata.Arn)
+	d.KeyARN = key
 	docEnv := map[string]string{}
 	for doc, env := range map[string]string{hsmdocs.CreateCryptoUser: "CREATE_USER_DOCUMENT", hsmdocs.DeleteCryptoUser: "DELETE_USER_DOCUMENT", hsmdocs.ChangeCryptoUserPassword: "CHANGE_PASSWORD_DOCUMENT"} {
-		content, err := hsmdocs.Content(doc)
-		if err != nil {
-			return nil, err
-		}
 		// CloudFormation names an AWS::SSM::Document without a Name <stack>-<logical id>-<suffix>.
 		name := d.StackName + "-" + doc[len("Strongroom-"):] + "Document-SANDBOX"
-		if _, err := ssm.NewFromConfig(cfg).CreateDocument(ctx, &ssm.CreateDocumentInput{
-			Name: aws.String(name), Content: aws.String(content), DocumentType: ssmtypes.DocumentTypeCommand, DocumentFormat: ssmtypes.DocumentFormatJson,
-		}); err != nil {
-			return nil, fmt.Errorf("create document %s: %w", name, err)
+		if err := stacktest.CreateDocument(ctx, cfg, name, doc); err != nil {
+			return nil, err
 		}
 		d.Documents[doc] = name
 		docEnv[env] = name
 	}
-	env := map[string]map[string]string{
+	reg := &stacktest.Registrar{SB: sb, Bins: bins, Logs: logs, Extra: o.Env, ARNs: d.ARNs, Env: map[string]map[string]string{
 		"keystore-password": {"SECRET_KMS_KEY_ID": d.KeyARN},
 		"keystore-user":     docEnv,
+	}}
+	subs, err := reg.Substitutions(Placeholders)
+	if err != nil {
+		return nil, err
 	}
-	register := func(name string) error {
-		bin, ok := bins[name]
-		if !ok {
-			return fmt.Errorf("no binary for %s", name)
-		}
-		vars := map[string]string{lambdaenv.SandboxClockScaleVar: strconv.FormatFloat(sb.Clock.Scale(), 'f', -1, 64)}
-		for k, v := range env[name] {
-			vars[k] = v
-		}
-		for k, v := range o.Env[name] {
-			vars[k] = v
-		}
-		arn, err := sb.Lambda.RegisterBinary(name, bin, logs, sblambda.WithEnv(vars), sblambda.WithTimeout(60*time.Second))
-		if err != nil {
-			return fmt.Errorf("register %s: %w", name, err)
-		}
-		d.ARNs[name] = arn
-		return nil
+	d.Machines, _, err = stacktest.StateMachines(ctx, cfg, sb.Account, root, d.StackName, []string{"Create", "Update", "Delete", "Rotate"}, Workflows, subs)
+	if err != nil {
+		return nil, err
 	}
-	for _, n := range Placeholders {
-		if _, done := d.ARNs[n]; done {
-			continue
-		}
-		if err := register(n); err != nil {
-			return nil, err
-		}
-	}
-	subs := map[string]string{}
-	for ph, n := range Placeholders {
-		subs[ph] = d.ARNs[n]
-	}
-	sf := sfn.NewFromConfig(cfg)
-	for _, kind := range []string{"Create", "Update", "Delete", "Rotate"} {
-		def, err := stepfunctions.LoadFile(filepath.Join(root, "statemachines", Workflows[kind]), subs)
-		if err != nil {
-			return nil, err
-		}
-		out, err := sf.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-			Name: aws.String(d.StackName + "-" + kind + "Workflow"), Definition: aws.String(def),
-			RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s-%sWorkflowRole", sb.Account, d.StackName, kind)),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("create the %s state machine: %w", kind, err)
-		}
-		d.Machines[kind] = aws.ToString(out.StateMachineArn)
-	}
-	env["keystore-entry"] = map[string]string{
+	reg.Env["keystore-entry"] = map[string]string{
 		"CREATE_STATE_MACHINE_ARN": d.Machines["Create"], "UPDATE_STATE_MACHINE_ARN": d.Machines["Update"], "DELETE_STATE_MACHINE_ARN": d.Machines["Delete"],
 	}
 	for _, n := range []string{"keystore-entry", "cfn-safetynet"} {
-		if err := register(n); err != nil {
+		if err := reg.Register(n); err != nil {
 			return nil, err
 		}
 	}
-	pattern, _ := json.Marshal(map[string]any{
-		"source": []string{"aws.states"}, "detail-type": []string{"Step Functions Execution Status Change"},
-		"detail": map[string]any{"status": []string{"FAILED", "TIMED_OUT", "ABORTED"},
-			"stateMachineArn": []string{d.Machines["Create"], d.Machines["Update"], d.Machines["Delete"]}},
-	})
-	eb := eventbridge.NewFromConfig(cfg)
-	rule := d.StackName + "-SafetyNetRule"
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventPattern: aws.String(string(pattern))}); err != nil {
-		return nil, fmt.Errorf("put the safety-net rule: %w", err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule), Targets: []ebtypes.Target{{
-		Id: aws.String("SafetyNet"), Arn: aws.String(d.ARNs["cfn-safetynet"]),
-		RetryPolicy: &ebtypes.RetryPolicy{MaximumRetryAttempts: aws.Int32(20), MaximumEventAgeInSeconds: aws.Int32(7200)},
-	}}}); err != nil {
-		return nil, fmt.Errorf("put the safety-net target: %w", err)
+	if _, err := stacktest.SafetyNet(ctx, cfg, d.StackName, []string{d.Machines["Create"], d.Machines["Update"], d.Machines["Delete"]}, d.ARNs["cfn-safetynet"]); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

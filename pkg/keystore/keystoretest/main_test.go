@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest/stacktest"
 )
 
 var (
@@ -29,48 +28,18 @@ var (
 	binaries map[string]string
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	dir, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			fmt.Fprintln(os.Stderr, "no go.mod above the working directory")
-			return 1
-		}
-		dir = filepath.Dir(dir)
-	}
-	repoRoot = dir
-	bin, err := os.MkdirTemp("", "keystoretest-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(bin)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	binaries, err = keystoretest.Binaries(ctx, repoRoot, bin)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "build the key store functions:", err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(stacktest.Main(m, "keystoretest-bin-", "the key store functions", keystoretest.Functions(), &repoRoot, &binaries))
 }
 
 // setupScale runs the cluster runbook (about 20 sandbox minutes) in a few wall seconds; scale is
 // the speed of the workflows afterwards. A function's own wall time counts scale times against
-// its state's TimeoutSeconds (120 s of sandbox time, 0.6 s of wall time at 200), so scale cannot
-// be much higher; a connect (8 sandbox minutes) takes 2.4 s of wall time.
+// its state's TimeoutSeconds (120 s of sandbox time, 1.2 s of wall time at 100), so scale cannot
+// be much higher on a loaded 2-core machine (`make test` runs packages in parallel); a connect
+// (8 sandbox minutes) takes 4.8 s of wall time.
 const (
 	setupScale = 3000
-	scale      = 200
+	scale      = 100
 )
 
 type rig struct {

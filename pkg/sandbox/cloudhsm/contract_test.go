@@ -25,6 +25,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 )
 
 // scale runs the default durations (about 14 sandbox minutes to an initialized cluster) in well
@@ -56,7 +57,7 @@ func newEnv(t *testing.T) *env {
 		}
 	})
 	client := hsmv2.New(hsmv2.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1, HTTPClient: testHTTPClient,
+		Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret-key", ""),
 	})
 	return &env{srv: srv, svc: svc, net: net, client: client}

@@ -14,6 +14,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 )
 
 // TestInjectedFaultsAreTypedSDKErrors checks that the sandbox's injected faults reach the SDK as
@@ -46,7 +47,7 @@ func TestInjectedFaultsAreTypedSDKErrors(t *testing.T) {
 	}
 	// Throttled twice, then served: the SDK's standard retryer (3 attempts) gets through.
 	add(sandbox.Fault{Service: "kms", Operation: "DescribeCustomKeyStores", Kind: sandbox.FaultThrottle, Count: 2})
-	retrying := awskms.New(awskms.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.srv.URL()), Credentials: e.kmsc.Options().Credentials, HTTPClient: testHTTPClient})
+	retrying := awskms.New(awskms.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.srv.URL()), Credentials: e.kmsc.Options().Credentials, HTTPClient: sandboxtest.HTTPClient})
 	if _, err := retrying.DescribeCustomKeyStores(ctx, &awskms.DescribeCustomKeyStoresInput{}); err != nil {
 		t.Fatalf("throttled twice with retries: %v", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	"github.com/strongroom/strongroom/pkg/sandbox/kms"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
 )
@@ -72,10 +73,10 @@ func newEnv(t testing.TB) *env {
 	u, c := url, creds
 	return &env{
 		srv: srv, hsm: hsm, kms: kmsSvc,
-		hsmc:    hsmv2.New(hsmv2.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
-		ssmc:    awsssm.New(awsssm.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
-		kmsc:    awskms.New(awskms.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
-		secrets: sm.New(sm.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
+		hsmc:    hsmv2.New(hsmv2.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
+		ssmc:    awsssm.New(awsssm.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
+		kmsc:    awskms.New(awskms.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
+		secrets: sm.New(sm.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
+	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
 )
@@ -80,9 +81,9 @@ func newEnvWithInstances(t *testing.T, opts ...ssm.Option) (*env, *switchableIns
 	creds := credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret-key", "")
 	return &env{
 		srv: srv, hsm: hsm,
-		ssm:     awsssm.New(awsssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
-		hsmc:    hsmv2.New(hsmv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
-		secrets: sm.New(sm.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: testHTTPClient}),
+		ssm:     awsssm.New(awsssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
+		hsmc:    hsmv2.New(hsmv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
+		secrets: sm.New(sm.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
 	}, instances
 }
 

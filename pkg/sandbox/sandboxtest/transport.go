@@ -1,4 +1,4 @@
-package ssm_test
+package sandboxtest
 
 import (
 	"bytes"
@@ -6,7 +6,8 @@ import (
 	"net/http"
 )
 
-// wholeBody reads each response body completely before the SDK sees it.
+// WholeBody is an http.RoundTripper that reads each response body completely before the SDK sees
+// it.
 //
 // Why: smithy-go closes the request body as soon as the response arrives, and with Go 1.26 the
 // transport's write loop may still be checking that body for extra bytes; the closed body answers
@@ -14,10 +15,11 @@ import (
 // transport's 4 KB read buffer (DescribeClusters with certificates) fails mid-read with "use of
 // closed network connection". Against a 127.0.0.1 server the race is common; reading the whole
 // body inside RoundTrip closes the window. It changes nothing the SDK decodes.
-type wholeBody struct{ base http.RoundTripper }
+type WholeBody struct{ Base http.RoundTripper }
 
-func (w wholeBody) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := w.base.RoundTrip(r)
+// RoundTrip implements http.RoundTripper.
+func (w WholeBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := w.Base.RoundTrip(r)
 	if err != nil {
 		return nil, err
 	}
@@ -30,4 +32,6 @@ func (w wholeBody) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-var testHTTPClient = &http.Client{Transport: wholeBody{http.DefaultTransport}}
+// HTTPClient is an http.Client over http.DefaultTransport wrapped in WholeBody, for SDK clients
+// a test builds by hand against a sandbox server (Options.HTTPClient).
+var HTTPClient = &http.Client{Transport: WholeBody{http.DefaultTransport}}
