@@ -85,7 +85,7 @@ sandbox: ## serve the local AWS sandbox until interrupted (SANDBOX_ADDR, SCALE)
 	$(GO) run ./cmd/strongroom sandbox -addr $(SANDBOX_ADDR) -scale $(SCALE)
 
 # Stacks `make deploy` deploys. The cluster stack starts HSM billing, so it is deployed only when named:
-#   make deploy STACKS="StrongroomAlerts StrongroomCluster"
+#   make deploy STACKS="StrongroomCluster StrongroomKeyStore"
 STACKS ?= StrongroomAlerts StrongroomDatabase
 RDS_CA_BUNDLE := $(BUILD_DIR)/rotate/rds-global-bundle.pem
 .PHONY: deploy
