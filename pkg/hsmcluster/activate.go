@@ -33,7 +33,7 @@ func (s *Activate) Handle(ctx context.Context, in ActivateInput) (runcommand.Com
 	if in.HsmIP == "" {
 		return runcommand.Command{}, lambdaerr.Retryable(fmt.Sprintf("activate cluster %s: no ACTIVE HSM has an IP yet", in.ClusterID), nil)
 	}
-	caARN, err := (&Report{Secrets: s.Secrets}).arnOf(ctx, in.CACertSecretName)
+	caARN, err := secretARN(ctx, s.Secrets, in.CACertSecretName)
 	if err != nil {
 		return runcommand.Command{}, err
 	}

@@ -166,11 +166,11 @@ func (s *Report) Handle(ctx context.Context, in ReportInput) (cfnreply.Outcome, 
 		return cfnreply.Outcome{}, lambdaerr.Terminal(fmt.Sprintf("report: cluster %s no longer exists", in.ClusterID), nil)
 	}
 	v := view(c)
-	caARN, err := s.arnOf(ctx, in.Spec.CACertSecretName)
+	caARN, err := secretARN(ctx, s.Secrets, in.Spec.CACertSecretName)
 	if err != nil {
 		return cfnreply.Outcome{}, err
 	}
-	adminARN, err := s.arnOf(ctx, in.Spec.AdminSecretName)
+	adminARN, err := secretARN(ctx, s.Secrets, in.Spec.AdminSecretName)
 	if err != nil {
 		return cfnreply.Outcome{}, err
 	}
@@ -188,11 +188,12 @@ func (s *Report) Handle(ctx context.Context, in ReportInput) (cfnreply.Outcome, 
 	}, nil
 }
 
-func (s *Report) arnOf(ctx context.Context, name string) (string, error) {
+// secretARN resolves a secret name to its ARN; "" when the name is empty or no such secret exists.
+func secretARN(ctx context.Context, api SecretDescriber, name string) (string, error) {
 	if name == "" {
 		return "", nil
 	}
-	d, err := s.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	d, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	var nf *smtypes.ResourceNotFoundException
 	if errors.As(err, &nf) {
 		return "", nil
