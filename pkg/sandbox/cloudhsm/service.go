@@ -116,8 +116,7 @@ type Service struct {
 	order    []string // cluster ids in creation order, for stable listing
 	backups  map[string]*backup
 	border   []string
-	timers   []func() bool
-	closed   bool
+	timers   *core.Timers
 
 	rootsOnce sync.Once
 	roots     *hardwareRoots
@@ -130,6 +129,7 @@ func New(clock core.Clock, net Network, opts ...Option) *Service {
 		clock: clock, net: net, dur: DefaultDurations, region: "us-east-1", account: "123456789012",
 		clusters: map[string]*cluster{}, backups: map[string]*backup{},
 	}
+	s.timers = core.NewTimers(clock, &s.mu)
 	for _, o := range opts {
 		o(s)
 	}
@@ -137,31 +137,10 @@ func New(clock core.Clock, net Network, opts ...Option) *Service {
 }
 
 // Close stops every pending state change. The service keeps its state but nothing moves after.
-func (s *Service) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	for _, stop := range s.timers {
-		stop()
-	}
-	s.timers = nil
-}
+func (s *Service) Close() { s.timers.Close() }
 
 // later runs f under the service lock once d of sandbox time has passed. Caller holds s.mu.
-func (s *Service) later(d time.Duration, f func()) {
-	if s.closed {
-		return
-	}
-	stop := s.clock.AfterFunc(d, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.closed {
-			return
-		}
-		f()
-	})
-	s.timers = append(s.timers, stop)
-}
+func (s *Service) later(d time.Duration, f func()) { s.timers.Later(d, f) }
 
 var (
 	_ core.JSONService = (*Service)(nil)

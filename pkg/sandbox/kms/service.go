@@ -106,8 +106,7 @@ type Service struct {
 	keys        map[string]*key
 	korder      []string
 	aliases     map[string]string // alias name -> key id
-	timers      []func() bool
-	closed      bool
+	timers      *core.Timers
 	nextFailure map[string]string // store id -> injected ConnectionErrorCode
 	refusedHsm  []string          // HSM types CreateCustomKeyStore refuses (SetUnsupportedHsmTypes)
 	issued      []string          // kmsuser passwords KMS generated, for secret scans
@@ -137,6 +136,7 @@ func New(clock core.Clock, clusters Clusters, opts ...Option) *Service {
 		stores: map[string]*keyStore{}, keys: map[string]*key{}, aliases: map[string]string{},
 		nextFailure: map[string]string{},
 	}
+	s.timers = core.NewTimers(clock, &s.mu)
 	for _, o := range opts {
 		o(s)
 	}
@@ -144,28 +144,9 @@ func New(clock core.Clock, clusters Clusters, opts ...Option) *Service {
 }
 
 // Close stops pending state changes.
-func (s *Service) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	for _, stop := range s.timers {
-		stop()
-	}
-	s.timers = nil
-}
+func (s *Service) Close() { s.timers.Close() }
 
-func (s *Service) later(d time.Duration, f func()) {
-	if s.closed {
-		return
-	}
-	s.timers = append(s.timers, s.clock.AfterFunc(d, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if !s.closed {
-			f()
-		}
-	}))
-}
+func (s *Service) later(d time.Duration, f func()) { s.timers.Later(d, f) }
 
 var (
 	_ core.JSONService = (*Service)(nil)

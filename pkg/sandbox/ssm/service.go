@@ -103,8 +103,7 @@ type Service struct {
 	docs     map[string]*document
 	commands map[string]*command
 	corder   []string
-	timers   []func() bool
-	closed   bool
+	timers   *core.Timers
 }
 
 // New returns an SSM whose documents include Strongroom's (package hsmdocs), registered under
@@ -114,6 +113,7 @@ func New(clock core.Clock, instances Instances, secrets core.SecretReader, hsm H
 		clock: clock, instances: instances, secrets: secrets, hsm: hsm, timings: DefaultTimings,
 		account: "123456789012", docs: map[string]*document{}, commands: map[string]*command{},
 	}
+	s.timers = core.NewTimers(clock, &s.mu)
 	for _, o := range opts {
 		o(s)
 	}
@@ -129,29 +129,10 @@ func New(clock core.Clock, instances Instances, secrets core.SecretReader, hsm H
 }
 
 // Close stops every pending invocation step.
-func (s *Service) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	for _, stop := range s.timers {
-		stop()
-	}
-	s.timers = nil
-}
+func (s *Service) Close() { s.timers.Close() }
 
 // later runs f under s.mu after d of sandbox time. Caller holds s.mu.
-func (s *Service) later(d time.Duration, f func()) {
-	if s.closed {
-		return
-	}
-	s.timers = append(s.timers, s.clock.AfterFunc(d, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if !s.closed {
-			f()
-		}
-	}))
-}
+func (s *Service) later(d time.Duration, f func()) { s.timers.Later(d, f) }
 
 var (
 	_ core.JSONService = (*Service)(nil)
