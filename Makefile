@@ -13,8 +13,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_NOTICES := false
-# Lambda bootstraps: provided.al2023 on arm64, static, no RPC mode, stripped and reproducible.
-LAMBDA_GOFLAGS := -trimpath -tags lambda.norpc -ldflags='-s -w -buildid='
+# The Go toolchain every build, test and Lambda bundle uses: go.mod's toolchain line, which the go command
+# fetches from the Go module proxy. It carries the standard library's security fixes that govulncheck
+# finds reachable in 1.26.8 (crypto/x509, crypto/tls, net/http, mime/multipart).
+export GOTOOLCHAIN := go1.27.3
+# Lambda bootstraps: provided.al2023 on arm64, static, no RPC mode, stripped and reproducible; the
+# same flags as infra/golambda.BuildFlags, so a construct's bundle equals build/<name>/bootstrap.
+LAMBDA_GOFLAGS := -trimpath -buildvcs=false -tags lambda.norpc -ldflags='-s -w -buildid='
 NODE_BIN  := node_modules/.bin
 CDK       := $(NODE_BIN)/cdk
 
@@ -39,35 +44,68 @@ DEBIAN_PKGS := mariadb-server mariadb-client awscli openssl
 deps: npm ## install what tests and the demo need (npm packages; Debian packages when missing, as root)
 	@missing=""; for p in $(DEBIAN_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "need root (or sudo) to apt-get install$$missing" >&2; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  printf 'installing Debian packages:%s (apt-get; its output is shown only if it fails) ' "$$missing"; \
+	  log=$$(mktemp); start=$$SECONDS; \
+	  ( while sleep 3 >/dev/null 2>&1; do printf .; done ) & dots=$$!; \
+	  if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } >$$log 2>&1; \
+	  then kill $$dots; printf ' done (%ss)\n' $$((SECONDS - start)); rm -f $$log; \
+	  else rc=$$?; kill $$dots; printf ' FAILED\n' >&2; cat $$log >&2; rm -f $$log; exit $$rc; fi; \
 	fi
 
 .PHONY: build
 build: ## build every lambdas/* into build/<name>/bootstrap (arm64, provided.al2023)
 	@mkdir -p $(BUILD_DIR)
-	@for fn in $(LAMBDAS); do \
-	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_GOFLAGS) -o $(BUILD_DIR)/$$fn/bootstrap ./lambdas/$$fn || exit 1; \
-	  echo "built $(BUILD_DIR)/$$fn/bootstrap"; \
-	done
+	@# One line, a dot per bootstrap; a failed build prints the go command's errors.
+	@printf 'building %d Lambda bootstraps (linux/arm64) into $(BUILD_DIR)/<name>/bootstrap ' $(words $(LAMBDAS)); start=$$SECONDS; \
+	for fn in $(LAMBDAS); do \
+	  if ! out=$$(GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_GOFLAGS) -o $(BUILD_DIR)/$$fn/bootstrap ./lambdas/$$fn 2>&1); then \
+	    printf ' FAILED: lambdas/%s\n%s\n' "$$fn" "$$out" >&2; exit 1; \
+	  fi; \
+	  printf .; \
+	done; \
+	printf ' done (%ss)\n' $$((SECONDS - start))
 
 .PHONY: synth
 synth: build npm ## synthesize every stack into cdk.out (offline, no credentials); cdk-nag fails it on any finding
-	$(CDK) synth --strict --quiet --no-notices --no-version-reporting --no-lookups
-	@$(GO) run ./cmd/strongroom nag-report cdk.out
+	@# cdk synth's own output (jsii and CDK notices, annotations) is shown only when it fails.
+	@printf 'synthesizing the CDK app into cdk.out (cdk synth) '; \
+	log=$$(mktemp); start=$$SECONDS; \
+	( while sleep 3 >/dev/null 2>&1; do printf .; done ) & dots=$$!; \
+	if $(CDK) synth --strict --quiet --no-notices --no-version-reporting --no-lookups >$$log 2>&1; \
+	then kill $$dots; printf ' done (%ss)\n' $$((SECONDS - start)); rm -f $$log; \
+	else rc=$$?; kill $$dots; printf ' FAILED\n' >&2; cat $$log >&2; rm -f $$log; exit $$rc; fi
+	@printf 'checking the cdk-nag reports in cdk.out (go run ./cmd/strongroom nag-report) '; \
+	log=$$(mktemp); \
+	( while sleep 3 >/dev/null 2>&1; do printf .; done ) & dots=$$!; \
+	if $(GO) run ./cmd/strongroom nag-report cdk.out >$$log 2>&1; \
+	then kill $$dots; printf '\n'; cat $$log; rm -f $$log; \
+	else rc=$$?; kill $$dots; printf ' FAILED\n' >&2; cat $$log >&2; rm -f $$log; exit $$rc; fi
 
 .PHONY: test
-test: deps ## run every test
-	$(GO) vet ./...
+test: lint deps ## run every test, after make lint
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./pkg/trailalert
 
+# govulncheck reads the Go vulnerability database offline: the module golang.org/x/vulndb, which the
+# Go module proxy serves like any module, holds every advisory as an OSV file in data/osv, and
+# govulncheck reads such a directory with -db file://DIR. VULNDB_VERSION pins the advisories; take
+# newer ones by writing here what `go list -m -f '{{.Version}}' golang.org/x/vulndb@latest` prints.
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
+
 .PHONY: lint
-lint: ## gofmt, go vet, staticcheck (pinned in go.mod as a tool)
-	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+lint: ## gofmt, go vet, staticcheck and govulncheck (both pinned in go.mod as tools)
+	@files=$$(git ls-files --cached --others --exclude-standard -- '*.go' | while read -r f; do if [ -f "$$f" ]; then echo "$$f"; fi; done); \
+	out=$$(gofmt -l $$files </dev/null); if [ -n "$$out" ]; then echo "gofmt needed (gofmt -w FILE):"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	@if ! mod=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION)); then \
+	  echo "$$mod" >&2; echo "govulncheck cannot run: golang.org/x/vulndb@$(VULNDB_VERSION), its database, did not download" >&2; exit 1; \
+	fi; \
+	osv=$$(echo "$$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p')/data/osv; \
+	if [ ! -f "$$osv/GO-2020-0001.json" ]; then echo "govulncheck cannot run: $$osv holds no OSV files" >&2; exit 1; fi; \
+	echo "$(GO) tool govulncheck -db file://$$osv ./..."; \
+	$(GO) tool govulncheck -db "file://$$osv" ./...
 
 .PHONY: bench
 bench: ## benchmarks, with ratios measured side by side in one run
@@ -75,7 +113,7 @@ bench: ## benchmarks, with ratios measured side by side in one run
 
 .PHONY: demo
 demo: build synth deps ## run the demo in the local sandbox (alerts, rotation, cluster + key store; DEMO_FLAGS="-only rotation -v")
-	$(GO) run ./cmd/strongroom demo $(DEMO_FLAGS)
+	@$(GO) run ./cmd/strongroom demo $(DEMO_FLAGS)
 
 # The sandbox prints the AWS_ENDPOINT_URL and dummy credentials to export; SCALE=60 runs its clock 60x.
 SANDBOX_ADDR ?= 127.0.0.1:4580

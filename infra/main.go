@@ -10,7 +10,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/strongroom/strongroom/infra/alerts"
 	"github.com/strongroom/strongroom/infra/database"
+	"github.com/strongroom/strongroom/infra/golambda"
 	"github.com/strongroom/strongroom/infra/hsmcluster"
 	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
@@ -34,9 +34,6 @@ const DatabaseStackName = "StrongroomDatabase"
 // starts HSM billing: deploy it by name when you mean to (see README).
 const ClusterStackName = "StrongroomCluster"
 
-// DefaultStateMachinesDir holds the ASL files, relative to the repository root.
-const DefaultStateMachinesDir = "statemachines"
-
 // DefaultBuildDir is where `make build` writes one directory per Lambda, relative to the repository root
 // (the working directory of `cdk synth`).
 const DefaultBuildDir = "build"
@@ -50,7 +47,8 @@ var featureFlags = map[string]any{
 
 // options are what differs between `cdk synth` and a test.
 type options struct {
-	// buildDir holds build/<lambda>/bootstrap.
+	// buildDir holds build/<lambda>/bootstrap; empty bundles every function from this module's
+	// sources at synth (golambda.Bundle).
 	buildDir string
 	// context adds to (and overrides) the feature-flag defaults, as cdk.json and -c do.
 	context map[string]any
@@ -58,8 +56,6 @@ type options struct {
 	outdir string
 	// env looks up environment variables.
 	env settings.Lookup
-	// stateMachinesDir holds the ASL files; empty means DefaultStateMachinesDir.
-	stateMachinesDir string
 }
 
 // newApp declares the whole app: validated settings, every stack, cdk-nag on everything.
@@ -91,7 +87,7 @@ func newApp(o options) (awscdk.App, error) {
 			Env:         env,
 			Description: jsii.String("Strongroom CloudTrail alerts: trail, EventBridge rule, relay Lambda, encrypted SNS topic"),
 		},
-		RelayAssetDir: filepath.Join(o.buildDir, "trailrelay"),
+		RelayAssetDir: golambda.Prebuilt(o.buildDir, "trailrelay"),
 		AlertEmail:    cfg.AlertEmail,
 		EventSources:  cfg.AlertEventSources,
 		RedactFields:  cfg.AlertRedactFields,
@@ -108,35 +104,29 @@ func newApp(o options) (awscdk.App, error) {
 			Env:         env,
 			Description: jsii.String("Strongroom database: RDS for MariaDB in isolated subnets, its secrets and their rotation"),
 		},
-		RotationAssetDir: filepath.Join(o.buildDir, "rotate"),
+		RotationAssetDir: golambda.Prebuilt(o.buildDir, "rotate"),
 		Config:           dbCfg,
 	}); err != nil {
 		return nil, err
 	}
 
-	smDir := o.stateMachinesDir
-	if smDir == "" {
-		smDir = DefaultStateMachinesDir
-	}
 	if _, err := hsmcluster.NewClusterStack(app, ClusterStackName, &hsmcluster.StackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
 			Description: jsii.String("Strongroom CloudHSM cluster: VPC, SSM-managed cloudhsm-cli client and Custom::CloudHsmCluster (billed per HSM hour)"),
 		},
-		BuildDir:         o.buildDir,
-		StateMachinesDir: smDir,
+		BuildDir: o.buildDir,
 	}); err != nil {
 		return nil, err
 	}
 
-	// The KMS custom key store on the cluster stack's cluster (issue #6).
+	// The KMS custom key store on the cluster stack's cluster.
 	if _, err := keystore.NewKeyStoreStack(app, keystore.StackName, &keystore.StackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
 			Description: jsii.String("Strongroom KMS custom key store on the CloudHSM cluster: Custom::CloudHsmKeyStore and its kmsuser password rotation"),
 		},
 		BuildDir:         o.buildDir,
-		StateMachinesDir: smDir,
 		ClusterStackName: ClusterStackName,
 	}); err != nil {
 		return nil, err

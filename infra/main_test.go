@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -16,64 +15,15 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
-	"github.com/strongroom/strongroom/infra/hsmcluster"
-	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
+	"github.com/strongroom/strongroom/infra/templatetest"
 	"github.com/strongroom/strongroom/pkg/nagreport"
 )
 
-// buildDir holds build/<name>/bootstrap of every Lambda the app deploys, compiled once for every
-// test of the package.
-var buildDir string
-
-// appLambdas are the build/<name> directories newApp reads. A stack that deploys another function
-// adds its name here (newApp's error names any bootstrap that is missing).
-var appLambdas = append(append([]string{"trailrelay", "rotate", "cluster-entry", "cfn-safetynet"}, clusterSteps()...), keystoreSteps()...)
-
-// keystoreSteps are the key store's own functions (it shares cfn-answer, cfn-safetynet and
-// command-status with the cluster).
-func keystoreSteps() []string {
-	var names []string
-	for _, n := range keystore.Functions() {
-		if strings.HasPrefix(n, "keystore-") {
-			names = append(names, n)
-		}
-	}
-	return names
-}
-
-func clusterSteps() []string {
-	var names []string
-	for _, n := range hsmcluster.Placeholders {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func TestMain(m *testing.M) {
-	code := func() int {
-		defer jsii.Close()
-		tmp, err := os.MkdirTemp("", "infra-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		for _, name := range appLambdas {
-			_, pkg, err := golambdatest.Build("..", tmp, name)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-			fmt.Fprintf(os.Stderr, "%s asset built from %s\n", name, pkg)
-		}
-		buildDir = tmp
-		return m.Run()
-	}()
-	os.Exit(code)
-}
+// The tests synthesize with no build directory, so every function is bundled from this module's
+// sources (golambda.Bundle), as for an app that imports the constructs; "missing build output"
+// covers `make build`'s directory.
+func TestMain(m *testing.M) { templatetest.Main(m) }
 
 // cdkJSONContext is the context `cdk synth` passes from cdk.json, plus extra values as -c would.
 func cdkJSONContext(t *testing.T, extra map[string]any) map[string]any {
@@ -94,7 +44,7 @@ func noEnv(string) any { return nil }
 func synth(t *testing.T, extra map[string]any, addStacks func(awscdk.App)) (awscdk.App, string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "cdk.out")
-	app, err := newApp(options{stateMachinesDir: "../statemachines", buildDir: buildDir, context: cdkJSONContext(t, extra), outdir: out, env: noEnv})
+	app, err := newApp(options{context: cdkJSONContext(t, extra), outdir: out, env: noEnv})
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
@@ -289,14 +239,14 @@ func TestInvalidContextFailsSynthesis(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := newApp(options{stateMachinesDir: "../statemachines", buildDir: buildDir, context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: noEnv})
+			_, err := newApp(options{context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: noEnv})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want one containing %q", err, c.want)
 			}
 		})
 	}
 	t.Run("missing build output", func(t *testing.T) {
-		_, err := newApp(options{stateMachinesDir: "../statemachines", buildDir: t.TempDir(), context: cdkJSONContext(t, nil), outdir: t.TempDir(), env: noEnv})
+		_, err := newApp(options{buildDir: t.TempDir(), context: cdkJSONContext(t, nil), outdir: t.TempDir(), env: noEnv})
 		if err == nil || !strings.Contains(err.Error(), "make build") {
 			t.Fatalf("err = %v, want one telling to run make build", err)
 		}
@@ -324,7 +274,7 @@ func TestEnvironment(t *testing.T) {
 				}
 				return nil
 			}
-			app, err := newApp(options{stateMachinesDir: "../statemachines", buildDir: buildDir, context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: env})
+			app, err := newApp(options{context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: env})
 			if err != nil {
 				t.Fatal(err)
 			}

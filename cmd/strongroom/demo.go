@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cfntemplate"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
+	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
 )
 
 // The demo runs Strongroom's workflows end to end in one process against a fresh sandbox on
@@ -25,6 +36,11 @@ import (
 // CloudHSM cluster stack's custom resource through Create, an HsmCount update and Delete, with the
 // KMS key store stack deployed on the ACTIVE cluster in between (connected, used, deleted). It prints
 // for a person: short headings, one line per event, sandbox time on the left.
+//
+// The sandbox clock runs only while a workflow does. The demo's own slow work (compiling the
+// functions for this host, registering them, starting MariaDB, the secret scan) happens with the
+// clock stopped (clockSwitch), so the sandbox times it prints are the workflows' own: a deploy keeps
+// the clock stopped except while a custom resource's Create is outstanding (deployStack).
 
 // demoOut receives what the demo prints (tests replace it).
 var demoOut io.Writer = os.Stdout
@@ -52,31 +68,38 @@ type demoConfig struct {
 	root    string
 }
 
+// parseDemoFlags parses the demo's command line under the contract in usage.go: a *helpRequest
+// for -h, a *usageError for a command line the demo cannot run (judged before anything else, so
+// it is refused wherever it is run), and otherwise the config with root set. An empty -root is
+// the same as none: the root is then found from the working directory, and not finding it is a
+// plain error, a runtime failure, because the command line is fine and where it ran is not.
 func parseDemoFlags(args []string) (demoConfig, error) {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(demoOut)
+	fs := newFlagSet("demo", []string{"strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v] [-root DIR]"}, `
+Run Strongroom's workflows end to end in one process against a fresh local sandbox: the alerts
+stack with its relay, MariaDB credential rotation and, when cdk.out has it, the CloudHSM cluster
+stack with the KMS key store on it. Each event prints with the sandbox time; a summary and a scan
+of everything the sandbox recorded for the secret values it issued follow.
+
+Needs `+"`make build synth deps`"+` first (make demo does that).`)
 	var c demoConfig
 	fs.Float64Var(&c.scale, "scale", DefaultDemoScale, "sandbox seconds per wall second; Lambda steps take real wall time, so far above the default\n"+
 		"a step can outlast its 120 s (sandbox) Task timeout and the cluster workflow fails with States.Timeout")
 	fs.StringVar(&c.only, "only", "", "run one section: "+strings.Join(demoSections, ", "))
 	fs.BoolVar(&c.verbose, "v", false, "print the functions' own logs (JSON, on stderr)")
 	fs.StringVar(&c.root, "root", "", "the repository root, holding cdk.out, build and lambdas (default: found from the working directory)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v]\n"+
-			"Needs `make build synth deps` first (make demo does that).")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q: the demo takes flags only (-scale, -only, -v)", fs.Arg(0))
+	if err := noArgs(fs); err != nil {
+		return c, err
 	}
-	if c.scale <= 0 {
-		return c, fmt.Errorf("-scale %v: want a positive number of sandbox seconds per wall second, for example %d", c.scale, DefaultDemoScale)
+	// Written so that NaN fails as well as zero and negatives. +Inf is refused too, as sandbox.go
+	// refuses it: a clock that runs infinitely fast has no sandbox time to print.
+	if !(c.scale > 0) || math.IsInf(c.scale, 1) {
+		return c, usageErrorf(fs, "-scale %v: want a positive number of sandbox seconds per wall second, for example %d", c.scale, DefaultDemoScale)
 	}
-	if c.only != "" && !contains(demoSections, c.only) {
-		return c, fmt.Errorf("-only %q: want one of %s", c.only, strings.Join(demoSections, ", "))
+	if c.only != "" && !slices.Contains(demoSections, c.only) {
+		return c, usageErrorf(fs, "-only %q: want one of %s", c.only, strings.Join(demoSections, ", "))
 	}
 	if c.root == "" {
 		root, err := findRepoRoot()
@@ -86,15 +109,6 @@ func parseDemoFlags(args []string) (demoConfig, error) {
 		c.root = root
 	}
 	return c, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // findRepoRoot walks up from the working directory to the directory whose go.mod declares this
@@ -119,6 +133,7 @@ func findRepoRoot() (string, error) {
 type demo struct {
 	cfg    demoConfig
 	sb     *sandbox.Sandbox
+	clock  *clockSwitch
 	aws    aws.Config
 	p      *printer
 	logs   io.Writer // the functions' stdout and stderr
@@ -127,6 +142,12 @@ type demo struct {
 	ran    []sectionResult
 	// alertTopic is the alerts stack's topic once section 1 has deployed it.
 	alertTopic string
+	// What setup prepared for the rotation section (when it runs): MariaDB and the rotation
+	// function's host build, or why not.
+	db        *mariadbtest.Server
+	dbErr     error
+	rotateBin string
+	rotateErr error
 }
 
 // sectionResult is one line of the summary.
@@ -135,14 +156,12 @@ type sectionResult struct {
 	status  string // ok, FAILED, skipped
 	detail  string
 	sandbox time.Duration
-	wall    time.Duration
+	wall    time.Duration // with the clock running
+	setup   time.Duration // wall time with the clock stopped
 }
 
 func runDemo(ctx context.Context, args []string) error {
 	cfg, err := parseDemoFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil // -h printed the usage
-	}
 	if err != nil {
 		return err
 	}
@@ -151,6 +170,9 @@ func runDemo(ctx context.Context, args []string) error {
 
 func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 	sb := sandbox.New(sandbox.Options{Scale: cfg.scale})
+	// Stopped from the start: the sections start it for their workflows.
+	clock := newClockSwitch(sb.Clock)
+	clock.stop()
 	url, err := sb.Start("127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("start the sandbox: %w", err)
@@ -169,7 +191,7 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 	if cfg.verbose {
 		logs = io.MultiWriter(logs, &lockedWriter{w: os.Stderr})
 	}
-	d := &demo{cfg: cfg, sb: sb, p: p, logs: logs, binDir: binDir,
+	d := &demo{cfg: cfg, sb: sb, clock: clock, p: p, logs: logs, binDir: binDir,
 		aws: aws.Config{
 			Region:       sb.Region,
 			Credentials:  credentials.NewStaticCredentialsProvider(sandbox.AccessKeyID, sandbox.SecretAccessKey, ""),
@@ -180,8 +202,17 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 
 	p.heading("Strongroom demo")
 	p.line("sandbox on %s, clock x%g (sandbox time on the left); every call below goes over HTTP with aws-sdk-go-v2", url, cfg.scale)
-
-	startWall, startSim := time.Now(), sb.Clock.Now()
+	p.line("the clock is stopped while the demo compiles, registers functions and starts MariaDB, so sandbox times are the workflows' own")
+	defer func() {
+		if d.db != nil {
+			err = errors.Join(err, d.db.Stop())
+		}
+	}()
+	startWall, startSim, startStopped := time.Now(), sb.Clock.Now(), clock.stopped()
+	if err := d.setup(ctx); err != nil {
+		p.line("FAILED: %v", err)
+		return fmt.Errorf("setup: %w", err)
+	}
 	sections := map[string]func(context.Context) (string, error){
 		"alerts":   d.alerts,
 		"rotation": d.rotation,
@@ -189,12 +220,15 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 	}
 	var failed []string
 	for _, name := range demoSections {
-		if cfg.only != "" && cfg.only != name {
+		if !d.runs(name) {
 			continue
 		}
-		w0, s0 := time.Now(), sb.Clock.Now()
+		clock.stop() // each section starts the clock when its workflow starts
+		w0, s0, c0 := time.Now(), sb.Clock.Now(), clock.stopped()
 		detail, err := sections[name](ctx)
-		r := sectionResult{name: name, status: "ok", detail: detail, wall: time.Since(w0), sandbox: sb.Clock.Now().Sub(s0)}
+		clock.stop()
+		setup := clock.stopped() - c0
+		r := sectionResult{name: name, status: "ok", detail: detail, wall: time.Since(w0) - setup, setup: setup, sandbox: sb.Clock.Now().Sub(s0)}
 		switch {
 		case errors.Is(err, errSkipped):
 			r.status = "skipped"
@@ -208,8 +242,13 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 			break
 		}
 	}
+	p.heading("Secret scan")
+	p.line("scanning every call, payload, function log and environment the sandbox recorded, and this output, for the %d secret values it issued...", len(sb.SecretValues()))
+	done := p.during(func() string { return "scanning for secret values" })
 	leaks := sb.SecretLeaks()
-	d.summary(time.Since(startWall), sb.Clock.Now().Sub(startSim), len(sb.SecretValues()), len(leaks))
+	done()
+	stopped := clock.stopped() - startStopped
+	d.summary(time.Since(startWall)-stopped, stopped, sb.Clock.Now().Sub(startSim), len(sb.SecretValues()), len(leaks))
 	if len(leaks) > 0 {
 		failed = append(failed, fmt.Sprintf("secret scan (%d findings, first: %s)", len(leaks), leaks[0].Where))
 	}
@@ -222,13 +261,23 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 // errSkipped is returned by a section that could not run for a reason it has printed.
 var errSkipped = errors.New("skipped")
 
-func (d *demo) summary(wall, sim time.Duration, secrets, leaks int) {
+// runs reports whether section name runs in this demo (-only).
+func (d *demo) runs(name string) bool { return d.cfg.only == "" || d.cfg.only == name }
+
+// summary prints how each section went. wall is the wall time with the clock running, setup the
+// wall time with it stopped.
+func (d *demo) summary(wall, setup, sim time.Duration, secrets, leaks int) {
 	p := d.p
 	p.heading("Summary")
 	for _, r := range d.ran {
-		p.plain("  %-9s %-7s sandbox %-9s wall %-7s %s", r.name, r.status, round(r.sandbox), round(r.wall), r.detail)
+		p.plain("  %-9s %-7s sandbox %-9s wall %-7s setup %-7s %s", r.name, r.status, round(r.sandbox), round(r.wall), round(r.setup), r.detail)
 	}
-	p.plain("  total     sandbox time %s in %s of wall time (clock x%g)", round(sim), round(wall), d.cfg.scale)
+	p.plain("  total     sandbox time %s in %s of wall time (clock x%g), plus %s of setup with the clock stopped", round(sim), round(wall), d.cfg.scale, round(setup))
+	setupWork := "compiling and registering the functions"
+	if d.runs("rotation") {
+		setupWork += ", MariaDB"
+	}
+	p.plain("            (setup: %s, the secret scan)", setupWork)
 	p.plain("  secrets   %d secret values issued; found in records, payloads, logs, environments and this output: %d", secrets, leaks)
 	p.plain("Explore it yourself: `make sandbox` serves this sandbox on %s (point the AWS CLI at it with", sandbox.DefaultAddr)
 	p.plain("--endpoint-url); README.md explains the stacks and how to deploy them to a real account.")
@@ -251,15 +300,17 @@ type printer struct {
 	w     io.Writer
 	sb    *sandbox.Sandbox
 	start time.Time
+	last  time.Time // wall time of the last line written
 }
 
 func newPrinter(w io.Writer, sb *sandbox.Sandbox) *printer {
-	return &printer{w: w, sb: sb, start: sb.Clock.Now()}
+	return &printer{w: w, sb: sb, start: sb.Clock.Now(), last: time.Now()}
 }
 
 func (p *printer) heading(title string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.last = time.Now()
 	fmt.Fprintf(p.w, "\n== %s\n", title)
 }
 
@@ -267,6 +318,7 @@ func (p *printer) heading(title string) {
 func (p *printer) line(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.last = time.Now()
 	el := p.sb.Clock.Now().Sub(p.start)
 	h, m, s := int(el.Hours()), int(el.Minutes())%60, int(el.Seconds())%60
 	fmt.Fprintf(p.w, "[%02d:%02d:%02d] %s\n", h, m, s, fmt.Sprintf(format, args...))
@@ -276,7 +328,43 @@ func (p *printer) line(format string, args ...any) {
 func (p *printer) plain(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.last = time.Now()
 	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+// heartbeatEvery is the longest the demo stays silent during one of its own long steps (see
+// during).
+const heartbeatEvery = 5 * time.Second
+
+// during is for a long step of the demo's own (compiling, registering functions, the secret
+// scan): until done is called, whenever nothing has been printed for heartbeatEvery it prints
+// what the step is doing now (status) and for how long it has been at it, so the output never
+// stalls silently.
+func (p *printer) during(status func() string) (done func()) {
+	start := time.Now()
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(heartbeatEvery / 10)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			p.mu.Lock()
+			quiet := time.Since(p.last) >= heartbeatEvery
+			p.mu.Unlock()
+			if quiet {
+				p.line("  ... %s (%s so far)", status(), time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-stopped
+	}
 }
 
 // lockedWriter serializes writes from several function processes.
@@ -289,4 +377,363 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// clockSwitch starts and stops the sandbox clock and adds up the wall time it was stopped. The demo
+// stops it for its own slow work, which is no part of what AWS would do, so the sandbox times it
+// prints are the workflows' own.
+type clockSwitch struct {
+	clock *core.ScaledClock
+	mu    sync.Mutex
+	since time.Time     // when it was stopped; zero while it runs
+	total time.Duration // stopped before since
+}
+
+func newClockSwitch(c *core.ScaledClock) *clockSwitch { return &clockSwitch{clock: c} }
+
+// stop stops the clock (if it runs).
+func (s *clockSwitch) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.since.IsZero() {
+		s.clock.Pause()
+		s.since = time.Now()
+	}
+}
+
+// start starts the clock (if it is stopped).
+func (s *clockSwitch) start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.since.IsZero() {
+		s.clock.Resume()
+		s.total += time.Since(s.since)
+		s.since = time.Time{}
+	}
+}
+
+// stopped is the wall time the clock has been stopped so far.
+func (s *clockSwitch) stopped() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.total
+	if !s.since.IsZero() {
+		t += time.Since(s.since)
+	}
+	return t
+}
+
+// setup does, with the clock stopped, the slow work the sections would otherwise do on it. It
+// compiles every lambdas/* package for this host in one go command, so each function the
+// Deployer registers later only needs linking; when the rotation section runs, it also starts
+// MariaDB (meanwhile) and builds the rotation function. A compile failure fails the demo; MariaDB's
+// or the rotation build's fails the rotation section.
+func (d *demo) setup(ctx context.Context) error {
+	p := d.p
+	p.heading("Setup: the functions' host builds and MariaDB (clock stopped)")
+	var wg sync.WaitGroup
+	if d.runs("rotation") {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.line("starting MariaDB (a fresh data directory, TLS required)...")
+			w0 := time.Now()
+			d.db, d.dbErr = mariadbtest.Start(ctx, mariadbtest.Options{RequireSecureTransport: true})
+			if d.dbErr != nil {
+				d.dbErr = fmt.Errorf("start MariaDB (make deps installs Debian's mariadb-server): %w", d.dbErr)
+				p.line("MariaDB did not start: %v", d.dbErr)
+				return
+			}
+			p.line("MariaDB started on %s in %s", d.db.Addr(), round(time.Since(w0)))
+		}()
+	}
+	err := d.compileLambdas(ctx)
+	if err == nil && d.runs("rotation") {
+		p.line("building lambdas/rotate for this host...")
+		w0 := time.Now()
+		d.rotateBin, d.rotateErr = lambdaruntime.BuildHost(ctx, filepath.Join(d.cfg.root, "lambdas", "rotate"), d.binDir)
+		if d.rotateErr != nil {
+			p.line("lambdas/rotate did not build: %v", d.rotateErr)
+		} else {
+			p.line("built lambdas/rotate in %s", round(time.Since(w0)))
+		}
+	}
+	wg.Wait()
+	return err
+}
+
+// compileLambdas compiles every lambdas/* package and its dependencies for this host, as
+// lambdaruntime.BuildHost builds them (its flags, CGO_ENABLED=0), into the go build cache. `go list
+// -export` compiles without linking; BuildHost then finds every package compiled.
+func (d *demo) compileLambdas(ctx context.Context) error {
+	p := d.p
+	dirs, err := filepath.Glob(filepath.Join(d.cfg.root, "lambdas", "*", "main.go"))
+	if err != nil || len(dirs) == 0 {
+		return fmt.Errorf("no lambdas/*/main.go under %s", d.cfg.root)
+	}
+	p.line("compiling the %d lambdas/* packages for this host (%s/%s); the sandbox runs each function as a process...", len(dirs), runtime.GOOS, runtime.GOARCH)
+	done := p.during(func() string { return "compiling lambdas/* for this host" })
+	defer done()
+	w0 := time.Now()
+	args := append([]string{"list", "-export", "-f", "{{.ImportPath}}"}, lambdaruntime.BuildFlags...)
+	cmd := exec.CommandContext(ctx, "go", append(args, "./lambdas/...")...)
+	cmd.Dir = d.cfg.root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if _, err := cmd.Output(); err != nil {
+		return fmt.Errorf("compile lambdas/* for %s/%s: %w\n%s", runtime.GOOS, runtime.GOARCH, err, strings.TrimSpace(stderr.String()))
+	}
+	p.line("compiled in %s", round(time.Since(w0)))
+	return nil
+}
+
+// deployStack deploys stack from cdk.out, printing its progress with log. The clock is stopped
+// except while one of the stack's custom resources has a Create outstanding: registering the
+// functions (each a host build of a lambdas/* package) is the demo's setup, while a custom
+// resource's workflow is what a section shows. It returns with the clock stopped.
+func (d *demo) deployStack(ctx context.Context, log *deployLog) (*deploy.Stack, error) {
+	d.clock.stop()
+	done := d.p.during(log.status)
+	defer done()
+	actx, cancel := context.WithCancel(ctx)
+	var answers sync.WaitGroup
+	d.deploy.Progress = func(format string, args ...any) {
+		log.progress(format, args...)
+		if strings.HasPrefix(format, "custom resource ") && strings.HasSuffix(format, ": Create") {
+			seen := len(d.sb.Recorder.Records("s3", "PutObject"))
+			d.clock.start()
+			answers.Add(1)
+			go func() {
+				defer answers.Done()
+				// After a FAILED answer CloudFormation sends a rollback Delete, which needs the
+				// clock: it runs until the deploy returns.
+				if d.answeredSuccess(actx, seen) {
+					d.clock.stop()
+				}
+			}()
+		}
+	}
+	st, err := d.deploy.Deploy(ctx, log.stack)
+	cancel()
+	answers.Wait()
+	d.clock.stop()
+	log.flush()
+	d.deploy.Progress = log.progress // for Update and Destroy, which run with the clock running
+	return st, err
+}
+
+// answeredSuccess waits for the first custom resource answer after the seen-th and reports
+// whether it was SUCCESS (false when ctx ends first). An answer is a PUT to the ResponseURL, which
+// the sandbox records as S3 PutObject; one it refused (403) is not an answer.
+func (d *demo) answeredSuccess(ctx context.Context, seen int) bool {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		recs := d.sb.Recorder.Records("s3", "PutObject")
+		for _, r := range recs[min(seen, len(recs)):] {
+			if r.Status != 200 {
+				continue
+			}
+			var answer struct{ Status string }
+			_ = json.Unmarshal(r.RequestBody, &answer)
+			return answer.Status == "SUCCESS"
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// deployLog prints a Deployer's progress for a person: a line per resource, except functions,
+// which are counted and printed as one line per run of them (not fifteen), with maps written out
+// and counts with their nouns.
+type deployLog struct {
+	p     *printer
+	stack string
+	// functions is how many the stack's template declares.
+	functions int
+
+	mu         sync.Mutex
+	registered int    // functions registered so far
+	unprinted  int    // of those, not yet printed
+	doing      string // for the heartbeat
+	// change is what the next Update changes ("HsmCount 2 -> 3"), for its line.
+	change string
+}
+
+// newDeployLog reads stack's template from cdk.out to count its functions.
+func (d *demo) newDeployLog(stack string) (*deployLog, error) {
+	t, err := cfntemplate.Load(filepath.Join(d.cfg.root, "cdk.out", stack+".template.json"))
+	if err != nil {
+		return nil, err
+	}
+	l := &deployLog{p: d.p, stack: stack, doing: "starting"}
+	for _, r := range t.Resources {
+		if r.Type == "AWS::Lambda::Function" {
+			l.functions++
+		}
+	}
+	return l, nil
+}
+
+// progress is the Deployer's Progress.
+func (l *deployLog) progress(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if strings.HasPrefix(format, "function ") {
+		l.registered++
+		l.unprinted++
+		l.doing = fmt.Sprintf("%d of %d functions built for this host and registered", l.registered, l.functions)
+		return
+	}
+	l.flushLocked()
+	msg := deployMessage(format, args, l.change)
+	if strings.HasPrefix(format, "custom resource ") {
+		l.doing = "waiting for the answer to " + msg
+	} else {
+		l.doing = "created " + msg
+	}
+	l.p.line("deploy: %s", msg)
+}
+
+// flush prints the functions registered since the last line.
+func (l *deployLog) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+}
+
+func (l *deployLog) flushLocked() {
+	if l.unprinted == 0 {
+		return
+	}
+	l.p.line("deploy: %s registered, %d of %d (each lambdas/* package built for this host; its arm64 asset matched in build/)",
+		plural(l.unprinted, "function"), l.registered, l.functions)
+	l.unprinted = 0
+}
+
+// status is what the deploy is doing, for the heartbeat.
+func (l *deployLog) status() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return "deploying " + l.stack + ": " + l.doing
+}
+
+// setChange names what the next Update changes, from the custom resource's properties before
+// (old) and the ones it sets.
+func (l *deployLog) setChange(old, set map[string]any) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.change = changes(old, set)
+	return l.change
+}
+
+// deployMessage writes a Deployer progress message for a person: maps and lists as text (an
+// Update's properties as change, when set) and "1 target", not "1 targets".
+func deployMessage(format string, args []any, change string) string {
+	args = slices.Clone(args)
+	for i, a := range args {
+		switch a.(type) {
+		case map[string]any, map[string]string, []any, []string:
+			args[i] = humanValue(a)
+		}
+	}
+	if change != "" && strings.HasSuffix(format, ": Update %v") && len(args) > 0 {
+		args[len(args)-1] = change
+	}
+	return strings.ReplaceAll(fmt.Sprintf(format, args...), "(1 targets)", "(1 target)")
+}
+
+// changes describes what an update changes, property by property in name order, for example
+// "HsmCount 2 -> 3"; a property set for the first time shows as "(unset) -> 3".
+func changes(old, set map[string]any) string {
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		from := "(unset)"
+		if v, ok := old[k]; ok {
+			from = humanValue(v)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s -> %s", k, from, humanValue(set[k])))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// humanValue writes a template, event or answer value for a person rather than as Go would:
+// strings as they are, whole numbers without a decimal point, lists joined with ", ", and maps as
+// "key value" pairs in key order. Nested lists and maps are in brackets and braces.
+func humanValue(v any) string {
+	return humanValueIn(v, false)
+}
+
+func humanValueIn(v any, nested bool) string {
+	wrap := func(open, s, close string) string {
+		if nested {
+			return open + s + close
+		}
+		return s
+	}
+	switch x := v.(type) {
+	case nil:
+		return "(none)"
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []string:
+		return wrap("[", strings.Join(x, ", "), "]")
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = humanValueIn(e, true)
+		}
+		return wrap("[", strings.Join(parts, ", "), "]")
+	case map[string]string:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = e
+		}
+		return humanValueIn(m, nested)
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + " " + humanValueIn(x[k], true)
+		}
+		return wrap("{", strings.Join(parts, ", "), "}")
+	}
+	return fmt.Sprint(v)
+}
+
+// createdResource is the logical id and the Create outcome of the one custom resource of type typ
+// in a deployed stack, printed as what; after a failed deploy it prints the outcomes it has and
+// returns the deploy's error.
+func createdResource(d *demo, st *deploy.Stack, deployErr error, stack, typ, what string) (string, *cloudformation.Outcome, error) {
+	if deployErr != nil {
+		if st != nil {
+			for _, o := range st.CustomResources {
+				printOutcome(d, what+" (before the deploy failed)", o)
+			}
+		}
+		return "", nil, fmt.Errorf("deploy %s: %w", stack, deployErr)
+	}
+	for lid, r := range st.Template.Resources {
+		if r.Type == typ {
+			created := st.CustomResources[lid]
+			printOutcome(d, what, created)
+			return lid, created, nil
+		}
+	}
+	return "", nil, fmt.Errorf("stack %s has no %s", stack, typ)
 }

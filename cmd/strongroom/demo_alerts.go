@@ -62,6 +62,7 @@ func (d *demo) alerts(ctx context.Context) (string, error) {
 		return "", err
 	}
 	d.alertTopic = topicARN
+	d.clock.start()
 
 	snsc := sns.NewFromConfig(d.aws)
 	for _, s := range []struct{ endpoint, filter string }{{alertsEveryone, ""}, {alertsOnCall, `{"severity":["critical"]}`}} {
@@ -143,12 +144,16 @@ func (d *demo) alerts(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%d events -> %d e-mails to %s, %d to %s", len(events), subjects, alertsEveryone, onCall, alertsOnCall), nil
 }
 
-// deployAlerts stands the stack up and returns its topic ARN.
+// deployAlerts stands the stack up, with the clock stopped, and returns its topic ARN.
 func (d *demo) deployAlerts(ctx context.Context) (string, error) {
 	p := d.p
-	d.deploy.Progress = func(format string, args ...any) { p.line("deploy: "+format, args...) }
-	defer func() { d.deploy.Progress = nil }()
-	st, err := d.deploy.Deploy(ctx, alertsStack)
+	log, err := d.newDeployLog(alertsStack)
+	if err != nil {
+		return "", err
+	}
+	p.line("deploying %s from cdk.out (its function is the real lambdas/trailrelay, built for this host)...", alertsStack)
+	st, err := d.deployStack(ctx, log)
+	d.deploy.Progress = nil
 	if err != nil {
 		return "", fmt.Errorf("deploy %s from cdk.out: %w", alertsStack, err)
 	}
@@ -168,7 +173,7 @@ func (d *demo) deployAlerts(ctx context.Context) (string, error) {
 	if topic == "" {
 		return "", fmt.Errorf("stack %s has no AWS::SNS::Topic", alertsStack)
 	}
-	p.line("deployed %s: relay %v, topic %s", alertsStack, mapValues(st.Functions), topic)
+	p.line("deployed %s: relay %s, topic %s", alertsStack, strings.Join(mapValues(st.Functions), ", "), topic)
 	return topic, nil
 }
 

@@ -54,48 +54,21 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		<-done
 	}
 
-	// Functions are counted and printed as one line, not fifteen.
-	functions := 0
-	flush := func() {
-		if functions > 0 {
-			p.line("deploy: %s registered (each lambdas/* package built for this host; its arm64 asset matched in build/)", plural(functions, "function"))
-			functions = 0
-		}
-	}
-	d.deploy.Progress = func(format string, args ...any) {
-		if strings.HasPrefix(format, "function") {
-			functions++
-			return
-		}
-		flush()
-		p.line("deploy: "+format, args...)
+	log, err := d.newDeployLog(clusterStack)
+	if err != nil {
+		stop()
+		return "", err
 	}
 	defer func() { d.deploy.Progress = nil }()
 	p.line("deploying %s from cdk.out (functions are the real lambdas/* binaries; state machines are statemachines/*.asl.json as synthesized)", clusterStack)
-	st, err := d.deploy.Deploy(ctx, clusterStack)
-	flush()
+	st, err := d.deployStack(ctx, log)
 	w.poll(ctx)
+	d.clock.start()
+	id, created, err := createdResource(d, st, err, clusterStack, clusterResourceType, "Create")
 	if err != nil {
 		stop()
-		if st != nil {
-			for _, o := range st.CustomResources {
-				printOutcome(d, "Create (before the deploy failed)", o)
-			}
-		}
-		return "", fmt.Errorf("deploy %s: %w", clusterStack, err)
+		return "", err
 	}
-	id := ""
-	for lid, r := range st.Template.Resources {
-		if r.Type == clusterResourceType {
-			id = lid
-		}
-	}
-	if id == "" {
-		stop()
-		return "", fmt.Errorf("stack %s has no %s", clusterStack, clusterResourceType)
-	}
-	created := st.CustomResources[id]
-	printOutcome(d, "Create", created)
 	clusterID := created.PhysicalResourceID
 	hsms, err := w.activeHsms(ctx, clusterID)
 	if err != nil {
@@ -105,7 +78,7 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 	p.line("cluster %s is ACTIVE with %d HSMs in %s", clusterID, len(hsms), strings.Join(hsms, ", "))
 
 	// The key store needs what the cluster has now: ACTIVE, with two ACTIVE HSMs in two zones.
-	keyStore, err := d.keyStore(ctx, w, clusterID, flush)
+	keyStore, err := d.keyStore(ctx, w, clusterID)
 	if err != nil {
 		stop()
 		return "", fmt.Errorf("key store: %w", err)
@@ -113,14 +86,17 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 	p.heading("3b. CloudHSM cluster " + clusterID + ": scale up, then delete")
 
 	// Scale up by one HSM from what the stack asked for (2 by default).
-	from, err := strconv.Atoi(fmt.Sprint(created.Event.ResourceProperties["HsmCount"]))
+	asked := humanValue(created.Event.ResourceProperties["HsmCount"])
+	from, err := strconv.Atoi(asked)
 	if err != nil || from != len(hsms) {
 		stop()
-		return "", fmt.Errorf("the stack asked for HsmCount %v and the cluster has %d ACTIVE HSMs", created.Event.ResourceProperties["HsmCount"], len(hsms))
+		return "", fmt.Errorf("the stack asked for HsmCount %s and the cluster has %d ACTIVE HSMs", asked, len(hsms))
 	}
 	to := from + 1
-	scale := fmt.Sprintf("Update HsmCount %d -> %d", from, to)
-	updated, err := d.deploy.Update(ctx, st, id, map[string]any{"HsmCount": to})
+	set := map[string]any{"HsmCount": to}
+	scale := "Update " + log.setChange(created.Event.ResourceProperties, set)
+	d.deploy.Progress = log.progress
+	updated, err := d.deploy.Update(ctx, st, id, set)
 	w.poll(ctx)
 	if err != nil {
 		stop()
@@ -192,7 +168,7 @@ func printOutcome(d *demo, what string, o *cloudformation.Outcome) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		p.plain("      Data.%-32s %v", k, o.Data[k])
+		p.plain("      Data.%-32s %s", k, humanValue(o.Data[k]))
 	}
 }
 
@@ -392,9 +368,12 @@ func (w *watcher) pollExecution(ctx context.Context, machine string, e sfntypes.
 		case ev.ExecutionFailedEventDetails != nil:
 			s.done = true
 			p.line("workflow %s FAILED: %s: %s", s.name, aws.ToString(ev.ExecutionFailedEventDetails.Error), firstLine(aws.ToString(ev.ExecutionFailedEventDetails.Cause)))
-		case ev.Type == sfntypes.HistoryEventTypeExecutionTimedOut || ev.Type == sfntypes.HistoryEventTypeExecutionAborted:
+		case ev.Type == sfntypes.HistoryEventTypeExecutionTimedOut:
 			s.done = true
-			p.line("workflow %s %s", s.name, ev.Type)
+			p.line("workflow %s TIMED_OUT", s.name)
+		case ev.Type == sfntypes.HistoryEventTypeExecutionAborted:
+			s.done = true
+			p.line("workflow %s ABORTED", s.name)
 		}
 	}
 	s.events = len(events)

@@ -34,9 +34,10 @@ const demoMessage = "attack at dawn"
 // zones (what CreateCustomKeyStore needs): it deploys the key store stack (its Create workflow
 // creates kmsuser, the store, and connects it), uses the store through KMS, then deletes the stack
 // with the template's DeleteKeyStoreOnStackDeletion (false by default: the store is disconnected
-// and kept). The watcher w prints the store's workflow states and ConnectionState changes.
-// flush prints the count of functions the deploy registered. It returns the summary's fragment.
-func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string, flush func()) (string, error) {
+// and kept). The watcher w prints the store's workflow states and ConnectionState changes. It runs
+// with the clock running and leaves it so; the deploy stops it while functions are registered. It
+// returns the summary's fragment.
+func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string) (string, error) {
 	p := d.p
 	p.heading("3a. KMS custom key store: Custom::CloudHsmKeyStore -> Step Functions -> Lambda steps, on cluster " + clusterID)
 	template := filepath.Join(d.cfg.root, "cdk.out", keyStoreStack+".template.json")
@@ -44,38 +45,27 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string, flush
 		p.line("skipped: cdk.out has no %s (%s): cdk.out predates it (make synth)", keyStoreStack, filepath.Base(template))
 		return "key store skipped (not in cdk.out)", nil
 	}
-	p.line("deploying %s from cdk.out; it imports the cluster stack's exports (ClusterId, client instance, secrets)", keyStoreStack)
-	st, err := d.deploy.Deploy(ctx, keyStoreStack)
-	flush()
-	w.poll(ctx)
+	log, err := d.newDeployLog(keyStoreStack)
 	if err != nil {
-		if st != nil {
-			for _, o := range st.CustomResources {
-				printOutcome(d, "key store Create (before the deploy failed)", o)
-			}
-		}
-		return "", fmt.Errorf("deploy %s: %w", keyStoreStack, err)
+		return "", err
 	}
-	id := ""
-	for lid, r := range st.Template.Resources {
-		if r.Type == keyStoreResourceType {
-			id = lid
-		}
+	p.line("deploying %s from cdk.out; it imports the cluster stack's exports (ClusterId, client instance, secrets)", keyStoreStack)
+	st, err := d.deployStack(ctx, log)
+	w.poll(ctx)
+	d.clock.start()
+	id, created, err := createdResource(d, st, err, keyStoreStack, keyStoreResourceType, "key store Create")
+	if err != nil {
+		return "", err
 	}
-	if id == "" {
-		return "", fmt.Errorf("stack %s has no %s", keyStoreStack, keyStoreResourceType)
-	}
-	created := st.CustomResources[id]
-	printOutcome(d, "key store Create", created)
-	if got := fmt.Sprint(created.Event.ResourceProperties["ClusterId"]); got != clusterID {
+	if got := humanValue(created.Event.ResourceProperties["ClusterId"]); got != clusterID {
 		return "", fmt.Errorf("the key store's imported ClusterId is %q; want the cluster stack's %s", got, clusterID)
 	}
 	storeID := created.PhysicalResourceID
-	deleteOnStackDeletion := fmt.Sprint(created.Event.ResourceProperties["DeleteKeyStoreOnStackDeletion"])
+	deleteOnStackDeletion := humanValue(created.Event.ResourceProperties["DeleteKeyStoreOnStackDeletion"])
 
 	// The secret scan at the end must look for the kmsuser passwords: the one the workflow stored
 	// in Secrets Manager and those KMS generated on connect. Checked here, so it cannot go stale.
-	pwName := fmt.Sprint(created.Event.ResourceProperties["KmsUserPasswordSecretName"])
+	pwName := humanValue(created.Event.ResourceProperties["KmsUserPasswordSecretName"])
 	pw, err := sm.NewFromConfig(d.aws).GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(pwName)})
 	if err != nil {
 		return "", fmt.Errorf("read the kmsuser password secret %s: %w", pwName, err)
@@ -130,7 +120,10 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string, flush
 	w.poll(ctx)
 	deleted := outs[id]
 	if deleted == nil {
-		return "", fmt.Errorf("delete %s: no answer from %s: %v", keyStoreStack, id, err)
+		if err == nil {
+			err = errors.New("the stack deletion sent it no Delete")
+		}
+		return "", fmt.Errorf("delete %s: no answer from %s: %w", keyStoreStack, id, err)
 	}
 	p.line("key store Delete answered %s: %s", deleted.Status, answerReason(deleted))
 	if err != nil {
@@ -150,8 +143,11 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string, flush
 	}
 	_, encErr := kc.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte(demoMessage)})
 	var apiErr smithy.APIError
+	if encErr == nil {
+		return "", fmt.Errorf("encrypt under key %s of the disconnected store succeeded; want KMSInvalidStateException", keyID)
+	}
 	if !errors.As(encErr, &apiErr) || apiErr.ErrorCode() != "KMSInvalidStateException" {
-		return "", fmt.Errorf("encrypt under key %s of the disconnected store answered %v; want KMSInvalidStateException", keyID, encErr)
+		return "", fmt.Errorf("encrypt under key %s of the disconnected store: %w; want KMSInvalidStateException", keyID, encErr)
 	}
 	p.line("key store %s is DISCONNECTED and kept; key %s is %s (Encrypt now answers %s)", storeID, keyID, desc.KeyMetadata.KeyState, apiErr.ErrorCode())
 	p.line("to remove the store too: ScheduleKeyDeletion on its keys, wait out the 7-30 day window, then delete the stack with DeleteKeyStoreOnStackDeletion=true")

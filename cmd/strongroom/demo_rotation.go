@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,10 +16,9 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/strongroom/strongroom/pkg/dbsecret"
-	"github.com/strongroom/strongroom/pkg/lambdaruntime"
-	"github.com/strongroom/strongroom/pkg/mariadbtest"
 	"github.com/strongroom/strongroom/pkg/rotation"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
 	"github.com/strongroom/strongroom/pkg/secretclient"
 )
 
@@ -50,21 +48,24 @@ type rotationDemo struct {
 }
 
 // rotation rotates a single-user and an alternating-users secret of a real MariaDB server while an
-// application keeps querying it.
+// application keeps querying it. Setup started the server and built the function.
 func (d *demo) rotation(ctx context.Context) (string, error) {
 	p := d.p
 	p.heading("2. MariaDB credential rotation: Secrets Manager -> rotation Lambda -> MariaDB over TLS")
-	db, err := mariadbtest.Start(ctx, mariadbtest.Options{RequireSecureTransport: true})
-	if err != nil {
-		return "", fmt.Errorf("start MariaDB (make deps installs Debian's mariadb-server): %w", err)
+	if d.dbErr != nil {
+		return "", d.dbErr
 	}
-	defer db.Stop()
-	p.line("MariaDB started on %s: require_secure_transport=ON, server certificate from a throw-away CA", db.Addr())
+	if d.rotateErr != nil {
+		return "", d.rotateErr
+	}
+	db, bin := d.db, d.rotateBin
+	defer func() {
+		// Shutting the server down is no part of the workflow.
+		d.clock.stop()
+		db.Stop()
+	}()
+	p.line("MariaDB on %s: require_secure_transport=ON, server certificate from a throw-away CA", db.Addr())
 
-	bin, err := lambdaruntime.BuildHost(ctx, filepath.Join(d.cfg.root, "lambdas", "rotate"), d.binDir)
-	if err != nil {
-		return "", err
-	}
 	// The function verifies the database certificate against DB_CA_BUNDLE (the RDS bundle in
 	// production, the throw-away CA here); the strategy follows each secret (masterarn or not).
 	fnARN, err := d.sb.Lambda.RegisterBinary(rotateFunction, bin, d.logs,
@@ -74,6 +75,7 @@ func (d *demo) rotation(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("register the rotation function: %w", err)
 	}
 	p.line("registered %s = lambdas/rotate (real binary, Lambda Runtime API), DB_TLS=required", rotateFunction)
+	d.clock.start()
 	tl, err := dbsecret.NewTLS(dbsecret.TLSRequired, db.CAFile)
 	if err != nil {
 		return "", err
@@ -120,16 +122,22 @@ func (r *rotationDemo) singleUser(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if after.Username != before.Username || after.Password == before.Password {
-		return "", fmt.Errorf("after rotation AWSCURRENT is user %s with the same password: %v; want user %s with a new one", after.Username, after.Password == before.Password, before.Username)
+	if after.Username != before.Username {
+		return "", fmt.Errorf("after rotation AWSCURRENT is user %s; want user %s (single user rotation keeps the user)", after.Username, before.Username)
+	}
+	if after.Password == before.Password {
+		return "", fmt.Errorf("after rotation AWSCURRENT of %s still has the old password", after.Username)
 	}
 	if err := r.db.Login(ctx, after.Username, after.Password, after.DBName); err != nil {
 		return "", fmt.Errorf("the new AWSCURRENT password of %s does not log in: %w", after.Username, err)
 	}
 	p.line("new password (AWSCURRENT) of %s logs in", after.Username)
 	err = r.db.Login(ctx, before.Username, before.Password, before.DBName)
+	if err == nil {
+		return "", fmt.Errorf("the old password (now AWSPREVIOUS) of %s should be refused; it logged in", before.Username)
+	}
 	if !dbsecret.IsAccessDenied(err) {
-		return "", fmt.Errorf("the old password (now AWSPREVIOUS) of %s should be refused; login gave %v", before.Username, err)
+		return "", fmt.Errorf("the old password (now AWSPREVIOUS) of %s should be refused; login failed otherwise: %w", before.Username, err)
 	}
 	p.line("old password (AWSPREVIOUS) of %s is refused: %s", before.Username, firstLine(err.Error()))
 	p.line("application: %s", res)
@@ -394,7 +402,11 @@ func (r *rotationDemo) rotateOnce(ctx context.Context, arn string, configure boo
 		if desc.NextRotationDate != nil {
 			next = desc.NextRotationDate.UTC().Format(time.RFC3339)
 		}
-		p.line("  rotation enabled=%v, schedule %s, next rotation %s", aws.ToBool(desc.RotationEnabled), demoSchedule, next)
+		enabled := "rotation disabled"
+		if aws.ToBool(desc.RotationEnabled) {
+			enabled = "rotation enabled"
+		}
+		p.line("  %s, schedule %s, next rotation %s", enabled, demoSchedule, next)
 	}
 	return "", nil
 }

@@ -5,8 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strongroom/strongroom/pkg/sandbox"
 )
 
 // TestDemo runs every section of the demo against a fresh sandbox, as `make demo` does, and checks
@@ -223,9 +225,6 @@ func checkOrder(t *testing.T, text string, in ...string) {
 }
 
 func TestDemoFlags(t *testing.T) {
-	old := demoOut
-	demoOut = io.Discard
-	t.Cleanup(func() { demoOut = old })
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -234,7 +233,10 @@ func TestDemoFlags(t *testing.T) {
 		{name: "defaults", args: nil},
 		{name: "one section", args: []string{"-only", "rotation", "-scale", "30", "-v"}},
 		{name: "unknown section", args: []string{"-only", "database"}, want: `-only "database": want one of alerts, rotation, cluster`},
+		{name: "empty root", args: []string{"-root", ""}},
 		{name: "zero scale", args: []string{"-scale", "0"}, want: "-scale 0: want a positive number"},
+		{name: "NaN scale", args: []string{"-scale", "NaN"}, want: "-scale NaN: want a positive number"},
+		{name: "infinite scale", args: []string{"-scale", "Inf"}, want: "-scale +Inf: want a positive number"},
 		{name: "stray argument", args: []string{"alerts"}, want: `unexpected argument "alerts"`},
 		{name: "unknown flag", args: []string{"-fast"}, want: "flag provided but not defined: -fast"},
 	} {
@@ -251,6 +253,11 @@ func TestDemoFlags(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v; want it to contain %q", err, tc.want)
+			}
+			// A *usageError, so that main.go exits 2 and prints the usage (see usage.go).
+			var usage *usageError
+			if !errors.As(err, &usage) || usage.cmd != "demo" || !strings.HasPrefix(usage.usage, "usage: strongroom demo") {
+				t.Errorf("error %#v; want a *usageError of demo with its usage", err)
 			}
 		})
 	}
@@ -324,4 +331,143 @@ func sha256File(path string) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%x", sha256.Sum256(b)), nil
+}
+
+// TestDemoUpdateLine: the line an Update prints names each changed property with its old and new
+// value, not a Go map.
+func TestDemoUpdateLine(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		old, set map[string]any
+		want     string
+	}{
+		// Custom resource properties arrive as strings; the demo sets numbers.
+		{"HsmCount", map[string]any{"HsmCount": "2", "ClusterName": "strongroom"}, map[string]any{"HsmCount": 3}, "HsmCount 2 -> 3"},
+		{"two properties in name order", map[string]any{"HsmCount": "2", "BackupRetentionDays": "90"},
+			map[string]any{"HsmCount": 3, "BackupRetentionDays": 30}, "BackupRetentionDays 90 -> 30, HsmCount 2 -> 3"},
+		{"new property", map[string]any{}, map[string]any{"Tags": []any{"a", "b"}}, "Tags (unset) -> a, b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := changes(tc.old, tc.set); got != tc.want {
+				t.Errorf("changes = %q; want %q", got, tc.want)
+			}
+		})
+	}
+	var l deployLog
+	if got := l.setChange(map[string]any{"HsmCount": "2"}, map[string]any{"HsmCount": 3}); got != "HsmCount 2 -> 3" {
+		t.Errorf("setChange = %q", got)
+	}
+}
+
+// TestDemoDeployMessage: the Deployer's progress messages as the demo prints them.
+func TestDemoDeployMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		format string
+		args   []any
+		change string
+		want   string
+	}{
+		{"update with its change", "custom resource %s (%s): Update %v", []any{"ClusterEB0386A7", "Custom::CloudHsmCluster", map[string]any{"HsmCount": 3}},
+			"HsmCount 2 -> 3", "custom resource ClusterEB0386A7 (Custom::CloudHsmCluster): Update HsmCount 2 -> 3"},
+		{"update without one", "custom resource %s (%s): Update %v", []any{"ClusterEB0386A7", "Custom::CloudHsmCluster", map[string]any{"HsmCount": 3}},
+			"", "custom resource ClusterEB0386A7 (Custom::CloudHsmCluster): Update HsmCount 3"},
+		{"one target", "rule %s (%d targets)", []any{"StrongroomAlerts-Rule", 1}, "", "rule StrongroomAlerts-Rule (1 target)"},
+		{"two targets", "rule %s (%d targets)", []any{"StrongroomAlerts-Rule", 2}, "", "rule StrongroomAlerts-Rule (2 targets)"},
+		{"create", "custom resource %s (%s): Create", []any{"KeyStoreBDDE1D74", "Custom::CloudHsmKeyStore"}, "HsmCount 2 -> 3",
+			"custom resource KeyStoreBDDE1D74 (Custom::CloudHsmKeyStore): Create"},
+		{"list", "function %s = %v", []any{"f", []string{"a", "b"}}, "", "function f = a, b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := deployMessage(tc.format, tc.args, tc.change); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDemoHumanValue: values from templates, events and answers as the demo prints them.
+func TestDemoHumanValue(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{"10.0.0.5,10.0.1.4", "10.0.0.5,10.0.1.4"},
+		{float64(3), "3"},
+		{2.5, "2.5"},
+		{3, "3"},
+		{true, "true"},
+		{nil, "(none)"},
+		{[]any{"10.0.0.5", "10.0.1.4"}, "10.0.0.5, 10.0.1.4"},
+		{[]string{"StrongroomAlerts-TrailRelay"}, "StrongroomAlerts-TrailRelay"},
+		{map[string]any{"HsmCount": "3", "Zones": []any{"us-east-1a", "us-east-1b"}}, "HsmCount 3, Zones [us-east-1a, us-east-1b]"},
+		{map[string]string{"b": "2", "a": "1"}, "a 1, b 2"},
+		{[]any{map[string]any{"Key": "team", "Value": "security"}}, "{Key team, Value security}"},
+	} {
+		if got := humanValue(tc.v); got != tc.want {
+			t.Errorf("humanValue(%#v) = %q; want %q", tc.v, got, tc.want)
+		}
+	}
+}
+
+// TestDemoDeployLog: functions are counted into one line per run of them, and the heartbeat says
+// how far the deploy is.
+func TestDemoDeployLog(t *testing.T) {
+	var out bytes.Buffer
+	sb := newTestSandbox(t)
+	sb.Clock.Pause() // every line at [00:00:00]
+	p := newPrinter(&out, sb)
+	l := &deployLog{p: p, stack: "StrongroomCluster", functions: 3, doing: "starting"}
+	l.progress("SSM document %s", "Doc")
+	l.progress("function %s = lambdas/%s", "StrongroomCluster-Plan", "cluster-plan")
+	l.progress("function %s = lambdas/%s", "StrongroomCluster-Check", "cluster-check")
+	if got, want := l.status(), "deploying StrongroomCluster: 2 of 3 functions built for this host and registered"; got != want {
+		t.Errorf("status %q; want %q", got, want)
+	}
+	l.progress("custom resource %s (%s): Create", "ClusterEB0386A7", "Custom::CloudHsmCluster")
+	l.progress("function %s = lambdas/%s", "StrongroomCluster-SafetyNet", "cfn-safetynet")
+	l.flush()
+	l.flush()
+	want := "[00:00:00] deploy: SSM document Doc\n" +
+		"[00:00:00] deploy: 2 functions registered, 2 of 3 (each lambdas/* package built for this host; its arm64 asset matched in build/)\n" +
+		"[00:00:00] deploy: custom resource ClusterEB0386A7 (Custom::CloudHsmCluster): Create\n" +
+		"[00:00:00] deploy: 1 function registered, 3 of 3 (each lambdas/* package built for this host; its arm64 asset matched in build/)\n"
+	if out.String() != want {
+		t.Errorf("printed\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+// TestDemoClockSwitch: the sandbox clock stands still while stopped, and the switch adds up the
+// wall time it was stopped.
+func TestDemoClockSwitch(t *testing.T) {
+	sb := newTestSandbox(t)
+	s := newClockSwitch(sb.Clock)
+	s.stop()
+	s.stop()
+	at := sb.Clock.Now()
+	time.Sleep(20 * time.Millisecond)
+	if !sb.Clock.Now().Equal(at) {
+		t.Fatal("the sandbox clock moved while stopped")
+	}
+	s.start()
+	s.start()
+	stopped := s.stopped()
+	if stopped < 20*time.Millisecond {
+		t.Errorf("stopped %v; want at least the 20ms it was", stopped)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if !sb.Clock.Now().After(at) {
+		t.Error("the sandbox clock did not move after start")
+	}
+	if s.stopped() != stopped {
+		t.Error("stopped grew while the clock ran")
+	}
+}
+
+// newTestSandbox is a sandbox (not serving) for the printer and the clock.
+func newTestSandbox(t *testing.T) *sandbox.Sandbox {
+	t.Helper()
+	sb := sandbox.New(sandbox.Options{Scale: DefaultDemoScale})
+	t.Cleanup(func() { _ = sb.Close() })
+	return sb
 }

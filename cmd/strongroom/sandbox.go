@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,33 +22,54 @@ var sandboxOut io.Writer = os.Stdout
 
 func init() {
 	commands["sandbox"] = command{
-		summary: "serve the local AWS sandbox (subcommands: fault, records)",
+		summary: "serve the local AWS sandbox; its subcommands fault and records inject faults into it and list its calls",
 		run:     runSandbox,
 	}
 }
 
+// sandboxSubcommands are the subcommands of `strongroom sandbox`, which talk to a running sandbox
+// through its admin API (pkg/sandbox/admin.go).
+var sandboxSubcommands = []struct {
+	name, summary string
+	run           func(ctx context.Context, args []string) error
+}{
+	{"fault", "add, list or remove fault rules: throttling, errors or latency for matching calls", runSandboxFault},
+	{"records", "print the calls the sandbox has served, as JSON", runSandboxRecords},
+}
+
 func runSandbox(ctx context.Context, args []string) error {
 	if len(args) > 0 {
-		switch args[0] {
-		case "fault":
-			return runSandboxFault(ctx, args[1:])
-		case "records":
-			return runSandboxRecords(ctx, args[1:])
+		for _, sub := range sandboxSubcommands {
+			if args[0] == sub.name {
+				return sub.run(ctx, args[1:])
+			}
 		}
 	}
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	var subs strings.Builder
+	for _, sub := range sandboxSubcommands {
+		fmt.Fprintf(&subs, "  %-8s %s\n", sub.name, sub.summary)
+	}
+	fs := newFlagSet("sandbox", []string{
+		"strongroom sandbox [-addr host:port] [-scale N] [-v]",
+		"strongroom sandbox <subcommand> [flags]",
+	}, `
+Serve every AWS API Strongroom calls, emulated on one local address with one clock, until interrupted
+(Ctrl-C). It prints the environment variables that point AWS clients at it.
+
+Subcommands, for a running sandbox:
+`+subs.String()+`
+Run `+"`strongroom sandbox <subcommand> -h`"+` for a subcommand's flags.`)
 	addr := fs.String("addr", sandbox.DefaultAddr, "address to listen on (127.0.0.1 only is recommended)")
 	scale := fs.Float64("scale", 1, "sandbox seconds per wall second (for example 60 makes a 20-minute cluster creation take 20 s)")
-	verbose := fs.Bool("v", false, "log every call")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: strongroom sandbox [-addr 127.0.0.1:4580] [-scale N] [-v]\n       strongroom sandbox fault -service S -kind throttle|internal|error|latency [...] | -list | -clear\n       strongroom sandbox records [-service S] [-operation O]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	verbose := fs.Bool("v", false, "log every call (JSON, on stderr)")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *scale <= 0 {
-		return fmt.Errorf("-scale %v: want a positive number", *scale)
+	if fs.NArg() > 0 {
+		return usageErrorf(fs, "unknown subcommand %q: want fault or records, before any flag", fs.Arg(0))
+	}
+	if !(*scale > 0) || math.IsInf(*scale, 1) {
+		return usageErrorf(fs, "-scale %v: want a positive number", *scale)
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -70,44 +91,78 @@ func adminURL(addr string) string {
 }
 
 func runSandboxFault(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("sandbox fault", flag.ContinueOnError)
+	fs := newFlagSet("sandbox fault", []string{
+		"strongroom sandbox fault [-addr host:port] -service S -kind throttle|internal|error|latency [rule flags]",
+		"strongroom sandbox fault [-addr host:port] -list",
+		"strongroom sandbox fault [-addr host:port] -clear",
+	}, `
+Add a fault rule to a running sandbox: calls matching -service and -operation fail with the service's
+throttling exception (-kind throttle), its internal-failure exception (internal) or the exception
+named by -code (error), or are delayed by -latency of sandbox time (latency). -count and -p limit
+which matching calls it applies to. It prints the new rule's id as JSON.
+-list prints the rules with their hit counts, as JSON; -clear removes every rule.`)
 	addr := fs.String("addr", sandbox.DefaultAddr, "the running sandbox")
 	var f sandbox.Fault
 	fs.StringVar(&f.Service, "service", "", "service id: cloudhsmv2, kms, secretsmanager, ssm, sns, ec2, sts, lambda, events, states, s3 (CloudFormation response URLs), or * (required)")
 	fs.StringVar(&f.Operation, "operation", "*", "operation name, for example CreateHsm, or *")
 	kind := fs.String("kind", "", "throttle, internal, error or latency (required)")
-	fs.StringVar(&f.Code, "code", "", "exception name, for -kind error")
+	fs.StringVar(&f.Code, "code", "", "exception name, for -kind error (required there)")
 	fs.StringVar(&f.Message, "message", "", "exception message, for -kind error")
-	fs.IntVar(&f.Status, "status", 0, "HTTP status, for -kind error (default 400)")
-	latency := fs.Duration("latency", 0, "sandbox-time delay, for -kind latency")
+	fs.IntVar(&f.Status, "status", 0, "HTTP status 400-599, for -kind error (0 means 400)")
+	latency := fs.Duration("latency", 0, "sandbox-time delay, for -kind latency (required there), for example 5s")
 	fs.IntVar(&f.Count, "count", 0, "apply to the next N matching calls (0: no limit)")
-	fs.Float64Var(&f.Probability, "p", 0, "apply to each matching call with this probability (0: always)")
+	fs.Float64Var(&f.Probability, "p", 0, "apply to each matching call with this probability, 0 to 1 (0: always)")
 	list := fs.Bool("list", false, "list the rules instead")
 	clearAll := fs.Bool("clear", false, "remove every rule instead")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	base := adminURL(*addr)
-	switch {
-	case *list:
-		return adminDo(ctx, http.MethodGet, base+"faults", nil, sandboxOut)
-	case *clearAll:
+	if *list || *clearAll {
+		if *list && *clearAll {
+			return usageErrorf(fs, "-list and -clear exclude each other")
+		}
+		for _, name := range setFlags(fs) {
+			if name != "addr" && name != "list" && name != "clear" {
+				return usageErrorf(fs, "-%s does not go with -list or -clear, which take only -addr", name)
+			}
+		}
+		if *list {
+			return adminDo(ctx, http.MethodGet, base+"faults", nil, sandboxOut)
+		}
 		return adminDo(ctx, http.MethodDelete, base+"faults", nil, sandboxOut)
+	}
+	switch {
+	case f.Service == "":
+		return usageErrorf(fs, "-service is required: a service id such as kms, or *")
+	case *kind == "":
+		return usageErrorf(fs, "-kind is required: throttle, internal, error or latency")
 	}
 	f.Kind, f.Latency = sandbox.FaultKind(*kind), sandbox.Duration(*latency)
 	if err := f.Validate(); err != nil {
-		return err
+		return usageErrorf(fs, "%v", err)
 	}
 	body, _ := json.Marshal(f)
 	return adminDo(ctx, http.MethodPost, base+"faults", body, sandboxOut)
 }
 
 func runSandboxRecords(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("sandbox records", flag.ContinueOnError)
+	fs := newFlagSet("sandbox records", []string{
+		"strongroom sandbox records [-addr host:port] [-service S] [-operation O]",
+	}, `
+Print the calls a running sandbox has served, oldest first, as a JSON array: each call's service,
+operation, HTTP status, error code and injected fault if any, and its request and response bodies
+as text.`)
 	addr := fs.String("addr", sandbox.DefaultAddr, "the running sandbox")
-	service := fs.String("service", "", "only this service")
-	operation := fs.String("operation", "", "only this operation")
-	if err := fs.Parse(args); err != nil {
+	service := fs.String("service", "", "only this service, for example kms (default: every service)")
+	operation := fs.String("operation", "", "only this operation, for example CreateKey (default: every operation)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	q := url.Values{}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/pkg/sandbox"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 func captureOut(t *testing.T) *bytes.Buffer {

@@ -1,6 +1,6 @@
 // Package alerts declares the AlertsStack: a multi-region CloudTrail trail whose management events, console
 // sign-ins and Secrets Manager rotation failures reach an EventBridge rule, a Go relay Lambda
-// (lambdas/trailrelay) and an encrypted SNS topic that e-mails the operator (DESIGN.md section 3.5).
+// (lambdas/trailrelay) and an encrypted SNS topic that e-mails the operator (docs/architecture.md, "CloudTrail alerts").
 //
 // Every event that does not become an e-mail lands in one encrypted dead-letter queue, whichever hop
 // lost it (EventBridge could not invoke the relay, or the relay failed all its asynchronous retries).
@@ -32,7 +32,7 @@ import (
 )
 
 // Detail types EventBridge gives CloudTrail events. Secrets Manager's RotationFailed is a service event,
-// not an API call, so a rule matching only API calls never sees it (DESIGN.md section 9).
+// not an API call, so a rule matching only API calls never sees it.
 const (
 	DetailTypeAPICall       = "AWS API Call via CloudTrail"
 	DetailTypeConsoleSignIn = "AWS Console Sign In via CloudTrail"
@@ -54,7 +54,8 @@ const (
 // AlertsStackProps configure the stack.
 type AlertsStackProps struct {
 	awscdk.StackProps
-	// RelayAssetDir holds lambdas/trailrelay's bootstrap (build/trailrelay after `make build`).
+	// RelayAssetDir holds lambdas/trailrelay's prebuilt bootstrap (build/trailrelay after `make
+	// build`); empty bundles it from this module's sources (golambda.Bundle).
 	RelayAssetDir string
 	// AlertEmail, when set, is subscribed to the topic (the address must confirm the subscription).
 	AlertEmail string
@@ -80,10 +81,19 @@ var ruleNameRE = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
 // later at deploy time.
 func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackProps) (*AlertsStack, error) {
 	if props == nil {
-		return nil, fmt.Errorf("alerts stack %s: props are required (RelayAssetDir, EventSources)", id)
+		return nil, fmt.Errorf("alerts stack %s: props are required (EventSources)", id)
 	}
 	if len(props.EventSources) == 0 {
 		return nil, fmt.Errorf("alerts stack %s: EventSources is empty; name at least one source such as aws.kms", id)
+	}
+	copied := *props // the defaults below must not change the caller's props
+	props = &copied
+	if props.RelayAssetDir == "" {
+		dir, err := golambda.Bundle("trailrelay")
+		if err != nil {
+			return nil, fmt.Errorf("alerts stack %s: relay: %w", id, err)
+		}
+		props.RelayAssetDir = dir
 	}
 	if err := golambda.CheckBootstrap(props.RelayAssetDir); err != nil {
 		return nil, fmt.Errorf("alerts stack %s: relay: %w", id, err)

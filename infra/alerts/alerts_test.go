@@ -15,8 +15,8 @@ import (
 
 	"github.com/strongroom/strongroom/infra/alerts"
 	"github.com/strongroom/strongroom/infra/golambda"
-	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
 	"github.com/strongroom/strongroom/infra/settings"
+	"github.com/strongroom/strongroom/infra/templatetest"
 )
 
 // One synthesis serves every assertion: CDK synthesis is the slow part of these tests.
@@ -38,13 +38,11 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(tmp)
-		dir, pkg, err := golambdatest.Build("../..", tmp, "trailrelay")
-		if err != nil {
+		// Bundled from this module's sources, as build/trailrelay would be (golambda.Bundle).
+		if relayDir, err = golambda.Bundle("trailrelay"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		fmt.Fprintf(os.Stderr, "relay asset built from %s\n", pkg)
-		relayDir = dir
 
 		ctx, err := settings.ReadCDKJSON("../../cdk.json")
 		if err != nil {
@@ -65,8 +63,7 @@ func TestMain(m *testing.M) {
 		}
 		plain = assertions.Template_FromStack(a.Stack, nil)
 		withEmail = assertions.Template_FromStack(b.Stack, nil)
-		raw, _ := json.Marshal(plain.ToJSON())
-		if err := json.Unmarshal(raw, &plainJSON); err != nil {
+		if plainJSON, err = templatetest.JSON(plain); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -75,32 +72,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// check runs an assertions call, which throws (a Go panic through jsii) on mismatch, as a test error.
-func check(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s: %v", what, r)
-		}
-	}()
-	f()
-}
-
-func has(t *testing.T, tmpl assertions.Template, typ string, props map[string]any) {
-	t.Helper()
-	check(t, typ, func() { tmpl.HasResourceProperties(jsii.String(typ), props) })
-}
-
-func count(t *testing.T, tmpl assertions.Template, typ string, n float64) {
-	t.Helper()
-	check(t, typ+" count", func() { tmpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
-}
-
 // id returns the logical id of the one resource of type typ whose Properties match props.
 func id(t *testing.T, typ string, props map[string]any) string {
 	t.Helper()
 	var out string
-	check(t, "find "+typ, func() {
+	templatetest.Check(t, "find "+typ, func() {
 		out = *plain.GetResourceId(jsii.String(typ), map[string]any{"Properties": assertions.Match_ObjectLike(&props)})
 	})
 	if out == "" {
@@ -117,11 +93,7 @@ func ref(logicalID string) map[string]any { return map[string]any{"Ref": logical
 // resource returns a resource's Properties from the synthesized JSON.
 func resource(t *testing.T, logicalID string) map[string]any {
 	t.Helper()
-	r, ok := plainJSON["Resources"].(map[string]any)[logicalID].(map[string]any)
-	if !ok {
-		t.Fatalf("no resource %s", logicalID)
-	}
-	return r["Properties"].(map[string]any)
+	return templatetest.Properties(t, plainJSON, logicalID)
 }
 
 func keyID(t *testing.T, descriptionWord string) string {
@@ -131,8 +103,8 @@ func keyID(t *testing.T, descriptionWord string) string {
 func TestTrail(t *testing.T) {
 	trailKey := keyID(t, "CloudTrail log files")
 	bucket := id(t, "AWS::S3::Bucket", map[string]any{"BucketEncryption": assertions.Match_AnyValue(), "LoggingConfiguration": assertions.Match_AnyValue()})
-	count(t, plain, "AWS::CloudTrail::Trail", 1)
-	has(t, plain, "AWS::CloudTrail::Trail", map[string]any{
+	templatetest.Count(t, plain, "AWS::CloudTrail::Trail", 1)
+	templatetest.Has(t, plain, "AWS::CloudTrail::Trail", map[string]any{
 		"IsMultiRegionTrail":         true,
 		"IncludeGlobalServiceEvents": true,
 		"EnableLogFileValidation":    true,
@@ -166,9 +138,9 @@ func TestTrail(t *testing.T) {
 func TestBuckets(t *testing.T) {
 	trailKey := keyID(t, "CloudTrail log files")
 	logs := id(t, "AWS::S3::Bucket", map[string]any{"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}}}}})
-	count(t, plain, "AWS::S3::Bucket", 2)
+	templatetest.Count(t, plain, "AWS::S3::Bucket", 2)
 	blockAll := map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}
-	has(t, plain, "AWS::S3::Bucket", map[string]any{
+	templatetest.Has(t, plain, "AWS::S3::Bucket", map[string]any{
 		"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{
 			"BucketKeyEnabled":              false,
 			"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": arn(trailKey)},
@@ -178,13 +150,13 @@ func TestBuckets(t *testing.T) {
 		"VersioningConfiguration":        map[string]any{"Status": "Enabled"},
 		"OwnershipControls":              map[string]any{"Rules": []any{map[string]any{"ObjectOwnership": "BucketOwnerEnforced"}}},
 	})
-	has(t, plain, "AWS::S3::Bucket", map[string]any{
+	templatetest.Has(t, plain, "AWS::S3::Bucket", map[string]any{
 		"PublicAccessBlockConfiguration": blockAll,
 		"VersioningConfiguration":        map[string]any{"Status": "Enabled"},
 		"LoggingConfiguration":           assertions.Match_Absent(),
 	})
 	// Both buckets are retained on stack deletion and deny every request without TLS 1.2.
-	check(t, "buckets retained", func() {
+	templatetest.Check(t, "buckets retained", func() {
 		plain.AllResources(jsii.String("AWS::S3::Bucket"), map[string]any{"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
 	})
 	denyInsecure := map[string]any{
@@ -195,16 +167,16 @@ func TestBuckets(t *testing.T) {
 		"Effect": "Deny", "Action": "s3:*", "Principal": map[string]any{"AWS": "*"},
 		"Condition": map[string]any{"NumericLessThan": map[string]any{"s3:TlsVersion": 1.2}},
 	}
-	check(t, "bucket policies", func() {
+	templatetest.Check(t, "bucket policies", func() {
 		plain.AllResourcesProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
 			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
 				assertions.Match_ObjectLike(&denyInsecure), assertions.Match_ObjectLike(&denyOldTLS),
 			})},
 		})
 	})
-	count(t, plain, "AWS::S3::BucketPolicy", 2)
+	templatetest.Count(t, plain, "AWS::S3::BucketPolicy", 2)
 	// CloudTrail may write into the trail bucket for this trail only.
-	has(t, plain, "AWS::S3::BucketPolicy", map[string]any{
+	templatetest.Has(t, plain, "AWS::S3::BucketPolicy", map[string]any{
 		"Bucket": ref(id(t, "AWS::S3::Bucket", map[string]any{"LoggingConfiguration": assertions.Match_AnyValue()})),
 		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
 			"Sid": "DenyOtherTrails", "Effect": "Deny", "Principal": map[string]any{"Service": "cloudtrail.amazonaws.com"},
@@ -223,11 +195,11 @@ func TestBuckets(t *testing.T) {
 }
 
 func TestKeysRotate(t *testing.T) {
-	count(t, plain, "AWS::KMS::Key", 2)
-	check(t, "key rotation", func() {
+	templatetest.Count(t, plain, "AWS::KMS::Key", 2)
+	templatetest.Check(t, "key rotation", func() {
 		plain.AllResourcesProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
 	})
-	check(t, "keys retained", func() {
+	templatetest.Check(t, "keys retained", func() {
 		plain.AllResources(jsii.String("AWS::KMS::Key"), map[string]any{"DeletionPolicy": "Retain"})
 	})
 }
@@ -259,23 +231,23 @@ func TestRules(t *testing.T) {
 			"detail":      map[string]any{"eventName": []any{"RotationFailed"}},
 		}},
 	}
-	count(t, plain, "AWS::Events::Rule", float64(len(cases)))
+	templatetest.Count(t, plain, "AWS::Events::Rule", float64(len(cases)))
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			has(t, plain, "AWS::Events::Rule", map[string]any{
+			templatetest.Has(t, plain, "AWS::Events::Rule", map[string]any{
 				"Name":         c.rule,
 				"State":        "ENABLED",
 				"EventPattern": assertions.Match_ObjectEquals(&c.pattern),
 				"Targets":      target,
 			})
 			// EventBridge may invoke the relay only for this rule.
-			has(t, plain, "AWS::Lambda::Permission", map[string]any{
+			templatetest.Has(t, plain, "AWS::Lambda::Permission", map[string]any{
 				"Action": "lambda:InvokeFunction", "FunctionName": arn(relay), "Principal": "events.amazonaws.com",
 				"SourceArn": arn(id(t, "AWS::Events::Rule", map[string]any{"Name": c.rule})),
 			})
 		})
 	}
-	has(t, withEmail, "AWS::Events::Rule", map[string]any{
+	templatetest.Has(t, withEmail, "AWS::Events::Rule", map[string]any{
 		"Name": "AlertsWithEmail-CloudTrailEvents", "EventPattern": map[string]any{"source": []any{"aws.kms"}},
 	})
 }
@@ -283,8 +255,8 @@ func TestRules(t *testing.T) {
 func TestTopic(t *testing.T) {
 	topicKey := keyID(t, "alert topic")
 	topic := id(t, "AWS::SNS::Topic", map[string]any{})
-	has(t, plain, "AWS::SNS::Topic", map[string]any{"KmsMasterKeyId": arn(topicKey)})
-	has(t, plain, "AWS::SNS::TopicPolicy", map[string]any{
+	templatetest.Has(t, plain, "AWS::SNS::Topic", map[string]any{"KmsMasterKeyId": arn(topicKey)})
+	templatetest.Has(t, plain, "AWS::SNS::TopicPolicy", map[string]any{
 		"Topics": []any{ref(topic)},
 		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
 			"Effect": "Deny", "Action": "sns:Publish", "Principal": "*", "Resource": ref(topic),
@@ -320,9 +292,9 @@ func TestTopic(t *testing.T) {
 		t.Errorf("topic key service statements %v, want %v", services, want)
 	}
 
-	t.Run("no subscription without an address", func(t *testing.T) { count(t, plain, "AWS::SNS::Subscription", 0) })
+	t.Run("no subscription without an address", func(t *testing.T) { templatetest.Count(t, plain, "AWS::SNS::Subscription", 0) })
 	t.Run("e-mail subscription when configured", func(t *testing.T) {
-		has(t, withEmail, "AWS::SNS::Subscription", map[string]any{"Protocol": "email", "Endpoint": testEmail})
+		templatetest.Has(t, withEmail, "AWS::SNS::Subscription", map[string]any{"Protocol": "email", "Endpoint": testEmail})
 	})
 }
 
@@ -332,9 +304,9 @@ func TestRelayFunction(t *testing.T) {
 	logs := id(t, "AWS::Logs::LogGroup", map[string]any{})
 	role := id(t, "AWS::IAM::Role", map[string]any{})
 	relay := id(t, "AWS::Lambda::Function", map[string]any{"Handler": "bootstrap"})
-	count(t, plain, "AWS::Lambda::Function", 1)
+	templatetest.Count(t, plain, "AWS::Lambda::Function", 1)
 	env := map[string]any{"TOPIC_ARN": ref(topic)}
-	has(t, plain, "AWS::Lambda::Function", map[string]any{
+	templatetest.Has(t, plain, "AWS::Lambda::Function", map[string]any{
 		"Runtime":          "provided.al2023",
 		"Architectures":    []any{"arm64"},
 		"Handler":          "bootstrap",
@@ -346,23 +318,23 @@ func TestRelayFunction(t *testing.T) {
 		// No reserved concurrency: see NewAlertsStack.
 		"ReservedConcurrentExecutions": assertions.Match_Absent(),
 	})
-	has(t, plain, "AWS::Lambda::EventInvokeConfig", map[string]any{
+	templatetest.Has(t, plain, "AWS::Lambda::EventInvokeConfig", map[string]any{
 		"FunctionName": ref(relay), "MaximumRetryAttempts": float64(alerts.RelayAsyncRetries), "MaximumEventAgeInSeconds": float64(6 * 3600),
 	})
-	has(t, plain, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": float64(90)})
+	templatetest.Has(t, plain, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": float64(90)})
 	// Extra redaction markers reach the relay as REDACT_FIELDS (names only, never values).
-	has(t, withEmail, "AWS::Lambda::Function", map[string]any{"Environment": map[string]any{"Variables": map[string]any{"REDACT_FIELDS": "apiToken,pin"}}})
+	templatetest.Has(t, withEmail, "AWS::Lambda::Function", map[string]any{"Environment": map[string]any{"Variables": map[string]any{"REDACT_FIELDS": "apiToken,pin"}}})
 
 	// Its own role: assumable by Lambda only, no managed policy.
-	has(t, plain, "AWS::IAM::Role", map[string]any{
+	templatetest.Has(t, plain, "AWS::IAM::Role", map[string]any{
 		"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
 			"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "lambda.amazonaws.com"},
 		}}},
 		"ManagedPolicyArns": assertions.Match_Absent(),
 		"Policies":          assertions.Match_Absent(),
 	})
-	count(t, plain, "AWS::IAM::Policy", 2)
-	count(t, plain, "AWS::IAM::ManagedPolicy", 0)
+	templatetest.Count(t, plain, "AWS::IAM::Policy", 2)
+	templatetest.Count(t, plain, "AWS::IAM::ManagedPolicy", 0)
 
 	// The policies, statement by statement and nothing else. X-Ray, the one "*" resource, has a
 	// policy of its own so its cdk-nag suppression covers nothing else.
@@ -411,9 +383,9 @@ func normalize(v any) any {
 func TestDeadLetterQueue(t *testing.T) {
 	topicKey := keyID(t, "alert topic")
 	dlq := id(t, "AWS::SQS::Queue", map[string]any{})
-	count(t, plain, "AWS::SQS::Queue", 1)
-	has(t, plain, "AWS::SQS::Queue", map[string]any{"KmsMasterKeyId": arn(topicKey), "MessageRetentionPeriod": float64(14 * 24 * 3600)})
-	has(t, plain, "AWS::SQS::QueuePolicy", map[string]any{
+	templatetest.Count(t, plain, "AWS::SQS::Queue", 1)
+	templatetest.Has(t, plain, "AWS::SQS::Queue", map[string]any{"KmsMasterKeyId": arn(topicKey), "MessageRetentionPeriod": float64(14 * 24 * 3600)})
+	templatetest.Has(t, plain, "AWS::SQS::QueuePolicy", map[string]any{
 		"Queues": []any{ref(dlq)},
 		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
 			assertions.Match_ObjectLike(&map[string]any{
@@ -432,7 +404,7 @@ func TestAlarms(t *testing.T) {
 	topic := id(t, "AWS::SNS::Topic", map[string]any{})
 	relay := id(t, "AWS::Lambda::Function", map[string]any{"Handler": "bootstrap"})
 	dlq := id(t, "AWS::SQS::Queue", map[string]any{})
-	count(t, plain, "AWS::CloudWatch::Alarm", 5)
+	templatetest.Count(t, plain, "AWS::CloudWatch::Alarm", 5)
 	cases := []struct {
 		name       string
 		namespace  string
@@ -448,7 +420,7 @@ func TestAlarms(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			has(t, plain, "AWS::CloudWatch::Alarm", map[string]any{
+			templatetest.Has(t, plain, "AWS::CloudWatch::Alarm", map[string]any{
 				"Namespace": c.namespace, "MetricName": c.metric, "Statistic": c.statistic, "Dimensions": c.dimensions,
 				"Threshold": float64(1), "EvaluationPeriods": float64(1), "Period": float64(300),
 				"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",

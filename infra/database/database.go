@@ -1,6 +1,6 @@
 // Package database declares the DatabaseStack: an RDS for MariaDB instance in isolated subnets, its
 // superuser and application-user secrets, and the Go rotation function (lambdas/rotate) that rotates
-// them on a validated schedule (issue #7, DESIGN.md section 3.4).
+// them on a validated schedule (docs/architecture.md, "Database credential rotation").
 //
 // Network: nothing in the stack has a route out of the VPC. The database's security group admits its
 // port only from the rotation functions' security group, and the functions reach Secrets Manager
@@ -74,9 +74,13 @@ var LogExports = []string{"error", "slowquery", "audit"}
 // DatabaseStackProps configure the stack.
 type DatabaseStackProps struct {
 	awscdk.StackProps
-	// RotationAssetDir holds lambdas/rotate's bootstrap (build/rotate after `make build`) and, for
-	// deployment, the RDS CA bundle as CABundleFile.
+	// RotationAssetDir holds lambdas/rotate's prebuilt bootstrap (build/rotate after `make build`)
+	// and, for deployment, the RDS CA bundle as CABundleFile. Empty bundles lambdas/rotate from this
+	// module's sources (golambda.Bundle), with CABundlePath beside it.
 	RotationAssetDir string
+	// CABundlePath is the RDS global CA bundle (a PEM file) shipped with a bundled rotation
+	// function; ignored when RotationAssetDir is set (put the bundle there).
+	CABundlePath string
 	// Config is the validated context (dbconfig.Read).
 	Config dbconfig.Config
 }
@@ -122,11 +126,23 @@ func InstanceIdentifier(stackID string) string { return strings.ToLower(stackID)
 // stack holds only the lookup until the cdk CLI has performed it and runs the app again.
 func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStackProps) (*DatabaseStack, error) {
 	if props == nil {
-		return nil, fmt.Errorf("database stack %s: props are required (RotationAssetDir, Config from dbconfig.Read)", id)
+		return nil, fmt.Errorf("database stack %s: props are required (Config from dbconfig.Read)", id)
 	}
 	cfg := props.Config
 	if cfg.Schedule == nil {
 		return nil, fmt.Errorf("database stack %s: Config.Schedule is nil; build Config with dbconfig.Read", id)
+	}
+	copied := *props // the defaults below must not change the caller's props
+	props = &copied
+	if props.RotationAssetDir == "" {
+		dir, err := golambda.Bundle("rotate")
+		if err == nil && props.CABundlePath != "" {
+			dir, err = golambda.WithFiles(dir, map[string]string{CABundleFile: props.CABundlePath})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("database stack %s: rotation function: %w", id, err)
+		}
+		props.RotationAssetDir = dir
 	}
 	if err := golambda.CheckBootstrap(props.RotationAssetDir); err != nil {
 		return nil, fmt.Errorf("database stack %s: rotation function: %w", id, err)
@@ -387,7 +403,7 @@ func (s *DatabaseStack) rotationFunction(id, assetDir string, cfg dbconfig.Confi
 		AssetDir:    assetDir,
 		Description: description,
 		Timeout:     awscdk.Duration_Seconds(jsii.Number(RotationTimeoutSeconds)),
-		// Settings only (DESIGN.md section 5): the secrets arrive in the rotation event as ARNs.
+		// Settings only (docs/architecture.md, "Secrets"): the secrets arrive in the rotation event as ARNs.
 		Environment: map[string]*string{
 			rotation.EnvTLS:               jsii.String("required"),
 			rotation.EnvCABundle:          jsii.String(CABundleDir + "/" + CABundleFile),

@@ -20,8 +20,9 @@ import (
 
 	"github.com/strongroom/strongroom/infra/database"
 	"github.com/strongroom/strongroom/infra/database/dbconfig"
-	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
+	"github.com/strongroom/strongroom/infra/golambda"
 	"github.com/strongroom/strongroom/infra/settings"
+	"github.com/strongroom/strongroom/infra/templatetest"
 	"github.com/strongroom/strongroom/pkg/nagreport"
 	"github.com/strongroom/strongroom/pkg/rotation"
 )
@@ -30,8 +31,7 @@ import (
 // two stacks: Default (context from cdk.json only: rate(30 days), 4h, single-AZ, deletion
 // protection) and Custom (a cron schedule and every non-default switch).
 var (
-	rotateDir   string // build output holding a real linux/arm64 bootstrap of lambdas/rotate
-	rotatePkg   string
+	rotateDir   string // holds a real linux/arm64 bootstrap of lambdas/rotate
 	report      nagreport.Report
 	def, custom assertions.Template
 	defJSON     map[string]any
@@ -61,11 +61,10 @@ func TestMain(m *testing.M) {
 			return fail(err)
 		}
 		defer os.RemoveAll(tmp)
-		rotateDir, rotatePkg, err = golambdatest.Build("../..", tmp, "rotate")
-		if err != nil {
+		// Bundled from this module's sources, as a build/rotate would be (golambda.Bundle).
+		if rotateDir, err = golambda.Bundle("rotate"); err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(os.Stderr, "rotation asset built from %s\n", rotatePkg)
 
 		ctx, err := cdkContext()
 		if err != nil {
@@ -81,17 +80,15 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return fail(err)
 		}
-		customCfg, err := dbconfig.Read(func(k string) any {
-			return map[string]any{
-				dbconfig.KeyRotationSchedule:    customSchedule,
-				dbconfig.KeyRotationWindow:      customWindow,
-				dbconfig.KeyMultiAZ:             true,
-				dbconfig.KeyDeletionProtection:  false,
-				dbconfig.KeyBackupRetentionDays: 14.0,
-				dbconfig.KeyIAMAuthentication:   true,
-				dbconfig.KeyPasswordLength:      40.0,
-			}[k]
-		})
+		customCfg, err := dbconfig.Read(settings.MapLookup(map[string]any{
+			dbconfig.KeyRotationSchedule:    customSchedule,
+			dbconfig.KeyRotationWindow:      customWindow,
+			dbconfig.KeyMultiAZ:             true,
+			dbconfig.KeyDeletionProtection:  false,
+			dbconfig.KeyBackupRetentionDays: 14.0,
+			dbconfig.KeyIAMAuthentication:   true,
+			dbconfig.KeyPasswordLength:      40.0,
+		}))
 		if err != nil {
 			return fail(err)
 		}
@@ -112,8 +109,7 @@ func TestMain(m *testing.M) {
 		defStack, customStack = d.Stack, c.Stack
 		def = assertions.Template_FromStack(d.Stack, nil)
 		custom = assertions.Template_FromStack(c.Stack, nil)
-		raw, _ := json.Marshal(def.ToJSON())
-		if err := json.Unmarshal(raw, &defJSON); err != nil {
+		if defJSON, err = templatetest.JSON(def); err != nil {
 			return fail(err)
 		}
 		return m.Run()
@@ -121,56 +117,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// check runs an assertions call, which throws (a Go panic through jsii) on mismatch, as a test error.
-func check(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s: %v", what, r)
-		}
-	}()
-	f()
-}
-
-func has(t *testing.T, tmpl assertions.Template, typ string, props map[string]any) {
-	t.Helper()
-	check(t, typ, func() { tmpl.HasResourceProperties(jsii.String(typ), props) })
-}
-
-func count(t *testing.T, tmpl assertions.Template, typ string, n float64) {
-	t.Helper()
-	check(t, typ+" count", func() { tmpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
-}
-
 // resources returns the logical ids and Properties of every resource of a type in the Default stack.
-func resources(typ string) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	for id, r := range defJSON["Resources"].(map[string]any) {
-		rm := r.(map[string]any)
-		if rm["Type"] == typ {
-			p, _ := rm["Properties"].(map[string]any)
-			out[id] = p
-		}
-	}
-	return out
-}
+func resources(typ string) map[string]map[string]any { return templatetest.Resources(defJSON, typ) }
 
-// only returns the logical id and Properties of the single resource of typ whose logical id starts
-// with prefix.
+// only returns the logical id and Properties of the single resource of typ in the Default stack
+// whose logical id starts with prefix.
 func only(t *testing.T, typ, prefix string) (string, map[string]any) {
 	t.Helper()
-	var ids []string
-	var props map[string]any
-	for id, p := range resources(typ) {
-		if strings.HasPrefix(id, prefix) {
-			ids = append(ids, id)
-			props = p
-		}
-	}
-	if len(ids) != 1 {
-		t.Fatalf("%d %s resources named %s*: %v", len(ids), typ, prefix, ids)
-	}
-	return ids[0], props
+	return templatetest.Only(t, defJSON, typ, prefix)
 }
 
 func ref(id string) map[string]any { return map[string]any{"Ref": id} }
@@ -191,12 +145,7 @@ func jsonString(t *testing.T, v any) string {
 // prop returns the Properties of one resource of the Default stack.
 func prop(t *testing.T, logicalID string) map[string]any {
 	t.Helper()
-	r, ok := defJSON["Resources"].(map[string]any)[logicalID].(map[string]any)
-	if !ok {
-		t.Fatalf("no resource %s", logicalID)
-	}
-	p, _ := r["Properties"].(map[string]any)
-	return p
+	return templatetest.Properties(t, defJSON, logicalID)
 }
 
 func TestNagClean(t *testing.T) {
@@ -259,19 +208,19 @@ func TestEncryption(t *testing.T) {
 	if keyProps["EnableKeyRotation"] != true {
 		t.Errorf("key rotation off: %v", keyProps)
 	}
-	check(t, "key retained", func() {
+	templatetest.Check(t, "key retained", func() {
 		def.HasResource(jsii.String("AWS::KMS::Key"), map[string]any{"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
 	})
-	has(t, def, "AWS::RDS::DBInstance", map[string]any{"StorageEncrypted": true, "KmsKeyId": arn(key)})
-	count(t, def, "AWS::SecretsManager::Secret", 2)
-	check(t, "both secrets under the key", func() {
+	templatetest.Has(t, def, "AWS::RDS::DBInstance", map[string]any{"StorageEncrypted": true, "KmsKeyId": arn(key)})
+	templatetest.Count(t, def, "AWS::SecretsManager::Secret", 2)
+	templatetest.Check(t, "both secrets under the key", func() {
 		def.AllResourcesProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{"KmsKeyId": arn(key)})
 	})
 }
 
 func TestIsolation(t *testing.T) {
 	for _, typ := range []string{"AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EIP", "AWS::EC2::Route", "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::EgressOnlyInternetGateway"} {
-		count(t, def, typ, 0)
+		templatetest.Count(t, def, typ, 0)
 	}
 	subnets := resources("AWS::EC2::Subnet")
 	if len(subnets) != 2 {
@@ -296,18 +245,18 @@ func TestIsolation(t *testing.T) {
 		subnetRefs[0], subnetRefs[1] = subnetRefs[1], subnetRefs[0]
 	}
 	subnetsMatch := assertions.Match_ArrayEquals(&subnetRefs)
-	has(t, def, "AWS::RDS::DBSubnetGroup", map[string]any{"SubnetIds": subnetsMatch})
-	has(t, def, "AWS::RDS::DBInstance", map[string]any{"PubliclyAccessible": false})
+	templatetest.Has(t, def, "AWS::RDS::DBSubnetGroup", map[string]any{"SubnetIds": subnetsMatch})
+	templatetest.Has(t, def, "AWS::RDS::DBInstance", map[string]any{"PubliclyAccessible": false})
 	rotationSG, _ := only(t, "AWS::EC2::SecurityGroup", "RotationSecurityGroup")
-	check(t, "functions in the isolated subnets", func() {
+	templatetest.Check(t, "functions in the isolated subnets", func() {
 		def.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 			"VpcConfig": map[string]any{"SubnetIds": subnetsMatch, "SecurityGroupIds": []any{groupID(rotationSG)}},
 		})
 	})
-	count(t, def, "AWS::Lambda::Function", 2)
-	has(t, def, "AWS::EC2::VPCEndpoint", map[string]any{"SubnetIds": subnetsMatch})
+	templatetest.Count(t, def, "AWS::Lambda::Function", 2)
+	templatetest.Has(t, def, "AWS::EC2::VPCEndpoint", map[string]any{"SubnetIds": subnetsMatch})
 	// Flow logs of all traffic, kept for three months.
-	has(t, def, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs", "ResourceType": "VPC"})
+	templatetest.Has(t, def, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs", "ResourceType": "VPC"})
 }
 
 func TestSecurityGroupRules(t *testing.T) {
@@ -374,8 +323,8 @@ func sortedRules[K comparable](m map[K]bool) []string {
 
 func TestSecretsManagerEndpoint(t *testing.T) {
 	endpointSG, _ := only(t, "AWS::EC2::SecurityGroup", "SecretsManagerEndpointSecurityGroup")
-	count(t, def, "AWS::EC2::VPCEndpoint", 1)
-	has(t, def, "AWS::EC2::VPCEndpoint", map[string]any{
+	templatetest.Count(t, def, "AWS::EC2::VPCEndpoint", 1)
+	templatetest.Has(t, def, "AWS::EC2::VPCEndpoint", map[string]any{
 		"VpcEndpointType":   "Interface",
 		"PrivateDnsEnabled": true,
 		"ServiceName":       map[string]any{"Fn::Join": []any{"", []any{"com.amazonaws.", map[string]any{"Ref": "AWS::Region"}, ".secretsmanager"}}},
@@ -399,14 +348,14 @@ func TestRotationSchedules(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			count(t, c.tmpl, "AWS::SecretsManager::RotationSchedule", 2)
+			templatetest.Count(t, c.tmpl, "AWS::SecretsManager::RotationSchedule", 2)
 			rules := map[string]any{"ScheduleExpression": c.expression, "Duration": c.window, "AutomaticallyAfterDays": assertions.Match_Absent()}
 			// The user secret's first rotation waits until the application user exists; the
 			// superuser's generated password is replaced at once.
-			has(t, c.tmpl, "AWS::SecretsManager::RotationSchedule", map[string]any{
+			templatetest.Has(t, c.tmpl, "AWS::SecretsManager::RotationSchedule", map[string]any{
 				"SecretId": ref(userAttach), "RotationLambdaARN": arn(userFn), "RotationRules": rules, "RotateImmediatelyOnUpdate": false,
 			})
-			has(t, c.tmpl, "AWS::SecretsManager::RotationSchedule", map[string]any{
+			templatetest.Has(t, c.tmpl, "AWS::SecretsManager::RotationSchedule", map[string]any{
 				"SecretId": ref(superAttach), "RotationLambdaARN": arn(superFn), "RotationRules": rules, "RotateImmediatelyOnUpdate": true,
 			})
 		})
@@ -424,11 +373,11 @@ func TestRotationSchedules(t *testing.T) {
 }
 
 func TestInvokePermissions(t *testing.T) {
-	count(t, def, "AWS::Lambda::Permission", 2)
+	templatetest.Count(t, def, "AWS::Lambda::Permission", 2)
 	for fn, secret := range map[string]string{"UserRotation": "UserSecret", "SuperuserRotation": "SuperuserSecret"} {
 		fnID, _ := only(t, "AWS::Lambda::Function", fn)
 		attach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", secret)
-		has(t, def, "AWS::Lambda::Permission", map[string]any{
+		templatetest.Has(t, def, "AWS::Lambda::Permission", map[string]any{
 			"Action": "lambda:InvokeFunction", "FunctionName": arn(fnID), "Principal": "secretsmanager.amazonaws.com",
 			"SourceArn": ref(attach), "SourceAccount": map[string]any{"Ref": "AWS::AccountId"},
 		})
@@ -458,12 +407,12 @@ func TestSecretShapes(t *testing.T) {
 		t.Errorf("user secret template %s, want %s", jsonString(t, ugen["SecretStringTemplate"]), jsonString(t, wantUser))
 	}
 	// Attaching each secret to the instance adds engine, host, port and dbInstanceIdentifier.
-	count(t, def, "AWS::SecretsManager::SecretTargetAttachment", 2)
-	check(t, "attachments", func() {
+	templatetest.Count(t, def, "AWS::SecretsManager::SecretTargetAttachment", 2)
+	templatetest.Check(t, "attachments", func() {
 		def.AllResourcesProperties(jsii.String("AWS::SecretsManager::SecretTargetAttachment"), map[string]any{"TargetType": "AWS::RDS::DBInstance", "TargetId": ref(instance)})
 	})
 	// The superuser secret is the instance's master credential.
-	has(t, def, "AWS::RDS::DBInstance", map[string]any{
+	templatetest.Has(t, def, "AWS::RDS::DBInstance", map[string]any{
 		"MasterUsername":     map[string]any{"Fn::Join": []any{"", []any{"{{resolve:secretsmanager:", ref(superID), ":SecretString:username::}}"}}},
 		"MasterUserPassword": map[string]any{"Fn::Join": []any{"", []any{"{{resolve:secretsmanager:", ref(superID), ":SecretString:password::}}"}}},
 		"DBName":             "app",
@@ -565,7 +514,7 @@ func TestRotationPermissions(t *testing.T) {
 					t.Errorf("no grant on %s", res)
 				}
 			}
-			has(t, def, "AWS::IAM::Role", map[string]any{
+			templatetest.Has(t, def, "AWS::IAM::Role", map[string]any{
 				"AssumeRolePolicyDocument": assertions.Match_ObjectLike(&map[string]any{"Statement": []any{map[string]any{
 					"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "lambda.amazonaws.com"},
 				}}}),
@@ -586,11 +535,11 @@ func sortedJSON(t *testing.T, vs []any) []string {
 func TestInstance(t *testing.T) {
 	params, _ := only(t, "AWS::RDS::DBParameterGroup", "Parameters")
 	options, _ := only(t, "AWS::RDS::OptionGroup", "Options")
-	has(t, def, "AWS::RDS::DBParameterGroup", map[string]any{
+	templatetest.Has(t, def, "AWS::RDS::DBParameterGroup", map[string]any{
 		"Family":     "mariadb10.11",
 		"Parameters": assertions.Match_ObjectLike(&map[string]any{"require_secure_transport": "ON", "slow_query_log": "1"}),
 	})
-	has(t, def, "AWS::RDS::OptionGroup", map[string]any{
+	templatetest.Has(t, def, "AWS::RDS::OptionGroup", map[string]any{
 		"EngineName": "mariadb", "MajorEngineVersion": "10.11",
 		"OptionConfigurations": []any{map[string]any{"OptionName": "MARIADB_AUDIT_PLUGIN", "OptionSettings": []any{map[string]any{"Name": "SERVER_AUDIT_EVENTS", "Value": "CONNECT"}}}},
 	})
@@ -622,15 +571,15 @@ func TestInstance(t *testing.T) {
 				// The custom stack's groups have their own logical ids, which are the same.
 				want["DBParameterGroupName"], want["OptionGroupName"] = ref(params), ref(options)
 			}
-			has(t, c.tmpl, "AWS::RDS::DBInstance", want)
-			check(t, "snapshot on delete", func() {
+			templatetest.Has(t, c.tmpl, "AWS::RDS::DBInstance", want)
+			templatetest.Check(t, "snapshot on delete", func() {
 				c.tmpl.HasResource(jsii.String("AWS::RDS::DBInstance"), map[string]any{"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"})
 			})
 		})
 	}
 	// The exported logs land in log groups with a retention period, created before the instance.
 	for _, log := range []string{"error", "slowquery", "audit"} {
-		has(t, def, "AWS::Logs::LogGroup", map[string]any{"LogGroupName": "/aws/rds/instance/default-mariadb/" + log, "RetentionInDays": float64(90)})
+		templatetest.Has(t, def, "AWS::Logs::LogGroup", map[string]any{"LogGroupName": "/aws/rds/instance/default-mariadb/" + log, "RetentionInDays": float64(90)})
 	}
 	deps := jsonString(t, defJSON["Resources"].(map[string]any)[func() string { id, _ := only(t, "AWS::RDS::DBInstance", "Database"); return id }()].(map[string]any)["DependsOn"])
 	if strings.Count(deps, "DatabaseLog") != 3 {
@@ -651,7 +600,7 @@ func TestRotationFunctions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			has(t, c.tmpl, "AWS::Lambda::Function", map[string]any{
+			templatetest.Has(t, c.tmpl, "AWS::Lambda::Function", map[string]any{
 				"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap", "Timeout": float64(60),
 				// Exactly these settings: names and paths, never a secret.
 				"Environment": map[string]any{"Variables": map[string]any{
@@ -808,17 +757,17 @@ func TestImportedVpc(t *testing.T) {
 			t.Fatal(err)
 		}
 		tmpl := assertions.Template_FromStack(s.Stack, nil)
-		count(t, tmpl, "AWS::EC2::VPC", 0)
-		count(t, tmpl, "AWS::EC2::Subnet", 0)
+		templatetest.Count(t, tmpl, "AWS::EC2::VPC", 0)
+		templatetest.Count(t, tmpl, "AWS::EC2::Subnet", 0)
 		isolated := []any{"subnet-1111111111111111a", "subnet-1111111111111111b"}
-		has(t, tmpl, "AWS::RDS::DBSubnetGroup", map[string]any{"SubnetIds": isolated})
-		has(t, tmpl, "AWS::EC2::VPCEndpoint", map[string]any{"VpcId": vpcID, "SubnetIds": isolated})
-		check(t, "functions in the isolated subnets", func() {
+		templatetest.Has(t, tmpl, "AWS::RDS::DBSubnetGroup", map[string]any{"SubnetIds": isolated})
+		templatetest.Has(t, tmpl, "AWS::EC2::VPCEndpoint", map[string]any{"VpcId": vpcID, "SubnetIds": isolated})
+		templatetest.Check(t, "functions in the isolated subnets", func() {
 			tmpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 				"VpcConfig": assertions.Match_ObjectLike(&map[string]any{"SubnetIds": isolated}),
 			})
 		})
-		has(t, tmpl, "AWS::EC2::SecurityGroup", map[string]any{"VpcId": vpcID})
+		templatetest.Has(t, tmpl, "AWS::EC2::SecurityGroup", map[string]any{"VpcId": vpcID})
 	})
 }
 
@@ -855,29 +804,16 @@ func TestCABundleNotice(t *testing.T) {
 }
 
 func TestAllowApplication(t *testing.T) {
-	raw, _ := json.Marshal(custom.ToJSON())
-	var tmpl map[string]any
-	if err := json.Unmarshal(raw, &tmpl); err != nil {
+	tmpl, err := templatetest.JSON(custom)
+	if err != nil {
 		t.Fatal(err)
 	}
-	find := func(typ, prefix string) (string, map[string]any) {
-		t.Helper()
-		for id, r := range tmpl["Resources"].(map[string]any) {
-			rm := r.(map[string]any)
-			if rm["Type"] == typ && strings.HasPrefix(id, prefix) {
-				p, _ := rm["Properties"].(map[string]any)
-				return id, p
-			}
-		}
-		t.Fatalf("no %s %s*", typ, prefix)
-		return "", nil
-	}
-	app, _ := find("AWS::EC2::SecurityGroup", "AppSecurityGroup")
-	db, _ := find("AWS::EC2::SecurityGroup", "DatabaseSecurityGroup")
-	endpoint, _ := find("AWS::EC2::SecurityGroup", "SecretsManagerEndpointSecurityGroup")
-	role, _ := find("AWS::IAM::Role", "AppRole")
-	userAttach, _ := find("AWS::SecretsManager::SecretTargetAttachment", "UserSecret")
-	key, _ := find("AWS::KMS::Key", "DatabaseKey")
+	app, _ := templatetest.Only(t, tmpl, "AWS::EC2::SecurityGroup", "AppSecurityGroup")
+	db, _ := templatetest.Only(t, tmpl, "AWS::EC2::SecurityGroup", "DatabaseSecurityGroup")
+	endpoint, _ := templatetest.Only(t, tmpl, "AWS::EC2::SecurityGroup", "SecretsManagerEndpointSecurityGroup")
+	role, _ := templatetest.Only(t, tmpl, "AWS::IAM::Role", "AppRole")
+	userAttach, _ := templatetest.Only(t, tmpl, "AWS::SecretsManager::SecretTargetAttachment", "UserSecret")
+	key, _ := templatetest.Only(t, tmpl, "AWS::KMS::Key", "DatabaseKey")
 	for _, r := range []struct{ group, port string }{{db, "3306"}, {endpoint, "443"}} {
 		port := map[string]any{"IpProtocol": "tcp", "FromPort": jsonNumber(r.port), "ToPort": jsonNumber(r.port)}
 		in := map[string]any{"GroupId": groupID(r.group), "SourceSecurityGroupId": groupID(app)}
@@ -885,10 +821,10 @@ func TestAllowApplication(t *testing.T) {
 		for k, v := range port {
 			in[k], out[k] = v, v
 		}
-		has(t, custom, "AWS::EC2::SecurityGroupIngress", in)
-		has(t, custom, "AWS::EC2::SecurityGroupEgress", out)
+		templatetest.Has(t, custom, "AWS::EC2::SecurityGroupIngress", in)
+		templatetest.Has(t, custom, "AWS::EC2::SecurityGroupEgress", out)
 	}
-	has(t, custom, "AWS::IAM::Policy", map[string]any{
+	templatetest.Has(t, custom, "AWS::IAM::Policy", map[string]any{
 		"Roles": []any{ref(role)},
 		"PolicyDocument": map[string]any{"Version": "2012-10-17", "Statement": []any{
 			map[string]any{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": ref(userAttach)},

@@ -1,5 +1,6 @@
-// Package golambda declares Strongroom's Go Lambda functions the one way they are deployed: the
-// `bootstrap` that `make build` writes to build/<name>/, on the provided.al2023 runtime for arm64, with
+// Package golambda declares Strongroom's Go Lambda functions the one way they are deployed: a
+// lambdas/<name> main built for linux/arm64 (bundled from this module's sources at synth by Bundle,
+// or the `bootstrap` that `make build` wrote to build/<name>/), on the provided.al2023 runtime, with
 // its own role (no managed policies), its own log group with a retention period, JSON logs and active
 // X-Ray tracing. Callers add exactly the permissions their function needs to Function.Role; its
 // default policy carries no cdk-nag suppression, so any wildcard added there must be justified by
@@ -25,13 +26,15 @@ import (
 	"github.com/strongroom/strongroom/infra/nagsuppress"
 )
 
-// Props describe one function. AssetDir is required; everything else has a default.
+// Props describe one function. AssetDir or Bundle is required; everything else has a default.
 type Props struct {
-	// AssetDir holds the function's `bootstrap` executable (linux/arm64), normally build/<name>.
-	// Tests pass a temporary directory.
+	// AssetDir holds the function's prebuilt `bootstrap` executable (linux/arm64), such as
+	// build/<name>. When it is empty the function is bundled: lambdas/<Bundle> is built from this
+	// module's sources (see Bundle).
 	AssetDir    string
+	Bundle      string
 	Description string
-	// Environment never carries secrets (DESIGN.md section 5): only names, ARNs and settings.
+	// Environment never carries secrets (docs/architecture.md, "Secrets"): only names, ARNs and settings.
 	Environment map[string]*string
 	// MemorySize in MB; default 128.
 	MemorySize float64
@@ -85,10 +88,26 @@ func CheckBootstrap(dir string) error {
 	return nil
 }
 
+// Prebuilt is buildDir/name when buildDir is set (a `make build` output directory), else "" so
+// the function is bundled from sources.
+func Prebuilt(buildDir, name string) string {
+	if buildDir == "" {
+		return ""
+	}
+	return filepath.Join(buildDir, name)
+}
+
 // New declares the function, its role and its log group under scope, named from id.
 func New(scope constructs.Construct, id string, p Props) (*Function, error) {
 	if p.AssetDir == "" {
-		return nil, fmt.Errorf("function %s: AssetDir is empty; pass the directory holding its bootstrap (build/<name>)", id)
+		if p.Bundle == "" {
+			return nil, fmt.Errorf("function %s: neither AssetDir (a directory holding its bootstrap) nor Bundle (its lambdas/<name>) is set", id)
+		}
+		dir, err := Bundle(p.Bundle)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", id, err)
+		}
+		p.AssetDir = dir
 	}
 	if err := CheckBootstrap(p.AssetDir); err != nil {
 		return nil, fmt.Errorf("function %s: %w", id, err)

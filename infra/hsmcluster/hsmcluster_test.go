@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -15,11 +14,11 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
 	"github.com/strongroom/strongroom/infra/hsmcluster"
 	"github.com/strongroom/strongroom/infra/settings"
-	"github.com/strongroom/strongroom/pkg/hsmcluster/clustertest"
+	"github.com/strongroom/strongroom/infra/templatetest"
 	"github.com/strongroom/strongroom/pkg/nagreport"
+	"github.com/strongroom/strongroom/pkg/resourcedef"
 )
 
 // One synthesis serves every assertion: CDK synthesis is the slow part of these tests.
@@ -37,28 +36,17 @@ func TestMain(m *testing.M) {
 			return fail(err)
 		}
 		defer os.RemoveAll(tmp)
-		build := filepath.Join(tmp, "build")
-		names := []string{"cluster-entry", "cfn-safetynet"}
-		for _, n := range hsmcluster.Placeholders {
-			names = append(names, n)
-		}
-		for _, n := range names {
-			if _, _, err := golambdatest.Build("../..", build, n); err != nil {
-				return fail(err)
-			}
-		}
 		ctx, err := settings.ReadCDKJSON("../../cdk.json")
 		if err != nil {
 			return fail(err)
 		}
 		out := filepath.Join(tmp, "cdk.out")
 		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
-		// Environment-agnostic, as `make synth` builds it without a configured account. (With an
-		// explicit account and region the cluster ARN suppressions of the scale, initialize and
-		// delete roles no longer match: see the report of issue #5.)
-		s, err := hsmcluster.NewClusterStack(app, "Cluster", &hsmcluster.StackProps{
-			BuildDir: build, StateMachinesDir: "../../statemachines",
-		})
+		// Environment-agnostic, as `make synth` builds it without a configured account
+		// (infra's TestEnvironment covers a pinned account and region).
+		// No BuildDir: the functions are bundled from this module's sources, as for an app that
+		// imports the construct.
+		s, err := hsmcluster.NewClusterStack(app, "Cluster", &hsmcluster.StackProps{})
 		if err != nil {
 			return fail(err)
 		}
@@ -75,18 +63,6 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
-}
-
-func resources(typ string) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	for id, r := range tmpl["Resources"].(map[string]any) {
-		rm := r.(map[string]any)
-		if rm["Type"] == typ {
-			p, _ := rm["Properties"].(map[string]any)
-			out[id] = p
-		}
-	}
-	return out
 }
 
 func list(v any) []any {
@@ -113,7 +89,7 @@ var resourceStarAllowed = map[string]bool{
 }
 
 func TestLeastPrivilege(t *testing.T) {
-	policies := resources("AWS::IAM::Policy")
+	policies := templatetest.Resources(tmpl, "AWS::IAM::Policy")
 	starStatements := 0
 	defer func() {
 		// The allowlist is exercised: the construct does have actions that accept no ARN.
@@ -154,7 +130,7 @@ func TestLeastPrivilege(t *testing.T) {
 }
 
 func TestCustomResourceAndWorkflows(t *testing.T) {
-	crs := resources("Custom::CloudHsmCluster")
+	crs := templatetest.Resources(tmpl, "Custom::CloudHsmCluster")
 	if len(crs) != 1 {
 		t.Fatalf("%d Custom::CloudHsmCluster resources; want 1", len(crs))
 	}
@@ -163,7 +139,7 @@ func TestCustomResourceAndWorkflows(t *testing.T) {
 			t.Errorf("%s: ServiceTimeout = %v; want %d", id, p["ServiceTimeout"], hsmcluster.ServiceTimeoutSeconds)
 		}
 	}
-	machines := resources("AWS::StepFunctions::StateMachine")
+	machines := templatetest.Resources(tmpl, "AWS::StepFunctions::StateMachine")
 	if len(machines) != 3 {
 		t.Fatalf("%d state machines; want create, update and delete", len(machines))
 	}
@@ -180,14 +156,14 @@ func TestCustomResourceAndWorkflows(t *testing.T) {
 			t.Errorf("%s: logging = %v; want level ALL to a log group", id, lc)
 		}
 	}
-	for id, p := range resources("AWS::Logs::LogGroup") {
+	for id, p := range templatetest.Resources(tmpl, "AWS::Logs::LogGroup") {
 		if p["RetentionInDays"] == nil {
 			t.Errorf("log group %s keeps logs forever; set a retention", id)
 		}
 	}
 	// Every function traces, logs to its own group, and has its own role.
 	roles := map[string]string{}
-	for id, p := range resources("AWS::Lambda::Function") {
+	for id, p := range templatetest.Resources(tmpl, "AWS::Lambda::Function") {
 		if tc, _ := p["TracingConfig"].(map[string]any); tc["Mode"] != "Active" {
 			t.Errorf("function %s: X-Ray tracing is not Active", id)
 		}
@@ -200,8 +176,8 @@ func TestCustomResourceAndWorkflows(t *testing.T) {
 		}
 		roles[string(role)] = id
 	}
-	if len(roles) < len(hsmcluster.Placeholders)+2 {
-		t.Errorf("%d functions; want the %d steps, the entry and the safety net", len(roles), len(hsmcluster.Placeholders))
+	if want := len(resourcedef.Cluster.Functions()); len(roles) != want {
+		t.Errorf("%d functions; want the %d of pkg/resourcedef's Cluster (steps, entry, safety net)", len(roles), want)
 	}
 	outputs, _ := tmpl["Outputs"].(map[string]any)
 	var names []string
@@ -220,16 +196,5 @@ func TestNagClean(t *testing.T) {
 	}
 	for _, f := range report.Findings() {
 		t.Errorf("unsuppressed cdk-nag finding: %s", f)
-	}
-}
-
-// TestSandboxHarnessMatchesConstruct keeps pkg/hsmcluster/clustertest (which stands the construct
-// up in the sandbox without CDK) wiring the same functions to the same placeholders and files.
-func TestSandboxHarnessMatchesConstruct(t *testing.T) {
-	if !reflect.DeepEqual(hsmcluster.Placeholders, clustertest.Placeholders) {
-		t.Errorf("placeholders differ:\nconstruct %v\nharness   %v", hsmcluster.Placeholders, clustertest.Placeholders)
-	}
-	if !reflect.DeepEqual(hsmcluster.Workflows, clustertest.Workflows) {
-		t.Errorf("workflow files differ: construct %v, harness %v", hsmcluster.Workflows, clustertest.Workflows)
 	}
 }

@@ -1,7 +1,6 @@
 package hsmcluster
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -11,7 +10,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/strongroom/strongroom/infra/nagsuppress"
-	"github.com/strongroom/strongroom/pkg/hsmdocs"
 )
 
 // ClientInstallScript installs cloudhsm-cli (Client SDK 5) on the Amazon Linux 2023 client
@@ -21,8 +19,8 @@ const ClientInstallScript = `dnf install -y https://s3.amazonaws.com/cloudhsmv2-
 // StackProps configure the cluster stack.
 type StackProps struct {
 	awscdk.StackProps
-	BuildDir         string
-	StateMachinesDir string
+	// BuildDir holds prebuilt build/<lambda>/bootstrap files; empty bundles from sources.
+	BuildDir string
 	// HsmCount is the cluster's HSM count (default 2, one per zone).
 	HsmCount int
 	// Zones is how many Availability Zones the VPC spans (default 2, at least 2).
@@ -91,18 +89,8 @@ func NewClusterStack(scope constructs.Construct, id string, p *StackProps) (*Clu
 	nagsuppress.Add(s.Instance, true, nagsuppress.Rule{ID: "AwsSolutions-EC29",
 		Reason: "the client instance holds no state: it is replaceable, so termination protection would only block stack deletion."})
 
-	doc, err := hsmdocs.Content(hsmdocs.ActivateCluster)
-	if err != nil {
-		return nil, err
-	}
-	var content map[string]any
-	if err := json.Unmarshal([]byte(doc), &content); err != nil {
-		return nil, err
-	}
 	c, err := New(stack, "Cluster", Props{
-		BuildDir: p.BuildDir, StateMachinesDir: p.StateMachinesDir,
-		Vpc: s.Vpc, Subnets: *private, HsmCount: p.HsmCount,
-		ClientInstance: s.Instance, ActivateDocument: content,
+		BuildDir: p.BuildDir, Vpc: s.Vpc, Subnets: *private, HsmCount: p.HsmCount, ClientInstance: s.Instance,
 	})
 	if err != nil {
 		return nil, err

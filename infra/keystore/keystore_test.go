@@ -3,7 +3,6 @@ package keystore_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,51 +15,23 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/strongroom/strongroom/infra/golambda/golambdatest"
 	"github.com/strongroom/strongroom/infra/hsmcluster"
 	"github.com/strongroom/strongroom/infra/keystore"
-	"github.com/strongroom/strongroom/pkg/keystore/keystoretest"
+	"github.com/strongroom/strongroom/infra/templatetest"
 	"github.com/strongroom/strongroom/pkg/nagreport"
 )
 
-var buildDir string
-
-func TestMain(m *testing.M) {
-	code := func() int {
-		defer jsii.Close()
-		tmp, err := os.MkdirTemp("", "infra-keystore-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		names := keystore.Functions()
-		for _, n := range hsmcluster.Placeholders {
-			names = append(names, n)
-		}
-		names = append(names, "cluster-entry")
-		slices.Sort(names)
-		for _, n := range slices.Compact(names) {
-			if _, _, err := golambdatest.Build("../..", tmp, n); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-		}
-		buildDir = tmp
-		return m.Run()
-	}()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { templatetest.Main(m) }
 
 // synth declares a cluster stack and the key store stack on it, with cdk-nag, as infra/main.go does.
 func synth(t *testing.T) (*keystore.KeyStoreStack, string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "cdk.out")
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
-	if _, err := hsmcluster.NewClusterStack(app, "Cluster", &hsmcluster.StackProps{BuildDir: buildDir, StateMachinesDir: "../../statemachines"}); err != nil {
+	if _, err := hsmcluster.NewClusterStack(app, "Cluster", &hsmcluster.StackProps{}); err != nil {
 		t.Fatal(err)
 	}
-	ks, err := keystore.NewKeyStoreStack(app, "KeyStore", &keystore.StackProps{BuildDir: buildDir, StateMachinesDir: "../../statemachines", ClusterStackName: "Cluster"})
+	ks, err := keystore.NewKeyStoreStack(app, "KeyStore", &keystore.StackProps{ClusterStackName: "Cluster"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,15 +140,4 @@ func TestKeyStoreStack(t *testing.T) {
 		}
 	}
 	t.Log(rep.Summary())
-}
-
-// TestPlaceholdersMatchTestSupport keeps the sandbox deployment (pkg/keystore/keystoretest) and
-// the construct in step.
-func TestPlaceholdersMatchTestSupport(t *testing.T) {
-	if fmt.Sprint(keystore.Placeholders) != fmt.Sprint(keystoretest.Placeholders) {
-		t.Errorf("infra %v\ntest support %v", keystore.Placeholders, keystoretest.Placeholders)
-	}
-	if fmt.Sprint(keystore.Workflows) != fmt.Sprint(keystoretest.Workflows) {
-		t.Errorf("infra %v\ntest support %v", keystore.Workflows, keystoretest.Workflows)
-	}
 }

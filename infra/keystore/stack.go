@@ -20,8 +20,8 @@ const DefaultKeyStoreName = "strongroom"
 // StackProps configure the key store stack.
 type StackProps struct {
 	awscdk.StackProps
-	BuildDir         string
-	StateMachinesDir string
+	// BuildDir holds prebuilt build/<lambda>/bootstrap files; empty bundles from sources.
+	BuildDir string
 	// ClusterStackName names the app's cluster stack (infra/hsmcluster.NewClusterStack), whose
 	// cluster, client instance and secrets key the store uses.
 	ClusterStackName string
@@ -81,7 +81,7 @@ func NewKeyStoreStack(app constructs.Construct, id string, p *StackProps) (*KeyS
 	// references, stated explicitly: the cluster stack cannot drop an export this stack still uses.
 	stack.Node().SetContext(jsii.String("@aws-cdk/core:defaultCrossStackReferences"), "strong")
 	ks, err := New(stack, "KeyStore", Props{
-		BuildDir: p.BuildDir, StateMachinesDir: p.StateMachinesDir,
+		BuildDir:                       p.BuildDir,
 		ClusterID:                      resource.GetAttString(jsii.String("ClusterId")),
 		AdminPasswordSecretArn:         resource.GetAttString(jsii.String("AdminPasswordSecretArn")),
 		CustomerCaCertificateSecretArn: resource.GetAttString(jsii.String("CustomerCaCertificateSecretArn")),

@@ -48,6 +48,11 @@ type Settings struct {
 // constructs.Node.TryGetContext (after dereferencing) and of os.Getenv (through EnvLookup).
 type Lookup func(key string) any
 
+// MapLookup is a Lookup over m: context values given without a CDK app (tests, tools).
+func MapLookup(m map[string]any) Lookup {
+	return func(key string) any { return m[key] }
+}
+
 // EnvLookup adapts os.LookupEnv to a Lookup: an unset variable is nil, a set one its string.
 func EnvLookup(key string) any {
 	if v, ok := os.LookupEnv(key); ok {
@@ -73,7 +78,7 @@ func Read(ctx, env Lookup) (Settings, error) {
 	var s Settings
 	var errs []error
 
-	email, err := optionalString(ctx, KeyAlertEmail)
+	email, err := String(ctx, KeyAlertEmail)
 	if err != nil {
 		errs = append(errs, err)
 	} else if email != "" {
@@ -105,12 +110,20 @@ func Read(ctx, env Lookup) (Settings, error) {
 	return s, nil
 }
 
-func optionalString(ctx Lookup, key string) (string, error) {
+// String returns the string stored under key with surrounding spaces removed, or "" when there is
+// none; a value of another type is an error that names the key and how to set it.
+func String(ctx Lookup, key string) (string, error) {
+	v, err := RawString(ctx, key)
+	return strings.TrimSpace(v), err
+}
+
+// RawString is String with the spaces kept, for values in which a space means something.
+func RawString(ctx Lookup, key string) (string, error) {
 	switch v := ctx(key).(type) {
 	case nil:
 		return "", nil
 	case string:
-		return strings.TrimSpace(v), nil
+		return v, nil
 	default:
 		return "", fmt.Errorf("context %s: got %T %v, want a string (set it in cdk.json or with -c %s=VALUE)", key, v, v, key)
 	}
@@ -140,12 +153,9 @@ func eventSources(v any) ([]string, error) {
 	case []string:
 		raw = t
 	case []any:
-		for i, e := range t {
-			s, ok := e.(string)
-			if !ok {
-				return nil, fmt.Errorf("context %s: item %d is %T %v, want a string such as \"aws.kms\"", KeyAlertEventSources, i, e, e)
-			}
-			raw = append(raw, s)
+		var err error
+		if raw, err = stringItems(KeyAlertEventSources, t, `a string such as "aws.kms"`); err != nil {
+			return nil, err
 		}
 	case string:
 		if strings.HasPrefix(strings.TrimSpace(t), "[") {
@@ -177,6 +187,20 @@ func eventSources(v any) ([]string, error) {
 	return out, nil
 }
 
+// stringItems returns the items of a list from cdk.json (a JSON array), which must all be strings;
+// want describes one in the error that names the first that is not.
+func stringItems(key string, items []any, want string) ([]string, error) {
+	out := make([]string, 0, len(items))
+	for i, e := range items {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("context %s: item %d is %T %v, want %s", key, i, e, e, want)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 // redactFields accepts a list (cdk.json) or a comma-separated string (-c); absent means none.
 func redactFields(v any) ([]string, error) {
 	var raw []string
@@ -186,12 +210,9 @@ func redactFields(v any) ([]string, error) {
 	case string:
 		raw = strings.Split(t, ",")
 	case []any:
-		for i, e := range t {
-			s, ok := e.(string)
-			if !ok {
-				return nil, fmt.Errorf("context %s: item %d is %T %v, want a field name such as \"apiToken\"", KeyAlertRedactFields, i, e, e)
-			}
-			raw = append(raw, s)
+		var err error
+		if raw, err = stringItems(KeyAlertRedactFields, t, `a field name such as "apiToken"`); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("context %s: got %T, want a list of field names such as [\"apiToken\"]", KeyAlertRedactFields, v)
@@ -211,11 +232,11 @@ func redactFields(v any) ([]string, error) {
 }
 
 func (s *Settings) readEnvironment(ctx, env Lookup) error {
-	account, err := optionalString(ctx, KeyAccount)
+	account, err := String(ctx, KeyAccount)
 	if err != nil {
 		return err
 	}
-	region, err := optionalString(ctx, KeyRegion)
+	region, err := String(ctx, KeyRegion)
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,6 @@ import (
 	"testing"
 )
 
-func lookup(m map[string]any) Lookup {
-	return func(k string) any { return m[k] }
-}
-
 func TestRead(t *testing.T) {
 	cases := []struct {
 		name string
@@ -42,7 +38,7 @@ func TestRead(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := Read(lookup(c.ctx), lookup(c.env))
+			got, err := Read(MapLookup(c.ctx), MapLookup(c.env))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +76,7 @@ func TestReadRefuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Read(lookup(c.ctx), lookup(c.env))
+			_, err := Read(MapLookup(c.ctx), MapLookup(c.env))
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -99,7 +95,7 @@ func TestReadCDKJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The repository's own cdk.json must pass validation.
-	if _, err := Read(lookup(ctx), lookup(nil)); err != nil {
+	if _, err := Read(MapLookup(ctx), MapLookup(nil)); err != nil {
 		t.Fatalf("cdk.json context is invalid: %v", err)
 	}
 	if _, err := ReadCDKJSON("testdata/missing.json"); err == nil {

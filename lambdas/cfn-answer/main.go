@@ -9,5 +9,5 @@ import (
 func main() {
 	log := lambdaenv.Logger("cfn-answer")
 	step := &customresource.Answer{Send: customresource.DefaultSender}
-	lambdaenv.Start("cfn-answer", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

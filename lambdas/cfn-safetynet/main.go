@@ -13,5 +13,5 @@ func main() {
 	log := lambdaenv.Logger("cfn-safetynet")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &customresource.SafetyNet{SFN: sfn.NewFromConfig(cfg), Send: customresource.DefaultSender}
-	lambdaenv.Start("cfn-safetynet", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

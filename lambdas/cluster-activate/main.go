@@ -19,5 +19,5 @@ func main() {
 		Secrets: secretsmanager.NewFromConfig(cfg),
 		Region:  cfg.Region,
 	}
-	lambdaenv.Start("cluster-activate", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

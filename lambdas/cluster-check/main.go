@@ -13,5 +13,5 @@ func main() {
 	log := lambdaenv.Logger("cluster-check")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &hsmcluster.CheckEnvironment{EC2: ec2.NewFromConfig(cfg)}
-	lambdaenv.Start("cluster-check", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -12,5 +12,5 @@ func main() {
 	log := lambdaenv.Logger("cluster-create")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &hsmcluster.CreateCluster{HSM: cloudhsmv2.NewFromConfig(cfg)}
-	lambdaenv.Start("cluster-create", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

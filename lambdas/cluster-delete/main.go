@@ -12,5 +12,5 @@ func main() {
 	log := lambdaenv.Logger("cluster-delete")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &hsmcluster.DeleteCluster{HSM: cloudhsmv2.NewFromConfig(cfg)}
-	lambdaenv.Start("cluster-delete", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

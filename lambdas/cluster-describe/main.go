@@ -12,5 +12,5 @@ func main() {
 	log := lambdaenv.Logger("cluster-describe")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &hsmcluster.Describe{HSM: cloudhsmv2.NewFromConfig(cfg)}
-	lambdaenv.Start("cluster-describe", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -25,5 +25,5 @@ func main() {
 		Validate: hsmcluster.ValidateRequest,
 		Send:     customresource.DefaultSender,
 	}
-	lambdaenv.Start("cluster-entry", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -12,5 +12,5 @@ func main() {
 	log := lambdaenv.Logger("cluster-initialize")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &hsmcluster.Initialize{HSM: cloudhsmv2.NewFromConfig(cfg)}
-	lambdaenv.Start("cluster-initialize", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

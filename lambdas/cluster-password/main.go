@@ -17,5 +17,5 @@ func main() {
 		KMSKeyID: lambdaenv.Required(log, "SECRET_KMS_KEY_ID"),
 		Tags:     map[string]string{"strongroom:purpose": "hsm-admin-password"},
 	}
-	lambdaenv.Start("cluster-password", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -13,5 +13,5 @@ func main() {
 	log := lambdaenv.Logger("cluster-plan")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &hsmcluster.PlanRequest{HSM: cloudhsmv2.NewFromConfig(cfg)}
-	lambdaenv.Start("cluster-plan", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

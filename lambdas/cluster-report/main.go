@@ -14,5 +14,5 @@ func main() {
 	log := lambdaenv.Logger("cluster-report")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &hsmcluster.Report{HSM: cloudhsmv2.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
-	lambdaenv.Start("cluster-report", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -12,5 +12,5 @@ func main() {
 	log := lambdaenv.Logger("cluster-scale")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &hsmcluster.Scale{HSM: cloudhsmv2.NewFromConfig(cfg)}
-	lambdaenv.Start("cluster-scale", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -23,5 +23,5 @@ func main() {
 				Tags: map[string]string{"strongroom:purpose": "customer-ca"}}
 		},
 	}
-	lambdaenv.Start("cluster-sign", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -12,5 +12,5 @@ func main() {
 	log := lambdaenv.Logger("command-status")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &runcommand.Check{SSM: ssm.NewFromConfig(cfg)}
-	lambdaenv.Start("command-status", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -12,5 +12,5 @@ func main() {
 	log := lambdaenv.Logger("keystore-connection")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &keystore.Connection{KMS: kms.NewFromConfig(cfg)}
-	lambdaenv.Start("keystore-connection", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -14,5 +14,5 @@ func main() {
 	log := lambdaenv.Logger("keystore-create")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &keystore.Create{KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
-	lambdaenv.Start("keystore-create", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -14,5 +14,5 @@ func main() {
 	log := lambdaenv.Logger("keystore-delete")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &keystore.Delete{KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
-	lambdaenv.Start("keystore-delete", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -13,5 +13,5 @@ func main() {
 	log := lambdaenv.Logger("keystore-describe")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &keystore.Describe{KMS: kms.NewFromConfig(cfg)}
-	lambdaenv.Start("keystore-describe", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

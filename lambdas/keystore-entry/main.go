@@ -25,5 +25,5 @@ func main() {
 		Validate: keystore.ValidateRequest,
 		Send:     customresource.DefaultSender,
 	}
-	lambdaenv.Start("keystore-entry", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

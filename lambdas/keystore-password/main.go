@@ -20,5 +20,5 @@ func main() {
 		Create:  &hsmcluster.StorePassword{Secrets: sm, KMSKeyID: os.Getenv("SECRET_KMS_KEY_ID")},
 		Secrets: sm,
 	}
-	lambdaenv.Start("keystore-password", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -13,5 +13,5 @@ func main() {
 	log := lambdaenv.Logger("keystore-plan")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &keystore.PlanRequest{HSM: cloudhsmv2.NewFromConfig(cfg)}
-	lambdaenv.Start("keystore-plan", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

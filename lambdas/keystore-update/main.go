@@ -13,5 +13,5 @@ func main() {
 	log := lambdaenv.Logger("keystore-update")
 	cfg := lambdaenv.AWSConfig(log)
 	step := &keystore.Update{KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
-	lambdaenv.Start("keystore-update", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

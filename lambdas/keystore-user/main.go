@@ -25,5 +25,5 @@ func main() {
 		},
 		Region: cfg.Region,
 	}
-	lambdaenv.Start("keystore-user", log, step.Handle)
+	lambdaenv.Start(log, step.Handle)
 }

@@ -20,5 +20,5 @@ func main() {
 	cfg.Logger = log
 	rot, err := rotation.New(secretsmanager.NewFromConfig(lambdaenv.AWSConfig(log)), cfg)
 	lambdaenv.Must(log, "build the rotator", err)
-	lambdaenv.Start("rotate", log, rot.Handle)
+	lambdaenv.Start(log, rot.Handle)
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,33 +10,15 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/strongroom/strongroom/pkg/dbsecret"
-	"github.com/strongroom/strongroom/pkg/lambdaruntime"
-	"github.com/strongroom/strongroom/pkg/mariadbtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 var db *mariadbtest.Server
 
 func TestMain(m *testing.M) { os.Exit(mariadbtest.Main(m, mariadbtest.Options{}, &db)) }
-
-// syncBuffer collects a process's output from its pipe goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestBinaryRotates builds this command as `make build` does (for the host), registers the
 // bootstrap with the sandbox's Lambda, and lets the sandbox's Secrets Manager rotate a real
@@ -61,7 +41,7 @@ func TestBinaryRotates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := sandboxtest.New(t)
 			svc := env.SecretsManager
-			logs := &syncBuffer{}
+			logs := &sandboxtest.Buffer{}
 			fn, err := env.Lambda.RegisterBinary("strongroom-rotate", bin, logs, lambda.WithEnv(tc.env), lambda.WithTimeout(30*time.Second))
 			if err != nil {
 				t.Fatal(err)

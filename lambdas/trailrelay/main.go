@@ -9,30 +9,24 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"strings"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/strongroom/strongroom/pkg/awsenv"
-	"github.com/strongroom/strongroom/pkg/lambdaerr"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/trailalert"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	relay, err := setup(context.Background(), log)
-	if err != nil {
-		log.Error("init failed", "step", "trailrelay", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(lambdaerr.Wrap("trailrelay", log, relay.Handle))
+	log := lambdaenv.Logger("trailrelay")
+	relay, err := setup(log)
+	lambdaenv.Must(log, "set up the relay", err)
+	lambdaenv.Start(log, relay.Handle)
 }
 
-func setup(ctx context.Context, log *slog.Logger) (*trailalert.Relay, error) {
+func setup(log *slog.Logger) (*trailalert.Relay, error) {
 	fields := append([]string{}, trailalert.DefaultSensitiveFields...)
 	for _, f := range strings.Split(os.Getenv("REDACT_FIELDS"), ",") {
 		if f = strings.TrimSpace(f); f != "" {
@@ -43,11 +37,9 @@ func setup(ctx context.Context, log *slog.Logger) (*trailalert.Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	// awsenv, not config.LoadDefaultConfig: the relay's cold start is measured (BenchmarkColdStart).
-	cfg, err := awsenv.Config()
-	if err != nil {
-		return nil, err
-	}
-	client := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = awsenv.Endpoint("SNS") })
+	// lambdaenv's configuration, not config.LoadDefaultConfig: the relay's cold start is measured
+	// (BenchmarkColdStart).
+	cfg := lambdaenv.AWSConfig(log)
+	client := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SNS") })
 	return trailalert.NewRelay(alerter, client, os.Getenv("TOPIC_ARN"), log)
 }

@@ -5,14 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,139 +20,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
-	"github.com/strongroom/strongroom/pkg/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
 	snssvc "github.com/strongroom/strongroom/pkg/sandbox/sns"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/stacktest"
 	"github.com/strongroom/strongroom/pkg/trailalert"
+	"github.com/strongroom/strongroom/pkg/trailalert/trailalerttest"
 )
 
 // These tests run the relay against the sandbox's SNS, EventBridge and Lambda through real SDK
 // clients, and this command's real bootstrap through the Runtime API emulator. The parsing,
 // rendering and redaction rules themselves are tested in pkg/trailalert.
 
-// bootstrap is this command built for the host with make build's flags, into buildDir (TestMain).
-var bootstrap, buildDir string
+// binaries["trailrelay"] is this command built for the host with make build's flags, by
+// stacktest.Main from the module root (repoRoot).
+var (
+	repoRoot string
+	binaries map[string]string
+)
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "trailrelay-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	buildDir = dir
-	bootstrap, err = lambdaruntime.BuildHost(context.Background(), ".", dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(stacktest.Main(m, "trailrelay-test-", "trailrelay", []string{"trailrelay"}, &repoRoot, &binaries))
 }
 
 // fixtures returns pkg/trailalert's recorded EventBridge events, by file name.
 func fixtures(t testing.TB) map[string][]byte {
-	t.Helper()
-	paths, err := filepath.Glob("../../pkg/trailalert/testdata/events/*.json")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	out := map[string][]byte{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(p), ".json")] = b
-	}
-	return out
-}
-
-func newAlerter(t testing.TB) *trailalert.Alerter {
-	t.Helper()
-	a, err := trailalert.New(trailalert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-// collectSensitive returns the string leaves under sensitive keys whose value is not null, and
-// how many such keys there are.
-func collectSensitive(v any, red *trailalert.Redactor) (values []string, keys int) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if red.Sensitive(k) && val != nil {
-				values = append(values, leafStrings(val, nil)...)
-				keys++
-				continue
-			}
-			vs, n := collectSensitive(val, red)
-			values, keys = append(values, vs...), keys+n
-		}
-	case []any:
-		for _, e := range x {
-			vs, n := collectSensitive(e, red)
-			values, keys = append(values, vs...), keys+n
-		}
-	}
-	return values, keys
-}
-
-func leafStrings(v any, out []string) []string {
-	switch x := v.(type) {
-	case string:
-		out = append(out, x)
-	case map[string]any:
-		for _, e := range x {
-			out = leafStrings(e, out)
-		}
-	case []any:
-		for _, e := range x {
-			out = leafStrings(e, out)
-		}
-	}
-	return out
-}
-
-// oversizedEvent is fixture 15 with a 400 KB policy document of multi-byte characters (so a cut
-// could split one), a password after it and an error message that tries to forge a body line.
-func oversizedEvent(t testing.TB) []byte {
-	t.Helper()
-	raw := fixtures(t)["15-iam-putrolepolicy"]
-	var ev map[string]any
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
-	detail := ev["detail"].(map[string]any)
-	params := detail["requestParameters"].(map[string]any)
-	params["policyDocument"] = strings.Repeat("é-policy-", 400<<10/10)
-	params["password"] = "after-the-cut"
-	detail["errorMessage"] = strings.Repeat("x", 10000) + "\nForged-Line: yes"
-	big, _ := json.Marshal(ev)
-	return big
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's output goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return trailalerttest.Fixtures(t, "../../pkg/trailalert/testdata/events")
 }
 
 // snsSandbox is the sandbox's SNS emulator on 127.0.0.1 with one topic and two e-mail
@@ -222,7 +114,7 @@ func snsClient(url string) *sns.Client {
 
 func newRelay(t *testing.T, s *snsSandbox, topic string, logs io.Writer) *trailalert.Relay {
 	t.Helper()
-	relay, err := trailalert.NewRelay(newAlerter(t), s.client, topic, slog.New(slog.NewJSONHandler(logs, nil)))
+	relay, err := trailalert.NewRelay(trailalerttest.NewAlerter(t), s.client, topic, slog.New(slog.NewJSONHandler(logs, nil)).With("step", "trailrelay"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +126,11 @@ func newRelay(t *testing.T, s *snsSandbox, topic string, logs io.Writer) *traila
 // filter policy on the severity attribute.
 func TestRelayPublishesThroughTheSDK(t *testing.T) {
 	s := startSNS(t)
-	var logs syncBuffer
+	var logs sandboxtest.Buffer
 	relay := newRelay(t, s, s.topicARN, &logs)
-	a := newAlerter(t)
+	a := trailalerttest.NewAlerter(t)
 	events := fixtures(t)
-	events["oversized"] = oversizedEvent(t)
+	events["oversized"] = trailalerttest.Oversized(t, events["15-iam-putrolepolicy"])
 	critical := 0
 	for name, raw := range events {
 		out, err := relay.Handle(context.Background(), raw)
@@ -335,8 +227,8 @@ func TestRelayErrorsCrossTheLambdaBoundaryClassified(t *testing.T) {
 				topic = tc.topic
 			}
 			var logs bytes.Buffer
-			log := slog.New(slog.NewJSONHandler(&logs, nil))
-			relay, err := trailalert.NewRelay(newAlerter(t), s.client, topic, log)
+			log := slog.New(slog.NewJSONHandler(&logs, nil)).With("step", "trailrelay")
+			relay, err := trailalert.NewRelay(trailalerttest.NewAlerter(t), s.client, topic, log)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -344,7 +236,7 @@ func TestRelayErrorsCrossTheLambdaBoundaryClassified(t *testing.T) {
 			if tc.input == "" {
 				input = fx["07-kms-schedulekeydeletion-iamuser"]
 			}
-			_, err = lambdaerr.Wrap("trailrelay", log, relay.Handle)(context.Background(), input)
+			_, err = lambdaerr.Wrap(log, relay.Handle)(context.Background(), input)
 			if got := lambdaerr.TypeName(err); got != tc.wantType {
 				t.Errorf("errorType %q (%v); want %q", got, err, tc.wantType)
 			}
@@ -368,7 +260,7 @@ func TestRelayErrorsCrossTheLambdaBoundaryClassified(t *testing.T) {
 // with its SDK client pointed at an SNS endpoint through AWS_ENDPOINT_URL, as on Lambda.
 func TestTrailRelayLambdaEndToEnd(t *testing.T) {
 	s := startSNS(t)
-	var stdout, stderr syncBuffer
+	var stdout, stderr sandboxtest.Buffer
 	env := []string{
 		"TOPIC_ARN=" + s.topicARN,
 		"REDACT_FIELDS=versionStages, clientRequestToken",
@@ -377,7 +269,7 @@ func TestTrailRelayLambdaEndToEnd(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY=not-a-secret",
 	}
 	f, err := lambdaruntime.NewFunction(lambdaruntime.Config{
-		Path: bootstrap, FunctionName: "strongroom-trailrelay", Env: env, Timeout: 10 * time.Second,
+		Path: binaries["trailrelay"], FunctionName: "strongroom-trailrelay", Env: env, Timeout: 10 * time.Second,
 		Stdout: &stdout, Stderr: &stderr,
 	})
 	if err != nil {
@@ -415,7 +307,7 @@ func TestTrailRelayLambdaEndToEnd(t *testing.T) {
 		}
 	}
 	// The function's stdout is copied from a pipe: give the copy a moment to catch up.
-	const failed = `"msg":"step failed","step":"trailrelay","errorType":"TerminalError"`
+	const failed = `"msg":"step failed","step":"trailrelay","function":"strongroom-trailrelay","errorType":"TerminalError"`
 	for i := 0; i < 100 && !strings.Contains(stdout.String(), failed); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -431,9 +323,9 @@ func TestTrailRelayLambdaEndToEnd(t *testing.T) {
 }
 
 func TestTrailRelayLambdaRefusesMissingTopic(t *testing.T) {
-	var stdout syncBuffer
+	var stdout sandboxtest.Buffer
 	p, err := lambdaruntime.Start(context.Background(), lambdaruntime.Config{
-		Path: bootstrap, FunctionName: "strongroom-trailrelay", Stdout: &stdout,
+		Path: binaries["trailrelay"], FunctionName: "strongroom-trailrelay", Stdout: &stdout,
 		Env: []string{"AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y"},
 	})
 	if err != nil {
@@ -444,7 +336,7 @@ func TestTrailRelayLambdaRefusesMissingTopic(t *testing.T) {
 	if err != nil || res.FunctionError == nil || res.FunctionError.Type != lambdaruntime.ErrorTypeExit {
 		t.Fatalf("invoke without TOPIC_ARN: %v %+v", err, res.FunctionError)
 	}
-	if !strings.Contains(stdout.String(), "TOPIC_ARN") || !strings.Contains(stdout.String(), `"msg":"init failed"`) {
+	if !strings.Contains(stdout.String(), "TOPIC_ARN") || !strings.Contains(stdout.String(), `"msg":"cold start: set up the relay"`) {
 		t.Errorf("init log does not say what to fix: %s", stdout.String())
 	}
 }
@@ -466,8 +358,8 @@ func TestAlertsPipelineInSandbox(t *testing.T) {
 	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String("security@example.com")}); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
-	fnARN, err := env.Lambda.RegisterBinary("strongroom-trailrelay", bootstrap, io.MultiWriter(&logs, env.Recorder.Writer("trailrelay logs")),
+	var logs sandboxtest.Buffer
+	fnARN, err := env.Lambda.RegisterBinary("strongroom-trailrelay", binaries["trailrelay"], io.MultiWriter(&logs, env.Recorder.Writer("trailrelay logs")),
 		sblambda.WithEnv(map[string]string{"TOPIC_ARN": aws.ToString(topic.TopicArn)}), sblambda.WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -482,7 +374,7 @@ func TestAlertsPipelineInSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a := newAlerter(t)
+	a := trailalerttest.NewAlerter(t)
 	want := map[string]string{} // event ID -> severity
 	var secrets []string
 	red, _ := trailalert.NewRedactor(trailalert.DefaultSensitiveFields)
@@ -503,7 +395,7 @@ func TestAlertsPipelineInSandbox(t *testing.T) {
 		want[m.EventID] = m.Severity.String()
 		var doc any
 		_ = json.Unmarshal(raw, &doc)
-		vals, _ := collectSensitive(doc, red)
+		vals, _ := trailalerttest.CollectSensitive(doc, red)
 		secrets = append(secrets, vals...)
 	}
 
@@ -549,8 +441,8 @@ func TestAlertsPipelineInSandbox(t *testing.T) {
 // Reported: each median in ms, their ratio (target <= 1.5) and each binary's size in bytes.
 func BenchmarkColdStart(b *testing.B) {
 	ctx := context.Background()
-	relay := bootstrap
-	hello, err := lambdaruntime.BuildHost(ctx, "github.com/strongroom/strongroom/pkg/lambdaruntime/testdata/hello", buildDir)
+	relay := binaries["trailrelay"]
+	hello, err := lambdaruntime.BuildHost(ctx, "github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime/testdata/hello", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,7 @@
 //
 // The CA's certificate is the cluster's trust anchor. AWS requires it to be self-signed, to carry
 // Basic Constraints when it uses v3 extensions, and to have an RSA 2048 or 4096 key
-// (reference/aws-behaviour.md 1.2), so only RSA keys are offered. AWS's runbook signs the CSR with
+// (the CloudHSM User Guide, "Initialize the cluster"), so only RSA keys are offered. AWS's runbook signs the CSR with
 // `openssl x509 -req -days 3652`; Issue produces the same kind of certificate with explicit v3
 // extensions, and the tests check both with the real openssl binary.
 package customerca

@@ -1,7 +1,8 @@
-// Package customresource is the CloudFormation side of Strongroom's custom resources (DESIGN.md
-// section 4): the entry step that checks a request and starts the right workflow, the answer step
-// every workflow ends with, and the safety net that answers FAILED for a workflow that ended
-// without answering.
+// Package customresource is the CloudFormation side of Strongroom's custom resources
+// (docs/architecture.md, "The custom-resource contract"): the entry step that checks a request
+// and starts the right workflow, the answer step every workflow ends with, the safety net that
+// answers FAILED for a workflow that ended without answering, and the property errors every
+// resource's validation returns.
 //
 // The contract: every request is answered exactly once, a failed Create names whatever it created
 // (so the rollback's Delete removes it), and no stack waits for CloudFormation's hour-long timeout.
@@ -26,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/strongroom/strongroom/pkg/cfnreply"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -101,8 +101,8 @@ var DefaultSender = HTTPSender(&http.Client{Timeout: 30 * time.Second})
 
 // AnswerInput is the answer step's input.
 type AnswerInput struct {
-	Event   cfn.Event        `json:"Event"`
-	Outcome cfnreply.Outcome `json:"Outcome"`
+	Event   cfn.Event `json:"Event"`
+	Outcome Outcome   `json:"Outcome"`
 	// Error is a Catch's error output ({Error, Cause}); when set, the answer is FAILED with the
 	// cause as its reason.
 	Error *CaughtError `json:"Error,omitempty"`
@@ -157,9 +157,9 @@ func (s *Answer) Handle(ctx context.Context, in AnswerInput) (AnswerOutput, erro
 	if o.Status == "" {
 		o.Status = cfn.StatusSuccess
 	}
-	r, err := cfnreply.Build(&in.Event, o)
-	if errors.Is(err, cfnreply.ErrDataTooLarge) {
-		r, err = cfnreply.Build(&in.Event, cfnreply.Outcome{Status: cfn.StatusFailed, PhysicalResourceID: o.PhysicalResourceID, Reason: err.Error()})
+	r, err := Build(&in.Event, o)
+	if errors.Is(err, ErrDataTooLarge) {
+		r, err = Build(&in.Event, Outcome{Status: cfn.StatusFailed, PhysicalResourceID: o.PhysicalResourceID, Reason: err.Error()})
 	}
 	if err != nil {
 		return AnswerOutput{}, lambdaerr.Terminal("build CloudFormation response", err)
@@ -203,26 +203,26 @@ type EntryOutput struct {
 
 // Handle implements the step.
 func (s *Entry) Handle(ctx context.Context, ev cfn.Event) (EntryOutput, error) {
-	answer := func(o cfnreply.Outcome) (EntryOutput, error) {
+	answer := func(o Outcome) (EntryOutput, error) {
 		_, err := (&Answer{Send: s.Send}).Handle(ctx, AnswerInput{Event: ev, Outcome: o})
 		return EntryOutput{Action: "answered " + string(o.Status)}, err
 	}
 	switch ev.RequestType {
 	case cfn.RequestCreate, cfn.RequestUpdate, cfn.RequestDelete:
 	default:
-		return answer(cfnreply.Outcome{Status: cfn.StatusFailed, Reason: fmt.Sprintf("unknown RequestType %q", ev.RequestType)})
+		return answer(Outcome{Status: cfn.StatusFailed, Reason: fmt.Sprintf("unknown RequestType %q", ev.RequestType)})
 	}
-	if ev.RequestType == cfn.RequestDelete && cfnreply.NamesNoResource(ev.PhysicalResourceID) {
-		return answer(cfnreply.Outcome{Status: cfn.StatusSuccess})
+	if ev.RequestType == cfn.RequestDelete && NamesNoResource(ev.PhysicalResourceID) {
+		return answer(Outcome{Status: cfn.StatusSuccess})
 	}
 	if ev.RequestType != cfn.RequestDelete && s.Validate != nil {
 		if err := s.Validate(&ev); err != nil {
-			return answer(cfnreply.Outcome{Status: cfn.StatusFailed, Reason: err.Error()})
+			return answer(Outcome{Status: cfn.StatusFailed, Reason: err.Error()})
 		}
 	}
 	arn := s.StateMachines[ev.RequestType]
 	if arn == "" {
-		return answer(cfnreply.Outcome{Status: cfn.StatusFailed, Reason: fmt.Sprintf("no workflow is configured for %s requests", ev.RequestType)})
+		return answer(Outcome{Status: cfn.StatusFailed, Reason: fmt.Sprintf("no workflow is configured for %s requests", ev.RequestType)})
 	}
 	input, err := json.Marshal(WorkflowInput{Event: ev})
 	if err != nil {
@@ -240,7 +240,14 @@ func (s *Entry) Handle(ctx context.Context, ev cfn.Event) (EntryOutput, error) {
 		return EntryOutput{Action: "already started"}, nil
 	}
 	if err != nil {
-		return EntryOutput{}, fmt.Errorf("start %s workflow: %w", ev.RequestType, err)
+		err = lambdaerr.Classify(fmt.Errorf("start %s workflow: %w", ev.RequestType, err))
+		var terminal *lambdaerr.TerminalError
+		if errors.As(err, &terminal) {
+			// No execution exists, so no workflow and no safety net will answer: answer now, or
+			// the stack waits for the ServiceTimeout.
+			return answer(Outcome{Status: cfn.StatusFailed, Reason: err.Error()})
+		}
+		return EntryOutput{}, err
 	}
 	return EntryOutput{Action: "started", ExecutionARN: aws.ToString(out.ExecutionArn)}, nil
 }

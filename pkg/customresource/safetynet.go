@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/strongroom/strongroom/pkg/cfnreply"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -80,7 +79,7 @@ func (s *SafetyNet) Handle(ctx context.Context, ev events.CloudWatchEvent) (Safe
 		reason += ": " + c.Reason()
 	}
 	reason += " (execution " + d.ExecutionARN + ")"
-	_, err = (&Answer{Send: s.Send}).Handle(ctx, AnswerInput{Event: in.Event, Outcome: cfnreply.Outcome{
+	_, err = (&Answer{Send: s.Send}).Handle(ctx, AnswerInput{Event: in.Event, Outcome: Outcome{
 		Status: cfn.StatusFailed, PhysicalResourceID: physical, Reason: reason,
 	}})
 	if err != nil {

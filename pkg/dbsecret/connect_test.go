@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/strongroom/strongroom/pkg/mariadbtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
 )
 
 var srv *mariadbtest.Server

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
 
-	"github.com/strongroom/strongroom/pkg/cfnreply"
+	"github.com/strongroom/strongroom/pkg/customresource"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -37,7 +37,7 @@ type DeleteCluster struct {
 // Handle implements the step.
 func (s *DeleteCluster) Handle(ctx context.Context, in DeleteInput) (DeleteOutput, error) {
 	out := DeleteOutput{ClusterID: in.ClusterID}
-	if cfnreply.NamesNoResource(in.ClusterID) || !clusterIDLike(in.ClusterID) {
+	if customresource.NamesNoResource(in.ClusterID) || !clusterIDLike(in.ClusterID) {
 		out.Gone = true
 		return out, nil
 	}
@@ -75,8 +75,4 @@ func (s *DeleteCluster) Handle(ctx context.Context, in DeleteInput) (DeleteOutpu
 		return out, classifyHSM("delete cluster "+in.ClusterID, err)
 	}
 	return out, nil
-}
-
-func clusterIDLike(id string) bool {
-	return len(id) > len("cluster-") && id[:len("cluster-")] == "cluster-"
 }

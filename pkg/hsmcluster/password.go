@@ -30,7 +30,7 @@ type PasswordOutput struct {
 }
 
 // StorePassword generates an HSM password into a new Secrets Manager secret before anything uses
-// it (DESIGN.md 8.6). An existing secret of that name is reused, never overwritten: it may already
+// it (docs/architecture.md, "Secrets"). An existing secret of that name is reused, never overwritten: it may already
 // be the password of an activated cluster.
 type StorePassword struct {
 	Secrets PasswordStore

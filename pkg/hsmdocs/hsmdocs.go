@@ -20,8 +20,9 @@ package hsmdocs
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -161,11 +162,15 @@ fi
 echo "cluster $CLUSTER_ID activated"
 `
 
-const createUserScript = prologue + `install_ca
+// userPrologue starts the crypto-user scripts: the customer CA installed, cloudhsm-cli pointed at
+// the HSM, the user name as cloudhsm-cli stores it and the admin password.
+const userPrologue = prologue + `install_ca
 configure
 USER_NAME="$(printf '%s' '{{UserName}}' | tr 'A-Z' 'a-z')" # cloudhsm-cli lower-cases user names
 ADMIN_PW="$(secret '{{AdminPasswordSecretArn}}')"
-USER_PW="$(secret '{{UserPasswordSecretArn}}')"
+`
+
+const createUserScript = userPrologue + `USER_PW="$(secret '{{UserPasswordSecretArn}}')"
 if user_exists "$USER_NAME"; then
   # A retry of this same command finds the user it made: its password still logs in.
   if CLOUDHSM_ROLE=crypto-user CLOUDHSM_PIN="$USER_NAME:$USER_PW" "$CLI" user list > /dev/null; then
@@ -179,11 +184,7 @@ CLOUDHSM_ROLE=admin CLOUDHSM_PIN="admin:$ADMIN_PW" "$CLI" user create --username
 echo "crypto user $USER_NAME created"
 `
 
-const deleteUserScript = prologue + `install_ca
-configure
-USER_NAME="$(printf '%s' '{{UserName}}' | tr 'A-Z' 'a-z')" # cloudhsm-cli lower-cases user names
-ADMIN_PW="$(secret '{{AdminPasswordSecretArn}}')"
-if ! user_exists "$USER_NAME"; then
+const deleteUserScript = userPrologue + `if ! user_exists "$USER_NAME"; then
   echo "crypto user $USER_NAME does not exist; nothing to delete"
   exit 0
 fi
@@ -192,11 +193,7 @@ CLOUDHSM_ROLE=admin CLOUDHSM_PIN="admin:$ADMIN_PW" "$CLI" user delete --username
 echo "crypto user $USER_NAME deleted"
 `
 
-const changePasswordScript = prologue + `install_ca
-configure
-USER_NAME="$(printf '%s' '{{UserName}}' | tr 'A-Z' 'a-z')" # cloudhsm-cli lower-cases user names
-ADMIN_PW="$(secret '{{AdminPasswordSecretArn}}')"
-USER_PW="$(secret '{{UserPasswordSecretArn}}')"
+const changePasswordScript = userPrologue + `USER_PW="$(secret '{{UserPasswordSecretArn}}')"
 user_exists "$USER_NAME" || fail "crypto user $USER_NAME does not exist in cluster $CLUSTER_ID"
 CLOUDHSM_ROLE=admin CLOUDHSM_PIN="admin:$ADMIN_PW" "$CLI" user change-password --username "$USER_NAME" --role crypto-user --password "$USER_PW" \
   || fail "user change-password $USER_NAME failed"
@@ -230,14 +227,7 @@ var documents = map[string]Document{
 }
 
 // Names lists the documents, sorted.
-func Names() []string {
-	out := make([]string, 0, len(documents))
-	for n := range documents {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return slices.Sorted(maps.Keys(documents)) }
 
 // Get returns a copy of the named document.
 func Get(name string) (Document, bool) {

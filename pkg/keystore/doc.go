@@ -1,4 +1,4 @@
-// Package keystore is the Custom::CloudHsmKeyStore resource (DESIGN.md 3.3, issue #6): a KMS
+// Package keystore is the Custom::CloudHsmKeyStore resource (wired in pkg/resourcedef/keystore.go): a KMS
 // custom key store of type AWS_CLOUDHSM on a Strongroom (or existing) CloudHSM cluster.
 //
 // It provides the property parser (Spec), the Step Functions steps of the create, update, delete

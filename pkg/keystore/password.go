@@ -21,8 +21,8 @@ type PasswordInput struct {
 	Token string `json:"Token,omitempty"`
 }
 
-// Password generates the kmsuser password into Secrets Manager before anything uses it (DESIGN.md
-// 8.6): 32 letters and digits, inside what KMS (7-32) and current HSMs (8-32) accept.
+// Password generates the kmsuser password into Secrets Manager before anything uses it
+// (docs/architecture.md, "Secrets"): 32 letters and digits, inside what KMS (7-32) and current HSMs (8-32) accept.
 type Password struct {
 	// Create is the cluster workflow's password step: create or reuse, never overwrite.
 	Create  *hsmcluster.StorePassword

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
 
-	"github.com/strongroom/strongroom/pkg/cfnreply"
+	"github.com/strongroom/strongroom/pkg/customresource"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -101,7 +101,7 @@ func (s *PlanRequest) Handle(ctx context.Context, in PlanInput) (Plan, error) {
 		return p, nil
 	case cfn.RequestDelete:
 		p.CustomKeyStoreID = ev.PhysicalResourceID
-		if cfnreply.NamesNoResource(ev.PhysicalResourceID) || !strings.HasPrefix(ev.PhysicalResourceID, "cks-") {
+		if customresource.NamesNoResource(ev.PhysicalResourceID) || !strings.HasPrefix(ev.PhysicalResourceID, "cks-") {
 			p.NothingToDelete = true
 			return p, nil
 		}

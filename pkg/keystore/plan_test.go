@@ -15,7 +15,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/keystore"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // TestPlanAgainstTheSandbox runs the plan step with a real CloudHSM client against the sandbox's

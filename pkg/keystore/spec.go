@@ -1,15 +1,15 @@
 package keystore
 
 import (
-	"errors"
-	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/cfn"
 
+	"github.com/strongroom/strongroom/pkg/customresource"
 	"github.com/strongroom/strongroom/pkg/hsmcluster"
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
 )
@@ -34,31 +34,6 @@ type Spec struct {
 	DeleteKeyStoreOnStackDeletion bool `json:"DeleteKeyStoreOnStackDeletion"`
 }
 
-// ErrInvalid marks a property error: the answer is FAILED with the error's text.
-var ErrInvalid = errors.New("invalid " + ResourceType + " properties")
-
-// FieldError is one invalid property.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
-
-// Errors is every problem found, so a user fixes them all at once.
-type Errors []*FieldError
-
-func (es Errors) Error() string {
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return "invalid " + ResourceType + " properties: " + strings.Join(parts, "; ")
-}
-
-// Is makes errors.Is(err, ErrInvalid) true.
-func (es Errors) Is(target error) bool { return target == ErrInvalid }
-
 var (
 	clusterRe   = regexp.MustCompile(hsmdocs.ClusterIDPattern)
 	secretARNRe = regexp.MustCompile(hsmdocs.SecretARNPattern)
@@ -74,10 +49,8 @@ var properties = []string{"ClusterId", "KeyStoreName", "AdminPasswordSecretArn",
 // Parse validates ResourceProperties. secretPrefix names the kmsuser password secret when
 // KmsUserPasswordSecretName is not given (for example "strongroom/MyStack/KeyStore").
 func Parse(props map[string]any, secretPrefix string) (Spec, error) {
-	var errs Errors
-	fail := func(f, format string, a ...any) {
-		errs = append(errs, &FieldError{Field: f, Msg: fmt.Sprintf(format, a...)})
-	}
+	errs := customresource.PropertyErrors{ResourceType: ResourceType}
+	fail := errs.Add
 	str := func(name string) string {
 		v, ok := props[name]
 		if !ok || v == nil {
@@ -147,22 +120,13 @@ func Parse(props map[string]any, secretPrefix string) (Spec, error) {
 		fail("KmsUserPasswordSecretName", "%q is not a secret name: 1-512 of letters, digits and /_+=.@-", s.KmsUserPasswordSecretName)
 	}
 
-	known := map[string]bool{"ServiceToken": true, "ServiceTimeout": true}
-	for _, k := range properties {
-		known[k] = true
-	}
-	var unknown []string
-	for k := range props {
-		if !known[k] {
-			unknown = append(unknown, k)
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		if k != "ServiceToken" && k != "ServiceTimeout" && !slices.Contains(properties, k) {
+			fail(k, "unknown property (accepted: %s)", strings.Join(properties, ", "))
 		}
 	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		fail(k, "unknown property (accepted: %s)", strings.Join(properties, ", "))
-	}
-	if len(errs) > 0 {
-		return Spec{}, errs
+	if err := errs.Err(); err != nil {
+		return Spec{}, err
 	}
 	return s, nil
 }
@@ -181,7 +145,7 @@ func SpecOf(ev *cfn.Event, old bool) (Spec, error) {
 // DISCONNECTED store), and DeleteKeyStoreOnStackDeletion is read only at deletion. Any other change
 // is refused naming the property, because it would mean a different key store.
 func Diff(old, next Spec) (rename bool, err error) {
-	var errs Errors
+	errs := customresource.PropertyErrors{ResourceType: ResourceType}
 	for _, f := range []struct{ name, a, b string }{
 		{"ClusterId", old.ClusterID, next.ClusterID},
 		{"AdminPasswordSecretArn", old.AdminPasswordSecretARN, next.AdminPasswordSecretARN},
@@ -190,11 +154,11 @@ func Diff(old, next Spec) (rename bool, err error) {
 		{"KmsUserPasswordSecretName", old.KmsUserPasswordSecretName, next.KmsUserPasswordSecretName},
 	} {
 		if f.a != f.b {
-			errs = append(errs, &FieldError{Field: f.name, Msg: fmt.Sprintf("cannot change in place (from %q to %q): only KeyStoreName and DeleteKeyStoreOnStackDeletion can; give the resource a new logical id to make another key store", f.a, f.b)})
+			errs.Add(f.name, "cannot change in place (from %q to %q): only KeyStoreName and DeleteKeyStoreOnStackDeletion can; give the resource a new logical id to make another key store", f.a, f.b)
 		}
 	}
-	if len(errs) > 0 {
-		return false, errs
+	if err := errs.Err(); err != nil {
+		return false, err
 	}
 	return old.KeyStoreName != next.KeyStoreName, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 
+	"github.com/strongroom/strongroom/pkg/customresource"
 	"github.com/strongroom/strongroom/pkg/keystore"
 )
 
@@ -79,8 +80,8 @@ func TestParseRefusesNamingTheField(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := keystore.Parse(tc.props, "strongroom/s/KeyStore")
-			if !errors.Is(err, keystore.ErrInvalid) {
-				t.Fatalf("err = %v; want ErrInvalid", err)
+			if !errors.Is(err, customresource.ErrInvalidProperties) {
+				t.Fatalf("err = %v; want ErrInvalidProperties", err)
 			}
 			if !strings.Contains(err.Error(), tc.field+": ") {
 				t.Errorf("%q does not name %s", err, tc.field)

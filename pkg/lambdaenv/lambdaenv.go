@@ -1,6 +1,6 @@
 // Package lambdaenv is what every Strongroom Lambda main does before lambda.Start: a JSON slog
 // logger with the function's name, required environment settings that fail the cold start with a
-// clear message, and the AWS SDK configuration from the Lambda environment (pkg/awsenv: it honours
+// clear message, and the AWS SDK configuration from the Lambda environment (Config: it honours
 // AWS_ENDPOINT_URL, so the same binary runs against the sandbox, and keeps cold starts short).
 package lambdaenv
 
@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/strongroom/strongroom/pkg/awsenv"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -35,7 +34,7 @@ func Required(log *slog.Logger, name string) string {
 
 // AWSConfig loads the SDK configuration or exits the cold start.
 func AWSConfig(log *slog.Logger) aws.Config {
-	cfg, err := awsenv.Config()
+	cfg, err := Config()
 	if err != nil {
 		log.Error("load AWS configuration", "error", err.Error())
 		os.Exit(1)
@@ -45,8 +44,8 @@ func AWSConfig(log *slog.Logger) aws.Config {
 
 // Start runs a step's Handle method as the Lambda handler, with errors classified for the state
 // machine and logged once.
-func Start[In, Out any](step string, log *slog.Logger, handle func(context.Context, In) (Out, error)) {
-	lambda.Start(lambdaerr.Wrap(step, log, crashOnce(handle)))
+func Start[In, Out any](log *slog.Logger, handle func(context.Context, In) (Out, error)) {
+	lambda.Start(lambdaerr.Wrap(log, crashOnce(handle)))
 }
 
 // Must exits the cold start when err is set, naming what failed.

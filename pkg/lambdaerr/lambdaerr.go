@@ -11,7 +11,7 @@
 //     Its Reason is written for a person and is what CloudFormation shows as the FAILED reason.
 //
 // Messages are built by the caller from identifiers and causes only; no secret value may ever be
-// part of an error (DESIGN.md section 5).
+// part of an error (docs/architecture.md, "Secrets").
 package lambdaerr
 
 import (
@@ -114,15 +114,16 @@ func Classify(err error) error {
 }
 
 // Wrap adapts a step's Handle method for lambda.Start: errors leave classified, and each failure is
-// logged once, here at the boundary, with the step name and the errorType the state machine sees.
-func Wrap[In, Out any](step string, log *slog.Logger, handle func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
+// logged once, here at the boundary, with the errorType the state machine sees. log names the step
+// (lambdaenv.Logger puts the step's name on every line).
+func Wrap[In, Out any](log *slog.Logger, handle func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
 	return func(ctx context.Context, in In) (Out, error) {
 		out, err := handle(ctx, in)
 		if err == nil {
 			return out, nil
 		}
 		cerr := Classify(err)
-		log.ErrorContext(ctx, "step failed", "step", step, "errorType", TypeName(cerr), "error", cerr.Error())
+		log.ErrorContext(ctx, "step failed", "errorType", TypeName(cerr), "error", cerr.Error())
 		return out, cerr
 	}
 }

@@ -61,7 +61,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestWrapClassifiesAndKeepsOutput(t *testing.T) {
-	h := lambdaerr.Wrap("demo", slog.New(slog.NewJSONHandler(io.Discard, nil)), func(_ context.Context, in int) (int, error) {
+	h := lambdaerr.Wrap(slog.New(slog.NewJSONHandler(io.Discard, nil)), func(_ context.Context, in int) (int, error) {
 		if in < 0 {
 			return 0, fmt.Errorf("negative input %d: %w", in, errors.New("bad"))
 		}

@@ -1,5 +1,6 @@
 // Package nagreport reads the compliance reports cdk-nag writes next to a synthesized cloud assembly
-// (cdk.out/<pack>-<stack>-NagReport.csv) and turns every unsuppressed finding into an error.
+// (cdk.out/<pack>-<stack>-NagReport.csv), turns every unsuppressed finding into an error and lists
+// the suppressed ones with the reasons their suppressions give.
 //
 // cdk-nag writes one row per rule and resource with a Compliance column: "Compliant", "Non-Compliant",
 // "Suppressed" (with the suppression's reason) or "UNKNOWN" (the rule could not be evaluated, for example
@@ -65,6 +66,32 @@ func (r Report) Findings() []Row {
 			out = append(out, row)
 		}
 	}
+	return out
+}
+
+// Suppressions returns the Suppressed rows, each with the reason its suppression gives, ordered by
+// rule, then resource, then report file and line, so that every resource a rule is waived for is
+// listed together and the order does not depend on which stack was synthesized first.
+func (r Report) Suppressions() []Row {
+	var out []Row
+	for _, row := range r.Rows {
+		if row.Compliance == Suppressed {
+			out = append(out, row)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.RuleID != b.RuleID {
+			return a.RuleID < b.RuleID
+		}
+		if a.ResourceID != b.ResourceID {
+			return a.ResourceID < b.ResourceID
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
 	return out
 }
 

@@ -1,6 +1,7 @@
 package nagreport_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,6 +31,10 @@ func TestRead(t *testing.T) {
 				"AwsSolutions-SQS4 NagCanary/PlainQueue/Resource",
 				"AwsSolutions-DDB3 NagWarningCanary/Table/Resource",
 			},
+		},
+		{
+			name: "suppressions in two stacks, one reason spanning two lines", dir: "suppressed", files: 2, rows: 13,
+			counts: map[string]int{nagreport.Compliant: 5, nagreport.Suppressed: 8},
 		},
 		{
 			name: "a rule that could not be evaluated is a finding", dir: "unknown", files: 1, rows: 2,
@@ -94,6 +99,48 @@ func TestReadKeepsSuppressionReasons(t *testing.T) {
 		return
 	}
 	t.Fatal("no suppressed row")
+}
+
+// TestSuppressions checks that every suppressed row is listed once, by rule and then resource
+// whatever file it is in, with its reason exactly as the report gives it.
+func TestSuppressions(t *testing.T) {
+	cases := []struct {
+		dir  string
+		want []string // "rule resource file:line | reason"
+	}{
+		{"compliant", []string{
+			`AwsSolutions-IAM5 StrongroomAlerts/TrailRelayRole/DefaultPolicy/Resource AwsSolutions--StrongroomAlerts-NagReport.csv:20 | [Resource::*] X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "*" is the only resource they accept.`,
+		}},
+		{"suppressed", []string{
+			`AwsSolutions-IAM4 StrongroomCluster/ClientRole/Resource AwsSolutions--StrongroomCluster-NagReport.csv:3 | [Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore] AmazonSSMManagedInstanceCore is AWS's minimal policy for the SSM agent that runs the activation document.`,
+			`AwsSolutions-IAM4 StrongroomDatabase/Database/MonitoringRole/Resource AwsSolutions--StrongroomDatabase-NagReport.csv:6 | [Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole] The enhanced-monitoring role uses AWS's managed policy for it, which only writes the RDSOSMetrics log group; RDS documents this policy as the way to grant enhanced monitoring.`,
+			`AwsSolutions-IAM5 StrongroomCluster/Cluster/ClusterCreate/ServiceRole/DefaultPolicy/Resource AwsSolutions--StrongroomCluster-NagReport.csv:6 | [Resource::*] cloudhsm:DescribeClusters accepts no resource ARN (the service authorization reference lists none). Other actions of this role are scoped.`,
+			`AwsSolutions-IAM5 StrongroomCluster/Cluster/ClusterDelete/ServiceRole/DefaultPolicy/Resource AwsSolutions--StrongroomCluster-NagReport.csv:5 | [Resource::*] cloudhsm:DescribeClusters accepts no resource ARN (the service authorization reference lists none). Other actions of this role are scoped.`,
+			`AwsSolutions-IAM5 StrongroomDatabase/RotateSingleUser/ServiceRole/DefaultPolicy/Resource AwsSolutions--StrongroomDatabase-NagReport.csv:7 | [Resource::*] secretsmanager:GetRandomPassword and the EC2 network-interface actions Lambda uses to place the function in the VPC (the content of AWSLambdaVPCAccessExecutionRole) support no resource-level permissions; "*" is the only resource they accept.`,
+			`AwsSolutions-RDS11 StrongroomDatabase/Database/Resource AwsSolutions--StrongroomDatabase-NagReport.csv:5 | MariaDB keeps its default port 3306: the database is reachable only from the rotation functions' security group, in subnets without a route out of the VPC, with TLS required; a different port would hide nothing and the secrets carry the port anyway.`,
+			"AwsSolutions-RDS3 StrongroomDatabase/Database/Resource AwsSolutions--StrongroomDatabase-NagReport.csv:3 | Single-AZ by default to halve the instance cost of a small deployment; backups and the final snapshot protect the data.\nSet context strongroom:dbMultiAz=true for a standby in a second AZ.",
+			`AwsSolutions-SQS3 StrongroomCluster/Cluster/SafetyNetDLQ/Resource AwsSolutions--StrongroomCluster-NagReport.csv:7 | this queue is itself the dead-letter queue of the safety net's deliveries.`,
+		}},
+		{"unknown", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.dir, func(t *testing.T) {
+			rep, err := nagreport.Read(filepath.Join("testdata", c.dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rep.Suppressions() {
+				if r.Compliance != nagreport.Suppressed {
+					t.Errorf("%s is listed as suppressed", r)
+				}
+				got = append(got, fmt.Sprintf("%s %s %s:%d | %s", r.RuleID, r.ResourceID, r.File, r.Line, r.Reason))
+			}
+			if strings.Join(got, "\n\n") != strings.Join(c.want, "\n\n") {
+				t.Errorf("Suppressions():\n%s\nwant:\n%s", strings.Join(got, "\n\n"), strings.Join(c.want, "\n\n"))
+			}
+		})
+	}
 }
 
 func TestReadRefuses(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/strongroom/strongroom/pkg/dbsecret"
-	"github.com/strongroom/strongroom/pkg/mariadbtest"
 	"github.com/strongroom/strongroom/pkg/rotation"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
 )
 
 // closedPort returns a loopback port nothing listens on.
@@ -21,6 +21,18 @@ func closedPort(t *testing.T) int {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	return port
+}
+
+// droppedUser is a TestFailuresLoseNothing setup: a user whose secret is stored and who is then
+// dropped from the database, so nothing is left that must still log in.
+func droppedUser(alternating bool) func(*testing.T, *harness) (string, *dbsecret.Secret) {
+	return func(t *testing.T, h *harness) (string, *dbsecret.Secret) {
+		u, arn := h.newUserSecret(t, alternating)
+		if err := db.Exec(ctx(t), "DROP USER '"+u.name+"'@'%'"); err != nil {
+			t.Fatal(err)
+		}
+		return arn, nil
+	}
 }
 
 // TestFailuresLoseNothing: each failure fails the rotation with an error naming the step and the
@@ -57,29 +69,14 @@ func TestFailuresLoseNothing(t *testing.T) {
 			wantInErr: []string{"superuser", "Access denied"},
 		},
 		{
-			name: "dropped user, single user",
-			setup: func(t *testing.T, h *harness) (string, *dbsecret.Secret) {
-				u := newUser(t)
-				arn := h.createSecret(t, u.secret(""))
-				if err := db.Exec(ctx(t), "DROP USER '"+u.name+"'@'%'"); err != nil {
-					t.Fatal(err)
-				}
-				return arn, nil
-			},
+			name:      "dropped user, single user",
+			setup:     droppedUser(false),
 			wantStep:  rotation.StepSet,
 			wantInErr: []string{"cannot log in", "AWSCURRENT"},
 		},
 		{
-			name: "dropped user, alternating users",
-			setup: func(t *testing.T, h *harness) (string, *dbsecret.Secret) {
-				master := h.createSecret(t, newAdmin(t).secret(""))
-				u := newUser(t)
-				arn := h.createSecret(t, u.secret(master))
-				if err := db.Exec(ctx(t), "DROP USER '"+u.name+"'@'%'"); err != nil {
-					t.Fatal(err)
-				}
-				return arn, nil
-			},
+			name:      "dropped user, alternating users",
+			setup:     droppedUser(true),
 			wantStep:  rotation.StepSet,
 			wantInErr: []string{"does not exist", "AWSCURRENT"},
 		},

@@ -14,11 +14,11 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/strongroom/strongroom/pkg/dbsecret"
-	"github.com/strongroom/strongroom/pkg/mariadbtest"
 	"github.com/strongroom/strongroom/pkg/rotation"
-	"github.com/strongroom/strongroom/pkg/rotation/rotationtest"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 	smsandbox "github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/rotationtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // db is the real MariaDB server all tests in this binary share; each test makes its own users.
@@ -85,6 +85,19 @@ func newAdmin(t *testing.T) user {
 func (u user) secret(masterARN string) *dbsecret.Secret {
 	return &dbsecret.Secret{Engine: "mariadb", Host: db.Host, Port: db.Port, Username: u.name,
 		Password: u.password, DBName: u.dbname, MasterARN: masterARN}
+}
+
+// newUserSecret creates a database user (newUser) and a secret for it, and returns both. With
+// alternating, a new superuser's secret (newAdmin) is created first and named as the user's
+// master secret, which selects the alternating-users strategy.
+func (h *harness) newUserSecret(t *testing.T, alternating bool) (user, string) {
+	t.Helper()
+	master := ""
+	if alternating {
+		master = h.createSecret(t, newAdmin(t).secret(""))
+	}
+	u := newUser(t)
+	return u, h.createSecret(t, u.secret(master))
 }
 
 // createSecret stores s under a unique name and returns its ARN.

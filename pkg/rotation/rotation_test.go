@@ -9,13 +9,12 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/strongroom/strongroom/pkg/rotation"
-	"github.com/strongroom/strongroom/pkg/rotation/rotationtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/rotationtest"
 )
 
 func TestSingleUserEndToEnd(t *testing.T) {
 	h := newHarness(t)
-	u := newUser(t)
-	arn := h.createSecret(t, u.secret(""))
+	u, arn := h.newUserSecret(t, false)
 	original, _ := h.value(t, arn, "AWSCURRENT")
 
 	for round := 1; round <= 2; round++ {
@@ -97,12 +96,7 @@ func TestEachStepTwice(t *testing.T) {
 		name := map[bool]string{false: "single user", true: "alternating users"}[alternating]
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
-			master := ""
-			if alternating {
-				master = h.createSecret(t, newAdmin(t).secret(""))
-			}
-			u := newUser(t)
-			arn := h.createSecret(t, u.secret(master))
+			_, arn := h.newUserSecret(t, alternating)
 			var pendingAfter []string
 			h.setWrap(func(ev rotation.Event, run func() error) error {
 				if err := run(); err != nil {
@@ -145,12 +139,7 @@ func TestCrashAfterEachStep(t *testing.T) {
 			name := map[bool]string{false: "single user", true: "alternating users"}[alternating] + "/" + step
 			t.Run(name, func(t *testing.T) {
 				h := newHarness(t)
-				master := ""
-				if alternating {
-					master = h.createSecret(t, newAdmin(t).secret(""))
-				}
-				u := newUser(t)
-				arn := h.createSecret(t, u.secret(master))
+				u, arn := h.newUserSecret(t, alternating)
 				h.setWrap(crashAfter(step, 1))
 				if fnErr, _ := h.rotate(t, arn); !strings.Contains(fnErr, "simulated crash") {
 					t.Fatalf("first rotation: function error %q, want the simulated crash", fnErr)
@@ -199,8 +188,7 @@ func TestCrashAfterEachStep(t *testing.T) {
 
 func TestTokenChecks(t *testing.T) {
 	h := newHarness(t)
-	u := newUser(t)
-	arn := h.createSecret(t, u.secret(""))
+	_, arn := h.newUserSecret(t, false)
 	_, curID := h.value(t, arn, "AWSCURRENT")
 	rot, err := rotation.New(h.client, rotation.Config{})
 	if err != nil {
@@ -267,8 +255,7 @@ func TestTokenChecks(t *testing.T) {
 func TestPasswordSettings(t *testing.T) {
 	exclude := rotation.DefaultExcludeCharacters + "aeiouAEIOU0"
 	h := newHarness(t, func(c *rotation.Config) { c.PasswordLength = 20; c.ExcludeCharacters = &exclude })
-	u := newUser(t)
-	arn := h.createSecret(t, u.secret(""))
+	_, arn := h.newUserSecret(t, false)
 	for i := 0; i < 3; i++ {
 		h.mustRotate(t, arn)
 		cur, _ := h.value(t, arn, "AWSCURRENT")
@@ -358,8 +345,7 @@ func TestRotateImmediatelyFalse(t *testing.T) {
 // database has a password that only the now unlabelled version holds; the next rotation finds it.
 func TestAbandonedRotationRecovers(t *testing.T) {
 	h := newHarness(t)
-	u := newUser(t)
-	arn := h.createSecret(t, u.secret(""))
+	u, arn := h.newUserSecret(t, false)
 	h.setWrap(crashAfter(rotation.StepSet, 1))
 	if fnErr, _ := h.rotate(t, arn); !strings.Contains(fnErr, "simulated crash") {
 		t.Fatalf("first rotation: %q", fnErr)

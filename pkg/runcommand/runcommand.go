@@ -2,7 +2,7 @@
 // reports their progress to the state machine, which polls (Wait/Choice) instead of sleeping.
 //
 // Parameters carry ids and secret ARNs only: the documents fetch secret values themselves on the
-// instance (DESIGN.md 5), because SSM keeps command parameters in its history. Send refuses a
+// instance (docs/architecture.md, "Secrets"), because SSM keeps command parameters in its history. Send refuses a
 // parameter value that looks like anything but an identifier, ARN, IP or name, as a second line of
 // defence against a secret being passed by mistake.
 package runcommand
@@ -11,8 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,12 +66,7 @@ func (s *Send) Handle(ctx context.Context, in SendInput) (Command, error) {
 		return Command{}, lambdaerr.Terminal("run command: InstanceId is empty", nil)
 	}
 	params := map[string][]string{}
-	names := make([]string, 0, len(in.Parameters))
-	for k := range in.Parameters {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(in.Parameters)) {
 		v := in.Parameters[k]
 		if len(v) > maxValue || !safeValue.MatchString(v) {
 			// The value itself is not echoed: it might be the very secret this check exists for.

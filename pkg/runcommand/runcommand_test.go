@@ -12,7 +12,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 	"github.com/strongroom/strongroom/pkg/runcommand"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // TestSendRefusesValuesThatAreNotIdentifiers checks the second line of defence: a value that

@@ -184,9 +184,6 @@ func (fs *Faults) pick(service, op string, latency bool) *Fault {
 func faultError(f *Fault, svc any, serviceID, protocol string) *core.Error {
 	switch f.Kind {
 	case FaultThrottle:
-		if fc, ok := svc.(core.FaultCodes); ok {
-			return fc.ThrottleError()
-		}
 		switch {
 		case serviceID == "ec2":
 			return core.StatusErrorf(http.StatusServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded.")

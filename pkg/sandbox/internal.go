@@ -34,7 +34,7 @@ func (w internalJSON) Operations() map[string]core.JSONOperation {
 }
 
 func (s *Server) callInternal(ctx context.Context, svc core.JSONService, op string, in json.RawMessage, fn core.JSONOperation) (any, error) {
-	rec := Record{RequestID: newRequestID(), Service: svc.ServiceID(), Operation: op, Protocol: "internal", RequestBody: in, Internal: true}
+	rec := Record{RequestID: core.NewUUID(), Service: svc.ServiceID(), Operation: op, Protocol: "internal", RequestBody: in, Internal: true}
 	finish := func(out any, err error) (any, error) {
 		rec.Time = s.Clock.Now()
 		rec.Status = http.StatusOK

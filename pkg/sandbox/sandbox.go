@@ -240,7 +240,7 @@ func (sb *Sandbox) interceptInvocation(ctx context.Context, function string) err
 	}
 	body, _ := json.Marshal(map[string]string{"Type": "User", "message": ferr.Message})
 	sb.Recorder.Add(Record{
-		Time: sb.Clock.Now(), RequestID: newRequestID(), Service: "lambda", Operation: "Invoke",
+		Time: sb.Clock.Now(), RequestID: core.NewUUID(), Service: "lambda", Operation: "Invoke",
 		Protocol: "internal", Path: function, Status: ferr.Status, ResponseBody: body,
 		ErrorCode: ferr.Code, Injected: kind, Internal: true,
 	})

@@ -39,7 +39,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // fastRetries keeps the SDK's standard retry rules but caps the backoff, so retried faults do not
@@ -409,37 +409,27 @@ func TestPerServiceEndpointVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, nil); err != nil {
-		t.Errorf("STS via AWS_ENDPOINT_URL_STS: %v", err)
-	}
-	if _, err := eventbridge.NewFromConfig(cfg).ListRules(ctx, &eventbridge.ListRulesInput{}); err != nil {
-		t.Errorf("EventBridge via AWS_ENDPOINT_URL_EVENTBRIDGE: %v", err)
-	}
 	_, err = lambda.NewFromConfig(cfg).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("none")})
-	var nf *lambdatypes.ResourceNotFoundException
-	if !errors.As(err, &nf) {
+	if _, ok := typed[*lambdatypes.ResourceNotFoundException](err); !ok {
 		t.Errorf("Lambda via AWS_ENDPOINT_URL_LAMBDA: err = %v, want ResourceNotFoundException from the sandbox", err)
 	}
-	if _, err := secretsmanager.NewFromConfig(cfg).ListSecrets(ctx, &secretsmanager.ListSecretsInput{}); err != nil {
-		t.Errorf("Secrets Manager via AWS_ENDPOINT_URL_SECRETS_MANAGER: %v", err)
-	}
-	if _, err := cloudhsmv2.NewFromConfig(cfg).DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{}); err != nil {
-		t.Errorf("CloudHSM via AWS_ENDPOINT_URL_CLOUDHSM_V2: %v", err)
-	}
-	if _, err := ec2.NewFromConfig(cfg).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}); err != nil {
-		t.Errorf("EC2 via AWS_ENDPOINT_URL_EC2: %v", err)
-	}
-	if _, err := sns.NewFromConfig(cfg).ListTopics(ctx, &sns.ListTopicsInput{}); err != nil {
-		t.Errorf("SNS via AWS_ENDPOINT_URL_SNS: %v", err)
-	}
-	if _, err := kms.NewFromConfig(cfg).DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{}); err != nil {
-		t.Errorf("KMS via AWS_ENDPOINT_URL_KMS: %v", err)
-	}
-	if _, err := ssm.NewFromConfig(cfg).ListCommandInvocations(ctx, &ssm.ListCommandInvocationsInput{}); err != nil {
-		t.Errorf("SSM via AWS_ENDPOINT_URL_SSM: %v", err)
-	}
-	if _, err := sfn.NewFromConfig(cfg).ListStateMachines(ctx, &sfn.ListStateMachinesInput{}); err != nil {
-		t.Errorf("Step Functions via AWS_ENDPOINT_URL_SFN: %v", err)
+	for _, c := range []struct {
+		via string
+		err error
+	}{
+		{"STS via AWS_ENDPOINT_URL_STS", errOf(sts.NewFromConfig(cfg).GetCallerIdentity(ctx, nil))},
+		{"EventBridge via AWS_ENDPOINT_URL_EVENTBRIDGE", errOf(eventbridge.NewFromConfig(cfg).ListRules(ctx, &eventbridge.ListRulesInput{}))},
+		{"Secrets Manager via AWS_ENDPOINT_URL_SECRETS_MANAGER", errOf(secretsmanager.NewFromConfig(cfg).ListSecrets(ctx, &secretsmanager.ListSecretsInput{}))},
+		{"CloudHSM via AWS_ENDPOINT_URL_CLOUDHSM_V2", errOf(cloudhsmv2.NewFromConfig(cfg).DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{}))},
+		{"EC2 via AWS_ENDPOINT_URL_EC2", errOf(ec2.NewFromConfig(cfg).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}))},
+		{"SNS via AWS_ENDPOINT_URL_SNS", errOf(sns.NewFromConfig(cfg).ListTopics(ctx, &sns.ListTopicsInput{}))},
+		{"KMS via AWS_ENDPOINT_URL_KMS", errOf(kms.NewFromConfig(cfg).DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{}))},
+		{"SSM via AWS_ENDPOINT_URL_SSM", errOf(ssm.NewFromConfig(cfg).ListCommandInvocations(ctx, &ssm.ListCommandInvocationsInput{}))},
+		{"Step Functions via AWS_ENDPOINT_URL_SFN", errOf(sfn.NewFromConfig(cfg).ListStateMachines(ctx, &sfn.ListStateMachinesInput{}))},
+	} {
+		if c.err != nil {
+			t.Errorf("%s: %v", c.via, c.err)
+		}
 	}
 	for _, svc := range []string{"sts", "events", "lambda", "secretsmanager", "cloudhsmv2", "ec2", "sns", "kms", "ssm", "states"} {
 		if env.Recorder.Count(svc, "") == 0 {
@@ -502,36 +492,32 @@ func TestInternalFaultCodes(t *testing.T) {
 	tests := []struct {
 		service string
 		call    func() error
-		check   func(error) bool
+		typed   func(error) (string, bool)
 		code    string
 	}{
 		{"secretsmanager", func() error {
-			_, err := secretsmanager.NewFromConfig(cfg).ListSecrets(ctx, &secretsmanager.ListSecretsInput{})
-			return err
-		}, func(err error) bool { var e *smtypes.InternalServiceError; return errors.As(err, &e) }, "InternalServiceError"},
+			return errOf(secretsmanager.NewFromConfig(cfg).ListSecrets(ctx, &secretsmanager.ListSecretsInput{}))
+		}, typed[*smtypes.InternalServiceError], "InternalServiceError"},
 		{"cloudhsmv2", func() error {
-			_, err := cloudhsmv2.NewFromConfig(cfg).DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{})
-			return err
-		}, func(err error) bool { var e *hsmtypes.CloudHsmInternalFailureException; return errors.As(err, &e) }, "CloudHsmInternalFailureException"},
+			return errOf(cloudhsmv2.NewFromConfig(cfg).DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{}))
+		}, typed[*hsmtypes.CloudHsmInternalFailureException], "CloudHsmInternalFailureException"},
 		{"sns", func() error {
-			_, err := sns.NewFromConfig(cfg).ListTopics(ctx, &sns.ListTopicsInput{})
-			return err
-		}, func(err error) bool { var e *snstypes.InternalErrorException; return errors.As(err, &e) }, "InternalError"},
+			return errOf(sns.NewFromConfig(cfg).ListTopics(ctx, &sns.ListTopicsInput{}))
+		}, typed[*snstypes.InternalErrorException], "InternalError"},
 		{"kms", func() error {
-			_, err := kms.NewFromConfig(cfg).DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{})
-			return err
-		}, func(err error) bool { var e *kmstypes.KMSInternalException; return errors.As(err, &e) }, "KMSInternalException"},
+			return errOf(kms.NewFromConfig(cfg).DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{}))
+		}, typed[*kmstypes.KMSInternalException], "KMSInternalException"},
 		{"ssm", func() error {
-			_, err := ssm.NewFromConfig(cfg).ListCommandInvocations(ctx, &ssm.ListCommandInvocationsInput{})
-			return err
-		}, func(err error) bool { var e *ssmtypes.InternalServerError; return errors.As(err, &e) }, "InternalServerError"},
+			return errOf(ssm.NewFromConfig(cfg).ListCommandInvocations(ctx, &ssm.ListCommandInvocationsInput{}))
+		}, typed[*ssmtypes.InternalServerError], "InternalServerError"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.service, func(t *testing.T) {
 			if _, err := env.Faults.Add(sandbox.Fault{Service: tc.service, Kind: sandbox.FaultInternal, Count: 3}); err != nil {
 				t.Fatal(err)
 			}
-			if err := tc.call(); !tc.check(err) {
+			err := tc.call()
+			if _, ok := tc.typed(err); !ok {
 				t.Errorf("err = %v, want the typed %s", err, tc.code)
 			}
 			recs := env.Recorder.Records(tc.service, "")
@@ -557,38 +543,14 @@ func TestNamedFaultMessages(t *testing.T) {
 		message       func(error) (string, bool)
 	}{
 		{"secretsmanager", "ResourceNotFoundException", func() error {
-			_, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("x")})
-			return err
-		}, func(err error) (string, bool) {
-			var e *smtypes.ResourceNotFoundException
-			ok := errors.As(err, &e)
-			if !ok {
-				return "", false
-			}
-			return aws.ToString(e.Message), true
-		}},
+			return errOf(secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("x")}))
+		}, typed[*smtypes.ResourceNotFoundException]},
 		{"cloudhsmv2", "CloudHsmResourceNotFoundException", func() error {
-			_, err := cloudhsmv2.NewFromConfig(cfg).DeleteCluster(ctx, &cloudhsmv2.DeleteClusterInput{ClusterId: aws.String("cluster-aaaaaaaaaaa")})
-			return err
-		}, func(err error) (string, bool) {
-			var e *hsmtypes.CloudHsmResourceNotFoundException
-			ok := errors.As(err, &e)
-			if !ok {
-				return "", false
-			}
-			return aws.ToString(e.Message), true
-		}},
+			return errOf(cloudhsmv2.NewFromConfig(cfg).DeleteCluster(ctx, &cloudhsmv2.DeleteClusterInput{ClusterId: aws.String("cluster-aaaaaaaaaaa")}))
+		}, typed[*hsmtypes.CloudHsmResourceNotFoundException]},
 		{"events", "ResourceNotFoundException", func() error {
-			_, err := eventbridge.NewFromConfig(cfg).DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String("x")})
-			return err
-		}, func(err error) (string, bool) {
-			var e *ebtypes.ResourceNotFoundException
-			ok := errors.As(err, &e)
-			if !ok {
-				return "", false
-			}
-			return aws.ToString(e.Message), true
-		}},
+			return errOf(eventbridge.NewFromConfig(cfg).DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String("x")}))
+		}, typed[*ebtypes.ResourceNotFoundException]},
 	}
 	for _, tc := range tests {
 		t.Run(tc.service, func(t *testing.T) {
@@ -656,24 +618,8 @@ func TestStepFunctionsWiring(t *testing.T) {
 	env := sandboxtest.New(t)
 	ctx := sandboxtest.Context(t, 20*time.Second)
 	cfg := env.AWSConfig()
-	got := make(chan map[string]any, 4)
-	target, err := env.Lambda.RegisterHandler("safety-net", func(_ context.Context, p []byte) ([]byte, error) {
-		var ev map[string]any
-		_ = json.Unmarshal(p, &ev)
-		got <- ev
-		return nil, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eb := eventbridge.NewFromConfig(cfg)
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("failed-executions"), EventPattern: aws.String(
-		`{"source":["aws.states"],"detail-type":["Step Functions Execution Status Change"],"detail":{"status":["FAILED","TIMED_OUT","ABORTED"]}}`)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("failed-executions"), Targets: []ebtypes.Target{{Id: aws.String("net"), Arn: aws.String(target)}}}); err != nil {
-		t.Fatal(err)
-	}
+	got := ruleEvents(ctx, t, env, "failed-executions",
+		`{"source":["aws.states"],"detail-type":["Step Functions Execution Status Change"],"detail":{"status":["FAILED","TIMED_OUT","ABORTED"]}}`)
 	def := `{"StartAt":"Describe","States":{
 	  "Describe":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:secretsmanager:describeSecret","Parameters":{"SecretId":"absent"},
 	    "Catch":[{"ErrorEquals":["SecretsManager.ResourceNotFoundException"],"Next":"Missing"}],"End":true},
@@ -716,28 +662,12 @@ func TestRotationFailedReachesEventBridge(t *testing.T) {
 	env := sandboxtest.New(t, sandboxtest.Scale(1000))
 	ctx := sandboxtest.Context(t, 30*time.Second)
 	cfg := env.AWSConfig()
-	got := make(chan map[string]any, 8)
-	relay, err := env.Lambda.RegisterHandler("relay", func(_ context.Context, p []byte) ([]byte, error) {
-		var ev map[string]any
-		_ = json.Unmarshal(p, &ev)
-		got <- ev
-		return nil, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := ruleEvents(ctx, t, env, "rotation-failed",
+		`{"source":["aws.secretsmanager"],"detail-type":["AWS Service Event via CloudTrail"],"detail":{"eventName":["RotationFailed"]}}`)
 	rotator, err := env.Lambda.RegisterHandler("rotator", func(context.Context, []byte) ([]byte, error) {
 		return nil, errors.New("database unreachable")
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	eb := eventbridge.NewFromConfig(cfg)
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("rotation-failed"), EventPattern: aws.String(
-		`{"source":["aws.secretsmanager"],"detail-type":["AWS Service Event via CloudTrail"],"detail":{"eventName":["RotationFailed"]}}`)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("rotation-failed"), Targets: []ebtypes.Target{{Id: aws.String("relay"), Arn: aws.String(relay)}}}); err != nil {
 		t.Fatal(err)
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
@@ -805,3 +735,43 @@ func TestInternalInvokeFaults(t *testing.T) {
 		t.Errorf("lambda records = %q, want two injected throttles then the invocation", codes)
 	}
 }
+
+// ruleEvents makes an EventBridge rule with pattern whose target is a Lambda function that hands
+// every event it receives to the returned channel.
+func ruleEvents(ctx context.Context, t *testing.T, env *sandboxtest.Env, rule, pattern string) <-chan map[string]any {
+	t.Helper()
+	got := make(chan map[string]any, 8)
+	target, err := env.Lambda.RegisterHandler(rule+"-target", func(_ context.Context, p []byte) ([]byte, error) {
+		var ev map[string]any
+		_ = json.Unmarshal(p, &ev)
+		got <- ev
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb := eventbridge.NewFromConfig(env.AWSConfig())
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventPattern: aws.String(pattern)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule), Targets: []ebtypes.Target{{Id: aws.String("target"), Arn: aws.String(target)}}}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// typed reports whether err is the SDK's typed exception E, and its message (the member the
+// service's model names Message or message).
+func typed[E interface {
+	error
+	ErrorMessage() string
+}](err error) (string, bool) {
+	var e E
+	if !errors.As(err, &e) {
+		return "", false
+	}
+	return e.ErrorMessage(), true
+}
+
+// errOf keeps only the error of an SDK call, for tables of calls that check nothing else.
+func errOf[O any](_ O, err error) error { return err }

@@ -1,8 +1,6 @@
 package sandbox
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -199,7 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	call := &call{s: s, w: w, r: r, body: body, id: newRequestID()}
+	call := &call{s: s, w: w, r: r, body: body, id: core.NewUUID()}
 	s.mu.RLock()
 	var restSvc core.RESTService
 	var restOp string
@@ -301,14 +299,6 @@ func signingService(r *http.Request) (string, *core.Error) {
 		return "", core.Errorf("IncompleteSignatureException", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' in AWS4-HMAC-SHA256 form.")
 	}
 	return m[2], nil
-}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80 // a version 4 UUID, as AWS request ids are
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // asCoreError turns any handler error into the exception to send.

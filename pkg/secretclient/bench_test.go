@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/pkg/rotation"
-	"github.com/strongroom/strongroom/pkg/rotation/rotationtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/rotationtest"
 	"github.com/strongroom/strongroom/pkg/secretclient"
 )
 

@@ -12,9 +12,9 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/strongroom/strongroom/pkg/dbsecret"
-	"github.com/strongroom/strongroom/pkg/mariadbtest"
 	"github.com/strongroom/strongroom/pkg/rotation"
-	"github.com/strongroom/strongroom/pkg/rotation/rotationtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/rotationtest"
 	"github.com/strongroom/strongroom/pkg/secretclient"
 )
 

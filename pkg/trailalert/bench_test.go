@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strongroom/strongroom/pkg/trailalert/trailalerttest"
 )
 
 // BenchmarkAlert measures the relay's CPU work per event - parse, classify, redact, render - over
@@ -12,7 +14,7 @@ import (
 // events/s of wall time and events/cpu-s, events per second of this process's CPU time (user +
 // system, GC included), which stays meaningful when other work shares the machine.
 func BenchmarkAlert(b *testing.B) {
-	a := newAlerter(b)
+	a := trailalerttest.NewAlerter(b)
 	fx := fixtures(b)
 	events := make([][]byte, 0, len(fx))
 	for _, raw := range fx {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/strongroom/strongroom/pkg/trailalert"
+	"github.com/strongroom/strongroom/pkg/trailalert/trailalerttest"
 )
 
 // FuzzParse feeds arbitrary bytes through the whole pipeline. Its seed corpus (the fixtures and
@@ -64,7 +65,7 @@ func FuzzParse(f *testing.F) {
 		if excerpt != want.String()+"\n" {
 			t.Fatalf("excerpt differs from json.Indent:\n%q\n%q", excerpt, want.String())
 		}
-		if vals, _ := collectSensitive(doc, red); len(vals) > 0 {
+		if vals, _ := trailalerttest.CollectSensitive(doc, red); len(vals) > 0 {
 			for _, v := range vals {
 				if v != trailalert.RedactedMarker {
 					t.Fatalf("sensitive value %q left in the excerpt", v)

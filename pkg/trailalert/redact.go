@@ -112,74 +112,63 @@ func (w *redactWriter) ws(i int) int {
 func (w *redactWriter) value(i int) int {
 	switch w.in[i] {
 	case '{':
-		w.out = append(w.out, '{')
-		i = w.ws(i + 1)
-		if w.in[i] == '}' {
-			w.out = append(w.out, '}')
-			return i + 1
-		}
-		w.depth++
-		w.newline()
-		for w.in[i] != '}' {
-			if w.in[i] == ',' {
-				w.out = append(w.out, ',')
-				w.newline()
-				i = w.ws(i + 1)
-			}
-			end := stringEnd(w.in, i)
-			key := w.in[i:end]
-			w.out = append(w.out, key...)
-			w.out = append(w.out, ':')
-			if w.indent {
-				w.out = append(w.out, ' ')
-			}
-			i = w.ws(w.ws(end) + 1) // past ':'
-			if w.sensitiveKey(key) && !bytes.HasPrefix(w.in[i:], []byte("null")) {
-				i = skipValue(w.in, i)
-				w.out = append(w.out, `"`+RedactedMarker+`"`...)
-				w.n++
-			} else {
-				i = w.value(i)
-			}
-			i = w.ws(i)
-		}
-		w.depth--
-		w.newline()
-		w.out = append(w.out, '}')
-		return i + 1
+		return w.container(i, '}', w.member)
 	case '[':
-		w.out = append(w.out, '[')
-		i = w.ws(i + 1)
-		if w.in[i] == ']' {
-			w.out = append(w.out, ']')
-			return i + 1
-		}
-		w.depth++
-		w.newline()
-		for w.in[i] != ']' {
-			if w.in[i] == ',' {
-				w.out = append(w.out, ',')
-				w.newline()
-				i = w.ws(i + 1)
-			}
-			i = w.ws(w.value(i))
-		}
-		w.depth--
-		w.newline()
-		w.out = append(w.out, ']')
-		return i + 1
+		return w.container(i, ']', w.value)
 	case '"':
 		end := stringEnd(w.in, i)
 		w.out = append(w.out, w.in[i:end]...)
 		return end
 	default: // number, true, false, null
-		j := i
-		for j < len(w.in) && !isDelim(w.in[j]) {
-			j++
-		}
+		j := scalarEnd(w.in, i)
 		w.out = append(w.out, w.in[i:j]...)
 		return j
 	}
+}
+
+// container copies the object or array opening at i, whose closing bracket is end, and returns
+// the index after it; each member (an object's key and value, an array's element) is copied by
+// member, which returns the index after it.
+func (w *redactWriter) container(i int, end byte, member func(int) int) int {
+	w.out = append(w.out, w.in[i])
+	i = w.ws(i + 1)
+	if w.in[i] == end {
+		w.out = append(w.out, end)
+		return i + 1
+	}
+	w.depth++
+	w.newline()
+	for w.in[i] != end {
+		if w.in[i] == ',' {
+			w.out = append(w.out, ',')
+			w.newline()
+			i = w.ws(i + 1)
+		}
+		i = w.ws(member(i))
+	}
+	w.depth--
+	w.newline()
+	w.out = append(w.out, end)
+	return i + 1
+}
+
+// member copies the object member (key, colon and value) at i, redacting the value when the key
+// is sensitive, and returns the index after it.
+func (w *redactWriter) member(i int) int {
+	end := stringEnd(w.in, i)
+	key := w.in[i:end]
+	w.out = append(w.out, key...)
+	w.out = append(w.out, ':')
+	if w.indent {
+		w.out = append(w.out, ' ')
+	}
+	i = w.ws(w.ws(end) + 1) // past ':'
+	if w.sensitiveKey(key) && !bytes.HasPrefix(w.in[i:], []byte("null")) {
+		w.out = append(w.out, `"`+RedactedMarker+`"`...)
+		w.n++
+		return skipValue(w.in, i)
+	}
+	return w.value(i)
 }
 
 // sensitiveKey decides on a quoted key as it appears in the document.
@@ -238,12 +227,16 @@ func skipValue(in []byte, i int) int {
 		}
 		return len(in)
 	default:
-		j := i
-		for j < len(in) && !isDelim(in[j]) {
-			j++
-		}
-		return j
+		return scalarEnd(in, i)
 	}
+}
+
+// scalarEnd returns the index after the number, true, false or null starting at i.
+func scalarEnd(in []byte, i int) int {
+	for i < len(in) && !isDelim(in[i]) {
+		i++
+	}
+	return i
 }
 
 // normalizeKey lower-cases ASCII letters and drops '_', '-' and ' ', appending to dst.

@@ -66,7 +66,7 @@ func (r *Relay) Handle(ctx context.Context, in json.RawMessage) (RelayOutput, er
 		Truncated: msg.Truncated,
 		Redacted:  msg.Redacted,
 	}
-	r.log.InfoContext(ctx, "alert published", "step", "trailrelay", "event_id", msg.EventID,
+	r.log.InfoContext(ctx, "alert published", "event_id", msg.EventID,
 		"event_source", msg.Attributes[AttrEventSource], "event_name", msg.Attributes[AttrEventName],
 		"severity", res.Severity, "rule", msg.Rule, "message_id", res.MessageID,
 		"truncated", res.Truncated, "redacted", res.Redacted, "bytes", msg.Size())

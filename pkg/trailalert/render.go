@@ -239,54 +239,49 @@ func who(ev *Event) string {
 
 // identity is the full description of the caller for the body.
 func identity(u *UserIdentity) string {
-	var parts []string
-	if u.Type != "" {
-		parts = append(parts, u.Type)
-	}
-	if u.ARN != "" {
-		parts = append(parts, u.ARN)
-	} else if u.UserName != "" {
-		parts = append(parts, u.UserName)
-	}
-	if u.InvokedBy != "" {
-		parts = append(parts, "invoked by "+u.InvokedBy)
-	}
-	if u.AccessKeyID != "" {
-		parts = append(parts, "access key "+u.AccessKeyID)
-	}
+	var issuer, mfa string
 	if sc := u.SessionContext; sc != nil {
-		if sc.SessionIssuer.ARN != "" {
-			parts = append(parts, "via "+sc.SessionIssuer.ARN)
-		}
+		issuer = labelled("via ", sc.SessionIssuer.ARN)
 		switch sc.Attributes.MFAAuthenticated {
 		case "true":
-			parts = append(parts, "MFA-authenticated session")
+			mfa = "MFA-authenticated session"
 		case "false":
-			parts = append(parts, "session without MFA")
+			mfa = "session without MFA"
 		}
 	}
-	if len(parts) == 0 {
-		return "unknown principal"
+	who := joinNonEmpty(u.Type, firstNonEmpty(u.ARN, u.UserName), labelled("invoked by ", u.InvokedBy),
+		labelled("access key ", u.AccessKeyID), issuer, mfa)
+	return firstNonEmpty(who, "unknown principal")
+}
+
+func eventKind(rec *Record) string {
+	access := ""
+	if rec.ReadOnly != nil {
+		access = "write"
+		if *rec.ReadOnly {
+			access = "read-only"
+		}
+	}
+	return joinNonEmpty(rec.EventType, rec.EventCategory, access)
+}
+
+// joinNonEmpty joins the values that are not empty with ", ".
+func joinNonEmpty(vals ...string) string {
+	var parts []string
+	for _, v := range vals {
+		if v != "" {
+			parts = append(parts, v)
+		}
 	}
 	return strings.Join(parts, ", ")
 }
 
-func eventKind(rec *Record) string {
-	var k []string
-	if rec.EventType != "" {
-		k = append(k, rec.EventType)
+// labelled is label+v, or "" when v is empty.
+func labelled(label, v string) string {
+	if v == "" {
+		return ""
 	}
-	if rec.EventCategory != "" {
-		k = append(k, rec.EventCategory)
-	}
-	if rec.ReadOnly != nil {
-		if *rec.ReadOnly {
-			k = append(k, "read-only")
-		} else {
-			k = append(k, "write")
-		}
-	}
-	return strings.Join(k, ", ")
+	return label + v
 }
 
 // result describes the outcome: success, a failed sign-in, or the error code and message.
@@ -315,14 +310,23 @@ func result(rec *Record) string {
 }
 
 func mfaUsed(rec *Record) string {
-	if len(rec.AdditionalEventData) == 0 || rec.AdditionalEventData[0] != '{' {
-		return ""
-	}
 	var a struct {
 		MFAUsed string `json:"MFAUsed"`
 	}
-	_ = json.Unmarshal(rec.AdditionalEventData, &a)
+	decodeObject(rec.AdditionalEventData, &a)
 	return a.MFAUsed
+}
+
+// decodeObject decodes raw into v when raw is a JSON object and reports whether it is; anything
+// else (absent, null, a string, an array) leaves v as it is. A member whose type does not fit its
+// field in v is skipped and the others still decode: what the record holds beyond that is in the
+// event JSON the body shows.
+func decodeObject(raw json.RawMessage, v any) bool {
+	if len(raw) == 0 || raw[0] != '{' {
+		return false
+	}
+	_ = json.Unmarshal(raw, v)
+	return true
 }
 
 // resourceParams are the request parameters (and additional event data) that name the resource
@@ -383,14 +387,12 @@ func resources(ev *Event) []string {
 		}
 	}
 	for _, doc := range []json.RawMessage{ev.Record.RequestParameters, ev.Record.AdditionalEventData} {
-		if len(doc) == 0 || doc[0] != '{' {
-			continue
-		}
 		// A parameter of another type (a nested object called name, say) is skipped: the others
 		// still decode, and the full request is in the event JSON.
 		var p resourceParams
-		_ = json.Unmarshal(doc, &p)
-		p.list(arns, add)
+		if decodeObject(doc, &p) {
+			p.list(arns, add)
+		}
 	}
 	if len(out) == 0 {
 		for _, r := range ev.Envelope.Resources {

@@ -1,7 +1,6 @@
 package trailalert
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -153,13 +152,10 @@ func (r *Rule) matches(ev *Event) bool {
 
 // signInResult is a console sign-in's responseElements.ConsoleLogin ("Success" or "Failure").
 func signInResult(rec *Record) string {
-	if len(rec.ResponseElements) == 0 || rec.ResponseElements[0] != '{' {
-		return ""
-	}
 	var re struct {
 		ConsoleLogin string `json:"ConsoleLogin"`
 	}
-	_ = json.Unmarshal(rec.ResponseElements, &re)
+	decodeObject(rec.ResponseElements, &re)
 	return re.ConsoleLogin
 }
 

@@ -13,36 +13,13 @@ import (
 	"testing"
 
 	"github.com/strongroom/strongroom/pkg/trailalert"
+	"github.com/strongroom/strongroom/pkg/trailalert/trailalerttest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the current output")
 
 // fixtures returns the EventBridge events in testdata/events, by file name.
-func fixtures(t testing.TB) map[string][]byte {
-	t.Helper()
-	paths, err := filepath.Glob("testdata/events/*.json")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	out := map[string][]byte{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(p), ".json")] = b
-	}
-	return out
-}
-
-func newAlerter(t testing.TB) *trailalert.Alerter {
-	t.Helper()
-	a, err := trailalert.New(trailalert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
+func fixtures(t testing.TB) map[string][]byte { return trailalerttest.Fixtures(t, "testdata/events") }
 
 // golden renders a message as the reader and a subscriber filter see it.
 func golden(m *trailalert.Message) string {
@@ -61,7 +38,7 @@ func golden(m *trailalert.Message) string {
 }
 
 func TestGoldenMessages(t *testing.T) {
-	a := newAlerter(t)
+	a := trailalerttest.NewAlerter(t)
 	fx := fixtures(t)
 	if len(fx) < 15 {
 		t.Errorf("only %d fixtures; the issue asks for at least 15", len(fx))
@@ -136,7 +113,7 @@ func TestFixtureClassification(t *testing.T) {
 		"17-secretsmanager-accessdenied":           {trailalert.Warning, "access-denied", "[WARNING] secretsmanager:GetSecretValue failed: AccessDenied by app-server/i-0fe... in 111122223333"},
 		"18-sts-assumerole-awsservice":             {trailalert.Info, "", "[INFO] sts:AssumeRole by lambda.amazonaws.com in 111122223333"},
 	}
-	a := newAlerter(t)
+	a := trailalerttest.NewAlerter(t)
 	fx := fixtures(t)
 	for name, w := range want {
 		t.Run(name, func(t *testing.T) {
@@ -166,7 +143,7 @@ func TestFixtureClassification(t *testing.T) {
 // TestNoSecretReachesMessage collects, independently of the redactor, the values of every field
 // whose name is sensitive in every fixture, and checks none appears anywhere in the message.
 func TestNoSecretReachesMessage(t *testing.T) {
-	a := newAlerter(t)
+	a := trailalerttest.NewAlerter(t)
 	red, _ := trailalert.NewRedactor(trailalert.DefaultSensitiveFields)
 	total := 0
 	for name, raw := range fixtures(t) {
@@ -174,7 +151,7 @@ func TestNoSecretReachesMessage(t *testing.T) {
 		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatal(err)
 		}
-		secrets, keys := collectSensitive(doc, red)
+		secrets, keys := trailalerttest.CollectSensitive(doc, red)
 		total += len(secrets)
 		m, err := a.Alert(raw)
 		if err != nil {
@@ -200,47 +177,8 @@ func TestNoSecretReachesMessage(t *testing.T) {
 	}
 }
 
-// collectSensitive returns the string leaves under sensitive keys whose value is not null, and
-// how many such keys there are.
-func collectSensitive(v any, red *trailalert.Redactor) (values []string, keys int) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if red.Sensitive(k) && val != nil {
-				values = append(values, leafStrings(val, nil)...)
-				keys++
-				continue
-			}
-			vs, n := collectSensitive(val, red)
-			values, keys = append(values, vs...), keys+n
-		}
-	case []any:
-		for _, e := range x {
-			vs, n := collectSensitive(e, red)
-			values, keys = append(values, vs...), keys+n
-		}
-	}
-	return values, keys
-}
-
-func leafStrings(v any, out []string) []string {
-	switch x := v.(type) {
-	case string:
-		out = append(out, x)
-	case map[string]any:
-		for _, e := range x {
-			out = leafStrings(e, out)
-		}
-	case []any:
-		for _, e := range x {
-			out = leafStrings(e, out)
-		}
-	}
-	return out
-}
-
 func TestMessageInvariants(t *testing.T) {
-	a := newAlerter(t)
+	a := trailalerttest.NewAlerter(t)
 	for name, raw := range fixtures(t) {
 		m, err := a.Alert(raw)
 		if err != nil {
@@ -286,27 +224,9 @@ func checkInvariants(t testing.TB, name string, m *trailalert.Message) {
 	}
 }
 
-// oversizedEvent is fixture 15 with a 400 KB policy document of multi-byte characters (so a cut
-// could split one), a password after it and an error message that tries to forge a body line.
-func oversizedEvent(t testing.TB) []byte {
-	t.Helper()
-	raw := fixtures(t)["15-iam-putrolepolicy"]
-	var ev map[string]any
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
-	detail := ev["detail"].(map[string]any)
-	params := detail["requestParameters"].(map[string]any)
-	params["policyDocument"] = strings.Repeat("é-policy-", 400<<10/10)
-	params["password"] = "after-the-cut"
-	detail["errorMessage"] = strings.Repeat("x", 10000) + "\nForged-Line: yes"
-	big, _ := json.Marshal(ev)
-	return big
-}
-
 func TestOversizedEventIsTruncatedNotDropped(t *testing.T) {
-	big := oversizedEvent(t)
-	m, err := newAlerter(t).Alert(big)
+	big := trailalerttest.Oversized(t, fixtures(t)["15-iam-putrolepolicy"])
+	m, err := trailalerttest.NewAlerter(t).Alert(big)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +266,7 @@ func TestSubjectStaysShortAndASCII(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			mod := bytes.Replace(raw, []byte("i-0123456789abcdef0"), []byte(jsonEscape(tc.session)), -1)
-			m, err := newAlerter(t).Alert(mod)
+			m, err := trailalerttest.NewAlerter(t).Alert(mod)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -407,7 +327,7 @@ func TestParseErrors(t *testing.T) {
 		}), trailalert.ErrMissingField, "account"},
 		{"no region anywhere", mutate(func(ev map[string]any) { delete(ev, "region"); delete(detail(ev), "awsRegion") }), trailalert.ErrMissingField, "region"},
 	}
-	a := newAlerter(t)
+	a := trailalerttest.NewAlerter(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := a.Alert(tc.input)

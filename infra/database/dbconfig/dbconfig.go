@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/pkg/rotation"
 	"github.com/strongroom/strongroom/pkg/rotationschedule"
 )
@@ -69,9 +70,9 @@ type Config struct {
 	ExcludeCharacters string
 }
 
-// Lookup returns the context value stored under a key, or nil when there is none (the shape of
-// settings.Lookup and of constructs.Node.TryGetContext after dereferencing).
-type Lookup func(key string) any
+// Lookup returns the context value stored under a key, or nil when there is none: settings.Lookup,
+// whose readers (settings.String, settings.RawString) this package shares.
+type Lookup = settings.Lookup
 
 var (
 	vpcIDRE        = regexp.MustCompile(`^vpc-([0-9a-f]{8}|[0-9a-f]{17})$`)
@@ -94,7 +95,7 @@ func Read(ctx Lookup) (Config, error) {
 		}
 	}
 
-	if v, err := str(ctx, KeyVpcID); err != nil {
+	if v, err := settings.String(ctx, KeyVpcID); err != nil {
 		add(err)
 	} else if v != "" && !vpcIDRE.MatchString(v) {
 		add(fmt.Errorf("context %s: %q is not a VPC id; use the id of a VPC with isolated subnets, such as vpc-0a1b2c3d4e5f67890, or remove the key to create one", KeyVpcID, v))
@@ -123,7 +124,7 @@ func Read(ctx Lookup) (Config, error) {
 		}
 	}
 
-	if v, err := str(ctx, KeyInstanceType); err != nil {
+	if v, err := settings.String(ctx, KeyInstanceType); err != nil {
 		add(err)
 	} else if v != "" {
 		v = strings.TrimPrefix(v, "db.")
@@ -146,11 +147,11 @@ func Read(ctx Lookup) (Config, error) {
 // readSchedule checks the schedule and its window together: a window is only valid relative to its
 // schedule, and pkg/rotationschedule names the part at fault, which decides the key we name.
 func (c *Config) readSchedule(ctx Lookup) error {
-	expr, err := str(ctx, KeyRotationSchedule)
+	expr, err := settings.String(ctx, KeyRotationSchedule)
 	if err != nil {
 		return err
 	}
-	window, err := str(ctx, KeyRotationWindow)
+	window, err := settings.String(ctx, KeyRotationWindow)
 	if err != nil {
 		return err
 	}
@@ -185,7 +186,8 @@ func (c *Config) readPassword(ctx Lookup) error {
 		env[rotation.EnvPasswordLength] = strconv.Itoa(n)
 	}
 	if ctx(KeyPasswordExcludeCharset) != nil {
-		v, err := rawString(ctx, KeyPasswordExcludeCharset)
+		// Spaces kept: a space is a meaningful excluded character.
+		v, err := settings.RawString(ctx, KeyPasswordExcludeCharset)
 		if err != nil {
 			errs = append(errs, err)
 		} else {
@@ -210,23 +212,6 @@ func (c *Config) readPassword(ctx Lookup) error {
 		c.ExcludeCharacters = *cfg.ExcludeCharacters
 	}
 	return nil
-}
-
-func str(ctx Lookup, key string) (string, error) {
-	v, err := rawString(ctx, key)
-	return strings.TrimSpace(v), err
-}
-
-// rawString keeps spaces: a space is a meaningful excluded character.
-func rawString(ctx Lookup, key string) (string, error) {
-	switch v := ctx(key).(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	default:
-		return "", fmt.Errorf("context %s: got %T %v, want a string (set it in cdk.json or with -c %s=VALUE)", key, v, v, key)
-	}
 }
 
 // boolean accepts a JSON boolean (cdk.json) or the strings "true"/"false" (`-c key=false` always

@@ -5,15 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/pkg/rotation"
 )
 
-func lookup(m map[string]any) Lookup {
-	return func(k string) any { return m[k] }
-}
-
 func TestDefaults(t *testing.T) {
-	c, err := Read(lookup(nil))
+	c, err := Read(settings.MapLookup(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +55,7 @@ func TestValidValues(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Read(lookup(tc.ctx))
+			c, err := Read(settings.MapLookup(tc.ctx))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +98,7 @@ func TestInvalidValues(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Read(lookup(tc.ctx))
+			_, err := Read(settings.MapLookup(tc.ctx))
 			if err == nil {
 				t.Fatalf("Read(%v) accepted", tc.ctx)
 			}
@@ -115,7 +112,7 @@ func TestInvalidValues(t *testing.T) {
 }
 
 func TestAllProblemsReportedTogether(t *testing.T) {
-	_, err := Read(lookup(map[string]any{KeyVpcID: "x", KeyRotationSchedule: "rate(1 hours)", KeyBackupRetentionDays: 0.0}))
+	_, err := Read(settings.MapLookup(map[string]any{KeyVpcID: "x", KeyRotationSchedule: "rate(1 hours)", KeyBackupRetentionDays: 0.0}))
 	if err == nil {
 		t.Fatal("accepted")
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/strongroom/strongroom/infra/database/dbconfig"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // TestSchedulesAgreeWithSecretsManager checks synth-time validation against a second, independent

@@ -25,8 +25,6 @@ package cloudformation
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -256,14 +254,14 @@ func (d *Driver) stackID(name string) string {
 	defer d.mu.Unlock()
 	id, ok := d.stacks[name]
 	if !ok {
-		id = "arn:aws:cloudformation:" + d.region + ":" + d.account + ":stack/" + name + "/" + newUUID()
+		id = "arn:aws:cloudformation:" + d.region + ":" + d.account + ":stack/" + name + "/" + core.NewUUID()
 		d.stacks[name] = id
 	}
 	return id
 }
 
 func (d *Driver) generatedID(spec ResourceSpec) string {
-	return stackName(spec) + "-" + spec.LogicalResourceID + "-" + strings.ToUpper(randomHex(6))
+	return stackName(spec) + "-" + spec.LogicalResourceID + "-" + strings.ToUpper(core.RandomHex(12))
 }
 
 func stackName(spec ResourceSpec) string {
@@ -292,7 +290,7 @@ func (d *Driver) send(ctx context.Context, reqType string, spec ResourceSpec) (*
 	}
 	ev := Event{
 		RequestType: reqType, ServiceToken: spec.ServiceToken, StackID: d.stackID(stackName(spec)),
-		RequestID: newUUID(), LogicalResourceID: spec.LogicalResourceID, ResourceType: spec.ResourceType,
+		RequestID: core.NewUUID(), LogicalResourceID: spec.LogicalResourceID, ResourceType: spec.ResourceType,
 		ResourceProperties: props,
 	}
 	if reqType != RequestCreate {
@@ -305,7 +303,7 @@ func (d *Driver) send(ctx context.Context, reqType string, spec ResourceSpec) (*
 		}
 	}
 	key := ev.StackID + "|" + ev.LogicalResourceID + "|" + ev.RequestID
-	r := &request{token: randomHex(32), issued: d.clock.Now(), first: make(chan struct{})}
+	r := &request{token: core.RandomHex(64), issued: d.clock.Now(), first: make(chan struct{})}
 	ev.ResponseURL = d.responseURL(key, r)
 	r.event = ev
 	d.mu.Lock()
@@ -423,18 +421,4 @@ func judge(ev Event, body []byte) (*Response, []string) {
 		}
 	}
 	return &resp, problems
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80 // version 4, as CloudFormation's request ids
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -54,13 +54,13 @@ func (d *Driver) ServeREST(_ context.Context, _ string, r *http.Request, body []
 	d.mu.Unlock()
 	req.firstOnce.Do(func() { close(req.first) })
 	h := http.Header{}
-	h.Set("ETag", fmt.Sprintf("%q", randomHex(16)))
+	h.Set("ETag", fmt.Sprintf("%q", core.RandomHex(32)))
 	return &core.RESTResponse{Status: http.StatusOK, Header: h}, nil
 }
 
 func s3Error(status int, code, msg string) *core.RESTResponse {
 	h := http.Header{}
 	h.Set("Content-Type", "application/xml")
-	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Error><Code>%s</Code><Message>%s</Message><RequestId>%s</RequestId></Error>`, code, msg, strings.ToUpper(randomHex(8)))
+	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Error><Code>%s</Code><Message>%s</Message><RequestId>%s</RequestId></Error>`, code, msg, strings.ToUpper(core.RandomHex(16)))
 	return &core.RESTResponse{Status: status, Header: h, Body: []byte(body)}
 }

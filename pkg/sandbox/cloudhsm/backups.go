@@ -3,7 +3,6 @@ package cloudhsm
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -44,7 +43,7 @@ func (s *Service) newBackupLocked(c *cluster) *backup {
 	}
 	s.backups[id] = b
 	s.border = append(s.border, id)
-	s.later(s.dur.BackupCreate, func() {
+	s.timers.Later(s.dur.BackupCreate, func() {
 		if b.state == BackupCreateInProgress {
 			b.state = BackupReady
 		}
@@ -71,11 +70,7 @@ type describeBackupsInput struct {
 	SortAscending bool                `json:"SortAscending"`
 }
 
-func (s *Service) describeBackups(_ context.Context, raw json.RawMessage) (any, error) {
-	var in describeBackupsInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) describeBackups(_ context.Context, in describeBackupsInput) (any, error) {
 	for k := range in.Filters {
 		switch k {
 		case "backupIds", "sourceBackupIds", "clusterIds", "states", "neverExpires":
@@ -111,12 +106,7 @@ func (s *Service) describeBackups(_ context.Context, raw json.RawMessage) (any, 
 	if !in.SortAscending {
 		slices.Reverse(all)
 	}
-	items, next := cut(all, start, limit)
-	out := map[string]any{"Backups": items}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return cut(all, start, limit, "Backups"), nil
 }
 
 // Tags.
@@ -158,59 +148,39 @@ type tagResourceInput struct {
 	NextToken  string   `json:"NextToken"`
 }
 
-func (s *Service) tagResource(_ context.Context, raw json.RawMessage) (any, error) {
-	var in tagResourceInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) tagResource(_ context.Context, in tagResourceInput) (any, error) {
 	if len(in.TagList) == 0 {
 		return nil, core.Errorf("ValidationException", "1 validation error detected: Value at 'tagList' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	}
 	if err := checkTags(in.TagList); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tags, err := s.tagsLocked(in.ResourceId)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range in.TagList {
-		if i := slices.IndexFunc(*tags, func(x tag) bool { return x.Key == t.Key }); i >= 0 {
-			(*tags)[i].Value = t.Value
-		} else {
-			*tags = append(*tags, t)
+	return core.Locked(&s.mu, s.tagsLocked, in.ResourceId, func(tags *[]tag) (any, error) {
+		for _, t := range in.TagList {
+			if i := slices.IndexFunc(*tags, func(x tag) bool { return x.Key == t.Key }); i >= 0 {
+				(*tags)[i].Value = t.Value
+			} else {
+				*tags = append(*tags, t)
+			}
 		}
-	}
-	if len(*tags) > 50 {
-		return nil, core.Errorf(ErrResourceLimit, "Resource '%s' would have more than 50 tags.", in.ResourceId)
-	}
-	return struct{}{}, nil
+		if len(*tags) > 50 {
+			return nil, core.Errorf(ErrResourceLimit, "Resource '%s' would have more than 50 tags.", in.ResourceId)
+		}
+		return struct{}{}, nil
+	})
 }
 
-func (s *Service) untagResource(_ context.Context, raw json.RawMessage) (any, error) {
-	var in tagResourceInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) untagResource(_ context.Context, in tagResourceInput) (any, error) {
 	if len(in.TagKeyList) == 0 {
 		return nil, core.Errorf("ValidationException", "1 validation error detected: Value at 'tagKeyList' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tags, err := s.tagsLocked(in.ResourceId)
-	if err != nil {
-		return nil, err
-	}
-	*tags = slices.DeleteFunc(*tags, func(t tag) bool { return slices.Contains(in.TagKeyList, t.Key) })
-	return struct{}{}, nil
+	return core.Locked(&s.mu, s.tagsLocked, in.ResourceId, func(tags *[]tag) (any, error) {
+		*tags = slices.DeleteFunc(*tags, func(t tag) bool { return slices.Contains(in.TagKeyList, t.Key) })
+		return struct{}{}, nil
+	})
 }
 
-func (s *Service) listTags(_ context.Context, raw json.RawMessage) (any, error) {
-	var in tagResourceInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) listTags(_ context.Context, in tagResourceInput) (any, error) {
 	start, limit, err := page(nil, in.NextToken)
 	if err != nil {
 		return nil, err
@@ -221,16 +191,7 @@ func (s *Service) listTags(_ context.Context, raw json.RawMessage) (any, error) 
 		}
 		limit = *in.MaxResults
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tags, err := s.tagsLocked(in.ResourceId)
-	if err != nil {
-		return nil, err
-	}
-	items, next := cut(slices.Clone(*tags), start, limit)
-	out := map[string]any{"TagList": items}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return core.Locked(&s.mu, s.tagsLocked, in.ResourceId, func(tags *[]tag) (any, error) {
+		return cut(slices.Clone(*tags), start, limit, "TagList"), nil
+	})
 }

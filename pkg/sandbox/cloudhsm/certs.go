@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -120,11 +119,7 @@ type initializeInput struct {
 // maxCertChars is the model's length limit on SignedCert and TrustAnchor.
 const maxCertChars = 20000
 
-func (s *Service) initializeCluster(_ context.Context, raw json.RawMessage) (any, error) {
-	var in initializeInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) initializeCluster(_ context.Context, in initializeInput) (any, error) {
 	for name, v := range map[string]string{"clusterId": in.ClusterId, "signedCert": in.SignedCert, "trustAnchor": in.TrustAnchor} {
 		if v == "" {
 			return nil, core.Errorf("ValidationException", "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", name)
@@ -133,31 +128,27 @@ func (s *Service) initializeCluster(_ context.Context, raw json.RawMessage) (any
 			return nil, core.Errorf("ValidationException", "1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", name, maxCertChars)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.clusterLocked(in.ClusterId)
-	if err != nil {
-		return nil, err
-	}
-	if c.state != StateUninitialized {
-		return nil, invalid("Cluster '%s' is in state %s. Only an UNINITIALIZED cluster can be initialized.", c.id, c.state)
-	}
-	if c.csr == "" {
-		return nil, invalid("Cluster '%s' has no cluster CSR yet. Create an HSM and wait for it to become ACTIVE before initializing the cluster.", c.id)
-	}
-	anchor, err := verifyInitialization(c.csr, in.SignedCert, in.TrustAnchor, s.clock.Now())
-	if err != nil {
-		return nil, invalid("%v", err)
-	}
-	c.clusterCert, c.trustAnchor, c.trustAnchorCert = in.SignedCert, in.TrustAnchor, anchor
-	c.state = StateInitializeInProgress
-	c.stateMessage = "Cluster is initializing. State will change to INITIALIZED upon completion."
-	s.later(s.dur.Initialize, func() {
-		if c.state == StateInitializeInProgress {
-			c.state, c.stateMessage = StateInitialized, "Cluster is initialized. Activate it with the cloudhsm-cli."
+	return core.Locked(&s.mu, s.clusterLocked, in.ClusterId, func(c *cluster) (any, error) {
+		if c.state != StateUninitialized {
+			return nil, invalid("Cluster '%s' is in state %s. Only an UNINITIALIZED cluster can be initialized.", c.id, c.state)
 		}
+		if c.csr == "" {
+			return nil, invalid("Cluster '%s' has no cluster CSR yet. Create an HSM and wait for it to become ACTIVE before initializing the cluster.", c.id)
+		}
+		anchor, err := verifyInitialization(c.csr, in.SignedCert, in.TrustAnchor, s.clock.Now())
+		if err != nil {
+			return nil, invalid("%v", err)
+		}
+		c.clusterCert, c.trustAnchor, c.trustAnchorCert = in.SignedCert, in.TrustAnchor, anchor
+		c.state = StateInitializeInProgress
+		c.stateMessage = "Cluster is initializing. State will change to INITIALIZED upon completion."
+		s.timers.Later(s.dur.Initialize, func() {
+			if c.state == StateInitializeInProgress {
+				c.state, c.stateMessage = StateInitialized, "Cluster is initialized. Activate it with the cloudhsm-cli."
+			}
+		})
+		return map[string]any{"State": c.state, "StateMessage": c.stateMessage}, nil
 	})
-	return map[string]any{"State": c.state, "StateMessage": c.stateMessage}, nil
 }
 
 // verifyInitialization applies InitializeCluster's documented checks and returns the parsed

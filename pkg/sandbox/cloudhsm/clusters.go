@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
@@ -103,11 +101,7 @@ type createClusterInput struct {
 
 var hsmTypePattern = regexp.MustCompile(`^((p|)hsm[0-9][a-z.]*\.[a-zA-Z]+)$`)
 
-func (s *Service) createCluster(_ context.Context, raw json.RawMessage) (any, error) {
-	var in createClusterInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) createCluster(_ context.Context, in createClusterInput) (any, error) {
 	switch {
 	case in.HsmType == "":
 		return nil, core.Errorf("ValidationException", "1 validation error detected: Value null at 'hsmType' failed to satisfy constraint: Member must not be null")
@@ -216,7 +210,7 @@ func (s *Service) createCluster(_ context.Context, raw json.RawMessage) (any, er
 	}
 	s.clusters[c.id] = c
 	s.order = append(s.order, c.id)
-	s.later(s.dur.ClusterCreate, func() {
+	s.timers.Later(s.dur.ClusterCreate, func() {
 		if c.state != StateCreateInProgress {
 			return
 		}
@@ -235,11 +229,7 @@ type describeClustersInput struct {
 	NextToken  string              `json:"NextToken"`
 }
 
-func (s *Service) describeClusters(_ context.Context, raw json.RawMessage) (any, error) {
-	var in describeClustersInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) describeClusters(_ context.Context, in describeClustersInput) (any, error) {
 	for k := range in.Filters {
 		if k != "clusterIds" && k != "states" && k != "vpcIds" {
 			return nil, invalid("Invalid filter '%s'. Valid filters: clusterIds, states, vpcIds.", k)
@@ -260,12 +250,7 @@ func (s *Service) describeClusters(_ context.Context, raw json.RawMessage) (any,
 		}
 		all = append(all, c.wire())
 	}
-	items, next := cut(all, start, limit)
-	out := map[string]any{"Clusters": items}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return cut(all, start, limit, "Clusters"), nil
 }
 
 // expireDeletedLocked forgets DELETED clusters older than the retention.
@@ -295,9 +280,8 @@ func page(max *int, token string) (start, limit int, err error) {
 		limit = *max
 	}
 	if token != "" {
-		b, derr := base64.RawURLEncoding.DecodeString(token)
-		n, aerr := strconv.Atoi(string(b))
-		if derr != nil || aerr != nil || n < 0 {
+		n, ok := core.ParseOffsetToken(token)
+		if !ok {
 			return 0, 0, invalid("The NextToken '%s' is not valid.", token)
 		}
 		start = n
@@ -305,50 +289,38 @@ func page(max *int, token string) (start, limit int, err error) {
 	return start, limit, nil
 }
 
-func cut[T any](all []T, start, limit int) ([]T, string) {
-	if start > len(all) {
-		start = len(all)
-	}
-	end := min(start+limit, len(all))
-	items := all[start:end]
-	if items == nil {
-		items = []T{}
-	}
+// cut answers one page of a list: the page of all from start, named key, and NextToken when
+// another page follows.
+func cut[T any](all []T, start, limit int, key string) map[string]any {
+	items, end := core.Window(all, start, limit)
+	out := map[string]any{key: items}
 	if end < len(all) {
-		return items, base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+		out["NextToken"] = core.OffsetToken(end)
 	}
-	return items, ""
+	return out
 }
 
 type clusterIDInput struct {
 	ClusterId string `json:"ClusterId"`
 }
 
-func (s *Service) deleteCluster(_ context.Context, raw json.RawMessage) (any, error) {
-	var in clusterIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.clusterLocked(in.ClusterId)
-	if err != nil {
-		return nil, err
-	}
-	if c.state == StateDeleteInProgress {
-		return nil, invalid("Cluster '%s' is already being deleted.", c.id)
-	}
-	if c.state == StateCreateInProgress || c.state == StateInitializeInProgress {
-		return nil, invalid("Cluster '%s' is in state %s and cannot be deleted now.", c.id, c.state)
-	}
-	if len(c.hsms) > 0 {
-		return nil, invalid("Cluster '%s' still contains %d HSM(s). Delete all HSMs in the cluster before deleting the cluster.", c.id, len(c.hsms))
-	}
-	c.state, c.stateMessage = StateDeleteInProgress, "The cluster is being deleted."
-	s.later(s.dur.ClusterDelete, func() {
-		c.state, c.stateMessage, c.deleted = StateDeleted, "", s.clock.Now()
-		c.key = nil
-		_ = s.net.DeleteGroup(c.securityGroup)
+func (s *Service) deleteCluster(_ context.Context, in clusterIDInput) (any, error) {
+	return core.Locked(&s.mu, s.clusterLocked, in.ClusterId, func(c *cluster) (any, error) {
+		if c.state == StateDeleteInProgress {
+			return nil, invalid("Cluster '%s' is already being deleted.", c.id)
+		}
+		if c.state == StateCreateInProgress || c.state == StateInitializeInProgress {
+			return nil, invalid("Cluster '%s' is in state %s and cannot be deleted now.", c.id, c.state)
+		}
+		if len(c.hsms) > 0 {
+			return nil, invalid("Cluster '%s' still contains %d HSM(s). Delete all HSMs in the cluster before deleting the cluster.", c.id, len(c.hsms))
+		}
+		c.state, c.stateMessage = StateDeleteInProgress, "The cluster is being deleted."
+		s.timers.Later(s.dur.ClusterDelete, func() {
+			c.state, c.stateMessage, c.deleted = StateDeleted, "", s.clock.Now()
+			c.key = nil
+			_ = s.net.DeleteGroup(c.securityGroup)
+		})
+		return map[string]any{"Cluster": c.wire()}, nil
 	})
-	return map[string]any{"Cluster": c.wire()}, nil
 }

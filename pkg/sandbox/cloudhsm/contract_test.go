@@ -16,16 +16,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	hsmv2 "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
-	"github.com/aws/smithy-go"
 
-	"github.com/strongroom/strongroom/pkg/customerca"
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // scale runs the default durations (about 14 sandbox minutes to an initialized cluster) in well
@@ -46,30 +43,8 @@ func newEnv(t *testing.T) *env {
 	svc := cloudhsm.New(srv.Clock, net)
 	srv.RegisterJSON(svc)
 	srv.RegisterQuery(net)
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("start sandbox: %v", err)
-	}
-	t.Cleanup(func() {
-		svc.Close()
-		if err := srv.Close(); err != nil {
-			t.Errorf("close sandbox: %v", err)
-		}
-	})
-	client := hsmv2.New(hsmv2.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret-key", ""),
-	})
-	return &env{srv: srv, svc: svc, net: net, client: client}
-}
-
-func wantCode(t *testing.T, err error, code string) string {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != code {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	return ae.ErrorMessage()
+	cfg := sandboxtest.Serve(t, srv, svc.Close)
+	return &env{srv: srv, svc: svc, net: net, client: hsmv2.NewFromConfig(cfg)}
 }
 
 func (e *env) describe(t *testing.T, id string) types.Cluster {
@@ -147,7 +122,7 @@ func firstHsm(t *testing.T, e *env) (string, string) {
 	if _, err := e.client.InitializeCluster(ctx, &hsmv2.InitializeClusterInput{ClusterId: &id, SignedCert: aws.String("x"), TrustAnchor: aws.String("y")}); err == nil {
 		t.Fatal("InitializeCluster without an HSM succeeded")
 	} else {
-		wantCode(t, err, cloudhsm.ErrInvalidRequest)
+		sandboxtest.WantCode(t, err, cloudhsm.ErrInvalidRequest)
 	}
 	h, err := e.client.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &id, AvailabilityZone: aws.String("us-east-1a")})
 	if err != nil {
@@ -157,7 +132,7 @@ func firstHsm(t *testing.T, e *env) (string, string) {
 		t.Fatalf("new HSM: %+v", h.Hsm)
 	}
 	_, err = e.client.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &id, AvailabilityZone: aws.String("us-east-1b")})
-	if msg := wantCode(t, err, cloudhsm.ErrInvalidRequest); msg != "Cluster '"+id+"' already contains an HSM but has not yet been fully activated" {
+	if msg := sandboxtest.WantCode(t, err, cloudhsm.ErrInvalidRequest); msg != "Cluster '"+id+"' already contains an HSM but has not yet been fully activated" {
 		t.Fatalf("second CreateHsm message: %q", msg)
 	}
 	c := e.waitFor(t, id, "ACTIVE HSM", allHsms(types.HsmStateActive, 1))
@@ -292,7 +267,7 @@ func TestInitializeClusterRefusals(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.client.InitializeCluster(context.Background(), &hsmv2.InitializeClusterInput{ClusterId: &id, SignedCert: &tc.signed, TrustAnchor: &tc.anchor})
-			if msg := wantCode(t, err, cloudhsm.ErrInvalidRequest); !strings.Contains(msg, tc.want) {
+			if msg := sandboxtest.WantCode(t, err, cloudhsm.ErrInvalidRequest); !strings.Contains(msg, tc.want) {
 				t.Fatalf("message %q does not say %q", msg, tc.want)
 			}
 		})
@@ -302,7 +277,7 @@ func TestInitializeClusterRefusals(t *testing.T) {
 	}
 	good := ca.issue(t, csr.PublicKey)
 	_, err := e.client.InitializeCluster(context.Background(), &hsmv2.InitializeClusterInput{ClusterId: aws.String("cluster-nosuchcluste"), SignedCert: &good, TrustAnchor: &ca.pem})
-	wantCode(t, err, cloudhsm.ErrResourceNotFound)
+	sandboxtest.WantCode(t, err, cloudhsm.ErrResourceNotFound)
 }
 
 // TestLifecycle walks a cluster from creation through activation, a second HSM, a backup restore
@@ -312,14 +287,7 @@ func TestLifecycle(t *testing.T) {
 	ctx := context.Background()
 	id, csrPEM := firstHsm(t, e)
 
-	caKey, err := customerca.NewKey(customerca.RSA2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := customerca.NewCA(caKey, customerca.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := sandboxtest.CustomerCA(t)
 	signed, err := ca.Issue([]byte(csrPEM), 0, time.Now())
 	if err != nil {
 		t.Fatalf("sign CSR: %v", err)
@@ -332,7 +300,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("InitializeCluster answer: %s %q", out.State, *out.StateMessage)
 	}
 	_, err = e.client.InitializeCluster(ctx, &hsmv2.InitializeClusterInput{ClusterId: &id, SignedCert: aws.String(string(signed)), TrustAnchor: aws.String(string(ca.CertificatePEM()))})
-	wantCode(t, err, cloudhsm.ErrInvalidRequest)
+	sandboxtest.WantCode(t, err, cloudhsm.ErrInvalidRequest)
 	c := e.waitState(t, id, types.ClusterStateInitialized)
 	if c.Certificates.ClusterCsr != nil || c.Certificates.ClusterCertificate == nil || *c.Certificates.ClusterCertificate != string(signed) {
 		t.Fatalf("certificates after init: %+v", c.Certificates)
@@ -372,7 +340,7 @@ func TestLifecycle(t *testing.T) {
 
 	// Second HSM in another AZ, now allowed; an AZ without a subnet is refused.
 	_, err = e.client.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &id, AvailabilityZone: aws.String("us-east-1f")})
-	wantCode(t, err, cloudhsm.ErrInvalidRequest)
+	sandboxtest.WantCode(t, err, cloudhsm.ErrInvalidRequest)
 	if _, err := e.client.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &id, AvailabilityZone: aws.String("us-east-1b")}); err != nil {
 		t.Fatalf("second CreateHsm: %v", err)
 	}
@@ -414,7 +382,7 @@ func TestLifecycle(t *testing.T) {
 
 	// Delete: refused while HSMs remain; HSMs by id and by ENI IP; then the cluster.
 	_, err = e.client.DeleteCluster(ctx, &hsmv2.DeleteClusterInput{ClusterId: &id})
-	if msg := wantCode(t, err, cloudhsm.ErrInvalidRequest); !strings.Contains(msg, "Delete all HSMs") {
+	if msg := sandboxtest.WantCode(t, err, cloudhsm.ErrInvalidRequest); !strings.Contains(msg, "Delete all HSMs") {
 		t.Fatalf("DeleteCluster with HSMs: %q", msg)
 	}
 	if _, err := e.client.DeleteHsm(ctx, &hsmv2.DeleteHsmInput{ClusterId: &id, HsmId: c.Hsms[0].HsmId}); err != nil {
@@ -424,7 +392,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("DeleteHsm by ENI IP: %v", err)
 	}
 	_, err = e.client.DeleteHsm(ctx, &hsmv2.DeleteHsmInput{ClusterId: &id, HsmId: aws.String("hsm-nosuchhsmxx")})
-	wantCode(t, err, cloudhsm.ErrResourceNotFound)
+	sandboxtest.WantCode(t, err, cloudhsm.ErrResourceNotFound)
 	e.waitFor(t, id, "no HSMs", func(c types.Cluster) bool { return len(c.Hsms) == 0 })
 	del, err := e.client.DeleteCluster(ctx, &hsmv2.DeleteClusterInput{ClusterId: &id})
 	if err != nil {
@@ -435,7 +403,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	e.waitState(t, id, types.ClusterStateDeleted)
 	_, err = e.client.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &id, AvailabilityZone: aws.String("us-east-1a")})
-	wantCode(t, err, cloudhsm.ErrResourceNotFound)
+	sandboxtest.WantCode(t, err, cloudhsm.ErrResourceNotFound)
 
 	// A DELETED cluster stays listed for DeletedRetention (a day), then disappears.
 	e.srv.Clock.SetScale(1e7)
@@ -477,7 +445,7 @@ func TestCreateClusterValidation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.client.CreateCluster(context.Background(), &tc.in)
-			if msg := wantCode(t, err, tc.code); !strings.Contains(msg, tc.want) {
+			if msg := sandboxtest.WantCode(t, err, tc.code); !strings.Contains(msg, tc.want) {
 				t.Fatalf("message %q does not mention %q", msg, tc.want)
 			}
 		})
@@ -524,7 +492,7 @@ func TestDescribeFiltersPaginationAndTags(t *testing.T) {
 		t.Fatalf("filter by other vpc: %d", len(out.Clusters))
 	}
 	_, err = e.client.DescribeClusters(ctx, &hsmv2.DescribeClustersInput{MaxResults: aws.Int32(26)})
-	wantCode(t, err, "ValidationException")
+	sandboxtest.WantCode(t, err, "ValidationException")
 
 	if _, err := e.client.TagResource(ctx, &hsmv2.TagResourceInput{ResourceId: &ids[0], TagList: []types.Tag{{Key: aws.String("owner"), Value: aws.String("sec")}}}); err != nil {
 		t.Fatal(err)
@@ -537,7 +505,7 @@ func TestDescribeFiltersPaginationAndTags(t *testing.T) {
 		t.Fatalf("ListTags: %v %+v", err, tags)
 	}
 	_, err = e.client.ListTags(ctx, &hsmv2.ListTagsInput{ResourceId: aws.String("cluster-nosuchcluste")})
-	wantCode(t, err, cloudhsm.ErrResourceNotFound)
+	sandboxtest.WantCode(t, err, cloudhsm.ErrResourceNotFound)
 }
 
 func TestDegradedAndOutOfBandHooks(t *testing.T) {

@@ -2,14 +2,13 @@ package cloudhsm
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 )
 
-// maxHsmsPerCluster is CloudHSM's fixed quota (reference/aws-behaviour.md 1.5).
+// maxHsmsPerCluster is CloudHSM's fixed quota (the CloudHSM User Guide, "Quotas").
 const maxHsmsPerCluster = 28
 
 type createHsmInput struct {
@@ -18,68 +17,60 @@ type createHsmInput struct {
 	IpAddress        string `json:"IpAddress"`
 }
 
-func (s *Service) createHsm(_ context.Context, raw json.RawMessage) (any, error) {
-	var in createHsmInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) createHsm(_ context.Context, in createHsmInput) (any, error) {
 	if in.AvailabilityZone == "" {
 		return nil, core.Errorf("ValidationException", "1 validation error detected: Value null at 'availabilityZone' failed to satisfy constraint: Member must not be null")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.clusterLocked(in.ClusterId)
-	if err != nil {
-		return nil, err
-	}
-	switch c.state {
-	case StateUninitialized, StateInitializeInProgress, StateInitialized:
-		if len(c.hsms) > 0 {
-			// The message observed from AWS (terraform-provider-aws#7437).
-			return nil, invalid("Cluster '%s' already contains an HSM but has not yet been fully activated", c.id)
-		}
-		if c.state != StateUninitialized {
+	return core.Locked(&s.mu, s.clusterLocked, in.ClusterId, func(c *cluster) (any, error) {
+		switch c.state {
+		case StateUninitialized, StateInitializeInProgress, StateInitialized:
+			if len(c.hsms) > 0 {
+				// The message observed from AWS (terraform-provider-aws#7437).
+				return nil, invalid("Cluster '%s' already contains an HSM but has not yet been fully activated", c.id)
+			}
+			if c.state != StateUninitialized {
+				return nil, invalid("Cluster '%s' is in state %s; an HSM can be added when it is UNINITIALIZED or ACTIVE.", c.id, c.state)
+			}
+		case StateActive, StateDegraded:
+		default:
 			return nil, invalid("Cluster '%s' is in state %s; an HSM can be added when it is UNINITIALIZED or ACTIVE.", c.id, c.state)
 		}
-	case StateActive, StateDegraded:
-	default:
-		return nil, invalid("Cluster '%s' is in state %s; an HSM can be added when it is UNINITIALIZED or ACTIVE.", c.id, c.state)
-	}
-	if len(c.hsms) >= maxHsmsPerCluster {
-		return nil, core.Errorf(ErrResourceLimit, "Cluster '%s' already has the maximum of %d HSMs.", c.id, maxHsmsPerCluster)
-	}
-	subnet, ok := c.subnets[in.AvailabilityZone]
-	if !ok {
-		azs := make([]string, 0, len(c.subnets))
-		for az := range c.subnets {
-			azs = append(azs, az)
+		if len(c.hsms) >= maxHsmsPerCluster {
+			return nil, core.Errorf(ErrResourceLimit, "Cluster '%s' already has the maximum of %d HSMs.", c.id, maxHsmsPerCluster)
 		}
-		slices.Sort(azs)
-		return nil, invalid("Availability zone '%s' is not one of the cluster's availability zones %v.", in.AvailabilityZone, azs)
-	}
-	if in.IpAddress != "" {
-		return nil, invalid("IpAddress is not supported by the sandbox; omit it to take the next free address in %s.", subnet)
-	}
-	h := &hsm{id: newID("hsm-"), az: in.AvailabilityZone, subnetID: subnet, state: HsmCreateInProgress}
-	eni, ip, _, err := s.net.AllocateENI(subnet, "CloudHSM Managed Interface", c.securityGroup)
-	if err != nil {
-		return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "allocate a network interface in %s: %v", subnet, err)
-	}
-	h.eniID, h.eniIP = eni, ip
-	if c.state == StateActive {
-		// A new HSM in an active cluster is cloned from a fresh backup (CloudHSM user guide,
-		// backups: one is taken when an HSM is added).
-		s.newBackupLocked(c)
-	}
-	c.hsms = append(c.hsms, h)
-	s.later(s.dur.HsmCreate, func() {
-		if h.state != HsmCreateInProgress {
-			return
+		subnet, ok := c.subnets[in.AvailabilityZone]
+		if !ok {
+			azs := make([]string, 0, len(c.subnets))
+			for az := range c.subnets {
+				azs = append(azs, az)
+			}
+			slices.Sort(azs)
+			return nil, invalid("Availability zone '%s' is not one of the cluster's availability zones %v.", in.AvailabilityZone, azs)
 		}
-		h.state = HsmActive
-		s.hsmActiveLocked(c)
+		if in.IpAddress != "" {
+			return nil, invalid("IpAddress is not supported by the sandbox; omit it to take the next free address in %s.", subnet)
+		}
+		h := &hsm{id: newID("hsm-"), az: in.AvailabilityZone, subnetID: subnet, state: HsmCreateInProgress}
+		eni, ip, _, err := s.net.AllocateENI(subnet, "CloudHSM Managed Interface", c.securityGroup)
+		if err != nil {
+			return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "allocate a network interface in %s: %v", subnet, err)
+		}
+		h.eniID, h.eniIP = eni, ip
+		if c.state == StateActive {
+			// A new HSM in an active cluster is cloned from a fresh backup (CloudHSM user guide,
+			// backups: one is taken when an HSM is added).
+			s.newBackupLocked(c)
+		}
+		c.hsms = append(c.hsms, h)
+		s.timers.Later(s.dur.HsmCreate, func() {
+			if h.state != HsmCreateInProgress {
+				return
+			}
+			h.state = HsmActive
+			s.hsmActiveLocked(c)
+		})
+		return map[string]any{"Hsm": c.wireHsm(h)}, nil
 	})
-	return map[string]any{"Hsm": c.wireHsm(h)}, nil
 }
 
 // hsmActiveLocked runs when an HSM has become ACTIVE: the first one in an UNINITIALIZED cluster
@@ -101,11 +92,7 @@ type deleteHsmInput struct {
 	EniIp     string `json:"EniIp"`
 }
 
-func (s *Service) deleteHsm(_ context.Context, raw json.RawMessage) (any, error) {
-	var in deleteHsmInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) deleteHsm(_ context.Context, in deleteHsmInput) (any, error) {
 	given := 0
 	for _, v := range []string{in.HsmId, in.EniId, in.EniIp} {
 		if v != "" {
@@ -115,34 +102,30 @@ func (s *Service) deleteHsm(_ context.Context, raw json.RawMessage) (any, error)
 	if given != 1 {
 		return nil, invalid("Specify exactly one of HsmId, EniId or EniIp.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.clusterLocked(in.ClusterId)
-	if err != nil {
-		return nil, err
-	}
-	var h *hsm
-	for _, x := range c.hsms {
-		if (in.HsmId != "" && x.id == in.HsmId) || (in.EniId != "" && x.eniID == in.EniId) || (in.EniIp != "" && x.eniIP == in.EniIp) {
-			h = x
+	return core.Locked(&s.mu, s.clusterLocked, in.ClusterId, func(c *cluster) (any, error) {
+		var h *hsm
+		for _, x := range c.hsms {
+			if (in.HsmId != "" && x.id == in.HsmId) || (in.EniId != "" && x.eniID == in.EniId) || (in.EniIp != "" && x.eniIP == in.EniIp) {
+				h = x
+			}
 		}
-	}
-	if h == nil {
-		return nil, notFound("HSM", in.HsmId+in.EniId+in.EniIp)
-	}
-	if h.state == HsmDeleteInProgress {
+		if h == nil {
+			return nil, notFound("HSM", in.HsmId+in.EniId+in.EniIp)
+		}
+		if h.state == HsmDeleteInProgress {
+			return map[string]any{"HsmId": h.id}, nil
+		}
+		if h.state == HsmCreateInProgress {
+			return nil, invalid("HSM '%s' is still being created; delete it once it is ACTIVE.", h.id)
+		}
+		h.state = HsmDeleteInProgress
+		if c.state == StateActive {
+			// Removing an HSM from an active cluster forces a backup (CloudHSM user guide).
+			s.newBackupLocked(c)
+		}
+		s.timers.Later(s.dur.HsmDelete, func() { s.removeHsmLocked(c, h) })
 		return map[string]any{"HsmId": h.id}, nil
-	}
-	if h.state == HsmCreateInProgress {
-		return nil, invalid("HSM '%s' is still being created; delete it once it is ACTIVE.", h.id)
-	}
-	h.state = HsmDeleteInProgress
-	if c.state == StateActive {
-		// Removing an HSM from an active cluster forces a backup (CloudHSM user guide).
-		s.newBackupLocked(c)
-	}
-	s.later(s.dur.HsmDelete, func() { s.removeHsmLocked(c, h) })
-	return map[string]any{"HsmId": h.id}, nil
+	})
 }
 
 // removeHsmLocked drops an HSM from its cluster and gives its address back.

@@ -48,7 +48,7 @@ const (
 
 // Durations are how long each asynchronous step takes in sandbox time. AWS publishes no figures:
 // an AWS sample says a cluster with HSMs takes "~10 to ~20 minutes", and a Terraform acceptance
-// test created and deleted an empty cluster in 5.4 minutes (reference/aws-behaviour.md 1.3). The
+// test created and deleted an empty cluster in 5.4 minutes. The
 // defaults add up to about 20 minutes for create, first HSM, initialize and a second HSM, the
 // upper end of that range.
 type Durations struct {
@@ -105,6 +105,7 @@ func WithAccount(account string) Option { return func(s *Service) { s.account = 
 
 // Service is the emulated CloudHSM. It is safe for concurrent use.
 type Service struct {
+	core.JSONProtocol
 	clock   core.Clock
 	net     Network
 	dur     Durations
@@ -126,7 +127,7 @@ type Service struct {
 // New returns an empty CloudHSM on the sandbox clock, taking HSM network interfaces from net.
 func New(clock core.Clock, net Network, opts ...Option) *Service {
 	s := &Service{
-		clock: clock, net: net, dur: DefaultDurations, region: "us-east-1", account: "123456789012",
+		JSONProtocol: identity, clock: clock, net: net, dur: DefaultDurations, region: "us-east-1", account: "123456789012",
 		clusters: map[string]*cluster{}, backups: map[string]*backup{},
 	}
 	s.timers = core.NewTimers(clock, &s.mu)
@@ -139,28 +140,13 @@ func New(clock core.Clock, net Network, opts ...Option) *Service {
 // Close stops every pending state change. The service keeps its state but nothing moves after.
 func (s *Service) Close() { s.timers.Close() }
 
-// later runs f under the service lock once d of sandbox time has passed. Caller holds s.mu.
-func (s *Service) later(d time.Duration, f func()) { s.timers.Later(d, f) }
+// identity is how CloudHSM is addressed on the wire.
+var identity = core.NewJSONProtocol("cloudhsmv2", "BaldrApiService", "1.1")
 
 var (
 	_ core.JSONService = (*Service)(nil)
 	_ core.FaultCodes  = (*Service)(nil)
 )
-
-// ServiceID implements core.JSONService.
-func (s *Service) ServiceID() string { return "cloudhsmv2" }
-
-// TargetPrefix implements core.JSONService.
-func (s *Service) TargetPrefix() string { return "BaldrApiService" }
-
-// JSONVersion implements core.JSONService.
-func (s *Service) JSONVersion() string { return "1.1" }
-
-// ThrottleError implements core.FaultCodes. CloudHSM declares no throttling exception; the SDK
-// retries the generic ThrottlingException.
-func (s *Service) ThrottleError() *core.Error {
-	return core.Errorf("ThrottlingException", "Rate exceeded")
-}
 
 // InternalError implements core.FaultCodes.
 func (s *Service) InternalError() *core.Error {
@@ -170,16 +156,16 @@ func (s *Service) InternalError() *core.Error {
 // Operations implements core.JSONService.
 func (s *Service) Operations() map[string]core.JSONOperation {
 	return map[string]core.JSONOperation{
-		"CreateCluster":     s.createCluster,
-		"DescribeClusters":  s.describeClusters,
-		"DeleteCluster":     s.deleteCluster,
-		"CreateHsm":         s.createHsm,
-		"DeleteHsm":         s.deleteHsm,
-		"InitializeCluster": s.initializeCluster,
-		"DescribeBackups":   s.describeBackups,
-		"TagResource":       s.tagResource,
-		"UntagResource":     s.untagResource,
-		"ListTags":          s.listTags,
+		"CreateCluster":     core.Handler(s.createCluster),
+		"DescribeClusters":  core.Handler(s.describeClusters),
+		"DeleteCluster":     core.Handler(s.deleteCluster),
+		"CreateHsm":         core.Handler(s.createHsm),
+		"DeleteHsm":         core.Handler(s.deleteHsm),
+		"InitializeCluster": core.Handler(s.initializeCluster),
+		"DescribeBackups":   core.Handler(s.describeBackups),
+		"TagResource":       core.Handler(s.tagResource),
+		"UntagResource":     core.Handler(s.untagResource),
+		"ListTags":          core.Handler(s.listTags),
 	}
 }
 

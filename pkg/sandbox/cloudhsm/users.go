@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/strongroom/strongroom/pkg/sandbox/core"
 )
 
 // HSM user roles as cloudhsm-cli's `user list` shows them.
@@ -186,6 +188,17 @@ func (s *Service) ConnectClient(clusterID, hsmIP, caCertPEM string) error {
 	return s.checkCA(c, caCertPEM)
 }
 
+// user finds a user of the cluster by name (user names are lower-case) and, unless role is "",
+// role. Caller holds s.mu.
+func (c *cluster) user(name, role string) (*user, error) {
+	name = strings.ToLower(name)
+	u, ok := c.users[name]
+	if !ok || (role != "" && u.role != role) {
+		return nil, fmt.Errorf("%w: %s", ErrUserNotFound, name)
+	}
+	return u, nil
+}
+
 // loginLocked checks credentials as a cloudhsm-cli login does, counting failures.
 func loginLocked(c *cluster, cr Credentials) (*user, error) {
 	u, ok := c.users[strings.ToLower(cr.User)]
@@ -264,11 +277,11 @@ func (s *Service) DeleteUser(clusterID string, login Credentials, name, role str
 	if err != nil {
 		return err
 	}
-	name = strings.ToLower(name)
-	u, ok := c.users[name]
-	if !ok || (role != "" && u.role != role) {
-		return fmt.Errorf("%w: %s", ErrUserNotFound, name)
+	u, err := c.user(name, role)
+	if err != nil {
+		return err
 	}
+	name = u.name
 	if u.role == RoleAppliance || name == strings.ToLower(login.User) {
 		return fmt.Errorf("%w: cannot delete %s", ErrPermissionDenied, name)
 	}
@@ -298,10 +311,9 @@ func (s *Service) ChangePassword(clusterID string, login Credentials, name, role
 	if err != nil {
 		return err
 	}
-	name = strings.ToLower(name)
-	u, ok := c.users[name]
-	if !ok || (role != "" && u.role != role) {
-		return fmt.Errorf("%w: %s", ErrUserNotFound, name)
+	u, err := c.user(name, role)
+	if err != nil {
+		return err
 	}
 	if who.role != RoleAdmin && who != u {
 		return fmt.Errorf("%w: %s may change only its own password", ErrPermissionDenied, who.name)
@@ -321,35 +333,26 @@ func (s *Service) ChangePassword(clusterID string, login Credentials, name, role
 // Login checks a user's password on the cluster as a client login does (failures count towards
 // the lock-out). It needs an ACTIVE HSM. It opens no session; see OpenSession.
 func (s *Service) Login(clusterID string, cr Credentials) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.liveCluster(clusterID)
-	if err != nil {
+	return core.LockedDo(&s.mu, s.liveCluster, clusterID, func(c *cluster) error {
+		_, err := loginLocked(c, cr)
 		return err
-	}
-	_, err = loginLocked(c, cr)
-	return err
+	})
 }
 
 // OpenSession logs a user in and keeps the session open, as KMS does with kmsuser while a key
 // store is connected. It fails with ErrUserLoggedIn when the user already has a session.
 func (s *Service) OpenSession(clusterID string, cr Credentials) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.liveCluster(clusterID)
-	if err != nil {
-		return err
-	}
-	u, ok := c.users[strings.ToLower(cr.User)]
-	if ok && u.sessions > 0 {
-		return fmt.Errorf("%w: %s", ErrUserLoggedIn, u.name)
-	}
-	u, err = loginLocked(c, cr)
-	if err != nil {
-		return err
-	}
-	u.sessions++
-	return nil
+	return core.LockedDo(&s.mu, s.liveCluster, clusterID, func(c *cluster) error {
+		if u, ok := c.users[strings.ToLower(cr.User)]; ok && u.sessions > 0 {
+			return fmt.Errorf("%w: %s", ErrUserLoggedIn, u.name)
+		}
+		u, err := loginLocked(c, cr)
+		if err != nil {
+			return err
+		}
+		u.sessions++
+		return nil
+	})
 }
 
 // CloseSession ends a session opened by OpenSession. Unknown clusters or users are ignored: the
@@ -372,18 +375,14 @@ func (s *Service) SetOwnPassword(clusterID, userName, current, next string) erro
 
 // AdjustKeys records keys created (delta > 0) or destroyed (delta < 0) on the HSMs for owner.
 func (s *Service) AdjustKeys(clusterID, owner string, delta int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.clusters[clusterID]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrClusterNotFound, clusterID)
-	}
-	u, ok := c.users[strings.ToLower(owner)]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrUserNotFound, owner)
-	}
-	u.keys = max(0, u.keys+delta)
-	return nil
+	return core.LockedDo(&s.mu, s.knownCluster, clusterID, func(c *cluster) error {
+		u, err := c.user(owner, "")
+		if err != nil {
+			return err
+		}
+		u.keys = max(0, u.keys+delta)
+		return nil
+	})
 }
 
 // Users is `user list`: every user of the cluster, sorted by name.

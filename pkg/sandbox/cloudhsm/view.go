@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/strongroom/strongroom/pkg/sandbox/core"
 )
 
 // ClusterInfo is what other emulated services (KMS) may see of a cluster.
@@ -38,20 +40,36 @@ func (ci ClusterInfo) ActiveHsmAZs() []string {
 // Cluster returns a snapshot of a cluster, including DELETED ones still listed. It fails with
 // ErrClusterNotFound for an unknown id.
 func (s *Service) Cluster(id string) (ClusterInfo, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return core.Locked(&s.mu, s.knownCluster, id, func(c *cluster) (ClusterInfo, error) {
+		ci := ClusterInfo{
+			ID: c.id, State: c.state, VpcID: c.vpcID, SecurityGroup: c.securityGroup, HsmType: c.hsmType,
+			TrustAnchor: c.trustAnchor, Lineage: c.lineage, Subnets: maps.Clone(c.subnets),
+		}
+		for _, h := range c.hsms {
+			ci.Hsms = append(ci.Hsms, HsmInfo{ID: h.id, AvailabilityZone: h.az, SubnetID: h.subnetID, EniIP: h.eniIP, State: h.state})
+		}
+		return ci, nil
+	})
+}
+
+// knownCluster finds a cluster the service knows, in any state (DELETED ones while they are
+// listed), for the Go API. Caller holds s.mu.
+func (s *Service) knownCluster(id string) (*cluster, error) {
 	c, ok := s.clusters[id]
 	if !ok {
-		return ClusterInfo{}, fmt.Errorf("%w: %s", ErrClusterNotFound, id)
+		return nil, fmt.Errorf("%w: %s", ErrClusterNotFound, id)
 	}
-	ci := ClusterInfo{
-		ID: c.id, State: c.state, VpcID: c.vpcID, SecurityGroup: c.securityGroup, HsmType: c.hsmType,
-		TrustAnchor: c.trustAnchor, Lineage: c.lineage, Subnets: maps.Clone(c.subnets),
-	}
+	return c, nil
+}
+
+// hsm finds one of the cluster's HSMs by id, for the test hooks.
+func (c *cluster) hsm(id string) (*hsm, error) {
 	for _, h := range c.hsms {
-		ci.Hsms = append(ci.Hsms, HsmInfo{ID: h.id, AvailabilityZone: h.az, SubnetID: h.subnetID, EniIP: h.eniIP, State: h.state})
+		if h.id == id {
+			return h, nil
+		}
 	}
-	return ci, nil
+	return nil, fmt.Errorf("hsm %s not in cluster %s", id, c.id)
 }
 
 // Test hooks: AWS documents no trigger for DEGRADED or UPDATE_IN_PROGRESS, and HSMs can fail or
@@ -59,55 +77,41 @@ func (s *Service) Cluster(id string) (ClusterInfo, error) {
 
 // InjectDegraded marks an HSM DEGRADED and its cluster DEGRADED.
 func (s *Service) InjectDegraded(clusterID, hsmID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.clusters[clusterID]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrClusterNotFound, clusterID)
-	}
-	for _, h := range c.hsms {
-		if h.id == hsmID {
-			h.state, h.stateMessage = HsmDegraded, "The HSM is degraded."
-			c.state, c.stateMessage = StateDegraded, "One or more HSMs in the cluster are degraded."
-			return nil
+	return core.LockedDo(&s.mu, s.knownCluster, clusterID, func(c *cluster) error {
+		h, err := c.hsm(hsmID)
+		if err != nil {
+			return err
 		}
-	}
-	return fmt.Errorf("hsm %s not in cluster %s", hsmID, clusterID)
+		h.state, h.stateMessage = HsmDegraded, "The HSM is degraded."
+		c.state, c.stateMessage = StateDegraded, "One or more HSMs in the cluster are degraded."
+		return nil
+	})
 }
 
 // ForceState sets a cluster's state directly (for UPDATE_IN_PROGRESS, MODIFY_IN_PROGRESS, a
 // recovery from DEGRADED, ...). Degraded HSMs become ACTIVE again when the state is ACTIVE.
 func (s *Service) ForceState(clusterID, state string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.clusters[clusterID]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrClusterNotFound, clusterID)
-	}
-	c.state, c.stateMessage = state, ""
-	if state == StateActive {
-		for _, h := range c.hsms {
-			if h.state == HsmDegraded {
-				h.state, h.stateMessage = HsmActive, ""
+	return core.LockedDo(&s.mu, s.knownCluster, clusterID, func(c *cluster) error {
+		c.state, c.stateMessage = state, ""
+		if state == StateActive {
+			for _, h := range c.hsms {
+				if h.state == HsmDegraded {
+					h.state, h.stateMessage = HsmActive, ""
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // DeleteHsmOutOfBand removes an HSM at once, as if it failed or someone deleted it elsewhere.
 func (s *Service) DeleteHsmOutOfBand(clusterID, hsmID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.clusters[clusterID]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrClusterNotFound, clusterID)
-	}
-	for _, h := range c.hsms {
-		if h.id == hsmID {
-			s.removeHsmLocked(c, h)
-			return nil
+	return core.LockedDo(&s.mu, s.knownCluster, clusterID, func(c *cluster) error {
+		h, err := c.hsm(hsmID)
+		if err != nil {
+			return err
 		}
-	}
-	return fmt.Errorf("hsm %s not in cluster %s", hsmID, clusterID)
+		s.removeHsmLocked(c, h)
+		return nil
+	})
 }

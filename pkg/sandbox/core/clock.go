@@ -21,12 +21,14 @@ type Clock interface {
 
 // ScaledClock runs sandbox time Scale times faster than wall time, from the moment it was made.
 // Order is preserved: an event due earlier in sandbox time fires earlier in wall time, also across
-// SetScale, which reschedules every pending AfterFunc and Sleep for its remaining sandbox time.
+// SetScale, which reschedules every pending AfterFunc and Sleep for its remaining sandbox time, and
+// across Pause and Resume.
 type ScaledClock struct {
 	mu        sync.Mutex
 	wallStart time.Time
-	simStart  time.Time
+	simStart  time.Time // while paused, the sandbox time it stopped at
 	scale     float64
+	paused    bool
 	pending   map[*pendingTimer]struct{}
 }
 
@@ -34,7 +36,7 @@ type ScaledClock struct {
 type pendingTimer struct {
 	due   time.Time // sandbox time
 	f     func()
-	timer *time.Timer
+	timer *time.Timer // nil while the clock is paused and it is not yet due
 }
 
 // NewScaledClock returns a clock starting at the current wall time that runs scale times as fast.
@@ -55,6 +57,9 @@ func (c *ScaledClock) Now() time.Time {
 }
 
 func (c *ScaledClock) nowLocked() time.Time {
+	if c.paused {
+		return c.simStart
+	}
 	elapsed := time.Since(c.wallStart)
 	return c.simStart.Add(time.Duration(float64(elapsed) * c.scale))
 }
@@ -76,9 +81,47 @@ func (c *ScaledClock) SetScale(scale float64) {
 	defer c.mu.Unlock()
 	now := c.nowLocked()
 	c.wallStart, c.simStart, c.scale = time.Now(), now, scale
+	if c.paused {
+		return // Resume arms the timers
+	}
 	for p := range c.pending {
 		if p.timer.Stop() {
 			p.timer = time.AfterFunc(c.wallLocked(p.due.Sub(now)), c.fire(p))
+		}
+	}
+}
+
+// Pause stops sandbox time until Resume: Now stays put and nothing scheduled with AfterFunc or
+// Sleep comes due, so work outside the emulated services (building binaries, say) takes no sandbox
+// time. An AfterFunc already due, or set while paused for a duration of zero or less, still fires.
+// Pausing a paused clock does nothing.
+func (c *ScaledClock) Pause() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.paused {
+		return
+	}
+	c.simStart, c.paused = c.nowLocked(), true
+	for p := range c.pending {
+		// A timer that cannot be stopped is firing: fire drops p from pending, so it stays as it is.
+		if p.timer != nil && p.timer.Stop() {
+			p.timer = nil
+		}
+	}
+}
+
+// Resume restarts a paused clock from the sandbox time it stopped at; each pending AfterFunc and
+// Sleep fires when its remaining sandbox time has passed. Resuming a running clock does nothing.
+func (c *ScaledClock) Resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.paused {
+		return
+	}
+	c.wallStart, c.paused = time.Now(), false
+	for p := range c.pending {
+		if p.timer == nil {
+			p.timer = time.AfterFunc(c.wallLocked(p.due.Sub(c.simStart)), c.fire(p))
 		}
 	}
 }
@@ -116,7 +159,9 @@ func (c *ScaledClock) AfterFunc(d time.Duration, f func()) func() bool {
 	defer c.mu.Unlock()
 	p := &pendingTimer{due: c.nowLocked().Add(d), f: f}
 	c.pending[p] = struct{}{}
-	p.timer = time.AfterFunc(c.wallLocked(d), c.fire(p))
+	if !c.paused || d <= 0 {
+		p.timer = time.AfterFunc(c.wallLocked(d), c.fire(p))
+	}
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -124,7 +169,9 @@ func (c *ScaledClock) AfterFunc(d time.Duration, f func()) func() bool {
 			return false
 		}
 		delete(c.pending, p)
-		p.timer.Stop()
+		if p.timer != nil {
+			p.timer.Stop()
+		}
 		return true
 	}
 }

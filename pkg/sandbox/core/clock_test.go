@@ -97,3 +97,74 @@ func TestSleepCancelled(t *testing.T) {
 		t.Errorf("%d timers left pending after a cancelled Sleep", n)
 	}
 }
+
+// TestPauseResume: while paused, sandbox time stands still and a timer set before or during the
+// pause does not fire; after Resume each fires once its remaining sandbox time has passed. A timer
+// due at once still fires while paused.
+func TestPauseResume(t *testing.T) {
+	c := NewScaledClock(6000) // 10 sandbox minutes take 100 ms
+	start := c.Now()
+	fired := make(chan string, 3)
+	c.AfterFunc(10*time.Minute, func() { fired <- "before" })
+	c.Pause()
+	c.Pause() // a second Pause changes nothing
+	at := c.Now()
+	c.AfterFunc(5*time.Minute, func() { fired <- "during" })
+	c.AfterFunc(0, func() { fired <- "due" })
+	if got := <-fired; got != "due" {
+		t.Fatalf("first timer to fire while paused: %s; want the one due at once", got)
+	}
+	time.Sleep(200 * time.Millisecond) // 20 sandbox minutes, were the clock running
+	select {
+	case got := <-fired:
+		t.Fatalf("timer %q fired while the clock was paused", got)
+	default:
+	}
+	if now := c.Now(); !now.Equal(at) {
+		t.Fatalf("paused clock moved by %v", now.Sub(at))
+	}
+	c.Resume()
+	c.Resume() // a second Resume changes nothing
+	for _, want := range []string{"during", "before"} {
+		select {
+		case got := <-fired:
+			if got != want {
+				t.Errorf("fired %q; want %q (timers keep their sandbox order)", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("timer %q did not fire after Resume", want)
+		}
+	}
+	// "before" was due 10 sandbox minutes after the start, and Now does not count the 20 minutes
+	// the clock was paused.
+	if el := c.Now().Sub(start); el < 10*time.Minute || el >= 30*time.Minute {
+		t.Errorf("the first timer fired %v of sandbox time after the start; want 10m, and the pause not counted", el)
+	}
+}
+
+// TestPauseStopAndSetScale: a timer stopped while paused never fires, and SetScale while paused
+// keeps the clock paused.
+func TestPauseStopAndSetScale(t *testing.T) {
+	c := NewScaledClock(60000)
+	c.Pause()
+	fired := make(chan struct{}, 1)
+	stop := c.AfterFunc(time.Minute, func() { fired <- struct{}{} })
+	c.SetScale(120000)
+	at := c.Now()
+	time.Sleep(10 * time.Millisecond)
+	if !c.Now().Equal(at) {
+		t.Fatal("SetScale resumed a paused clock")
+	}
+	if !stop() {
+		t.Fatal("stop of a timer set while paused = false")
+	}
+	c.Resume()
+	if err := c.Sleep(context.Background(), 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-fired:
+		t.Error("a timer stopped while paused fired")
+	default:
+	}
+}

@@ -23,6 +23,26 @@ type JSONService interface {
 	Operations() map[string]JSONOperation
 }
 
+// JSONProtocol is the identity a JSON service has on the wire. A service embeds it (made by
+// NewJSONProtocol) for the ServiceID, TargetPrefix and JSONVersion methods of JSONService and
+// implements only Operations itself.
+type JSONProtocol struct{ id, targetPrefix, version string }
+
+// NewJSONProtocol returns the identity of a service with the given id, X-Amz-Target prefix and
+// JSON version ("1.0" or "1.1").
+func NewJSONProtocol(serviceID, targetPrefix, jsonVersion string) JSONProtocol {
+	return JSONProtocol{serviceID, targetPrefix, jsonVersion}
+}
+
+// ServiceID implements JSONService.
+func (p JSONProtocol) ServiceID() string { return p.id }
+
+// TargetPrefix implements JSONService.
+func (p JSONProtocol) TargetPrefix() string { return p.targetPrefix }
+
+// JSONVersion implements JSONService.
+func (p JSONProtocol) JSONVersion() string { return p.version }
+
 // JSONOperation decodes its own input and returns a value that encodes to the output shape, or an
 // *Error (any other error becomes an InternalFailure 500).
 type JSONOperation func(ctx context.Context, input json.RawMessage) (any, error)
@@ -36,6 +56,19 @@ func Decode(input json.RawMessage, v any) error {
 		return Errorf("SerializationException", "Could not parse request body: %v", err)
 	}
 	return nil
+}
+
+// Handler adapts an operation written against its decoded input to a JSONOperation: the body is
+// decoded into a fresh I first, a malformed body answered as Decode does, so every operation of a
+// service starts from its typed input instead of repeating the decoding.
+func Handler[I any](op func(ctx context.Context, in I) (any, error)) JSONOperation {
+	return func(ctx context.Context, input json.RawMessage) (any, error) {
+		var in I
+		if err := Decode(input, &in); err != nil {
+			return nil, err
+		}
+		return op(ctx, in)
+	}
 }
 
 // EpochTime is a timestamp as AWS JSON protocols send it: seconds since the epoch, a number with

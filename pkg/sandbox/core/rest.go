@@ -27,10 +27,11 @@ type RESTResponse struct {
 	Body   []byte
 }
 
-// FaultCodes is implemented by a service that names its own throttling and internal-failure
-// exceptions (for example KMS's KMSInternalException). The server uses them for injected faults;
-// services without it get the protocol's generic names.
+// FaultCodes is implemented by a service that names its own internal-failure exception with its
+// own message (for example KMS's KMSInternalException). The server uses it for injected internal
+// faults; services without it get their exception name with a generic message. Injected throttling
+// always uses the protocol's throttling exception (ThrottlingException for JSON services, which is
+// what CloudHSM, KMS and SSM answer: none of them models a throttling exception of its own).
 type FaultCodes interface {
-	ThrottleError() *Error
 	InternalError() *Error
 }

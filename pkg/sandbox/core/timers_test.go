@@ -15,7 +15,7 @@ func TestTimersRunUnderLockAndStopAtClose(t *testing.T) {
 	ran := make(chan bool, 2)
 	mu.Lock()
 	timers.Later(time.Second, func() { ran <- mu.TryLock() }) // TryLock fails: f runs under mu
-	timers.Later(time.Hour, func() { ran <- true })            // cancelled by Close below
+	timers.Later(time.Hour, func() { ran <- true })           // cancelled by Close below
 	mu.Unlock()
 	select {
 	case locked := <-ran:

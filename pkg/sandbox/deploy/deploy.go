@@ -35,12 +35,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/strongroom/strongroom/pkg/cfntemplate"
-	"github.com/strongroom/strongroom/pkg/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cfntemplate"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	sbec2 "github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
 )
 
 // Deployer deploys stacks into one sandbox.

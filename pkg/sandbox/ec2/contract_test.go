@@ -2,7 +2,6 @@ package ec2_test
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -10,10 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // newEnv starts a complete sandbox (package sandboxtest) and returns a real SDK client for its
@@ -21,18 +19,7 @@ import (
 func newEnv(t *testing.T) (*awsec2.Client, *ec2.Service) {
 	t.Helper()
 	sb := sandboxtest.New(t)
-	cfg := sb.AWSConfig()
-	cfg.RetryMaxAttempts = 1
-	return awsec2.NewFromConfig(cfg), sb.EC2
-}
-
-func wantCode(t *testing.T, err error, code string) string {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != code {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	return ae.ErrorMessage()
+	return awsec2.NewFromConfig(sb.NoRetryConfig()), sb.EC2
 }
 
 func TestDefaultNetwork(t *testing.T) {
@@ -111,7 +98,7 @@ func TestDescribeFiltersAndUnknownIDs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := c.DescribeSubnets(ctx, &awsec2.DescribeSubnetsInput{Filters: tc.filters, SubnetIds: tc.ids})
 			if tc.code != "" {
-				wantCode(t, err, tc.code)
+				sandboxtest.WantCode(t, err, tc.code)
 				return
 			}
 			if err != nil {
@@ -127,13 +114,13 @@ func TestDescribeFiltersAndUnknownIDs(t *testing.T) {
 		})
 	}
 	_, err := c.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{InstanceIds: []string{"i-0123456789abcdef0"}})
-	if msg := wantCode(t, err, "InvalidInstanceID.NotFound"); msg != "The instance ID 'i-0123456789abcdef0' does not exist" {
+	if msg := sandboxtest.WantCode(t, err, "InvalidInstanceID.NotFound"); msg != "The instance ID 'i-0123456789abcdef0' does not exist" {
 		t.Fatalf("message %q", msg)
 	}
 	_, err = c.DescribeSecurityGroups(ctx, &awsec2.DescribeSecurityGroupsInput{GroupIds: []string{"sg-0123456789abcdef0"}})
-	wantCode(t, err, "InvalidGroup.NotFound")
+	sandboxtest.WantCode(t, err, "InvalidGroup.NotFound")
 	_, err = c.DescribeVpcs(ctx, &awsec2.DescribeVpcsInput{VpcIds: []string{"vpc-0123456789abcdef0"}})
-	wantCode(t, err, "InvalidVpcID.NotFound")
+	sandboxtest.WantCode(t, err, "InvalidVpcID.NotFound")
 	running, err := c.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"running"}}, {Name: aws.String("subnet-id"), Values: []string{ec2.DefaultSubnetIDs[0]}}}})
 	if err != nil || len(running.Reservations) != 1 {
 		t.Fatalf("instance filters: %v %+v", err, running)
@@ -149,7 +136,7 @@ func TestSecurityGroupRules(t *testing.T) {
 	}
 	gid := *created.GroupId
 	_, err = c.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{GroupName: aws.String("hsm"), Description: aws.String("again"), VpcId: aws.String(ec2.DefaultVPCID)})
-	wantCode(t, err, "InvalidGroup.Duplicate")
+	sandboxtest.WantCode(t, err, "InvalidGroup.Duplicate")
 	hsmPorts := types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(2223), ToPort: aws.Int32(2225),
 		UserIdGroupPairs: []types.UserIdGroupPair{{GroupId: aws.String(ec2.DefaultSecurityGroupID), Description: aws.String("client instance")}},
 		IpRanges:         []types.IpRange{{CidrIp: aws.String("10.0.0.0/16")}}}
@@ -176,7 +163,7 @@ func TestSecurityGroupRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.AuthorizeSecurityGroupIngress(ctx, &awsec2.AuthorizeSecurityGroupIngressInput{GroupId: &gid, IpPermissions: []types.IpPermission{tc.perm}})
 			if tc.code != "" {
-				msg := wantCode(t, err, tc.code)
+				msg := sandboxtest.WantCode(t, err, tc.code)
 				if tc.code == "InvalidPermission.Duplicate" && !strings.Contains(msg, "from port: 2223, to port: 2225") {
 					t.Fatalf("duplicate message %q", msg)
 				}
@@ -188,7 +175,7 @@ func TestSecurityGroupRules(t *testing.T) {
 		})
 	}
 	_, err = c.AuthorizeSecurityGroupIngress(ctx, &awsec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String("sg-0123456789abcdef0"), IpPermissions: []types.IpPermission{hsmPorts}})
-	wantCode(t, err, "InvalidGroup.NotFound")
+	sandboxtest.WantCode(t, err, "InvalidGroup.NotFound")
 	if _, err := c.AuthorizeSecurityGroupEgress(ctx, &awsec2.AuthorizeSecurityGroupEgressInput{GroupId: &gid, IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(443), ToPort: aws.Int32(443), IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/16")}}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +192,7 @@ func TestSecurityGroupRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.RevokeSecurityGroupIngress(ctx, &awsec2.RevokeSecurityGroupIngressInput{GroupId: &gid, IpPermissions: []types.IpPermission{cases[5].perm}})
-	wantCode(t, err, "InvalidPermission.NotFound")
+	sandboxtest.WantCode(t, err, "InvalidPermission.NotFound")
 }
 
 func TestNetworkInterfacesAndAllocation(t *testing.T) {
@@ -243,14 +230,14 @@ func TestNetworkInterfacesAndAllocation(t *testing.T) {
 		t.Fatalf("created %+v", created.NetworkInterface)
 	}
 	_, err = c.CreateNetworkInterface(ctx, &awsec2.CreateNetworkInterfaceInput{SubnetId: aws.String(ec2.DefaultSubnetIDs[2]), PrivateIpAddress: aws.String("10.0.2.50")})
-	wantCode(t, err, "InvalidIPAddress.InUse")
+	sandboxtest.WantCode(t, err, "InvalidIPAddress.InUse")
 	_, err = c.CreateNetworkInterface(ctx, &awsec2.CreateNetworkInterfaceInput{SubnetId: aws.String(ec2.DefaultSubnetIDs[2]), PrivateIpAddress: aws.String("10.0.2.1")})
-	wantCode(t, err, "InvalidParameterValue")
+	sandboxtest.WantCode(t, err, "InvalidParameterValue")
 	if _, err := c.DeleteNetworkInterface(ctx, &awsec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: created.NetworkInterface.NetworkInterfaceId}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.DeleteNetworkInterface(ctx, &awsec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: created.NetworkInterface.NetworkInterfaceId})
-	wantCode(t, err, "InvalidNetworkInterfaceID.NotFound")
+	sandboxtest.WantCode(t, err, "InvalidNetworkInterfaceID.NotFound")
 }
 
 func TestSubnetExhaustion(t *testing.T) {
@@ -289,7 +276,7 @@ func TestGoAPIGroupsAndSubnets(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.DescribeSecurityGroups(ctx, &awsec2.DescribeSecurityGroupsInput{GroupIds: []string{gid}})
-	wantCode(t, err, "InvalidGroup.NotFound")
+	sandboxtest.WantCode(t, err, "InvalidGroup.NotFound")
 	if err := svc.DeleteGroup(ec2.DefaultSecurityGroupID); err == nil || !strings.Contains(err.Error(), "CannotDelete") {
 		t.Fatalf("deleting the default group: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -376,112 +377,109 @@ func (s *Service) eniAttrs(n *eni) map[string][]string {
 		"requester-managed": {strconv.FormatBool(n.requesterManaged)}, "attachment.instance-id": {n.instanceID}, "owner-id": {s.account}}
 }
 
-// allowedFilters gives each Describe's filter names (from an example resource's attributes).
-func allowed(example map[string][]string) func(string) bool { return keysOf(example) }
+// kind is what the Describe action of one kind of resource needs to know of it: the request
+// parameter that names ids, the exception (and the noun in its message) for an id that does not
+// exist, where the service keeps the resources, and a resource's id, filter attributes and tags.
+type kind[T any] struct {
+	idParam, notFoundCode, noun string
+	all                         func(*Service) []T
+	id                          func(T) string
+	attrs                       func(*Service, T) map[string][]string
+	tags                        func(T) []tag
+}
 
-// describe runs the common shape of every Describe: ids (all must exist), then filters.
-func describe[T any](ids []string, all []T, idOf func(T) string, attrs func(T) map[string][]string, tagsOf func(T) []tag,
-	params url.Values, notFoundCode, kind string,
-) ([]T, error) {
+var (
+	vpcKind = kind[*vpc]{"VpcId", "InvalidVpcID.NotFound", "vpc ID", func(s *Service) []*vpc { return s.vpcs },
+		func(v *vpc) string { return v.id }, (*Service).vpcAttrs, func(v *vpc) []tag { return v.tags }}
+	subnetKind = kind[*subnet]{"SubnetId", "InvalidSubnetID.NotFound", "subnet ID", func(s *Service) []*subnet { return s.subnets },
+		func(sn *subnet) string { return sn.id }, (*Service).subnetAttrs, func(sn *subnet) []tag { return sn.tags }}
+	groupKind = kind[*securityGroup]{"GroupId", "InvalidGroup.NotFound", "security group", func(s *Service) []*securityGroup { return s.groups },
+		func(g *securityGroup) string { return g.id }, (*Service).groupAttrs, func(g *securityGroup) []tag { return g.tags }}
+	instanceKind = kind[*instance]{"InstanceId", "InvalidInstanceID.NotFound", "instance ID", func(s *Service) []*instance { return s.instances },
+		func(in *instance) string { return in.id }, (*Service).instanceAttrs, func(in *instance) []tag { return in.tags }}
+	eniKind = kind[*eni]{"NetworkInterfaceId", "InvalidNetworkInterfaceID.NotFound", "networkInterface ID", func(s *Service) []*eni { return s.enis },
+		func(n *eni) string { return n.id }, (*Service).eniAttrs, func(*eni) []tag { return nil }}
+)
+
+// describe selects the resources of kind k a Describe call asks for: every id given must exist,
+// then the filters (whose names are those of the kind's attributes, taken from an example
+// resource) narrow the list. The result keeps the service's order. Caller holds s.mu.
+func describe[T any](s *Service, k kind[T], params url.Values) ([]T, error) {
+	all := k.all(s)
 	var example map[string][]string
 	if len(all) > 0 {
-		example = attrs(all[0])
+		example = k.attrs(s, all[0])
 	}
-	filters, err := parseFilters(params, allowed(example))
+	filters, err := parseFilters(params, keysOf(example))
 	if err != nil {
 		return nil, err
 	}
+	ids := stringList(params, k.idParam)
 	for _, id := range ids {
-		found := false
-		for _, r := range all {
-			if idOf(r) == id {
-				found = true
-			}
-		}
-		if !found {
-			return nil, notFound(notFoundCode, kind, id)
+		if !slices.ContainsFunc(all, func(r T) bool { return k.id(r) == id }) {
+			return nil, notFound(k.notFoundCode, k.noun, id)
 		}
 	}
 	var out []T
 	for _, r := range all {
-		if len(ids) > 0 && !contains(ids, idOf(r)) {
+		if len(ids) > 0 && !slices.Contains(ids, k.id(r)) {
 			continue
 		}
-		if match(filters, attrs(r), tagsOf(r)) {
+		if match(filters, k.attrs(s, r), k.tags(r)) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
+// describeOp answers the Describe action of kind k: under the lock, the resources describe
+// selects, each rendered as the response lists it, the list wrapped in the action's output shape.
+func describeOp[T, X any](s *Service, k kind[T], render func(T) X, output func([]X) any) core.QueryOperation {
+	return func(_ context.Context, p url.Values) (any, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		found, err := describe(s, k, p)
+		if err != nil {
+			return nil, err
 		}
+		var items []X
+		for _, r := range found {
+			items = append(items, render(r))
+		}
+		return output(items), nil
 	}
-	return false
 }
 
 type describeVpcsOutput struct {
 	Vpcs []vpcXML `xml:"vpcSet>item"`
 }
 
-func (s *Service) describeVpcs(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	found, err := describe(stringList(p, "VpcId"), s.vpcs, func(v *vpc) string { return v.id }, s.vpcAttrs,
-		func(v *vpc) []tag { return v.tags }, p, "InvalidVpcID.NotFound", "vpc ID")
-	if err != nil {
-		return nil, err
-	}
-	out := describeVpcsOutput{}
-	for _, v := range found {
-		out.Vpcs = append(out.Vpcs, s.vpcXML(v))
-	}
-	return out, nil
-}
-
 type describeSubnetsOutput struct {
 	Subnets []subnetXML `xml:"subnetSet>item"`
-}
-
-func (s *Service) describeSubnets(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	found, err := describe(stringList(p, "SubnetId"), s.subnets, func(sn *subnet) string { return sn.id }, s.subnetAttrs,
-		func(sn *subnet) []tag { return sn.tags }, p, "InvalidSubnetID.NotFound", "subnet ID")
-	if err != nil {
-		return nil, err
-	}
-	out := describeSubnetsOutput{}
-	for _, sn := range found {
-		out.Subnets = append(out.Subnets, s.subnetXML(sn))
-	}
-	return out, nil
 }
 
 type describeGroupsOutput struct {
 	Groups []groupXML `xml:"securityGroupInfo>item"`
 }
 
+// describeSecurityGroups also takes GroupName.N: every name given must be a group of the default
+// VPC, and only groups with one of the names are listed.
 func (s *Service) describeSecurityGroups(_ context.Context, p url.Values) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	found, err := describe(stringList(p, "GroupId"), s.groups, func(g *securityGroup) string { return g.id }, s.groupAttrs,
-		func(g *securityGroup) []tag { return g.tags }, p, "InvalidGroup.NotFound", "security group")
+	found, err := describe(s, groupKind, p)
 	if err != nil {
 		return nil, err
 	}
 	names := stringList(p, "GroupName")
 	for _, n := range names {
-		if !containsFunc(found, func(g *securityGroup) bool { return g.name == n }) {
-			return nil, core.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", n, DefaultVPCID)
+		if !slices.ContainsFunc(found, func(g *securityGroup) bool { return g.name == n }) {
+			return nil, errNoGroupNamed(n)
 		}
 	}
 	out := describeGroupsOutput{}
 	for _, g := range found {
-		if len(names) > 0 && !contains(names, g.name) {
+		if len(names) > 0 && !slices.Contains(names, g.name) {
 			continue
 		}
 		out.Groups = append(out.Groups, s.groupXML(g))
@@ -489,55 +487,21 @@ func (s *Service) describeSecurityGroups(_ context.Context, p url.Values) (any, 
 	return out, nil
 }
 
-func containsFunc[T any](list []T, f func(T) bool) bool {
-	for _, x := range list {
-		if f(x) {
-			return true
-		}
-	}
-	return false
-}
-
 type describeInstancesOutput struct {
 	Reservations []reservationXML `xml:"reservationSet>item"`
 }
 
-func (s *Service) describeInstances(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	found, err := describe(stringList(p, "InstanceId"), s.instances, func(in *instance) string { return in.id }, s.instanceAttrs,
-		func(in *instance) []tag { return in.tags }, p, "InvalidInstanceID.NotFound", "instance ID")
-	if err != nil {
-		return nil, err
+// reservationXML lists each instance in a reservation of its own, as RunInstances of one instance
+// makes it.
+func (s *Service) reservationXML(in *instance) reservationXML {
+	return reservationXML{
+		ReservationID: "r-" + strings.TrimPrefix(in.id, "i-"), OwnerID: s.account, Instances: []instanceXML{s.instanceXML(in)},
 	}
-	out := describeInstancesOutput{}
-	for _, in := range found {
-		out.Reservations = append(out.Reservations, reservationXML{
-			ReservationID: "r-" + strings.TrimPrefix(in.id, "i-"), OwnerID: s.account, Instances: []instanceXML{s.instanceXML(in)},
-		})
-	}
-	return out, nil
 }
 
 type describeENIsOutput struct {
 	Interfaces []eniXML `xml:"networkInterfaceSet>item"`
 }
-
-func (s *Service) describeNetworkInterfaces(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	found, err := describe(stringList(p, "NetworkInterfaceId"), s.enis, func(n *eni) string { return n.id }, s.eniAttrs,
-		func(*eni) []tag { return nil }, p, "InvalidNetworkInterfaceID.NotFound", "networkInterface ID")
-	if err != nil {
-		return nil, err
-	}
-	out := describeENIsOutput{}
-	for _, n := range found {
-		out.Interfaces = append(out.Interfaces, s.eniXML(n))
-	}
-	return out, nil
-}
-
 type createGroupOutput struct {
 	GroupID          string `xml:"groupId"`
 	SecurityGroupArn string `xml:"securityGroupArn"`
@@ -553,8 +517,8 @@ func (s *Service) createSecurityGroup(_ context.Context, p url.Values) (any, err
 	if err != nil {
 		return nil, err
 	}
-	for _, spec := range indexed(p, "TagSpecification") {
-		for _, t := range indexed(spec, "Tag") {
+	for _, spec := range core.QueryList(p, "TagSpecification") {
+		for _, t := range core.QueryList(spec, "Tag") {
 			g.tags = append(g.tags, tag{t.Get("Key"), t.Get("Value")})
 		}
 	}
@@ -571,15 +535,11 @@ func (s *Service) deleteSecurityGroup(_ context.Context, p url.Values) (any, err
 	defer s.mu.Unlock()
 	id := p.Get("GroupId")
 	if id == "" {
-		name := p.Get("GroupName")
-		for _, g := range s.groups {
-			if g.name == name && g.vpcID == DefaultVPCID {
-				id = g.id
-			}
+		g, err := s.groupNamed(p.Get("GroupName"))
+		if err != nil {
+			return nil, err
 		}
-		if id == "" {
-			return nil, core.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", name, DefaultVPCID)
-		}
+		id = g.id
 	}
 	if err := s.removeGroup(id); err != nil {
 		return nil, err
@@ -590,7 +550,7 @@ func (s *Service) deleteSecurityGroup(_ context.Context, p url.Values) (any, err
 // parseRules reads IpPermissions.N (or the older top-level CidrIp/IpProtocol/FromPort/ToPort
 // form) into rules for group g.
 func (s *Service) parseRules(p url.Values, egress bool) ([]*rule, error) {
-	perms := indexed(p, "IpPermissions")
+	perms := core.QueryList(p, "IpPermissions")
 	if len(perms) == 0 && (p.Get("CidrIp") != "" || p.Get("SourceSecurityGroupName") != "") {
 		legacy := url.Values{"IpProtocol": {p.Get("IpProtocol")}, "FromPort": {p.Get("FromPort")}, "ToPort": {p.Get("ToPort")}}
 		if c := p.Get("CidrIp"); c != "" {
@@ -612,35 +572,21 @@ func (s *Service) parseRules(p url.Values, egress bool) ([]*rule, error) {
 		}
 		base := rule{egress: egress, protocol: proto, from: from, to: to}
 		n := 0
-		for _, r := range indexed(perm, "IpRanges") {
-			c, err := netip.ParsePrefix(r.Get("CidrIp"))
-			if err != nil || !c.Addr().Is4() {
-				return nil, core.Errorf("InvalidParameterValue", "CIDR block %s is malformed", r.Get("CidrIp"))
+		for _, v6 := range []bool{false, true} {
+			cidrs, err := cidrRules(perm, base, v6)
+			if err != nil {
+				return nil, err
 			}
-			x := base
-			x.cidr4, x.desc = c.Masked().String(), r.Get("Description")
-			out, n = append(out, &x), n+1
+			out, n = append(out, cidrs...), n+len(cidrs)
 		}
-		for _, r := range indexed(perm, "Ipv6Ranges") {
-			c, err := netip.ParsePrefix(r.Get("CidrIpv6"))
-			if err != nil || !c.Addr().Is6() {
-				return nil, core.Errorf("InvalidParameterValue", "CIDR block %s is malformed", r.Get("CidrIpv6"))
-			}
-			x := base
-			x.cidr6, x.desc = c.Masked().String(), r.Get("Description")
-			out, n = append(out, &x), n+1
-		}
-		for _, r := range indexed(perm, "Groups") {
+		for _, r := range core.QueryList(perm, "Groups") {
 			gid := r.Get("GroupId")
 			if gid == "" && r.Get("GroupName") != "" {
-				for _, g := range s.groups {
-					if g.name == r.Get("GroupName") && g.vpcID == DefaultVPCID {
-						gid = g.id
-					}
+				g, err := s.groupNamed(r.Get("GroupName"))
+				if err != nil {
+					return nil, err
 				}
-				if gid == "" {
-					return nil, core.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", r.Get("GroupName"), DefaultVPCID)
-				}
+				gid = g.id
 			}
 			if _, err := s.group(gid); err != nil {
 				return nil, err
@@ -649,7 +595,7 @@ func (s *Service) parseRules(p url.Values, egress bool) ([]*rule, error) {
 			x.groupID, x.desc = gid, r.Get("Description")
 			out, n = append(out, &x), n+1
 		}
-		for _, r := range indexed(perm, "PrefixListIds") {
+		for _, r := range core.QueryList(perm, "PrefixListIds") {
 			x := base
 			x.prefixList, x.desc = r.Get("PrefixListId"), r.Get("Description")
 			out, n = append(out, &x), n+1
@@ -657,6 +603,30 @@ func (s *Service) parseRules(p url.Values, egress bool) ([]*rule, error) {
 		if n == 0 {
 			return nil, core.Errorf("MissingParameter", "IpPermissions.%d needs a source or destination: IpRanges, Ipv6Ranges, Groups (UserIdGroupPairs) or PrefixListIds.", i+1)
 		}
+	}
+	return out, nil
+}
+
+// cidrRules reads one permission's IpRanges (v6: Ipv6Ranges) as rules like base.
+func cidrRules(perm url.Values, base rule, v6 bool) ([]*rule, error) {
+	list, member := "IpRanges", "CidrIp"
+	if v6 {
+		list, member = "Ipv6Ranges", "CidrIpv6"
+	}
+	var out []*rule
+	for _, r := range core.QueryList(perm, list) {
+		c, err := netip.ParsePrefix(r.Get(member))
+		if err != nil || c.Addr().Is6() != v6 {
+			return nil, core.Errorf("InvalidParameterValue", "CIDR block %s is malformed", r.Get(member))
+		}
+		x := base
+		x.desc = r.Get("Description")
+		if v6 {
+			x.cidr6 = c.Masked().String()
+		} else {
+			x.cidr4 = c.Masked().String()
+		}
+		out = append(out, &x)
 	}
 	return out, nil
 }
@@ -718,12 +688,7 @@ func (s *Service) targetGroup(p url.Values, egress bool) (*securityGroup, error)
 		return s.group(id)
 	}
 	if name := p.Get("GroupName"); name != "" && !egress {
-		for _, g := range s.groups {
-			if g.name == name && g.vpcID == DefaultVPCID {
-				return g, nil
-			}
-		}
-		return nil, core.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", name, DefaultVPCID)
+		return s.groupNamed(name)
 	}
 	return nil, core.Errorf("MissingParameter", "The request must contain the parameter GroupId")
 }
@@ -782,7 +747,7 @@ func (s *Service) revoke(egress bool) core.QueryOperation {
 		var drop []*rule
 		if ids := stringList(p, "SecurityGroupRuleId"); len(ids) > 0 {
 			for _, id := range ids {
-				i := indexOf(g.rules, func(r *rule) bool { return r.id == id && r.egress == egress })
+				i := slices.IndexFunc(g.rules, func(r *rule) bool { return r.id == id && r.egress == egress })
 				if i < 0 {
 					return nil, core.Errorf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
 				}
@@ -794,7 +759,7 @@ func (s *Service) revoke(egress bool) core.QueryOperation {
 				return nil, err
 			}
 			for _, r := range rules {
-				i := indexOf(g.rules, func(have *rule) bool { return sameRule(have, r) })
+				i := slices.IndexFunc(g.rules, func(have *rule) bool { return sameRule(have, r) })
 				if i < 0 {
 					return nil, core.Errorf("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
 				}
@@ -802,21 +767,12 @@ func (s *Service) revoke(egress bool) core.QueryOperation {
 			}
 		}
 		for _, d := range drop {
-			if i := indexOf(g.rules, func(r *rule) bool { return r == d }); i >= 0 {
+			if i := slices.IndexFunc(g.rules, func(r *rule) bool { return r == d }); i >= 0 {
 				g.rules = append(g.rules[:i], g.rules[i+1:]...)
 			}
 		}
 		return returnOutput{Return: true}, nil
 	}
-}
-
-func indexOf[T any](list []T, f func(T) bool) int {
-	for i, x := range list {
-		if f(x) {
-			return i
-		}
-	}
-	return -1
 }
 
 type createENIOutput struct {

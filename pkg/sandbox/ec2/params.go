@@ -4,48 +4,15 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 )
 
-// indexed splits the members of a flattened EC2 Query list: for prefix "IpPermissions", the keys
-// "IpPermissions.2.FromPort" and "IpPermissions.2.IpRanges.1.CidrIp" become the second element's
-// url.Values {"FromPort", "IpRanges.1.CidrIp"}. Elements come back in index order.
-func indexed(params url.Values, prefix string) []url.Values {
-	byIdx := map[int]url.Values{}
-	for k, vs := range params {
-		rest, ok := strings.CutPrefix(k, prefix+".")
-		if !ok {
-			continue
-		}
-		idxStr, member, _ := strings.Cut(rest, ".")
-		idx, err := strconv.Atoi(idxStr)
-		if err != nil || idx < 1 {
-			continue
-		}
-		if byIdx[idx] == nil {
-			byIdx[idx] = url.Values{}
-		}
-		byIdx[idx][member] = vs
-	}
-	idxs := make([]int, 0, len(byIdx))
-	for i := range byIdx {
-		idxs = append(idxs, i)
-	}
-	slices.Sort(idxs)
-	out := make([]url.Values, 0, len(idxs))
-	for _, i := range idxs {
-		out = append(out, byIdx[i])
-	}
-	return out
-}
-
 // strings of a flattened scalar list ("SubnetId.1", "SubnetId.2", ...).
 func stringList(params url.Values, prefix string) []string {
 	var out []string
-	for _, el := range indexed(params, prefix) {
+	for _, el := range core.QueryList(params, prefix) {
 		out = append(out, el.Get(""))
 	}
 	return out
@@ -59,7 +26,7 @@ type filter struct {
 // parseFilters reads Filter.N.Name and Filter.N.Value.M. Values may use the * and ? wildcards.
 func parseFilters(params url.Values, allowed func(string) bool) ([]filter, error) {
 	var out []filter
-	for _, el := range indexed(params, "Filter") {
+	for _, el := range core.QueryList(params, "Filter") {
 		name := el.Get("Name")
 		if name == "" {
 			return nil, core.Errorf("InvalidParameterValue", "Each Filter needs a Name.")

@@ -1,8 +1,6 @@
 package ec2
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -32,6 +30,7 @@ func WithAccount(account string) Option { return func(s *Service) { s.account = 
 
 // Service is the emulated EC2. It is safe for concurrent use.
 type Service struct {
+	core.QueryProtocol
 	clock   core.Clock
 	region  string
 	account string
@@ -91,7 +90,7 @@ type eni struct {
 
 // New returns EC2 with the default sandbox network in us-east-1.
 func New(clock core.Clock, opts ...Option) *Service {
-	s := &Service{clock: clock, region: DefaultRegion, account: DefaultAccount}
+	s := &Service{QueryProtocol: identity, clock: clock, region: DefaultRegion, account: DefaultAccount}
 	for _, o := range opts {
 		o(s)
 	}
@@ -125,28 +124,19 @@ func New(clock core.Clock, opts ...Option) *Service {
 	return s
 }
 
+// identity is how EC2 is addressed on the wire.
+var identity = core.NewQueryProtocol("ec2", "ec2", "http://ec2.amazonaws.com/doc/2016-11-15/", core.QueryEC2)
+
 var _ core.QueryService = (*Service)(nil)
-
-// ServiceID implements core.QueryService.
-func (s *Service) ServiceID() string { return "ec2" }
-
-// SigningName implements core.QueryService.
-func (s *Service) SigningName() string { return "ec2" }
-
-// XMLNamespace implements core.QueryService.
-func (s *Service) XMLNamespace() string { return "http://ec2.amazonaws.com/doc/2016-11-15/" }
-
-// Flavor implements core.QueryService.
-func (s *Service) Flavor() core.QueryFlavor { return core.QueryEC2 }
 
 // QueryOperations implements core.QueryService.
 func (s *Service) QueryOperations() map[string]core.QueryOperation {
 	return map[string]core.QueryOperation{
-		"DescribeVpcs":                  s.describeVpcs,
-		"DescribeSubnets":               s.describeSubnets,
+		"DescribeVpcs":                  describeOp(s, vpcKind, s.vpcXML, func(x []vpcXML) any { return describeVpcsOutput{x} }),
+		"DescribeSubnets":               describeOp(s, subnetKind, s.subnetXML, func(x []subnetXML) any { return describeSubnetsOutput{x} }),
 		"DescribeSecurityGroups":        s.describeSecurityGroups,
-		"DescribeInstances":             s.describeInstances,
-		"DescribeNetworkInterfaces":     s.describeNetworkInterfaces,
+		"DescribeInstances":             describeOp(s, instanceKind, s.reservationXML, func(x []reservationXML) any { return describeInstancesOutput{x} }),
+		"DescribeNetworkInterfaces":     describeOp(s, eniKind, s.eniXML, func(x []eniXML) any { return describeENIsOutput{x} }),
 		"CreateSecurityGroup":           s.createSecurityGroup,
 		"DeleteSecurityGroup":           s.deleteSecurityGroup,
 		"AuthorizeSecurityGroupIngress": s.authorize(false),
@@ -159,13 +149,7 @@ func (s *Service) QueryOperations() map[string]core.QueryOperation {
 }
 
 // newID returns prefix followed by 17 random hex digits, the form of current EC2 ids.
-func newID(prefix string) string {
-	var b [9]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand: " + err.Error())
-	}
-	return prefix + hex.EncodeToString(b[:])[:17]
-}
+func newID(prefix string) string { return prefix + core.RandomHex(17) }
 
 func notFound(code, kind, id string) error {
 	return core.Errorf(code, "The %s '%s' does not exist", kind, id)
@@ -187,6 +171,21 @@ func (s *Service) group(id string) (*securityGroup, error) {
 		}
 	}
 	return nil, notFound("InvalidGroup.NotFound", "security group", id)
+}
+
+// groupNamed returns the security group called name in the default VPC, the group a GroupName
+// parameter names.
+func (s *Service) groupNamed(name string) (*securityGroup, error) {
+	for _, g := range s.groups {
+		if g.name == name && g.vpcID == DefaultVPCID {
+			return g, nil
+		}
+	}
+	return nil, errNoGroupNamed(name)
+}
+
+func errNoGroupNamed(name string) error {
+	return core.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", name, DefaultVPCID)
 }
 
 func (s *Service) vpc(id string) (*vpc, error) {
@@ -252,24 +251,12 @@ func (s *Service) ReleaseENI(eniID string) error {
 
 // SubnetAZ returns the Availability Zone of a subnet, for services that place resources by subnet.
 func (s *Service) SubnetAZ(subnetID string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sn, err := s.subnet(subnetID)
-	if err != nil {
-		return "", err
-	}
-	return sn.az, nil
+	return core.Locked(&s.mu, s.subnet, subnetID, func(sn *subnet) (string, error) { return sn.az, nil })
 }
 
 // SubnetVPC returns the VPC id of a subnet.
 func (s *Service) SubnetVPC(subnetID string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sn, err := s.subnet(subnetID)
-	if err != nil {
-		return "", err
-	}
-	return sn.vpcID, nil
+	return core.Locked(&s.mu, s.subnet, subnetID, func(sn *subnet) (string, error) { return sn.vpcID, nil })
 }
 
 // InstanceRunning reports whether the instance exists and is running (for SSM's managed-instance

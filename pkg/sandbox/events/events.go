@@ -14,8 +14,6 @@ package events
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -37,6 +35,7 @@ const (
 
 // Service is the emulated EventBridge.
 type Service struct {
+	core.JSONProtocol
 	clock           core.Clock
 	lambda          core.AsyncLambdaInvoker
 	region, account string
@@ -76,34 +75,30 @@ type Delivery struct {
 
 // New returns EventBridge delivering to Lambda targets through lambda.
 func New(clock core.Clock, lambda core.AsyncLambdaInvoker, region, account string) *Service {
-	return &Service{clock: clock, lambda: lambda, region: region, account: account, rules: map[string]*rule{}}
+	return &Service{
+		JSONProtocol: identity, clock: clock, lambda: lambda, region: region, account: account, rules: map[string]*rule{},
+	}
 }
 
+// identity is how EventBridge is addressed on the wire.
+var identity = core.NewJSONProtocol("events", "AWSEvents", "1.1")
+
 var _ core.JSONService = (*Service)(nil)
-
-// ServiceID implements core.JSONService.
-func (s *Service) ServiceID() string { return "events" }
-
-// TargetPrefix implements core.JSONService.
-func (s *Service) TargetPrefix() string { return "AWSEvents" }
-
-// JSONVersion implements core.JSONService.
-func (s *Service) JSONVersion() string { return "1.1" }
 
 // Operations implements core.JSONService.
 func (s *Service) Operations() map[string]core.JSONOperation {
 	return map[string]core.JSONOperation{
-		"PutRule":           s.putRule,
-		"DescribeRule":      s.describeRule,
-		"DeleteRule":        s.deleteRule,
+		"PutRule":           core.Handler(s.putRule),
+		"DescribeRule":      core.Handler(s.describeRule),
+		"DeleteRule":        core.Handler(s.deleteRule),
 		"EnableRule":        s.setState("ENABLED"),
 		"DisableRule":       s.setState("DISABLED"),
-		"ListRules":         s.listRules,
-		"PutTargets":        s.putTargets,
-		"RemoveTargets":     s.removeTargets,
-		"ListTargetsByRule": s.listTargetsByRule,
-		"PutEvents":         s.putEvents,
-		"TestEventPattern":  s.testEventPattern,
+		"ListRules":         core.Handler(s.listRules),
+		"PutTargets":        core.Handler(s.putTargets),
+		"RemoveTargets":     core.Handler(s.removeTargets),
+		"ListTargetsByRule": core.Handler(s.listTargetsByRule),
+		"PutEvents":         core.Handler(s.putEvents),
+		"TestEventPattern":  core.Handler(s.testEventPattern),
 	}
 }
 
@@ -143,11 +138,7 @@ type putRuleInput struct {
 	EventBusName       *string
 }
 
-func (s *Service) putRule(_ context.Context, raw json.RawMessage) (any, error) {
-	var in putRuleInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) putRule(_ context.Context, in putRuleInput) (any, error) {
 	if !namePattern.MatchString(in.Name) {
 		return nil, validationError("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+ and have length 1-64", in.Name)
 	}
@@ -214,30 +205,18 @@ type nameInput struct {
 	EventBusName *string
 }
 
-func (s *Service) describeRule(_ context.Context, raw json.RawMessage) (any, error) {
-	var in nameInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) describeRule(_ context.Context, in nameInput) (any, error) {
 	if err := s.checkBus(in.EventBusName); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRule(in.Name)
-	if err != nil {
-		return nil, err
-	}
-	o := s.out(r)
-	o.CreatedBy = s.account
-	return o, nil
+	return core.Locked(&s.mu, s.findRule, in.Name, func(r *rule) (any, error) {
+		o := s.out(r)
+		o.CreatedBy = s.account
+		return o, nil
+	})
 }
 
-func (s *Service) deleteRule(_ context.Context, raw json.RawMessage) (any, error) {
-	var in nameInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) deleteRule(_ context.Context, in nameInput) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.rules[in.Name]
@@ -252,32 +231,22 @@ func (s *Service) deleteRule(_ context.Context, raw json.RawMessage) (any, error
 }
 
 func (s *Service) setState(state string) core.JSONOperation {
-	return func(_ context.Context, raw json.RawMessage) (any, error) {
-		var in nameInput
-		if err := core.Decode(raw, &in); err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		r, err := s.findRule(in.Name)
-		if err != nil {
-			return nil, err
-		}
-		r.state = state
-		return struct{}{}, nil
-	}
+	return core.Handler(func(_ context.Context, in nameInput) (any, error) {
+		return core.Locked(&s.mu, s.findRule, in.Name, func(r *rule) (any, error) {
+			r.state = state
+			return struct{}{}, nil
+		})
+	})
 }
 
-func (s *Service) listRules(_ context.Context, raw json.RawMessage) (any, error) {
-	var in struct {
-		NamePrefix   *string
-		EventBusName *string
-		Limit        *int
-		NextToken    *string
-	}
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+type listRulesInput struct {
+	NamePrefix   *string
+	EventBusName *string
+	Limit        *int
+	NextToken    *string
+}
+
+func (s *Service) listRules(_ context.Context, in listRulesInput) (any, error) {
 	if err := s.checkBus(in.EventBusName); err != nil {
 		return nil, err
 	}
@@ -325,88 +294,74 @@ type failedEntry struct {
 	ErrorMessage string
 }
 
-func (s *Service) putTargets(_ context.Context, raw json.RawMessage) (any, error) {
-	var in struct {
-		Rule         string
-		EventBusName *string
-		Targets      []Target
-	}
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+type putTargetsInput struct {
+	Rule         string
+	EventBusName *string
+	Targets      []Target
+}
+
+func (s *Service) putTargets(_ context.Context, in putTargetsInput) (any, error) {
 	if err := s.checkBus(in.EventBusName); err != nil {
 		return nil, err
 	}
 	if len(in.Targets) < 1 || len(in.Targets) > 10 {
 		return nil, validationError("1 validation error detected: Value at 'targets' failed to satisfy constraint: Member must have length between 1 and 10")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRule(in.Rule)
-	if err != nil {
-		return nil, err
-	}
-	added := 0
-	for _, t := range in.Targets {
-		if _, exists := r.targets[t.ID]; !exists {
-			added++
+	return core.Locked(&s.mu, s.findRule, in.Rule, func(r *rule) (any, error) {
+		added := 0
+		for _, t := range in.Targets {
+			if _, exists := r.targets[t.ID]; !exists {
+				added++
+			}
 		}
-	}
-	if len(r.targets)+added > MaxTargetsPerRule {
-		return nil, core.Errorf("LimitExceededException", "The requested resource exceeds the maximum number allowed.")
-	}
-	failed := []failedEntry{}
-	for _, t := range in.Targets {
-		switch {
-		case !namePattern.MatchString(t.ID):
-			return nil, validationError("1 validation error detected: Value '%s' at 'targets.id' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", t.ID)
-		case !strings.HasPrefix(t.Arn, "arn:"):
-			return nil, validationError("Parameter %s is not valid. Reason: Provided Arn is not in correct format.", t.Arn)
-		case len(t.InputTransformer) > 0:
-			failed = append(failed, failedEntry{TargetID: t.ID, ErrorCode: "ValidationException", ErrorMessage: "InputTransformer is not supported by the Strongroom sandbox: use Input or InputPath."})
-			continue
-		case t.Input != nil && !json.Valid([]byte(*t.Input)):
-			return nil, validationError("Input is not valid JSON text.")
-		case t.Input != nil && t.InputPath != nil:
-			return nil, validationError("Only one of Input, InputPath, or InputTransformer must be provided.")
+		if len(r.targets)+added > MaxTargetsPerRule {
+			return nil, core.Errorf("LimitExceededException", "The requested resource exceeds the maximum number allowed.")
 		}
-		r.targets[t.ID] = t
-	}
-	return map[string]any{"FailedEntryCount": len(failed), "FailedEntries": failed}, nil
+		failed := []failedEntry{}
+		for _, t := range in.Targets {
+			switch {
+			case !namePattern.MatchString(t.ID):
+				return nil, validationError("1 validation error detected: Value '%s' at 'targets.id' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", t.ID)
+			case !strings.HasPrefix(t.Arn, "arn:"):
+				return nil, validationError("Parameter %s is not valid. Reason: Provided Arn is not in correct format.", t.Arn)
+			case len(t.InputTransformer) > 0:
+				failed = append(failed, failedEntry{TargetID: t.ID, ErrorCode: "ValidationException", ErrorMessage: "InputTransformer is not supported by the Strongroom sandbox: use Input or InputPath."})
+				continue
+			case t.Input != nil && !json.Valid([]byte(*t.Input)):
+				return nil, validationError("Input is not valid JSON text.")
+			case t.Input != nil && t.InputPath != nil:
+				return nil, validationError("Only one of Input, InputPath, or InputTransformer must be provided.")
+			}
+			r.targets[t.ID] = t
+		}
+		return map[string]any{"FailedEntryCount": len(failed), "FailedEntries": failed}, nil
+	})
 }
 
-func (s *Service) removeTargets(_ context.Context, raw json.RawMessage) (any, error) {
-	var in struct {
-		Rule         string
-		EventBusName *string
-		Ids          []string
-	}
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRule(in.Rule)
-	if err != nil {
-		return nil, err
-	}
-	failed := []failedEntry{}
-	for _, id := range in.Ids {
-		delete(r.targets, id)
-	}
-	return map[string]any{"FailedEntryCount": 0, "FailedEntries": failed}, nil
+type removeTargetsInput struct {
+	Rule         string
+	EventBusName *string
+	Ids          []string
 }
 
-func (s *Service) listTargetsByRule(_ context.Context, raw json.RawMessage) (any, error) {
-	var in struct {
-		Rule         string
-		EventBusName *string
-		Limit        *int
-		NextToken    *string
-	}
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) removeTargets(_ context.Context, in removeTargetsInput) (any, error) {
+	return core.Locked(&s.mu, s.findRule, in.Rule, func(r *rule) (any, error) {
+		failed := []failedEntry{}
+		for _, id := range in.Ids {
+			delete(r.targets, id)
+		}
+		return map[string]any{"FailedEntryCount": 0, "FailedEntries": failed}, nil
+	})
+}
+
+type listTargetsByRuleInput struct {
+	Rule         string
+	EventBusName *string
+	Limit        *int
+	NextToken    *string
+}
+
+func (s *Service) listTargetsByRule(_ context.Context, in listTargetsByRuleInput) (any, error) {
 	s.mu.Lock()
 	r, err := s.findRule(in.Rule)
 	if err != nil {
@@ -455,11 +410,7 @@ type resultEntry struct {
 	ErrorMessage string `json:",omitempty"`
 }
 
-func (s *Service) putEvents(ctx context.Context, raw json.RawMessage) (any, error) {
-	var in struct{ Entries []Entry }
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) putEvents(ctx context.Context, in struct{ Entries []Entry }) (any, error) {
 	if len(in.Entries) < 1 || len(in.Entries) > MaxPutEntries {
 		return nil, validationError("1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and %d", MaxPutEntries)
 	}
@@ -534,7 +485,7 @@ func (s *Service) envelope(source, detailType string, detail json.RawMessage, re
 	if resources == nil {
 		resources = []string{}
 	}
-	return Envelope{Version: "0", ID: newID(), DetailType: detailType, Source: source, Account: s.account,
+	return Envelope{Version: "0", ID: core.NewUUID(), DetailType: detailType, Source: source, Account: s.account,
 		Time: t.UTC().Format("2006-01-02T15:04:05Z"), Region: s.region, Resources: resources, Detail: detail}
 }
 
@@ -629,20 +580,8 @@ func (s *Service) Deliveries() []Delivery {
 	return append([]Delivery(nil), s.deliveries...)
 }
 
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80 // a version 4 UUID, as AWS request ids are
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 // testEventPattern answers whether an event (a full envelope) matches a pattern.
-func (s *Service) testEventPattern(_ context.Context, raw json.RawMessage) (any, error) {
-	var in struct{ EventPattern, Event string }
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) testEventPattern(_ context.Context, in struct{ EventPattern, Event string }) (any, error) {
 	p, err := CompilePattern(in.EventPattern)
 	if err != nil {
 		return nil, core.Errorf("InvalidEventPatternException", "%s", err.Error())

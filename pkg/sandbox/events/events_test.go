@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // received collects the events a Lambda target got.

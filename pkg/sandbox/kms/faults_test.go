@@ -14,7 +14,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/strongroom/strongroom/pkg/sandbox"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // TestInjectedFaultsAreTypedSDKErrors checks that the sandbox's injected faults reach the SDK as

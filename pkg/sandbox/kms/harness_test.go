@@ -2,12 +2,10 @@ package kms_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	hsmv2 "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -15,7 +13,6 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/strongroom/strongroom/pkg/customerca"
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
@@ -23,9 +20,9 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	"github.com/strongroom/strongroom/pkg/sandbox/kms"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // scale runs a cluster's 20 sandbox minutes to two ACTIVE HSMs in under half a second.
@@ -56,37 +53,11 @@ func newEnv(t testing.TB) *env {
 	srv.RegisterJSON(hsm)
 	srv.RegisterJSON(ssmSvc)
 	srv.RegisterJSON(kmsSvc)
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("start sandbox: %v", err)
-	}
-	t.Cleanup(func() {
-		kmsSvc.Close()
-		ssmSvc.Close()
-		hsm.Close()
-		secrets.Close()
-		if err := srv.Close(); err != nil {
-			t.Errorf("close sandbox: %v", err)
-		}
-	})
-	creds := credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret-key", "")
-	u, c := url, creds
+	cfg := sandboxtest.Serve(t, srv, kmsSvc.Close, ssmSvc.Close, hsm.Close, secrets.Close)
 	return &env{
 		srv: srv, hsm: hsm, kms: kmsSvc,
-		hsmc:    hsmv2.New(hsmv2.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
-		ssmc:    awsssm.New(awsssm.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
-		kmsc:    awskms.New(awskms.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
-		secrets: sm.New(sm.Options{Region: "us-east-1", BaseEndpoint: &u, Credentials: c, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
+		hsmc: hsmv2.NewFromConfig(cfg), ssmc: awsssm.NewFromConfig(cfg), kmsc: awskms.NewFromConfig(cfg), secrets: sm.NewFromConfig(cfg),
 	}
-}
-
-func wantCode(t testing.TB, err error, code string) string {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != code {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	return ae.ErrorMessage()
 }
 
 // poll calls f until it returns true, for at most 10 s of wall time.
@@ -154,7 +125,7 @@ func (e *env) runDoc(t testing.TB, doc string, params map[string]string) *awsssm
 	poll(t, "command "+doc, func() bool {
 		got, err := e.ssmc.GetCommandInvocation(ctx, &awsssm.GetCommandInvocationInput{CommandId: out.Command.CommandId, InstanceId: aws.String(ec2.DefaultInstanceID)})
 		if err != nil {
-			wantCode(t, err, "InvocationDoesNotExist")
+			sandboxtest.WantCode(t, err, "InvocationDoesNotExist")
 			return false
 		}
 		inv = got
@@ -193,14 +164,7 @@ func (e *env) activeCluster(t testing.TB, prefix string, hsms int, withKMSUser b
 		t.Fatalf("CreateHsm: %v", err)
 	}
 	c := e.waitCluster(t, id, "CSR", func(c hsmtypes.Cluster) bool { return c.Certificates != nil && c.Certificates.ClusterCsr != nil })
-	key, err := customerca.NewKey(customerca.RSA2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := customerca.NewCA(key, customerca.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := sandboxtest.CustomerCA(t)
 	signed, err := ca.Issue([]byte(*c.Certificates.ClusterCsr), 0, time.Now())
 	if err != nil {
 		t.Fatalf("sign the cluster CSR: %v", err)

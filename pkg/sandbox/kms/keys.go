@@ -72,11 +72,7 @@ type createKeyInput struct {
 	MultiRegion           bool   `json:"MultiRegion"`
 }
 
-func (s *Service) createKey(_ context.Context, raw json.RawMessage) (any, error) {
-	var in createKeyInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) createKey(_ context.Context, in createKeyInput) (any, error) {
 	if in.KeyUsage != "" && in.KeyUsage != "ENCRYPT_DECRYPT" {
 		return nil, core.Errorf("UnsupportedOperationException", "The sandbox supports only ENCRYPT_DECRYPT keys, not %s.", in.KeyUsage)
 	}
@@ -113,7 +109,7 @@ func (s *Service) createKey(_ context.Context, raw json.RawMessage) (any, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := &key{
-		id: newUUID(), description: in.Description, origin: origin, state: KeyEnabled,
+		id: core.NewUUID(), description: in.Description, origin: origin, state: KeyEnabled,
 		created: s.clock.Now(), material: material,
 	}
 	k.arn = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.region, s.account, k.id)
@@ -196,72 +192,39 @@ type keyIDInput struct {
 	Marker              string `json:"Marker"`
 }
 
-func (s *Service) describeKey(_ context.Context, raw json.RawMessage) (any, error) {
-	var in keyIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.keyLocked(in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"KeyMetadata": s.metadata(k)}, nil
+func (s *Service) describeKey(_ context.Context, in keyIDInput) (any, error) {
+	return core.Locked(&s.mu, s.keyLocked, in.KeyId, func(k *key) (any, error) {
+		return map[string]any{"KeyMetadata": s.metadata(k)}, nil
+	})
 }
 
-func (s *Service) listKeys(_ context.Context, raw json.RawMessage) (any, error) {
-	var in keyIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	start, limit, err := page(in.Limit, in.Marker)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var all []map[string]any
-	for _, id := range s.korder {
-		all = append(all, map[string]any{"KeyId": id, "KeyArn": s.keys[id].arn})
-	}
-	return cut(all, start, limit, "Keys"), nil
+func (s *Service) listKeys(_ context.Context, in keyIDInput) (any, error) {
+	return s.list(in.Limit, in.Marker, "Keys", func() ([]map[string]any, error) {
+		var all []map[string]any
+		for _, id := range s.korder {
+			all = append(all, map[string]any{"KeyId": id, "KeyArn": s.keys[id].arn})
+		}
+		return all, nil
+	})
 }
 
-func (s *Service) setEnabled(raw json.RawMessage, enabled bool) (any, error) {
-	var in keyIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.keyLocked(in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	if st := s.effectiveState(k); st == KeyPendingDeletion || st == KeyUnavailable {
-		return nil, core.Errorf("KMSInvalidStateException", "%s is %s.", k.arn, st)
-	}
-	k.state = KeyDisabled
-	if enabled {
-		k.state = KeyEnabled
-	}
-	return struct{}{}, nil
+// setEnabled answers EnableKey (enabled) and DisableKey.
+func (s *Service) setEnabled(enabled bool) core.JSONOperation {
+	return core.Handler(func(_ context.Context, in keyIDInput) (any, error) {
+		return core.Locked(&s.mu, s.keyLocked, in.KeyId, func(k *key) (any, error) {
+			if st := s.effectiveState(k); st == KeyPendingDeletion || st == KeyUnavailable {
+				return nil, core.Errorf("KMSInvalidStateException", "%s is %s.", k.arn, st)
+			}
+			k.state = KeyDisabled
+			if enabled {
+				k.state = KeyEnabled
+			}
+			return struct{}{}, nil
+		})
+	})
 }
 
-func (s *Service) enableKey(_ context.Context, raw json.RawMessage) (any, error) {
-	return s.setEnabled(raw, true)
-}
-
-func (s *Service) disableKey(_ context.Context, raw json.RawMessage) (any, error) {
-	return s.setEnabled(raw, false)
-}
-
-func (s *Service) scheduleKeyDeletion(_ context.Context, raw json.RawMessage) (any, error) {
-	var in keyIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) scheduleKeyDeletion(_ context.Context, in keyIDInput) (any, error) {
 	window := defaultWindow
 	if in.PendingWindowInDays != nil {
 		window = *in.PendingWindowInDays
@@ -269,52 +232,40 @@ func (s *Service) scheduleKeyDeletion(_ context.Context, raw json.RawMessage) (a
 			return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30", window)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.keyLocked(in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	if k.state == KeyPendingDeletion {
-		return nil, core.Errorf("KMSInvalidStateException", "%s is pending deletion.", k.arn)
-	}
-	k.state, k.window = KeyPendingDeletion, window
-	k.deletion = s.clock.Now().Add(time.Duration(window) * 24 * time.Hour)
-	s.later(time.Duration(window)*24*time.Hour, func() {
-		if k.state != KeyPendingDeletion || s.keys[k.id] != k {
-			return
+	return core.Locked(&s.mu, s.keyLocked, in.KeyId, func(k *key) (any, error) {
+		if k.state == KeyPendingDeletion {
+			return nil, core.Errorf("KMSInvalidStateException", "%s is pending deletion.", k.arn)
 		}
-		delete(s.keys, k.id)
-		s.korder = slices.DeleteFunc(s.korder, func(id string) bool { return id == k.id })
-		for a, target := range s.aliases {
-			if target == k.id {
-				delete(s.aliases, a)
+		k.state, k.window = KeyPendingDeletion, window
+		k.deletion = s.clock.Now().Add(time.Duration(window) * 24 * time.Hour)
+		s.timers.Later(time.Duration(window)*24*time.Hour, func() {
+			if k.state != KeyPendingDeletion || s.keys[k.id] != k {
+				return
 			}
-		}
-		if k.storeID != "" {
-			_ = s.clusters.AdjustKeys(k.clusterID, kmsUser, -1)
-		}
+			delete(s.keys, k.id)
+			s.korder = slices.DeleteFunc(s.korder, func(id string) bool { return id == k.id })
+			for a, target := range s.aliases {
+				if target == k.id {
+					delete(s.aliases, a)
+				}
+			}
+			if k.storeID != "" {
+				_ = s.clusters.AdjustKeys(k.clusterID, kmsUser, -1)
+			}
+		})
+		return map[string]any{"KeyId": k.arn, "DeletionDate": core.EpochTime(k.deletion), "KeyState": KeyPendingDeletion, "PendingWindowInDays": window}, nil
 	})
-	return map[string]any{"KeyId": k.arn, "DeletionDate": core.EpochTime(k.deletion), "KeyState": KeyPendingDeletion, "PendingWindowInDays": window}, nil
 }
 
-func (s *Service) cancelKeyDeletion(_ context.Context, raw json.RawMessage) (any, error) {
-	var in keyIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.keyLocked(in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	if k.state != KeyPendingDeletion {
-		return nil, core.Errorf("KMSInvalidStateException", "%s is not pending deletion.", k.arn)
-	}
-	// A cancelled deletion leaves the key disabled, as KMS does.
-	k.state, k.deletion, k.window = KeyDisabled, time.Time{}, 0
-	return map[string]any{"KeyId": k.arn}, nil
+func (s *Service) cancelKeyDeletion(_ context.Context, in keyIDInput) (any, error) {
+	return core.Locked(&s.mu, s.keyLocked, in.KeyId, func(k *key) (any, error) {
+		if k.state != KeyPendingDeletion {
+			return nil, core.Errorf("KMSInvalidStateException", "%s is not pending deletion.", k.arn)
+		}
+		// A cancelled deletion leaves the key disabled, as KMS does.
+		k.state, k.deletion, k.window = KeyDisabled, time.Time{}, 0
+		return map[string]any{"KeyId": k.arn}, nil
+	})
 }
 
 // Aliases.
@@ -327,11 +278,7 @@ type aliasInput struct {
 	Marker      string `json:"Marker"`
 }
 
-func (s *Service) createAlias(_ context.Context, raw json.RawMessage) (any, error) {
-	var in aliasInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) createAlias(_ context.Context, in aliasInput) (any, error) {
 	if !aliasPattern.MatchString(in.AliasName) || strings.HasPrefix(in.AliasName, "alias/aws/") {
 		return nil, core.Errorf("InvalidAliasNameException", "Alias %s must begin with alias/ followed by letters, digits, /, _ or -, and must not begin with alias/aws/.", in.AliasName)
 	}
@@ -348,11 +295,7 @@ func (s *Service) createAlias(_ context.Context, raw json.RawMessage) (any, erro
 	return struct{}{}, nil
 }
 
-func (s *Service) deleteAlias(_ context.Context, raw json.RawMessage) (any, error) {
-	var in aliasInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) deleteAlias(_ context.Context, in aliasInput) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.aliases[in.AliasName]; !ok {
@@ -362,40 +305,32 @@ func (s *Service) deleteAlias(_ context.Context, raw json.RawMessage) (any, erro
 	return struct{}{}, nil
 }
 
-func (s *Service) listAliases(_ context.Context, raw json.RawMessage) (any, error) {
-	var in aliasInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	start, limit, err := page(in.Limit, in.Marker)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	filter := ""
-	if in.KeyId != "" {
-		k, err := s.keyLocked(in.KeyId)
-		if err != nil {
-			return nil, err
+func (s *Service) listAliases(_ context.Context, in aliasInput) (any, error) {
+	return s.list(in.Limit, in.Marker, "Aliases", func() ([]map[string]any, error) {
+		filter := ""
+		if in.KeyId != "" {
+			k, err := s.keyLocked(in.KeyId)
+			if err != nil {
+				return nil, err
+			}
+			filter = k.id
 		}
-		filter = k.id
-	}
-	names := make([]string, 0, len(s.aliases))
-	for n := range s.aliases {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	var all []map[string]any
-	for _, n := range names {
-		if filter != "" && s.aliases[n] != filter {
-			continue
+		names := make([]string, 0, len(s.aliases))
+		for n := range s.aliases {
+			names = append(names, n)
 		}
-		all = append(all, map[string]any{
-			"AliasName": n, "AliasArn": fmt.Sprintf("arn:aws:kms:%s:%s:%s", s.region, s.account, n), "TargetKeyId": s.aliases[n],
-		})
-	}
-	return cut(all, start, limit, "Aliases"), nil
+		slices.Sort(names)
+		var all []map[string]any
+		for _, n := range names {
+			if filter != "" && s.aliases[n] != filter {
+				continue
+			}
+			all = append(all, map[string]any{
+				"AliasName": n, "AliasArn": fmt.Sprintf("arn:aws:kms:%s:%s:%s", s.region, s.account, n), "TargetKeyId": s.aliases[n],
+			})
+		}
+		return all, nil
+	})
 }
 
 // Cryptography. A ciphertext blob is magic "SBX1" | key id (36 bytes) | 12-byte nonce |
@@ -441,35 +376,23 @@ func checkAlgorithm(a string) error {
 	return nil
 }
 
-func (s *Service) encrypt(_ context.Context, raw json.RawMessage) (any, error) {
-	var in cryptoInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) encrypt(_ context.Context, in cryptoInput) (any, error) {
 	if len(in.Plaintext) == 0 || len(in.Plaintext) > maxPlaintext {
 		return nil, core.Errorf("ValidationException", "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096")
 	}
 	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.usableLocked(in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	blob, err := seal(k, in.Plaintext, in.EncryptionContext)
-	if err != nil {
-		return nil, fmt.Errorf("encrypt with %s: %w", k.id, err)
-	}
-	return map[string]any{"CiphertextBlob": blob, "KeyId": k.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}, nil
+	return core.Locked(&s.mu, s.usableLocked, in.KeyId, func(k *key) (any, error) {
+		blob, err := seal(k, in.Plaintext, in.EncryptionContext)
+		if err != nil {
+			return nil, fmt.Errorf("encrypt with %s: %w", k.id, err)
+		}
+		return map[string]any{"CiphertextBlob": blob, "KeyId": k.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}, nil
+	})
 }
 
-func (s *Service) decrypt(_ context.Context, raw json.RawMessage) (any, error) {
-	var in cryptoInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) decrypt(_ context.Context, in cryptoInput) (any, error) {
 	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
@@ -506,54 +429,41 @@ func (s *Service) decrypt(_ context.Context, raw json.RawMessage) (any, error) {
 	return map[string]any{"KeyId": k.arn, "Plaintext": plain, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}, nil
 }
 
-func (s *Service) dataKey(raw json.RawMessage, withPlaintext bool) (any, error) {
-	var in cryptoInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	n := 0
-	switch {
-	case in.KeySpec != "" && in.NumberOfBytes != nil:
-		return nil, core.Errorf("ValidationException", "Specify either KeySpec or NumberOfBytes, not both.")
-	case in.KeySpec == "AES_256":
-		n = 32
-	case in.KeySpec == "AES_128":
-		n = 16
-	case in.KeySpec != "":
-		return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]", in.KeySpec)
-	case in.NumberOfBytes != nil:
-		n = *in.NumberOfBytes
-		if n < 1 || n > 1024 {
-			return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
+// dataKey answers GenerateDataKey (withPlaintext) and GenerateDataKeyWithoutPlaintext.
+func (s *Service) dataKey(withPlaintext bool) core.JSONOperation {
+	return core.Handler(func(_ context.Context, in cryptoInput) (any, error) {
+		n := 0
+		switch {
+		case in.KeySpec != "" && in.NumberOfBytes != nil:
+			return nil, core.Errorf("ValidationException", "Specify either KeySpec or NumberOfBytes, not both.")
+		case in.KeySpec == "AES_256":
+			n = 32
+		case in.KeySpec == "AES_128":
+			n = 16
+		case in.KeySpec != "":
+			return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]", in.KeySpec)
+		case in.NumberOfBytes != nil:
+			n = *in.NumberOfBytes
+			if n < 1 || n > 1024 {
+				return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
+			}
+		default:
+			return nil, core.Errorf("ValidationException", "Specify KeySpec or NumberOfBytes.")
 		}
-	default:
-		return nil, core.Errorf("ValidationException", "Specify KeySpec or NumberOfBytes.")
-	}
-	dk := make([]byte, n)
-	if _, err := rand.Read(dk); err != nil {
-		return nil, fmt.Errorf("generate data key: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.usableLocked(in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	blob, err := seal(k, dk, in.EncryptionContext)
-	if err != nil {
-		return nil, fmt.Errorf("encrypt data key with %s: %w", k.id, err)
-	}
-	out := map[string]any{"CiphertextBlob": blob, "KeyId": k.arn}
-	if withPlaintext {
-		out["Plaintext"] = dk
-	}
-	return out, nil
-}
-
-func (s *Service) generateDataKey(_ context.Context, raw json.RawMessage) (any, error) {
-	return s.dataKey(raw, true)
-}
-
-func (s *Service) generateDataKeyWithoutPlaintext(_ context.Context, raw json.RawMessage) (any, error) {
-	return s.dataKey(raw, false)
+		dk := make([]byte, n)
+		if _, err := rand.Read(dk); err != nil {
+			return nil, fmt.Errorf("generate data key: %w", err)
+		}
+		return core.Locked(&s.mu, s.usableLocked, in.KeyId, func(k *key) (any, error) {
+			blob, err := seal(k, dk, in.EncryptionContext)
+			if err != nil {
+				return nil, fmt.Errorf("encrypt data key with %s: %w", k.id, err)
+			}
+			out := map[string]any{"CiphertextBlob": blob, "KeyId": k.arn}
+			if withPlaintext {
+				out["Plaintext"] = dk
+			}
+			return out, nil
+		})
+	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 func TestOrdinaryKeysAndAliases(t *testing.T) {
@@ -31,9 +32,9 @@ func TestOrdinaryKeysAndAliases(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.kmsc.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/strongroom"), TargetKeyId: k.KeyId})
-	wantCode(t, err, "AlreadyExistsException")
+	sandboxtest.WantCode(t, err, "AlreadyExistsException")
 	_, err = e.kmsc.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/aws/secretsmanager"), TargetKeyId: k.KeyId})
-	wantCode(t, err, "InvalidAliasNameException")
+	sandboxtest.WantCode(t, err, "InvalidAliasNameException")
 
 	// Every way of naming the key reaches it.
 	for _, ref := range []string{*k.KeyId, *k.Arn, "alias/strongroom", "arn:aws:kms:us-east-1:123456789012:alias/strongroom"} {
@@ -48,9 +49,9 @@ func TestOrdinaryKeysAndAliases(t *testing.T) {
 	}
 	other, _ := e.kmsc.CreateKey(ctx, &awskms.CreateKeyInput{})
 	_, err = e.kmsc.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, KeyId: other.KeyMetadata.KeyId})
-	wantCode(t, err, "IncorrectKeyException")
+	sandboxtest.WantCode(t, err, "IncorrectKeyException")
 	_, err = e.kmsc.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: []byte("not a kms ciphertext blob at all, really not")})
-	wantCode(t, err, "InvalidCiphertextException")
+	sandboxtest.WantCode(t, err, "InvalidCiphertextException")
 
 	noPlain, err := e.kmsc.GenerateDataKeyWithoutPlaintext(ctx, &awskms.GenerateDataKeyWithoutPlaintextInput{KeyId: k.KeyId, NumberOfBytes: aws.Int32(24)})
 	if err != nil {
@@ -61,25 +62,25 @@ func TestOrdinaryKeysAndAliases(t *testing.T) {
 		t.Fatalf("decrypt data key: %v", err)
 	}
 	_, err = e.kmsc.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: k.KeyId})
-	wantCode(t, err, "ValidationException")
+	sandboxtest.WantCode(t, err, "ValidationException")
 
 	if _, err := e.kmsc.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: k.KeyId}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.kmsc.Encrypt(ctx, &awskms.EncryptInput{KeyId: k.KeyId, Plaintext: []byte("x")})
-	wantCode(t, err, "DisabledException")
+	sandboxtest.WantCode(t, err, "DisabledException")
 	if _, err := e.kmsc.EnableKey(ctx, &awskms.EnableKeyInput{KeyId: k.KeyId}); err != nil {
 		t.Fatal(err)
 	}
 
 	_, err = e.kmsc.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: k.KeyId, PendingWindowInDays: aws.Int32(6)})
-	wantCode(t, err, "ValidationException")
+	sandboxtest.WantCode(t, err, "ValidationException")
 	sched, err := e.kmsc.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: k.KeyId})
 	if err != nil || *sched.PendingWindowInDays != 30 || sched.KeyState != kmstypes.KeyStatePendingDeletion {
 		t.Fatalf("ScheduleKeyDeletion default window: %v", err)
 	}
 	_, err = e.kmsc.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
-	wantCode(t, err, "KMSInvalidStateException")
+	sandboxtest.WantCode(t, err, "KMSInvalidStateException")
 	if _, err := e.kmsc.CancelKeyDeletion(ctx, &awskms.CancelKeyDeletionInput{KeyId: k.KeyId}); err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +113,9 @@ func TestOrdinaryKeysAndAliases(t *testing.T) {
 		t.Fatalf("ListAliases: %v", err)
 	}
 	_, err = e.kmsc.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/none")})
-	wantCode(t, err, "NotFoundException")
+	sandboxtest.WantCode(t, err, "NotFoundException")
 	_, err = e.kmsc.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: kmstypes.KeySpecRsa2048, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
-	wantCode(t, err, "UnsupportedOperationException")
+	sandboxtest.WantCode(t, err, "UnsupportedOperationException")
 }
 
 // TestUpdateToRelatedCluster moves a store to a cluster restored from its cluster's backup, and
@@ -148,7 +149,7 @@ func TestUpdateToRelatedCluster(t *testing.T) {
 	rid := *restored.Cluster.ClusterId
 	e.waitCluster(t, rid, "ACTIVE", func(c hsmtypes.Cluster) bool { return c.State == hsmtypes.ClusterStateActive })
 	_, err = e.kmsc.UpdateCustomKeyStore(ctx, &awskms.UpdateCustomKeyStoreInput{CustomKeyStoreId: &storeID, CloudHsmClusterId: &rid})
-	wantCode(t, err, "CloudHsmClusterInvalidConfigurationException") // no HSMs yet
+	sandboxtest.WantCode(t, err, "CloudHsmClusterInvalidConfigurationException") // no HSMs yet
 	for _, az := range []string{"us-east-1a", "us-east-1c"} {
 		if _, err := e.hsmc.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &rid, AvailabilityZone: aws.String(az)}); err != nil {
 			t.Fatal(err)
@@ -158,7 +159,7 @@ func TestUpdateToRelatedCluster(t *testing.T) {
 
 	unrelated := e.activeCluster(t, "unrelated", 2, false)
 	_, err = e.kmsc.UpdateCustomKeyStore(ctx, &awskms.UpdateCustomKeyStoreInput{CustomKeyStoreId: &storeID, CloudHsmClusterId: &unrelated.clusterID})
-	wantCode(t, err, "CloudHsmClusterNotRelatedException")
+	sandboxtest.WantCode(t, err, "CloudHsmClusterNotRelatedException")
 	if _, err := e.kmsc.UpdateCustomKeyStore(ctx, &awskms.UpdateCustomKeyStoreInput{CustomKeyStoreId: &storeID, CloudHsmClusterId: &rid}); err != nil {
 		t.Fatalf("update to the restored cluster: %v", err)
 	}
@@ -167,7 +168,7 @@ func TestUpdateToRelatedCluster(t *testing.T) {
 		t.Fatalf("connect to the restored cluster: %s %s", s.ConnectionState, s.ConnectionErrorCode)
 	}
 	_, err = e.kmsc.DescribeCustomKeyStores(ctx, &awskms.DescribeCustomKeyStoresInput{Limit: aws.Int32(0)})
-	wantCode(t, err, "ValidationException")
+	sandboxtest.WantCode(t, err, "ValidationException")
 }
 
 // TestKMSUserPasswordRotation is the operator's rotation: set a new kmsuser password on the
@@ -213,7 +214,7 @@ func TestUnsupportedHsmTypeIsRefused(t *testing.T) {
 		CustomKeyStoreName: aws.String("store"), CloudHsmClusterId: &f.clusterID,
 		TrustAnchorCertificate: aws.String(string(f.ca.CertificatePEM())), KeyStorePassword: aws.String(userPW),
 	})
-	if msg := wantCode(t, err, "CloudHsmClusterInvalidConfigurationException"); !strings.Contains(msg, "hsm2m.medium") {
+	if msg := sandboxtest.WantCode(t, err, "CloudHsmClusterInvalidConfigurationException"); !strings.Contains(msg, "hsm2m.medium") {
 		t.Fatalf("message does not name the HSM type: %q", msg)
 	}
 	e.kms.SetUnsupportedHsmTypes()

@@ -3,7 +3,6 @@ package kms
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -112,11 +111,7 @@ func validatePassword(p string) error {
 	return nil
 }
 
-func (s *Service) createCustomKeyStore(_ context.Context, raw json.RawMessage) (any, error) {
-	var in createStoreInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) createCustomKeyStore(_ context.Context, in createStoreInput) (any, error) {
 	if in.CustomKeyStoreType != "" && in.CustomKeyStoreType != "AWS_CLOUDHSM" {
 		return nil, core.Errorf("UnsupportedOperationException", "The sandbox supports only AWS_CLOUDHSM custom key stores, not %s.", in.CustomKeyStoreType)
 	}
@@ -169,7 +164,7 @@ func (s *Service) createCustomKeyStore(_ context.Context, raw json.RawMessage) (
 		return nil, core.Errorf("LimitExceededException", "An account can have at most %d custom key stores in a Region.", maxKeyStores)
 	}
 	ks := &keyStore{
-		id: "cks-" + randomHex(17), name: in.CustomKeyStoreName, clusterID: in.CloudHsmClusterId,
+		id: "cks-" + core.RandomHex(17), name: in.CustomKeyStoreName, clusterID: in.CloudHsmClusterId,
 		trustAnchor: in.TrustAnchorCertificate, password: in.KeyStorePassword, state: Disconnected, created: s.clock.Now(),
 	}
 	s.stores[ks.id] = ks
@@ -192,44 +187,36 @@ func (s *Service) storeLocked(id string) (*keyStore, error) {
 	return ks, nil
 }
 
-func (s *Service) connectCustomKeyStore(_ context.Context, raw json.RawMessage) (any, error) {
-	var in storeIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ks, err := s.storeLocked(in.CustomKeyStoreId)
-	if err != nil {
-		return nil, err
-	}
-	switch ks.state {
-	case Disconnecting, Failed:
-		// A FAILED store must be disconnected before it is connected again.
-		return nil, invalidState(ks, "ConnectCustomKeyStore")
-	case Connected, Connecting:
+func (s *Service) connectCustomKeyStore(_ context.Context, in storeIDInput) (any, error) {
+	return core.Locked(&s.mu, s.storeLocked, in.CustomKeyStoreId, func(ks *keyStore) (any, error) {
+		switch ks.state {
+		case Disconnecting, Failed:
+			// A FAILED store must be disconnected before it is connected again.
+			return nil, invalidState(ks, "ConnectCustomKeyStore")
+		case Connected, Connecting:
+			return struct{}{}, nil
+		}
+		// Easily detected configuration errors fail at once and leave the store DISCONNECTED.
+		ci, cerr := s.clusters.Cluster(ks.clusterID)
+		if cerr == nil && ci.State != cloudhsm.StateActive && ci.State != cloudhsm.StateDegraded &&
+			ci.State != cloudhsm.StateDeleted && ci.State != cloudhsm.StateDeleteInProgress {
+			return nil, core.Errorf("CloudHsmClusterNotActiveException", "The AWS CloudHSM cluster %s is in state %s. It must be ACTIVE.", ks.clusterID, ci.State)
+		}
+		ks.state, ks.errorCode = Connecting, ""
+		ks.attempt++
+		attempt := ks.attempt
+		s.timers.Later(s.dur.Connect, func() {
+			if ks.attempt != attempt || ks.state != Connecting {
+				return
+			}
+			if code := s.tryConnect(ks); code != "" {
+				ks.state, ks.errorCode = Failed, code
+				return
+			}
+			ks.state = Connected
+		})
 		return struct{}{}, nil
-	}
-	// Easily detected configuration errors fail at once and leave the store DISCONNECTED.
-	ci, cerr := s.clusters.Cluster(ks.clusterID)
-	if cerr == nil && ci.State != cloudhsm.StateActive && ci.State != cloudhsm.StateDegraded &&
-		ci.State != cloudhsm.StateDeleted && ci.State != cloudhsm.StateDeleteInProgress {
-		return nil, core.Errorf("CloudHsmClusterNotActiveException", "The AWS CloudHSM cluster %s is in state %s. It must be ACTIVE.", ks.clusterID, ci.State)
-	}
-	ks.state, ks.errorCode = Connecting, ""
-	ks.attempt++
-	attempt := ks.attempt
-	s.later(s.dur.Connect, func() {
-		if ks.attempt != attempt || ks.state != Connecting {
-			return
-		}
-		if code := s.tryConnect(ks); code != "" {
-			ks.state, ks.errorCode = Failed, code
-			return
-		}
-		ks.state = Connected
 	})
-	return struct{}{}, nil
 }
 
 // tryConnect does what KMS does when it connects, against the real emulated cluster, and
@@ -309,119 +296,95 @@ func (s *Service) FailNextConnect(storeID, code string) error {
 	return nil
 }
 
-func (s *Service) disconnectCustomKeyStore(_ context.Context, raw json.RawMessage) (any, error) {
-	var in storeIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ks, err := s.storeLocked(in.CustomKeyStoreId)
-	if err != nil {
-		return nil, err
-	}
-	switch ks.state {
-	case Disconnecting, Disconnected:
-		return nil, invalidState(ks, "DisconnectCustomKeyStore")
-	case Failed:
-		ks.state, ks.errorCode = Disconnected, ""
+func (s *Service) disconnectCustomKeyStore(_ context.Context, in storeIDInput) (any, error) {
+	return core.Locked(&s.mu, s.storeLocked, in.CustomKeyStoreId, func(ks *keyStore) (any, error) {
+		switch ks.state {
+		case Disconnecting, Disconnected:
+			return nil, invalidState(ks, "DisconnectCustomKeyStore")
+		case Failed:
+			ks.state, ks.errorCode = Disconnected, ""
+			return struct{}{}, nil
+		}
+		ks.state = Disconnecting
+		ks.attempt++
+		attempt := ks.attempt
+		s.timers.Later(s.dur.Disconnect, func() {
+			if ks.attempt != attempt {
+				return
+			}
+			if ks.session {
+				s.clusters.CloseSession(ks.clusterID, kmsUser)
+				ks.session = false
+			}
+			ks.state = Disconnected
+		})
 		return struct{}{}, nil
-	}
-	ks.state = Disconnecting
-	ks.attempt++
-	attempt := ks.attempt
-	s.later(s.dur.Disconnect, func() {
-		if ks.attempt != attempt {
-			return
-		}
-		if ks.session {
-			s.clusters.CloseSession(ks.clusterID, kmsUser)
-			ks.session = false
-		}
-		ks.state = Disconnected
 	})
-	return struct{}{}, nil
 }
 
-func (s *Service) deleteCustomKeyStore(_ context.Context, raw json.RawMessage) (any, error) {
-	var in storeIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ks, err := s.storeLocked(in.CustomKeyStoreId)
-	if err != nil {
-		return nil, err
-	}
-	if ks.state != Disconnected {
-		return nil, invalidState(ks, "DeleteCustomKeyStore")
-	}
-	for _, k := range s.keys {
-		if k.storeID == ks.id {
-			return nil, core.Errorf("CustomKeyStoreHasCMKsException", "Custom key store %s still holds KMS keys. Schedule their deletion and wait until they are deleted.", ks.id)
+func (s *Service) deleteCustomKeyStore(_ context.Context, in storeIDInput) (any, error) {
+	return core.Locked(&s.mu, s.storeLocked, in.CustomKeyStoreId, func(ks *keyStore) (any, error) {
+		if ks.state != Disconnected {
+			return nil, invalidState(ks, "DeleteCustomKeyStore")
 		}
-	}
-	delete(s.stores, ks.id)
-	for i, id := range s.sorder {
-		if id == ks.id {
-			s.sorder = append(s.sorder[:i], s.sorder[i+1:]...)
-			break
+		for _, k := range s.keys {
+			if k.storeID == ks.id {
+				return nil, core.Errorf("CustomKeyStoreHasCMKsException", "Custom key store %s still holds KMS keys. Schedule their deletion and wait until they are deleted.", ks.id)
+			}
 		}
-	}
-	return struct{}{}, nil
+		delete(s.stores, ks.id)
+		for i, id := range s.sorder {
+			if id == ks.id {
+				s.sorder = append(s.sorder[:i], s.sorder[i+1:]...)
+				break
+			}
+		}
+		return struct{}{}, nil
+	})
 }
 
-func (s *Service) updateCustomKeyStore(_ context.Context, raw json.RawMessage) (any, error) {
-	var in storeIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) updateCustomKeyStore(_ context.Context, in storeIDInput) (any, error) {
 	if in.KeyStorePassword != "" {
 		if err := validatePassword(in.KeyStorePassword); err != nil {
 			return nil, err
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ks, err := s.storeLocked(in.CustomKeyStoreId)
-	if err != nil {
-		return nil, err
-	}
-	if in.NewCustomKeyStoreName != "" && ks.state != Connected && ks.state != Disconnected {
-		return nil, invalidState(ks, "UpdateCustomKeyStore (name)")
-	}
-	if (in.KeyStorePassword != "" || in.CloudHsmClusterId != "") && ks.state != Disconnected {
-		return nil, invalidState(ks, "UpdateCustomKeyStore (KeyStorePassword or CloudHsmClusterId)")
-	}
-	if in.NewCustomKeyStoreName != "" && in.NewCustomKeyStoreName != ks.name {
-		for _, other := range s.stores {
-			if other.name == in.NewCustomKeyStoreName {
-				return nil, core.Errorf("CustomKeyStoreNameInUseException", "The custom key store name %s is already used in this account and Region.", in.NewCustomKeyStoreName)
+	return core.Locked(&s.mu, s.storeLocked, in.CustomKeyStoreId, func(ks *keyStore) (any, error) {
+		if in.NewCustomKeyStoreName != "" && ks.state != Connected && ks.state != Disconnected {
+			return nil, invalidState(ks, "UpdateCustomKeyStore (name)")
+		}
+		if (in.KeyStorePassword != "" || in.CloudHsmClusterId != "") && ks.state != Disconnected {
+			return nil, invalidState(ks, "UpdateCustomKeyStore (KeyStorePassword or CloudHsmClusterId)")
+		}
+		if in.NewCustomKeyStoreName != "" && in.NewCustomKeyStoreName != ks.name {
+			for _, other := range s.stores {
+				if other.name == in.NewCustomKeyStoreName {
+					return nil, core.Errorf("CustomKeyStoreNameInUseException", "The custom key store name %s is already used in this account and Region.", in.NewCustomKeyStoreName)
+				}
 			}
 		}
-	}
-	if in.CloudHsmClusterId != "" && in.CloudHsmClusterId != ks.clusterID {
-		ci, err := s.clusters.Cluster(in.CloudHsmClusterId)
-		if err != nil || ci.State == cloudhsm.StateDeleted {
-			return nil, core.Errorf("CloudHsmClusterNotFoundException", "AWS KMS cannot find the AWS CloudHSM cluster with the specified cluster ID %s.", in.CloudHsmClusterId)
+		if in.CloudHsmClusterId != "" && in.CloudHsmClusterId != ks.clusterID {
+			ci, err := s.clusters.Cluster(in.CloudHsmClusterId)
+			if err != nil || ci.State == cloudhsm.StateDeleted {
+				return nil, core.Errorf("CloudHsmClusterNotFoundException", "AWS KMS cannot find the AWS CloudHSM cluster with the specified cluster ID %s.", in.CloudHsmClusterId)
+			}
+			cur, cerr := s.clusters.Cluster(ks.clusterID)
+			if cerr == nil && cur.Lineage != ci.Lineage {
+				return nil, core.Errorf("CloudHsmClusterNotRelatedException", "The AWS CloudHSM cluster %s does not share a backup history with cluster %s.", in.CloudHsmClusterId, ks.clusterID)
+			}
+			if _, err := s.checkCluster(in.CloudHsmClusterId); err != nil {
+				return nil, err
+			}
+			ks.clusterID = in.CloudHsmClusterId
 		}
-		cur, cerr := s.clusters.Cluster(ks.clusterID)
-		if cerr == nil && cur.Lineage != ci.Lineage {
-			return nil, core.Errorf("CloudHsmClusterNotRelatedException", "The AWS CloudHSM cluster %s does not share a backup history with cluster %s.", in.CloudHsmClusterId, ks.clusterID)
+		if in.NewCustomKeyStoreName != "" {
+			ks.name = in.NewCustomKeyStoreName
 		}
-		if _, err := s.checkCluster(in.CloudHsmClusterId); err != nil {
-			return nil, err
+		if in.KeyStorePassword != "" {
+			ks.password = in.KeyStorePassword
 		}
-		ks.clusterID = in.CloudHsmClusterId
-	}
-	if in.NewCustomKeyStoreName != "" {
-		ks.name = in.NewCustomKeyStoreName
-	}
-	if in.KeyStorePassword != "" {
-		ks.password = in.KeyStorePassword
-	}
-	return struct{}{}, nil
+		return struct{}{}, nil
+	})
 }
 
 type describeStoresInput struct {
@@ -431,29 +394,21 @@ type describeStoresInput struct {
 	Marker             string `json:"Marker"`
 }
 
-func (s *Service) describeCustomKeyStores(_ context.Context, raw json.RawMessage) (any, error) {
-	var in describeStoresInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	start, limit, err := page(in.Limit, in.Marker)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var all []map[string]any
-	for _, id := range s.sorder {
-		ks := s.stores[id]
-		if (in.CustomKeyStoreId != "" && ks.id != in.CustomKeyStoreId) || (in.CustomKeyStoreName != "" && ks.name != in.CustomKeyStoreName) {
-			continue
+func (s *Service) describeCustomKeyStores(_ context.Context, in describeStoresInput) (any, error) {
+	return s.list(in.Limit, in.Marker, "CustomKeyStores", func() ([]map[string]any, error) {
+		var all []map[string]any
+		for _, id := range s.sorder {
+			ks := s.stores[id]
+			if (in.CustomKeyStoreId != "" && ks.id != in.CustomKeyStoreId) || (in.CustomKeyStoreName != "" && ks.name != in.CustomKeyStoreName) {
+				continue
+			}
+			all = append(all, ks.wire())
 		}
-		all = append(all, ks.wire())
-	}
-	if len(all) == 0 && (in.CustomKeyStoreId != "" || in.CustomKeyStoreName != "") {
-		return nil, storeNotFound(in.CustomKeyStoreId + in.CustomKeyStoreName)
-	}
-	return cut(all, start, limit, "CustomKeyStores"), nil
+		if len(all) == 0 && (in.CustomKeyStoreId != "" || in.CustomKeyStoreName != "") {
+			return nil, storeNotFound(in.CustomKeyStoreId + in.CustomKeyStoreName)
+		}
+		return all, nil
+	})
 }
 
 // page reads KMS's Limit (1-1000) and Marker.
@@ -476,18 +431,20 @@ func page(limit *int, marker string) (int, int, error) {
 	return start, n, nil
 }
 
-func cut(all []map[string]any, start, limit int, key string) map[string]any {
-	if start > len(all) {
-		start = len(all)
+// list answers a KMS list operation: Limit and Marker select the page of the entries collect
+// returns under the lock, named key; Truncated and NextMarker say whether another page follows.
+func (s *Service) list(limit *int, marker, key string, collect func() ([]map[string]any, error)) (any, error) {
+	start, n, err := page(limit, marker)
+	if err != nil {
+		return nil, err
 	}
-	end := min(start+limit, len(all))
-	items := all[start:end]
-	if items == nil {
-		items = []map[string]any{}
+	items, end, total, err := core.Page(&s.mu, collect, start, n)
+	if err != nil {
+		return nil, err
 	}
-	out := map[string]any{key: items, "Truncated": end < len(all)}
-	if end < len(all) {
+	out := map[string]any{key: items, "Truncated": end < total}
+	if end < total {
 		out["NextMarker"] = "m" + strconv.Itoa(end)
 	}
-	return out
+	return out, nil
 }

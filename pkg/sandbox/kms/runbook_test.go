@@ -14,10 +14,10 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/strongroom/strongroom/pkg/customerca"
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // TestRunbook is the whole journey over the wire: cluster, HSM, CSR, signing, initialization,
@@ -33,7 +33,7 @@ func TestRunbook(t *testing.T) {
 		CustomKeyStoreName: aws.String("strongroom"), CloudHsmClusterId: &f.clusterID,
 		TrustAnchorCertificate: aws.String(string(f.ca.CertificatePEM())), KeyStorePassword: aws.String(userPW),
 	})
-	if msg := wantCode(t, err, "CloudHsmClusterInvalidConfigurationException"); !strings.Contains(msg, "two active HSMs") {
+	if msg := sandboxtest.WantCode(t, err, "CloudHsmClusterInvalidConfigurationException"); !strings.Contains(msg, "two active HSMs") {
 		t.Fatalf("message: %q", msg)
 	}
 	if _, err := e.hsmc.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &f.clusterID, AvailabilityZone: aws.String("us-east-1b")}); err != nil {
@@ -41,8 +41,7 @@ func TestRunbook(t *testing.T) {
 	}
 	e.waitCluster(t, f.clusterID, "two ACTIVE HSMs", activeHsms(2))
 
-	otherKey, _ := customerca.NewKey(customerca.RSA2048)
-	otherCA, _ := customerca.NewCA(otherKey, customerca.Options{})
+	otherCA := sandboxtest.CustomerCA(t)
 	refusals := []struct {
 		name string
 		in   awskms.CreateCustomKeyStoreInput
@@ -55,7 +54,7 @@ func TestRunbook(t *testing.T) {
 	for _, r := range refusals {
 		t.Run("create refused: "+r.name, func(t *testing.T) {
 			_, err := e.kmsc.CreateCustomKeyStore(ctx, &r.in)
-			wantCode(t, err, r.code)
+			sandboxtest.WantCode(t, err, r.code)
 		})
 	}
 
@@ -67,7 +66,7 @@ func TestRunbook(t *testing.T) {
 		CustomKeyStoreName: aws.String("second"), CloudHsmClusterId: &f.clusterID,
 		TrustAnchorCertificate: aws.String(string(f.ca.CertificatePEM())), KeyStorePassword: aws.String(userPW),
 	})
-	wantCode(t, err, "CloudHsmClusterInUseException")
+	sandboxtest.WantCode(t, err, "CloudHsmClusterInUseException")
 	s := e.store(t, storeID)
 	if s.ConnectionState != kmstypes.ConnectionStateTypeDisconnected || *s.CloudHsmClusterId != f.clusterID || s.CustomKeyStoreType != kmstypes.CustomKeyStoreTypeAwsCloudhsm || s.ConnectionErrorCode != "" {
 		t.Fatalf("new store: %+v", s)
@@ -78,7 +77,7 @@ func TestRunbook(t *testing.T) {
 		t.Fatalf("connect without kmsuser: %s %s", s.ConnectionState, s.ConnectionErrorCode)
 	}
 	_, err = e.kmsc.ConnectCustomKeyStore(ctx, &awskms.ConnectCustomKeyStoreInput{CustomKeyStoreId: &storeID})
-	wantCode(t, err, "CustomKeyStoreInvalidStateException")
+	sandboxtest.WantCode(t, err, "CustomKeyStoreInvalidStateException")
 	e.disconnect(t, storeID)
 
 	e.createKMSUser(t, f, f.userARN)
@@ -99,7 +98,7 @@ func TestRunbook(t *testing.T) {
 		t.Fatalf("rename while connected: %v", err)
 	}
 	_, err = e.kmsc.UpdateCustomKeyStore(ctx, &awskms.UpdateCustomKeyStoreInput{CustomKeyStoreId: &storeID, KeyStorePassword: aws.String("An0therPassword")})
-	wantCode(t, err, "CustomKeyStoreInvalidStateException")
+	sandboxtest.WantCode(t, err, "CustomKeyStoreInvalidStateException")
 	byName, err := e.kmsc.DescribeCustomKeyStores(ctx, &awskms.DescribeCustomKeyStoresInput{CustomKeyStoreName: aws.String("strongroom-renamed")})
 	if err != nil || len(byName.CustomKeyStores) != 1 {
 		t.Fatalf("describe by new name: %v", err)
@@ -128,11 +127,11 @@ func TestRunbook(t *testing.T) {
 		t.Fatalf("Decrypt: %v", err)
 	}
 	_, err = e.kmsc.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"purpose": "other"}})
-	wantCode(t, err, "InvalidCiphertextException")
+	sandboxtest.WantCode(t, err, "InvalidCiphertextException")
 	tampered := bytes.Clone(enc.CiphertextBlob)
 	tampered[len(tampered)-1] ^= 1
 	_, err = e.kmsc.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: tampered, EncryptionContext: encCtx})
-	wantCode(t, err, "InvalidCiphertextException")
+	sandboxtest.WantCode(t, err, "InvalidCiphertextException")
 	dk, err := e.kmsc.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: md.KeyId, KeySpec: kmstypes.DataKeySpecAes256})
 	if err != nil || len(dk.Plaintext) != 32 {
 		t.Fatalf("GenerateDataKey: %v", err)
@@ -144,18 +143,18 @@ func TestRunbook(t *testing.T) {
 
 	// Deleting a connected store is refused; disconnected, its keys are unavailable.
 	_, err = e.kmsc.DeleteCustomKeyStore(ctx, &awskms.DeleteCustomKeyStoreInput{CustomKeyStoreId: &storeID})
-	wantCode(t, err, "CustomKeyStoreInvalidStateException")
+	sandboxtest.WantCode(t, err, "CustomKeyStoreInvalidStateException")
 	e.disconnect(t, storeID)
 	desc, _ := e.kmsc.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: md.KeyId})
 	if desc.KeyMetadata.KeyState != kmstypes.KeyStateUnavailable {
 		t.Fatalf("key state while disconnected: %s", desc.KeyMetadata.KeyState)
 	}
 	_, err = e.kmsc.Encrypt(ctx, &awskms.EncryptInput{KeyId: md.KeyId, Plaintext: msg})
-	wantCode(t, err, "KMSInvalidStateException")
+	sandboxtest.WantCode(t, err, "KMSInvalidStateException")
 	_, err = e.kmsc.CreateKey(ctx, &awskms.CreateKeyInput{Origin: kmstypes.OriginTypeAwsCloudhsm, CustomKeyStoreId: &storeID})
-	wantCode(t, err, "CustomKeyStoreInvalidStateException")
+	sandboxtest.WantCode(t, err, "CustomKeyStoreInvalidStateException")
 	_, err = e.kmsc.DeleteCustomKeyStore(ctx, &awskms.DeleteCustomKeyStoreInput{CustomKeyStoreId: &storeID})
-	wantCode(t, err, "CustomKeyStoreHasCMKsException")
+	sandboxtest.WantCode(t, err, "CustomKeyStoreHasCMKsException")
 
 	// Reconnecting works with the password KMS rotated to; old ciphertext still decrypts.
 	if s := e.connect(t, storeID); s.ConnectionState != kmstypes.ConnectionStateTypeConnected {
@@ -186,12 +185,12 @@ func TestRunbook(t *testing.T) {
 	})
 	e.srv.Clock.SetScale(scale)
 	_, err = e.kmsc.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: md.KeyId})
-	wantCode(t, err, "NotFoundException")
+	sandboxtest.WantCode(t, err, "NotFoundException")
 	if _, err := e.kmsc.DeleteCustomKeyStore(ctx, &awskms.DeleteCustomKeyStoreInput{CustomKeyStoreId: &storeID}); err != nil {
 		t.Fatalf("DeleteCustomKeyStore: %v", err)
 	}
 	_, err = e.kmsc.DescribeCustomKeyStores(ctx, &awskms.DescribeCustomKeyStoresInput{CustomKeyStoreId: &storeID})
-	wantCode(t, err, "CustomKeyStoreNotFoundException")
+	sandboxtest.WantCode(t, err, "CustomKeyStoreNotFoundException")
 	if inv := e.runDoc(t, hsmdocs.DeleteCryptoUser, del); inv.Status != ssmtypes.CommandInvocationStatusSuccess {
 		t.Fatalf("delete kmsuser: %s %s", inv.Status, aws.ToString(inv.StandardErrorContent))
 	}

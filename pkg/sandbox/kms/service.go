@@ -39,7 +39,6 @@ package kms
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"sync"
 	"time"
@@ -94,6 +93,7 @@ func WithAccount(a string) Option { return func(s *Service) { s.account = a } }
 
 // Service is the emulated KMS. It is safe for concurrent use.
 type Service struct {
+	core.JSONProtocol
 	clock    core.Clock
 	clusters Clusters
 	dur      Durations
@@ -132,7 +132,7 @@ func (s *Service) SetUnsupportedHsmTypes(types ...string) {
 // New returns an empty KMS whose CloudHSM key stores use clusters.
 func New(clock core.Clock, clusters Clusters, opts ...Option) *Service {
 	s := &Service{
-		clock: clock, clusters: clusters, dur: DefaultDurations, region: "us-east-1", account: "123456789012",
+		JSONProtocol: identity, clock: clock, clusters: clusters, dur: DefaultDurations, region: "us-east-1", account: "123456789012",
 		stores: map[string]*keyStore{}, keys: map[string]*key{}, aliases: map[string]string{},
 		nextFailure: map[string]string{},
 	}
@@ -146,26 +146,13 @@ func New(clock core.Clock, clusters Clusters, opts ...Option) *Service {
 // Close stops pending state changes.
 func (s *Service) Close() { s.timers.Close() }
 
-func (s *Service) later(d time.Duration, f func()) { s.timers.Later(d, f) }
+// identity is how KMS is addressed on the wire.
+var identity = core.NewJSONProtocol("kms", "TrentService", "1.1")
 
 var (
 	_ core.JSONService = (*Service)(nil)
 	_ core.FaultCodes  = (*Service)(nil)
 )
-
-// ServiceID implements core.JSONService.
-func (s *Service) ServiceID() string { return "kms" }
-
-// TargetPrefix implements core.JSONService.
-func (s *Service) TargetPrefix() string { return "TrentService" }
-
-// JSONVersion implements core.JSONService.
-func (s *Service) JSONVersion() string { return "1.1" }
-
-// ThrottleError implements core.FaultCodes.
-func (s *Service) ThrottleError() *core.Error {
-	return core.Errorf("ThrottlingException", "Rate exceeded")
-}
 
 // InternalError implements core.FaultCodes.
 func (s *Service) InternalError() *core.Error {
@@ -175,38 +162,27 @@ func (s *Service) InternalError() *core.Error {
 // Operations implements core.JSONService.
 func (s *Service) Operations() map[string]core.JSONOperation {
 	return map[string]core.JSONOperation{
-		"CreateCustomKeyStore":            s.createCustomKeyStore,
-		"ConnectCustomKeyStore":           s.connectCustomKeyStore,
-		"DisconnectCustomKeyStore":        s.disconnectCustomKeyStore,
-		"DeleteCustomKeyStore":            s.deleteCustomKeyStore,
-		"UpdateCustomKeyStore":            s.updateCustomKeyStore,
-		"DescribeCustomKeyStores":         s.describeCustomKeyStores,
-		"CreateKey":                       s.createKey,
-		"DescribeKey":                     s.describeKey,
-		"ListKeys":                        s.listKeys,
-		"EnableKey":                       s.enableKey,
-		"DisableKey":                      s.disableKey,
-		"ScheduleKeyDeletion":             s.scheduleKeyDeletion,
-		"CancelKeyDeletion":               s.cancelKeyDeletion,
-		"Encrypt":                         s.encrypt,
-		"Decrypt":                         s.decrypt,
-		"GenerateDataKey":                 s.generateDataKey,
-		"GenerateDataKeyWithoutPlaintext": s.generateDataKeyWithoutPlaintext,
-		"CreateAlias":                     s.createAlias,
-		"DeleteAlias":                     s.deleteAlias,
-		"ListAliases":                     s.listAliases,
+		"CreateCustomKeyStore":            core.Handler(s.createCustomKeyStore),
+		"ConnectCustomKeyStore":           core.Handler(s.connectCustomKeyStore),
+		"DisconnectCustomKeyStore":        core.Handler(s.disconnectCustomKeyStore),
+		"DeleteCustomKeyStore":            core.Handler(s.deleteCustomKeyStore),
+		"UpdateCustomKeyStore":            core.Handler(s.updateCustomKeyStore),
+		"DescribeCustomKeyStores":         core.Handler(s.describeCustomKeyStores),
+		"CreateKey":                       core.Handler(s.createKey),
+		"DescribeKey":                     core.Handler(s.describeKey),
+		"ListKeys":                        core.Handler(s.listKeys),
+		"EnableKey":                       s.setEnabled(true),
+		"DisableKey":                      s.setEnabled(false),
+		"ScheduleKeyDeletion":             core.Handler(s.scheduleKeyDeletion),
+		"CancelKeyDeletion":               core.Handler(s.cancelKeyDeletion),
+		"Encrypt":                         core.Handler(s.encrypt),
+		"Decrypt":                         core.Handler(s.decrypt),
+		"GenerateDataKey":                 s.dataKey(true),
+		"GenerateDataKeyWithoutPlaintext": s.dataKey(false),
+		"CreateAlias":                     core.Handler(s.createAlias),
+		"DeleteAlias":                     core.Handler(s.deleteAlias),
+		"ListAliases":                     core.Handler(s.listAliases),
 	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)[:n]
-}
-
-func newUUID() string {
-	h := randomHex(32)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // randomPassword makes the kmsuser password KMS sets on connect: 32 alphanumerics.

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/strongroom/strongroom/pkg/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
+	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
 )
 
 // RegisterBinary registers a real bootstrap executable (built for this host, see

@@ -26,8 +26,6 @@ package lambda
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -356,7 +354,7 @@ func (s *Service) run(ctx context.Context, f *function, payload []byte, async bo
 }
 
 func (s *Service) runVia(ctx context.Context, f *function, payload []byte, async bool, attempt int, viaAPI bool) (Invocation, error) {
-	inv := Invocation{Function: f.name, RequestID: newRequestID(), Async: async, ViaAPI: viaAPI, Attempt: attempt, Payload: payload, Start: s.clock.Now()}
+	inv := Invocation{Function: f.name, RequestID: core.NewUUID(), Async: async, ViaAPI: viaAPI, Attempt: attempt, Payload: payload, Start: s.clock.Now()}
 	resp, ferr, err := f.runner.run(ctx, inv.RequestID, payload)
 	if err != nil {
 		return inv, fmt.Errorf("invoke %s: %w", f.name, err)
@@ -442,14 +440,6 @@ func errorType(v any) string {
 		return t.Elem().Name()
 	}
 	return t.Name()
-}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80 // a version 4 UUID, as AWS request ids are
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // unescapeName decodes a path segment.

@@ -16,10 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
-	"github.com/strongroom/strongroom/pkg/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // valueError is returned by value, so its errorType is its name without dereferencing.
@@ -36,7 +36,7 @@ func TestInvokeRequestResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A step handler wrapped like lambdas/<name>/main.go does, through aws-lambda-go's own adapter.
-	step := lambdaerr.Wrap("step", slog.New(slog.DiscardHandler), func(_ context.Context, in struct{ Mode string }) (string, error) {
+	step := lambdaerr.Wrap(slog.New(slog.DiscardHandler), func(_ context.Context, in struct{ Mode string }) (string, error) {
 		switch in.Mode {
 		case "terminal":
 			return "", lambdaerr.Terminal("the field Mode is wrong: use ok", nil)

@@ -11,11 +11,7 @@ import (
 // BenchmarkGetSecretValue measures one GetSecretValue through a real SDK client over HTTP to the
 // sandbox server (signing, routing, recording, the service's lock).
 func BenchmarkGetSecretValue(b *testing.B) {
-	e := newEnv(b)
-	ctx := context.Background()
-	if _, err := e.client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("bench"), SecretString: aws.String(`{"password":"bench-pw"}`)}); err != nil {
-		b.Fatal(err)
-	}
+	e, ctx := newBenchEnv(b)
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := e.client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("bench")}); err != nil {
@@ -29,11 +25,7 @@ func BenchmarkGetSecretValue(b *testing.B) {
 // GetSecretValue, GetRandomPassword, PutSecretValue and UpdateSecretVersionStage over HTTP), and
 // the wait until the rotation has finished.
 func BenchmarkRotateSecret(b *testing.B) {
-	e := newEnv(b)
-	ctx := context.Background()
-	if _, err := e.client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("bench"), SecretString: aws.String(`{"password":"bench-pw"}`)}); err != nil {
-		b.Fatal(err)
-	}
+	e, ctx := newBenchEnv(b)
 	b.ResetTimer()
 	for b.Loop() {
 		// A fresh input each time: the SDK fills ClientRequestToken into the input it is given.
@@ -46,4 +38,14 @@ func BenchmarkRotateSecret(b *testing.B) {
 	if msg, _ := e.svc.LastRotationError("bench"); msg != "" {
 		b.Fatalf("last rotation failed: %s", msg)
 	}
+}
+
+// newBenchEnv returns the sandbox with the secret "bench" every benchmark works on.
+func newBenchEnv(b *testing.B) (*env, context.Context) {
+	e := newEnv(b)
+	ctx := context.Background()
+	if _, err := e.client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("bench"), SecretString: aws.String(`{"password":"bench-pw"}`)}); err != nil {
+		b.Fatal(err)
+	}
+	return e, ctx
 }

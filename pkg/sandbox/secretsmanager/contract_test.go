@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 const (
@@ -108,16 +109,16 @@ func TestCreateSecretIdempotency(t *testing.T) {
 				}
 				return
 			}
-			msg := apiError(t, err, tc.wantCode)
+			msg := sandboxtest.WantCode(t, err, tc.wantCode)
 			if !strings.Contains(msg, "idem already exists") {
 				t.Fatalf("message %q", msg)
 			}
 		})
 	}
 	_, err = e.client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("both"), SecretString: aws.String("a"), SecretBinary: []byte("b")})
-	apiError(t, err, "InvalidParameterException")
+	sandboxtest.WantCode(t, err, "InvalidParameterException")
 	_, err = e.client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("bad name!")})
-	apiError(t, err, "InvalidParameterException")
+	sandboxtest.WantCode(t, err, "InvalidParameterException")
 }
 
 func TestPutSecretValueMovesLabels(t *testing.T) {
@@ -159,11 +160,11 @@ func TestPutSecretValueMovesLabels(t *testing.T) {
 		t.Fatalf("retried put with same token and value must succeed: %v", err)
 	}
 	_, err = put(tokC, "other")
-	apiError(t, err, "ResourceExistsException")
+	sandboxtest.WantCode(t, err, "ResourceExistsException")
 	_, err = e.client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("labels"), VersionId: aws.String(tokA), VersionStage: aws.String("AWSCURRENT")})
-	apiError(t, err, "ResourceNotFoundException")
+	sandboxtest.WantCode(t, err, "ResourceNotFoundException")
 	_, err = e.client.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("labels")})
-	apiError(t, err, "InvalidParameterException")
+	sandboxtest.WantCode(t, err, "InvalidParameterException")
 
 	list, err := e.client.ListSecretVersionIds(ctx, &sm.ListSecretVersionIdsInput{SecretId: aws.String("labels")})
 	if err != nil || len(list.Versions) != 3 {
@@ -210,7 +211,7 @@ func TestUpdateSecretVersionStage(t *testing.T) {
 			}
 			_, err := e.client.UpdateSecretVersionStage(ctx, in)
 			if tc.wantCode != "" {
-				if msg := apiError(t, err, tc.wantCode); !strings.Contains(msg, tc.wantMsg) {
+				if msg := sandboxtest.WantCode(t, err, tc.wantCode); !strings.Contains(msg, tc.wantMsg) {
 					t.Fatalf("message %q does not contain %q", msg, tc.wantMsg)
 				}
 				return
@@ -260,7 +261,7 @@ func TestGetRandomPasswordOverTheWire(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := e.client.GetRandomPassword(ctx, &tc.in)
 			if tc.wantCode != "" {
-				apiError(t, err, tc.wantCode)
+				sandboxtest.WantCode(t, err, tc.wantCode)
 				return
 			}
 			if err != nil {
@@ -283,9 +284,9 @@ func TestDeleteAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := e.client.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("gone"), RecoveryWindowInDays: aws.Int64(6)})
-	apiError(t, err, "InvalidParameterException")
+	sandboxtest.WantCode(t, err, "InvalidParameterException")
 	_, err = e.client.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("gone"), RecoveryWindowInDays: aws.Int64(7), ForceDeleteWithoutRecovery: aws.Bool(true)})
-	apiError(t, err, "InvalidParameterException")
+	sandboxtest.WantCode(t, err, "InvalidParameterException")
 	del, err := e.client.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("gone"), RecoveryWindowInDays: aws.Int64(7)})
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +295,7 @@ func TestDeleteAndRestore(t *testing.T) {
 		t.Fatalf("DeletionDate %v is %.1f h away, want 7 days", del.DeletionDate, got)
 	}
 	_, err = e.client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("gone")})
-	if msg := apiError(t, err, "InvalidRequestException"); !strings.Contains(msg, "marked for deletion") {
+	if msg := sandboxtest.WantCode(t, err, "InvalidRequestException"); !strings.Contains(msg, "marked for deletion") {
 		t.Fatalf("message %q", msg)
 	}
 	d, err := e.client.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("gone")})
@@ -302,7 +303,7 @@ func TestDeleteAndRestore(t *testing.T) {
 		t.Fatalf("describe a deleted secret: %v %+v", err, d)
 	}
 	_, err = e.client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("gone"), SecretString: aws.String("again")})
-	apiError(t, err, "InvalidRequestException")
+	sandboxtest.WantCode(t, err, "InvalidRequestException")
 	if _, err := e.client.RestoreSecret(ctx, &sm.RestoreSecretInput{SecretId: aws.String("gone")}); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +314,7 @@ func TestDeleteAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.client.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("gone")})
-	apiError(t, err, "ResourceNotFoundException")
+	sandboxtest.WantCode(t, err, "ResourceNotFoundException")
 	if _, err := e.client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("gone"), SecretString: aws.String("new")}); err != nil {
 		t.Fatalf("name reuse after force delete: %v", err)
 	}
@@ -528,7 +529,7 @@ func TestRotationFailureLeavesPendingAndIsReattempted(t *testing.T) {
 	// reattempted; with the database back it converges on the pending token.
 	e.fn.setFailAt("")
 	_, err := e.client.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: aws.String("fail"), ClientRequestToken: aws.String(tokC)})
-	if msg := apiError(t, err, "InvalidRequestException"); msg != "A previous rotation isn't complete. That rotation will be reattempted." {
+	if msg := sandboxtest.WantCode(t, err, "InvalidRequestException"); msg != "A previous rotation isn't complete. That rotation will be reattempted." {
 		t.Fatalf("message %q", msg)
 	}
 	waitRotation(t, e.svc, "fail")
@@ -565,7 +566,7 @@ func TestRotateSecretValidation(t *testing.T) {
 				in.RotationLambdaARN = aws.String(fn)
 			}
 			_, err := e.client.RotateSecret(ctx, in)
-			apiError(t, err, tc.code)
+			sandboxtest.WantCode(t, err, tc.code)
 		})
 	}
 	if got, _ := e.fn.received(); len(got) != 0 {

@@ -3,7 +3,6 @@ package secretsmanager_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,11 +12,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // env is a complete sandbox (package sandboxtest) with a real SDK client and a rotation function
@@ -35,9 +33,7 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	sb := sandboxtest.New(t)
-	cfg := sb.AWSConfig()
-	cfg.RetryMaxAttempts = 1
-	client := sm.NewFromConfig(cfg)
+	client := sm.NewFromConfig(sb.NoRetryConfig())
 	fn := &rotationFunc{client: client}
 	arn, err := sb.Lambda.RegisterHandler("rotate", func(ctx context.Context, payload []byte) ([]byte, error) {
 		return fn.Invoke(ctx, "rotate", payload)
@@ -46,19 +42,6 @@ func newEnv(t testing.TB) *env {
 		t.Fatalf("register rotation function: %v", err)
 	}
 	return &env{sb: sb, svc: sb.SecretsManager, client: client, fn: fn, fnARN: arn}
-}
-
-// apiError asserts err is a service exception with the given code and returns its message.
-func apiError(t *testing.T, err error, code string) string {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	if ae.ErrorCode() != code {
-		t.Fatalf("want %s, got %s: %s", code, ae.ErrorCode(), ae.ErrorMessage())
-	}
-	return ae.ErrorMessage()
 }
 
 // rotationFunc stands in for a rotation Lambda, registered with the service as its

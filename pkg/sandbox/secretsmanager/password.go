@@ -3,11 +3,8 @@ package secretsmanager
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"math/big"
 	"strings"
-
-	"github.com/strongroom/strongroom/pkg/sandbox/core"
 )
 
 // Character classes of GetRandomPassword. Punctuation is the documented set:
@@ -115,11 +112,7 @@ func randomPassword(in randomPasswordInput) (string, error) {
 	return string(out), nil
 }
 
-func (s *Service) getRandomPassword(_ context.Context, raw json.RawMessage) (any, error) {
-	var in randomPasswordInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) getRandomPassword(_ context.Context, in randomPasswordInput) (any, error) {
 	pw, err := randomPassword(in)
 	if err != nil {
 		return nil, err

@@ -66,7 +66,7 @@ func (e RotationEvent) CloudTrailRecord(account, region string) map[string]any {
 		"requestParameters": nil, "responseElements": nil,
 		"additionalEventData": map[string]any{"SecretId": e.SecretARN},
 		"requestID":           "Rotation-" + e.SecretARN + "-" + e.Token,
-		"eventID":             newUUID(), "readOnly": false, "eventType": "AwsServiceEvent",
+		"eventID":             core.NewUUID(), "readOnly": false, "eventType": "AwsServiceEvent",
 		"managementEvent": true, "recipientAccountId": account, "eventCategory": "Management",
 	}
 	if e.ErrorMessage != "" {
@@ -147,11 +147,7 @@ type rotationEvent struct {
 	RotationToken      string
 }
 
-func (s *Service) rotateSecret(_ context.Context, raw json.RawMessage) (any, error) {
-	var in rotateSecretInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) rotateSecret(_ context.Context, in rotateSecretInput) (any, error) {
 	sched, err := parseRules(in.RotationRules)
 	if err != nil {
 		return nil, err
@@ -160,63 +156,59 @@ func (s *Service) rotateSecret(_ context.Context, raw json.RawMessage) (any, err
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.findLive(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	lambdaARN := sec.rotationLambda
-	if in.RotationLambdaARN != nil {
-		lambdaARN = *in.RotationLambdaARN
-	}
-	if lambdaARN == "" {
-		return nil, errInvalidRequest("No Lambda rotation function ARN is associated with this secret: pass RotationLambdaARN.")
-	}
-	out := rotateSecretOutput{ARN: sec.arn, Name: sec.name}
-	cur := sec.holder(StageCurrent)
-	if p := sec.holder(StagePending); p != nil {
-		switch {
-		case p == cur:
-			sec.detach(StagePending, p) // a finished rotation's leftover label
-		case p.id == tok:
-			// A retry of the RotateSecret that created this version: carry on with it.
-			if !sec.rotating {
-				s.startRotation(sec, p.id, lambdaARN, true)
-			}
-			out.VersionId = p.id
-			return out, nil
-		default:
-			if !sec.rotating && sec.rotationLambda != "" {
-				s.startRotation(sec, p.id, sec.rotationLambda, true)
-			}
-			return nil, errInvalidRequest("A previous rotation isn't complete. That rotation will be reattempted.")
+	return core.Locked(&s.mu, s.findLive, in.SecretId, func(sec *secret) (any, error) {
+		lambdaARN := sec.rotationLambda
+		if in.RotationLambdaARN != nil {
+			lambdaARN = *in.RotationLambdaARN
 		}
-	}
-	if _, exists := sec.versions[tok]; exists {
-		// A retry of a RotateSecret whose rotation already finished: answer as the first time.
+		if lambdaARN == "" {
+			return nil, errInvalidRequest("No Lambda rotation function ARN is associated with this secret: pass RotationLambdaARN.")
+		}
+		out := rotateSecretOutput{ARN: sec.arn, Name: sec.name}
+		cur := sec.holder(StageCurrent)
+		if p := sec.holder(StagePending); p != nil {
+			switch {
+			case p == cur:
+				sec.detach(StagePending, p) // a finished rotation's leftover label
+			case p.id == tok:
+				// A retry of the RotateSecret that created this version: carry on with it.
+				if !sec.rotating {
+					s.startRotation(sec, p.id, lambdaARN, true)
+				}
+				out.VersionId = p.id
+				return out, nil
+			default:
+				if !sec.rotating && sec.rotationLambda != "" {
+					s.startRotation(sec, p.id, sec.rotationLambda, true)
+				}
+				return nil, errInvalidRequest("A previous rotation isn't complete. That rotation will be reattempted.")
+			}
+		}
+		if _, exists := sec.versions[tok]; exists {
+			// A retry of a RotateSecret whose rotation already finished: answer as the first time.
+			out.VersionId = tok
+			return out, nil
+		}
+		// Configuration is saved only once the request is known to be valid.
+		sec.rotationLambda = lambdaARN
+		sec.rotationEnabled = true
+		if in.RotationRules != nil {
+			rules := *in.RotationRules
+			if sched != nil && sched.daily && rules.AutomaticallyAfterDays == nil {
+				rules.AutomaticallyAfterDays = ptr(int64(sched.every / (24 * time.Hour)))
+			}
+			sec.rules, sec.sched = &rules, sched
+		}
+		immediately := in.RotateImmediately == nil || *in.RotateImmediately
+		v := s.newVersion(sec, tok, nil, nil)
+		sec.attach(StagePending, v)
+		s.startRotation(sec, tok, lambdaARN, immediately)
+		if !immediately {
+			sec.scheduleFrom = s.clock.Now()
+		}
 		out.VersionId = tok
 		return out, nil
-	}
-	// Configuration is saved only once the request is known to be valid.
-	sec.rotationLambda = lambdaARN
-	sec.rotationEnabled = true
-	if in.RotationRules != nil {
-		rules := *in.RotationRules
-		if sched != nil && sched.daily && rules.AutomaticallyAfterDays == nil {
-			rules.AutomaticallyAfterDays = ptr(int64(sched.every / (24 * time.Hour)))
-		}
-		sec.rules, sec.sched = &rules, sched
-	}
-	immediately := in.RotateImmediately == nil || *in.RotateImmediately
-	v := s.newVersion(sec, tok, nil, nil)
-	sec.attach(StagePending, v)
-	s.startRotation(sec, tok, lambdaARN, immediately)
-	if !immediately {
-		sec.scheduleFrom = s.clock.Now()
-	}
-	out.VersionId = tok
-	return out, nil
+	})
 }
 
 // startRotation runs the rotation function's steps for token on its own goroutine. Caller holds
@@ -321,24 +313,16 @@ type cancelRotateOutput struct {
 
 // cancelRotateSecret turns automatic rotation off. As documented, it leaves the labels of a
 // rotation in progress alone: AWSPENDING may need removing by hand.
-func (s *Service) cancelRotateSecret(_ context.Context, raw json.RawMessage) (any, error) {
-	var in secretIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.findLive(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	out := cancelRotateOutput{ARN: sec.arn, Name: sec.name}
-	if p := sec.holder(StagePending); p != nil && !p.has(StageCurrent) {
-		out.VersionId = p.id
-	}
-	sec.rotationEnabled = false
-	s.scheduleNext(sec)
-	return out, nil
+func (s *Service) cancelRotateSecret(_ context.Context, in secretIDInput) (any, error) {
+	return core.Locked(&s.mu, s.findLive, in.SecretId, func(sec *secret) (any, error) {
+		out := cancelRotateOutput{ARN: sec.arn, Name: sec.name}
+		if p := sec.holder(StagePending); p != nil && !p.has(StageCurrent) {
+			out.VersionId = p.id
+		}
+		sec.rotationEnabled = false
+		s.scheduleNext(sec)
+		return out, nil
+	})
 }
 
 // scheduleNext arms (or disarms) the secret's scheduled rotation. Caller holds s.mu.
@@ -377,7 +361,7 @@ func (s *Service) scheduledRotation(sec *secret) {
 	if p := sec.holder(StagePending); p != nil {
 		sec.detach(StagePending, p)
 	}
-	tok := newUUID()
+	tok := core.NewUUID()
 	sec.attach(StagePending, s.newVersion(sec, tok, nil, nil))
 	s.startRotation(sec, tok, sec.rotationLambda, true)
 }

@@ -59,7 +59,7 @@ func checkValue(str *string, bin []byte, required bool) error {
 // and the CLI always send one).
 func token(t *string) (string, error) {
 	if t == nil || *t == "" {
-		return newUUID(), nil
+		return core.NewUUID(), nil
 	}
 	if n := len(*t); n < minTokenLen || n > maxTokenLen {
 		return "", errInvalidParam("ClientRequestToken must be %d to %d characters long; got %d. Use a UUID.", minTokenLen, maxTokenLen, n)
@@ -74,11 +74,7 @@ func sameValue(v *version, str *string, bin []byte) bool {
 	return v.bin != nil && bytes.Equal(v.bin, bin)
 }
 
-func (s *Service) createSecret(_ context.Context, raw json.RawMessage) (any, error) {
-	var in createSecretInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) createSecret(_ context.Context, in createSecretInput) (any, error) {
 	if !nameRe.MatchString(in.Name) {
 		return nil, errInvalidParam("Invalid name %q. Name must be 1 to 512 characters: letters, digits and /_+=.@-.", in.Name)
 	}
@@ -253,18 +249,10 @@ func (s *Service) describe(sec *secret) describeSecretOutput {
 	return out
 }
 
-func (s *Service) describeSecret(_ context.Context, raw json.RawMessage) (any, error) {
-	var in secretIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	return s.describe(sec), nil
+func (s *Service) describeSecret(_ context.Context, in secretIDInput) (any, error) {
+	return core.Locked(&s.mu, s.find, in.SecretId, func(sec *secret) (any, error) {
+		return s.describe(sec), nil
+	})
 }
 
 type getSecretValueInput struct {
@@ -309,34 +297,26 @@ func pick(sec *secret, versionID, stage *string) (*version, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-func (s *Service) getSecretValue(_ context.Context, raw json.RawMessage) (any, error) {
-	var in getSecretValueInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.findLive(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	v, err := pick(sec, in.VersionId, in.VersionStage)
-	if err != nil {
-		return nil, err
-	}
-	if !v.hasValue() {
-		label := v.id
-		if in.VersionStage != nil {
-			return nil, core.Errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", *in.VersionStage)
+func (s *Service) getSecretValue(_ context.Context, in getSecretValueInput) (any, error) {
+	return core.Locked(&s.mu, s.findLive, in.SecretId, func(sec *secret) (any, error) {
+		v, err := pick(sec, in.VersionId, in.VersionStage)
+		if err != nil {
+			return nil, err
 		}
-		return nil, core.Errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", label)
-	}
-	day := s.clock.Now().UTC().Truncate(24 * time.Hour)
-	sec.lastAccessed, v.lastAccessed = &day, &day
-	return getSecretValueOutput{
-		ARN: sec.arn, Name: sec.name, VersionId: v.id, SecretString: v.str, SecretBinary: v.bin,
-		VersionStages: slices.Clone(v.stages), CreatedDate: core.Epoch(v.created),
-	}, nil
+		if !v.hasValue() {
+			label := v.id
+			if in.VersionStage != nil {
+				return nil, core.Errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", *in.VersionStage)
+			}
+			return nil, core.Errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", label)
+		}
+		day := s.clock.Now().UTC().Truncate(24 * time.Hour)
+		sec.lastAccessed, v.lastAccessed = &day, &day
+		return getSecretValueOutput{
+			ARN: sec.arn, Name: sec.name, VersionId: v.id, SecretString: v.str, SecretBinary: v.bin,
+			VersionStages: slices.Clone(v.stages), CreatedDate: core.Epoch(v.created),
+		}, nil
+	})
 }
 
 type putSecretValueInput struct {
@@ -420,11 +400,7 @@ func (s *Service) applyStages(sec *secret, v *version, stages []string) {
 	}
 }
 
-func (s *Service) putSecretValue(_ context.Context, raw json.RawMessage) (any, error) {
-	var in putSecretValueInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) putSecretValue(_ context.Context, in putSecretValueInput) (any, error) {
 	if err := checkValue(in.SecretString, in.SecretBinary, true); err != nil {
 		return nil, err
 	}
@@ -439,17 +415,13 @@ func (s *Service) putSecretValue(_ context.Context, raw json.RawMessage) (any, e
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.findLive(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.writeVersion(sec, tok, in.SecretString, in.SecretBinary, stages)
-	if err != nil {
-		return nil, err
-	}
-	return putSecretValueOutput{ARN: sec.arn, Name: sec.name, VersionId: v.id, VersionStages: slices.Clone(v.stages)}, nil
+	return core.Locked(&s.mu, s.findLive, in.SecretId, func(sec *secret) (any, error) {
+		v, err := s.writeVersion(sec, tok, in.SecretString, in.SecretBinary, stages)
+		if err != nil {
+			return nil, err
+		}
+		return putSecretValueOutput{ARN: sec.arn, Name: sec.name, VersionId: v.id, VersionStages: slices.Clone(v.stages)}, nil
+	})
 }
 
 type updateSecretInput struct {
@@ -461,40 +433,32 @@ type updateSecretInput struct {
 	SecretBinary       []byte
 }
 
-func (s *Service) updateSecret(_ context.Context, raw json.RawMessage) (any, error) {
-	var in updateSecretInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) updateSecret(_ context.Context, in updateSecretInput) (any, error) {
 	if err := checkValue(in.SecretString, in.SecretBinary, false); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.findLive(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	if in.Description != nil {
-		sec.description = *in.Description
-	}
-	if in.KmsKeyId != nil {
-		sec.kmsKeyID = *in.KmsKeyId
-	}
-	sec.lastChanged = s.clock.Now()
-	out := createSecretOutput{ARN: sec.arn, Name: sec.name}
-	if in.SecretString != nil || in.SecretBinary != nil {
-		tok, err := token(in.ClientRequestToken)
-		if err != nil {
-			return nil, err
+	return core.Locked(&s.mu, s.findLive, in.SecretId, func(sec *secret) (any, error) {
+		if in.Description != nil {
+			sec.description = *in.Description
 		}
-		v, err := s.writeVersion(sec, tok, in.SecretString, in.SecretBinary, []string{StageCurrent})
-		if err != nil {
-			return nil, err
+		if in.KmsKeyId != nil {
+			sec.kmsKeyID = *in.KmsKeyId
 		}
-		out.VersionId = v.id
-	}
-	return out, nil
+		sec.lastChanged = s.clock.Now()
+		out := createSecretOutput{ARN: sec.arn, Name: sec.name}
+		if in.SecretString != nil || in.SecretBinary != nil {
+			tok, err := token(in.ClientRequestToken)
+			if err != nil {
+				return nil, err
+			}
+			v, err := s.writeVersion(sec, tok, in.SecretString, in.SecretBinary, []string{StageCurrent})
+			if err != nil {
+				return nil, err
+			}
+			out.VersionId = v.id
+		}
+		return out, nil
+	})
 }
 
 type updateStageInput struct {
@@ -511,57 +475,49 @@ type nameARN struct {
 
 // updateSecretVersionStage follows the documented checks: a label attached to a version can only
 // move when RemoveFromVersionId names that version; AWSCURRENT can only move, never just go.
-func (s *Service) updateSecretVersionStage(_ context.Context, raw json.RawMessage) (any, error) {
-	var in updateStageInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) updateSecretVersionStage(_ context.Context, in updateStageInput) (any, error) {
 	if in.VersionStage == "" || len(in.VersionStage) > 256 {
 		return nil, errInvalidParam("VersionStage must be 1 to 256 characters: the staging label to move or remove.")
 	}
 	if in.MoveToVersionId == nil && in.RemoveFromVersionId == nil {
 		return nil, errInvalidParam("Specify MoveToVersionId, RemoveFromVersionId, or both.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.findLive(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	label := in.VersionStage
-	cur := sec.holder(label)
-	var from, to *version
-	if in.RemoveFromVersionId != nil {
-		from = sec.versions[*in.RemoveFromVersionId]
-		if from == nil {
-			return nil, core.Errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", *in.RemoveFromVersionId)
+	return core.Locked(&s.mu, s.findLive, in.SecretId, func(sec *secret) (any, error) {
+		label := in.VersionStage
+		cur := sec.holder(label)
+		var from, to *version
+		if in.RemoveFromVersionId != nil {
+			from = sec.versions[*in.RemoveFromVersionId]
+			if from == nil {
+				return nil, core.Errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", *in.RemoveFromVersionId)
+			}
+			if cur != from {
+				return nil, errInvalidParam("The staging label %s is not attached to version %s, so it can't be removed from it.", label, from.id)
+			}
 		}
-		if cur != from {
-			return nil, errInvalidParam("The staging label %s is not attached to version %s, so it can't be removed from it.", label, from.id)
+		if in.MoveToVersionId != nil {
+			to = sec.versions[*in.MoveToVersionId]
+			if to == nil {
+				return nil, core.Errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", *in.MoveToVersionId)
+			}
+			if cur != nil && cur != to && from == nil {
+				return nil, errInvalidParam("The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", label, cur.id)
+			}
+			if len(to.stages) >= maxStagesPerVersion && !to.has(label) {
+				return nil, core.Errorf("LimitExceededException", "Version %s already has %d staging labels, the maximum.", to.id, maxStagesPerVersion)
+			}
 		}
-	}
-	if in.MoveToVersionId != nil {
-		to = sec.versions[*in.MoveToVersionId]
-		if to == nil {
-			return nil, core.Errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", *in.MoveToVersionId)
+		if to == nil && label == StageCurrent {
+			return nil, errInvalidParam("You can't remove the staging label AWSCURRENT from version %s without moving it: specify MoveToVersionId.", from.id)
 		}
-		if cur != nil && cur != to && from == nil {
-			return nil, errInvalidParam("The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", label, cur.id)
+		if to != nil {
+			sec.attach(label, to)
+		} else {
+			sec.detach(label, from)
 		}
-		if len(to.stages) >= maxStagesPerVersion && !to.has(label) {
-			return nil, core.Errorf("LimitExceededException", "Version %s already has %d staging labels, the maximum.", to.id, maxStagesPerVersion)
-		}
-	}
-	if to == nil && label == StageCurrent {
-		return nil, errInvalidParam("You can't remove the staging label AWSCURRENT from version %s without moving it: specify MoveToVersionId.", from.id)
-	}
-	if to != nil {
-		sec.attach(label, to)
-	} else {
-		sec.detach(label, from)
-	}
-	sec.lastChanged = s.clock.Now()
-	return nameARN{ARN: sec.arn, Name: sec.name}, nil
+		sec.lastChanged = s.clock.Now()
+		return nameARN{ARN: sec.arn, Name: sec.name}, nil
+	})
 }
 
 type listVersionsInput struct {
@@ -608,33 +564,25 @@ func pageBounds(total int, maxResults *int, nextToken *string) (start, end int, 
 	return start, end, next, nil
 }
 
-func (s *Service) listSecretVersionIds(_ context.Context, raw json.RawMessage) (any, error) {
-	var in listVersionsInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	var all []versionEntry
-	for _, id := range sec.order {
-		v := sec.versions[id]
-		if len(v.stages) == 0 && (in.IncludeDeprecated == nil || !*in.IncludeDeprecated) {
-			continue
+func (s *Service) listSecretVersionIds(_ context.Context, in listVersionsInput) (any, error) {
+	return core.Locked(&s.mu, s.find, in.SecretId, func(sec *secret) (any, error) {
+		var all []versionEntry
+		for _, id := range sec.order {
+			v := sec.versions[id]
+			if len(v.stages) == 0 && (in.IncludeDeprecated == nil || !*in.IncludeDeprecated) {
+				continue
+			}
+			all = append(all, versionEntry{
+				VersionId: v.id, VersionStages: slices.Clone(v.stages), CreatedDate: core.Epoch(v.created),
+				LastAccessedDate: epochPtr(v.lastAccessed), KmsKeyIds: slices.Clone(v.kmsKeyIDs),
+			})
 		}
-		all = append(all, versionEntry{
-			VersionId: v.id, VersionStages: slices.Clone(v.stages), CreatedDate: core.Epoch(v.created),
-			LastAccessedDate: epochPtr(v.lastAccessed), KmsKeyIds: slices.Clone(v.kmsKeyIDs),
-		})
-	}
-	start, end, next, err := pageBounds(len(all), in.MaxResults, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	return listVersionsOutput{ARN: sec.arn, Name: sec.name, Versions: all[start:end], NextToken: next}, nil
+		start, end, next, err := pageBounds(len(all), in.MaxResults, in.NextToken)
+		if err != nil {
+			return nil, err
+		}
+		return listVersionsOutput{ARN: sec.arn, Name: sec.name, Versions: all[start:end], NextToken: next}, nil
+	})
 }
 
 type listSecretsInput struct {
@@ -659,11 +607,7 @@ type listSecretsOutput struct {
 
 // listSecrets supports the "name", "description", "tag-key", "tag-value" and "all" filters as
 // prefix matches, which is how the service documents them.
-func (s *Service) listSecrets(_ context.Context, raw json.RawMessage) (any, error) {
-	var in listSecretsInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) listSecrets(_ context.Context, in listSecretsInput) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.purge()
@@ -743,11 +687,7 @@ type deleteSecretOutput struct {
 	DeletionDate *core.EpochTime
 }
 
-func (s *Service) deleteSecret(_ context.Context, raw json.RawMessage) (any, error) {
-	var in deleteSecretInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) deleteSecret(_ context.Context, in deleteSecretInput) (any, error) {
 	force := in.ForceDeleteWithoutRecovery != nil && *in.ForceDeleteWithoutRecovery
 	if force && in.RecoveryWindowInDays != nil {
 		return nil, errInvalidParam("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
@@ -759,45 +699,33 @@ func (s *Service) deleteSecret(_ context.Context, raw json.RawMessage) (any, err
 			return nil, errInvalidParam("RecoveryWindowInDays must be between 7 and 30 days; got %d.", days)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	now := s.clock.Now()
-	if force {
-		sec.rotationEnabled = false
-		s.scheduleNext(sec)
-		delete(s.secrets, sec.arn)
-		if s.byName[sec.name] == sec {
-			delete(s.byName, sec.name)
+	return core.Locked(&s.mu, s.find, in.SecretId, func(sec *secret) (any, error) {
+		now := s.clock.Now()
+		if force {
+			sec.rotationEnabled = false
+			s.scheduleNext(sec)
+			delete(s.secrets, sec.arn)
+			if s.byName[sec.name] == sec {
+				delete(s.byName, sec.name)
+			}
+			return deleteSecretOutput{ARN: sec.arn, Name: sec.name, DeletionDate: core.Epoch(now)}, nil
 		}
-		return deleteSecretOutput{ARN: sec.arn, Name: sec.name, DeletionDate: core.Epoch(now)}, nil
-	}
-	if sec.deleted() {
-		return nil, errInvalidRequest(msgDeleted)
-	}
-	sec.deletedDate = &now
-	sec.deletionDate = now.Add(time.Duration(days) * 24 * time.Hour)
-	s.scheduleNext(sec)
-	return deleteSecretOutput{ARN: sec.arn, Name: sec.name, DeletionDate: core.Epoch(sec.deletionDate)}, nil
+		if sec.deleted() {
+			return nil, errInvalidRequest(msgDeleted)
+		}
+		sec.deletedDate = &now
+		sec.deletionDate = now.Add(time.Duration(days) * 24 * time.Hour)
+		s.scheduleNext(sec)
+		return deleteSecretOutput{ARN: sec.arn, Name: sec.name, DeletionDate: core.Epoch(sec.deletionDate)}, nil
+	})
 }
 
-func (s *Service) restoreSecret(_ context.Context, raw json.RawMessage) (any, error) {
-	var in secretIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	sec.deletedDate, sec.deletionDate = nil, time.Time{}
-	s.scheduleNext(sec)
-	return nameARN{ARN: sec.arn, Name: sec.name}, nil
+func (s *Service) restoreSecret(_ context.Context, in secretIDInput) (any, error) {
+	return core.Locked(&s.mu, s.find, in.SecretId, func(sec *secret) (any, error) {
+		sec.deletedDate, sec.deletionDate = nil, time.Time{}
+		s.scheduleNext(sec)
+		return nameARN{ARN: sec.arn, Name: sec.name}, nil
+	})
 }
 
 type tagInput struct {
@@ -808,38 +736,22 @@ type tagInput struct {
 
 type empty struct{}
 
-func (s *Service) tagResource(_ context.Context, raw json.RawMessage) (any, error) {
-	var in tagInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	backup := slices.Clone(sec.tags)
-	if err := mergeTags(sec, in.Tags); err != nil {
-		sec.tags = backup
-		return nil, err
-	}
-	return empty{}, nil
+func (s *Service) tagResource(_ context.Context, in tagInput) (any, error) {
+	return core.Locked(&s.mu, s.find, in.SecretId, func(sec *secret) (any, error) {
+		backup := slices.Clone(sec.tags)
+		if err := mergeTags(sec, in.Tags); err != nil {
+			sec.tags = backup
+			return nil, err
+		}
+		return empty{}, nil
+	})
 }
 
-func (s *Service) untagResource(_ context.Context, raw json.RawMessage) (any, error) {
-	var in tagInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	sec.tags = slices.DeleteFunc(sec.tags, func(t Tag) bool { return slices.Contains(in.TagKeys, *t.Key) })
-	return empty{}, nil
+func (s *Service) untagResource(_ context.Context, in tagInput) (any, error) {
+	return core.Locked(&s.mu, s.find, in.SecretId, func(sec *secret) (any, error) {
+		sec.tags = slices.DeleteFunc(sec.tags, func(t Tag) bool { return slices.Contains(in.TagKeys, *t.Key) })
+		return empty{}, nil
+	})
 }
 
 type policyInput struct {
@@ -854,11 +766,7 @@ type policyOutput struct {
 	ResourcePolicy string `json:",omitempty"`
 }
 
-func (s *Service) putResourcePolicy(_ context.Context, raw json.RawMessage) (any, error) {
-	var in policyInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) putResourcePolicy(_ context.Context, in policyInput) (any, error) {
 	if in.ResourcePolicy == "" || len(in.ResourcePolicy) > 20480 {
 		return nil, errInvalidParam("ResourcePolicy must be a JSON policy document of 1 to 20480 characters.")
 	}
@@ -869,41 +777,21 @@ func (s *Service) putResourcePolicy(_ context.Context, raw json.RawMessage) (any
 	if _, ok := doc["Statement"]; !ok {
 		return nil, core.Errorf("MalformedPolicyDocumentException", "ResourcePolicy has no Statement.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.findLive(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	sec.policy = in.ResourcePolicy
-	return nameARN{ARN: sec.arn, Name: sec.name}, nil
+	return core.Locked(&s.mu, s.findLive, in.SecretId, func(sec *secret) (any, error) {
+		sec.policy = in.ResourcePolicy
+		return nameARN{ARN: sec.arn, Name: sec.name}, nil
+	})
 }
 
-func (s *Service) getResourcePolicy(_ context.Context, raw json.RawMessage) (any, error) {
-	var in secretIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	return policyOutput{ARN: sec.arn, Name: sec.name, ResourcePolicy: sec.policy}, nil
+func (s *Service) getResourcePolicy(_ context.Context, in secretIDInput) (any, error) {
+	return core.Locked(&s.mu, s.find, in.SecretId, func(sec *secret) (any, error) {
+		return policyOutput{ARN: sec.arn, Name: sec.name, ResourcePolicy: sec.policy}, nil
+	})
 }
 
-func (s *Service) deleteResourcePolicy(_ context.Context, raw json.RawMessage) (any, error) {
-	var in secretIDInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(in.SecretId)
-	if err != nil {
-		return nil, err
-	}
-	sec.policy = ""
-	return nameARN{ARN: sec.arn, Name: sec.name}, nil
+func (s *Service) deleteResourcePolicy(_ context.Context, in secretIDInput) (any, error) {
+	return core.Locked(&s.mu, s.find, in.SecretId, func(sec *secret) (any, error) {
+		sec.policy = ""
+		return nameARN{ARN: sec.arn, Name: sec.name}, nil
+	})
 }

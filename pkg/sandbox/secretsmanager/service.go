@@ -3,7 +3,6 @@ package secretsmanager
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -45,6 +44,7 @@ func WithScheduledRotation() Option { return func(s *Service) { s.scheduled = tr
 
 // Service is the emulated Secrets Manager. It is safe for concurrent use.
 type Service struct {
+	core.JSONProtocol
 	clock     core.Clock
 	invoker   core.LambdaInvoker
 	region    string
@@ -71,7 +71,7 @@ type Service struct {
 func New(clock core.Clock, invoker core.LambdaInvoker, opts ...Option) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
-		clock: clock, invoker: invoker, region: DefaultRegion, account: DefaultAccount,
+		JSONProtocol: identity, clock: clock, invoker: invoker, region: DefaultRegion, account: DefaultAccount,
 		ctx: ctx, cancel: cancel,
 		secrets: map[string]*secret{}, byName: map[string]*secret{},
 	}
@@ -96,41 +96,35 @@ func (s *Service) Close() {
 	s.wg.Wait()
 }
 
+// identity is how Secrets Manager is addressed on the wire.
+var identity = core.NewJSONProtocol("secretsmanager", "secretsmanager", "1.1")
+
 var (
 	_ core.JSONService  = (*Service)(nil)
 	_ core.SecretReader = (*Service)(nil)
 )
 
-// ServiceID implements core.JSONService.
-func (s *Service) ServiceID() string { return "secretsmanager" }
-
-// TargetPrefix implements core.JSONService.
-func (s *Service) TargetPrefix() string { return "secretsmanager" }
-
-// JSONVersion implements core.JSONService.
-func (s *Service) JSONVersion() string { return "1.1" }
-
 // Operations implements core.JSONService.
 func (s *Service) Operations() map[string]core.JSONOperation {
 	return map[string]core.JSONOperation{
-		"CreateSecret":             s.createSecret,
-		"DescribeSecret":           s.describeSecret,
-		"GetSecretValue":           s.getSecretValue,
-		"PutSecretValue":           s.putSecretValue,
-		"UpdateSecret":             s.updateSecret,
-		"UpdateSecretVersionStage": s.updateSecretVersionStage,
-		"ListSecretVersionIds":     s.listSecretVersionIds,
-		"ListSecrets":              s.listSecrets,
-		"GetRandomPassword":        s.getRandomPassword,
-		"RotateSecret":             s.rotateSecret,
-		"CancelRotateSecret":       s.cancelRotateSecret,
-		"DeleteSecret":             s.deleteSecret,
-		"RestoreSecret":            s.restoreSecret,
-		"TagResource":              s.tagResource,
-		"UntagResource":            s.untagResource,
-		"PutResourcePolicy":        s.putResourcePolicy,
-		"GetResourcePolicy":        s.getResourcePolicy,
-		"DeleteResourcePolicy":     s.deleteResourcePolicy,
+		"CreateSecret":             core.Handler(s.createSecret),
+		"DescribeSecret":           core.Handler(s.describeSecret),
+		"GetSecretValue":           core.Handler(s.getSecretValue),
+		"PutSecretValue":           core.Handler(s.putSecretValue),
+		"UpdateSecret":             core.Handler(s.updateSecret),
+		"UpdateSecretVersionStage": core.Handler(s.updateSecretVersionStage),
+		"ListSecretVersionIds":     core.Handler(s.listSecretVersionIds),
+		"ListSecrets":              core.Handler(s.listSecrets),
+		"GetRandomPassword":        core.Handler(s.getRandomPassword),
+		"RotateSecret":             core.Handler(s.rotateSecret),
+		"CancelRotateSecret":       core.Handler(s.cancelRotateSecret),
+		"DeleteSecret":             core.Handler(s.deleteSecret),
+		"RestoreSecret":            core.Handler(s.restoreSecret),
+		"TagResource":              core.Handler(s.tagResource),
+		"UntagResource":            core.Handler(s.untagResource),
+		"PutResourcePolicy":        core.Handler(s.putResourcePolicy),
+		"GetResourcePolicy":        core.Handler(s.getResourcePolicy),
+		"DeleteResourcePolicy":     core.Handler(s.deleteResourcePolicy),
 	}
 }
 
@@ -288,17 +282,6 @@ func randomString(n int, alphabet string) string {
 	return string(b)
 }
 
-// newUUID returns a random (version 4) UUID, the form SDKs use for ClientRequestToken.
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand: " + err.Error())
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 // secretField matches JSON keys whose string values are secrets in their own right; keys naming
 // an ARN or an id (for example "masterarn", "KeySecretArn") are references, not secrets.
 var secretField = regexp.MustCompile(`(?i)(password|passwd|secret|private|token|credential)`)
@@ -376,23 +359,11 @@ func (s *Service) SecretString(_ context.Context, id string) (string, error) {
 // LastRotationError returns the function error (errorType: errorMessage) of the secret's last
 // failed rotation step, or "" when its last rotation succeeded or none ran. Go API for tests.
 func (s *Service) LastRotationError(id string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(id)
-	if err != nil {
-		return "", err
-	}
-	return sec.lastRotationErr, nil
+	return core.Locked(&s.mu, s.find, id, func(sec *secret) (string, error) { return sec.lastRotationErr, nil })
 }
 
 // Rotating reports whether a rotation of the secret is running now. Go API for tests, which poll
 // it (or DescribeSecret) because RotateSecret is asynchronous, as on AWS.
 func (s *Service) Rotating(id string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.find(id)
-	if err != nil {
-		return false, err
-	}
-	return sec.rotating, nil
+	return core.Locked(&s.mu, s.find, id, func(sec *secret) (bool, error) { return sec.rotating, nil })
 }

@@ -2,19 +2,13 @@ package secretsmanager_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/strongroom/strongroom/pkg/customerca"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // TestSecretValuesForScans checks what secret scans look for: stored values, the secret fields
@@ -22,21 +16,12 @@ import (
 func TestSecretValuesForScans(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := sandboxtest.CustomerCA(t)
+	keyPEMBytes, err := customerca.PrivateKeyPEM(ca.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "customer CA"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "customer CA"}}, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	certPEM, keyPEM := string(ca.CertificatePEM()), string(keyPEMBytes)
 	dbJSON := `{"engine":"mariadb","host":"db.internal","username":"app","password":"db-pass-123","masterarn":"arn:aws:secretsmanager:us-east-1:123456789012:secret:super-AbCdEf"}`
 	for name, value := range map[string]string{"ca-cert": certPEM, "ca-key": keyPEM, "db": dbJSON, "plain": "plain-secret-value"} {
 		if _, err := e.client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)}); err != nil {

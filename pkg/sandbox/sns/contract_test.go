@@ -10,10 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
-	"github.com/aws/smithy-go"
 
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/sns"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 // newEnv starts a complete sandbox (package sandboxtest) and returns a real SDK client for its
@@ -21,18 +20,7 @@ import (
 func newEnv(t testing.TB) (*awssns.Client, *sns.Service) {
 	t.Helper()
 	sb := sandboxtest.New(t)
-	cfg := sb.AWSConfig()
-	cfg.RetryMaxAttempts = 1
-	return awssns.NewFromConfig(cfg), sb.SNS
-}
-
-func wantCode(t *testing.T, err error, code string) string {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != code {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	return ae.ErrorMessage()
+	return awssns.NewFromConfig(sb.NoRetryConfig()), sb.SNS
 }
 
 func createTopic(t testing.TB, c *awssns.Client, name string) string {
@@ -55,9 +43,9 @@ func TestTopicsAndSubscriptions(t *testing.T) {
 		t.Fatalf("CreateTopic is not idempotent: %s", again)
 	}
 	_, err := c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("alerts"), Attributes: map[string]string{"KmsMasterKeyId": "alias/other"}})
-	wantCode(t, err, "InvalidParameter")
+	sandboxtest.WantCode(t, err, "InvalidParameter")
 	_, err = c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("bad name")})
-	wantCode(t, err, "InvalidParameter")
+	sandboxtest.WantCode(t, err, "InvalidParameter")
 	attrs, err := c.GetTopicAttributes(ctx, &awssns.GetTopicAttributesInput{TopicArn: &arn})
 	if err != nil || attrs.Attributes["KmsMasterKeyId"] != "alias/aws/sns" || attrs.Attributes["TopicArn"] != arn || attrs.Attributes["DisplayName"] != "Strongroom" {
 		t.Fatalf("topic attributes %v %v", err, attrs)
@@ -70,7 +58,7 @@ func TestTopicsAndSubscriptions(t *testing.T) {
 		t.Fatalf("Subscribe is not idempotent: %v", err)
 	}
 	_, err = c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: &arn, Protocol: aws.String("email"), Endpoint: aws.String("secops@example.com"), Attributes: map[string]string{"FilterPolicy": `{"a":["b"]}`}})
-	wantCode(t, err, "InvalidParameter")
+	sandboxtest.WantCode(t, err, "InvalidParameter")
 	if _, err := c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: &arn, Protocol: aws.String("lambda"), Endpoint: aws.String("arn:aws:lambda:us-east-1:123456789012:function:pager")}); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +73,7 @@ func TestTopicsAndSubscriptions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: aws.String(tc.topic), Protocol: aws.String(tc.protocol), Endpoint: aws.String(tc.endpoint)})
-			wantCode(t, err, tc.code)
+			sandboxtest.WantCode(t, err, tc.code)
 		})
 	}
 	subs, err := c.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: &arn})
@@ -146,7 +134,7 @@ func TestPublishLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := c.Publish(ctx, &awssns.PublishInput{TopicArn: &arn, Subject: tc.subject, Message: aws.String(tc.message), MessageAttributes: tc.attrs})
 			if tc.code != "" {
-				wantCode(t, err, tc.code)
+				sandboxtest.WantCode(t, err, tc.code)
 				return
 			}
 			if err != nil || out.MessageId == nil {
@@ -168,7 +156,7 @@ func TestPublishLimits(t *testing.T) {
 		t.Fatalf("e-mail as the subscriber sees it:\n%s", mail)
 	}
 	_, err := c.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(arn + "-nope"), Message: aws.String("x")})
-	wantCode(t, err, "NotFound")
+	sandboxtest.WantCode(t, err, "NotFound")
 }
 
 func TestFilterPoliciesOverTheWire(t *testing.T) {
@@ -202,9 +190,9 @@ func TestFilterPoliciesOverTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{SubscriptionArn: arr.SubscriptionArn, AttributeName: aws.String("FilterPolicy"), AttributeValue: aws.String(`{"a":"not-an-array"}`)})
-	wantCode(t, err, "InvalidParameter")
+	sandboxtest.WantCode(t, err, "InvalidParameter")
 	_, err = c.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{SubscriptionArn: arr.SubscriptionArn, AttributeName: aws.String("FilterPolicy"), AttributeValue: aws.String(`{"a":["1"],"b":["1"],"c":["1"],"d":["1"],"e":["1"],"f":["1"]}`)})
-	wantCode(t, err, "InvalidParameter")
+	sandboxtest.WantCode(t, err, "InvalidParameter")
 	if _, err := c.Unsubscribe(ctx, &awssns.UnsubscribeInput{SubscriptionArn: arr.SubscriptionArn}); err != nil {
 		t.Fatal(err)
 	}

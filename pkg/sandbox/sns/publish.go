@@ -245,51 +245,47 @@ func (s *Service) publish(_ context.Context, p url.Values) (any, error) {
 			return nil, core.Errorf("InvalidParameter", "Invalid parameter: Message Structure - No default entry in JSON message body")
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.topic(topicARN)
-	if t == nil {
-		return nil, errTopicNotFound()
-	}
-	out := publishOutput{MessageID: newUUID()}
-	if t.attrs["FifoTopic"] == "true" {
-		if p.Get("MessageGroupId") == "" {
-			return nil, core.Errorf("InvalidParameter", "Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
-		}
-		if p.Get("MessageDeduplicationId") == "" && t.attrs["ContentBasedDeduplication"] != "true" {
-			return nil, core.Errorf("InvalidParameter", "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly")
-		}
-		out.SequenceNumber = fmt.Sprintf("%020d", s.clock.Now().UnixNano())
-	}
-	now := s.clock.Now().UTC()
-	for _, sub := range s.subs {
-		if sub.topicARN != t.arn {
-			continue
-		}
-		m := msg
-		if perProtocol != nil {
-			m = perProtocol["default"].(string)
-			if v, ok := perProtocol[sub.protocol].(string); ok {
-				m = v
+	return core.Locked(&s.mu, s.findTopic, topicARN, func(t *topic) (any, error) {
+		out := publishOutput{MessageID: core.NewUUID()}
+		if t.attrs["FifoTopic"] == "true" {
+			if p.Get("MessageGroupId") == "" {
+				return nil, core.Errorf("InvalidParameter", "Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
 			}
-		}
-		if sub.filter != nil {
-			get := attributeLookup(attrs)
-			if sub.attrs["FilterPolicyScope"] == "MessageBody" {
-				get = bodyLookup(m)
+			if p.Get("MessageDeduplicationId") == "" && t.attrs["ContentBasedDeduplication"] != "true" {
+				return nil, core.Errorf("InvalidParameter", "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly")
 			}
-			if !sub.filter.matches(get) {
+			out.SequenceNumber = fmt.Sprintf("%020d", s.clock.Now().UnixNano())
+		}
+		now := s.clock.Now().UTC()
+		for _, sub := range s.subs {
+			if sub.topicARN != t.arn {
 				continue
 			}
+			m := msg
+			if perProtocol != nil {
+				m = perProtocol["default"].(string)
+				if v, ok := perProtocol[sub.protocol].(string); ok {
+					m = v
+				}
+			}
+			if sub.filter != nil {
+				get := attributeLookup(attrs)
+				if sub.attrs["FilterPolicyScope"] == "MessageBody" {
+					get = bodyLookup(m)
+				}
+				if !sub.filter.matches(get) {
+					continue
+				}
+			}
+			d := Delivery{
+				MessageID: out.MessageID, TopicARN: t.arn, SubscriptionARN: sub.arn, Protocol: sub.protocol, Endpoint: sub.endpoint,
+				Subject: subject, Message: m, Attributes: attrs, Time: now, DisplayName: t.attrs["DisplayName"],
+			}
+			d.Body = s.render(d, sub.attrs["RawMessageDelivery"] == "true")
+			s.deliveries[t.arn] = append(s.deliveries[t.arn], d)
 		}
-		d := Delivery{
-			MessageID: out.MessageID, TopicARN: t.arn, SubscriptionARN: sub.arn, Protocol: sub.protocol, Endpoint: sub.endpoint,
-			Subject: subject, Message: m, Attributes: attrs, Time: now, DisplayName: t.attrs["DisplayName"],
-		}
-		d.Body = s.render(d, sub.attrs["RawMessageDelivery"] == "true")
-		s.deliveries[t.arn] = append(s.deliveries[t.arn], d)
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 type attrJSON struct {

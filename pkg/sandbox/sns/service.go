@@ -2,7 +2,6 @@ package sns
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/mail"
@@ -34,6 +33,7 @@ func WithAccount(account string) Option { return func(s *Service) { s.account = 
 
 // Service is the emulated SNS. It is safe for concurrent use.
 type Service struct {
+	core.QueryProtocol
 	clock   core.Clock
 	region  string
 	account string
@@ -58,26 +58,17 @@ type subscription struct {
 
 // New returns an SNS with no topics.
 func New(clock core.Clock, opts ...Option) *Service {
-	s := &Service{clock: clock, region: DefaultRegion, account: DefaultAccount, deliveries: map[string][]Delivery{}}
+	s := &Service{QueryProtocol: identity, clock: clock, region: DefaultRegion, account: DefaultAccount, deliveries: map[string][]Delivery{}}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
 }
 
+// identity is how SNS is addressed on the wire.
+var identity = core.NewQueryProtocol("sns", "sns", "http://sns.amazonaws.com/doc/2010-03-31/", core.QueryAWS)
+
 var _ core.QueryService = (*Service)(nil)
-
-// ServiceID implements core.QueryService.
-func (s *Service) ServiceID() string { return "sns" }
-
-// SigningName implements core.QueryService.
-func (s *Service) SigningName() string { return "sns" }
-
-// XMLNamespace implements core.QueryService.
-func (s *Service) XMLNamespace() string { return "http://sns.amazonaws.com/doc/2010-03-31/" }
-
-// Flavor implements core.QueryService.
-func (s *Service) Flavor() core.QueryFlavor { return core.QueryAWS }
 
 // QueryOperations implements core.QueryService.
 func (s *Service) QueryOperations() map[string]core.QueryOperation {
@@ -105,76 +96,11 @@ func errTopicNotFound() error { return core.StatusErrorf(404, "NotFound", "Topic
 
 func errSubNotFound() error { return core.StatusErrorf(404, "NotFound", "Subscription does not exist") }
 
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand: " + err.Error())
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 // entries reads a Query map "<prefix>.entry.N.<key>/<value>" in index order.
 func entries(p url.Values, prefix, keyName, valueName string) [][2]string {
-	idx := map[int][2]string{}
-	for k, vs := range p {
-		rest, ok := strings.CutPrefix(k, prefix+".entry.")
-		if !ok {
-			continue
-		}
-		n, member, _ := strings.Cut(rest, ".")
-		i, err := strconv.Atoi(n)
-		if err != nil {
-			continue
-		}
-		e := idx[i]
-		switch member {
-		case keyName:
-			e[0] = vs[0]
-		case valueName:
-			e[1] = vs[0]
-		}
-		idx[i] = e
-	}
-	keys := make([]int, 0, len(idx))
-	for i := range idx {
-		keys = append(keys, i)
-	}
-	sort.Ints(keys)
-	out := make([][2]string, 0, len(keys))
-	for _, i := range keys {
-		out = append(out, idx[i])
-	}
-	return out
-}
-
-// members reads a Query list "<prefix>.member.N.<field>" into one url.Values per element.
-func members(p url.Values, prefix string) []url.Values {
-	idx := map[int]url.Values{}
-	for k, vs := range p {
-		rest, ok := strings.CutPrefix(k, prefix+".member.")
-		if !ok {
-			continue
-		}
-		n, field, _ := strings.Cut(rest, ".")
-		i, err := strconv.Atoi(n)
-		if err != nil {
-			continue
-		}
-		if idx[i] == nil {
-			idx[i] = url.Values{}
-		}
-		idx[i][field] = vs
-	}
-	keys := make([]int, 0, len(idx))
-	for i := range idx {
-		keys = append(keys, i)
-	}
-	sort.Ints(keys)
-	out := make([]url.Values, 0, len(keys))
-	for _, i := range keys {
-		out = append(out, idx[i])
+	var out [][2]string
+	for _, e := range core.QueryList(p, prefix+".entry") {
+		out = append(out, [2]string{e.Get(keyName), e.Get(valueName)})
 	}
 	return out
 }
@@ -228,13 +154,13 @@ func (s *Service) createTopic(_ context.Context, p url.Values) (any, error) {
 		return nil, invalid("Policy Error: the policy is not valid JSON")
 	}
 	var tags []tagXML
-	for _, m := range members(p, "Tags") {
+	for _, m := range core.QueryList(p, "Tags.member") {
 		tags = append(tags, tagXML{m.Get("Key"), m.Get("Value")})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	arn := s.topicARN(name)
-	if t := s.topic(arn); t != nil {
+	if t, err := s.findTopic(arn); err == nil {
 		for k, v := range attrs {
 			if t.attrs[k] != v {
 				return nil, invalid("Attributes Reason: Topic already exists with different attributes")
@@ -246,26 +172,20 @@ func (s *Service) createTopic(_ context.Context, p url.Values) (any, error) {
 	return createTopicOutput{arn}, nil
 }
 
-func (s *Service) topic(arn string) *topic {
-	for _, t := range s.topics {
-		if t.arn == arn {
-			return t
-		}
+// findTopic returns the topic arn names; a topic that does not exist is NotFound.
+func (s *Service) findTopic(arn string) (*topic, error) {
+	if i := slices.IndexFunc(s.topics, func(t *topic) bool { return t.arn == arn }); i >= 0 {
+		return s.topics[i], nil
 	}
-	return nil
+	return nil, errTopicNotFound()
 }
 
 func (s *Service) deleteTopic(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	arn := p.Get("TopicArn")
-	t := s.topic(arn)
-	if t == nil {
-		return nil, errTopicNotFound()
-	}
-	s.topics = slices.DeleteFunc(s.topics, func(x *topic) bool { return x == t })
-	s.subs = slices.DeleteFunc(s.subs, func(x *subscription) bool { return x.topicARN == arn })
-	return nil, nil
+	return core.Locked(&s.mu, s.findTopic, p.Get("TopicArn"), func(t *topic) (any, error) {
+		s.topics = slices.DeleteFunc(s.topics, func(x *topic) bool { return x == t })
+		s.subs = slices.DeleteFunc(s.subs, func(x *subscription) bool { return x.topicARN == t.arn })
+		return nil, nil
+	})
 }
 
 type entryXML struct {
@@ -291,27 +211,23 @@ func (s *Service) defaultPolicy(arn string) string {
 }
 
 func (s *Service) getTopicAttributes(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.topic(p.Get("TopicArn"))
-	if t == nil {
-		return nil, errTopicNotFound()
-	}
-	confirmed := 0
-	for _, sub := range s.subs {
-		if sub.topicARN == t.arn {
-			confirmed++
+	return core.Locked(&s.mu, s.findTopic, p.Get("TopicArn"), func(t *topic) (any, error) {
+		confirmed := 0
+		for _, sub := range s.subs {
+			if sub.topicARN == t.arn {
+				confirmed++
+			}
 		}
-	}
-	m := map[string]string{
-		"TopicArn": t.arn, "Owner": s.account, "Policy": s.defaultPolicy(t.arn), "DisplayName": "",
-		"SubscriptionsConfirmed": strconv.Itoa(confirmed), "SubscriptionsPending": "0", "SubscriptionsDeleted": "0",
-		"EffectiveDeliveryPolicy": `{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}`,
-	}
-	for k, v := range t.attrs {
-		m[k] = v
-	}
-	return attributesOutput{sortedEntries(m)}, nil
+		m := map[string]string{
+			"TopicArn": t.arn, "Owner": s.account, "Policy": s.defaultPolicy(t.arn), "DisplayName": "",
+			"SubscriptionsConfirmed": strconv.Itoa(confirmed), "SubscriptionsPending": "0", "SubscriptionsDeleted": "0",
+			"EffectiveDeliveryPolicy": `{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}`,
+		}
+		for k, v := range t.attrs {
+			m[k] = v
+		}
+		return attributesOutput{sortedEntries(m)}, nil
+	})
 }
 
 func (s *Service) setTopicAttributes(_ context.Context, p url.Values) (any, error) {
@@ -322,14 +238,10 @@ func (s *Service) setTopicAttributes(_ context.Context, p url.Values) (any, erro
 	if name == "Policy" && !json.Valid([]byte(value)) {
 		return nil, invalid("Policy Error: the policy is not valid JSON")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.topic(p.Get("TopicArn"))
-	if t == nil {
-		return nil, errTopicNotFound()
-	}
-	t.attrs[name] = value
-	return nil, nil
+	return core.Locked(&s.mu, s.findTopic, p.Get("TopicArn"), func(t *topic) (any, error) {
+		t.attrs[name] = value
+		return nil, nil
+	})
 }
 
 type topicMemberXML struct {
@@ -468,90 +380,73 @@ func (s *Service) subscribe(_ context.Context, p url.Values) (any, error) {
 	if err := checkEndpoint(protocol, endpoint); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.topic(p.Get("TopicArn"))
-	if t == nil {
-		return nil, errTopicNotFound()
-	}
-	given := entries(p, "Attributes", "key", "value")
-	for _, sub := range s.subs {
-		if sub.topicARN == t.arn && sub.protocol == protocol && sub.endpoint == endpoint {
-			// Subscribing again is idempotent unless the attributes differ, as SNS answers.
-			for _, e := range given {
-				if sub.attrs[e[0]] != e[1] {
-					return nil, invalid("Attributes Reason: Subscription already exists with different attributes")
+	return core.Locked(&s.mu, s.findTopic, p.Get("TopicArn"), func(t *topic) (any, error) {
+		given := entries(p, "Attributes", "key", "value")
+		for _, sub := range s.subs {
+			if sub.topicARN == t.arn && sub.protocol == protocol && sub.endpoint == endpoint {
+				// Subscribing again is idempotent unless the attributes differ, as SNS answers.
+				for _, e := range given {
+					if sub.attrs[e[0]] != e[1] {
+						return nil, invalid("Attributes Reason: Subscription already exists with different attributes")
+					}
 				}
+				return subscribeOutput{sub.arn}, nil
 			}
-			return subscribeOutput{sub.arn}, nil
 		}
-	}
-	sub := &subscription{arn: t.arn + ":" + newUUID(), topicARN: t.arn, protocol: protocol, endpoint: endpoint, attrs: map[string]string{}}
-	// FilterPolicyScope first, so the policy is parsed in its scope.
-	sort.SliceStable(given, func(i, j int) bool { return given[i][0] == "FilterPolicyScope" && given[j][0] != "FilterPolicyScope" })
-	for _, e := range given {
-		if err := applySubAttr(sub, e[0], e[1]); err != nil {
-			return nil, err
+		sub := &subscription{arn: t.arn + ":" + core.NewUUID(), topicARN: t.arn, protocol: protocol, endpoint: endpoint, attrs: map[string]string{}}
+		// FilterPolicyScope first, so the policy is parsed in its scope.
+		sort.SliceStable(given, func(i, j int) bool { return given[i][0] == "FilterPolicyScope" && given[j][0] != "FilterPolicyScope" })
+		for _, e := range given {
+			if err := applySubAttr(sub, e[0], e[1]); err != nil {
+				return nil, err
+			}
 		}
-	}
-	s.subs = append(s.subs, sub)
-	return subscribeOutput{sub.arn}, nil
+		s.subs = append(s.subs, sub)
+		return subscribeOutput{sub.arn}, nil
+	})
 }
 
-func (s *Service) sub(arn string) *subscription {
-	for _, sub := range s.subs {
-		if sub.arn == arn {
-			return sub
-		}
+// findSub returns the subscription arn names; one that does not exist is NotFound.
+func (s *Service) findSub(arn string) (*subscription, error) {
+	if i := slices.IndexFunc(s.subs, func(sub *subscription) bool { return sub.arn == arn }); i >= 0 {
+		return s.subs[i], nil
 	}
-	return nil
+	return nil, errSubNotFound()
 }
 
 func (s *Service) unsubscribe(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sub := s.sub(p.Get("SubscriptionArn"))
-	if sub == nil {
-		return nil, errSubNotFound()
-	}
-	s.subs = slices.DeleteFunc(s.subs, func(x *subscription) bool { return x == sub })
-	return nil, nil
+	return core.Locked(&s.mu, s.findSub, p.Get("SubscriptionArn"), func(sub *subscription) (any, error) {
+		s.subs = slices.DeleteFunc(s.subs, func(x *subscription) bool { return x == sub })
+		return nil, nil
+	})
 }
 
 func (s *Service) setSubscriptionAttributes(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sub := s.sub(p.Get("SubscriptionArn"))
-	if sub == nil {
-		return nil, errSubNotFound()
-	}
-	if err := applySubAttr(sub, p.Get("AttributeName"), p.Get("AttributeValue")); err != nil {
-		return nil, err
-	}
-	return nil, nil
+	return core.Locked(&s.mu, s.findSub, p.Get("SubscriptionArn"), func(sub *subscription) (any, error) {
+		if err := applySubAttr(sub, p.Get("AttributeName"), p.Get("AttributeValue")); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	})
 }
 
 func (s *Service) getSubscriptionAttributes(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sub := s.sub(p.Get("SubscriptionArn"))
-	if sub == nil {
-		return nil, errSubNotFound()
-	}
-	m := map[string]string{
-		"SubscriptionArn": sub.arn, "TopicArn": sub.topicARN, "Protocol": sub.protocol, "Endpoint": sub.endpoint,
-		"Owner": s.account, "ConfirmationWasAuthenticated": "true", "PendingConfirmation": "false",
-		"RawMessageDelivery": "false", "SubscriptionPrincipal": fmt.Sprintf("arn:aws:iam::%s:root", s.account),
-	}
-	for k, v := range sub.attrs {
-		m[k] = v
-	}
-	if _, ok := m["FilterPolicy"]; ok {
-		if _, ok := m["FilterPolicyScope"]; !ok {
-			m["FilterPolicyScope"] = "MessageAttributes"
+	return core.Locked(&s.mu, s.findSub, p.Get("SubscriptionArn"), func(sub *subscription) (any, error) {
+		m := map[string]string{
+			"SubscriptionArn": sub.arn, "TopicArn": sub.topicARN, "Protocol": sub.protocol, "Endpoint": sub.endpoint,
+			"Owner": s.account, "ConfirmationWasAuthenticated": "true", "PendingConfirmation": "false",
+			"RawMessageDelivery": "false", "SubscriptionPrincipal": fmt.Sprintf("arn:aws:iam::%s:root", s.account),
 		}
-	}
-	return attributesOutput{sortedEntries(m)}, nil
+		for k, v := range sub.attrs {
+			m[k] = v
+		}
+		if _, ok := m["FilterPolicy"]; ok {
+			if _, ok := m["FilterPolicyScope"]; !ok {
+				m["FilterPolicyScope"] = "MessageAttributes"
+			}
+		}
+		return attributesOutput{sortedEntries(m)}, nil
+	})
 }
 
 type subMemberXML struct {
@@ -586,12 +481,9 @@ func (s *Service) listSubs(topicARN, token string) (any, error) {
 }
 
 func (s *Service) listSubscriptionsByTopic(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.topic(p.Get("TopicArn")) == nil {
-		return nil, errTopicNotFound()
-	}
-	return s.listSubs(p.Get("TopicArn"), p.Get("NextToken"))
+	return core.Locked(&s.mu, s.findTopic, p.Get("TopicArn"), func(t *topic) (any, error) {
+		return s.listSubs(t.arn, p.Get("NextToken"))
+	})
 }
 
 func (s *Service) listSubscriptions(_ context.Context, p url.Values) (any, error) {

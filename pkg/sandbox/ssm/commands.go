@@ -2,7 +2,6 @@ package ssm
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -50,11 +49,7 @@ type sendCommandInput struct {
 	Comment         string              `json:"Comment"`
 }
 
-func (s *Service) sendCommand(_ context.Context, raw json.RawMessage) (any, error) {
-	var in sendCommandInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) sendCommand(_ context.Context, in sendCommandInput) (any, error) {
 	if in.DocumentName == "" {
 		return nil, core.Errorf("ValidationException", "1 validation error detected: Value null at 'documentName' failed to satisfy constraint: Member must not be null")
 	}
@@ -102,7 +97,7 @@ func (s *Service) sendCommand(_ context.Context, raw json.RawMessage) (any, erro
 		return nil, core.Errorf("InvalidParameters", "document %s does not support the parameters: %v", d.name, err)
 	}
 	c := &command{
-		id: newCommandID(), docName: d.name, comment: in.Comment, params: in.Parameters, values: values,
+		id: core.NewUUID(), docName: d.name, comment: in.Comment, params: in.Parameters, values: values,
 		instanceIDs: in.InstanceIds, timeout: timeout, requested: s.clock.Now(), doc: d,
 		invocations: map[string]*invocation{},
 	}
@@ -118,14 +113,14 @@ func (s *Service) sendCommand(_ context.Context, raw json.RawMessage) (any, erro
 
 // schedule moves an invocation through its phases. Caller holds s.mu.
 func (s *Service) schedule(c *command, inv *invocation) {
-	s.later(s.timings.Visible, func() { inv.visible = true })
-	s.later(s.timings.Deliver, func() {
+	s.timers.Later(s.timings.Visible, func() { inv.visible = true })
+	s.timers.Later(s.timings.Deliver, func() {
 		if !s.instances.InstanceRunning(inv.instanceID) {
 			// Undeliverable until the delivery timeout passes.
 			if inv.status != StatusPending {
 				return
 			}
-			s.later(time.Duration(c.timeout)*time.Second-s.timings.Deliver, func() {
+			s.timers.Later(time.Duration(c.timeout)*time.Second-s.timings.Deliver, func() {
 				if inv.status == StatusPending {
 					inv.status, inv.details, inv.finished = StatusTimedOut, "Delivery Timed Out", s.clock.Now()
 				}
@@ -136,7 +131,7 @@ func (s *Service) schedule(c *command, inv *invocation) {
 			return
 		}
 		inv.status, inv.details, inv.started = StatusInProgress, "In Progress", s.clock.Now()
-		s.later(s.timings.Run, func() {
+		s.timers.Later(s.timings.Run, func() {
 			if inv.status != StatusInProgress { // cancelled before the script ran
 				return
 			}
@@ -224,11 +219,7 @@ func ssmTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-func (s *Service) getCommandInvocation(_ context.Context, raw json.RawMessage) (any, error) {
-	var in getInvocationInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) getCommandInvocation(_ context.Context, in getInvocationInput) (any, error) {
 	if in.CommandId == "" || in.InstanceId == "" {
 		return nil, core.Errorf("ValidationException", "CommandId and InstanceId are required.")
 	}
@@ -293,9 +284,8 @@ func pageOf(max *int, token string, upper int) (int, int, error) {
 	}
 	start := 0
 	if token != "" {
-		b, err := base64.RawURLEncoding.DecodeString(token)
-		n, aerr := strconv.Atoi(string(b))
-		if err != nil || aerr != nil || n < 0 {
+		n, ok := core.ParseOffsetToken(token)
+		if !ok {
 			return 0, 0, core.Errorf("InvalidNextToken", "The specified token is not valid.")
 		}
 		start = n
@@ -303,103 +293,89 @@ func pageOf(max *int, token string, upper int) (int, int, error) {
 	return start, limit, nil
 }
 
-func cut(all []map[string]any, start, limit int, key string) map[string]any {
-	if start > len(all) {
-		start = len(all)
+// list answers ListCommandInvocations and ListCommands: MaxResults (1-50, default 50) and
+// NextToken select the page of the entries collect returns under the lock, named key.
+func (s *Service) list(in listInput, key string, collect func() ([]map[string]any, error)) (any, error) {
+	start, limit, err := pageOf(in.MaxResults, in.NextToken, 50)
+	if err != nil {
+		return nil, err
 	}
-	end := min(start+limit, len(all))
-	items := all[start:end]
-	if items == nil {
-		items = []map[string]any{}
+	items, end, total, err := core.Page(&s.mu, collect, start, limit)
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]any{key: items}
-	if end < len(all) {
-		out["NextToken"] = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+	if end < total {
+		out["NextToken"] = core.OffsetToken(end)
 	}
-	return out
+	return out, nil
 }
 
-func (s *Service) listCommandInvocations(_ context.Context, raw json.RawMessage) (any, error) {
-	var in listInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	start, limit, err := pageOf(in.MaxResults, in.NextToken, 50)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var all []map[string]any
-	for _, id := range s.corder {
-		c := s.commands[id]
-		if in.CommandId != "" && c.id != in.CommandId {
-			continue
-		}
-		for _, iid := range c.instanceIDs {
-			inv := c.invocations[iid]
-			if !inv.visible || (in.InstanceId != "" && iid != in.InstanceId) {
+func (s *Service) listCommandInvocations(_ context.Context, in listInput) (any, error) {
+	return s.list(in, "CommandInvocations", func() ([]map[string]any, error) {
+		var all []map[string]any
+		for _, id := range s.corder {
+			c := s.commands[id]
+			if in.CommandId != "" && c.id != in.CommandId {
 				continue
 			}
-			entry := map[string]any{
-				"CommandId": c.id, "InstanceId": iid, "InstanceName": "", "Comment": c.comment,
-				"DocumentName": c.docName, "DocumentVersion": "1", "RequestedDateTime": core.EpochTime(c.requested),
-				"Status": inv.status, "StatusDetails": inv.details, "TraceOutput": "",
-				"StandardOutputUrl": "", "StandardErrorUrl": "", "CommandPlugins": []any{},
+			for _, iid := range c.instanceIDs {
+				inv := c.invocations[iid]
+				if !inv.visible || (in.InstanceId != "" && iid != in.InstanceId) {
+					continue
+				}
+				entry := map[string]any{
+					"CommandId": c.id, "InstanceId": iid, "InstanceName": "", "Comment": c.comment,
+					"DocumentName": c.docName, "DocumentVersion": "1", "RequestedDateTime": core.EpochTime(c.requested),
+					"Status": inv.status, "StatusDetails": inv.details, "TraceOutput": "",
+					"StandardOutputUrl": "", "StandardErrorUrl": "", "CommandPlugins": []any{},
+				}
+				if in.Details {
+					plugin := map[string]any{
+						"Name": c.doc.step, "Status": inv.status, "StatusDetails": inv.details, "ResponseCode": inv.responseCode,
+						"Output": truncate(inv.stdout+inv.stderr, maxPluginOutput),
+					}
+					if !inv.started.IsZero() {
+						plugin["ResponseStartDateTime"] = core.EpochTime(inv.started)
+					}
+					if !inv.finished.IsZero() {
+						plugin["ResponseFinishDateTime"] = core.EpochTime(inv.finished)
+					}
+					entry["CommandPlugins"] = []any{plugin}
+				}
+				all = append(all, entry)
 			}
-			if in.Details {
-				plugin := map[string]any{
-					"Name": c.doc.step, "Status": inv.status, "StatusDetails": inv.details, "ResponseCode": inv.responseCode,
-					"Output": truncate(inv.stdout+inv.stderr, maxPluginOutput),
-				}
-				if !inv.started.IsZero() {
-					plugin["ResponseStartDateTime"] = core.EpochTime(inv.started)
-				}
-				if !inv.finished.IsZero() {
-					plugin["ResponseFinishDateTime"] = core.EpochTime(inv.finished)
-				}
-				entry["CommandPlugins"] = []any{plugin}
-			}
-			all = append(all, entry)
 		}
-	}
-	// Newest first, as the service lists them.
-	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
-		all[i], all[j] = all[j], all[i]
-	}
-	return cut(all, start, limit, "CommandInvocations"), nil
+		// Newest first, as the service lists them.
+		for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+			all[i], all[j] = all[j], all[i]
+		}
+		return all, nil
+	})
 }
 
-func (s *Service) listCommands(_ context.Context, raw json.RawMessage) (any, error) {
-	var in listInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	start, limit, err := pageOf(in.MaxResults, in.NextToken, 50)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if in.CommandId != "" {
-		if _, ok := s.commands[in.CommandId]; !ok {
-			return nil, core.Errorf("InvalidCommandId", "Command ID %s is not valid.", in.CommandId)
-		}
-	}
-	var all []map[string]any
-	for i := len(s.corder) - 1; i >= 0; i-- {
-		c := s.commands[s.corder[i]]
-		if in.CommandId != "" && c.id != in.CommandId {
-			continue
-		}
-		if in.InstanceId != "" {
-			if _, ok := c.invocations[in.InstanceId]; !ok {
-				continue
+func (s *Service) listCommands(_ context.Context, in listInput) (any, error) {
+	return s.list(in, "Commands", func() ([]map[string]any, error) {
+		if in.CommandId != "" {
+			if _, ok := s.commands[in.CommandId]; !ok {
+				return nil, core.Errorf("InvalidCommandId", "Command ID %s is not valid.", in.CommandId)
 			}
 		}
-		all = append(all, s.wireCommand(c))
-	}
-	return cut(all, start, limit, "Commands"), nil
+		var all []map[string]any
+		for i := len(s.corder) - 1; i >= 0; i-- {
+			c := s.commands[s.corder[i]]
+			if in.CommandId != "" && c.id != in.CommandId {
+				continue
+			}
+			if in.InstanceId != "" {
+				if _, ok := c.invocations[in.InstanceId]; !ok {
+					continue
+				}
+			}
+			all = append(all, s.wireCommand(c))
+		}
+		return all, nil
+	})
 }
 
 type cancelInput struct {
@@ -410,11 +386,7 @@ type cancelInput struct {
 // cancelCommand stops invocations that have not finished: they end Cancelled, and a script that
 // has not run yet never runs. In the sandbox a script's effect happens at the end of its run, so a
 // cancelled invocation has no effect.
-func (s *Service) cancelCommand(_ context.Context, raw json.RawMessage) (any, error) {
-	var in cancelInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) cancelCommand(_ context.Context, in cancelInput) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.commands[in.CommandId]

@@ -2,29 +2,26 @@ package ssm_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	hsmv2 "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/strongroom/strongroom/pkg/customerca"
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 const scale = 3000
@@ -66,34 +63,11 @@ func newEnvWithInstances(t *testing.T, opts ...ssm.Option) (*env, *switchableIns
 	srv.RegisterJSON(secrets)
 	srv.RegisterJSON(hsm)
 	srv.RegisterJSON(svc)
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("start sandbox: %v", err)
-	}
-	t.Cleanup(func() {
-		svc.Close()
-		hsm.Close()
-		secrets.Close()
-		if err := srv.Close(); err != nil {
-			t.Errorf("close sandbox: %v", err)
-		}
-	})
-	creds := credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret-key", "")
+	cfg := sandboxtest.Serve(t, srv, svc.Close, hsm.Close, secrets.Close)
 	return &env{
 		srv: srv, hsm: hsm,
-		ssm:     awsssm.New(awsssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
-		hsmc:    hsmv2.New(hsmv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
-		secrets: sm.New(sm.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient}),
+		ssm: awsssm.NewFromConfig(cfg), hsmc: hsmv2.NewFromConfig(cfg), secrets: sm.NewFromConfig(cfg),
 	}, instances
-}
-
-func wantCode(t *testing.T, err error, code string) string {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != code {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	return ae.ErrorMessage()
 }
 
 func (e *env) secret(t *testing.T, name, value string) string {
@@ -137,11 +111,7 @@ func (e *env) initializedCluster(t *testing.T) (string, string, *customerca.CA) 
 		t.Fatal(err)
 	}
 	c := e.waitCluster(t, id, func(c hsmtypes.Cluster) bool { return c.Certificates != nil && c.Certificates.ClusterCsr != nil })
-	key, _ := customerca.NewKey(customerca.RSA2048)
-	ca, err := customerca.NewCA(key, customerca.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := sandboxtest.CustomerCA(t)
 	signed, err := ca.Issue([]byte(*c.Certificates.ClusterCsr), 0, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +152,7 @@ func (e *env) run(t *testing.T, doc string, params map[string]string) *awsssm.Ge
 				return inv
 			}
 		} else {
-			wantCode(t, err, "InvocationDoesNotExist")
+			sandboxtest.WantCode(t, err, "InvocationDoesNotExist")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -198,8 +168,7 @@ func TestActivateAndManageUsersThroughDocuments(t *testing.T) {
 	caARN := e.secret(t, "strongroom/ca-cert", string(ca.CertificatePEM()))
 	userARN := e.secret(t, "strongroom/kmsuser", userPW)
 	otherARN := e.secret(t, "strongroom/other", otherPW)
-	wrongKey, _ := customerca.NewKey(customerca.RSA2048)
-	wrongCA, _ := customerca.NewCA(wrongKey, customerca.Options{})
+	wrongCA := sandboxtest.CustomerCA(t)
 	wrongCAARN := e.secret(t, "strongroom/wrong-ca", string(wrongCA.CertificatePEM()))
 	base := func(caSecret string) map[string]string {
 		return map[string]string{"ClusterId": id, "HsmIp": ip, "Region": "us-east-1", "CustomerCaCertSecretArn": caSecret, "AdminPasswordSecretArn": adminARN}
@@ -283,17 +252,10 @@ func TestInvocationIsInvisibleAtFirst(t *testing.T) {
 	timings.Deliver = 11 * time.Minute
 	e := newEnv(t, ssm.WithTimings(timings))
 	ctx := context.Background()
-	out, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: aws.String(hsmdocs.DeleteCryptoUser), InstanceIds: []string{ec2.DefaultInstanceID}, Parameters: map[string][]string{
-		"ClusterId": {"cluster-abcdefghij2"}, "HsmIp": {"10.0.0.5"}, "Region": {"us-east-1"},
-		"CustomerCaCertSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf"},
-		"AdminPasswordSecretArn":  {"arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := e.deleteUserOnUnknownCluster(t)
 	in := &awsssm.GetCommandInvocationInput{CommandId: out.Command.CommandId, InstanceId: aws.String(ec2.DefaultInstanceID)}
-	_, err = e.ssm.GetCommandInvocation(ctx, in)
-	wantCode(t, err, "InvocationDoesNotExist")
+	_, err := e.ssm.GetCommandInvocation(ctx, in)
+	sandboxtest.WantCode(t, err, "InvocationDoesNotExist")
 	list, err := e.ssm.ListCommandInvocations(ctx, &awsssm.ListCommandInvocationsInput{CommandId: out.Command.CommandId})
 	if err != nil || len(list.CommandInvocations) != 0 {
 		t.Fatalf("ListCommandInvocations before visibility: %v %d", err, len(list.CommandInvocations))
@@ -307,7 +269,7 @@ func TestInvocationIsInvisibleAtFirst(t *testing.T) {
 			}
 			return
 		}
-		wantCode(t, err, "InvocationDoesNotExist")
+		sandboxtest.WantCode(t, err, "InvocationDoesNotExist")
 		if time.Now().After(deadline) {
 			t.Fatal("invocation never became visible")
 		}
@@ -318,11 +280,7 @@ func TestInvocationIsInvisibleAtFirst(t *testing.T) {
 func TestSendCommandRefusals(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	good := map[string][]string{
-		"ClusterId": {"cluster-abcdefghij2"}, "HsmIp": {"10.0.0.5"}, "Region": {"us-east-1"},
-		"CustomerCaCertSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf"},
-		"AdminPasswordSecretArn":  {"arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf"},
-	}
+	good := unknownClusterUser()
 	bad := map[string][]string{}
 	for k, v := range good {
 		bad[k] = v
@@ -341,11 +299,11 @@ func TestSendCommandRefusals(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: &tc.doc, InstanceIds: []string{tc.instance}, Parameters: tc.params})
-			wantCode(t, err, tc.code)
+			sandboxtest.WantCode(t, err, tc.code)
 		})
 	}
 	_, err := e.ssm.GetCommandInvocation(ctx, &awsssm.GetCommandInvocationInput{CommandId: aws.String("bogus"), InstanceId: aws.String(ec2.DefaultInstanceID)})
-	wantCode(t, err, "InvalidCommandId")
+	sandboxtest.WantCode(t, err, "InvalidCommandId")
 }
 
 func TestDocumentsRegisteredByCDK(t *testing.T) {
@@ -361,9 +319,9 @@ func TestDocumentsRegisteredByCDK(t *testing.T) {
 		t.Fatalf("description: %+v", d)
 	}
 	_, err = e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String("StrongroomStack-DeleteUserDoc-1A2B3C"), Content: &content})
-	wantCode(t, err, "DocumentAlreadyExists")
+	sandboxtest.WantCode(t, err, "DocumentAlreadyExists")
 	_, err = e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String("broken"), Content: aws.String("schemaVersion: '2.2'")})
-	wantCode(t, err, "InvalidDocumentContent")
+	sandboxtest.WantCode(t, err, "InvalidDocumentContent")
 	got, err := e.ssm.GetDocument(ctx, &awsssm.GetDocumentInput{Name: aws.String("StrongroomStack-DeleteUserDoc-1A2B3C")})
 	if err != nil || *got.Content != content {
 		t.Fatalf("GetDocument: %v", err)
@@ -373,7 +331,7 @@ func TestDocumentsRegisteredByCDK(t *testing.T) {
 		t.Fatalf("DescribeDocument built-in: %v", err)
 	}
 	_, err = e.ssm.DescribeDocument(ctx, &awsssm.DescribeDocumentInput{Name: aws.String("nope")})
-	wantCode(t, err, "InvalidDocument")
+	sandboxtest.WantCode(t, err, "InvalidDocument")
 
 	// The CDK-named copy runs as Strongroom's document: it gets as far as reaching the cluster.
 	inv := e.run(t, "StrongroomStack-DeleteUserDoc-1A2B3C", map[string]string{
@@ -441,19 +399,12 @@ func TestCancelledCommandNeverRuns(t *testing.T) {
 	timings.Deliver = 10 * time.Minute // 200 ms of wall time at the test scale
 	e := newEnv(t, ssm.WithTimings(timings))
 	ctx := context.Background()
-	out, err := e.ssm.SendCommand(ctx, &awsssm.SendCommandInput{DocumentName: aws.String(hsmdocs.DeleteCryptoUser), InstanceIds: []string{ec2.DefaultInstanceID}, Parameters: map[string][]string{
-		"ClusterId": {"cluster-abcdefghij2"}, "HsmIp": {"10.0.0.5"}, "Region": {"us-east-1"},
-		"CustomerCaCertSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf"},
-		"AdminPasswordSecretArn":  {"arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := e.deleteUserOnUnknownCluster(t)
 	if _, err := e.ssm.CancelCommand(ctx, &awsssm.CancelCommandInput{CommandId: out.Command.CommandId}); err != nil {
 		t.Fatalf("CancelCommand: %v", err)
 	}
-	_, err = e.ssm.CancelCommand(ctx, &awsssm.CancelCommandInput{CommandId: aws.String("00000000-0000-0000-0000-000000000000")})
-	wantCode(t, err, "InvalidCommandId")
+	_, err := e.ssm.CancelCommand(ctx, &awsssm.CancelCommandInput{CommandId: aws.String("00000000-0000-0000-0000-000000000000")})
+	sandboxtest.WantCode(t, err, "InvalidCommandId")
 	// Past delivery and the run time, the invocation is still Cancelled with no output.
 	e.srv.Clock.Sleep(ctx, timings.Deliver+timings.Run+time.Minute)
 	inv, err := e.ssm.GetCommandInvocation(ctx, &awsssm.GetCommandInvocationInput{CommandId: out.Command.CommandId, InstanceId: aws.String(ec2.DefaultInstanceID)})
@@ -467,4 +418,27 @@ func TestCancelledCommandNeverRuns(t *testing.T) {
 	if err != nil || cmds.Commands[0].Status != types.CommandStatusCancelled {
 		t.Fatalf("command status: %v %+v", err, cmds)
 	}
+}
+
+// unknownClusterUser are valid parameters of hsmdocs.DeleteCryptoUser for a cluster that does not
+// exist: SendCommand takes them, and the script fails when it runs.
+func unknownClusterUser() map[string][]string {
+	return map[string][]string{
+		"ClusterId": {"cluster-abcdefghij2"}, "HsmIp": {"10.0.0.5"}, "Region": {"us-east-1"},
+		"CustomerCaCertSecretArn": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf"},
+		"AdminPasswordSecretArn":  {"arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-AbCdEf"},
+	}
+}
+
+// deleteUserOnUnknownCluster sends hsmdocs.DeleteCryptoUser with unknownClusterUser to the
+// client instance, for tests of delivery and timing.
+func (e *env) deleteUserOnUnknownCluster(t *testing.T) *awsssm.SendCommandOutput {
+	t.Helper()
+	out, err := e.ssm.SendCommand(context.Background(), &awsssm.SendCommandInput{
+		DocumentName: aws.String(hsmdocs.DeleteCryptoUser), InstanceIds: []string{ec2.DefaultInstanceID}, Parameters: unknownClusterUser(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -131,8 +131,7 @@ func (s *Service) execute(c *command) (stdout, stderr string, ok bool) {
 		pw := r.secret(r.v["AdminPasswordSecretArn"])
 		if admin, found := r.find("admin"); found && admin.Role == cloudhsm.RoleAdmin {
 			if err := s.hsm.Login(cluster, cloudhsm.Credentials{Role: cloudhsm.RoleAdmin, User: "admin", Password: pw}); err != nil {
-				fmt.Fprintf(&r.out, "{\n  \"error_code\": 1,\n  \"data\": %q\n}\n", cliMessage(err))
-				r.fail("cluster %s is already activated and the admin password in %s does not log in", cluster, r.v["AdminPasswordSecretArn"])
+				r.cliError(err, "cluster %s is already activated and the admin password in %s does not log in", cluster, r.v["AdminPasswordSecretArn"])
 			}
 			fmt.Fprintf(&r.out, "cluster %s is already activated with this admin password\n", cluster)
 			return r.out.String(), r.err.String(), true
@@ -142,55 +141,62 @@ func (s *Service) execute(c *command) (stdout, stderr string, ok bool) {
 		}
 		r.ok("Cluster activation successful")
 		fmt.Fprintf(&r.out, "cluster %s activated\n", cluster)
-	case hsmdocs.CreateCryptoUser:
-		r.configure(r.installCA())
-		name := r.v["UserName"]
-		adminPW := r.secret(r.v["AdminPasswordSecretArn"])
-		userPW := r.secret(r.v["UserPasswordSecretArn"])
-		if _, found := r.find(name); found {
-			if err := s.hsm.Login(cluster, cloudhsm.Credentials{Role: cloudhsm.RoleCryptoUser, User: name, Password: userPW}); err != nil {
-				fmt.Fprintf(&r.out, "{\n  \"error_code\": 1,\n  \"data\": %q\n}\n", cliMessage(err))
-				r.fail("crypto user %s already exists in cluster %s", name, cluster)
-			}
-			fmt.Fprintf(&r.out, "crypto user %s already exists with the password in %s\n", name, r.v["UserPasswordSecretArn"])
-			return r.out.String(), r.err.String(), true
-		}
-		if err := s.hsm.CreateUser(cluster, admin(adminPW), name, cloudhsm.RoleCryptoUser, userPW); err != nil {
-			r.cliError(err, "user create %s failed", name)
-		}
-		r.ok("User %s created", strings.ToLower(name))
-		fmt.Fprintf(&r.out, "crypto user %s created\n", name)
-	case hsmdocs.DeleteCryptoUser:
-		r.configure(r.installCA())
-		name := r.v["UserName"]
-		adminPW := r.secret(r.v["AdminPasswordSecretArn"])
-		if _, found := r.find(name); !found {
-			fmt.Fprintf(&r.out, "crypto user %s does not exist; nothing to delete\n", name)
-			return r.out.String(), r.err.String(), true
-		}
-		if err := s.hsm.DeleteUser(cluster, admin(adminPW), name, cloudhsm.RoleCryptoUser); err != nil {
-			r.cliError(err, "user delete %s failed", name)
-		}
-		r.ok("User %s deleted", strings.ToLower(name))
-		fmt.Fprintf(&r.out, "crypto user %s deleted\n", name)
-	case hsmdocs.ChangeCryptoUserPassword:
-		r.configure(r.installCA())
-		name := r.v["UserName"]
-		adminPW := r.secret(r.v["AdminPasswordSecretArn"])
-		userPW := r.secret(r.v["UserPasswordSecretArn"])
-		if _, found := r.find(name); !found {
-			r.fail("crypto user %s does not exist in cluster %s", name, cluster)
-		}
-		if err := s.hsm.ChangePassword(cluster, admin(adminPW), name, cloudhsm.RoleCryptoUser, userPW); err != nil {
-			r.cliError(err, "user change-password %s failed", name)
-		}
-		r.ok("User %s password changed", strings.ToLower(name))
-		fmt.Fprintf(&r.out, "password of crypto user %s changed\n", name)
+	case hsmdocs.CreateCryptoUser, hsmdocs.DeleteCryptoUser, hsmdocs.ChangeCryptoUserPassword:
+		r.cryptoUser(c.doc.strongroom, cluster)
 	default:
 		fmt.Fprintf(&r.err, "sandbox: the emulated instance runs only Strongroom's documents (package hsmdocs); %s has other content\n", c.docName)
 		return "", r.err.String(), false
 	}
 	return r.out.String(), r.err.String(), true
+}
+
+// cryptoUser runs the documents that manage a crypto user as the scripts do: configure the
+// client, read the admin password and (to create a user or change its password) the user's, and
+// act only when the user's existence calls for it.
+func (r *run) cryptoUser(doc, cluster string) {
+	s := r.s
+	r.configure(r.installCA())
+	name := r.v["UserName"]
+	adminPW := r.secret(r.v["AdminPasswordSecretArn"])
+	var userPW string
+	if doc != hsmdocs.DeleteCryptoUser {
+		userPW = r.secret(r.v["UserPasswordSecretArn"])
+	}
+	_, found := r.find(name)
+	switch doc {
+	case hsmdocs.CreateCryptoUser:
+		if found {
+			if err := s.hsm.Login(cluster, cloudhsm.Credentials{Role: cloudhsm.RoleCryptoUser, User: name, Password: userPW}); err != nil {
+				r.cliError(err, "crypto user %s already exists in cluster %s", name, cluster)
+			}
+			fmt.Fprintf(&r.out, "crypto user %s already exists with the password in %s\n", name, r.v["UserPasswordSecretArn"])
+			return
+		}
+		r.userCommand(s.hsm.CreateUser(cluster, admin(adminPW), name, cloudhsm.RoleCryptoUser, userPW), "create", name, "created")
+		fmt.Fprintf(&r.out, "crypto user %s created\n", name)
+	case hsmdocs.DeleteCryptoUser:
+		if !found {
+			fmt.Fprintf(&r.out, "crypto user %s does not exist; nothing to delete\n", name)
+			return
+		}
+		r.userCommand(s.hsm.DeleteUser(cluster, admin(adminPW), name, cloudhsm.RoleCryptoUser), "delete", name, "deleted")
+		fmt.Fprintf(&r.out, "crypto user %s deleted\n", name)
+	case hsmdocs.ChangeCryptoUserPassword:
+		if !found {
+			r.fail("crypto user %s does not exist in cluster %s", name, cluster)
+		}
+		r.userCommand(s.hsm.ChangePassword(cluster, admin(adminPW), name, cloudhsm.RoleCryptoUser, userPW), "change-password", name, "password changed")
+		fmt.Fprintf(&r.out, "password of crypto user %s changed\n", name)
+	}
+}
+
+// userCommand reports cloudhsm-cli's `user <command>` on name: the failure err says, or the
+// success message ("User <name> <done>").
+func (r *run) userCommand(err error, command, name, done string) {
+	if err != nil {
+		r.cliError(err, "user %s %s failed", command, name)
+	}
+	r.ok("User %s %s", strings.ToLower(name), done)
 }
 
 func admin(pw string) cloudhsm.Credentials {

@@ -24,7 +24,6 @@ package ssm
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -92,6 +91,7 @@ func WithAccount(account string) Option { return func(s *Service) { s.account = 
 
 // Service is the emulated SSM. It is safe for concurrent use.
 type Service struct {
+	core.JSONProtocol
 	clock     core.Clock
 	instances Instances
 	secrets   core.SecretReader
@@ -110,7 +110,7 @@ type Service struct {
 // their hsmdocs names as the CDK app deploys them.
 func New(clock core.Clock, instances Instances, secrets core.SecretReader, hsm HSM, opts ...Option) *Service {
 	s := &Service{
-		clock: clock, instances: instances, secrets: secrets, hsm: hsm, timings: DefaultTimings,
+		JSONProtocol: identity, clock: clock, instances: instances, secrets: secrets, hsm: hsm, timings: DefaultTimings,
 		account: "123456789012", docs: map[string]*document{}, commands: map[string]*command{},
 	}
 	s.timers = core.NewTimers(clock, &s.mu)
@@ -131,27 +131,13 @@ func New(clock core.Clock, instances Instances, secrets core.SecretReader, hsm H
 // Close stops every pending invocation step.
 func (s *Service) Close() { s.timers.Close() }
 
-// later runs f under s.mu after d of sandbox time. Caller holds s.mu.
-func (s *Service) later(d time.Duration, f func()) { s.timers.Later(d, f) }
+// identity is how SSM is addressed on the wire.
+var identity = core.NewJSONProtocol("ssm", "AmazonSSM", "1.1")
 
 var (
 	_ core.JSONService = (*Service)(nil)
 	_ core.FaultCodes  = (*Service)(nil)
 )
-
-// ServiceID implements core.JSONService.
-func (s *Service) ServiceID() string { return "ssm" }
-
-// TargetPrefix implements core.JSONService.
-func (s *Service) TargetPrefix() string { return "AmazonSSM" }
-
-// JSONVersion implements core.JSONService.
-func (s *Service) JSONVersion() string { return "1.1" }
-
-// ThrottleError implements core.FaultCodes.
-func (s *Service) ThrottleError() *core.Error {
-	return core.Errorf("ThrottlingException", "Rate exceeded")
-}
 
 // InternalError implements core.FaultCodes.
 func (s *Service) InternalError() *core.Error {
@@ -161,14 +147,14 @@ func (s *Service) InternalError() *core.Error {
 // Operations implements core.JSONService.
 func (s *Service) Operations() map[string]core.JSONOperation {
 	return map[string]core.JSONOperation{
-		"SendCommand":            s.sendCommand,
-		"CancelCommand":          s.cancelCommand,
-		"GetCommandInvocation":   s.getCommandInvocation,
-		"ListCommandInvocations": s.listCommandInvocations,
-		"ListCommands":           s.listCommands,
-		"CreateDocument":         s.createDocument,
-		"DescribeDocument":       s.describeDocument,
-		"GetDocument":            s.getDocument,
+		"SendCommand":            core.Handler(s.sendCommand),
+		"CancelCommand":          core.Handler(s.cancelCommand),
+		"GetCommandInvocation":   core.Handler(s.getCommandInvocation),
+		"ListCommandInvocations": core.Handler(s.listCommandInvocations),
+		"ListCommands":           core.Handler(s.listCommands),
+		"CreateDocument":         core.Handler(s.createDocument),
+		"DescribeDocument":       core.Handler(s.describeDocument),
+		"GetDocument":            core.Handler(s.getDocument),
 	}
 }
 
@@ -220,13 +206,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func newCommandID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 var docNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-.]{3,128}$`)
 
 type createDocumentInput struct {
@@ -238,11 +217,7 @@ type createDocumentInput struct {
 	TargetType     string `json:"TargetType"`
 }
 
-func (s *Service) createDocument(_ context.Context, raw json.RawMessage) (any, error) {
-	var in createDocumentInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) createDocument(_ context.Context, in createDocumentInput) (any, error) {
 	if !docNamePattern.MatchString(in.Name) {
 		return nil, core.Errorf("ValidationException", "Document name '%s' must match ^[a-zA-Z0-9_\\-.]{3,128}$.", in.Name)
 	}
@@ -300,33 +275,21 @@ func (s *Service) docLocked(name, version string) (*document, error) {
 	return d, nil
 }
 
-func (s *Service) describeDocument(_ context.Context, raw json.RawMessage) (any, error) {
-	var in nameInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, err := s.docLocked(in.Name, in.DocumentVersion)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"Document": s.describe(d)}, nil
+// onDocument answers an operation on the document in names, in a version it has, under the lock.
+func (s *Service) onDocument(in nameInput, op func(d *document) map[string]any) (any, error) {
+	find := func(name string) (*document, error) { return s.docLocked(name, in.DocumentVersion) }
+	return core.Locked(&s.mu, find, in.Name, func(d *document) (any, error) { return op(d), nil })
 }
 
-func (s *Service) getDocument(_ context.Context, raw json.RawMessage) (any, error) {
-	var in nameInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, err := s.docLocked(in.Name, in.DocumentVersion)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{
-		"Name": d.name, "CreatedDate": core.EpochTime(d.created), "DocumentVersion": "1", "Status": "Active",
-		"Content": d.content, "DocumentType": "Command", "DocumentFormat": "JSON",
-	}, nil
+func (s *Service) describeDocument(_ context.Context, in nameInput) (any, error) {
+	return s.onDocument(in, func(d *document) map[string]any { return map[string]any{"Document": s.describe(d)} })
+}
+
+func (s *Service) getDocument(_ context.Context, in nameInput) (any, error) {
+	return s.onDocument(in, func(d *document) map[string]any {
+		return map[string]any{
+			"Name": d.name, "CreatedDate": core.EpochTime(d.created), "DocumentVersion": "1", "Status": "Active",
+			"Content": d.content, "DocumentType": "Command", "DocumentFormat": "JSON",
+		}
+	})
 }

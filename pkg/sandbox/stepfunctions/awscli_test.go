@@ -2,50 +2,21 @@ package stepfunctions_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/strongroom/strongroom/pkg/sandbox"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
-// debianAWSCLI is Debian's AWS CLI v2 (package awscli, installed by `make deps`): an independent
-// client of the sandbox's Step Functions, with its own models and serializers.
-const debianAWSCLI = "/usr/bin/aws"
-
+// TestAWSCLI drives the sandbox's Step Functions with the AWS CLI, an independent client with its
+// own models and serializers.
 func TestAWSCLI(t *testing.T) {
-	if _, err := os.Stat(debianAWSCLI); err != nil {
-		t.Fatalf("%s is missing: run `make deps` (it installs Debian's awscli): %v", debianAWSCLI, err)
-	}
 	sb := sandboxtest.New(t, sandboxtest.Scale(2000))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	home := t.TempDir()
-	aws := func(args ...string) map[string]any {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, debianAWSCLI, append([]string{"--endpoint-url", sb.URL, "--output", "json", "stepfunctions"}, args...)...)
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8",
-			"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-			"AWS_ACCESS_KEY_ID=" + sandbox.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + sandbox.SecretAccessKey,
-			"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="}
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("aws stepfunctions %s: %v\n%s", strings.Join(args, " "), err, stderr)
-		}
-		var doc map[string]any
-		if err := json.Unmarshal(out, &doc); err != nil {
-			t.Fatalf("aws stepfunctions %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return doc
-	}
+	cli := sandboxtest.NewCLI(t, ctx, sb.URL)
+	aws := func(args ...string) map[string]any { return cli.Run(append([]string{"stepfunctions"}, args...)...) }
 	created := aws("create-state-machine", "--name", "cli", "--role-arn", role,
 		"--definition", `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":30,"Next":"P"},"P":{"Type":"Pass","Parameters":{"greeting.$":"States.Format('hello {}', $.who)"},"End":true}}}`)
 	arn, _ := created["stateMachineArn"].(string)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
-	"github.com/strongroom/strongroom/pkg/sandbox/sandboxtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
 const role = "arn:aws:iam::123456789012:role/sfn"

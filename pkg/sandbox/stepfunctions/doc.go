@@ -1,5 +1,5 @@
 // Package stepfunctions is the sandbox's AWS Step Functions: the JSON 1.0 API (target prefix
-// AWSStepFunctions) over state machines run by pkg/asl on the sandbox clock.
+// AWSStepFunctions) over state machines run by pkg/sandbox/asl on the sandbox clock.
 //
 // Task states invoke Lambda functions through core.LambdaInvoker (a function error keeps the
 // function's errorType as the error name; an unknown function is Lambda.ResourceNotFoundException)

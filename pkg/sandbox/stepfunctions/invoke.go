@@ -6,11 +6,11 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/strongroom/strongroom/pkg/asl"
+	"github.com/strongroom/strongroom/pkg/sandbox/asl"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 )
 
-// invoker runs Task resources for pkg/asl: Lambda functions through the sandbox's Lambda
+// invoker runs Task resources for pkg/sandbox/asl: Lambda functions through the sandbox's Lambda
 // service and aws-sdk integrations through the service's table.
 type invoker struct{ s *Service }
 

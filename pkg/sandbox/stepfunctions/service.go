@@ -2,8 +2,6 @@ package stepfunctions
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/strongroom/strongroom/pkg/asl"
+	"github.com/strongroom/strongroom/pkg/sandbox/asl"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 )
 
@@ -36,6 +34,7 @@ type StatusChange struct {
 
 // Service is the emulated Step Functions.
 type Service struct {
+	core.JSONProtocol
 	clock           core.Clock
 	lambda          core.LambdaInvoker
 	region, account string
@@ -75,7 +74,7 @@ func WithAccount(a string) Option { return func(s *Service) { s.account = a } }
 // New returns a Step Functions service whose tasks invoke functions through lambda.
 func New(clock core.Clock, lambda core.LambdaInvoker, opts ...Option) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{clock: clock, lambda: lambda, region: "us-east-1", account: "123456789012", ctx: ctx, cancel: cancel,
+	s := &Service{JSONProtocol: identity, clock: clock, lambda: lambda, region: "us-east-1", account: "123456789012", ctx: ctx, cancel: cancel,
 		integrations: map[string]Integration{}, machines: map[string]*machine{}, executions: map[string]*execution{}}
 	for _, o := range opts {
 		o(s)
@@ -119,30 +118,24 @@ func (s *Service) AddJSONService(sdkService string, svc core.JSONService, errorP
 	}
 }
 
-// ServiceID implements core.JSONService.
-func (s *Service) ServiceID() string { return "states" }
-
-// TargetPrefix implements core.JSONService.
-func (s *Service) TargetPrefix() string { return "AWSStepFunctions" }
-
-// JSONVersion implements core.JSONService.
-func (s *Service) JSONVersion() string { return "1.0" }
-
 // Operations implements core.JSONService.
 func (s *Service) Operations() map[string]core.JSONOperation {
 	return map[string]core.JSONOperation{
-		"CreateStateMachine":             s.createStateMachine,
-		"DescribeStateMachine":           s.describeStateMachine,
-		"DeleteStateMachine":             s.deleteStateMachine,
-		"ListStateMachines":              s.listStateMachines,
-		"StartExecution":                 s.startExecution,
-		"DescribeExecution":              s.describeExecution,
-		"StopExecution":                  s.stopExecution,
-		"ListExecutions":                 s.listExecutions,
-		"GetExecutionHistory":            s.getExecutionHistory,
-		"ValidateStateMachineDefinition": s.validateDefinition,
+		"CreateStateMachine":             core.Handler(s.createStateMachine),
+		"DescribeStateMachine":           core.Handler(s.describeStateMachine),
+		"DeleteStateMachine":             core.Handler(s.deleteStateMachine),
+		"ListStateMachines":              core.Handler(s.listStateMachines),
+		"StartExecution":                 core.Handler(s.startExecution),
+		"DescribeExecution":              core.Handler(s.describeExecution),
+		"StopExecution":                  core.Handler(s.stopExecution),
+		"ListExecutions":                 core.Handler(s.listExecutions),
+		"GetExecutionHistory":            core.Handler(s.getExecutionHistory),
+		"ValidateStateMachineDefinition": core.Handler(s.validateDefinition),
 	}
 }
+
+// identity is how Step Functions is addressed on the wire.
+var identity = core.NewJSONProtocol("states", "AWSStepFunctions", "1.0")
 
 var _ core.JSONService = (*Service)(nil)
 
@@ -212,11 +205,7 @@ type createInput struct {
 	Type       string `json:"type"`
 }
 
-func (s *Service) createStateMachine(_ context.Context, raw json.RawMessage) (any, error) {
-	var in createInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) createStateMachine(_ context.Context, in createInput) (any, error) {
 	arn, created, err := s.Create(in.Name, in.Definition, in.RoleArn, in.Type)
 	if err != nil {
 		return nil, err
@@ -275,11 +264,7 @@ func (s *Service) machine(arn string) (*machine, error) {
 	return m, nil
 }
 
-func (s *Service) describeStateMachine(_ context.Context, raw json.RawMessage) (any, error) {
-	var in arnInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) describeStateMachine(_ context.Context, in arnInput) (any, error) {
 	m, err := s.machine(in.StateMachineArn)
 	if err != nil {
 		return nil, err
@@ -291,11 +276,7 @@ func (s *Service) describeStateMachine(_ context.Context, raw json.RawMessage) (
 	}, nil
 }
 
-func (s *Service) deleteStateMachine(_ context.Context, raw json.RawMessage) (any, error) {
-	var in arnInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) deleteStateMachine(_ context.Context, in arnInput) (any, error) {
 	if _, err := s.machine(in.StateMachineArn); err != nil {
 		var cerr *core.Error
 		if errors.As(err, &cerr) && cerr.Code == "StateMachineDoesNotExist" {
@@ -316,11 +297,7 @@ type listInput struct {
 	NextToken       *string `json:"nextToken"`
 }
 
-func (s *Service) listStateMachines(_ context.Context, raw json.RawMessage) (any, error) {
-	var in listInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) listStateMachines(_ context.Context, in listInput) (any, error) {
 	s.mu.Lock()
 	var items []map[string]any
 	for _, m := range s.machines {
@@ -364,11 +341,7 @@ type startInput struct {
 	Input           *string `json:"input"`
 }
 
-func (s *Service) startExecution(_ context.Context, raw json.RawMessage) (any, error) {
-	var in startInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) startExecution(_ context.Context, in startInput) (any, error) {
 	input := "{}"
 	if in.Input != nil {
 		input = *in.Input
@@ -397,7 +370,7 @@ func (s *Service) Start(machineArn, name, input string) (string, time.Time, erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if name == "" {
-		name = newUUID() // StartExecution without a name gets a UUID, as in AWS
+		name = core.NewUUID() // StartExecution without a name gets a UUID, as in AWS
 	}
 	if !nameRE.MatchString(name) {
 		return "", time.Time{}, core.Errorf("InvalidName", "Invalid Name: '%s' (1-80 characters: letters, digits, '-' and '_')", name)
@@ -469,11 +442,7 @@ func (s *Service) describe(ex *execution) map[string]any {
 	return out
 }
 
-func (s *Service) describeExecution(_ context.Context, raw json.RawMessage) (any, error) {
-	var in arnInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) describeExecution(_ context.Context, in arnInput) (any, error) {
 	ex, err := s.execution(in.ExecutionArn)
 	if err != nil {
 		return nil, err
@@ -510,11 +479,7 @@ type stopInput struct {
 	Cause        string `json:"cause"`
 }
 
-func (s *Service) stopExecution(ctx context.Context, raw json.RawMessage) (any, error) {
-	var in stopInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) stopExecution(ctx context.Context, in stopInput) (any, error) {
 	ex, err := s.execution(in.ExecutionArn)
 	if err != nil {
 		return nil, err
@@ -530,11 +495,7 @@ func (s *Service) stopExecution(ctx context.Context, raw json.RawMessage) (any, 
 	return map[string]any{"stopDate": core.EpochTime(ex.run.Result().StopDate)}, nil
 }
 
-func (s *Service) listExecutions(_ context.Context, raw json.RawMessage) (any, error) {
-	var in listInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) listExecutions(_ context.Context, in listInput) (any, error) {
 	if _, err := s.machine(in.StateMachineArn); err != nil {
 		return nil, err
 	}
@@ -582,11 +543,7 @@ type historyInput struct {
 	IncludeExecutionData *bool   `json:"includeExecutionData"`
 }
 
-func (s *Service) getExecutionHistory(_ context.Context, raw json.RawMessage) (any, error) {
-	var in historyInput
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+func (s *Service) getExecutionHistory(_ context.Context, in historyInput) (any, error) {
 	ex, err := s.execution(in.ExecutionArn)
 	if err != nil {
 		return nil, err
@@ -631,14 +588,12 @@ func (s *Service) History(arn string) ([]asl.Event, error) {
 	return ex.run.Events(), nil
 }
 
-func (s *Service) validateDefinition(_ context.Context, raw json.RawMessage) (any, error) {
-	var in struct {
-		Definition string `json:"definition"`
-		Type       string `json:"type"`
-	}
-	if err := core.Decode(raw, &in); err != nil {
-		return nil, err
-	}
+type validateDefinitionInput struct {
+	Definition string `json:"definition"`
+	Type       string `json:"type"`
+}
+
+func (s *Service) validateDefinition(_ context.Context, in validateDefinitionInput) (any, error) {
 	_, diags := s.parseDefinition(in.Definition)
 	out := []map[string]any{}
 	for _, d := range diags {
@@ -679,13 +634,4 @@ func (s *Service) statusChange(ex *execution, res *asl.Result) StatusChange {
 		}
 	}
 	return StatusChange{Source: "aws.states", DetailType: "Step Functions Execution Status Change", Resources: []string{ex.arn}, Time: now.UTC(), Detail: detail}
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

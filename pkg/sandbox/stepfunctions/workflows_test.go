@@ -13,13 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/strongroom/strongroom/pkg/asl"
+	"github.com/strongroom/strongroom/pkg/sandbox/asl"
 	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
 )
 
-// scenario is a file of pkg/asl/testdata/statemachines/<machine>/: an input, scripted answers
+// scenario is a file of pkg/sandbox/asl/testdata/statemachines/<machine>/: an input, scripted answers
 // per Lambda function ARN (by call count, the last repeating) and the expected outcome. The same
-// files drive the differential test of pkg/asl; here they run through the Step Functions API
+// files drive the differential test of pkg/sandbox/asl; here they run through the Step Functions API
 // with the scripts registered as sandbox Lambda functions.
 type scenario struct {
 	Comment string                       `json:"comment"`
@@ -122,7 +122,7 @@ func runScenario(t *testing.T, machineFile, scenarioFile string) {
 	if err != nil {
 		t.Fatalf("%s: status %s, error %s (%s)", sc.Comment, d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
 	}
-	// "output" is the exact expected output, "outputSubset" a part of it (as in pkg/asl's tests).
+	// "output" is the exact expected output, "outputSubset" a part of it (as in pkg/sandbox/asl's tests).
 	expected, exact := sc.Expect.OutputSubset, false
 	if len(sc.Expect.Output) > 0 {
 		expected, exact = sc.Expect.Output, true
@@ -134,33 +134,12 @@ func runScenario(t *testing.T, machineFile, scenarioFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if where, ok := contains(got, want, "$"); !ok {
+	if where, ok := asl.Subset(got, want); !ok {
 		t.Errorf("%s: output %s differs from the expected output at %s", sc.Comment, aws.ToString(d.Output), where)
 	}
 	if exact {
-		if where, ok := contains(want, got, "$"); !ok {
+		if where, ok := asl.Subset(want, got); !ok {
 			t.Errorf("%s: output %s has more than the expected output, at %s", sc.Comment, aws.ToString(d.Output), where)
 		}
 	}
-}
-
-func contains(got, want any, path string) (string, bool) {
-	wo, ok := want.(*asl.Object)
-	if !ok {
-		return path, asl.Equal(got, want)
-	}
-	gotObj, ok := got.(*asl.Object)
-	if !ok {
-		return path, false
-	}
-	for _, k := range wo.Keys {
-		g, ok := gotObj.Get(k)
-		if !ok {
-			return path + "." + k, false
-		}
-		if p, ok := contains(g, wo.Values[k], path+"."+k); !ok {
-			return p, false
-		}
-	}
-	return "", true
 }

@@ -14,25 +14,19 @@ import (
 
 // Service is the emulated STS.
 type Service struct {
+	core.QueryProtocol
 	account string
 }
 
 // New returns STS answering as an IAM user in account.
-func New(account string) *Service { return &Service{account: account} }
+func New(account string) *Service {
+	return &Service{QueryProtocol: identity, account: account}
+}
+
+// identity is how STS is addressed on the wire.
+var identity = core.NewQueryProtocol("sts", "sts", "https://sts.amazonaws.com/doc/2011-06-15/", core.QueryAWS)
 
 var _ core.QueryService = (*Service)(nil)
-
-// ServiceID implements core.QueryService.
-func (s *Service) ServiceID() string { return "sts" }
-
-// SigningName implements core.QueryService.
-func (s *Service) SigningName() string { return "sts" }
-
-// XMLNamespace implements core.QueryService.
-func (s *Service) XMLNamespace() string { return "https://sts.amazonaws.com/doc/2011-06-15/" }
-
-// Flavor implements core.QueryService.
-func (s *Service) Flavor() core.QueryFlavor { return core.QueryAWS }
 
 // QueryOperations implements core.QueryService.
 func (s *Service) QueryOperations() map[string]core.QueryOperation {

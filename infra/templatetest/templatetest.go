@@ -1,0 +1,105 @@
+// Package templatetest runs the CDK assertions library's checks on a synthesized template as test
+// assertions. The library reports a mismatch by throwing a JavaScript error, which jsii turns
+// into a Go panic; these helpers turn it into a test error that names what was checked, so one
+// failed assertion does not end the test binary.
+package templatetest
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Main is a CDK test binary's TestMain: it runs the tests, then stops the jsii runtime (the Node
+// process behind the CDK) before exiting with their status.
+func Main(m *testing.M) {
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// Check runs f, an assertions call, and reports a panic from it as a test error about what.
+func Check(t testing.TB, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+// Has checks that tmpl has a resource of type typ whose Properties match props (assertions'
+// HasResourceProperties: an object-like match).
+func Has(t testing.TB, tmpl assertions.Template, typ string, props map[string]any) {
+	t.Helper()
+	Check(t, typ, func() { tmpl.HasResourceProperties(jsii.String(typ), props) })
+}
+
+// Count checks that tmpl has exactly n resources of type typ.
+func Count(t testing.TB, tmpl assertions.Template, typ string, n float64) {
+	t.Helper()
+	Check(t, typ+" count", func() { tmpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
+}
+
+// JSON returns tmpl as decoded JSON (the template's sections by name), for checks the assertions
+// library does not express.
+func JSON(tmpl assertions.Template) (map[string]any, error) {
+	raw, err := json.Marshal(tmpl.ToJSON())
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Resources returns the Properties of every resource of type typ in the decoded template tmpl
+// (JSON), by logical id; a resource without Properties has a nil map.
+func Resources(tmpl map[string]any, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range tmpl["Resources"].(map[string]any) {
+		rm := r.(map[string]any)
+		if rm["Type"] == typ {
+			p, _ := rm["Properties"].(map[string]any)
+			out[id] = p
+		}
+	}
+	return out
+}
+
+// Only returns the logical id and Properties of the single resource of type typ in tmpl whose
+// logical id starts with prefix; none or several fail the test.
+func Only(t testing.TB, tmpl map[string]any, typ, prefix string) (string, map[string]any) {
+	t.Helper()
+	var ids []string
+	var props map[string]any
+	for id, p := range Resources(tmpl, typ) {
+		if strings.HasPrefix(id, prefix) {
+			ids = append(ids, id)
+			props = p
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%d %s resources named %s*: %v", len(ids), typ, prefix, ids)
+	}
+	return ids[0], props
+}
+
+// Properties returns the Properties of the resource logicalID in tmpl (nil when it has none); a
+// missing resource fails the test.
+func Properties(t testing.TB, tmpl map[string]any, logicalID string) map[string]any {
+	t.Helper()
+	r, ok := tmpl["Resources"].(map[string]any)[logicalID].(map[string]any)
+	if !ok {
+		t.Fatalf("no resource %s", logicalID)
+	}
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}

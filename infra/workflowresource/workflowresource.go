@@ -1,0 +1,474 @@
+// Package workflowresource is the one CDK implementation of a workflow-backed custom resource,
+// declared from its CDK-free definition (pkg/resourcedef): a Lambda function per step with exactly
+// the definition's grants and environment, the state machines from statemachines/ with their
+// ${Placeholder}s filled by the steps' ARNs (each may invoke only the steps its ASL names), the
+// entry (service token), the safety net (an EventBridge rule on the request workflows' executions
+// ending FAILED, TIMED_OUT or ABORTED, with a dead-letter queue), alarms on the workflows' failures
+// and the safety net's dead letters, the customer-managed key for the
+// resource's secrets, its SSM documents, and the custom resource itself. infra/hsmcluster and
+// infra/keystore add only what is theirs (properties, a client role's policy, a schedule).
+//
+// Least privilege: one role per function; a grant on "*" or on an ARN pattern carries the
+// definition's reason as a cdk-nag suppression that names exactly its findings.
+package workflowresource
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/strongroom/strongroom/infra/golambda"
+	"github.com/strongroom/strongroom/infra/nagsuppress"
+	"github.com/strongroom/strongroom/pkg/hsmdocs"
+	"github.com/strongroom/strongroom/pkg/resourcedef"
+	"github.com/strongroom/strongroom/statemachines"
+)
+
+// Props configure the declaration.
+type Props struct {
+	Definition *resourcedef.Resource
+	// BuildDir holds prebuilt build/<function>/bootstrap files; empty bundles each function from
+	// this module's sources (golambda.Bundle).
+	BuildDir string
+	// SecretPrefix names the resource's secrets: <SecretPrefix>/<suffix>.
+	SecretPrefix string
+	// ClientInstanceID is the client instance the documents run on (a token is fine); nil grants
+	// SendCommand on every instance of the account and region, with the definition's reason.
+	ClientInstanceID *string
+	// Inputs resolve the definition's Input refs to ARNs.
+	Inputs map[string][]*string
+	// Properties are the custom resource's (CloudFormation adds ServiceToken).
+	Properties map[string]any
+	// LogRetention of the functions' and state machines' logs; default three months.
+	LogRetention awslogs.RetentionDays
+	// AlarmTopic, when set, is notified by every alarm (and when it clears).
+	AlarmTopic awssns.ITopic
+}
+
+// WorkflowResource is what was declared.
+type WorkflowResource struct {
+	Resource      awscdk.CustomResource
+	SecretsKey    awskms.Key
+	StateMachines map[string]awsstepfunctions.StateMachine
+	// Functions by lambdas/<name>: the steps, the entry and the safety net.
+	Functions map[string]*golambda.Function
+	Entry     *golambda.Function
+	SafetyNet *golambda.Function
+	// Documents by pkg/hsmdocs name.
+	Documents map[string]awsssm.CfnDocument
+	// Alarms watch the workflows (an execution failed, timed out or was aborted) and the safety
+	// net (a delivery dead-lettered: a request may be unanswered).
+	Alarms []awscloudwatch.Alarm
+}
+
+// New declares the resource's parts directly under scope (so their logical ids are the scope's
+// children's), then the custom resource "Resource".
+func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
+	def := p.Definition
+	if def == nil {
+		return nil, fmt.Errorf("workflowresource: Props.Definition is required")
+	}
+	if err := def.Check(); err != nil {
+		return nil, err
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
+	}
+	w := &WorkflowResource{StateMachines: map[string]awsstepfunctions.StateMachine{},
+		Functions: map[string]*golambda.Function{}, Documents: map[string]awsssm.CfnDocument{}}
+	stack := awscdk.Stack_Of(scope)
+	r := &resolver{stack: stack, w: w, p: p}
+
+	w.SecretsKey = awskms.NewKey(scope, jsii.String("SecretsKey"), &awskms.KeyProps{
+		Description:       jsii.String(def.SecretsKey),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	for _, name := range def.Documents {
+		text, err := hsmdocs.Content(name)
+		if err != nil {
+			return nil, err
+		}
+		var content map[string]any
+		if err := json.Unmarshal([]byte(text), &content); err != nil {
+			return nil, fmt.Errorf("%s: document %s: %w", def.Type, name, err)
+		}
+		w.Documents[name] = awsssm.NewCfnDocument(scope, jsii.String(documentID(name)), &awsssm.CfnDocumentProps{
+			DocumentType: jsii.String("Command"), DocumentFormat: jsii.String("JSON"), Content: content,
+			UpdateMethod: jsii.String("NewVersion"),
+		})
+	}
+
+	// Steps first: the state machines' substitutions need their ARNs.
+	for _, s := range def.Steps {
+		desc := s.Description
+		if desc == "" {
+			desc = "Strongroom " + def.Type + " step " + s.Name
+		}
+		fn, err := r.function(scope, FunctionID(s.Name), s.Function, desc, 60, 256)
+		if err != nil {
+			return nil, err
+		}
+		w.Functions[s.Name] = fn
+	}
+	subs := map[string]*string{}
+	for _, s := range def.Steps {
+		subs[s.Placeholder] = w.Functions[s.Name].Function.FunctionArn()
+	}
+	for _, wf := range def.Workflows {
+		sm, err := r.stateMachine(scope, wf, subs)
+		if err != nil {
+			return nil, err
+		}
+		w.StateMachines[wf.Kind] = sm
+	}
+	// Then the functions whose environment or grants name the state machines.
+	for _, f := range []*resourcedef.Function{&def.Entry, &def.SafetyNet} {
+		id := "Entry"
+		if f == &def.SafetyNet {
+			id = "SafetyNet"
+		}
+		fn, err := r.function(scope, id, *f, f.Description, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		w.Functions[f.Name] = fn
+	}
+	w.Entry, w.SafetyNet = w.Functions[def.Entry.Name], w.Functions[def.SafetyNet.Name]
+	dlq := r.safetyNetRule(scope)
+	r.alarms(scope, dlq)
+
+	props := map[string]any{}
+	for k, v := range p.Properties {
+		props[k] = v
+	}
+	w.Resource = awscdk.NewCustomResource(scope, jsii.String("Resource"), &awscdk.CustomResourceProps{
+		ServiceToken:   w.Entry.Function.FunctionArn(),
+		ResourceType:   jsii.String(def.Type),
+		Properties:     &props,
+		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(def.ServiceTimeout.Seconds())),
+	})
+	// The workflows must exist, with their permissions, before CloudFormation sends the first request.
+	w.Resource.Node().AddDependency(w.Entry.Function, w.Entry.Role)
+	return w, nil
+}
+
+// FunctionID is the construct id of lambdas/<name>: "cluster-sign" -> "ClusterSign".
+func FunctionID(name string) string {
+	out := []rune{}
+	up := true
+	for _, r := range name {
+		if r == '-' {
+			up = true
+			continue
+		}
+		if up && r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		up = false
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// documentID is the construct id of a document: "Strongroom-CreateCryptoUser" -> "CreateCryptoUserDocument".
+func documentID(name string) string {
+	const prefix = "Strongroom-"
+	if len(name) > len(prefix) && name[:len(prefix)] == prefix {
+		name = name[len(prefix):]
+	}
+	return FunctionID(name) + "Document"
+}
+
+// resolver turns the definition's refs into ARNs and values of this stack.
+type resolver struct {
+	stack awscdk.Stack
+	w     *WorkflowResource
+	p     Props
+}
+
+func (r *resolver) arn(service, resource string) string {
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", *r.stack.Partition(), service, *r.stack.Region(), *r.stack.Account(), resource)
+}
+
+func (r *resolver) secretPattern(suffix string) string {
+	return "secret:" + r.p.SecretPrefix + "/" + suffix + "-??????"
+}
+
+// arns resolves a grant's ref to resource ARNs, and the cdk-nag findings a reason must cover.
+func (r *resolver) arns(ref resourcedef.Ref) (arns []*string, findings []string, err error) {
+	switch ref.Kind {
+	case resourcedef.Any:
+		return []*string{jsii.String("*")}, []string{"Resource::*"}, nil
+	case resourcedef.Clusters:
+		return []*string{jsii.String(r.arn("cloudhsm", "cluster/*"))}, []string{"Resource::" + nagsuppress.ARN(r.stack, "cloudhsm", "cluster/*")}, nil
+	case resourcedef.Secret:
+		pat := r.secretPattern(ref.Arg)
+		return []*string{jsii.String(r.arn("secretsmanager", pat))}, []string{"Resource::" + nagsuppress.ARN(r.stack, "secretsmanager", pat)}, nil
+	case resourcedef.Key:
+		return []*string{r.w.SecretsKey.KeyArn()}, nil, nil
+	case resourcedef.Document:
+		d, ok := r.w.Documents[ref.Arg]
+		if !ok {
+			return nil, nil, fmt.Errorf("document %s is not among the definition's Documents", ref.Arg)
+		}
+		return []*string{jsii.String(r.arn("ssm", "document/"+*d.Ref()))}, nil, nil
+	case resourcedef.ClientInstance:
+		if r.p.ClientInstanceID != nil {
+			return []*string{jsii.String(r.arn("ec2", "instance/"+*r.p.ClientInstanceID))}, nil, nil
+		}
+		fallthrough
+	case resourcedef.AnyInstance:
+		return []*string{jsii.String(r.arn("ec2", "instance/*"))}, []string{"Resource::" + nagsuppress.ARN(r.stack, "ec2", "instance/*")}, nil
+	case resourcedef.ServiceLinkedRole:
+		return []*string{jsii.String(fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s.amazonaws.com/AWSServiceRoleFor%s",
+			*r.stack.Partition(), *r.stack.Account(), ref.Arg, serviceRoleSuffix(ref.Arg)))}, nil, nil
+	case resourcedef.Input:
+		v, ok := r.p.Inputs[ref.Arg]
+		if !ok {
+			return nil, nil, fmt.Errorf("input %s is not given (Props.Inputs)", ref.Arg)
+		}
+		return v, nil, nil
+	case resourcedef.StateMachine:
+		sm, ok := r.w.StateMachines[ref.Arg]
+		if !ok {
+			return nil, nil, fmt.Errorf("no %s workflow", ref.Arg)
+		}
+		return []*string{sm.StateMachineArn()}, nil, nil
+	case resourcedef.Executions:
+		sm, ok := r.w.StateMachines[ref.Arg]
+		if !ok {
+			return nil, nil, fmt.Errorf("no %s workflow", ref.Arg)
+		}
+		// arn:...:stateMachine:<name> -> arn:...:execution:<name>:*, as StateMachine.GrantExecution does.
+		name := awscdk.Fn_Select(jsii.Number(6), awscdk.Fn_Split(jsii.String(":"), sm.StateMachineArn(), nil))
+		return []*string{jsii.String(r.arn("states", "execution:"+*name+":*"))}, []string{"executions"}, nil
+	}
+	return nil, nil, fmt.Errorf("unknown ref kind %q", ref.Kind)
+}
+
+// serviceRoleSuffix is the service-linked role's name after AWSServiceRoleFor.
+func serviceRoleSuffix(service string) string {
+	switch service {
+	case "cloudhsm":
+		return "CloudHSM"
+	}
+	return service
+}
+
+// value resolves an Env ref.
+func (r *resolver) value(ref resourcedef.Ref) (*string, error) {
+	switch ref.Kind {
+	case resourcedef.Key:
+		return r.w.SecretsKey.KeyArn(), nil
+	case resourcedef.Document:
+		d, ok := r.w.Documents[ref.Arg]
+		if !ok {
+			return nil, fmt.Errorf("document %s is not among the definition's Documents", ref.Arg)
+		}
+		return d.Ref(), nil
+	case resourcedef.StateMachine:
+		sm, ok := r.w.StateMachines[ref.Arg]
+		if !ok {
+			return nil, fmt.Errorf("no %s workflow", ref.Arg)
+		}
+		return sm.StateMachineArn(), nil
+	}
+	return nil, fmt.Errorf("%s cannot be an environment value", ref)
+}
+
+// function declares one function with its environment and grants.
+func (r *resolver) function(scope constructs.Construct, id string, f resourcedef.Function, desc string, timeout, memory float64) (*golambda.Function, error) {
+	fail := func(err error) (*golambda.Function, error) {
+		return nil, fmt.Errorf("%s function %s: %w", r.p.Definition.Type, f.Name, err)
+	}
+	env := map[string]*string{}
+	names := make([]string, 0, len(f.Env))
+	for k := range f.Env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v, err := r.value(f.Env[k])
+		if err != nil {
+			return fail(err)
+		}
+		env[k] = v
+	}
+	props := golambda.Props{
+		AssetDir: golambda.Prebuilt(r.p.BuildDir, f.Name), Bundle: f.Name,
+		Description: desc, Environment: env, LogRetention: r.p.LogRetention,
+	}
+	if len(env) == 0 {
+		props.Environment = nil
+	}
+	if timeout > 0 {
+		props.Timeout = awscdk.Duration_Seconds(jsii.Number(timeout))
+		props.MemorySize = memory
+	}
+	fn, err := golambda.New(scope, id, props)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range f.Grants {
+		var resources []*string
+		var findings []string
+		for _, on := range g.On {
+			arns, fs, err := r.arns(on)
+			if err != nil {
+				return fail(err)
+			}
+			resources = append(resources, arns...)
+			findings = append(findings, fs...)
+		}
+		st := &awsiam.PolicyStatementProps{Actions: jsii.Strings(g.Actions...), Resources: &resources}
+		if g.Condition != nil {
+			cond := map[string]any{}
+			for op, kv := range g.Condition {
+				cond[op] = kv
+			}
+			st.Conditions = &cond
+		}
+		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(st))
+		if len(findings) == 0 {
+			continue
+		}
+		rule := nagsuppress.Rule{ID: "AwsSolutions-IAM5", Reason: g.Why, AppliesTo: findings}
+		if findings[0] == "executions" {
+			// The execution ARN holds a token (the machine's name), which cdk-nag prints as an
+			// intrinsic: the suppression covers the rule on this role, whose only grant it is.
+			rule.AppliesTo = nil
+		}
+		nagsuppress.Add(fn.Role, true, rule)
+	}
+	return fn, nil
+}
+
+// stateMachine declares one workflow from its embedded ASL file.
+func (r *resolver) stateMachine(scope constructs.Construct, wf resourcedef.Workflow, subs map[string]*string) (awsstepfunctions.StateMachine, error) {
+	def := r.p.Definition
+	asl, err := statemachines.Read(wf.File)
+	if err != nil {
+		return nil, err
+	}
+	steps, err := def.StepsOf(asl)
+	if err != nil {
+		return nil, err
+	}
+	logs := awslogs.NewLogGroup(scope, jsii.String(wf.Kind+"WorkflowLogs"), &awslogs.LogGroupProps{Retention: r.p.LogRetention})
+	// The ASL is inlined (not uploaded as an asset) so the template shows exactly what runs and
+	// the sandbox can load it from cdk.out.
+	sm := awsstepfunctions.NewStateMachine(scope, jsii.String(wf.Kind+"Workflow"), &awsstepfunctions.StateMachineProps{
+		Comment:                 jsii.String("Strongroom " + def.Type + " " + wf.Kind),
+		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(asl)),
+		DefinitionSubstitutions: &subs,
+		TracingEnabled:          jsii.Bool(true),
+		Logs: &awsstepfunctions.LogOptions{
+			Destination: logs,
+			Level:       awsstepfunctions.LogLevel_ALL,
+			// Payloads carry ids and secret ARNs only, never a secret, so they may be logged.
+			IncludeExecutionData: jsii.Bool(true),
+		},
+	})
+	// Each workflow may invoke only the steps its ASL file names.
+	var invokes []string
+	for _, s := range steps {
+		fn := r.w.Functions[s.Name]
+		fn.Function.GrantInvoke(sm)
+		logical := r.stack.GetLogicalId(fn.Function.Node().DefaultChild().(awscdk.CfnElement))
+		invokes = append(invokes, fmt.Sprintf("Resource::<%s.Arn>:*", *logical))
+	}
+	nagsuppress.Add(sm, true, nagsuppress.Rule{
+		ID: "AwsSolutions-IAM5", AppliesTo: invokes,
+		Reason: "lambda:InvokeFunction on a function's versions and aliases (ARN:*) is how CDK grants invoke; the functions are the steps this workflow's ASL names.",
+	}, nagsuppress.Rule{
+		ID: "AwsSolutions-IAM5", AppliesTo: []string{"Resource::*"},
+		Reason: "X-Ray and CloudWatch Logs delivery actions of a state machine accept no resource ARNs.",
+	})
+	return sm, nil
+}
+
+// safetyNetRule sends the request workflows' executions that ended without success to the
+// safety net, with a dead-letter queue for deliveries that still fail.
+func (r *resolver) safetyNetRule(scope constructs.Construct) awssqs.Queue {
+	dlq := awssqs.NewQueue(scope, jsii.String("SafetyNetDLQ"), &awssqs.QueueProps{
+		Encryption: awssqs.QueueEncryption_KMS_MANAGED, EnforceSSL: jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	nagsuppress.Add(dlq, true, nagsuppress.Rule{ID: "AwsSolutions-SQS3", Reason: "this queue is itself the dead-letter queue of the safety net's deliveries."})
+	var arns []*string
+	for _, k := range resourcedef.RequestKinds {
+		arns = append(arns, r.w.StateMachines[k].StateMachineArn())
+	}
+	rule := awsevents.NewRule(scope, jsii.String("SafetyNetRule"), &awsevents.RuleProps{
+		Description: jsii.String("Strongroom " + r.p.Definition.Noun + " workflows that ended FAILED, TIMED_OUT or ABORTED"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.states"),
+			DetailType: jsii.Strings("Step Functions Execution Status Change"),
+			Detail: &map[string]any{
+				"status":          []string{"FAILED", "TIMED_OUT", "ABORTED"},
+				"stateMachineArn": arns,
+			},
+		},
+	})
+	rule.AddTarget(awseventstargets.NewLambdaFunction(r.w.SafetyNet.Function, &awseventstargets.LambdaFunctionProps{
+		DeadLetterQueue: dlq,
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+		RetryAttempts:   jsii.Number(20),
+	}))
+	return dlq
+}
+
+// alarms declares the resource's alarms: each workflow's failed, timed-out and aborted executions,
+// and the safety net's dead-letter queue. Any one means a person should look: a CloudFormation
+// request may have failed, or, for the queue, may be waiting for its answer.
+func (r *resolver) alarms(scope constructs.Construct, dlq awssqs.Queue) {
+	add := func(id, desc string, metric awscloudwatch.IMetric) {
+		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(desc),
+			Metric:             metric,
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		if r.p.AlarmTopic != nil {
+			action := awscloudwatchactions.NewSnsAction(r.p.AlarmTopic)
+			a.AddAlarmAction(action)
+			a.AddOkAction(action)
+		}
+		r.w.Alarms = append(r.w.Alarms, a)
+	}
+	def := r.p.Definition
+	five := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
+	for _, wf := range def.Workflows {
+		sm := r.w.StateMachines[wf.Kind]
+		add(wf.Kind+"WorkflowFailedAlarm",
+			fmt.Sprintf("Strongroom %s %s workflow: an execution failed, timed out or was aborted; its history says where and why", def.Type, wf.Kind),
+			awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+				Expression: jsii.String("failed + timedOut + aborted"),
+				UsingMetrics: &map[string]awscloudwatch.IMetric{
+					"failed": sm.MetricFailed(five), "timedOut": sm.MetricTimedOut(five), "aborted": sm.MetricAborted(five),
+				},
+				Period: awscdk.Duration_Minutes(jsii.Number(5)),
+			}))
+	}
+	add("SafetyNetDeadLetterAlarm",
+		fmt.Sprintf("Strongroom %s safety net: a delivery was dead-lettered, so a CloudFormation request may be waiting for its answer", def.Type),
+		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
+}

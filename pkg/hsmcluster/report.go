@@ -1,0 +1,68 @@
+package hsmcluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/strongroom/strongroom/pkg/customresource"
+	"github.com/strongroom/strongroom/pkg/lambdaerr"
+)
+
+// SecretDescriber resolves secret names to ARNs.
+type SecretDescriber interface {
+	DescribeSecret(ctx context.Context, params *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+}
+
+// ReportInput names what to report on.
+type ReportInput struct {
+	ClusterID string `json:"ClusterId"`
+	Spec      Spec   `json:"Spec"`
+	// ExecutionARN is the workflow run that did the work ($$.Execution.Id), returned as
+	// WorkflowExecutionArn so the stack's outputs point at the run's history.
+	ExecutionARN string `json:"ExecutionArn"`
+}
+
+// Report builds the SUCCESS outcome with the Data that DESIGN.md 3.1 promises: ClusterId,
+// SecurityGroupId, HsmIps (comma-separated: custom-resource attributes are strings),
+// CustomerCaCertificateSecretArn and AdminPasswordSecretArn (empty when Strongroom did not make
+// them, as for an adopted or restored cluster), and WorkflowExecutionArn.
+type Report struct {
+	HSM     ClusterDescriber
+	Secrets SecretDescriber
+}
+
+// Handle implements the step.
+func (s *Report) Handle(ctx context.Context, in ReportInput) (customresource.Outcome, error) {
+	c, err := findCluster(ctx, s.HSM, in.ClusterID)
+	if err != nil {
+		return customresource.Outcome{}, err
+	}
+	if c == nil {
+		return customresource.Outcome{}, lambdaerr.Terminal(fmt.Sprintf("report: cluster %s no longer exists", in.ClusterID), nil)
+	}
+	v := view(c)
+	caARN, err := secretARN(ctx, s.Secrets, in.Spec.CACertSecretName)
+	if err != nil {
+		return customresource.Outcome{}, err
+	}
+	adminARN, err := secretARN(ctx, s.Secrets, in.Spec.AdminSecretName)
+	if err != nil {
+		return customresource.Outcome{}, err
+	}
+	return customresource.Outcome{
+		Status:             cfn.StatusSuccess,
+		PhysicalResourceID: in.ClusterID,
+		Data: map[string]any{
+			"ClusterId":                      in.ClusterID,
+			"SecurityGroupId":                v.SecurityGroup,
+			"HsmIps":                         strings.Join(v.HsmIPs, ","),
+			"CustomerCaCertificateSecretArn": caARN,
+			"AdminPasswordSecretArn":         adminARN,
+			"WorkflowExecutionArn":           in.ExecutionARN,
+		},
+	}, nil
+}

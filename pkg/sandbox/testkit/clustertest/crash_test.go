@@ -1,0 +1,96 @@
+package clustertest_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/clustertest"
+)
+
+// TestCrashAfterSideEffect kills each function once, right after its handler succeeded (its side
+// effect done: a cluster or HSM created, a secret stored, a command sent, an answer PUT) and
+// before it returns, through lambdaenv.SandboxCrashOnceVar. The Lambda reports Runtime.ExitError,
+// the state machine (or, for the entry function, Lambda's asynchronous retry) runs the step again,
+// and the resource must converge: Create answers SUCCESS with one cluster of two ACTIVE HSMs, one
+// CA and one admin password, and Delete leaves no cluster.
+func TestCrashAfterSideEffect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a cluster lifecycle per function; run without -short")
+	}
+	var fns []string
+	for _, fn := range clustertest.Functions() {
+		if fn != "cfn-safetynet" { // runs only after a workflow failed; the fault matrix covers it
+			fns = append(fns, fn)
+		}
+	}
+	inParallel(t, len(fns), func(i int) string { return fns[i] }, func(t *testing.T, i int) {
+		fn := fns[i]
+		{
+			marker := filepath.Join(t.TempDir(), "crash-once")
+			if err := os.WriteFile(marker, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := newRig(t, clustertest.Options{Env: map[string]map[string]string{fn: {lambdaenv.SandboxCrashOnceVar: marker}}})
+			props := clustertest.Properties(2)
+			out, err := r.dep.Create(r.ctx, "Cluster", props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			requireSuccess(t, "create", out)
+			del, err := r.dep.Delete(r.ctx, "Cluster", out.PhysicalResourceID, props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			requireSuccess(t, "delete", del)
+			if _, err := os.Stat(marker); !os.IsNotExist(err) {
+				t.Fatalf("%s never crashed (the marker is still there)", fn)
+			}
+			if n := countExitErrors(r, fn); n != 1 {
+				t.Errorf("%s ended with Runtime.ExitError %d times; want 1", fn, n)
+			}
+			if n := r.env.Recorder.Count("cloudhsmv2", "CreateCluster"); n != 1 {
+				t.Errorf("%d CreateCluster calls; want 1 (a retried create must find its cluster)", n)
+			}
+			secrets := 0
+			for _, rec := range r.env.Recorder.Records("secretsmanager", "CreateSecret") {
+				if rec.ErrorCode == "" {
+					secrets++
+				}
+			}
+			if secrets != 3 {
+				t.Errorf("%d secrets created; want 3 (CA key, CA certificate, admin password)", secrets)
+			}
+			if live := r.liveClusters(t); len(live) != 0 {
+				t.Errorf("%d clusters remain after delete", len(live))
+			}
+			// A crash after the answer's PUT makes the retry PUT it again: S3 overwrites the object
+			// with the same body, which CloudFormation reads once. The answers must agree.
+			for _, o := range []*cloudformation.Outcome{out, del} {
+				answers := r.env.CloudFormation.Answers(o.Event.RequestID)
+				if fn != "cfn-answer" && len(answers) != 1 {
+					t.Errorf("%s request answered %d times; want once", o.Event.RequestType, len(answers))
+				}
+				for _, a := range answers[1:] {
+					if a.Response == nil || a.Response.Status != answers[0].Response.Status || a.Response.PhysicalResourceID != answers[0].Response.PhysicalResourceID {
+						t.Errorf("%s request: a repeated answer differs from the first", o.Event.RequestType)
+					}
+				}
+			}
+			r.env.CheckNoSecrets(t)
+		}
+	})
+}
+
+// countExitErrors counts invocations of fn that ended with Runtime.ExitError.
+func countExitErrors(r *rig, fn string) int {
+	n := 0
+	for _, inv := range r.env.Lambda.History(fn) {
+		if inv.Error != nil && inv.Error.Type == "Runtime.ExitError" {
+			n++
+		}
+	}
+	return n
+}

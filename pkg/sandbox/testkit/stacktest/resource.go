@@ -1,0 +1,160 @@
+package stacktest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/strongroom/strongroom/pkg/resourcedef"
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+)
+
+// Deployment is a workflow-backed custom resource standing in one sandbox, declared from the same
+// definition (pkg/resourcedef) the CDK construct (infra/workflowresource) reads.
+type Deployment struct {
+	Def       *resourcedef.Resource
+	SB        *sandbox.Sandbox
+	Cfg       aws.Config
+	StackName string
+	// ARNs of the functions by name; Machines by workflow kind; Documents' names by pkg/hsmdocs name.
+	ARNs      map[string]string
+	Machines  map[string]string
+	Documents map[string]string
+	KeyARN    string
+	RuleName  string
+	// Definitions are the substituted ASL texts by kind.
+	Definitions map[string]string
+}
+
+// DeployOptions adjust a deployment.
+type DeployOptions struct {
+	// StackName names the stack in the driver's events and the resources' names.
+	StackName string
+	// Env adds environment variables to named functions (for example a crash hook).
+	Env map[string]map[string]string
+}
+
+// Deploy stands def up: its secrets key and documents, every function (the host binaries bins,
+// with the definition's environment), every workflow from statemachines/ with its steps' ARNs,
+// and the safety-net rule. logs receives every function's output (pass a Recorder.Writer so
+// secret scans cover it).
+func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, def *resourcedef.Resource, bins map[string]string, logs io.Writer, o DeployOptions) (*Deployment, error) {
+	if err := def.Check(); err != nil {
+		return nil, err
+	}
+	d := &Deployment{Def: def, SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Documents: map[string]string{}}
+	key, err := CreateKey(ctx, cfg, def.SecretsKey)
+	if err != nil {
+		return nil, err
+	}
+	d.KeyARN = key
+	for _, doc := range def.Documents {
+		// CloudFormation names an AWS::SSM::Document without a Name <stack>-<logical id>-<suffix>;
+		// the sandbox's SSM runs a document by its content, not its name.
+		name := d.StackName + "-" + strings.TrimPrefix(doc, "Strongroom-") + "Document-SANDBOX"
+		if err := CreateDocument(ctx, cfg, name, doc); err != nil {
+			return nil, err
+		}
+		d.Documents[doc] = name
+	}
+	reg := &Registrar{SB: sb, Bins: bins, Logs: logs, Extra: o.Env, ARNs: d.ARNs, Env: map[string]map[string]string{}}
+	register := func(f resourcedef.Function) error {
+		env := map[string]string{}
+		for k, ref := range f.Env {
+			v, err := d.value(ref)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", def.Type, f.Name, err)
+			}
+			env[k] = v
+		}
+		reg.Env[f.Name] = env
+		return reg.Register(f.Name)
+	}
+	subs := map[string]string{}
+	for _, s := range def.Steps {
+		if err := register(s.Function); err != nil {
+			return nil, err
+		}
+		subs[s.Placeholder] = d.ARNs[s.Name]
+	}
+	d.Machines, d.Definitions, err = StateMachines(ctx, cfg, sb.Account, d.StackName, def.Workflows, subs)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []resourcedef.Function{def.Entry, def.SafetyNet} {
+		if err := register(f); err != nil {
+			return nil, err
+		}
+	}
+	var machines []string
+	for _, k := range resourcedef.RequestKinds {
+		machines = append(machines, d.Machines[k])
+	}
+	d.RuleName, err = SafetyNet(ctx, cfg, d.StackName, machines, d.ARNs[def.SafetyNet.Name])
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// value resolves an environment ref in the sandbox.
+func (d *Deployment) value(ref resourcedef.Ref) (string, error) {
+	switch ref.Kind {
+	case resourcedef.Key:
+		return d.KeyARN, nil
+	case resourcedef.Document:
+		if n, ok := d.Documents[ref.Arg]; ok {
+			return n, nil
+		}
+	case resourcedef.StateMachine:
+		if m, ok := d.Machines[ref.Arg]; ok {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("cannot resolve %s in the sandbox", ref)
+}
+
+// Spec is the driver's resource for this deployment with props.
+func (d *Deployment) Spec(logicalID string, props map[string]any) cloudformation.ResourceSpec {
+	return cloudformation.ResourceSpec{
+		StackName: d.StackName, LogicalResourceID: logicalID, ResourceType: d.Def.Type,
+		ServiceToken: d.ARNs[d.Def.Entry.Name], Properties: props, ServiceTimeout: d.Def.ServiceTimeout,
+	}
+}
+
+// Create sends Create (and, after a failure, the rollback Delete) and waits for the answers.
+func (d *Deployment) Create(ctx context.Context, logicalID string, props map[string]any) (*cloudformation.Outcome, error) {
+	return d.SB.CloudFormation.Create(ctx, d.Spec(logicalID, props))
+}
+
+// Update sends Update from old to props for the resource physicalID.
+func (d *Deployment) Update(ctx context.Context, logicalID, physicalID string, old, props map[string]any) (*cloudformation.Outcome, error) {
+	spec := d.Spec(logicalID, props)
+	spec.PhysicalResourceID, spec.OldProperties = physicalID, old
+	return d.SB.CloudFormation.Update(ctx, spec)
+}
+
+// Delete sends Delete for the resource physicalID.
+func (d *Deployment) Delete(ctx context.Context, logicalID, physicalID string, props map[string]any) (*cloudformation.Outcome, error) {
+	spec := d.Spec(logicalID, props)
+	spec.PhysicalResourceID = physicalID
+	return d.SB.CloudFormation.Delete(ctx, spec)
+}
+
+// Executions lists the executions of the workflow kind, newest first.
+func (d *Deployment) Executions(ctx context.Context, kind string) ([]string, error) {
+	out, err := sfn.NewFromConfig(d.Cfg).ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(d.Machines[kind])})
+	if err != nil {
+		return nil, err
+	}
+	arns := make([]string, 0, len(out.Executions))
+	for _, e := range out.Executions {
+		arns = append(arns, aws.ToString(e.ExecutionArn))
+	}
+	return arns, nil
+}
