@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,13 +52,6 @@ var demoSections = []string{"alerts", "rotation", "cluster"}
 // twenty-odd minutes of CloudHSM state changes take seconds, while rotation and alert delivery
 // (which wait for nothing) are unaffected.
 const DefaultDemoScale = 120
-
-func init() {
-	commands["demo"] = command{
-		summary: "run the alerts, rotation, cluster and key store workflows end to end in a local sandbox",
-		run:     runDemo,
-	}
-}
 
 // demoConfig is the demo's parsed command line.
 type demoConfig struct {
@@ -189,7 +182,10 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 	// Function logs are kept by the sandbox's recorder, so the secret scan at the end covers them.
 	logs := sb.Recorder.Writer("function logs")
 	if cfg.verbose {
-		logs = io.MultiWriter(logs, &lockedWriter{w: os.Stderr})
+		// Several function processes write at once; *os.File holds its descriptor's write lock
+		// for the whole of each Write call, so one call's bytes are never interleaved with
+		// another's, which is all a locking wrapper would add.
+		logs = io.MultiWriter(logs, os.Stderr)
 	}
 	d := &demo{cfg: cfg, sb: sb, clock: clock, p: p, logs: logs, binDir: binDir,
 		aws: aws.Config{
@@ -365,18 +361,6 @@ func (p *printer) during(status func() string) (done func()) {
 		close(stop)
 		<-stopped
 	}
-}
-
-// lockedWriter serializes writes from several function processes.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 // clockSwitch starts and stops the sandbox clock and adds up the wall time it was stopped. The demo
@@ -650,11 +634,7 @@ func deployMessage(format string, args []any, change string) string {
 // changes describes what an update changes, property by property in name order, for example
 // "HsmCount 2 -> 3"; a property set for the first time shows as "(unset) -> 3".
 func changes(old, set map[string]any) string {
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(set))
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
 		from := "(unset)"
@@ -702,11 +682,7 @@ func humanValueIn(v any, nested bool) string {
 		}
 		return humanValueIn(m, nested)
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x))
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = k + " " + humanValueIn(x[k], true)
@@ -714,6 +690,32 @@ func humanValueIn(v any, nested bool) string {
 		return wrap("{", strings.Join(parts, ", "), "}")
 	}
 	return fmt.Sprint(v)
+}
+
+// watchedDeploy is what deployWatched deployed: the deploy log (for later updates of the stack),
+// the stack, and its custom resource's logical id and Create outcome.
+type watchedDeploy struct {
+	log     *deployLog
+	st      *deploy.Stack
+	id      string
+	created *cloudformation.Outcome
+}
+
+// deployWatched deploys stack from cdk.out (announcing it with about after the stack's name) while
+// the watcher w follows its workflow, gives w a last look so the states the deploy reached are
+// printed, restarts the clock deployStack stopped, and finds the custom resource of type typ as
+// createdResource does, printed as what. The caller resets d.deploy.Progress when done.
+func (d *demo) deployWatched(ctx context.Context, w *watcher, stack, typ, what, about string) (watchedDeploy, error) {
+	log, err := d.newDeployLog(stack)
+	if err != nil {
+		return watchedDeploy{}, err
+	}
+	d.p.line("deploying %s from cdk.out%s", stack, about)
+	st, err := d.deployStack(ctx, log)
+	w.poll(ctx)
+	d.clock.start()
+	id, created, err := createdResource(d, st, err, stack, typ, what)
+	return watchedDeploy{log: log, st: st, id: id, created: created}, err
 }
 
 // createdResource is the logical id and the Create outcome of the one custom resource of type typ

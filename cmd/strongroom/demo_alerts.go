@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
+	ebsandbox "github.com/strongroom/strongroom/pkg/sandbox/events"
 	snssvc "github.com/strongroom/strongroom/pkg/sandbox/sns"
 )
 
@@ -40,14 +41,6 @@ const (
 	alertsEveryone = "security-team@example.com"
 	alertsOnCall   = "on-call@example.com"
 )
-
-// recordedEvent is an EventBridge event as the fixtures hold it.
-type recordedEvent struct {
-	Source     string          `json:"source"`
-	DetailType string          `json:"detail-type"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
-}
 
 // alerts deploys the alerts stack and relays recorded CloudTrail events through it.
 func (d *demo) alerts(ctx context.Context) (string, error) {
@@ -78,7 +71,8 @@ func (d *demo) alerts(ctx context.Context) (string, error) {
 		p.line("subscribed %s (%s)", s.endpoint, what)
 	}
 
-	events := make([]recordedEvent, len(alertFixtures))
+	// The fixtures are whole events as EventBridge delivers them, which is the sandbox's Envelope.
+	events := make([]ebsandbox.Envelope, len(alertFixtures))
 	for i, name := range alertFixtures {
 		path := filepath.Join(d.cfg.root, "pkg", "trailalert", "testdata", "events", name+".json")
 		b, err := os.ReadFile(path)

@@ -54,21 +54,14 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		<-done
 	}
 
-	log, err := d.newDeployLog(clusterStack)
-	if err != nil {
-		stop()
-		return "", err
-	}
 	defer func() { d.deploy.Progress = nil }()
-	p.line("deploying %s from cdk.out (functions are the real lambdas/* binaries; state machines are statemachines/*.asl.json as synthesized)", clusterStack)
-	st, err := d.deployStack(ctx, log)
-	w.poll(ctx)
-	d.clock.start()
-	id, created, err := createdResource(d, st, err, clusterStack, clusterResourceType, "Create")
+	dep, err := d.deployWatched(ctx, w, clusterStack, clusterResourceType, "Create",
+		" (functions are the real lambdas/* binaries; state machines are statemachines/*.asl.json as synthesized)")
 	if err != nil {
 		stop()
 		return "", err
 	}
+	log, st, id, created := dep.log, dep.st, dep.id, dep.created
 	clusterID := created.PhysicalResourceID
 	hsms, err := w.activeHsms(ctx, clusterID)
 	if err != nil {

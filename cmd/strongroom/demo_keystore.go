@@ -45,18 +45,12 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string) (stri
 		p.line("skipped: cdk.out has no %s (%s): cdk.out predates it (make synth)", keyStoreStack, filepath.Base(template))
 		return "key store skipped (not in cdk.out)", nil
 	}
-	log, err := d.newDeployLog(keyStoreStack)
+	dep, err := d.deployWatched(ctx, w, keyStoreStack, keyStoreResourceType, "key store Create",
+		"; it imports the cluster stack's exports (ClusterId, client instance, secrets)")
 	if err != nil {
 		return "", err
 	}
-	p.line("deploying %s from cdk.out; it imports the cluster stack's exports (ClusterId, client instance, secrets)", keyStoreStack)
-	st, err := d.deployStack(ctx, log)
-	w.poll(ctx)
-	d.clock.start()
-	id, created, err := createdResource(d, st, err, keyStoreStack, keyStoreResourceType, "key store Create")
-	if err != nil {
-		return "", err
-	}
+	st, id, created := dep.st, dep.id, dep.created
 	if got := humanValue(created.Event.ResourceProperties["ClusterId"]); got != clusterID {
 		return "", fmt.Errorf("the key store's imported ClusterId is %q; want the cluster stack's %s", got, clusterID)
 	}

@@ -81,30 +81,29 @@ func (d *demo) rotation(ctx context.Context) (string, error) {
 		return "", err
 	}
 	r := &rotationDemo{demo: d, db: db, smc: sm.NewFromConfig(d.aws), fnARN: fnARN, tls: tl}
-	single, err := r.singleUser(ctx)
-	if err != nil {
-		return "", fmt.Errorf("single user: %w", err)
+	// The parts run in this order, each after its heading; an error names the part it came from.
+	parts := []struct {
+		name, heading string
+		run           func(context.Context) (string, error)
+	}{
+		{"single user", "single user: the user changes its own password", r.singleUser},
+		{"alternating users", "alternating users: the superuser secret clones the user; rotations alternate between the two", r.alternatingUsers},
+		{"failed rotation", "a rotation that fails: the superuser secret holds a wrong password (changed outside Secrets Manager)", r.failedRotation},
 	}
-	alternating, err := r.alternatingUsers(ctx)
-	if err != nil {
-		return "", fmt.Errorf("alternating users: %w", err)
+	results := make([]string, len(parts))
+	for i, part := range parts {
+		p.plain("-- " + part.heading)
+		if results[i], err = part.run(ctx); err != nil {
+			return "", fmt.Errorf("%s: %w", part.name, err)
+		}
 	}
-	alerted, err := r.failedRotation(ctx)
-	if err != nil {
-		return "", fmt.Errorf("failed rotation: %w", err)
-	}
-	return fmt.Sprintf("application failed queries: single user %s; alternating users %s; a failed rotation %s", single, alternating, alerted), nil
+	return fmt.Sprintf("application failed queries: single user %s; alternating users %s; a failed rotation %s", results[0], results[1], results[2]), nil
 }
 
 // singleUser: the user changes its own password; the old one stops working.
 func (r *rotationDemo) singleUser(ctx context.Context) (string, error) {
 	p := r.p
-	p.plain("-- single user: the user changes its own password")
-	u, err := r.newUser(ctx, "app_single", "appdb_single")
-	if err != nil {
-		return "", err
-	}
-	arn, err := r.createSecret(ctx, "strongroom/demo/app-single", u)
+	arn, err := r.userSecret(ctx, "app_single", "appdb_single", "strongroom/demo/app-single", "")
 	if err != nil {
 		return "", err
 	}
@@ -148,21 +147,11 @@ func (r *rotationDemo) singleUser(ctx context.Context) (string, error) {
 // the two, so the credentials an application holds keep working.
 func (r *rotationDemo) alternatingUsers(ctx context.Context) (string, error) {
 	p := r.p
-	p.plain("-- alternating users: the superuser secret clones the user; rotations alternate between the two")
-	admin, err := r.newUser(ctx, "admin_demo", "")
+	adminARN, err := r.userSecret(ctx, "admin_demo", "", "strongroom/demo/admin", "")
 	if err != nil {
 		return "", err
 	}
-	adminARN, err := r.createSecret(ctx, "strongroom/demo/admin", admin)
-	if err != nil {
-		return "", err
-	}
-	u, err := r.newUser(ctx, "app", "appdb")
-	if err != nil {
-		return "", err
-	}
-	u.MasterARN = adminARN
-	arn, err := r.createSecret(ctx, "strongroom/demo/app", u)
+	arn, err := r.userSecret(ctx, "app", "appdb", "strongroom/demo/app", adminARN)
 	if err != nil {
 		return "", err
 	}
@@ -200,7 +189,6 @@ func (r *rotationDemo) alternatingUsers(ctx context.Context) (string, error) {
 // current credentials keep working.
 func (r *rotationDemo) failedRotation(ctx context.Context) (string, error) {
 	p := r.p
-	p.plain("-- a rotation that fails: the superuser secret holds a wrong password (changed outside Secrets Manager)")
 	admin, err := r.newUser(ctx, "admin_stale", "")
 	if err != nil {
 		return "", err
@@ -214,12 +202,7 @@ func (r *rotationDemo) failedRotation(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	u, err := r.newUser(ctx, "app_fail", "appdb_fail")
-	if err != nil {
-		return "", err
-	}
-	u.MasterARN = adminARN
-	arn, err := r.createSecret(ctx, "strongroom/demo/app-fail", u)
+	arn, err := r.userSecret(ctx, "app_fail", "appdb_fail", "strongroom/demo/app-fail", adminARN)
 	if err != nil {
 		return "", err
 	}
@@ -301,6 +284,18 @@ func (r *rotationDemo) newUser(ctx context.Context, name, dbName string) (*dbsec
 	}
 	return &dbsecret.Secret{Engine: dbsecret.EngineMariaDB, Host: r.db.Host, Port: r.db.Port, Username: name,
 		Password: aws.ToString(pw.RandomPassword), DBName: dbName}, nil
+}
+
+// userSecret creates the database user name (see newUser for dbName) and stores its credentials
+// as the secret secretName, naming masterARN, when set, as the superuser secret that rotates it
+// (the alternating users strategy). It returns the secret's ARN.
+func (r *rotationDemo) userSecret(ctx context.Context, name, dbName, secretName, masterARN string) (string, error) {
+	u, err := r.newUser(ctx, name, dbName)
+	if err != nil {
+		return "", err
+	}
+	u.MasterARN = masterARN
+	return r.createSecret(ctx, secretName, u)
 }
 
 // createSecret stores s in the RDS shape and prints it without its password.

@@ -52,7 +52,7 @@ func TestDemo(t *testing.T) {
 	t.Run("alerts", func(t *testing.T) {
 		// One e-mail per recorded event to everyone, with the relay's subject and severity; only
 		// the critical ones reach the on-call subscription's filter policy.
-		for _, want := range []string{
+		checkContains(t, text,
 			"Subject: [CRITICAL] signin:ConsoleLogin by root in 123456789012  [severity=critical]",
 			"Subject: [CRITICAL] cloudhsm:DeleteCluster by Admin/carol@example.com in 123456789012  [severity=critical]",
 			"Subject: [CRITICAL] kms:ScheduleKeyDeletion by bob in 123456789012  [severity=critical]",
@@ -62,11 +62,7 @@ func TestDemo(t *testing.T) {
 			"Subject: [CRITICAL] secretsmanager:RotationFailed by secretsmanager.amazonaws.com in 123456789012  [severity=critical]",
 			"PutEvents(source aws.signin) -> NotAuthorizedForSourceException",
 			"| Result:     FAILED AccessDenied: User: arn:aws:sts::111122223333:assumed-role/app-server/",
-		} {
-			if !strings.Contains(text, want) {
-				t.Errorf("output lacks %q", want)
-			}
-		}
+		)
 		// The recorded events, plus the real RotationFailed of the rotation section.
 		if got := strings.Count(text, "-> To: "+alertsEveryone); got != len(alertFixtures)+1 {
 			t.Errorf("%d e-mails to %s printed; want %d", got, alertsEveryone, len(alertFixtures)+1)
@@ -80,7 +76,7 @@ func TestDemo(t *testing.T) {
 	})
 
 	t.Run("rotation", func(t *testing.T) {
-		for _, want := range []string{
+		checkContains(t, text,
 			"old password (AWSPREVIOUS) of app_single is refused: Error 1045 (28000): Access denied for user 'app_single'",
 			"new password (AWSCURRENT) of app_single logs in",
 			"rotation 1: both users log in: AWSCURRENT=app_clone, AWSPREVIOUS=app",
@@ -91,11 +87,7 @@ func TestDemo(t *testing.T) {
 			"AWSCURRENT of app_fail still logs in; the AWSPENDING version stays for the next attempt",
 			"the alerts stack e-mailed the real RotationFailed event:\n   -> To: security-team@example.com  Subject: [CRITICAL] secretsmanager:RotationFailed",
 			"| Result:     FAILED: Error when executing lambda arn:aws:lambda:us-east-1:123456789012:function:strongroom-demo-rotate during setSecret step",
-		} {
-			if !strings.Contains(text, want) {
-				t.Errorf("output lacks %q", want)
-			}
-		}
+		)
 		if n := strings.Count(text, "rotation function ran: createSecret -> setSecret -> testSecret -> finishSecret"); n != 3 {
 			t.Errorf("%d complete rotations printed; want 3 (one single user, two alternating)", n)
 		}
@@ -198,6 +190,16 @@ func between(text, from, to string) string {
 	}
 	before, _, _ := strings.Cut(after, to)
 	return before
+}
+
+// checkContains fails t for each string that text lacks.
+func checkContains(t *testing.T, text string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
 }
 
 // checkMatch fails t for each pattern that does not match text.

@@ -36,8 +36,22 @@ type command struct {
 	run     func(ctx context.Context, args []string) error
 }
 
-// commands is filled by init functions in this package's other files.
-var commands = map[string]command{}
+// commands are the subcommands other than the builtins, one table so that each is registered the
+// same way; each run function lives in the file named after its command.
+var commands = map[string]command{
+	"demo": {
+		summary: "run the alerts, rotation, cluster and key store workflows end to end in a local sandbox",
+		run:     runDemo,
+	},
+	"nag-report": {
+		summary: "fail on any unsuppressed cdk-nag finding in a cloud assembly; -suppressed lists the suppressions and their reasons",
+		run:     runNagReport,
+	},
+	"sandbox": {
+		summary: "serve the local AWS sandbox; its subcommands fault and records inject faults into it and list its calls",
+		run:     runSandbox,
+	},
+}
 
 // builtins are the commands this file answers itself, listed with the others.
 var builtins = map[string]string{

@@ -13,13 +13,6 @@ import (
 // nagOut receives what nag-report prints (tests replace it).
 var nagOut io.Writer = os.Stdout
 
-func init() {
-	commands["nag-report"] = command{
-		summary: "fail on any unsuppressed cdk-nag finding in a cloud assembly; -suppressed lists the suppressions and their reasons",
-		run:     runNagReport,
-	}
-}
-
 // runNagReport checks every cdk-nag report in the cloud assembly directory named by its one
 // argument and, with -suppressed, first lists every suppressed finding with its reason.
 func runNagReport(_ context.Context, args []string) error {

@@ -20,13 +20,6 @@ import (
 // sandboxOut receives what the sandbox commands print (tests replace it).
 var sandboxOut io.Writer = os.Stdout
 
-func init() {
-	commands["sandbox"] = command{
-		summary: "serve the local AWS sandbox; its subcommands fault and records inject faults into it and list its calls",
-		run:     runSandbox,
-	}
-}
-
 // sandboxSubcommands are the subcommands of `strongroom sandbox`, which talk to a running sandbox
 // through its admin API (pkg/sandbox/admin.go).
 var sandboxSubcommands = []struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 
 var db *mariadbtest.Server
 
-func TestMain(m *testing.M) { os.Exit(mariadbtest.Main(m, mariadbtest.Options{}, &db)) }
+func TestMain(m *testing.M) { mariadbtest.Run(m, &db) }
 
 // TestBinaryRotates builds this command as `make build` does (for the host), registers the
 // bootstrap with the sandbox's Lambda, and lets the sandbox's Secrets Manager rotate a real

@@ -5,8 +5,6 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
@@ -14,7 +12,7 @@ import (
 
 var srv *mariadbtest.Server
 
-func TestMain(m *testing.M) { os.Exit(mariadbtest.Main(m, mariadbtest.Options{}, &srv)) }
+func TestMain(m *testing.M) { mariadbtest.Run(m, &srv) }
 
 // TestConnectWithSecret logs in to a real MariaDB server with the settings a secret produces.
 func TestConnectWithSecret(t *testing.T) {
@@ -26,14 +24,7 @@ func TestConnectWithSecret(t *testing.T) {
 	if err := srv.CreateUser(ctx, user, "Pw-1-connect", "SELECT ON `"+db+"`.*"); err != nil {
 		t.Fatal(err)
 	}
-	other, err := mariadbtest.NewCA("not the server's CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherFile := filepath.Join(t.TempDir(), "other.pem")
-	if err := other.WriteFile(otherFile); err != nil {
-		t.Fatal(err)
-	}
+	otherFile := mariadbtest.UntrustedBundle(t, "not the server's CA")
 	good := &Secret{Engine: EngineMariaDB, Host: srv.Host, Port: srv.Port, Username: user, Password: "Pw-1-connect", DBName: db}
 	badPass := good.Clone()
 	badPass.Password = "wrong"

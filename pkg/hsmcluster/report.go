@@ -26,7 +26,7 @@ type ReportInput struct {
 	ExecutionARN string `json:"ExecutionArn"`
 }
 
-// Report builds the SUCCESS outcome with the Data that DESIGN.md 3.1 promises: ClusterId,
+// Report builds the SUCCESS outcome with the Data the resource documents (README): ClusterId,
 // SecurityGroupId, HsmIps (comma-separated: custom-resource attributes are strings),
 // CustomerCaCertificateSecretArn and AdminPasswordSecretArn (empty when Strongroom did not make
 // them, as for an adopted or restored cluster), and WorkflowExecutionArn.

@@ -2,7 +2,6 @@ package rotation_test
 
 import (
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,14 +37,7 @@ func droppedUser(alternating bool) func(*testing.T, *harness) (string, *dbsecret
 // TestFailuresLoseNothing: each failure fails the rotation with an error naming the step and the
 // cause, leaves AWSCURRENT where it was and logging in, and leaves AWSPENDING for the retry.
 func TestFailuresLoseNothing(t *testing.T) {
-	otherCA, err := mariadbtest.NewCA("not the database's CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherBundle := filepath.Join(t.TempDir(), "other-ca.pem")
-	if err := otherCA.WriteFile(otherBundle); err != nil {
-		t.Fatal(err)
-	}
+	otherBundle := mariadbtest.UntrustedBundle(t, "not the database's CA")
 	tests := []struct {
 		name string
 		// setup prepares the database and returns the secret to rotate plus the credentials that

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +23,7 @@ import (
 // db is the real MariaDB server all tests in this binary share; each test makes its own users.
 var db *mariadbtest.Server
 
-func TestMain(m *testing.M) { os.Exit(mariadbtest.Main(m, mariadbtest.Options{}, &db)) }
+func TestMain(m *testing.M) { mariadbtest.Run(m, &db) }
 
 // harness is rotationtest's environment (the sandbox's Secrets Manager and Lambda with the
 // rotation function registered in-process, a real SDK client) under the names these tests use.

@@ -275,27 +275,15 @@ func TestFaultProbabilityAndLatency(t *testing.T) {
 }
 
 func TestFaultValidation(t *testing.T) {
-	tests := []struct {
-		name  string
-		fault sandbox.Fault
-		want  string
-	}{
-		{"no service", sandbox.Fault{Kind: sandbox.FaultThrottle}, "service"},
-		{"unknown kind", sandbox.Fault{Service: "kms", Kind: "explode"}, "kind"},
-		{"error without code", sandbox.Fault{Service: "kms", Kind: sandbox.FaultError}, "code"},
-		{"bad status", sandbox.Fault{Service: "kms", Kind: sandbox.FaultError, Code: "X", Status: 200}, "status"},
-		{"latency without duration", sandbox.Fault{Service: "kms", Kind: sandbox.FaultLatency}, "latency"},
-		{"probability above one", sandbox.Fault{Service: "kms", Kind: sandbox.FaultThrottle, Probability: 2}, "probability"},
-		{"negative count", sandbox.Fault{Service: "kms", Kind: sandbox.FaultThrottle, Count: -1}, "count"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.fault.Validate()
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Validate() = %v, want an error naming %q", err, tc.want)
-			}
-		})
-	}
+	sandboxtest.WantErrors(t, []sandboxtest.ErrorCase[sandbox.Fault]{
+		{Name: "no service", In: sandbox.Fault{Kind: sandbox.FaultThrottle}, Want: "service"},
+		{Name: "unknown kind", In: sandbox.Fault{Service: "kms", Kind: "explode"}, Want: "kind"},
+		{Name: "error without code", In: sandbox.Fault{Service: "kms", Kind: sandbox.FaultError}, Want: "code"},
+		{Name: "bad status", In: sandbox.Fault{Service: "kms", Kind: sandbox.FaultError, Code: "X", Status: 200}, Want: "status"},
+		{Name: "latency without duration", In: sandbox.Fault{Service: "kms", Kind: sandbox.FaultLatency}, Want: "latency"},
+		{Name: "probability above one", In: sandbox.Fault{Service: "kms", Kind: sandbox.FaultThrottle, Probability: 2}, Want: "probability"},
+		{Name: "negative count", In: sandbox.Fault{Service: "kms", Kind: sandbox.FaultThrottle, Count: -1}, Want: "count"},
+	}, func(_ *testing.T, f sandbox.Fault) error { return f.Validate() })
 }
 
 func TestAdminAPI(t *testing.T) {

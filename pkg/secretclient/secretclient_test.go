@@ -3,7 +3,6 @@ package secretclient_test
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +19,7 @@ import (
 
 var db *mariadbtest.Server
 
-func TestMain(m *testing.M) { os.Exit(mariadbtest.Main(m, mariadbtest.Options{}, &db)) }
+func TestMain(m *testing.M) { mariadbtest.Run(m, &db) }
 
 func testTLS(t testing.TB) dbsecret.TLS {
 	tl, err := dbsecret.NewTLS(dbsecret.TLSRequired, db.CAFile)

@@ -28,26 +28,19 @@ func (c call) event() *trailalert.Event {
 
 // TestDefaultRules has, for every rule, events it must catch and near misses it must not.
 func TestDefaultRules(t *testing.T) {
-	tests := []struct {
+	type ruleCase struct {
 		name     string
 		call     call
 		rule     string // "" = no rule
 		severity trailalert.Severity
-	}{
+	}
+	tests := []ruleCase{
 		{"root console sign-in", call{source: "signin", name: "ConsoleLogin", identity: "Root", signIn: "Success"}, "root-user-activity", trailalert.Critical},
 		{"root API call", call{source: "s3", name: "ListBuckets", identity: "Root"}, "root-user-activity", trailalert.Critical},
-		{"StopLogging", call{source: "cloudtrail", name: "StopLogging"}, "audit-trail-stopped-or-deleted", trailalert.Critical},
-		{"DeleteTrail", call{source: "cloudtrail", name: "DeleteTrail"}, "audit-trail-stopped-or-deleted", trailalert.Critical},
 		{"StartLogging is fine", call{source: "cloudtrail", name: "StartLogging"}, "", trailalert.Info},
 		{"DeleteCluster", call{source: "cloudhsm", name: "DeleteCluster", identity: "AssumedRole"}, "cloudhsm-deleted", trailalert.Critical},
-		{"DeleteHsm", call{source: "cloudhsm", name: "DeleteHsm"}, "cloudhsm-deleted", trailalert.Critical},
-		{"DeleteBackup", call{source: "cloudhsm", name: "DeleteBackup"}, "cloudhsm-deleted", trailalert.Critical},
 		{"DeleteCluster of another service", call{source: "ecs", name: "DeleteCluster"}, "", trailalert.Info},
-		{"ScheduleKeyDeletion", call{source: "kms", name: "ScheduleKeyDeletion"}, "kms-key-disabled-or-deleted", trailalert.Critical},
-		{"DisableKey", call{source: "kms", name: "DisableKey"}, "kms-key-disabled-or-deleted", trailalert.Critical},
-		{"DeleteCustomKeyStore", call{source: "kms", name: "DeleteCustomKeyStore"}, "kms-key-disabled-or-deleted", trailalert.Critical},
 		{"EnableKey is fine", call{source: "kms", name: "EnableKey"}, "", trailalert.Info},
-		{"DeleteSecret", call{source: "secretsmanager", name: "DeleteSecret"}, "secret-deleted", trailalert.Critical},
 		{"RotationFailed", call{source: "secretsmanager", name: "RotationFailed", identity: "AWSService"}, "secret-rotation-failed", trailalert.Critical},
 		{"RotationSucceeded is fine", call{source: "secretsmanager", name: "RotationSucceeded", identity: "AWSService"}, "", trailalert.Info},
 		{"failed console sign-in", call{source: "signin", name: "ConsoleLogin", signIn: "Failure"}, "console-sign-in-failed", trailalert.Warning},
@@ -56,23 +49,36 @@ func TestDefaultRules(t *testing.T) {
 		{"AccessDeniedException", call{source: "kms", name: "Decrypt", errorCode: "AccessDeniedException"}, "access-denied", trailalert.Warning},
 		{"EC2 UnauthorizedOperation", call{source: "ec2", name: "RunInstances", errorCode: "Client.UnauthorizedOperation"}, "access-denied", trailalert.Warning},
 		{"other errors are info", call{source: "kms", name: "Decrypt", errorCode: "InvalidCiphertextException"}, "", trailalert.Info},
-		{"PutRolePolicy", call{source: "iam", name: "PutRolePolicy"}, "policy-changed", trailalert.Warning},
-		{"AttachUserPolicy", call{source: "iam", name: "AttachUserPolicy"}, "policy-changed", trailalert.Warning},
-		{"PutKeyPolicy", call{source: "kms", name: "PutKeyPolicy"}, "policy-changed", trailalert.Warning},
 		{"PutResourcePolicy on a secret", call{source: "secretsmanager", name: "PutResourcePolicy"}, "policy-changed", trailalert.Warning},
 		{"GetRolePolicy is fine", call{source: "iam", name: "GetRolePolicy"}, "", trailalert.Info},
-		{"UpdateTrail", call{source: "cloudtrail", name: "UpdateTrail"}, "audit-logging-changed", trailalert.Warning},
-		{"PutEventSelectors", call{source: "cloudtrail", name: "PutEventSelectors"}, "audit-logging-changed", trailalert.Warning},
-		{"DisableKeyRotation", call{source: "kms", name: "DisableKeyRotation"}, "kms-protection-changed", trailalert.Warning},
-		{"DisconnectCustomKeyStore", call{source: "kms", name: "DisconnectCustomKeyStore"}, "kms-protection-changed", trailalert.Warning},
-		{"ModifyCluster", call{source: "cloudhsm", name: "ModifyCluster"}, "cloudhsm-changed", trailalert.Warning},
-		{"CancelRotateSecret", call{source: "secretsmanager", name: "CancelRotateSecret"}, "secret-rotation-weakened", trailalert.Warning},
-		{"RotationAbandoned", call{source: "secretsmanager", name: "RotationAbandoned"}, "secret-rotation-weakened", trailalert.Warning},
-		{"CreateAccessKey", call{source: "iam", name: "CreateAccessKey"}, "iam-credentials-changed", trailalert.Warning},
-		{"DeactivateMFADevice", call{source: "iam", name: "DeactivateMFADevice"}, "iam-credentials-changed", trailalert.Warning},
 		{"denied DeleteCluster stays critical", call{source: "cloudhsm", name: "DeleteCluster", errorCode: "AccessDeniedException"}, "cloudhsm-deleted", trailalert.Critical},
 		{"root failed sign-in is critical", call{source: "signin", name: "ConsoleLogin", identity: "Root", signIn: "Failure"}, "root-user-activity", trailalert.Critical},
 		{"ordinary read", call{source: "cloudhsm", name: "DescribeClusters"}, "", trailalert.Info},
+	}
+	// Calls that raise their rule by name alone (from an IAM user, without an error), each a case
+	// named after the call.
+	byName := []struct {
+		rule     string
+		severity trailalert.Severity
+		source   string
+		names    []string
+	}{
+		{"audit-trail-stopped-or-deleted", trailalert.Critical, "cloudtrail", []string{"StopLogging", "DeleteTrail"}},
+		{"cloudhsm-deleted", trailalert.Critical, "cloudhsm", []string{"DeleteHsm", "DeleteBackup"}},
+		{"kms-key-disabled-or-deleted", trailalert.Critical, "kms", []string{"ScheduleKeyDeletion", "DisableKey", "DeleteCustomKeyStore"}},
+		{"secret-deleted", trailalert.Critical, "secretsmanager", []string{"DeleteSecret"}},
+		{"policy-changed", trailalert.Warning, "iam", []string{"PutRolePolicy", "AttachUserPolicy"}},
+		{"policy-changed", trailalert.Warning, "kms", []string{"PutKeyPolicy"}},
+		{"audit-logging-changed", trailalert.Warning, "cloudtrail", []string{"UpdateTrail", "PutEventSelectors"}},
+		{"kms-protection-changed", trailalert.Warning, "kms", []string{"DisableKeyRotation", "DisconnectCustomKeyStore"}},
+		{"cloudhsm-changed", trailalert.Warning, "cloudhsm", []string{"ModifyCluster"}},
+		{"secret-rotation-weakened", trailalert.Warning, "secretsmanager", []string{"CancelRotateSecret", "RotationAbandoned"}},
+		{"iam-credentials-changed", trailalert.Warning, "iam", []string{"CreateAccessKey", "DeactivateMFADevice"}},
+	}
+	for _, g := range byName {
+		for _, n := range g.names {
+			tests = append(tests, ruleCase{n, call{source: g.source, name: n}, g.rule, g.severity})
+		}
 	}
 	covered := map[string]bool{}
 	for _, tc := range tests {

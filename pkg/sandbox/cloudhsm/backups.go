@@ -35,7 +35,7 @@ type backup struct {
 func (s *Service) newBackupLocked(c *cluster) *backup {
 	id := newID("backup-")
 	b := &backup{
-		id: id, arn: fmt.Sprintf("arn:aws:cloudhsm:%s:%s:backup/%s", s.region, s.account, id),
+		id: id, arn: fmt.Sprintf("arn:aws:cloudhsm:%s:%s:backup/%s", s.Region(), s.Account(), id),
 		clusterID: c.id, state: BackupCreateInProgress, hsmType: c.hsmType, mode: c.mode,
 		created: s.clock.Now(), clusterCert: c.clusterCert, trustAnchor: c.trustAnchor, lineage: c.lineage,
 		hsmCert: c.hsmCert, awsHwCert: c.awsHwCert, manufacturerCert: c.manufacturerCert,

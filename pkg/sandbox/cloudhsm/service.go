@@ -98,19 +98,18 @@ type Option func(*Service)
 func WithDurations(d Durations) Option { return func(s *Service) { s.dur = d } }
 
 // WithRegion sets the region used in backup ARNs (default us-east-1).
-func WithRegion(region string) Option { return func(s *Service) { s.region = region } }
+func WithRegion(region string) Option { return core.WithRegion[Service](region) }
 
 // WithAccount sets the account used in backup ARNs (default 123456789012).
-func WithAccount(account string) Option { return func(s *Service) { s.account = account } }
+func WithAccount(account string) Option { return core.WithAccount[Service](account) }
 
 // Service is the emulated CloudHSM. It is safe for concurrent use.
 type Service struct {
 	core.JSONProtocol
-	clock   core.Clock
-	net     Network
-	dur     Durations
-	region  string
-	account string
+	clock core.Clock
+	net   Network
+	dur   Durations
+	core.Place
 
 	mu       sync.Mutex
 	clusters map[string]*cluster
@@ -127,14 +126,11 @@ type Service struct {
 // New returns an empty CloudHSM on the sandbox clock, taking HSM network interfaces from net.
 func New(clock core.Clock, net Network, opts ...Option) *Service {
 	s := &Service{
-		JSONProtocol: identity, clock: clock, net: net, dur: DefaultDurations, region: "us-east-1", account: "123456789012",
+		JSONProtocol: identity, clock: clock, net: net, dur: DefaultDurations, Place: core.DefaultPlace,
 		clusters: map[string]*cluster{}, backups: map[string]*backup{},
 	}
 	s.timers = core.NewTimers(clock, &s.mu)
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+	return core.Configure(s, opts)
 }
 
 // Close stops every pending state change. The service keeps its state but nothing moves after.

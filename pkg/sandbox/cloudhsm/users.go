@@ -130,30 +130,26 @@ func (s *Service) liveCluster(id string) (*cluster, error) {
 // Activate is cloudhsm-cli's `cluster activate`, run on a client whose customerCA.crt is caCertPEM:
 // the unactivated admin gets the password, the cluster becomes ACTIVE and a backup is taken.
 func (s *Service) Activate(clusterID, caCertPEM, adminPassword string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.liveCluster(clusterID)
-	if err != nil {
-		return err
-	}
-	if err := s.checkCA(c, caCertPEM); err != nil {
-		return err
-	}
-	if c.state != StateInitialized {
-		if c.state == StateActive {
-			return fmt.Errorf("%w: cluster %s is already activated", ErrInvalidState, c.id)
+	return core.LockedDo(&s.mu, s.liveCluster, clusterID, func(c *cluster) error {
+		if err := s.checkCA(c, caCertPEM); err != nil {
+			return err
 		}
-		return fmt.Errorf("%w: cluster %s is %s, activation needs INITIALIZED", ErrInvalidState, c.id, c.state)
-	}
-	if err := checkPassword(adminPassword); err != nil {
-		return err
-	}
-	admin := c.users["admin"]
-	admin.role = RoleAdmin
-	admin.setPassword(adminPassword)
-	c.state, c.stateMessage = StateActive, ""
-	s.newBackupLocked(c)
-	return nil
+		if c.state != StateInitialized {
+			if c.state == StateActive {
+				return fmt.Errorf("%w: cluster %s is already activated", ErrInvalidState, c.id)
+			}
+			return fmt.Errorf("%w: cluster %s is %s, activation needs INITIALIZED", ErrInvalidState, c.id, c.state)
+		}
+		if err := checkPassword(adminPassword); err != nil {
+			return err
+		}
+		admin := c.users["admin"]
+		admin.role = RoleAdmin
+		admin.setPassword(adminPassword)
+		c.state, c.stateMessage = StateActive, ""
+		s.newBackupLocked(c)
+		return nil
+	})
 }
 
 // checkCA is what the client's TLS to the HSM decides: the HSM presents the cluster certificate,
@@ -241,93 +237,86 @@ func (s *Service) adminLocked(clusterID string, login Credentials) (*cluster, er
 	return c, nil
 }
 
+// asAdmin is adminLocked as a lookup by cluster id, logging in with login.
+func (s *Service) asAdmin(login Credentials) func(clusterID string) (*cluster, error) {
+	return func(clusterID string) (*cluster, error) { return s.adminLocked(clusterID, login) }
+}
+
 // CreateUser is `user create --username name --role role --password pw`, run as login.
 func (s *Service) CreateUser(clusterID string, login Credentials, name, role, password string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.adminLocked(clusterID, login)
-	if err != nil {
-		return err
-	}
-	if !userNamePattern.MatchString(name) {
-		return ErrInvalidUserName
-	}
-	if role != RoleAdmin && role != RoleCryptoUser {
-		return fmt.Errorf("%w: role %q (use admin or crypto-user)", ErrPermissionDenied, role)
-	}
-	if err := checkPassword(password); err != nil {
-		return err
-	}
-	name = strings.ToLower(name) // cloudhsm-cli lower-cases user names
-	if _, ok := c.users[name]; ok {
-		return fmt.Errorf("%w: %s", ErrUserExists, name)
-	}
-	u := &user{name: name, role: role}
-	u.setPassword(password)
-	c.users[name] = u
-	return nil
+	return core.LockedDo(&s.mu, s.asAdmin(login), clusterID, func(c *cluster) error {
+		if !userNamePattern.MatchString(name) {
+			return ErrInvalidUserName
+		}
+		if role != RoleAdmin && role != RoleCryptoUser {
+			return fmt.Errorf("%w: role %q (use admin or crypto-user)", ErrPermissionDenied, role)
+		}
+		if err := checkPassword(password); err != nil {
+			return err
+		}
+		name = strings.ToLower(name) // cloudhsm-cli lower-cases user names
+		if _, ok := c.users[name]; ok {
+			return fmt.Errorf("%w: %s", ErrUserExists, name)
+		}
+		u := &user{name: name, role: role}
+		u.setPassword(password)
+		c.users[name] = u
+		return nil
+	})
 }
 
 // DeleteUser is `user delete --username name --role role`, run as login. A user who owns keys or
 // is logged in cannot be deleted.
 func (s *Service) DeleteUser(clusterID string, login Credentials, name, role string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.adminLocked(clusterID, login)
-	if err != nil {
-		return err
-	}
-	u, err := c.user(name, role)
-	if err != nil {
-		return err
-	}
-	name = u.name
-	if u.role == RoleAppliance || name == strings.ToLower(login.User) {
-		return fmt.Errorf("%w: cannot delete %s", ErrPermissionDenied, name)
-	}
-	if u.keys > 0 {
-		return fmt.Errorf("%w: %s owns %d key(s)", ErrUserOwnsKeys, name, u.keys)
-	}
-	if u.sessions > 0 {
-		return fmt.Errorf("%w: %s", ErrUserLoggedIn, name)
-	}
-	delete(c.users, name)
-	return nil
+	return core.LockedDo(&s.mu, s.asAdmin(login), clusterID, func(c *cluster) error {
+		u, err := c.user(name, role)
+		if err != nil {
+			return err
+		}
+		name = u.name
+		if u.role == RoleAppliance || name == strings.ToLower(login.User) {
+			return fmt.Errorf("%w: cannot delete %s", ErrPermissionDenied, name)
+		}
+		if u.keys > 0 {
+			return fmt.Errorf("%w: %s owns %d key(s)", ErrUserOwnsKeys, name, u.keys)
+		}
+		if u.sessions > 0 {
+			return fmt.Errorf("%w: %s", ErrUserLoggedIn, name)
+		}
+		delete(c.users, name)
+		return nil
+	})
 }
 
 // ChangePassword is `user change-password --username name --role role --password new`: an admin
 // may change anyone's, any user their own. It also clears a lock-out, as an admin reset does.
 func (s *Service) ChangePassword(clusterID string, login Credentials, name, role, newPassword string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.liveCluster(clusterID)
-	if err != nil {
-		return err
-	}
-	if c.state != StateActive && c.state != StateDegraded {
-		return fmt.Errorf("%w: cluster %s is %s", ErrInvalidState, c.id, c.state)
-	}
-	who, err := loginLocked(c, login)
-	if err != nil {
-		return err
-	}
-	u, err := c.user(name, role)
-	if err != nil {
-		return err
-	}
-	if who.role != RoleAdmin && who != u {
-		return fmt.Errorf("%w: %s may change only its own password", ErrPermissionDenied, who.name)
-	}
-	if u.sessions > 0 {
-		// "You cannot change the password of a user who is currently logged in to the cluster."
-		return fmt.Errorf("%w: %s", ErrUserLoggedIn, u.name)
-	}
-	if err := checkPassword(newPassword); err != nil {
-		return err
-	}
-	u.setPassword(newPassword)
-	u.failed, u.locked = 0, false
-	return nil
+	return core.LockedDo(&s.mu, s.liveCluster, clusterID, func(c *cluster) error {
+		if c.state != StateActive && c.state != StateDegraded {
+			return fmt.Errorf("%w: cluster %s is %s", ErrInvalidState, c.id, c.state)
+		}
+		who, err := loginLocked(c, login)
+		if err != nil {
+			return err
+		}
+		u, err := c.user(name, role)
+		if err != nil {
+			return err
+		}
+		if who.role != RoleAdmin && who != u {
+			return fmt.Errorf("%w: %s may change only its own password", ErrPermissionDenied, who.name)
+		}
+		if u.sessions > 0 {
+			// "You cannot change the password of a user who is currently logged in to the cluster."
+			return fmt.Errorf("%w: %s", ErrUserLoggedIn, u.name)
+		}
+		if err := checkPassword(newPassword); err != nil {
+			return err
+		}
+		u.setPassword(newPassword)
+		u.failed, u.locked = 0, false
+		return nil
+	})
 }
 
 // Login checks a user's password on the cluster as a client login does (failures count towards

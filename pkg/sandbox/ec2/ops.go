@@ -217,7 +217,7 @@ const timeFormat = "2006-01-02T15:04:05.000Z"
 
 func (s *Service) vpcXML(v *vpc) vpcXML {
 	return vpcXML{
-		VpcID: v.id, OwnerID: s.account, State: "available", CidrBlock: v.cidr,
+		VpcID: v.id, OwnerID: s.Account(), State: "available", CidrBlock: v.cidr,
 		CidrAssoc:     []cidrAssocXML{{AssociationID: "vpc-cidr-assoc-" + strings.TrimPrefix(v.id, "vpc-"), CidrBlock: v.cidr, State: stateXML{"associated"}}},
 		DhcpOptionsID: "dopt-0a5b0c1d2e3f40001", InstanceTenancy: "default", Tags: tagsXML(v.tags),
 	}
@@ -225,8 +225,8 @@ func (s *Service) vpcXML(v *vpc) vpcXML {
 
 func (s *Service) subnetXML(sn *subnet) subnetXML {
 	return subnetXML{
-		SubnetID: sn.id, SubnetArn: fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", s.region, s.account, sn.id),
-		State: "available", VpcID: sn.vpcID, OwnerID: s.account, CidrBlock: sn.prefix.String(),
+		SubnetID: sn.id, SubnetArn: fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", s.Region(), s.Account(), sn.id),
+		State: "available", VpcID: sn.vpcID, OwnerID: s.Account(), CidrBlock: sn.prefix.String(),
 		AvailableIPAddressCount: sn.available(), AvailabilityZone: sn.az, AvailabilityZoneID: sn.azID,
 		Tags: tagsXML(sn.tags),
 	}
@@ -263,7 +263,7 @@ func (s *Service) permissionsXML(rules []*rule, egress bool) []permissionXML {
 		case r.cidr6 != "":
 			p.IPv6Ranges = append(p.IPv6Ranges, ipv6RangeXML{r.cidr6, r.desc})
 		case r.groupID != "":
-			p.Groups = append(p.Groups, groupPairXML{r.groupID, s.account, r.desc})
+			p.Groups = append(p.Groups, groupPairXML{r.groupID, s.Account(), r.desc})
 		case r.prefixList != "":
 			p.PrefixLists = append(p.PrefixLists, prefixListXML{r.prefixList, r.desc})
 		}
@@ -273,8 +273,8 @@ func (s *Service) permissionsXML(rules []*rule, egress bool) []permissionXML {
 
 func (s *Service) groupXML(g *securityGroup) groupXML {
 	return groupXML{
-		OwnerID: s.account, GroupID: g.id, GroupName: g.name, GroupDescription: g.description, VpcID: g.vpcID,
-		SecurityGroupArn: fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", s.region, s.account, g.id),
+		OwnerID: s.Account(), GroupID: g.id, GroupName: g.name, GroupDescription: g.description, VpcID: g.vpcID,
+		SecurityGroupArn: fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", s.Region(), s.Account(), g.id),
 		Ingress:          s.permissionsXML(g.rules, false), Egress: s.permissionsXML(g.rules, true), Tags: tagsXML(g.tags),
 	}
 }
@@ -299,7 +299,7 @@ func (s *Service) eniXML(n *eni) eniXML {
 	sn, _ := s.subnet(n.subnetID)
 	x := eniXML{
 		NetworkInterfaceID: n.id, SubnetID: n.subnetID, VpcID: sn.vpcID, AvailabilityZone: sn.az, AvailabilityZoneID: sn.azID,
-		Description: n.description, OwnerID: s.account, RequesterManaged: n.requesterManaged, Status: "available",
+		Description: n.description, OwnerID: s.Account(), RequesterManaged: n.requesterManaged, Status: "available",
 		MacAddress: macOf(n.ip), PrivateIPAddress: n.ip, PrivateDNSName: dnsName(n.ip), SourceDestCheck: true,
 		InterfaceType: "interface", Groups: s.groupIdents(n.groupIDs),
 		PrivateIPs: []privateIPXML{{n.ip, dnsName(n.ip), true}},
@@ -309,7 +309,7 @@ func (s *Service) eniXML(n *eni) eniXML {
 	}
 	if n.instanceID != "" {
 		x.Attachment = &attachmentXML{AttachmentID: "eni-attach-" + strings.TrimPrefix(n.id, "eni-"), InstanceID: n.instanceID,
-			InstanceOwnerID: s.account, Status: "attached", DeleteOnTermination: true}
+			InstanceOwnerID: s.Account(), Status: "attached", DeleteOnTermination: true}
 	}
 	return x
 }
@@ -341,19 +341,19 @@ func (s *Service) instanceXML(in *instance) instanceXML {
 
 func (s *Service) vpcAttrs(v *vpc) map[string][]string {
 	return map[string][]string{"vpc-id": {v.id}, "cidr": {v.cidr}, "cidr-block-association.cidr-block": {v.cidr},
-		"state": {"available"}, "is-default": {"false"}, "owner-id": {s.account}, "dhcp-options-id": {"dopt-0a5b0c1d2e3f40001"}}
+		"state": {"available"}, "is-default": {"false"}, "owner-id": {s.Account()}, "dhcp-options-id": {"dopt-0a5b0c1d2e3f40001"}}
 }
 
 func (s *Service) subnetAttrs(sn *subnet) map[string][]string {
 	return map[string][]string{"subnet-id": {sn.id}, "vpc-id": {sn.vpcID}, "availability-zone": {sn.az},
 		"availability-zone-id": {sn.azID}, "cidr-block": {sn.prefix.String()}, "cidr": {sn.prefix.String()},
-		"state": {"available"}, "default-for-az": {"false"}, "owner-id": {s.account},
+		"state": {"available"}, "default-for-az": {"false"}, "owner-id": {s.Account()},
 		"available-ip-address-count": {strconv.Itoa(sn.available())}}
 }
 
 func (s *Service) groupAttrs(g *securityGroup) map[string][]string {
 	return map[string][]string{"group-id": {g.id}, "group-name": {g.name}, "vpc-id": {g.vpcID},
-		"description": {g.description}, "owner-id": {s.account}}
+		"description": {g.description}, "owner-id": {s.Account()}}
 }
 
 func (s *Service) instanceAttrs(in *instance) map[string][]string {
@@ -361,7 +361,7 @@ func (s *Service) instanceAttrs(in *instance) map[string][]string {
 	return map[string][]string{"instance-id": {in.id}, "vpc-id": {sn.vpcID}, "subnet-id": {in.subnetID},
 		"availability-zone": {sn.az}, "instance-state-name": {"running"}, "instance-state-code": {"16"},
 		"private-ip-address": {in.ip}, "instance-type": {in.instanceType}, "image-id": {in.imageID},
-		"network-interface.network-interface-id": {in.eniID}, "instance.group-id": in.groupIDs, "owner-id": {s.account},
+		"network-interface.network-interface-id": {in.eniID}, "instance.group-id": in.groupIDs, "owner-id": {s.Account()},
 		"iam-instance-profile.arn": {in.profileARN}}
 }
 
@@ -374,7 +374,7 @@ func (s *Service) eniAttrs(n *eni) map[string][]string {
 	return map[string][]string{"network-interface-id": {n.id}, "subnet-id": {n.subnetID}, "vpc-id": {sn.vpcID},
 		"availability-zone": {sn.az}, "description": {n.description}, "status": {status},
 		"private-ip-address": {n.ip}, "addresses.private-ip-address": {n.ip}, "group-id": n.groupIDs,
-		"requester-managed": {strconv.FormatBool(n.requesterManaged)}, "attachment.instance-id": {n.instanceID}, "owner-id": {s.account}}
+		"requester-managed": {strconv.FormatBool(n.requesterManaged)}, "attachment.instance-id": {n.instanceID}, "owner-id": {s.Account()}}
 }
 
 // kind is what the Describe action of one kind of resource needs to know of it: the request
@@ -495,7 +495,7 @@ type describeInstancesOutput struct {
 // makes it.
 func (s *Service) reservationXML(in *instance) reservationXML {
 	return reservationXML{
-		ReservationID: "r-" + strings.TrimPrefix(in.id, "i-"), OwnerID: s.account, Instances: []instanceXML{s.instanceXML(in)},
+		ReservationID: "r-" + strings.TrimPrefix(in.id, "i-"), OwnerID: s.Account(), Instances: []instanceXML{s.instanceXML(in)},
 	}
 }
 
@@ -522,7 +522,7 @@ func (s *Service) createSecurityGroup(_ context.Context, p url.Values) (any, err
 			g.tags = append(g.tags, tag{t.Get("Key"), t.Get("Value")})
 		}
 	}
-	return createGroupOutput{g.id, fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", s.region, s.account, g.id)}, nil
+	return createGroupOutput{g.id, fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", s.Region(), s.Account(), g.id)}, nil
 }
 
 type returnOutput struct {
@@ -723,10 +723,10 @@ func (s *Service) authorize(egress bool) core.QueryOperation {
 		for _, r := range rules {
 			r.id = newID("sgr-")
 			g.rules = append(g.rules, r)
-			x := ruleXML{SecurityGroupRuleID: r.id, GroupID: g.id, GroupOwnerID: s.account, IsEgress: egress, IPProtocol: r.protocol,
+			x := ruleXML{SecurityGroupRuleID: r.id, GroupID: g.id, GroupOwnerID: s.Account(), IsEgress: egress, IPProtocol: r.protocol,
 				FromPort: r.from, ToPort: r.to, CidrIPv4: r.cidr4, CidrIPv6: r.cidr6, PrefixListID: r.prefixList, Description: r.desc}
 			if r.groupID != "" {
-				x.Referenced = &referencedGroupXM{r.groupID, s.account}
+				x.Referenced = &referencedGroupXM{r.groupID, s.Account()}
 			}
 			out.Rules = append(out.Rules, x)
 		}

@@ -11,8 +11,6 @@ import (
 
 // The default sandbox network. The ids are fixed so tests, the demo and operators can name them.
 const (
-	DefaultRegion          = "us-east-1"
-	DefaultAccount         = "123456789012"
 	DefaultVPCID           = "vpc-0a5b0c1d2e3f40001"
 	DefaultVPCCIDR         = "10.0.0.0/16"
 	DefaultSecurityGroupID = "sg-0a5b0c1d2e3f40001"
@@ -26,14 +24,13 @@ var DefaultSubnetIDs = [3]string{"subnet-0a5b0c1d2e3f4000a", "subnet-0a5b0c1d2e3
 type Option func(*Service)
 
 // WithAccount sets the owner account id (default 123456789012).
-func WithAccount(account string) Option { return func(s *Service) { s.account = account } }
+func WithAccount(account string) Option { return core.WithAccount[Service](account) }
 
 // Service is the emulated EC2. It is safe for concurrent use.
 type Service struct {
 	core.QueryProtocol
-	clock   core.Clock
-	region  string
-	account string
+	clock core.Clock
+	core.Place
 
 	mu        sync.Mutex
 	vpcs      []*vpc
@@ -90,14 +87,12 @@ type eni struct {
 
 // New returns EC2 with the default sandbox network in us-east-1.
 func New(clock core.Clock, opts ...Option) *Service {
-	s := &Service{QueryProtocol: identity, clock: clock, region: DefaultRegion, account: DefaultAccount}
-	for _, o := range opts {
-		o(s)
-	}
+	s := &Service{QueryProtocol: identity, clock: clock, Place: core.DefaultPlace}
+	core.Configure(s, opts)
 	s.vpcs = []*vpc{{id: DefaultVPCID, cidr: DefaultVPCCIDR, tags: []tag{{"Name", "strongroom-sandbox"}}}}
 	for i, az := range []string{"a", "b", "c"} {
 		s.subnets = append(s.subnets, &subnet{
-			id: DefaultSubnetIDs[i], vpcID: DefaultVPCID, az: s.region + az, azID: fmt.Sprintf("use1-az%d", i+1),
+			id: DefaultSubnetIDs[i], vpcID: DefaultVPCID, az: s.Region() + az, azID: fmt.Sprintf("use1-az%d", i+1),
 			prefix: netip.MustParsePrefix(fmt.Sprintf("10.0.%d.0/24", i)), used: map[netip.Addr]bool{},
 			tags: []tag{{"Name", "strongroom-private-" + az}},
 		})
@@ -116,7 +111,7 @@ func New(clock core.Clock, opts ...Option) *Service {
 	s.instances = []*instance{{
 		id: DefaultInstanceID, subnetID: DefaultSubnetIDs[0], ip: ip, eniID: eniID,
 		instanceType: "t3.micro", imageID: "ami-0a5b0c1d2e3f40001", launched: clock.Now(),
-		profileARN: fmt.Sprintf("arn:aws:iam::%s:instance-profile/strongroom-hsm-client", s.account),
+		profileARN: fmt.Sprintf("arn:aws:iam::%s:instance-profile/strongroom-hsm-client", s.Account()),
 		groupIDs:   []string{DefaultSecurityGroupID},
 		tags:       []tag{{"Name", "strongroom-hsm-client"}},
 	}}

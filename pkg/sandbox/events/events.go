@@ -16,7 +16,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -515,12 +517,7 @@ func (s *Service) dispatch(ctx context.Context, env Envelope) {
 	}
 	var jobs []job
 	s.mu.Lock()
-	names := make([]string, 0, len(s.rules))
-	for n := range s.rules {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(s.rules)) {
 		r := s.rules[n]
 		if r.state == "DISABLED" || r.pattern == nil || !r.pattern.Match(body) {
 			continue

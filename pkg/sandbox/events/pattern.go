@@ -3,10 +3,11 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -334,12 +335,7 @@ func (p *Pattern) Match(event []byte) bool {
 }
 
 func (n node) match(obj map[string]any) bool {
-	keys := make([]string, 0, len(n.fields))
-	for k := range n.fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(n.fields)) {
 		f := n.fields[k]
 		v, present := obj[k]
 		if f.nested != nil {

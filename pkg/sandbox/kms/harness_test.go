@@ -20,8 +20,6 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	"github.com/strongroom/strongroom/pkg/sandbox/kms"
-	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
-	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
@@ -42,20 +40,12 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	srv := sandbox.NewServer(sandbox.Options{Scale: scale})
-	net := ec2.New(srv.Clock)
-	secrets := secretsmanager.New(srv.Clock, nil)
-	hsm := cloudhsm.New(srv.Clock, net)
-	ssmSvc := ssm.New(srv.Clock, net, secrets, hsm)
-	kmsSvc := kms.New(srv.Clock, hsm)
-	srv.RegisterQuery(net)
-	srv.RegisterJSON(secrets)
-	srv.RegisterJSON(hsm)
-	srv.RegisterJSON(ssmSvc)
-	srv.RegisterJSON(kmsSvc)
-	cfg := sandboxtest.Serve(t, srv, kmsSvc.Close, ssmSvc.Close, hsm.Close, secrets.Close)
+	stack := sandboxtest.NewHSMStack(scale, nil)
+	kmsSvc := kms.New(stack.Server.Clock, stack.CloudHSM)
+	stack.Server.RegisterJSON(kmsSvc)
+	cfg := stack.Serve(t, kmsSvc.Close)
 	return &env{
-		srv: srv, hsm: hsm, kms: kmsSvc,
+		srv: stack.Server, hsm: stack.CloudHSM, kms: kmsSvc,
 		hsmc: hsmv2.NewFromConfig(cfg), ssmc: awsssm.NewFromConfig(cfg), kmsc: awskms.NewFromConfig(cfg), secrets: sm.NewFromConfig(cfg),
 	}
 }
@@ -86,6 +76,37 @@ func (e *env) waitCluster(t testing.TB, id, what string, cond func(hsmtypes.Clus
 	var c hsmtypes.Cluster
 	poll(t, "cluster "+what, func() bool { c = e.cluster(t, id); return cond(c) })
 	return c
+}
+
+// waitState waits for the cluster to reach state (a hsmtypes.ClusterState value).
+func (e *env) waitState(t testing.TB, id string, state hsmtypes.ClusterState) {
+	t.Helper()
+	e.waitCluster(t, id, string(state), func(c hsmtypes.Cluster) bool { return c.State == state })
+}
+
+// addHsm asks for one more HSM in the cluster, in az; the caller waits for it.
+func (e *env) addHsm(t testing.TB, id, az string) {
+	t.Helper()
+	if _, err := e.hsmc.CreateHsm(context.Background(), &hsmv2.CreateHsmInput{ClusterId: &id, AvailabilityZone: aws.String(az)}); err != nil {
+		t.Fatalf("CreateHsm %s: %v", az, err)
+	}
+}
+
+// deleteCluster tears a cluster down as AWS requires: its HSMs first, then the cluster, waiting
+// until it is DELETED.
+func (e *env) deleteCluster(t testing.TB, id string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, h := range e.cluster(t, id).Hsms {
+		if _, err := e.hsmc.DeleteHsm(ctx, &hsmv2.DeleteHsmInput{ClusterId: &id, HsmId: h.HsmId}); err != nil {
+			t.Fatalf("DeleteHsm: %v", err)
+		}
+	}
+	e.waitCluster(t, id, "no HSMs", func(c hsmtypes.Cluster) bool { return len(c.Hsms) == 0 })
+	if _, err := e.hsmc.DeleteCluster(ctx, &hsmv2.DeleteClusterInput{ClusterId: &id}); err != nil {
+		t.Fatalf("DeleteCluster: %v", err)
+	}
+	e.waitState(t, id, hsmtypes.ClusterStateDeleted)
 }
 
 func activeHsms(n int) func(hsmtypes.Cluster) bool {
@@ -185,9 +206,7 @@ func (e *env) activeCluster(t testing.TB, prefix string, hsms int, withKMSUser b
 	}
 	e.waitCluster(t, id, "ACTIVE", func(c hsmtypes.Cluster) bool { return c.State == hsmtypes.ClusterStateActive })
 	for _, az := range []string{"us-east-1b", "us-east-1c"}[:hsms-1] {
-		if _, err := e.hsmc.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &id, AvailabilityZone: aws.String(az)}); err != nil {
-			t.Fatalf("CreateHsm %s: %v", az, err)
-		}
+		e.addHsm(t, id, az)
 	}
 	e.waitCluster(t, id, "ACTIVE HSMs", activeHsms(hsms))
 	if withKMSUser {

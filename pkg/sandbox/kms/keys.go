@@ -46,7 +46,7 @@ func (s *Service) effectiveState(k *key) string {
 
 func (s *Service) metadata(k *key) map[string]any {
 	m := map[string]any{
-		"AWSAccountId": s.account, "KeyId": k.id, "Arn": k.arn, "CreationDate": core.EpochTime(k.created),
+		"AWSAccountId": s.Account(), "KeyId": k.id, "Arn": k.arn, "CreationDate": core.EpochTime(k.created),
 		"Enabled": k.state == KeyEnabled, "Description": k.description, "KeyUsage": "ENCRYPT_DECRYPT",
 		"KeyState": s.effectiveState(k), "Origin": k.origin, "KeyManager": "CUSTOMER",
 		"CustomerMasterKeySpec": "SYMMETRIC_DEFAULT", "KeySpec": "SYMMETRIC_DEFAULT",
@@ -112,7 +112,7 @@ func (s *Service) createKey(_ context.Context, in createKeyInput) (any, error) {
 		id: core.NewUUID(), description: in.Description, origin: origin, state: KeyEnabled,
 		created: s.clock.Now(), material: material,
 	}
-	k.arn = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.region, s.account, k.id)
+	k.arn = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.Region(), s.Account(), k.id)
 	if in.CustomKeyStoreId != "" {
 		ks, err := s.storeLocked(in.CustomKeyStoreId)
 		if err != nil {
@@ -163,7 +163,7 @@ func (s *Service) keyLocked(ref string) (*key, error) {
 	}
 	k, ok := s.keys[id]
 	if !ok {
-		return nil, core.Errorf("NotFoundException", "Key '%s' does not exist", fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.region, s.account, id))
+		return nil, core.Errorf("NotFoundException", "Key '%s' does not exist", fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.Region(), s.Account(), id))
 	}
 	return k, nil
 }
@@ -285,7 +285,7 @@ func (s *Service) createAlias(_ context.Context, in aliasInput) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.aliases[in.AliasName]; ok {
-		return nil, core.Errorf("AlreadyExistsException", "An alias with the name %s already exists", fmt.Sprintf("arn:aws:kms:%s:%s:%s", s.region, s.account, in.AliasName))
+		return nil, core.Errorf("AlreadyExistsException", "An alias with the name %s already exists", fmt.Sprintf("arn:aws:kms:%s:%s:%s", s.Region(), s.Account(), in.AliasName))
 	}
 	k, err := s.keyLocked(in.TargetKeyId)
 	if err != nil {
@@ -326,7 +326,7 @@ func (s *Service) listAliases(_ context.Context, in aliasInput) (any, error) {
 				continue
 			}
 			all = append(all, map[string]any{
-				"AliasName": n, "AliasArn": fmt.Sprintf("arn:aws:kms:%s:%s:%s", s.region, s.account, n), "TargetKeyId": s.aliases[n],
+				"AliasName": n, "AliasArn": fmt.Sprintf("arn:aws:kms:%s:%s:%s", s.Region(), s.Account(), n), "TargetKeyId": s.aliases[n],
 			})
 		}
 		return all, nil

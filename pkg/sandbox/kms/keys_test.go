@@ -125,9 +125,7 @@ func TestUpdateToRelatedCluster(t *testing.T) {
 	ctx := context.Background()
 	// kmsuser first, then the second HSM: adding it takes the backup that holds kmsuser.
 	f := e.activeCluster(t, "update", 1, true)
-	if _, err := e.hsmc.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &f.clusterID, AvailabilityZone: aws.String("us-east-1b")}); err != nil {
-		t.Fatal(err)
-	}
+	e.addHsm(t, f.clusterID, "us-east-1b")
 	e.waitCluster(t, f.clusterID, "two ACTIVE HSMs", activeHsms(2))
 	storeID := e.createStore(t, f, "store", userPW)
 
@@ -147,13 +145,11 @@ func TestUpdateToRelatedCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	rid := *restored.Cluster.ClusterId
-	e.waitCluster(t, rid, "ACTIVE", func(c hsmtypes.Cluster) bool { return c.State == hsmtypes.ClusterStateActive })
+	e.waitState(t, rid, hsmtypes.ClusterStateActive)
 	_, err = e.kmsc.UpdateCustomKeyStore(ctx, &awskms.UpdateCustomKeyStoreInput{CustomKeyStoreId: &storeID, CloudHsmClusterId: &rid})
 	sandboxtest.WantCode(t, err, "CloudHsmClusterInvalidConfigurationException") // no HSMs yet
 	for _, az := range []string{"us-east-1a", "us-east-1c"} {
-		if _, err := e.hsmc.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &rid, AvailabilityZone: aws.String(az)}); err != nil {
-			t.Fatal(err)
-		}
+		e.addHsm(t, rid, az)
 	}
 	e.waitCluster(t, rid, "two ACTIVE HSMs", activeHsms(2))
 

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	hsmv2 "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
-	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -36,9 +34,7 @@ func TestRunbook(t *testing.T) {
 	if msg := sandboxtest.WantCode(t, err, "CloudHsmClusterInvalidConfigurationException"); !strings.Contains(msg, "two active HSMs") {
 		t.Fatalf("message: %q", msg)
 	}
-	if _, err := e.hsmc.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: &f.clusterID, AvailabilityZone: aws.String("us-east-1b")}); err != nil {
-		t.Fatal(err)
-	}
+	e.addHsm(t, f.clusterID, "us-east-1b")
 	e.waitCluster(t, f.clusterID, "two ACTIVE HSMs", activeHsms(2))
 
 	otherCA := sandboxtest.CustomerCA(t)
@@ -196,17 +192,7 @@ func TestRunbook(t *testing.T) {
 	}
 
 	// Tear down: HSMs, then the cluster.
-	c := e.cluster(t, f.clusterID)
-	for _, h := range c.Hsms {
-		if _, err := e.hsmc.DeleteHsm(ctx, &hsmv2.DeleteHsmInput{ClusterId: &f.clusterID, HsmId: h.HsmId}); err != nil {
-			t.Fatalf("DeleteHsm: %v", err)
-		}
-	}
-	e.waitCluster(t, f.clusterID, "no HSMs", func(c hsmtypes.Cluster) bool { return len(c.Hsms) == 0 })
-	if _, err := e.hsmc.DeleteCluster(ctx, &hsmv2.DeleteClusterInput{ClusterId: &f.clusterID}); err != nil {
-		t.Fatalf("DeleteCluster: %v", err)
-	}
-	e.waitCluster(t, f.clusterID, "DELETED", func(c hsmtypes.Cluster) bool { return c.State == hsmtypes.ClusterStateDeleted })
+	e.deleteCluster(t, f.clusterID)
 
 	// Secrets: no password appears anywhere outside the channels meant for them (Secrets
 	// Manager's values, KMS's KeyStorePassword).
@@ -255,17 +241,7 @@ func TestConnectionErrorCodes(t *testing.T) {
 			}
 		}, kmstypes.ConnectionErrorCodeTypeInsufficientCloudhsmHsms},
 		{"cluster deleted", func(t *testing.T, e *env, f fixture, storeID string) {
-			ctx := context.Background()
-			for _, h := range e.cluster(t, f.clusterID).Hsms {
-				if _, err := e.hsmc.DeleteHsm(ctx, &hsmv2.DeleteHsmInput{ClusterId: &f.clusterID, HsmId: h.HsmId}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			e.waitCluster(t, f.clusterID, "no HSMs", func(c hsmtypes.Cluster) bool { return len(c.Hsms) == 0 })
-			if _, err := e.hsmc.DeleteCluster(ctx, &hsmv2.DeleteClusterInput{ClusterId: &f.clusterID}); err != nil {
-				t.Fatal(err)
-			}
-			e.waitCluster(t, f.clusterID, "DELETED", func(c hsmtypes.Cluster) bool { return c.State == hsmtypes.ClusterStateDeleted })
+			e.deleteCluster(t, f.clusterID)
 		}, kmstypes.ConnectionErrorCodeTypeClusterNotFound},
 		{"network errors (injected)", func(t *testing.T, e *env, f fixture, storeID string) {
 			e.createKMSUser(t, f, f.userARN)

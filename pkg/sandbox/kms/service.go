@@ -86,10 +86,10 @@ type Option func(*Service)
 func WithDurations(d Durations) Option { return func(s *Service) { s.dur = d } }
 
 // WithRegion sets the region in ARNs (default us-east-1).
-func WithRegion(r string) Option { return func(s *Service) { s.region = r } }
+func WithRegion(r string) Option { return core.WithRegion[Service](r) }
 
 // WithAccount sets the account in ARNs (default 123456789012).
-func WithAccount(a string) Option { return func(s *Service) { s.account = a } }
+func WithAccount(a string) Option { return core.WithAccount[Service](a) }
 
 // Service is the emulated KMS. It is safe for concurrent use.
 type Service struct {
@@ -97,8 +97,7 @@ type Service struct {
 	clock    core.Clock
 	clusters Clusters
 	dur      Durations
-	region   string
-	account  string
+	core.Place
 
 	mu          sync.Mutex
 	stores      map[string]*keyStore
@@ -132,15 +131,12 @@ func (s *Service) SetUnsupportedHsmTypes(types ...string) {
 // New returns an empty KMS whose CloudHSM key stores use clusters.
 func New(clock core.Clock, clusters Clusters, opts ...Option) *Service {
 	s := &Service{
-		JSONProtocol: identity, clock: clock, clusters: clusters, dur: DefaultDurations, region: "us-east-1", account: "123456789012",
+		JSONProtocol: identity, clock: clock, clusters: clusters, dur: DefaultDurations, Place: core.DefaultPlace,
 		stores: map[string]*keyStore{}, keys: map[string]*key{}, aliases: map[string]string{},
 		nextFailure: map[string]string{},
 	}
 	s.timers = core.NewTimers(clock, &s.mu)
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+	return core.Configure(s, opts)
 }
 
 // Close stops pending state changes.

@@ -276,23 +276,17 @@ func TestFunctionReplacesDeadEnvironment(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		cfg   lambdaruntime.Config
-		field string
-	}{
-		{"no path", lambdaruntime.Config{FunctionName: "f"}, "Path"},
-		{"no name", lambdaruntime.Config{Path: "/bin/true"}, "FunctionName"},
-		{"negative timeout", lambdaruntime.Config{Path: "/bin/true", FunctionName: "f", Timeout: -1}, "Timeout"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := lambdaruntime.Start(context.Background(), tc.cfg)
-			if !errors.Is(err, lambdaruntime.ErrConfig) || !strings.Contains(err.Error(), tc.field) {
-				t.Errorf("Start = %v; want ErrConfig naming %s", err, tc.field)
-			}
-		})
-	}
+	sandboxtest.WantErrors(t, []sandboxtest.ErrorCase[lambdaruntime.Config]{
+		{Name: "no path", In: lambdaruntime.Config{FunctionName: "f"}, Want: "Path"},
+		{Name: "no name", In: lambdaruntime.Config{Path: "/bin/true"}, Want: "FunctionName"},
+		{Name: "negative timeout", In: lambdaruntime.Config{Path: "/bin/true", FunctionName: "f", Timeout: -1}, Want: "Timeout"},
+	}, func(t *testing.T, cfg lambdaruntime.Config) error {
+		_, err := lambdaruntime.Start(context.Background(), cfg)
+		if !errors.Is(err, lambdaruntime.ErrConfig) {
+			t.Errorf("Start = %v; want ErrConfig", err)
+		}
+		return err
+	})
 	if _, err := lambdaruntime.Start(context.Background(), lambdaruntime.Config{Path: "/nonexistent/bootstrap", FunctionName: "f"}); err == nil {
 		t.Error("Start of a missing executable succeeded")
 	}

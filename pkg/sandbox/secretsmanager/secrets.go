@@ -231,7 +231,7 @@ func (s *Service) describe(sec *secret) describeSecretOutput {
 		LastRotatedDate:   epochPtr(sec.lastRotated), LastChangedDate: core.Epoch(sec.lastChanged),
 		LastAccessedDate: epochPtr(sec.lastAccessed), DeletedDate: epochPtr(sec.deletedDate),
 		CreatedDate: core.Epoch(sec.created), Tags: slices.Clone(sec.tags),
-		VersionIdsToStages: sec.stagesMap(), PrimaryRegion: s.region,
+		VersionIdsToStages: sec.stagesMap(), PrimaryRegion: s.Region(),
 	}
 	// RotationEnabled appears once rotation was ever configured (false after CancelRotateSecret).
 	if sec.rotationLambda != "" {

@@ -22,20 +22,14 @@ const (
 	StagePrevious = "AWSPREVIOUS"
 )
 
-// Defaults for where the sandbox pretends to run.
-const (
-	DefaultRegion  = "us-east-1"
-	DefaultAccount = "123456789012"
-)
-
 // Option configures a Service.
 type Option func(*Service)
 
 // WithRegion sets the region used in ARNs (default us-east-1).
-func WithRegion(region string) Option { return func(s *Service) { s.region = region } }
+func WithRegion(region string) Option { return core.WithRegion[Service](region) }
 
 // WithAccount sets the account id used in ARNs (default 123456789012).
-func WithAccount(account string) Option { return func(s *Service) { s.account = account } }
+func WithAccount(account string) Option { return core.WithAccount[Service](account) }
 
 // WithScheduledRotation makes the service start rotations itself when a secret's next rotation
 // window opens (at the window's start, on the sandbox clock), as AWS does on a schedule. It is off
@@ -45,10 +39,9 @@ func WithScheduledRotation() Option { return func(s *Service) { s.scheduled = tr
 // Service is the emulated Secrets Manager. It is safe for concurrent use.
 type Service struct {
 	core.JSONProtocol
-	clock     core.Clock
-	invoker   core.LambdaInvoker
-	region    string
-	account   string
+	clock   core.Clock
+	invoker core.LambdaInvoker
+	core.Place
 	scheduled bool
 
 	ctx    context.Context // cancelled by Close; parent of rotation invocations
@@ -71,14 +64,11 @@ type Service struct {
 func New(clock core.Clock, invoker core.LambdaInvoker, opts ...Option) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
-		JSONProtocol: identity, clock: clock, invoker: invoker, region: DefaultRegion, account: DefaultAccount,
+		JSONProtocol: identity, clock: clock, invoker: invoker, Place: core.DefaultPlace,
 		ctx: ctx, cancel: cancel,
 		secrets: map[string]*secret{}, byName: map[string]*secret{},
 	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+	return core.Configure(s, opts)
 }
 
 // Close cancels rotations in flight and waits for their goroutines to end.
@@ -269,7 +259,7 @@ func (s *Service) findLive(id string) (*secret, error) {
 }
 
 func (s *Service) arnPrefix() string {
-	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:", s.region, s.account)
+	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:", s.Region(), s.Account())
 }
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -310,7 +310,7 @@ type notification struct {
 // render produces what the endpoint receives. The signature is a placeholder: the sandbox does
 // not sign notifications.
 func (s *Service) render(d Delivery, raw bool) string {
-	unsub := fmt.Sprintf("https://sns.%s.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=%s", s.region, d.SubscriptionARN)
+	unsub := fmt.Sprintf("https://sns.%s.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=%s", s.Region(), d.SubscriptionARN)
 	if d.Protocol == "email" {
 		return d.Message + "\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the link below to unsubscribe:\n" +
 			unsub + "\n\nPlease do not reply directly to this email. If you have any questions or comments regarding this email, please contact us at https://aws.amazon.com/support\n"
@@ -322,7 +322,7 @@ func (s *Service) render(d Delivery, raw bool) string {
 		Type: "Notification", MessageID: d.MessageID, TopicArn: d.TopicARN, Message: d.Message,
 		Timestamp: d.Time.Format("2006-01-02T15:04:05.000Z"), SignatureVersion: "1",
 		Signature:      base64.StdEncoding.EncodeToString([]byte("sandbox-unsigned")),
-		SigningCertURL: fmt.Sprintf("https://sns.%s.amazonaws.com/SimpleNotificationService-sandbox.pem", s.region),
+		SigningCertURL: fmt.Sprintf("https://sns.%s.amazonaws.com/SimpleNotificationService-sandbox.pem", s.Region()),
 		UnsubscribeURL: unsub,
 	}
 	if d.Subject != "" {

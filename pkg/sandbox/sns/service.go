@@ -16,27 +16,20 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 )
 
-// Defaults for where the sandbox pretends to run.
-const (
-	DefaultRegion  = "us-east-1"
-	DefaultAccount = "123456789012"
-)
-
 // Option configures a Service.
 type Option func(*Service)
 
 // WithRegion sets the region of topic ARNs (default us-east-1).
-func WithRegion(region string) Option { return func(s *Service) { s.region = region } }
+func WithRegion(region string) Option { return core.WithRegion[Service](region) }
 
 // WithAccount sets the account of topic ARNs (default 123456789012).
-func WithAccount(account string) Option { return func(s *Service) { s.account = account } }
+func WithAccount(account string) Option { return core.WithAccount[Service](account) }
 
 // Service is the emulated SNS. It is safe for concurrent use.
 type Service struct {
 	core.QueryProtocol
-	clock   core.Clock
-	region  string
-	account string
+	clock core.Clock
+	core.Place
 
 	mu         sync.Mutex
 	topics     []*topic
@@ -58,11 +51,8 @@ type subscription struct {
 
 // New returns an SNS with no topics.
 func New(clock core.Clock, opts ...Option) *Service {
-	s := &Service{QueryProtocol: identity, clock: clock, region: DefaultRegion, account: DefaultAccount, deliveries: map[string][]Delivery{}}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+	s := &Service{QueryProtocol: identity, clock: clock, Place: core.DefaultPlace, deliveries: map[string][]Delivery{}}
+	return core.Configure(s, opts)
 }
 
 // identity is how SNS is addressed on the wire.
@@ -128,7 +118,7 @@ type createTopicOutput struct {
 }
 
 func (s *Service) topicARN(name string) string {
-	return fmt.Sprintf("arn:aws:sns:%s:%s:%s", s.region, s.account, name)
+	return fmt.Sprintf("arn:aws:sns:%s:%s:%s", s.Region(), s.Account(), name)
 }
 
 // createTopic is idempotent by name: the same name with the same attributes answers the existing
@@ -207,7 +197,7 @@ func sortedEntries(m map[string]string) []entryXML {
 }
 
 func (s *Service) defaultPolicy(arn string) string {
-	return fmt.Sprintf(`{"Version":"2008-10-17","Id":"__default_policy_ID","Statement":[{"Sid":"__default_statement_ID","Effect":"Allow","Principal":{"AWS":"*"},"Action":["SNS:GetTopicAttributes","SNS:SetTopicAttributes","SNS:AddPermission","SNS:RemovePermission","SNS:DeleteTopic","SNS:Subscribe","SNS:ListSubscriptionsByTopic","SNS:Publish"],"Resource":"%s","Condition":{"StringEquals":{"AWS:SourceOwner":"%s"}}}]}`, arn, s.account)
+	return fmt.Sprintf(`{"Version":"2008-10-17","Id":"__default_policy_ID","Statement":[{"Sid":"__default_statement_ID","Effect":"Allow","Principal":{"AWS":"*"},"Action":["SNS:GetTopicAttributes","SNS:SetTopicAttributes","SNS:AddPermission","SNS:RemovePermission","SNS:DeleteTopic","SNS:Subscribe","SNS:ListSubscriptionsByTopic","SNS:Publish"],"Resource":"%s","Condition":{"StringEquals":{"AWS:SourceOwner":"%s"}}}]}`, arn, s.Account())
 }
 
 func (s *Service) getTopicAttributes(_ context.Context, p url.Values) (any, error) {
@@ -219,7 +209,7 @@ func (s *Service) getTopicAttributes(_ context.Context, p url.Values) (any, erro
 			}
 		}
 		m := map[string]string{
-			"TopicArn": t.arn, "Owner": s.account, "Policy": s.defaultPolicy(t.arn), "DisplayName": "",
+			"TopicArn": t.arn, "Owner": s.Account(), "Policy": s.defaultPolicy(t.arn), "DisplayName": "",
 			"SubscriptionsConfirmed": strconv.Itoa(confirmed), "SubscriptionsPending": "0", "SubscriptionsDeleted": "0",
 			"EffectiveDeliveryPolicy": `{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}`,
 		}
@@ -434,8 +424,8 @@ func (s *Service) getSubscriptionAttributes(_ context.Context, p url.Values) (an
 	return core.Locked(&s.mu, s.findSub, p.Get("SubscriptionArn"), func(sub *subscription) (any, error) {
 		m := map[string]string{
 			"SubscriptionArn": sub.arn, "TopicArn": sub.topicARN, "Protocol": sub.protocol, "Endpoint": sub.endpoint,
-			"Owner": s.account, "ConfirmationWasAuthenticated": "true", "PendingConfirmation": "false",
-			"RawMessageDelivery": "false", "SubscriptionPrincipal": fmt.Sprintf("arn:aws:iam::%s:root", s.account),
+			"Owner": s.Account(), "ConfirmationWasAuthenticated": "true", "PendingConfirmation": "false",
+			"RawMessageDelivery": "false", "SubscriptionPrincipal": fmt.Sprintf("arn:aws:iam::%s:root", s.Account()),
 		}
 		for k, v := range sub.attrs {
 			m[k] = v
@@ -475,7 +465,7 @@ func (s *Service) listSubs(topicARN, token string) (any, error) {
 	}
 	out := listSubsOutput{NextToken: next}
 	for _, sub := range matching[start:end] {
-		out.Subscriptions = append(out.Subscriptions, subMemberXML{sub.topicARN, sub.protocol, sub.arn, s.account, sub.endpoint})
+		out.Subscriptions = append(out.Subscriptions, subMemberXML{sub.topicARN, sub.protocol, sub.arn, s.Account(), sub.endpoint})
 	}
 	return out, nil
 }

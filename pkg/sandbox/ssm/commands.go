@@ -76,7 +76,7 @@ func (s *Service) sendCommand(_ context.Context, in sendCommandInput) (any, erro
 		}
 		seen[id] = true
 		if !s.instances.InstanceRunning(id) {
-			return nil, core.Errorf("InvalidInstanceId", "Instances [[%s]] not in a valid state for account %s", id, s.account)
+			return nil, core.Errorf("InvalidInstanceId", "Instances [[%s]] not in a valid state for account %s", id, s.Account())
 		}
 	}
 	s.mu.Lock()

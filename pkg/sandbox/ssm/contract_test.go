@@ -19,7 +19,6 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
-	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
@@ -53,19 +52,14 @@ func newEnv(t *testing.T, opts ...ssm.Option) *env {
 
 func newEnvWithInstances(t *testing.T, opts ...ssm.Option) (*env, *switchableInstances) {
 	t.Helper()
-	srv := sandbox.NewServer(sandbox.Options{Scale: scale})
-	net := ec2.New(srv.Clock)
-	instances := &switchableInstances{Service: net}
-	secrets := secretsmanager.New(srv.Clock, nil)
-	hsm := cloudhsm.New(srv.Clock, net)
-	svc := ssm.New(srv.Clock, instances, secrets, hsm, opts...)
-	srv.RegisterQuery(net)
-	srv.RegisterJSON(secrets)
-	srv.RegisterJSON(hsm)
-	srv.RegisterJSON(svc)
-	cfg := sandboxtest.Serve(t, srv, svc.Close, hsm.Close, secrets.Close)
+	var instances *switchableInstances
+	stack := sandboxtest.NewHSMStack(scale, func(net *ec2.Service) ssm.Instances {
+		instances = &switchableInstances{Service: net}
+		return instances
+	}, opts...)
+	cfg := stack.Serve(t)
 	return &env{
-		srv: srv, hsm: hsm,
+		srv: stack.Server, hsm: stack.CloudHSM,
 		ssm: awsssm.NewFromConfig(cfg), hsmc: hsmv2.NewFromConfig(cfg), secrets: sm.NewFromConfig(cfg),
 	}, instances
 }

@@ -87,7 +87,7 @@ type Option func(*Service)
 func WithTimings(t Timings) Option { return func(s *Service) { s.timings = t } }
 
 // WithAccount sets the owner account of documents (default 123456789012).
-func WithAccount(account string) Option { return func(s *Service) { s.account = account } }
+func WithAccount(account string) Option { return core.WithAccount[Service](account) }
 
 // Service is the emulated SSM. It is safe for concurrent use.
 type Service struct {
@@ -97,7 +97,7 @@ type Service struct {
 	secrets   core.SecretReader
 	hsm       HSM
 	timings   Timings
-	account   string
+	core.Place
 
 	mu       sync.Mutex
 	docs     map[string]*document
@@ -111,12 +111,10 @@ type Service struct {
 func New(clock core.Clock, instances Instances, secrets core.SecretReader, hsm HSM, opts ...Option) *Service {
 	s := &Service{
 		JSONProtocol: identity, clock: clock, instances: instances, secrets: secrets, hsm: hsm, timings: DefaultTimings,
-		account: "123456789012", docs: map[string]*document{}, commands: map[string]*command{},
+		Place: core.DefaultPlace, docs: map[string]*document{}, commands: map[string]*command{},
 	}
 	s.timers = core.NewTimers(clock, &s.mu)
-	for _, o := range opts {
-		o(s)
-	}
+	core.Configure(s, opts)
 	for _, name := range hsmdocs.Names() {
 		content, _ := hsmdocs.Content(name)
 		d, err := parseDocument(name, content, s.clock.Now())
@@ -252,7 +250,7 @@ func (s *Service) createDocument(_ context.Context, in createDocumentInput) (any
 
 func (s *Service) describe(d *document) map[string]any {
 	return map[string]any{
-		"Name": d.name, "Owner": s.account, "CreatedDate": core.EpochTime(d.created), "Status": "Active",
+		"Name": d.name, "Owner": s.Account(), "CreatedDate": core.EpochTime(d.created), "Status": "Active",
 		"DocumentVersion": "1", "LatestVersion": "1", "DefaultVersion": "1", "Description": d.description,
 		"Parameters": d.params, "PlatformTypes": []string{"Linux", "MacOS"}, "DocumentType": "Command",
 		"SchemaVersion": d.schema, "DocumentFormat": "JSON", "Hash": d.hash, "HashType": "Sha256",

@@ -1,7 +1,6 @@
 package stepfunctions_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +12,7 @@ import (
 // own models and serializers.
 func TestAWSCLI(t *testing.T) {
 	sb := sandboxtest.New(t, sandboxtest.Scale(2000))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cli := sandboxtest.NewCLI(t, ctx, sb.URL)
+	cli := sandboxtest.NewCLI(t, sandboxtest.Context(t, time.Minute), sb.URL)
 	aws := func(args ...string) map[string]any { return cli.Run(append([]string{"stepfunctions"}, args...)...) }
 	created := aws("create-state-machine", "--name", "cli", "--role-arn", role,
 		"--definition", `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":30,"Next":"P"},"P":{"Type":"Pass","Parameters":{"greeting.$":"States.Format('hello {}', $.who)"},"End":true}}}`)

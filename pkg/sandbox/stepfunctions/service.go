@@ -35,9 +35,9 @@ type StatusChange struct {
 // Service is the emulated Step Functions.
 type Service struct {
 	core.JSONProtocol
-	clock           core.Clock
-	lambda          core.LambdaInvoker
-	region, account string
+	clock  core.Clock
+	lambda core.LambdaInvoker
+	core.Place
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -66,20 +66,17 @@ type execution struct {
 type Option func(*Service)
 
 // WithRegion sets the region used in ARNs (default us-east-1).
-func WithRegion(r string) Option { return func(s *Service) { s.region = r } }
+func WithRegion(r string) Option { return core.WithRegion[Service](r) }
 
 // WithAccount sets the account used in ARNs (default 123456789012).
-func WithAccount(a string) Option { return func(s *Service) { s.account = a } }
+func WithAccount(a string) Option { return core.WithAccount[Service](a) }
 
 // New returns a Step Functions service whose tasks invoke functions through lambda.
 func New(clock core.Clock, lambda core.LambdaInvoker, opts ...Option) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{JSONProtocol: identity, clock: clock, lambda: lambda, region: "us-east-1", account: "123456789012", ctx: ctx, cancel: cancel,
+	s := &Service{JSONProtocol: identity, clock: clock, lambda: lambda, Place: core.DefaultPlace, ctx: ctx, cancel: cancel,
 		integrations: map[string]Integration{}, machines: map[string]*machine{}, executions: map[string]*execution{}}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
+	return core.Configure(s, opts)
 }
 
 // Close aborts every running execution and waits for them to end.
@@ -142,11 +139,11 @@ var _ core.JSONService = (*Service)(nil)
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
 func (s *Service) machineARN(name string) string {
-	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", s.region, s.account, name)
+	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", s.Region(), s.Account(), name)
 }
 
 func (s *Service) executionARN(machine, name string) string {
-	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", s.region, s.account, machine, name)
+	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", s.Region(), s.Account(), machine, name)
 }
 
 // parseDefinition validates a definition, including that every aws-sdk resource is runnable here.
@@ -386,7 +383,7 @@ func (s *Service) Start(machineArn, name, input string) (string, time.Time, erro
 	ex.run = asl.Start(s.ctx, m.def, value, asl.Options{
 		Clock: s.clock, Invoker: &invoker{s: s},
 		ExecutionARN: arn, ExecutionName: name, StateMachineARN: m.arn, StateMachineName: m.name,
-		RoleARN: m.roleArn, Region: s.region,
+		RoleARN: m.roleArn, Region: s.Region(),
 	})
 	s.executions[arn] = ex
 	hook := s.onStatus

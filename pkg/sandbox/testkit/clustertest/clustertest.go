@@ -11,6 +11,7 @@
 package clustertest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -28,28 +29,18 @@ import (
 // safety net.
 func Functions() []string { return resourcedef.Cluster.FunctionNames() }
 
-// Options adjust a deployment.
-type Options struct {
-	// Env adds environment variables to named functions (for example a crash hook).
-	Env map[string]map[string]string
-	// StackName names the stack in the driver's events (default "strongroom-e2e").
-	StackName string
-}
+// Options adjust a deployment: its stack name (default "strongroom-e2e") and extra environment
+// per function (for example a crash hook).
+type Options = stacktest.DeployOptions
 
 // Deployment is the construct standing in one sandbox.
-type Deployment struct{ *stacktest.Deployment }
+type Deployment = stacktest.Deployment
 
 // Deploy registers everything the construct declares, from pkg/resourcedef's Cluster. logs
 // receives every function's output (pass a Recorder.Writer so secret scans cover it).
 func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, bins map[string]string, logs io.Writer, o Options) (*Deployment, error) {
-	if o.StackName == "" {
-		o.StackName = "strongroom-e2e"
-	}
-	d, err := stacktest.Deploy(ctx, sb, cfg, resourcedef.Cluster, bins, logs, stacktest.DeployOptions{StackName: o.StackName, Env: o.Env})
-	if err != nil {
-		return nil, err
-	}
-	return &Deployment{d}, nil
+	o.StackName = cmp.Or(o.StackName, "strongroom-e2e")
+	return stacktest.Deploy(ctx, sb, cfg, resourcedef.Cluster, bins, logs, o)
 }
 
 // Properties are a valid Custom::CloudHsmCluster's properties in the sandbox's default VPC:

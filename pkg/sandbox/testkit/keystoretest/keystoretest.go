@@ -10,6 +10,7 @@
 package keystoretest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -196,24 +197,18 @@ func RunDocument(ctx context.Context, cfg aws.Config, doc string, params map[str
 	return fmt.Errorf("%s: timed out", doc)
 }
 
-// Options adjust a deployment.
-type Options struct {
-	// Env adds environment variables to named functions (for example a crash hook).
-	Env map[string]map[string]string
-	// StackName names the stack (default "strongroom-keystore-e2e").
-	StackName string
-}
+// Options adjust a deployment: its stack name (default "strongroom-keystore-e2e") and extra
+// environment per function (for example a crash hook).
+type Options = stacktest.DeployOptions
 
-// Deployment is the construct standing in one sandbox.
+// Deployment is the construct standing in one sandbox, with the key store's own helpers.
 type Deployment struct{ *stacktest.Deployment }
 
 // Deploy registers everything the construct declares, from pkg/resourcedef's KeyStore. logs
 // receives every function's output (pass a Recorder.Writer so secret scans cover it).
 func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, bins map[string]string, logs io.Writer, o Options) (*Deployment, error) {
-	if o.StackName == "" {
-		o.StackName = "strongroom-keystore-e2e"
-	}
-	d, err := stacktest.Deploy(ctx, sb, cfg, resourcedef.KeyStore, bins, logs, stacktest.DeployOptions{StackName: o.StackName, Env: o.Env})
+	o.StackName = cmp.Or(o.StackName, "strongroom-keystore-e2e")
+	d, err := stacktest.Deploy(ctx, sb, cfg, resourcedef.KeyStore, bins, logs, o)
 	if err != nil {
 		return nil, err
 	}

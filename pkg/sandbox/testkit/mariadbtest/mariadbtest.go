@@ -330,18 +330,27 @@ func (s *Server) TLSConfig() *tls.Config {
 // Login connects over TCP with TLS as user and runs SELECT 1, returning the error if any. Tests use
 // it to prove which credentials work.
 func (s *Server) Login(ctx context.Context, user, password, dbname string) error {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = user, password, "tcp", s.Addr(), dbname
-	cfg.TLS = s.TLSConfig()
-	cfg.Timeout = 5 * time.Second
-	conn, err := mysql.NewConnector(cfg)
+	db, err := s.open(user, password, dbname, s.TLSConfig())
 	if err != nil {
 		return err
 	}
-	db := sql.OpenDB(conn)
 	defer db.Close()
 	var one int
 	return db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// open returns a handle that connects over TCP to dbname (none when empty) as user, with tlsConf
+// (plain TCP when nil) and a 5 s dial timeout. The caller closes it.
+func (s *Server) open(user, password, dbname string, tlsConf *tls.Config) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = user, password, "tcp", s.Addr(), dbname
+	cfg.TLS = tlsConf
+	cfg.Timeout = 5 * time.Second
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(conn), nil
 }
 
 // Main starts one server for a test binary, stores it in *srv, runs the tests and stops the server.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"database/sql"
 	"errors"
 	"net"
 	"os"
@@ -19,15 +18,10 @@ var srv *Server
 func TestMain(m *testing.M) { os.Exit(Main(m, Options{}, &srv)) }
 
 func ping(ctx context.Context, s *Server, user, pass string, tlsConf *tls.Config) error {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = user, pass, "tcp", s.Addr()
-	cfg.TLS = tlsConf
-	cfg.Timeout = 5 * time.Second
-	conn, err := mysql.NewConnector(cfg)
+	db, err := s.open(user, pass, "", tlsConf)
 	if err != nil {
 		return err
 	}
-	db := sql.OpenDB(conn)
 	defer db.Close()
 	return db.PingContext(ctx)
 }
@@ -47,13 +41,10 @@ func TestLoginOverTLS(t *testing.T) {
 		t.Fatalf("login with a wrong password: got %v, want MySQL error 1045", err)
 	}
 	// The session really is encrypted.
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.TLS = user, "p'w\\d\"1", "tcp", srv.Addr(), srv.TLSConfig()
-	conn, err := mysql.NewConnector(cfg)
+	db, err := srv.open(user, "p'w\\d\"1", "", srv.TLSConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(conn)
 	defer db.Close()
 	var name, cipher string
 	if err := db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil {
