@@ -77,6 +77,7 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 	for _, s := range p.Subnets {
 		subnetIDs = append(subnetIDs, s.SubnetId())
 	}
+	// Set, as checked above: SendCommand is scoped to this instance.
 	instance := jsii.String(p.ClientInstanceID)
 	if p.ClientInstance != nil {
 		instance = p.ClientInstance.InstanceId()
@@ -98,23 +99,12 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 	var err error
 	c.WorkflowResource, err = workflowresource.New(c.Construct, workflowresource.Props{
 		Definition: resourcedef.Cluster, BuildDir: p.BuildDir, SecretPrefix: c.SecretPrefix,
-		ClientInstanceID: instanceIDOrNil(p), Properties: props, LogRetention: p.LogRetention,
+		ClientInstanceID: instance, Properties: props, LogRetention: p.LogRetention,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", id, err)
 	}
 	return c, nil
-}
-
-// instanceIDOrNil is the client instance's id when this app knows it, so SendCommand is scoped to it.
-func instanceIDOrNil(p Props) *string {
-	if p.ClientInstance != nil {
-		return p.ClientInstance.InstanceId()
-	}
-	if p.ClientInstanceID != "" {
-		return jsii.String(p.ClientInstanceID)
-	}
-	return nil
 }
 
 // secretFindings are cdk-nag's IAM5 finding strings for this resource's secret ARN patterns, so a

@@ -138,18 +138,14 @@ func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
 		w.StateMachines[wf.Kind] = sm
 	}
 	// Then the functions whose environment or grants name the state machines.
-	for _, f := range []*resourcedef.Function{&def.Entry, &def.SafetyNet} {
-		id := "Entry"
-		if f == &def.SafetyNet {
-			id = "SafetyNet"
-		}
-		fn, err := r.function(scope, id, *f, f.Description, 0, 0)
-		if err != nil {
-			return nil, err
-		}
-		w.Functions[f.Name] = fn
+	var err error
+	if w.Entry, err = r.function(scope, "Entry", def.Entry, def.Entry.Description, 0, 0); err != nil {
+		return nil, err
 	}
-	w.Entry, w.SafetyNet = w.Functions[def.Entry.Name], w.Functions[def.SafetyNet.Name]
+	if w.SafetyNet, err = r.function(scope, "SafetyNet", def.SafetyNet, def.SafetyNet.Description, 0, 0); err != nil {
+		return nil, err
+	}
+	w.Functions[def.Entry.Name], w.Functions[def.SafetyNet.Name] = w.Entry, w.SafetyNet
 	dlq := r.safetyNetRule(scope)
 	r.alarms(scope, dlq)
 

@@ -35,14 +35,11 @@ import (
 // rendering and redaction rules themselves are tested in pkg/trailalert.
 
 // binaries["trailrelay"] is this command built for the host with make build's flags, by
-// stacktest.Main from the module root (repoRoot).
-var (
-	repoRoot string
-	binaries map[string]string
-)
+// stacktest.Main from the module root.
+var binaries map[string]string
 
 func TestMain(m *testing.M) {
-	os.Exit(stacktest.Main(m, "trailrelay-test-", "trailrelay", []string{"trailrelay"}, &repoRoot, &binaries))
+	os.Exit(stacktest.Main(m, "trailrelay-test-", "trailrelay", []string{"trailrelay"}, &binaries))
 }
 
 // fixtures returns pkg/trailalert's recorded EventBridge events, by file name.

@@ -18,13 +18,10 @@ import (
 )
 
 // Built once for the whole package: every function's host binary.
-var (
-	repoRoot string
-	binaries map[string]string
-)
+var binaries map[string]string
 
 func TestMain(m *testing.M) {
-	os.Exit(stacktest.Main(m, "clustertest-bin-", "the cluster functions", clustertest.Functions(), &repoRoot, &binaries))
+	os.Exit(stacktest.Main(m, "clustertest-bin-", "the cluster functions", clustertest.Functions(), &binaries))
 }
 
 // scale is the sandbox clock speed of these tests. A Create takes about 25 sandbox minutes (about

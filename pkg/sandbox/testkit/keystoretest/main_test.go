@@ -19,13 +19,10 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/stacktest"
 )
 
-var (
-	repoRoot string
-	binaries map[string]string
-)
+var binaries map[string]string
 
 func TestMain(m *testing.M) {
-	os.Exit(stacktest.Main(m, "keystoretest-bin-", "the key store functions", keystoretest.Functions(), &repoRoot, &binaries))
+	os.Exit(stacktest.Main(m, "keystoretest-bin-", "the key store functions", keystoretest.Functions(), &binaries))
 }
 
 // setupScale runs the cluster runbook (about 20 sandbox minutes) in a few wall seconds; scale is

@@ -89,17 +89,16 @@ func Binaries(ctx context.Context, root, dir string, names []string) (map[string
 	return out, errors.Join(errs...)
 }
 
-// Main is a harness's TestMain body: it finds the module root (into *root), builds functions for
-// the host into a temporary directory named after tempPrefix (into *bins; removed when the tests
+// Main is a harness's TestMain body: from the module root it builds functions for the host into
+// a temporary directory named after tempPrefix (into *bins; removed when the tests
 // end, the build bounded by five minutes), and runs m. what names the functions in a build error.
 // It returns the exit code for os.Exit.
-func Main(m *testing.M, tempPrefix, what string, functions []string, root *string, bins *map[string]string) int {
+func Main(m *testing.M, tempPrefix, what string, functions []string, bins *map[string]string) int {
 	r, err := RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	*root = r
 	dir, err := os.MkdirTemp("", tempPrefix)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
