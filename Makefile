@@ -6,7 +6,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 GO        ?= go
-LAMBDAS   := $(notdir $(wildcard lambdas/*))
+LAMBDAS   := $(patsubst lambdas/%/main.go,%,$(wildcard lambdas/*/main.go))
 BUILD_DIR := build
 # jsii warns on every run that Node 20 is end of life; the CDK app works on it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -108,7 +108,7 @@ lint: ## gofmt, go vet, staticcheck and govulncheck (both pinned in go.mod as to
 	$(GO) tool govulncheck -db "file://$$osv" ./...
 
 .PHONY: bench
-bench: ## benchmarks, with ratios measured side by side in one run
+bench: synth ## benchmarks, ratios measured side by side in one run (cold starts of every deployed function vs a hello-world)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 .PHONY: demo

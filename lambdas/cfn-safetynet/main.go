@@ -6,12 +6,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/strongroom/strongroom/pkg/customresource"
+	"github.com/strongroom/strongroom/pkg/customresource/safetynet"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("cfn-safetynet")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &customresource.SafetyNet{SFN: sfn.NewFromConfig(cfg), Send: customresource.DefaultSender}
+	log, cfg := lambdaenv.Setup("cfn-safetynet")
+	step := &safetynet.SafetyNet{SFN: sfn.NewFromConfig(cfg), Send: customresource.DefaultSender}
 	lambdaenv.Start(log, step.Handle)
 }

@@ -6,15 +6,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/activate"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/runcommand"
 )
 
 func main() {
-	log := lambdaenv.Logger("cluster-activate")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &hsmcluster.Activate{
+	log, cfg := lambdaenv.Setup("cluster-activate")
+	step := &activate.Activate{
 		Send:    &runcommand.Send{SSM: ssm.NewFromConfig(cfg), Document: lambdaenv.Required(log, "ACTIVATE_DOCUMENT"), TimeoutSeconds: 600},
 		Secrets: secretsmanager.NewFromConfig(cfg),
 		Region:  cfg.Region,

@@ -5,13 +5,12 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/check"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("cluster-check")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &hsmcluster.CheckEnvironment{EC2: ec2.NewFromConfig(cfg)}
+	log, cfg := lambdaenv.Setup("cluster-check")
+	step := &check.CheckEnvironment{EC2: ec2.NewFromConfig(cfg)}
 	lambdaenv.Start(log, step.Handle)
 }

@@ -4,13 +4,12 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/delete"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("cluster-delete")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &hsmcluster.DeleteCluster{HSM: cloudhsmv2.NewFromConfig(cfg)}
+	log, cfg := lambdaenv.Setup("cluster-delete")
+	step := &delete.DeleteCluster{HSM: cloudhsmv2.NewFromConfig(cfg)}
 	lambdaenv.Start(log, step.Handle)
 }

@@ -4,13 +4,12 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/describe"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("cluster-describe")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &hsmcluster.Describe{HSM: cloudhsmv2.NewFromConfig(cfg)}
+	log, cfg := lambdaenv.Setup("cluster-describe")
+	step := &describe.Describe{HSM: cloudhsmv2.NewFromConfig(cfg)}
 	lambdaenv.Start(log, step.Handle)
 }

@@ -5,14 +5,13 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/password"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("cluster-password")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &hsmcluster.StorePassword{
+	log, cfg := lambdaenv.Setup("cluster-password")
+	step := &password.StorePassword{
 		Secrets:  secretsmanager.NewFromConfig(cfg),
 		KMSKeyID: lambdaenv.Required(log, "SECRET_KMS_KEY_ID"),
 		Tags:     map[string]string{"strongroom:purpose": "hsm-admin-password"},

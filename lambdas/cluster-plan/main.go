@@ -5,13 +5,12 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/plan"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("cluster-plan")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &hsmcluster.PlanRequest{HSM: cloudhsmv2.NewFromConfig(cfg)}
+	log, cfg := lambdaenv.Setup("cluster-plan")
+	step := &plan.PlanRequest{HSM: cloudhsmv2.NewFromConfig(cfg)}
 	lambdaenv.Start(log, step.Handle)
 }

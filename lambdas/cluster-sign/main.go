@@ -7,18 +7,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/strongroom/strongroom/pkg/customerca"
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/sign"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("cluster-sign")
-	cfg := lambdaenv.AWSConfig(log)
+	log, cfg := lambdaenv.Setup("cluster-sign")
 	kmsKey := lambdaenv.Required(log, "CA_KMS_KEY_ID")
 	sm := secretsmanager.NewFromConfig(cfg)
-	step := &hsmcluster.SignCSR{
+	step := &sign.SignCSR{
 		HSM: cloudhsmv2.NewFromConfig(cfg),
-		NewStore: func(keyName, certName string) hsmcluster.CAStore {
+		NewStore: func(keyName, certName string) sign.CAStore {
 			return &customerca.Store{Secrets: sm, KeySecretName: keyName, CertSecretName: certName, KMSKeyID: kmsKey,
 				Tags: map[string]string{"strongroom:purpose": "customer-ca"}}
 		},

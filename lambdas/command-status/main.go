@@ -9,8 +9,7 @@ import (
 )
 
 func main() {
-	log := lambdaenv.Logger("command-status")
-	cfg := lambdaenv.AWSConfig(log)
+	log, cfg := lambdaenv.Setup("command-status")
 	step := &runcommand.Check{SSM: ssm.NewFromConfig(cfg)}
 	lambdaenv.Start(log, step.Handle)
 }

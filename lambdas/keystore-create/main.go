@@ -6,13 +6,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/strongroom/strongroom/pkg/keystore"
+	"github.com/strongroom/strongroom/pkg/keystore/create"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("keystore-create")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &keystore.Create{KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
+	log, cfg := lambdaenv.Setup("keystore-create")
+	step := &create.Create{KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
 	lambdaenv.Start(log, step.Handle)
 }

@@ -5,13 +5,12 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/strongroom/strongroom/pkg/keystore"
+	"github.com/strongroom/strongroom/pkg/keystore/describe"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("keystore-describe")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &keystore.Describe{KMS: kms.NewFromConfig(cfg)}
+	log, cfg := lambdaenv.Setup("keystore-describe")
+	step := &describe.Describe{KMS: kms.NewFromConfig(cfg)}
 	lambdaenv.Start(log, step.Handle)
 }

@@ -7,17 +7,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
-	"github.com/strongroom/strongroom/pkg/keystore"
+	clusterpassword "github.com/strongroom/strongroom/pkg/hsmcluster/password"
+	"github.com/strongroom/strongroom/pkg/keystore/password"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("keystore-password")
-	cfg := lambdaenv.AWSConfig(log)
+	log, cfg := lambdaenv.Setup("keystore-password")
 	sm := secretsmanager.NewFromConfig(cfg)
-	step := &keystore.Password{
-		Create:  &hsmcluster.StorePassword{Secrets: sm, KMSKeyID: os.Getenv("SECRET_KMS_KEY_ID")},
+	step := &password.Password{
+		Create:  &clusterpassword.StorePassword{Secrets: sm, KMSKeyID: os.Getenv("SECRET_KMS_KEY_ID")},
 		Secrets: sm,
 	}
 	lambdaenv.Start(log, step.Handle)

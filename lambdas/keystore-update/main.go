@@ -5,13 +5,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/strongroom/strongroom/pkg/keystore"
+	"github.com/strongroom/strongroom/pkg/keystore/update"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 )
 
 func main() {
-	log := lambdaenv.Logger("keystore-update")
-	cfg := lambdaenv.AWSConfig(log)
-	step := &keystore.Update{KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
+	log, cfg := lambdaenv.Setup("keystore-update")
+	step := &update.Update{KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
 	lambdaenv.Start(log, step.Handle)
 }

@@ -5,23 +5,22 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/strongroom/strongroom/pkg/keystore"
+	"github.com/strongroom/strongroom/pkg/keystore/user"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/runcommand"
 )
 
 func main() {
-	log := lambdaenv.Logger("keystore-user")
-	cfg := lambdaenv.AWSConfig(log)
+	log, cfg := lambdaenv.Setup("keystore-user")
 	api := ssm.NewFromConfig(cfg)
 	send := func(env string) *runcommand.Send {
 		return &runcommand.Send{SSM: api, Document: lambdaenv.Required(log, env), TimeoutSeconds: 600}
 	}
-	step := &keystore.User{
+	step := &user.User{
 		Send: map[string]*runcommand.Send{
-			keystore.UserCreate:         send("CREATE_USER_DOCUMENT"),
-			keystore.UserDelete:         send("DELETE_USER_DOCUMENT"),
-			keystore.UserChangePassword: send("CHANGE_PASSWORD_DOCUMENT"),
+			user.UserCreate:         send("CREATE_USER_DOCUMENT"),
+			user.UserDelete:         send("DELETE_USER_DOCUMENT"),
+			user.UserChangePassword: send("CHANGE_PASSWORD_DOCUMENT"),
 		},
 		Region: cfg.Region,
 	}

@@ -38,7 +38,7 @@ func setup(log *slog.Logger) (*trailalert.Relay, error) {
 		return nil, err
 	}
 	// lambdaenv's configuration, not config.LoadDefaultConfig: the relay's cold start is measured
-	// (BenchmarkColdStart).
+	// (lambdas/coldstart_test.go).
 	cfg := lambdaenv.AWSConfig(log)
 	client := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SNS") })
 	return trailalert.NewRelay(alerter, client, os.Getenv("TOPIC_ARN"), log)

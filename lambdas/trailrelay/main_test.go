@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -430,67 +429,4 @@ func TestAlertsPipelineInSandbox(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"alert published"`) {
 		t.Error("relay logs were not captured, so the scan above proves nothing about them")
 	}
-}
-
-// BenchmarkColdStart measures exec -> first GET /next (the runtime asking for its first event)
-// of the trailrelay bootstrap and of a minimal aws-lambda-go hello-world, both built for the host
-// with make build's flags, alternating the two in one run so they share the machine's state.
-// Reported: each median in ms, their ratio (target <= 1.5) and each binary's size in bytes.
-func BenchmarkColdStart(b *testing.B) {
-	ctx := context.Background()
-	relay := binaries["trailrelay"]
-	hello, err := lambdaruntime.BuildHost(ctx, "github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime/testdata/hello", b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	env := []string{"TOPIC_ARN=arn:aws:sns:us-east-1:111122223333:strongroom-alerts", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y"}
-	coldStart := func(path, name string) time.Duration {
-		p, err := lambdaruntime.Start(ctx, lambdaruntime.Config{Path: path, FunctionName: name, Env: env})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer p.Close()
-		d, err := p.Ready(ctx)
-		if err != nil {
-			b.Fatalf("%s: %v", name, err)
-		}
-		return d
-	}
-	// One unmeasured start each, so both binaries are in the page cache.
-	coldStart(relay, "trailrelay")
-	coldStart(hello, "hello")
-	var relayTimes, helloTimes []time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i%2 == 0 {
-			relayTimes = append(relayTimes, coldStart(relay, "trailrelay"))
-			helloTimes = append(helloTimes, coldStart(hello, "hello"))
-		} else {
-			helloTimes = append(helloTimes, coldStart(hello, "hello"))
-			relayTimes = append(relayTimes, coldStart(relay, "trailrelay"))
-		}
-	}
-	b.StopTimer()
-	r, h := median(relayTimes), median(helloTimes)
-	b.ReportMetric(ms(r), "trailrelay-ms")
-	b.ReportMetric(ms(h), "hello-ms")
-	b.ReportMetric(float64(r)/float64(h), "ratio")
-	b.ReportMetric(float64(fileSize(b, relay)), "trailrelay-bytes")
-	b.ReportMetric(float64(fileSize(b, hello)), "hello-bytes")
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func fileSize(b *testing.B, path string) int64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return st.Size()
 }

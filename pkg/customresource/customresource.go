@@ -23,9 +23,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
@@ -171,85 +168,6 @@ func (s *Answer) Handle(ctx context.Context, in AnswerInput) (AnswerOutput, erro
 		return AnswerOutput{}, err
 	}
 	return AnswerOutput{Status: r.Status, PhysicalResourceID: r.PhysicalResourceID, Reason: r.Reason}, nil
-}
-
-// StarterAPI is the part of the Step Functions client the entry step uses.
-type StarterAPI interface {
-	StartExecution(ctx context.Context, params *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
-}
-
-var _ StarterAPI = (*sfn.Client)(nil)
-
-// Validator checks a request's properties before any workflow starts; its error text is the
-// FAILED reason. It is not called for Delete: a delete must work whatever the properties say.
-type Validator func(ev *cfn.Event) error
-
-// Entry is the custom resource's service token: it answers at once what needs no workflow (bad
-// properties, a Delete of a resource that was never created) and otherwise starts the request's
-// workflow and returns, leaving the answer to the workflow.
-type Entry struct {
-	SFN StarterAPI
-	// StateMachines maps each request type to its state machine ARN.
-	StateMachines map[cfn.RequestType]string
-	Validate      Validator
-	Send          Sender
-}
-
-// EntryOutput tells what the entry step did, for its log line.
-type EntryOutput struct {
-	Action       string `json:"Action"`
-	ExecutionARN string `json:"ExecutionArn,omitempty"`
-}
-
-// Handle implements the step.
-func (s *Entry) Handle(ctx context.Context, ev cfn.Event) (EntryOutput, error) {
-	answer := func(o Outcome) (EntryOutput, error) {
-		_, err := (&Answer{Send: s.Send}).Handle(ctx, AnswerInput{Event: ev, Outcome: o})
-		return EntryOutput{Action: "answered " + string(o.Status)}, err
-	}
-	switch ev.RequestType {
-	case cfn.RequestCreate, cfn.RequestUpdate, cfn.RequestDelete:
-	default:
-		return answer(Outcome{Status: cfn.StatusFailed, Reason: fmt.Sprintf("unknown RequestType %q", ev.RequestType)})
-	}
-	if ev.RequestType == cfn.RequestDelete && NamesNoResource(ev.PhysicalResourceID) {
-		return answer(Outcome{Status: cfn.StatusSuccess})
-	}
-	if ev.RequestType != cfn.RequestDelete && s.Validate != nil {
-		if err := s.Validate(&ev); err != nil {
-			return answer(Outcome{Status: cfn.StatusFailed, Reason: err.Error()})
-		}
-	}
-	arn := s.StateMachines[ev.RequestType]
-	if arn == "" {
-		return answer(Outcome{Status: cfn.StatusFailed, Reason: fmt.Sprintf("no workflow is configured for %s requests", ev.RequestType)})
-	}
-	input, err := json.Marshal(WorkflowInput{Event: ev})
-	if err != nil {
-		return EntryOutput{}, lambdaerr.Terminal("encode workflow input", err)
-	}
-	out, err := s.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(arn),
-		// The request id names the execution, so a retried invocation of this Lambda for the same
-		// request starts nothing new.
-		Name:  aws.String(ExecutionName(ev)),
-		Input: aws.String(string(input)),
-	})
-	var exists *sfntypes.ExecutionAlreadyExists
-	if errors.As(err, &exists) {
-		return EntryOutput{Action: "already started"}, nil
-	}
-	if err != nil {
-		err = lambdaerr.Classify(fmt.Errorf("start %s workflow: %w", ev.RequestType, err))
-		var terminal *lambdaerr.TerminalError
-		if errors.As(err, &terminal) {
-			// No execution exists, so no workflow and no safety net will answer: answer now, or
-			// the stack waits for the ServiceTimeout.
-			return answer(Outcome{Status: cfn.StatusFailed, Reason: err.Error()})
-		}
-		return EntryOutput{}, err
-	}
-	return EntryOutput{Action: "started", ExecutionARN: aws.ToString(out.ExecutionArn)}, nil
 }
 
 // ExecutionName is the execution's name for a request: at most 80 characters of [A-Za-z0-9-_].

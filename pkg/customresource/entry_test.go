@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/customresource/entry"
+
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -31,8 +33,8 @@ func (v *validator) validate(ev *cfn.Event) error {
 
 var goodProps = map[string]any{"SubnetIds": []any{"subnet-0123456789abcdef0", "subnet-0123456789abcdef1"}}
 
-func newEntry(s *fakeSFN, v *validator, rec *recorder) *customresource.Entry {
-	return &customresource.Entry{SFN: s,
+func newEntry(s *fakeSFN, v *validator, rec *recorder) *entry.Entry {
+	return &entry.Entry{SFN: s,
 		StateMachines: map[cfn.RequestType]string{cfn.RequestCreate: createSM, cfn.RequestUpdate: updateSM, cfn.RequestDelete: deleteSM},
 		Validate:      v.validate, Send: rec.send}
 }
@@ -65,7 +67,7 @@ func TestEntryStartsTheRequestsWorkflow(t *testing.T) {
 				t.Fatalf("ExecutionName = %q; want %q", customresource.ExecutionName(ev), name)
 			}
 			arn := execARN(tc.machine, name)
-			if want := (customresource.EntryOutput{Action: "started", ExecutionARN: arn}); out != want {
+			if want := (entry.EntryOutput{Action: "started", ExecutionARN: arn}); out != want {
 				t.Fatalf("out = %+v; want %+v", out, want)
 			}
 			e := s.execs[arn]
@@ -165,14 +167,14 @@ func TestEntryStartFailures(t *testing.T) {
 	}
 	s.execs[first.ExecutionARN].status = sfntypes.ExecutionStatusSucceeded
 	third, err := e.Handle(ctx, ev)
-	if err != nil || third != (customresource.EntryOutput{Action: "already started"}) || len(s.execs) != 1 {
+	if err != nil || third != (entry.EntryOutput{Action: "already started"}) || len(s.execs) != 1 {
 		t.Fatalf("retry after the end: %+v %v", third, err)
 	}
 
 	s = newFakeSFN()
 	s.inject("StartExecution", throttled("StartExecution"))
 	out, err := newEntry(s, &validator{}, rec).Handle(ctx, ev)
-	if errType(err) != lambdaerr.NameRetryable || !strings.HasPrefix(err.Error(), "start Create workflow: ") || out != (customresource.EntryOutput{}) {
+	if errType(err) != lambdaerr.NameRetryable || !strings.HasPrefix(err.Error(), "start Create workflow: ") || out != (entry.EntryOutput{}) {
 		t.Fatalf("throttled: %+v %v (%s)", out, err, errType(err))
 	}
 	if rec.attempts != 0 || len(s.execs) != 0 {

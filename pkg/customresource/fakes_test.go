@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/pkg/customresource/entry"
+	"github.com/strongroom/strongroom/pkg/customresource/safetynet"
+
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -26,7 +29,6 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/strongroom/strongroom/pkg/customresource"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -191,8 +193,8 @@ func (f *fakeSFN) GetExecutionHistory(_ context.Context, in *sfn.GetExecutionHis
 }
 
 var (
-	_ customresource.StarterAPI = (*fakeSFN)(nil)
-	_ customresource.HistoryAPI = (*fakeSFN)(nil)
+	_ entry.StarterAPI     = (*fakeSFN)(nil)
+	_ safetynet.HistoryAPI = (*fakeSFN)(nil)
 )
 
 // recorder is a Sender that keeps every response it was asked to send; fail queues errors for the

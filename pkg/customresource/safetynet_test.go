@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/customresource/safetynet"
+
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,7 +48,7 @@ func history(t *testing.T, steps ...any) []sfntypes.HistoryEvent {
 
 // statusChange is EventBridge's "Step Functions Execution Status Change" event.
 func statusChange(arn, status string) events.CloudWatchEvent {
-	d, _ := json.Marshal(customresource.StatusChange{ExecutionARN: arn, StateMachineARN: createSM, Name: arn[strings.LastIndex(arn, ":")+1:], Status: status})
+	d, _ := json.Marshal(safetynet.StatusChange{ExecutionARN: arn, StateMachineARN: createSM, Name: arn[strings.LastIndex(arn, ":")+1:], Status: status})
 	return events.CloudWatchEvent{DetailType: "Step Functions Execution Status Change", Source: "aws.states", Detail: d}
 }
 
@@ -144,7 +146,7 @@ func TestSafetyNetAnswersForAnUnansweredExecution(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, rec := newFakeSFN(), &recorder{}
 			arn := addExecution(t, s, tc.ev, tc.status, tc.errCode, tc.cause, tc.history(t))
-			out, err := (&customresource.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, string(tc.status)))
+			out, err := (&safetynet.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, string(tc.status)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +171,7 @@ func TestSafetyNetLeavesAnsweredExecutions(t *testing.T) {
 		exit{sfntypes.HistoryEventTypeTaskStateExited, "AnswerFailure", map[string]any{"PhysicalResourceId": "cluster-abcdefghijk",
 			"Answer": customresource.AnswerOutput{Status: cfn.StatusFailed, PhysicalResourceID: "cluster-abcdefghijk", Reason: "sign CSR: cluster is ACTIVE"}}},
 		sfntypes.HistoryEventTypeFailStateEntered, sfntypes.HistoryEventTypeExecutionFailed))
-	out, err := (&customresource.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED"))
+	out, err := (&safetynet.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED"))
 	if err != nil || out.Action != "already answered" || rec.attempts != 0 {
 		t.Fatalf("out %+v, err %v, %d sends", out, err, rec.attempts)
 	}
@@ -193,7 +195,7 @@ func TestSafetyNetIgnores(t *testing.T) {
 	s, rec := newFakeSFN(), &recorder{}
 	arn := addExecution(t, s, cfEvent(cfn.RequestCreate, "", nil), sfntypes.ExecutionStatusSucceeded, "", "", nil)
 	for _, status := range []string{"SUCCEEDED", "RUNNING"} {
-		out, err := (&customresource.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, status))
+		out, err := (&safetynet.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, status))
 		if err != nil || out.Action != "ignored "+status {
 			t.Fatalf("%s: %+v %v", status, out, err)
 		}
@@ -205,14 +207,14 @@ func TestSafetyNetIgnores(t *testing.T) {
 	// A rotation or other workflow's execution has no CloudFormation event in its input.
 	other := execARN(createSM, "rotation-1")
 	s.execs[other] = &execution{arn: other, input: `{"SecretId":"x"}`, status: sfntypes.ExecutionStatusFailed}
-	if out, err := (&customresource.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(other, "FAILED")); err != nil || out.Action != "ignored: not a custom-resource execution" {
+	if out, err := (&safetynet.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(other, "FAILED")); err != nil || out.Action != "ignored: not a custom-resource execution" {
 		t.Fatalf("other workflow: %+v %v", out, err)
 	}
 	if rec.attempts != 0 {
 		t.Fatal("answered")
 	}
 
-	_, err := (&customresource.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), events.CloudWatchEvent{Detail: json.RawMessage(`{"status":"FAILED"}`)})
+	_, err := (&safetynet.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), events.CloudWatchEvent{Detail: json.RawMessage(`{"status":"FAILED"}`)})
 	mustType(t, err, lambdaerr.NameTerminal, "safety net: the event is not a Step Functions Execution Status Change")
 }
 
@@ -223,12 +225,12 @@ func TestSafetyNetFailures(t *testing.T) {
 	s, rec := newFakeSFN(), &recorder{}
 	arn := addExecution(t, s, create, sfntypes.ExecutionStatusFailed, "", "", createdClusterHistory(t, create))
 	s.inject("DescribeExecution", throttled("DescribeExecution"))
-	if _, err := (&customresource.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED")); errType(err) != lambdaerr.NameRetryable ||
+	if _, err := (&safetynet.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED")); errType(err) != lambdaerr.NameRetryable ||
 		!strings.HasPrefix(err.Error(), "describe execution "+arn+": ") {
 		t.Fatalf("describe throttled: %v", err)
 	}
 	s.inject("GetExecutionHistory", throttled("GetExecutionHistory"))
-	if _, err := (&customresource.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED")); errType(err) != lambdaerr.NameRetryable ||
+	if _, err := (&safetynet.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED")); errType(err) != lambdaerr.NameRetryable ||
 		!strings.HasPrefix(err.Error(), "read history of "+arn+": ") {
 		t.Fatalf("history throttled: %v", err)
 	}
@@ -236,10 +238,10 @@ func TestSafetyNetFailures(t *testing.T) {
 		t.Fatal("answered without knowing whether the workflow had")
 	}
 	rec.fail = []error{lambdaerr.Retryable("put response to CloudFormation: HTTP 503 SlowDown", nil)}
-	if _, err := (&customresource.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED")); errType(err) != lambdaerr.NameRetryable {
+	if _, err := (&safetynet.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED")); errType(err) != lambdaerr.NameRetryable {
 		t.Fatalf("send failed: %v", err)
 	}
-	if out, err := (&customresource.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED")); err != nil || out.Action != "answered FAILED" || len(rec.sent) != 1 {
+	if out, err := (&safetynet.SafetyNet{SFN: s, Send: rec.send}).Handle(context.Background(), statusChange(arn, "FAILED")); err != nil || out.Action != "answered FAILED" || len(rec.sent) != 1 {
 		t.Fatalf("retry: %+v %v", out, err)
 	}
 }

@@ -1,23 +1,28 @@
 package hsmcluster
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
-func clusterIDLike(id string) bool {
+func ClusterIDLike(id string) bool {
 	return len(id) > len("cluster-") && id[:len("cluster-")] == "cluster-"
 }
+
+// Tags Strongroom puts on clusters it creates. TagRequest finds a cluster again when a create step
+// runs twice for the same CloudFormation request.
+const (
+	TagStack   = "strongroom:stack-id"
+	TagLogical = "strongroom:logical-id"
+	TagRequest = "strongroom:create-request-id"
+	// TagImmutable is ImmutableHash of the properties the cluster was created with.
+	TagImmutable = "strongroom:immutable-properties"
+)
 
 // ClusterRef names a cluster in a payload.
 type ClusterRef struct {
@@ -58,23 +63,8 @@ type ClusterView struct {
 	HsmIPs []string `json:"HsmIps"`
 }
 
-// findCluster returns the cluster with id, or nil when AWS lists none (DescribeClusters answers an
-// unknown id with an empty list, not an error).
-func findCluster(ctx context.Context, api ClusterDescriber, id string) (*types.Cluster, error) {
-	out, err := api.DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{Filters: map[string][]string{"clusterIds": {id}}})
-	if err != nil {
-		return nil, classifyHSM("describe cluster "+id, err)
-	}
-	for i := range out.Clusters {
-		if aws.ToString(out.Clusters[i].ClusterId) == id {
-			return &out.Clusters[i], nil
-		}
-	}
-	return nil, nil
-}
-
-// view reduces a cluster for the state machine.
-func view(c *types.Cluster) ClusterView {
+// View reduces a cluster for the state machine.
+func View(c *types.Cluster) ClusterView {
 	v := ClusterView{
 		ClusterID:     aws.ToString(c.ClusterId),
 		Found:         true,
@@ -116,33 +106,17 @@ func view(c *types.Cluster) ClusterView {
 	return v
 }
 
-// classifyHSM keeps CloudHSM's own refusals terminal (with its message, which a person can act on)
+// ClassifyHSM keeps CloudHSM's own refusals terminal (with its message, which a person can act on)
 // and lets the rest be classified at the boundary.
 // CloudHsmServiceException ("the request was rejected because an error occurred") names no
 // cause the caller could fix, so it is retried like a 5xx; persistent, it fails with its message
 // after the state machine's retries.
-func classifyHSM(op string, err error) error {
-	switch apiCode(err) {
+func ClassifyHSM(op string, err error) error {
+	switch APICode(err) {
 	case "CloudHsmInvalidRequestException", "CloudHsmAccessDeniedException", "CloudHsmResourceNotFoundException", "CloudHsmTagException":
-		return lambdaerr.Terminal(op+": "+apiMessage(err), nil)
+		return lambdaerr.Terminal(op+": "+APIMessage(err), nil)
 	case "CloudHsmServiceException":
-		return lambdaerr.Retryable(op+": "+apiMessage(err), nil)
+		return lambdaerr.Retryable(op+": "+APIMessage(err), nil)
 	}
 	return fmt.Errorf("%s: %w", op, err)
-}
-
-// secretARN resolves a secret name to its ARN; "" when the name is empty or no such secret exists.
-func secretARN(ctx context.Context, api SecretDescriber, name string) (string, error) {
-	if name == "" {
-		return "", nil
-	}
-	d, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
-	var nf *smtypes.ResourceNotFoundException
-	if errors.As(err, &nf) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("describe secret %s: %w", name, err)
-	}
-	return aws.ToString(d.ARN), nil
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/hsmcluster/create"
+
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
@@ -40,8 +42,8 @@ func TestCreateClusterCreatesOnceWithTags(t *testing.T) {
 	ctx := context.Background()
 	hsm := newFakeCloudHSM()
 	spec := specOf(t, tagged)
-	step := &hsmcluster.CreateCluster{HSM: hsm}
-	out, err := step.Handle(ctx, hsmcluster.CreateInput{Event: eventRef("req-1"), Spec: spec})
+	step := &create.CreateCluster{HSM: hsm}
+	out, err := step.Handle(ctx, create.CreateInput{Event: eventRef("req-1"), Spec: spec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func TestCreateClusterCreatesOnceWithTags(t *testing.T) {
 		t.Fatalf("%d clusters; want 1", len(hsm.clusters))
 	}
 	c := hsm.clusters[0]
-	if want := (hsmcluster.CreateOutput{ClusterID: c.id}); out != want {
+	if want := (create.CreateOutput{ClusterID: c.id}); out != want {
 		t.Fatalf("out = %+v; want %+v", out, want)
 	}
 	in := c.created
@@ -66,7 +68,7 @@ func TestCreateClusterCreatesOnceWithTags(t *testing.T) {
 		t.Fatalf("tags = %v; want %v", in.TagList, wantTags)
 	}
 	// Another request (a second resource, or a replacement) gets its own cluster.
-	if out2, err := step.Handle(ctx, hsmcluster.CreateInput{Event: eventRef("req-2"), Spec: spec}); err != nil || out2.ClusterID == out.ClusterID || len(hsm.clusters) != 2 {
+	if out2, err := step.Handle(ctx, create.CreateInput{Event: eventRef("req-2"), Spec: spec}); err != nil || out2.ClusterID == out.ClusterID || len(hsm.clusters) != 2 {
 		t.Fatalf("second request: %+v %v (%d clusters)", out2, err, len(hsm.clusters))
 	}
 }
@@ -80,8 +82,8 @@ func TestCreateClusterRetryFindsTheClusterByRequestTag(t *testing.T) {
 	hsm.pageSize = 1
 	hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, map[string]string{hsmcluster.TagRequest: "other-request"})
 	hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, nil)
-	step := &hsmcluster.CreateCluster{HSM: hsm}
-	in := hsmcluster.CreateInput{Event: eventRef("req-1"), Spec: specOf(t, valid)}
+	step := &create.CreateCluster{HSM: hsm}
+	in := create.CreateInput{Event: eventRef("req-1"), Spec: specOf(t, valid)}
 
 	hsm.loseNext("CreateCluster")
 	_, err := step.Handle(ctx, in)
@@ -120,7 +122,7 @@ func TestCreateClusterIgnoresDeletedClustersOfTheRequest(t *testing.T) {
 			if tc.restore {
 				spec.SourceBackupID = "backup-abcdefghijk"
 			}
-			out, err := (&hsmcluster.CreateCluster{HSM: hsm}).Handle(context.Background(), hsmcluster.CreateInput{Event: eventRef("req-1"), Spec: spec})
+			out, err := (&create.CreateCluster{HSM: hsm}).Handle(context.Background(), create.CreateInput{Event: eventRef("req-1"), Spec: spec})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +140,7 @@ func TestCreateClusterRestoresABackup(t *testing.T) {
 	hsm := newFakeCloudHSM()
 	spec := specOf(t, valid)
 	spec.SourceBackupID = "backup-abcdefghijk"
-	out, err := (&hsmcluster.CreateCluster{HSM: hsm}).Handle(context.Background(), hsmcluster.CreateInput{Event: eventRef("req-1"), Spec: spec})
+	out, err := (&create.CreateCluster{HSM: hsm}).Handle(context.Background(), create.CreateInput{Event: eventRef("req-1"), Spec: spec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,11 +156,11 @@ func TestCreateClusterAdopts(t *testing.T) {
 	active := hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, nil)
 	deleting := hsm.addCluster(types.ClusterStateDeleteInProgress, []string{subnetA, subnetB}, nil)
 	deleted := hsm.addCluster(types.ClusterStateDeleted, []string{subnetA, subnetB}, nil)
-	step := &hsmcluster.CreateCluster{HSM: hsm}
-	adopt := func(id string) (hsmcluster.CreateOutput, error) {
-		return step.Handle(context.Background(), hsmcluster.CreateInput{Event: eventRef("req-1"), Spec: hsmcluster.Spec{ClusterID: id}})
+	step := &create.CreateCluster{HSM: hsm}
+	adopt := func(id string) (create.CreateOutput, error) {
+		return step.Handle(context.Background(), create.CreateInput{Event: eventRef("req-1"), Spec: hsmcluster.Spec{ClusterID: id}})
 	}
-	if out, err := adopt(active.id); err != nil || out != (hsmcluster.CreateOutput{ClusterID: active.id, Adopted: true}) {
+	if out, err := adopt(active.id); err != nil || out != (create.CreateOutput{ClusterID: active.id, Adopted: true}) {
 		t.Fatalf("adopt: %+v %v", out, err)
 	}
 	for _, id := range []string{deleting.id, deleted.id, "cluster-zzzzzzzzzzz"} {
@@ -207,7 +209,7 @@ func TestCreateClusterRefusals(t *testing.T) {
 			hsm := newFakeCloudHSM()
 			spec := specOf(t, valid)
 			tc.mutate(&spec, hsm)
-			_, err := (&hsmcluster.CreateCluster{HSM: hsm}).Handle(context.Background(), hsmcluster.CreateInput{Event: eventRef("req-1"), Spec: spec})
+			_, err := (&create.CreateCluster{HSM: hsm}).Handle(context.Background(), create.CreateInput{Event: eventRef("req-1"), Spec: spec})
 			if errType(err) != tc.wantType {
 				t.Fatalf("err = %v classified %s; want %s", err, errType(err), tc.wantType)
 			}
@@ -223,7 +225,7 @@ func TestCreateClusterRefusals(t *testing.T) {
 
 func TestCreateClusterNeedsTheRequestID(t *testing.T) {
 	hsm := newFakeCloudHSM()
-	_, err := (&hsmcluster.CreateCluster{HSM: hsm}).Handle(context.Background(), hsmcluster.CreateInput{Event: eventRef(""), Spec: specOf(t, valid)})
+	_, err := (&create.CreateCluster{HSM: hsm}).Handle(context.Background(), create.CreateInput{Event: eventRef(""), Spec: specOf(t, valid)})
 	mustTerminal(t, err, "create cluster: the workflow payload has no Event.RequestId")
 	if hsm.describes != 0 || len(hsm.clusters) != 0 {
 		t.Fatal("called CloudHSM without a request id to tag with")
@@ -234,7 +236,7 @@ func TestCreateClusterNeedsTheRequestID(t *testing.T) {
 func TestCreateClusterListFailure(t *testing.T) {
 	hsm := newFakeCloudHSM()
 	hsm.inject("DescribeClusters", sdkError("CloudHSM V2", "DescribeClusters", 400, &types.CloudHsmServiceException{Message: aws.String("The request was rejected because an error occurred.")}))
-	_, err := (&hsmcluster.CreateCluster{HSM: hsm}).Handle(context.Background(), hsmcluster.CreateInput{Event: eventRef("req-1"), Spec: specOf(t, valid)})
+	_, err := (&create.CreateCluster{HSM: hsm}).Handle(context.Background(), create.CreateInput{Event: eventRef("req-1"), Spec: specOf(t, valid)})
 	mustRetryable(t, err, "list clusters to find request req-1: The request was rejected because an error occurred.")
 	if len(hsm.clusters) != 0 {
 		t.Fatal("created a cluster without knowing whether the request already had one")

@@ -34,7 +34,7 @@ func SpecOf(ev EventRef, props map[string]any) (Spec, error) {
 	return Parse(props, Defaults{SecretPrefix: SecretPrefix(ev.StackID, ev.LogicalResourceID)})
 }
 
-func apiCode(err error) string {
+func APICode(err error) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		return ae.ErrorCode()
@@ -42,7 +42,7 @@ func apiCode(err error) string {
 	return ""
 }
 
-func apiMessage(err error) string {
+func APIMessage(err error) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		return ae.ErrorMessage()
@@ -55,11 +55,11 @@ func apiMessage(err error) string {
 // created. Whether an update changes an immutable property is decided by the plan step, against
 // the deployed cluster (see PlanRequest).
 func ValidateRequest(ev *cfn.Event) error {
-	_, err := SpecOf(refOf(ev), ev.ResourceProperties)
+	_, err := SpecOf(RefOf(ev), ev.ResourceProperties)
 	return err
 }
 
-func refOf(ev *cfn.Event) EventRef {
+func RefOf(ev *cfn.Event) EventRef {
 	return EventRef{RequestType: ev.RequestType, RequestID: ev.RequestID, StackID: ev.StackID,
 		LogicalResourceID: ev.LogicalResourceID, PhysicalResourceID: ev.PhysicalResourceID}
 }

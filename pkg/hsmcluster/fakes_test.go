@@ -28,6 +28,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/pkg/hsmcluster/check"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/clusterapi"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/password"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/secretapi"
+	"github.com/strongroom/strongroom/pkg/runcommand"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
@@ -495,10 +501,10 @@ func (f *fakeCloudHSM) InitializeCluster(_ context.Context, in *cloudhsmv2.Initi
 }
 
 var _ interface {
-	hsmcluster.ClusterCreator
-	hsmcluster.HsmManager
-	hsmcluster.ClusterInitializer
-	hsmcluster.ClusterDeleter
+	clusterapi.ClusterCreator
+	clusterapi.HsmManager
+	clusterapi.ClusterInitializer
+	clusterapi.ClusterDeleter
 } = (*fakeCloudHSM)(nil)
 
 // clusterCSR is the PEM CSR a cluster's first HSM produces (one RSA key for the whole test run:
@@ -571,7 +577,7 @@ func (f *fakeEC2) DescribeInstances(_ context.Context, in *ec2.DescribeInstances
 	return out, nil
 }
 
-var _ hsmcluster.NetworkDescriber = (*fakeEC2)(nil)
+var _ check.NetworkDescriber = (*fakeEC2)(nil)
 
 // ---- Secrets Manager ----
 
@@ -715,9 +721,9 @@ func (f *fakeSecrets) GetRandomPassword(_ context.Context, in *secretsmanager.Ge
 }
 
 var (
-	_ hsmcluster.PasswordStore   = (*fakeSecrets)(nil)
-	_ hsmcluster.SecretDescriber = (*fakeSecrets)(nil)
-	_ customerca.SecretsAPI      = (*fakeSecrets)(nil)
+	_ password.PasswordStore    = (*fakeSecrets)(nil)
+	_ secretapi.SecretDescriber = (*fakeSecrets)(nil)
+	_ customerca.SecretsAPI     = (*fakeSecrets)(nil)
 )
 
 // ---- SSM ----
@@ -747,7 +753,7 @@ func (f *fakeSSM) GetCommandInvocation(_ context.Context, in *ssm.GetCommandInvo
 	return &ssm.GetCommandInvocationOutput{CommandId: in.CommandId, InstanceId: in.InstanceId, Status: ssmtypes.CommandInvocationStatusSuccess}, nil
 }
 
-var _ hsmcluster.CommandRunner = (*fakeSSM)(nil)
+var _ runcommand.API = (*fakeSSM)(nil)
 
 // ---- assertions ----
 

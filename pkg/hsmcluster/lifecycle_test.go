@@ -9,6 +9,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/hsmcluster/delete"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/describe"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/initialize"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/scale"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
@@ -83,7 +88,7 @@ func TestDescribeViews(t *testing.T) {
 			if tc.csr {
 				c.csr = clusterCSR()
 			}
-			got, err := (&hsmcluster.Describe{HSM: hsm}).Handle(context.Background(), hsmcluster.ClusterRef{ClusterID: c.id})
+			got, err := (&describe.Describe{HSM: hsm}).Handle(context.Background(), hsmcluster.ClusterRef{ClusterID: c.id})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +104,7 @@ func TestDescribeViews(t *testing.T) {
 // A cluster CloudHSM does not list is reported as DELETED and not Found (the delete loop ends on
 // it), with empty lists rather than nulls; an empty id is a broken payload.
 func TestDescribeMissingCluster(t *testing.T) {
-	step := &hsmcluster.Describe{HSM: newFakeCloudHSM()}
+	step := &describe.Describe{HSM: newFakeCloudHSM()}
 	got, err := step.Handle(context.Background(), hsmcluster.ClusterRef{ClusterID: "cluster-zzzzzzzzzzz"})
 	if err != nil {
 		t.Fatal(err)
@@ -159,8 +164,8 @@ func TestInitialize(t *testing.T) {
 			hsm := newFakeCloudHSM()
 			c := hsm.addCluster(tc.state, []string{subnetA, subnetB}, nil)
 			c.csr = clusterCSR()
-			step := &hsmcluster.Initialize{HSM: hsm}
-			in := hsmcluster.InitializeInput{ClusterID: c.id, SignedCert: cert, TrustAnchor: anchor}
+			step := &initialize.Initialize{HSM: hsm}
+			in := initialize.InitializeInput{ClusterID: c.id, SignedCert: cert, TrustAnchor: anchor}
 			out, err := step.Handle(context.Background(), in)
 			if tc.wantErr != "" {
 				mustTerminal(t, err, "initialize: cluster "+c.id+" "+tc.wantErr)
@@ -183,7 +188,7 @@ func TestInitialize(t *testing.T) {
 			}
 		})
 	}
-	_, err := (&hsmcluster.Initialize{HSM: newFakeCloudHSM()}).Handle(context.Background(), hsmcluster.InitializeInput{ClusterID: "cluster-zzzzzzzzzzz"})
+	_, err := (&initialize.Initialize{HSM: newFakeCloudHSM()}).Handle(context.Background(), initialize.InitializeInput{ClusterID: "cluster-zzzzzzzzzzz"})
 	mustTerminal(t, err, "initialize: cluster cluster-zzzzzzzzzzz no longer exists")
 }
 
@@ -201,7 +206,7 @@ func TestInitializeRefusals(t *testing.T) {
 	if _, err := hsm.InitializeCluster(ctx, initInput(c.id, cert, anchor)); err != nil { // the earlier attempt
 		t.Fatal(err)
 	}
-	out, err := (&hsmcluster.Initialize{HSM: hsm}).Handle(ctx, hsmcluster.InitializeInput{ClusterID: c.id, SignedCert: cert, TrustAnchor: anchor})
+	out, err := (&initialize.Initialize{HSM: hsm}).Handle(ctx, initialize.InitializeInput{ClusterID: c.id, SignedCert: cert, TrustAnchor: anchor})
 	if err != nil || out.ClusterID != c.id || len(hsm.calls) != 1 {
 		t.Fatalf("out %+v, err %v, calls %v", out, err, hsm.calls)
 	}
@@ -209,7 +214,7 @@ func TestInitializeRefusals(t *testing.T) {
 	hsm = newFakeCloudHSM()
 	c = hsm.addCluster(types.ClusterStateUninitialized, []string{subnetA, subnetB}, nil)
 	c.csr = clusterCSR()
-	_, err = (&hsmcluster.Initialize{HSM: hsm}).Handle(ctx, hsmcluster.InitializeInput{ClusterID: c.id, SignedCert: anchor, TrustAnchor: anchor})
+	_, err = (&initialize.Initialize{HSM: hsm}).Handle(ctx, initialize.InitializeInput{ClusterID: c.id, SignedCert: anchor, TrustAnchor: anchor})
 	var te *lambdaerr.TerminalError
 	if !errors.As(err, &te) || !strings.HasPrefix(err.Error(), "initialize cluster "+c.id+": Failed to validate the signed certificate: ") {
 		t.Fatalf("err = %v", err)
@@ -225,64 +230,64 @@ func TestInitializeRefusals(t *testing.T) {
 func TestDeleteCluster(t *testing.T) {
 	cases := []struct {
 		name  string
-		setup func(*fakeCloudHSM) hsmcluster.DeleteInput
-		want  func(id string) hsmcluster.DeleteOutput
+		setup func(*fakeCloudHSM) delete.DeleteInput
+		want  func(id string) delete.DeleteOutput
 		// wantErr is the RetryableError text ("" for none); wantCall whether DeleteCluster reached CloudHSM.
 		wantErr  func(id string) string
 		wantCall bool
 		wantRead bool
 	}{
-		{"no resource was created", func(*fakeCloudHSM) hsmcluster.DeleteInput {
-			return hsmcluster.DeleteInput{ClusterID: "strongroom-none-0f4b6c2e-req"}
-		}, func(id string) hsmcluster.DeleteOutput { return hsmcluster.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, false},
-		{"an id that is not a cluster id", func(*fakeCloudHSM) hsmcluster.DeleteInput {
-			return hsmcluster.DeleteInput{ClusterID: "MyStack-Cluster-1ABCDEF"}
-		}, func(id string) hsmcluster.DeleteOutput { return hsmcluster.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, false},
-		{"adopted", func(f *fakeCloudHSM) hsmcluster.DeleteInput {
+		{"no resource was created", func(*fakeCloudHSM) delete.DeleteInput {
+			return delete.DeleteInput{ClusterID: "strongroom-none-0f4b6c2e-req"}
+		}, func(id string) delete.DeleteOutput { return delete.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, false},
+		{"an id that is not a cluster id", func(*fakeCloudHSM) delete.DeleteInput {
+			return delete.DeleteInput{ClusterID: "MyStack-Cluster-1ABCDEF"}
+		}, func(id string) delete.DeleteOutput { return delete.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, false},
+		{"adopted", func(f *fakeCloudHSM) delete.DeleteInput {
 			c := f.addCluster(types.ClusterStateActive, []string{subnetA}, nil)
-			return hsmcluster.DeleteInput{ClusterID: c.id, Adopted: true}
-		}, func(id string) hsmcluster.DeleteOutput {
-			return hsmcluster.DeleteOutput{ClusterID: id, Gone: true, Kept: true}
+			return delete.DeleteInput{ClusterID: c.id, Adopted: true}
+		}, func(id string) delete.DeleteOutput {
+			return delete.DeleteOutput{ClusterID: id, Gone: true, Kept: true}
 		}, nil, false, false},
-		{"unknown cluster", func(*fakeCloudHSM) hsmcluster.DeleteInput {
-			return hsmcluster.DeleteInput{ClusterID: "cluster-zzzzzzzzzzz"}
-		}, func(id string) hsmcluster.DeleteOutput { return hsmcluster.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, true},
-		{"already deleted", func(f *fakeCloudHSM) hsmcluster.DeleteInput {
-			return hsmcluster.DeleteInput{ClusterID: f.addCluster(types.ClusterStateDeleted, []string{subnetA}, nil).id}
-		}, func(id string) hsmcluster.DeleteOutput { return hsmcluster.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, true},
-		{"being deleted", func(f *fakeCloudHSM) hsmcluster.DeleteInput {
-			return hsmcluster.DeleteInput{ClusterID: f.addCluster(types.ClusterStateDeleteInProgress, []string{subnetA}, nil).id}
-		}, func(id string) hsmcluster.DeleteOutput { return hsmcluster.DeleteOutput{ClusterID: id} }, nil, false, true},
-		{"no HSMs left", func(f *fakeCloudHSM) hsmcluster.DeleteInput {
-			return hsmcluster.DeleteInput{ClusterID: f.addCluster(types.ClusterStateActive, []string{subnetA}, nil).id}
-		}, func(id string) hsmcluster.DeleteOutput { return hsmcluster.DeleteOutput{ClusterID: id} }, nil, true, true},
-		{"an HSM is still being deleted", func(f *fakeCloudHSM) hsmcluster.DeleteInput {
+		{"unknown cluster", func(*fakeCloudHSM) delete.DeleteInput {
+			return delete.DeleteInput{ClusterID: "cluster-zzzzzzzzzzz"}
+		}, func(id string) delete.DeleteOutput { return delete.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, true},
+		{"already deleted", func(f *fakeCloudHSM) delete.DeleteInput {
+			return delete.DeleteInput{ClusterID: f.addCluster(types.ClusterStateDeleted, []string{subnetA}, nil).id}
+		}, func(id string) delete.DeleteOutput { return delete.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, true},
+		{"being deleted", func(f *fakeCloudHSM) delete.DeleteInput {
+			return delete.DeleteInput{ClusterID: f.addCluster(types.ClusterStateDeleteInProgress, []string{subnetA}, nil).id}
+		}, func(id string) delete.DeleteOutput { return delete.DeleteOutput{ClusterID: id} }, nil, false, true},
+		{"no HSMs left", func(f *fakeCloudHSM) delete.DeleteInput {
+			return delete.DeleteInput{ClusterID: f.addCluster(types.ClusterStateActive, []string{subnetA}, nil).id}
+		}, func(id string) delete.DeleteOutput { return delete.DeleteOutput{ClusterID: id} }, nil, true, true},
+		{"an HSM is still being deleted", func(f *fakeCloudHSM) delete.DeleteInput {
 			c := f.addCluster(types.ClusterStateActive, []string{subnetA}, nil)
 			f.addHsm(c, azA, types.HsmStateDeleteInProgress)
-			return hsmcluster.DeleteInput{ClusterID: c.id}
-		}, func(id string) hsmcluster.DeleteOutput { return hsmcluster.DeleteOutput{ClusterID: id} },
+			return delete.DeleteInput{ClusterID: c.id}
+		}, func(id string) delete.DeleteOutput { return delete.DeleteOutput{ClusterID: id} },
 			func(id string) string {
 				return "delete cluster " + id + ": HSM hsm-abcdefgaaac is still DELETE_IN_PROGRESS"
 			}, false, true},
-		{"CloudHSM has not settled the HSM deletions", func(f *fakeCloudHSM) hsmcluster.DeleteInput {
+		{"CloudHSM has not settled the HSM deletions", func(f *fakeCloudHSM) delete.DeleteInput {
 			c := f.addCluster(types.ClusterStateActive, []string{subnetA}, nil)
 			f.inject("DeleteCluster", hsmInvalid("DeleteCluster", "Cluster '%s' still contains 1 HSM(s). Delete all HSMs in the cluster before deleting the cluster.", c.id))
-			return hsmcluster.DeleteInput{ClusterID: c.id}
-		}, func(id string) hsmcluster.DeleteOutput { return hsmcluster.DeleteOutput{ClusterID: id} },
+			return delete.DeleteInput{ClusterID: c.id}
+		}, func(id string) delete.DeleteOutput { return delete.DeleteOutput{ClusterID: id} },
 			func(id string) string {
 				return "delete cluster " + id + ": Cluster '" + id + "' still contains 1 HSM(s). Delete all HSMs in the cluster before deleting the cluster."
 			}, false, true},
-		{"deleted meanwhile", func(f *fakeCloudHSM) hsmcluster.DeleteInput {
+		{"deleted meanwhile", func(f *fakeCloudHSM) delete.DeleteInput {
 			c := f.addCluster(types.ClusterStateActive, []string{subnetA}, nil)
 			f.inject("DeleteCluster", hsmNotFound("DeleteCluster", "Cluster '%s' not found.", c.id))
-			return hsmcluster.DeleteInput{ClusterID: c.id}
-		}, func(id string) hsmcluster.DeleteOutput { return hsmcluster.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, true},
+			return delete.DeleteInput{ClusterID: c.id}
+		}, func(id string) delete.DeleteOutput { return delete.DeleteOutput{ClusterID: id, Gone: true} }, nil, false, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			hsm := newFakeCloudHSM()
 			in := tc.setup(hsm)
-			out, err := (&hsmcluster.DeleteCluster{HSM: hsm}).Handle(context.Background(), in)
+			out, err := (&delete.DeleteCluster{HSM: hsm}).Handle(context.Background(), in)
 			if tc.wantErr != nil {
 				mustRetryable(t, err, tc.wantErr(in.ClusterID))
 			} else if err != nil {
@@ -309,24 +314,24 @@ func TestDeleteRemovesHsmsBeforeTheCluster(t *testing.T) {
 	hsm := newFakeCloudHSM()
 	c := hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, nil)
 	a, b := hsm.addHsm(c, azA, types.HsmStateActive), hsm.addHsm(c, azB, types.HsmStateActive)
-	del := &hsmcluster.DeleteCluster{HSM: hsm}
+	del := &delete.DeleteCluster{HSM: hsm}
 
-	if _, err := del.Handle(ctx, hsmcluster.DeleteInput{ClusterID: c.id}); errType(err) != lambdaerr.NameRetryable {
+	if _, err := del.Handle(ctx, delete.DeleteInput{ClusterID: c.id}); errType(err) != lambdaerr.NameRetryable {
 		t.Fatalf("delete with active HSMs: %v", err)
 	}
-	if _, err := (&hsmcluster.Scale{HSM: hsm}).Handle(ctx, hsmcluster.ScaleInput{ClusterID: c.id, Target: 0}); err != nil {
+	if _, err := (&scale.Scale{HSM: hsm}).Handle(ctx, scale.ScaleInput{ClusterID: c.id, Target: 0}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := del.Handle(ctx, hsmcluster.DeleteInput{ClusterID: c.id}); errType(err) != lambdaerr.NameRetryable {
+	if _, err := del.Handle(ctx, delete.DeleteInput{ClusterID: c.id}); errType(err) != lambdaerr.NameRetryable {
 		t.Fatalf("delete while HSMs are being deleted: %v", err)
 	}
 	hsm.settle()
-	out, err := del.Handle(ctx, hsmcluster.DeleteInput{ClusterID: c.id})
+	out, err := del.Handle(ctx, delete.DeleteInput{ClusterID: c.id})
 	if err != nil || out.Gone {
 		t.Fatalf("delete of an empty cluster: %+v %v", out, err)
 	}
 	hsm.settle()
-	out, err = del.Handle(ctx, hsmcluster.DeleteInput{ClusterID: c.id})
+	out, err = del.Handle(ctx, delete.DeleteInput{ClusterID: c.id})
 	if err != nil || !out.Gone {
 		t.Fatalf("after CloudHSM finished: %+v %v", out, err)
 	}

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/hsmcluster/check"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/plan"
+
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
@@ -101,7 +104,7 @@ func TestCheckEnvironment(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(ec2c)
 			}
-			out, err := (&hsmcluster.CheckEnvironment{EC2: ec2c}).Handle(context.Background(), hsmcluster.CheckInput{Event: cfnEvent(t, cfn.RequestCreate, "", tc.props, "")})
+			out, err := (&check.CheckEnvironment{EC2: ec2c}).Handle(context.Background(), check.CheckInput{Event: cfnEvent(t, cfn.RequestCreate, "", tc.props, "")})
 			if tc.wantErr != "" {
 				mustTerminal(t, err, tc.wantErr)
 				return
@@ -120,7 +123,7 @@ func TestCheckEnvironment(t *testing.T) {
 func TestCheckEnvironmentAdoptAndThrottle(t *testing.T) {
 	ec2c := newFakeEC2()
 	adopt := `{"ClusterId":"cluster-abcdefghijk","ClientInstanceId":"i-0123456789abcdef0"}`
-	out, err := (&hsmcluster.CheckEnvironment{EC2: ec2c}).Handle(context.Background(), hsmcluster.CheckInput{Event: cfnEvent(t, cfn.RequestCreate, "", adopt, "")})
+	out, err := (&check.CheckEnvironment{EC2: ec2c}).Handle(context.Background(), check.CheckInput{Event: cfnEvent(t, cfn.RequestCreate, "", adopt, "")})
 	if err != nil || out.Spec.ClusterID != "cluster-abcdefghijk" || len(out.SubnetAzs) != 0 || out.VpcID != "" {
 		t.Fatalf("adopt: %+v %v", out, err)
 	}
@@ -130,7 +133,7 @@ func TestCheckEnvironmentAdoptAndThrottle(t *testing.T) {
 
 	ec2c = newFakeEC2()
 	ec2c.inject("DescribeSubnets", throttled("EC2", "DescribeSubnets"))
-	_, err = (&hsmcluster.CheckEnvironment{EC2: ec2c}).Handle(context.Background(), hsmcluster.CheckInput{Event: cfnEvent(t, cfn.RequestCreate, "", valid, "")})
+	_, err = (&check.CheckEnvironment{EC2: ec2c}).Handle(context.Background(), check.CheckInput{Event: cfnEvent(t, cfn.RequestCreate, "", valid, "")})
 	if errType(err) != lambdaerr.NameRetryable || !strings.HasPrefix(err.Error(), "describe subnets [") {
 		t.Fatalf("err = %v (%s)", err, errType(err))
 	}
@@ -141,17 +144,17 @@ func TestCheckEnvironmentAdoptAndThrottle(t *testing.T) {
 func TestPlanDelete(t *testing.T) {
 	cases := []struct {
 		physical, props string
-		want            hsmcluster.Plan
+		want            plan.Plan
 	}{
-		{"strongroom-none-0f4b6c2e", valid, hsmcluster.Plan{ClusterID: "strongroom-none-0f4b6c2e", NothingToDelete: true}},
-		{"", valid, hsmcluster.Plan{NothingToDelete: true}},
-		{"MyStack-Cluster-1ABCDEF", valid, hsmcluster.Plan{ClusterID: "MyStack-Cluster-1ABCDEF", NothingToDelete: true}},
-		{"cluster-abcdefghijk", valid, hsmcluster.Plan{ClusterID: "cluster-abcdefghijk"}},
-		{"cluster-abcdefghijk", `{"ClusterId":"cluster-abcdefghijk","Bogus":1}`, hsmcluster.Plan{ClusterID: "cluster-abcdefghijk", Adopted: true}},
+		{"strongroom-none-0f4b6c2e", valid, plan.Plan{ClusterID: "strongroom-none-0f4b6c2e", NothingToDelete: true}},
+		{"", valid, plan.Plan{NothingToDelete: true}},
+		{"MyStack-Cluster-1ABCDEF", valid, plan.Plan{ClusterID: "MyStack-Cluster-1ABCDEF", NothingToDelete: true}},
+		{"cluster-abcdefghijk", valid, plan.Plan{ClusterID: "cluster-abcdefghijk"}},
+		{"cluster-abcdefghijk", `{"ClusterId":"cluster-abcdefghijk","Bogus":1}`, plan.Plan{ClusterID: "cluster-abcdefghijk", Adopted: true}},
 	}
 	for _, tc := range cases {
 		hsm := newFakeCloudHSM()
-		got, err := (&hsmcluster.PlanRequest{HSM: hsm}).Handle(context.Background(), hsmcluster.PlanInput{Event: cfnEvent(t, cfn.RequestDelete, tc.physical, tc.props, "")})
+		got, err := (&plan.PlanRequest{HSM: hsm}).Handle(context.Background(), plan.PlanInput{Event: cfnEvent(t, cfn.RequestDelete, tc.physical, tc.props, "")})
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("delete of %q: %+v %v; want %+v", tc.physical, got, err, tc.want)
 		}
@@ -170,23 +173,23 @@ func TestPlanUpdate(t *testing.T) {
 		newP, oldP    string
 		tagged        bool   // the cluster carries TagImmutable of `valid`
 		taggedWith    string // or of these properties
-		want          func(id string) hsmcluster.Plan
+		want          func(id string) plan.Plan
 		wantErrPrefix string
 	}{
-		{"scale up", four, valid, true, "", func(id string) hsmcluster.Plan {
-			return hsmcluster.Plan{ClusterID: id, Spec: specOf(t, four), Target: 4, HsmDelta: 2}
+		{"scale up", four, valid, true, "", func(id string) plan.Plan {
+			return plan.Plan{ClusterID: id, Spec: specOf(t, four), Target: 4, HsmDelta: 2}
 		}, ""},
 		{"immutable change refused", nonFIPS, valid, true, "", nil,
 			"invalid Custom::CloudHsmCluster properties: Mode: cannot be changed by an update: a cluster's FIPS mode is fixed at creation"},
-		{"rollback of the refused change", valid, nonFIPS, true, "", func(id string) hsmcluster.Plan {
-			return hsmcluster.Plan{ClusterID: id, Spec: created, Target: 2, HsmDelta: 0}
+		{"rollback of the refused change", valid, nonFIPS, true, "", func(id string) plan.Plan {
+			return plan.Plan{ClusterID: id, Spec: created, Target: 2, HsmDelta: 0}
 		}, ""},
 		{"same as old but not as created", nonFIPS, nonFIPS, true, "", nil,
 			"the new properties differ from those cluster "},
 		{"untagged cluster judged against the old properties", nonFIPS, valid, false, "", nil,
 			"invalid Custom::CloudHsmCluster properties: Mode: cannot be changed by an update"},
-		{"untagged cluster, old properties no longer parse", four, `{"ClientInstanceId":"i-0123456789abcdef0","Obsolete":true}`, false, "", func(id string) hsmcluster.Plan {
-			return hsmcluster.Plan{ClusterID: id, Spec: specOf(t, four), Target: 4}
+		{"untagged cluster, old properties no longer parse", four, `{"ClientInstanceId":"i-0123456789abcdef0","Obsolete":true}`, false, "", func(id string) plan.Plan {
+			return plan.Plan{ClusterID: id, Spec: specOf(t, four), Target: 4}
 		}, ""},
 		{"invalid new properties", withProp(t, valid, "HsmCount", 40), valid, true, "", nil,
 			"invalid Custom::CloudHsmCluster properties: HsmCount: must be between 1 and 28"},
@@ -199,7 +202,7 @@ func TestPlanUpdate(t *testing.T) {
 				tags[hsmcluster.TagImmutable] = hsmcluster.ImmutableHash(created)
 			}
 			c := hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, tags)
-			got, err := (&hsmcluster.PlanRequest{HSM: hsm}).Handle(context.Background(), hsmcluster.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, c.id, tc.newP, tc.oldP)})
+			got, err := (&plan.PlanRequest{HSM: hsm}).Handle(context.Background(), plan.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, c.id, tc.newP, tc.oldP)})
 			if tc.wantErrPrefix != "" {
 				var te *lambdaerr.TerminalError
 				if !errors.As(err, &te) || !strings.HasPrefix(err.Error(), tc.wantErrPrefix) {
@@ -223,7 +226,7 @@ func TestPlanUpdateNamesAllImmutableWhenOnlyTheClusterDiffers(t *testing.T) {
 	hsm := newFakeCloudHSM()
 	c := hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, map[string]string{hsmcluster.TagImmutable: hsmcluster.ImmutableHash(specOf(t, valid))})
 	nonFIPS := withProp(t, valid, "Mode", "NON_FIPS")
-	_, err := (&hsmcluster.PlanRequest{HSM: hsm}).Handle(context.Background(), hsmcluster.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, c.id, nonFIPS, nonFIPS)})
+	_, err := (&plan.PlanRequest{HSM: hsm}).Handle(context.Background(), plan.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, c.id, nonFIPS, nonFIPS)})
 	mustTerminal(t, err, "the new properties differ from those cluster "+c.id+" was created with in properties that cannot change "+
 		"(AdminPasswordSecretName, ClusterId, CustomerCaCertificateSecretName, CustomerCaKeySecretName, CustomerCaKeyType, CustomerCaValidityDays, HsmType, Mode, NetworkType, SourceBackupId, SubnetIds); restore them or create a new resource")
 }
@@ -235,7 +238,7 @@ func TestPlanUpdateAdoptedClusterTaggedByAnotherResource(t *testing.T) {
 	c := hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, map[string]string{hsmcluster.TagImmutable: hsmcluster.ImmutableHash(specOf(t, valid))})
 	oldP := withProp(t, valid, "ClusterId", c.id)
 	newP := withProp(t, oldP, "HsmCount", "3")
-	got, err := (&hsmcluster.PlanRequest{HSM: hsm}).Handle(context.Background(), hsmcluster.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, c.id, newP, oldP)})
+	got, err := (&plan.PlanRequest{HSM: hsm}).Handle(context.Background(), plan.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, c.id, newP, oldP)})
 	if err != nil {
 		t.Fatalf("scale of an adopted cluster refused: %v", err)
 	}
@@ -243,16 +246,16 @@ func TestPlanUpdateAdoptedClusterTaggedByAnotherResource(t *testing.T) {
 		t.Fatalf("plan = %+v; want target 3, delta 1, adopted, cluster %s", got, c.id)
 	}
 	// A change to an immutable property is still refused, judged against the old properties.
-	_, err = (&hsmcluster.PlanRequest{HSM: hsm}).Handle(context.Background(), hsmcluster.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, c.id, withProp(t, oldP, "Mode", "NON_FIPS"), oldP)})
+	_, err = (&plan.PlanRequest{HSM: hsm}).Handle(context.Background(), plan.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, c.id, withProp(t, oldP, "Mode", "NON_FIPS"), oldP)})
 	mustTerminal(t, err, "invalid Custom::CloudHsmCluster properties: Mode: cannot be changed by an update: a cluster's FIPS mode is fixed at creation")
 }
 
 func TestPlanOtherRequests(t *testing.T) {
-	_, err := (&hsmcluster.PlanRequest{HSM: newFakeCloudHSM()}).Handle(context.Background(), hsmcluster.PlanInput{Event: cfnEvent(t, cfn.RequestCreate, "", valid, "")})
+	_, err := (&plan.PlanRequest{HSM: newFakeCloudHSM()}).Handle(context.Background(), plan.PlanInput{Event: cfnEvent(t, cfn.RequestCreate, "", valid, "")})
 	mustTerminal(t, err, `plan: RequestType "Create" has no plan`)
 
 	hsm := newFakeCloudHSM()
 	hsm.inject("DescribeClusters", sdkError("CloudHSM V2", "DescribeClusters", 400, &types.CloudHsmAccessDeniedException{Message: aws.String("not authorized")}))
-	_, err = (&hsmcluster.PlanRequest{HSM: hsm}).Handle(context.Background(), hsmcluster.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, "cluster-abcdefghijk", valid, valid)})
+	_, err = (&plan.PlanRequest{HSM: hsm}).Handle(context.Background(), plan.PlanInput{Event: cfnEvent(t, cfn.RequestUpdate, "cluster-abcdefghijk", valid, valid)})
 	mustTerminal(t, err, "describe cluster cluster-abcdefghijk: not authorized")
 }

@@ -6,10 +6,11 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/hsmcluster/scale"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
 
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -64,8 +65,8 @@ func TestScalePlacesAndConverges(t *testing.T) {
 			for _, s := range tc.seed {
 				seeded = append(seeded, hsm.addHsm(c, s.az, s.state).id)
 			}
-			step := &hsmcluster.Scale{HSM: hsm}
-			out, err := step.Handle(ctx, hsmcluster.ScaleInput{ClusterID: c.id, Target: tc.target})
+			step := &scale.Scale{HSM: hsm}
+			out, err := step.Handle(ctx, scale.ScaleInput{ClusterID: c.id, Target: tc.target})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +85,7 @@ func TestScalePlacesAndConverges(t *testing.T) {
 			for _, h := range c.hsms[len(tc.seed):] {
 				createdIDs = append(createdIDs, h.id)
 			}
-			want := hsmcluster.ScaleOutput{ClusterID: c.id, Created: append([]string{}, createdIDs...), Deleted: append([]string{}, wantDeleted...), HsmCount: tc.target}
+			want := scale.ScaleOutput{ClusterID: c.id, Created: append([]string{}, createdIDs...), Deleted: append([]string{}, wantDeleted...), HsmCount: tc.target}
 			if !reflect.DeepEqual(out, want) {
 				t.Fatalf("out = %+v; want %+v", out, want)
 			}
@@ -93,11 +94,11 @@ func TestScalePlacesAndConverges(t *testing.T) {
 				if settle {
 					hsm.settle()
 				}
-				again, err := step.Handle(ctx, hsmcluster.ScaleInput{ClusterID: c.id, Target: tc.target})
+				again, err := step.Handle(ctx, scale.ScaleInput{ClusterID: c.id, Target: tc.target})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want := (hsmcluster.ScaleOutput{ClusterID: c.id, Created: []string{}, Deleted: []string{}, HsmCount: tc.target}); !reflect.DeepEqual(again, want) {
+				if want := (scale.ScaleOutput{ClusterID: c.id, Created: []string{}, Deleted: []string{}, HsmCount: tc.target}); !reflect.DeepEqual(again, want) {
 					t.Fatalf("re-run (settled %v) = %+v; want %+v", settle, again, want)
 				}
 			}
@@ -111,16 +112,16 @@ func TestScalePlacesAndConverges(t *testing.T) {
 func TestScaleRefusesWhatItCannotDo(t *testing.T) {
 	hsm := newFakeCloudHSM()
 	noSubnets := hsm.addCluster(types.ClusterStateActive, nil, nil)
-	step := &hsmcluster.Scale{HSM: hsm}
+	step := &scale.Scale{HSM: hsm}
 
-	_, err := step.Handle(context.Background(), hsmcluster.ScaleInput{ClusterID: noSubnets.id, Target: -1})
+	_, err := step.Handle(context.Background(), scale.ScaleInput{ClusterID: noSubnets.id, Target: -1})
 	mustTerminal(t, err, "scale: Target -1 is negative")
 	if hsm.describes != 0 {
 		t.Fatal("a negative target reached CloudHSM")
 	}
-	_, err = step.Handle(context.Background(), hsmcluster.ScaleInput{ClusterID: "cluster-zzzzzzzzzzz", Target: 1})
+	_, err = step.Handle(context.Background(), scale.ScaleInput{ClusterID: "cluster-zzzzzzzzzzz", Target: 1})
 	mustTerminal(t, err, "scale: cluster cluster-zzzzzzzzzzz no longer exists")
-	_, err = step.Handle(context.Background(), hsmcluster.ScaleInput{ClusterID: noSubnets.id, Target: 1})
+	_, err = step.Handle(context.Background(), scale.ScaleInput{ClusterID: noSubnets.id, Target: 1})
 	mustTerminal(t, err, "scale: cluster "+noSubnets.id+" has no subnets to place HSMs in")
 }
 
@@ -131,10 +132,10 @@ func TestScaleRetryAfterAnUnseenCreate(t *testing.T) {
 	ctx := context.Background()
 	hsm := newFakeCloudHSM()
 	c := hsm.addCluster(types.ClusterStateUninitialized, []string{subnetA, subnetB}, nil)
-	step := &hsmcluster.Scale{HSM: hsm}
+	step := &scale.Scale{HSM: hsm}
 
 	hsm.loseNext("CreateHsm")
-	if _, err := step.Handle(ctx, hsmcluster.ScaleInput{ClusterID: c.id, Target: 1}); errType(err) != lambdaerr.NameRetryable {
+	if _, err := step.Handle(ctx, scale.ScaleInput{ClusterID: c.id, Target: 1}); errType(err) != lambdaerr.NameRetryable {
 		t.Fatalf("lost CreateHsm response: %v (%s)", err, errType(err))
 	}
 	// The retry's first describe still shows the cluster without the HSM.
@@ -143,11 +144,11 @@ func TestScaleRetryAfterAnUnseenCreate(t *testing.T) {
 	hsm.freeze(c.id, 1)
 	c.hsms = []*fakeHsm{h}
 
-	out, err := step.Handle(ctx, hsmcluster.ScaleInput{ClusterID: c.id, Target: 1})
+	out, err := step.Handle(ctx, scale.ScaleInput{ClusterID: c.id, Target: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (hsmcluster.ScaleOutput{ClusterID: c.id, Created: []string{}, Deleted: []string{}, HsmCount: 1}); !reflect.DeepEqual(out, want) {
+	if want := (scale.ScaleOutput{ClusterID: c.id, Created: []string{}, Deleted: []string{}, HsmCount: 1}); !reflect.DeepEqual(out, want) {
 		t.Fatalf("out = %+v; want %+v", out, want)
 	}
 	if len(c.hsms) != 1 {
@@ -162,11 +163,11 @@ func TestScaleDeleteOfAnHsmAlreadyGone(t *testing.T) {
 	h := hsm.addHsm(c, azA, types.HsmStateActive)
 	hsm.freeze(c.id, 1)
 	c.hsms = nil
-	out, err := (&hsmcluster.Scale{HSM: hsm}).Handle(context.Background(), hsmcluster.ScaleInput{ClusterID: c.id, Target: 0})
+	out, err := (&scale.Scale{HSM: hsm}).Handle(context.Background(), scale.ScaleInput{ClusterID: c.id, Target: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (hsmcluster.ScaleOutput{ClusterID: c.id, Created: []string{}, Deleted: []string{h.id}, HsmCount: 0}); !reflect.DeepEqual(out, want) {
+	if want := (scale.ScaleOutput{ClusterID: c.id, Created: []string{}, Deleted: []string{h.id}, HsmCount: 0}); !reflect.DeepEqual(out, want) {
 		t.Fatalf("out = %+v; want %+v", out, want)
 	}
 }
@@ -183,46 +184,46 @@ func TestScaleClassifiesCloudHSMErrors(t *testing.T) {
 		seed   []hsmSeed
 		target int
 		inject func(*fakeCloudHSM)
-		check  func(t *testing.T, id string, out hsmcluster.ScaleOutput, err error)
+		check  func(t *testing.T, id string, out scale.ScaleOutput, err error)
 	}{
 		{"second HSM before activation", types.ClusterStateInitialized, []hsmSeed{{azA, types.HsmStateActive}}, 2, nil,
-			func(t *testing.T, id string, out hsmcluster.ScaleOutput, err error) {
+			func(t *testing.T, id string, out scale.ScaleOutput, err error) {
 				mustTerminal(t, err, "create HSM in us-east-1b for cluster "+id+": Cluster '"+id+"' already contains an HSM but has not yet been fully activated")
 				if len(out.Created) != 0 {
 					t.Fatalf("out = %+v", out)
 				}
 			}},
 		{"service exception on create", types.ClusterStateActive, nil, 1, func(f *fakeCloudHSM) { f.inject("CreateHsm", svc("CreateHsm")) },
-			func(t *testing.T, id string, _ hsmcluster.ScaleOutput, err error) {
+			func(t *testing.T, id string, _ scale.ScaleOutput, err error) {
 				mustRetryable(t, err, "create HSM in us-east-1a for cluster "+id+": The request was rejected because an error occurred.")
 			}},
 		{"throttled create", types.ClusterStateActive, nil, 1, func(f *fakeCloudHSM) { f.inject("CreateHsm", throttled("CloudHSM V2", "CreateHsm")) },
-			func(t *testing.T, _ string, _ hsmcluster.ScaleOutput, err error) {
+			func(t *testing.T, _ string, _ scale.ScaleOutput, err error) {
 				if errType(err) != lambdaerr.NameRetryable {
 					t.Fatalf("err = %v classified %s", err, errType(err))
 				}
 			}},
 		{"HSM quota", types.ClusterStateActive, nil, 1, func(f *fakeCloudHSM) {
 			f.inject("CreateHsm", sdkError("CloudHSM V2", "CreateHsm", 400, &types.CloudHsmResourceLimitExceededException{Message: aws.String("limit")}))
-		}, func(t *testing.T, _ string, _ hsmcluster.ScaleOutput, err error) {
+		}, func(t *testing.T, _ string, _ scale.ScaleOutput, err error) {
 			if errType(err) != lambdaerr.NameTerminal {
 				t.Fatalf("err = %v classified %s", err, errType(err))
 			}
 		}},
 		{"service exception on delete", types.ClusterStateActive, []hsmSeed{{azA, types.HsmStateActive}}, 0, func(f *fakeCloudHSM) { f.inject("DeleteHsm", svc("DeleteHsm")) },
-			func(t *testing.T, id string, out hsmcluster.ScaleOutput, err error) {
+			func(t *testing.T, id string, out scale.ScaleOutput, err error) {
 				var re *lambdaerr.RetryableError
 				if !errors.As(err, &re) || len(out.Deleted) != 0 {
 					t.Fatalf("err = %v, out = %+v", err, out)
 				}
 			}},
 		{"service exception on describe", types.ClusterStateActive, nil, 1, func(f *fakeCloudHSM) { f.inject("DescribeClusters", svc("DescribeClusters")) },
-			func(t *testing.T, id string, _ hsmcluster.ScaleOutput, err error) {
+			func(t *testing.T, id string, _ scale.ScaleOutput, err error) {
 				mustRetryable(t, err, "describe cluster "+id+": The request was rejected because an error occurred.")
 			}},
 		{"access denied on describe", types.ClusterStateActive, nil, 1, func(f *fakeCloudHSM) {
 			f.inject("DescribeClusters", sdkError("CloudHSM V2", "DescribeClusters", 400, &types.CloudHsmAccessDeniedException{Message: aws.String("not authorized")}))
-		}, func(t *testing.T, id string, _ hsmcluster.ScaleOutput, err error) {
+		}, func(t *testing.T, id string, _ scale.ScaleOutput, err error) {
 			mustTerminal(t, err, "describe cluster "+id+": not authorized")
 		}},
 	}
@@ -236,7 +237,7 @@ func TestScaleClassifiesCloudHSMErrors(t *testing.T) {
 			if tc.inject != nil {
 				tc.inject(hsm)
 			}
-			out, err := (&hsmcluster.Scale{HSM: hsm}).Handle(context.Background(), hsmcluster.ScaleInput{ClusterID: c.id, Target: tc.target})
+			out, err := (&scale.Scale{HSM: hsm}).Handle(context.Background(), scale.ScaleInput{ClusterID: c.id, Target: tc.target})
 			tc.check(t, c.id, out, err)
 		})
 	}

@@ -10,6 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/pkg/hsmcluster/activate"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/initialize"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/password"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/report"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/sign"
+
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
@@ -19,7 +25,6 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/customerca"
 	"github.com/strongroom/strongroom/pkg/customresource"
-	"github.com/strongroom/strongroom/pkg/hsmcluster"
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 	"github.com/strongroom/strongroom/pkg/runcommand"
@@ -31,8 +36,8 @@ const (
 	caCertName = "strongroom/MyStack/Cluster/customer-ca/certificate"
 )
 
-func passwordStep(sm *fakeSecrets) *hsmcluster.StorePassword {
-	return &hsmcluster.StorePassword{Secrets: sm, KMSKeyID: "alias/strongroom-secrets", Tags: map[string]string{"strongroom:purpose": "cluster-admin"}}
+func passwordStep(sm *fakeSecrets) *password.StorePassword {
+	return &password.StorePassword{Secrets: sm, KMSKeyID: "alias/strongroom-secrets", Tags: map[string]string{"strongroom:purpose": "cluster-admin"}}
 }
 
 // StorePassword generates a password of letters and digits into a new secret (encrypted with the
@@ -42,13 +47,13 @@ func TestStorePasswordCreatesOnceAndNeverOverwrites(t *testing.T) {
 	ctx := context.Background()
 	sm := newFakeSecrets()
 	step := passwordStep(sm)
-	in := hsmcluster.PasswordInput{SecretName: adminName, Description: "CloudHSM cluster admin password (Strongroom)"}
+	in := password.PasswordInput{SecretName: adminName, Description: "CloudHSM cluster admin password (Strongroom)"}
 	out, err := step.Handle(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := sm.byName(adminName)
-	if s == nil || out != (hsmcluster.PasswordOutput{SecretARN: s.arn, Created: true}) {
+	if s == nil || out != (password.PasswordOutput{SecretARN: s.arn, Created: true}) {
 		t.Fatalf("out = %+v; secret %+v", out, s)
 	}
 	if want := []string{"DescribeSecret", "GetRandomPassword", "CreateSecret"}; !reflect.DeepEqual(sm.calls, want) {
@@ -68,7 +73,7 @@ func TestStorePasswordCreatesOnceAndNeverOverwrites(t *testing.T) {
 	first := s.value
 	sm.calls = nil
 	again, err := step.Handle(ctx, in)
-	if err != nil || again != (hsmcluster.PasswordOutput{SecretARN: s.arn}) {
+	if err != nil || again != (password.PasswordOutput{SecretARN: s.arn}) {
 		t.Fatalf("re-run: %+v %v", again, err)
 	}
 	if !reflect.DeepEqual(sm.calls, []string{"DescribeSecret"}) || s.value != first || len(sm.secrets) != 1 {
@@ -81,8 +86,8 @@ func TestStorePasswordExistingSecrets(t *testing.T) {
 	t.Run("an existing secret is reused", func(t *testing.T) {
 		sm := newFakeSecrets()
 		s := sm.put(adminName, "ActivatedClusterPassword1")
-		out, err := passwordStep(sm).Handle(ctx, hsmcluster.PasswordInput{SecretName: adminName})
-		if err != nil || out != (hsmcluster.PasswordOutput{SecretARN: s.arn}) || s.value != "ActivatedClusterPassword1" {
+		out, err := passwordStep(sm).Handle(ctx, password.PasswordInput{SecretName: adminName})
+		if err != nil || out != (password.PasswordOutput{SecretARN: s.arn}) || s.value != "ActivatedClusterPassword1" {
 			t.Fatalf("%+v %v, value changed: %v", out, err, s.value != "ActivatedClusterPassword1")
 		}
 	})
@@ -90,7 +95,7 @@ func TestStorePasswordExistingSecrets(t *testing.T) {
 		sm := newFakeSecrets()
 		s := sm.put(adminName, "ActivatedClusterPassword1")
 		s.deleted = aws.Time(testNow)
-		_, err := passwordStep(sm).Handle(ctx, hsmcluster.PasswordInput{SecretName: adminName})
+		_, err := passwordStep(sm).Handle(ctx, password.PasswordInput{SecretName: adminName})
 		mustTerminal(t, err, "secret "+adminName+" is scheduled for deletion; restore it (RestoreSecret) or choose another name")
 		if !reflect.DeepEqual(sm.calls, []string{"DescribeSecret"}) {
 			t.Fatalf("calls = %v", sm.calls)
@@ -106,13 +111,13 @@ func TestStorePasswordExistingSecrets(t *testing.T) {
 		sm := newFakeSecrets()
 		s := sm.put(adminName, "OtherAttemptsPassword1")
 		s.hidden = tc.hidden
-		out, err := passwordStep(sm).Handle(ctx, hsmcluster.PasswordInput{SecretName: adminName})
+		out, err := passwordStep(sm).Handle(ctx, password.PasswordInput{SecretName: adminName})
 		if tc.wantErr {
 			mustRetryable(t, err, "create secret "+adminName+": it already exists but cannot be described yet")
 			if out.SecretARN != "" {
 				t.Fatalf("answered an ARN without having read one: %+v", out)
 			}
-		} else if err != nil || out != (hsmcluster.PasswordOutput{SecretARN: s.arn}) {
+		} else if err != nil || out != (password.PasswordOutput{SecretARN: s.arn}) {
 			t.Fatalf("hidden %d: %+v %v", tc.hidden, out, err)
 		}
 		if s.value != "OtherAttemptsPassword1" || len(sm.secrets) != 1 {
@@ -123,13 +128,13 @@ func TestStorePasswordExistingSecrets(t *testing.T) {
 
 func TestStorePasswordFailures(t *testing.T) {
 	ctx := context.Background()
-	_, err := passwordStep(newFakeSecrets()).Handle(ctx, hsmcluster.PasswordInput{})
+	_, err := passwordStep(newFakeSecrets()).Handle(ctx, password.PasswordInput{})
 	mustTerminal(t, err, "store password: SecretName is empty")
 
 	// A throttled CreateSecret is retried by the state machine; its error never holds the value.
 	sm := newFakeSecrets()
 	sm.inject("CreateSecret", throttled("Secrets Manager", "CreateSecret"))
-	out, err := passwordStep(sm).Handle(ctx, hsmcluster.PasswordInput{SecretName: adminName})
+	out, err := passwordStep(sm).Handle(ctx, password.PasswordInput{SecretName: adminName})
 	if errType(err) != lambdaerr.NameRetryable || out.SecretARN != "" || len(sm.secrets) != 0 {
 		t.Fatalf("throttled: %+v %v (%s)", out, err, errType(err))
 	}
@@ -140,7 +145,7 @@ func TestStorePasswordFailures(t *testing.T) {
 	// A describe that is refused creates nothing.
 	sm = newFakeSecrets()
 	sm.inject("DescribeSecret", sdkError("Secrets Manager", "DescribeSecret", 400, &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}))
-	_, err = passwordStep(sm).Handle(ctx, hsmcluster.PasswordInput{SecretName: adminName})
+	_, err = passwordStep(sm).Handle(ctx, password.PasswordInput{SecretName: adminName})
 	if errType(err) != lambdaerr.NameTerminal || !strings.HasPrefix(err.Error(), "describe secret "+adminName+": ") || len(sm.calls) != 1 {
 		t.Fatalf("err = %v, calls %v", err, sm.calls)
 	}
@@ -148,18 +153,18 @@ func TestStorePasswordFailures(t *testing.T) {
 
 // signStep signs with a customer CA kept by customerca.Store in the fake Secrets Manager, as
 // lambdas/cluster-sign does.
-func signStep(hsm *fakeCloudHSM, sm *fakeSecrets) *hsmcluster.SignCSR {
-	return &hsmcluster.SignCSR{
+func signStep(hsm *fakeCloudHSM, sm *fakeSecrets) *sign.SignCSR {
+	return &sign.SignCSR{
 		HSM: hsm,
-		NewStore: func(keyName, certName string) hsmcluster.CAStore {
+		NewStore: func(keyName, certName string) sign.CAStore {
 			return &customerca.Store{Secrets: sm, KeySecretName: keyName, CertSecretName: certName, KMSKeyID: "alias/strongroom-ca"}
 		},
 		Now: func() time.Time { return testNow },
 	}
 }
 
-func signInput(id string, days int) hsmcluster.SignInput {
-	return hsmcluster.SignInput{ClusterID: id, CAKeySecretName: caKeyName, CACertSecretName: caCertName, CAKeyType: "RSA_2048", CAValidityDays: days}
+func signInput(id string, days int) sign.SignInput {
+	return sign.SignInput{ClusterID: id, CAKeySecretName: caKeyName, CACertSecretName: caCertName, CAKeyType: "RSA_2048", CAValidityDays: days}
 }
 
 // uninitializedWithCSR is a cluster whose first HSM is ACTIVE: it has a CSR to sign.
@@ -200,7 +205,7 @@ func TestSignCSR(t *testing.T) {
 		t.Fatal("the output carries the CA's private key")
 	}
 	// CloudHSM accepts it.
-	if _, err := (&hsmcluster.Initialize{HSM: hsm}).Handle(ctx, hsmcluster.InitializeInput{ClusterID: c.id, SignedCert: out.SignedCert, TrustAnchor: out.TrustAnchor}); err != nil {
+	if _, err := (&initialize.Initialize{HSM: hsm}).Handle(ctx, initialize.InitializeInput{ClusterID: c.id, SignedCert: out.SignedCert, TrustAnchor: out.TrustAnchor}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -259,8 +264,8 @@ func TestSignCSRRefusals(t *testing.T) {
 
 // activateStep sends the activation document through runcommand.Send, as lambdas/cluster-activate
 // does.
-func activateStep(ssmc *fakeSSM, sm *fakeSecrets) *hsmcluster.Activate {
-	return &hsmcluster.Activate{Send: &runcommand.Send{SSM: ssmc, Document: hsmdocs.ActivateCluster, TimeoutSeconds: 600}, Secrets: sm, Region: region}
+func activateStep(ssmc *fakeSSM, sm *fakeSecrets) *activate.Activate {
+	return &activate.Activate{Send: &runcommand.Send{SSM: ssmc, Document: hsmdocs.ActivateCluster, TimeoutSeconds: 600}, Secrets: sm, Region: region}
 }
 
 // Activate sends the activation document with ids and secret ARNs as its parameters: the
@@ -271,7 +276,7 @@ func TestActivateSendsARNsNeverValues(t *testing.T) {
 	const password = "Adm1nPasswordValue0123456789abcd"
 	admin := sm.put(adminName, password)
 	caCert := sm.put(caCertName, string(testCA().CertificatePEM()))
-	in := hsmcluster.ActivateInput{ClusterID: "cluster-abcdefghijk", InstanceID: instance, HsmIP: "10.0.0.11",
+	in := activate.ActivateInput{ClusterID: "cluster-abcdefghijk", InstanceID: instance, HsmIP: "10.0.0.11",
 		AdminPasswordSecretARN: admin.arn, CACertSecretName: caCertName}
 	cmd, err := activateStep(ssmc, sm).Handle(context.Background(), in)
 	if err != nil {
@@ -306,32 +311,32 @@ func TestActivateRefusals(t *testing.T) {
 	const password = "Adm1nPasswordValue0123456789abcd"
 	cases := []struct {
 		name  string
-		edit  func(*hsmcluster.ActivateInput, *fakeSecrets, *fakeSSM)
+		edit  func(*activate.ActivateInput, *fakeSecrets, *fakeSSM)
 		check func(t *testing.T, err error)
 	}{
-		{"no ACTIVE HSM yet", func(in *hsmcluster.ActivateInput, _ *fakeSecrets, _ *fakeSSM) { in.HsmIP = "" }, func(t *testing.T, err error) {
+		{"no ACTIVE HSM yet", func(in *activate.ActivateInput, _ *fakeSecrets, _ *fakeSSM) { in.HsmIP = "" }, func(t *testing.T, err error) {
 			mustRetryable(t, err, "activate cluster cluster-abcdefghijk: no ACTIVE HSM has an IP yet")
 		}},
-		{"CA certificate secret missing", func(in *hsmcluster.ActivateInput, _ *fakeSecrets, _ *fakeSSM) {
+		{"CA certificate secret missing", func(in *activate.ActivateInput, _ *fakeSecrets, _ *fakeSSM) {
 			in.CACertSecretName = "strongroom/other/ca"
 		},
 			func(t *testing.T, err error) {
 				mustTerminal(t, err, "activate cluster cluster-abcdefghijk: the customer CA certificate secret strongroom/other/ca does not exist; it is the trust anchor the cluster was initialized with")
 			}},
-		{"the password itself wired as the ARN", func(in *hsmcluster.ActivateInput, _ *fakeSecrets, _ *fakeSSM) { in.AdminPasswordSecretARN = password },
+		{"the password itself wired as the ARN", func(in *activate.ActivateInput, _ *fakeSecrets, _ *fakeSSM) { in.AdminPasswordSecretARN = password },
 			func(t *testing.T, err error) {
 				var te *lambdaerr.TerminalError
 				if !errors.As(err, &te) || !strings.Contains(err.Error(), "AdminPasswordSecretArn") || strings.Contains(err.Error(), password) {
 					t.Fatalf("err = %v; want a TerminalError naming the parameter without its value", err)
 				}
 			}},
-		{"instance not managed by SSM", func(_ *hsmcluster.ActivateInput, _ *fakeSecrets, s *fakeSSM) { s.managed = nil }, func(t *testing.T, err error) {
+		{"instance not managed by SSM", func(_ *activate.ActivateInput, _ *fakeSecrets, s *fakeSSM) { s.managed = nil }, func(t *testing.T, err error) {
 			var te *lambdaerr.TerminalError
 			if !errors.As(err, &te) || !strings.HasPrefix(err.Error(), "ClientInstanceId: instance "+instance+" is not managed by SSM") {
 				t.Fatalf("err = %v", err)
 			}
 		}},
-		{"describe throttled", func(_ *hsmcluster.ActivateInput, sm *fakeSecrets, _ *fakeSSM) {
+		{"describe throttled", func(_ *activate.ActivateInput, sm *fakeSecrets, _ *fakeSSM) {
 			sm.inject("DescribeSecret", throttled("Secrets Manager", "DescribeSecret"))
 		}, func(t *testing.T, err error) {
 			if errType(err) != lambdaerr.NameRetryable {
@@ -344,7 +349,7 @@ func TestActivateRefusals(t *testing.T) {
 			sm, ssmc := newFakeSecrets(), newFakeSSM()
 			admin := sm.put(adminName, password)
 			sm.put(caCertName, string(testCA().CertificatePEM()))
-			in := hsmcluster.ActivateInput{ClusterID: "cluster-abcdefghijk", InstanceID: instance, HsmIP: "10.0.0.11",
+			in := activate.ActivateInput{ClusterID: "cluster-abcdefghijk", InstanceID: instance, HsmIP: "10.0.0.11",
 				AdminPasswordSecretARN: admin.arn, CACertSecretName: caCertName}
 			tc.edit(&in, sm, ssmc)
 			_, err := activateStep(ssmc, sm).Handle(context.Background(), in)
@@ -378,7 +383,7 @@ func TestReport(t *testing.T) {
 				adminARN = sm.put(adminName, password).arn
 				caARN = sm.put(caCertName, string(testCA().CertificatePEM())).arn
 			}
-			out, err := (&hsmcluster.Report{HSM: hsm, Secrets: sm}).Handle(context.Background(), hsmcluster.ReportInput{ClusterID: c.id, Spec: spec, ExecutionARN: execARN})
+			out, err := (&report.Report{HSM: hsm, Secrets: sm}).Handle(context.Background(), report.ReportInput{ClusterID: c.id, Spec: spec, ExecutionARN: execARN})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -403,12 +408,12 @@ func TestReport(t *testing.T) {
 
 func TestReportFailures(t *testing.T) {
 	hsm, sm := newFakeCloudHSM(), newFakeSecrets()
-	_, err := (&hsmcluster.Report{HSM: hsm, Secrets: sm}).Handle(context.Background(), hsmcluster.ReportInput{ClusterID: "cluster-zzzzzzzzzzz"})
+	_, err := (&report.Report{HSM: hsm, Secrets: sm}).Handle(context.Background(), report.ReportInput{ClusterID: "cluster-zzzzzzzzzzz"})
 	mustTerminal(t, err, "report: cluster cluster-zzzzzzzzzzz no longer exists")
 
 	c := hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, nil)
 	sm.inject("DescribeSecret", sdkError("Secrets Manager", "DescribeSecret", 400, &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}))
-	_, err = (&hsmcluster.Report{HSM: hsm, Secrets: sm}).Handle(context.Background(), hsmcluster.ReportInput{ClusterID: c.id, Spec: specOf(t, valid)})
+	_, err = (&report.Report{HSM: hsm, Secrets: sm}).Handle(context.Background(), report.ReportInput{ClusterID: c.id, Spec: specOf(t, valid)})
 	if errType(err) != lambdaerr.NameTerminal || !strings.HasPrefix(err.Error(), "describe secret "+caCertName+": ") {
 		t.Fatalf("err = %v", err)
 	}

@@ -14,25 +14,28 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/strongroom/strongroom/pkg/customresource"
+	"github.com/strongroom/strongroom/pkg/lazyregexp"
 )
 
 // Limits from the CloudHSM quotas (the CloudHSM User Guide, "Quotas").
 const (
-	MaxHsmsPerCluster   = 28
-	MinBackupRetention  = 7
-	MaxBackupRetention  = 379
-	DefaultHsmCount     = 2
-	DefaultHsmType      = "hsm2m.medium"
-	DefaultBackupDays   = 90
-	DefaultCAValidity   = 3652
-	maxSecretNameLength = 512
+	MaxHsmsPerCluster  = 28
+	MinBackupRetention = 7
+	MaxBackupRetention = 379
+	DefaultHsmCount    = 2
+	DefaultHsmType     = "hsm2m.medium"
+	DefaultBackupDays  = 90
+	DefaultCAValidity  = 3652
 )
+
+// maxSecretNameLength is Secrets Manager's limit on a secret name (hsmdocs.MaxSecretNameLength
+// too; this package does not link hsmdocs, which only the activation step needs).
+const maxSecretNameLength = 512
 
 // ResourceType is the CloudFormation type of the resource.
 const ResourceType = "Custom::CloudHsmCluster"
@@ -57,16 +60,17 @@ type Spec struct {
 }
 
 var (
-	subnetRe   = regexp.MustCompile(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	instanceRe = regexp.MustCompile(`^(i|mi)-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	clusterRe  = regexp.MustCompile(`^cluster-[2-7a-zA-Z]{11,16}$`)
-	backupRe   = regexp.MustCompile(`^backup-[2-7a-zA-Z]{11,16}$`)
-	hsmTypeRe  = regexp.MustCompile(`^((p|)hsm[0-9][a-z.]*\.[a-zA-Z]+)$`)
-	secretRe   = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
+	subnetRe   = lazyregexp.New(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	instanceRe = lazyregexp.New(`^(i|mi)-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	clusterRe  = lazyregexp.New(`^cluster-[2-7a-zA-Z]{11,16}$`)
+	backupRe   = lazyregexp.New(`^backup-[2-7a-zA-Z]{11,16}$`)
+	hsmTypeRe  = lazyregexp.New(`^((p|)hsm[0-9][a-z.]*\.[a-zA-Z]+)$`)
+	secretRe   = lazyregexp.New(`^[A-Za-z0-9/_+=.@-]+$`)
 	// A name ending in a hyphen and six characters is mistaken for a secret ARN's random suffix
 	// when used as a partial ARN; Secrets Manager's docs advise against it.
-	secretSuffixRe = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
-	tagKeyRe       = regexp.MustCompile(`^[a-zA-Z0-9_.:/=+\-@ ]{1,128}$`)
+	secretSuffixRe = lazyregexp.New(`-[A-Za-z0-9]{6}$`)
+	// The 1-128 length is checked apart: a counted repetition costs init time on every cold start.
+	tagKeyRe = lazyregexp.New(`^[a-zA-Z0-9_.:/=+\-@ ]+$`)
 )
 
 // Defaults name the secrets when the properties do not; they come from the stack and logical id.
@@ -298,7 +302,7 @@ func (p *parser) validate(s *Spec) {
 		p.fail("Tags", "at most 50 tags, got %d", len(s.Tags))
 	}
 	for k, v := range s.Tags {
-		if !tagKeyRe.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
+		if len(k) > 128 || !tagKeyRe.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
 			p.fail("Tags."+k, "tag keys are 1-128 characters of letters, digits, spaces and _.:/=+-@, not starting with aws:")
 		}
 		if len(v) > 256 {

@@ -289,3 +289,29 @@ func TestScriptsRunWithStubs(t *testing.T) {
 		})
 	}
 }
+
+// TestIsSecretARNAgreesWithThePattern: the cheap check the key store's validation uses accepts
+// exactly what the documents' allowedPattern accepts, at and around the length limit too.
+func TestIsSecretARNAgreesWithThePattern(t *testing.T) {
+	full := regexp.MustCompile(hsmdocs.SecretARNPattern)
+	prefix := "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+	cases := []string{adminARN, caARN, userARN, "",
+		prefix, prefix + "a", prefix + strings.Repeat("n", 511), prefix + strings.Repeat("n", 512), prefix + strings.Repeat("n", 513),
+		prefix + "name with space", prefix + "semi;colon", prefix + "dollar$", prefix + "line\nbreak",
+		"arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x-AbCdEf",
+		"arn:aws:secretsmanager:us-east-1:12345678901:secret:x", "arn:aws:ssm:us-east-1:123456789012:secret:x",
+		" " + adminARN, adminARN + "\n"}
+	accepted := 0
+	for _, c := range cases {
+		want := full.MatchString(c)
+		if got := hsmdocs.IsSecretARN(c); got != want {
+			t.Errorf("IsSecretARN(%.80q...) = %v; SecretARNPattern says %v", c, got, want)
+		}
+		if want {
+			accepted++
+		}
+	}
+	if accepted < 5 {
+		t.Fatalf("only %d cases match the pattern; the comparison needs both answers", accepted)
+	}
+}

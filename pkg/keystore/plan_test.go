@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/pkg/keystore/plan"
+
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 
-	"github.com/strongroom/strongroom/pkg/keystore"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
@@ -30,7 +31,7 @@ func TestPlanAgainstTheSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	young := aws.ToString(cc.Cluster.ClusterId)
-	step := &keystore.PlanRequest{HSM: hsm}
+	step := &plan.PlanRequest{HSM: hsm}
 	base := fixtureEvent(t)
 	event := func(rt cfn.RequestType, change func(p map[string]any), physical string) *cfn.Event {
 		ev := base
@@ -44,43 +45,43 @@ func TestPlanAgainstTheSandbox(t *testing.T) {
 	}
 	cases := []struct {
 		name    string
-		in      keystore.PlanInput
+		in      plan.PlanInput
 		wantErr []string
-		check   func(t *testing.T, p keystore.Plan)
+		check   func(t *testing.T, p plan.Plan)
 	}{
-		{name: "create on a missing cluster", in: keystore.PlanInput{Event: event(cfn.RequestCreate, nil, "")},
+		{name: "create on a missing cluster", in: plan.PlanInput{Event: event(cfn.RequestCreate, nil, "")},
 			wantErr: []string{"ClusterId", "does not exist"}},
-		{name: "create on a cluster still being created", in: keystore.PlanInput{Event: event(cfn.RequestCreate, func(p map[string]any) { p["ClusterId"] = young }, "")},
+		{name: "create on a cluster still being created", in: plan.PlanInput{Event: event(cfn.RequestCreate, func(p map[string]any) { p["ClusterId"] = young }, "")},
 			wantErr: []string{"ClusterId", "CREATE_IN_PROGRESS", "ACTIVE"}},
-		{name: "rename", in: keystore.PlanInput{Event: event(cfn.RequestUpdate, func(p map[string]any) { p["KeyStoreName"] = "other" }, "cks-1234567890abcdef0")},
-			check: func(t *testing.T, p keystore.Plan) {
+		{name: "rename", in: plan.PlanInput{Event: event(cfn.RequestUpdate, func(p map[string]any) { p["KeyStoreName"] = "other" }, "cks-1234567890abcdef0")},
+			check: func(t *testing.T, p plan.Plan) {
 				if !p.Rename || p.CustomKeyStoreID != "cks-1234567890abcdef0" || p.Spec.KeyStoreName != "other" {
 					t.Errorf("plan %+v; want a rename of cks-1234567890abcdef0 to other", p)
 				}
 			}},
-		{name: "update of an immutable property", in: keystore.PlanInput{Event: event(cfn.RequestUpdate, func(p map[string]any) { p["ClientInstanceId"] = "i-0123456789abcdef0" }, "cks-1")},
+		{name: "update of an immutable property", in: plan.PlanInput{Event: event(cfn.RequestUpdate, func(p map[string]any) { p["ClientInstanceId"] = "i-0123456789abcdef0" }, "cks-1")},
 			wantErr: []string{"ClientInstanceId: cannot change in place"}},
-		{name: "delete of a create that made nothing", in: keystore.PlanInput{Event: event(cfn.RequestDelete, nil, "strongroom-none-req")},
-			check: func(t *testing.T, p keystore.Plan) {
+		{name: "delete of a create that made nothing", in: plan.PlanInput{Event: event(cfn.RequestDelete, nil, "strongroom-none-req")},
+			check: func(t *testing.T, p plan.Plan) {
 				if !p.NothingToDelete {
 					t.Errorf("plan %+v; want NothingToDelete", p)
 				}
 			}},
-		{name: "delete on a cluster that is gone keeps going", in: keystore.PlanInput{Event: event(cfn.RequestDelete, func(p map[string]any) { p["DeleteKeyStoreOnStackDeletion"] = "true" }, "cks-1")},
-			check: func(t *testing.T, p keystore.Plan) {
+		{name: "delete on a cluster that is gone keeps going", in: plan.PlanInput{Event: event(cfn.RequestDelete, func(p map[string]any) { p["DeleteKeyStoreOnStackDeletion"] = "true" }, "cks-1")},
+			check: func(t *testing.T, p plan.Plan) {
 				if !p.DeleteKeyStore || p.ClusterFound || p.HsmIP != "" {
 					t.Errorf("plan %+v; want DeleteKeyStore, no cluster, no HSM", p)
 				}
 			}},
-		{name: "delete with properties that no longer parse keeps the store", in: keystore.PlanInput{Event: event(cfn.RequestDelete, func(p map[string]any) { p["ClusterId"] = "nonsense"; p["DeleteKeyStoreOnStackDeletion"] = "true" }, "cks-1")},
-			check: func(t *testing.T, p keystore.Plan) {
+		{name: "delete with properties that no longer parse keeps the store", in: plan.PlanInput{Event: event(cfn.RequestDelete, func(p map[string]any) { p["ClusterId"] = "nonsense"; p["DeleteKeyStoreOnStackDeletion"] = "true" }, "cks-1")},
+			check: func(t *testing.T, p plan.Plan) {
 				if p.DeleteKeyStore || !strings.Contains(p.Note, "ClusterId") || p.NothingToDelete {
 					t.Errorf("plan %+v; want the store kept (disconnected), with a note naming ClusterId", p)
 				}
 			}},
-		{name: "rotation without the secret name", in: keystore.PlanInput{Rotation: &keystore.RotationRequest{CustomKeyStoreID: "cks-1", Properties: base.ResourceProperties}},
+		{name: "rotation without the secret name", in: plan.PlanInput{Rotation: &plan.RotationRequest{CustomKeyStoreID: "cks-1", Properties: base.ResourceProperties}},
 			wantErr: []string{"KmsUserPasswordSecretName is required"}},
-		{name: "neither event nor rotation", in: keystore.PlanInput{}, wantErr: []string{"neither Event nor Rotation"}},
+		{name: "neither event nor rotation", in: plan.PlanInput{}, wantErr: []string{"neither Event nor Rotation"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package keystore
 
 import (
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/customresource"
 	"github.com/strongroom/strongroom/pkg/hsmcluster"
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
+	"github.com/strongroom/strongroom/pkg/lazyregexp"
 )
 
 // ResourceType is the CloudFormation type of the resource.
@@ -35,10 +35,11 @@ type Spec struct {
 }
 
 var (
-	clusterRe   = regexp.MustCompile(hsmdocs.ClusterIDPattern)
-	secretARNRe = regexp.MustCompile(hsmdocs.SecretARNPattern)
-	instanceRe  = regexp.MustCompile(`^(i|mi)-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	secretRe    = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	clusterRe  = lazyregexp.New(hsmdocs.ClusterIDPattern)
+	instanceRe = lazyregexp.New(`^(i|mi)-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	// Length is checked apart (hsmdocs.MaxSecretNameLength): a counted repetition would cost
+	// milliseconds of init on every cold start.
+	secretRe = lazyregexp.New(`^[A-Za-z0-9/_+=.@-]+$`)
 )
 
 // properties are the accepted property names; ServiceToken and ServiceTimeout are
@@ -106,7 +107,7 @@ func Parse(props map[string]any, secretPrefix string) (Spec, error) {
 		switch {
 		case f.v == "":
 			fail(f.name, "is required: the ARN of the secret holding %s", f.what)
-		case !secretARNRe.MatchString(f.v):
+		case !hsmdocs.IsSecretARN(f.v):
 			fail(f.name, "%q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", f.v)
 		}
 	}
@@ -116,7 +117,7 @@ func Parse(props map[string]any, secretPrefix string) (Spec, error) {
 	case !instanceRe.MatchString(s.ClientInstanceID):
 		fail("ClientInstanceId", "%q is not an EC2 instance id (i-0123456789abcdef0)", s.ClientInstanceID)
 	}
-	if !secretRe.MatchString(s.KmsUserPasswordSecretName) {
+	if n := s.KmsUserPasswordSecretName; n == "" || len(n) > hsmdocs.MaxSecretNameLength || !secretRe.MatchString(n) {
 		fail("KmsUserPasswordSecretName", "%q is not a secret name: 1-512 of letters, digits and /_+=.@-", s.KmsUserPasswordSecretName)
 	}
 

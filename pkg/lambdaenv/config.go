@@ -20,7 +20,7 @@ var ErrIncomplete = errors.New("incomplete Lambda environment")
 //
 // It is hand-written instead of config.LoadDefaultConfig for cold starts: aws-sdk-go-v2/config's
 // package initialisation pulls in the STS, SSO, SSO-OIDC and sign-in clients, about a millisecond
-// of every cold start (measured by lambdas/trailrelay's BenchmarkColdStart), for credential
+// of every cold start (measured by BenchmarkColdStarts in lambdas/coldstart_test.go), for credential
 // sources a Lambda function never uses. Outside Lambda (tools, tests) use config.LoadDefaultConfig.
 func Config() (aws.Config, error) {
 	region := firstSet("AWS_REGION", "AWS_DEFAULT_REGION")

@@ -21,6 +21,13 @@ func Logger(step string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("step", step, "function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 }
 
+// Setup is what a step's main does first: the step's logger and the AWS configuration, or an
+// exit of the cold start that says what is missing.
+func Setup(step string) (*slog.Logger, aws.Config) {
+	log := Logger(step)
+	return log, AWSConfig(log)
+}
+
 // Required returns the environment variable name or exits the cold start with a message that names
 // it. Environment variables hold names and ARNs, never secrets.
 func Required(log *slog.Logger, name string) string {

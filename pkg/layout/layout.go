@@ -27,3 +27,19 @@ var NotInALambda = []string{
 	Module + "/infra",
 	Emulator,
 }
+
+// SDKService is the import-path prefix of the AWS SDK's service clients: a Lambda that links
+// github.com/aws/aws-sdk-go-v2/service/<name> pays that package's init (its endpoint rules and
+// schemas) on every cold start, so each Lambda links only the services its step calls.
+const SDKService = "github.com/aws/aws-sdk-go-v2/service/"
+
+// SDKPackageOfIAMPrefix names the SDK package for IAM service prefixes whose names differ.
+var SDKPackageOfIAMPrefix = map[string]string{"cloudhsm": "cloudhsmv2", "states": "sfn"}
+
+// StandaloneLambdaServices are the SDK services of the Lambdas that pkg/resourcedef does not
+// describe (their grants are written in infra/database and infra/alerts): the rotation function
+// calls Secrets Manager only, the relay SNS only.
+var StandaloneLambdaServices = map[string][]string{
+	"rotate":     {"secretsmanager"},
+	"trailrelay": {"sns"},
+}

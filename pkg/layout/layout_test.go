@@ -9,10 +9,12 @@ import (
 	"testing"
 
 	"github.com/strongroom/strongroom/pkg/layout"
+	"github.com/strongroom/strongroom/pkg/resourcedef"
 )
 
 type pkg struct {
 	ImportPath string
+	Name       string
 	Imports    []string
 	Deps       []string
 }
@@ -86,6 +88,9 @@ func TestLambdaClosures(t *testing.T) {
 		t.Fatalf("go list found %d Lambdas", len(pkgs))
 	}
 	for _, p := range pkgs {
+		if p.Name != "main" {
+			continue // lambdas/ itself holds only the cold-start benchmark
+		}
 		deps := list(t, "-deps", p.ImportPath)
 		if len(deps) < 10 {
 			t.Fatalf("%s: %d dependencies; go list -deps did not list the closure", p.ImportPath, len(deps))
@@ -95,6 +100,74 @@ func TestLambdaClosures(t *testing.T) {
 				t.Errorf("%s links %s; Lambdas must not (layout.NotInALambda)", p.ImportPath, d.ImportPath)
 			}
 		}
+	}
+}
+
+// grantedServices maps each workflow Lambda (by directory name) to the SDK packages its IAM grants
+// in pkg/resourcedef name, plus the standalone Lambdas' declared services.
+func grantedServices() map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for name, svcs := range layout.StandaloneLambdaServices {
+		out[name] = map[string]bool{}
+		for _, s := range svcs {
+			out[name][s] = true
+		}
+	}
+	for _, r := range []*resourcedef.Resource{resourcedef.Cluster, resourcedef.KeyStore} {
+		for _, f := range r.Functions() {
+			if out[f.Name] == nil {
+				out[f.Name] = map[string]bool{}
+			}
+			for _, a := range f.Actions() {
+				prefix, _, _ := strings.Cut(a, ":")
+				if sdk, ok := layout.SDKPackageOfIAMPrefix[prefix]; ok {
+					prefix = sdk
+				}
+				out[f.Name][prefix] = true
+			}
+		}
+	}
+	return out
+}
+
+// linkedServices lists the SDK service packages in a Lambda's closure (the clients, not their
+// internal subpackages).
+func linkedServices(deps []pkg) []string {
+	var out []string
+	for _, d := range deps {
+		rest, ok := strings.CutPrefix(d.ImportPath, layout.SDKService)
+		if ok && !strings.Contains(rest, "/") {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
+// TestLambdasLinkOnlyTheServicesTheyCall: every SDK service a Lambda links is one its grants let
+// it call. A step package that imports its whole domain (and so every client of the domain)
+// fails here: each linked service costs its init on every cold start (make bench).
+func TestLambdasLinkOnlyTheServicesTheyCall(t *testing.T) {
+	granted := grantedServices()
+	checked := 0
+	for _, p := range list(t, "-deps=false", "./lambdas/...") {
+		if p.Name != "main" {
+			continue
+		}
+		name := strings.TrimPrefix(p.ImportPath, layout.Lambdas)
+		allowed, ok := granted[name]
+		if !ok {
+			t.Errorf("%s: neither pkg/resourcedef nor layout.StandaloneLambdaServices names this Lambda", name)
+			continue
+		}
+		checked++
+		for _, svc := range linkedServices(list(t, "-deps", p.ImportPath)) {
+			if !allowed[svc] {
+				t.Errorf("%s links %s%s but its grants call no %s action: import the step's own package, not its domain's", name, layout.SDKService, svc, svc)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("checked %d Lambdas; expected every one", checked)
 	}
 }
 
@@ -116,5 +189,9 @@ func TestRulesCanFail(t *testing.T) {
 	}
 	if !linksCDK {
 		t.Error("the CDK app links no CDK package: TestLambdaClosures may be checking nothing")
+	}
+	// The CLI links every service: were it a Lambda with the relay's grants, the service check fails.
+	if svcs := linkedServices(list(t, "-deps", layout.Module+"/cmd/strongroom")); len(svcs) < 5 {
+		t.Errorf("the CLI links %v; TestLambdasLinkOnlyTheServicesTheyCall may be reading no services", svcs)
 	}
 }

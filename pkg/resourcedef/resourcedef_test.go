@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/customresource/entry"
 	"github.com/strongroom/strongroom/pkg/resourcedef"
 	"github.com/strongroom/strongroom/statemachines"
 )
@@ -89,9 +90,15 @@ func TestFunctionsAndTheirEnvironment(t *testing.T) {
 					reads = append(reads, m[1])
 				}
 			}
+			// entry.New reads the state machine ARNs its package names.
+			if strings.Contains(string(src), "entry.New(") {
+				for _, name := range entry.StateMachineEnv {
+					reads = append(reads, name)
+				}
+			}
 			// A main may pass the name through a helper (send("CREATE_USER_DOCUMENT")).
 			for name := range f.Env {
-				if !strings.Contains(string(src), `"`+name+`"`) {
+				if !strings.Contains(string(src), `"`+name+`"`) && !slices.Contains(reads, name) {
 					t.Errorf("%s: %s is given %s, which lambdas/%s/main.go never reads", r.Type, f.Name, name, f.Name)
 				}
 			}

@@ -335,7 +335,7 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 	if assetPath == "" {
 		return errors.New("no aws:asset:path metadata: only asset-based Go functions are deployable")
 	}
-	pkg, err := d.matchAsset(filepath.Join(d.CDKOut, assetPath, "bootstrap"))
+	pkg, err := MatchAsset(d.BuildDir, filepath.Join(d.CDKOut, assetPath, "bootstrap"))
 	if err != nil {
 		return err
 	}
@@ -376,18 +376,19 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 	return nil
 }
 
-// matchAsset finds the build/<name>/bootstrap whose bytes equal the asset's.
-func (d *Deployer) matchAsset(asset string) (string, error) {
+// MatchAsset names the lambdas/<name> package of a function's asset (a cdk.out asset's bootstrap):
+// the <name> of the buildDir/<name>/bootstrap whose bytes equal the asset's.
+func MatchAsset(buildDir, asset string) (string, error) {
 	want, err := fileHash(asset)
 	if err != nil {
 		return "", fmt.Errorf("read asset: %w", err)
 	}
-	dirs, err := os.ReadDir(d.BuildDir)
+	dirs, err := os.ReadDir(buildDir)
 	if err != nil {
-		return "", fmt.Errorf("read %s (run make build): %w", d.BuildDir, err)
+		return "", fmt.Errorf("read %s (run make build): %w", buildDir, err)
 	}
 	for _, e := range dirs {
-		h, err := fileHash(filepath.Join(d.BuildDir, e.Name(), "bootstrap"))
+		h, err := fileHash(filepath.Join(buildDir, e.Name(), "bootstrap"))
 		if err == nil && h == want {
 			return e.Name(), nil
 		}

@@ -1,5 +1,5 @@
 // Command hello is the smallest aws-lambda-go function: the cold-start baseline that Strongroom's
-// bootstraps are compared with (BenchmarkColdStart).
+// bootstraps are compared with (BenchmarkColdStarts in lambdas/coldstart_test.go).
 package main
 
 import (

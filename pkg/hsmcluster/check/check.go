@@ -1,0 +1,108 @@
+// Package check is the cluster-check step: before anything is created it confirms, with EC2, that
+// the subnets exist in distinct Availability Zones of one VPC and that the client instance is there.
+package check
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/strongroom/strongroom/pkg/hsmcluster"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/strongroom/strongroom/pkg/lambdaerr"
+)
+
+// NetworkDescriber checks subnets and the client instance.
+type NetworkDescriber interface {
+	DescribeSubnets(ctx context.Context, params *ec2.DescribeSubnetsInput, optFns ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
+	DescribeInstances(ctx context.Context, params *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+}
+
+var _ NetworkDescriber = (*ec2.Client)(nil)
+
+// CheckInput is the first step's input: the whole CloudFormation event.
+type CheckInput struct {
+	Event cfn.Event `json:"Event"`
+}
+
+// CheckOutput is the validated spec with the subnets' zones.
+type CheckOutput struct {
+	Spec hsmcluster.Spec `json:"Spec"`
+	// SubnetAzs maps each subnet to its Availability Zone.
+	SubnetAzs map[string]string `json:"SubnetAzs"`
+	VpcID     string            `json:"VpcId"`
+}
+
+// CheckEnvironment validates the properties against the account: the subnets exist, lie in one
+// VPC and in distinct Availability Zones, and the client instance exists, runs, and sits in that
+// VPC. A failure is terminal and names the property.
+type CheckEnvironment struct {
+	EC2 NetworkDescriber
+}
+
+// Handle implements the step.
+func (s *CheckEnvironment) Handle(ctx context.Context, in CheckInput) (CheckOutput, error) {
+	ev := hsmcluster.EventRef{RequestType: in.Event.RequestType, RequestID: in.Event.RequestID, StackID: in.Event.StackID, LogicalResourceID: in.Event.LogicalResourceID}
+	spec, err := hsmcluster.SpecOf(ev, in.Event.ResourceProperties)
+	if err != nil {
+		return CheckOutput{}, lambdaerr.Terminal(err.Error(), nil)
+	}
+	out := CheckOutput{Spec: spec, SubnetAzs: map[string]string{}}
+	if len(spec.SubnetIDs) > 0 {
+		subnets, err := s.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: spec.SubnetIDs})
+		if err != nil {
+			if code := hsmcluster.APICode(err); strings.HasPrefix(code, "InvalidSubnetID") {
+				return CheckOutput{}, lambdaerr.Terminal("SubnetIds: "+hsmcluster.APIMessage(err)+" (give existing private subnets of this account and region)", nil)
+			}
+			return CheckOutput{}, fmt.Errorf("describe subnets %v: %w", spec.SubnetIDs, err)
+		}
+		zones := map[string]string{}
+		for _, sn := range subnets.Subnets {
+			id, az := aws.ToString(sn.SubnetId), aws.ToString(sn.AvailabilityZone)
+			if other, dup := zones[az]; dup {
+				return CheckOutput{}, lambdaerr.Terminal(fmt.Sprintf("SubnetIds: %s and %s are both in %s; give subnets in distinct Availability Zones", other, id, az), nil)
+			}
+			zones[az] = id
+			out.SubnetAzs[id] = az
+			if out.VpcID == "" {
+				out.VpcID = aws.ToString(sn.VpcId)
+			} else if out.VpcID != aws.ToString(sn.VpcId) {
+				return CheckOutput{}, lambdaerr.Terminal(fmt.Sprintf("SubnetIds: %s is in %s but the others are in %s; give subnets of one VPC", id, aws.ToString(sn.VpcId), out.VpcID), nil)
+			}
+		}
+		for _, id := range spec.SubnetIDs {
+			if _, ok := out.SubnetAzs[id]; !ok {
+				return CheckOutput{}, lambdaerr.Terminal(fmt.Sprintf("SubnetIds: subnet %s was not found", id), nil)
+			}
+		}
+	}
+	inst, err := s.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{spec.ClientInstanceID}})
+	if err != nil {
+		if code := hsmcluster.APICode(err); strings.HasPrefix(code, "InvalidInstanceID") {
+			return CheckOutput{}, lambdaerr.Terminal("ClientInstanceId: "+hsmcluster.APIMessage(err)+" (give the SSM-managed instance with cloudhsm-cli)", nil)
+		}
+		return CheckOutput{}, fmt.Errorf("describe instance %s: %w", spec.ClientInstanceID, err)
+	}
+	var found *ec2types.Instance
+	for _, r := range inst.Reservations {
+		for i := range r.Instances {
+			if aws.ToString(r.Instances[i].InstanceId) == spec.ClientInstanceID {
+				found = &r.Instances[i]
+			}
+		}
+	}
+	switch {
+	case found == nil:
+		return CheckOutput{}, lambdaerr.Terminal(fmt.Sprintf("ClientInstanceId: instance %s was not found", spec.ClientInstanceID), nil)
+	case found.State != nil && found.State.Name != ec2types.InstanceStateNameRunning:
+		return CheckOutput{}, lambdaerr.Terminal(fmt.Sprintf("ClientInstanceId: instance %s is %s; it must be running", spec.ClientInstanceID, found.State.Name), nil)
+	case out.VpcID != "" && aws.ToString(found.VpcId) != "" && aws.ToString(found.VpcId) != out.VpcID:
+		return CheckOutput{}, lambdaerr.Terminal(fmt.Sprintf("ClientInstanceId: instance %s is in %s, not in the cluster's VPC %s", spec.ClientInstanceID, aws.ToString(found.VpcId), out.VpcID), nil)
+	}
+	return out, nil
+}
