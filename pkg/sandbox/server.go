@@ -246,8 +246,10 @@ func (c *call) record(status int, resp []byte, code string) {
 	c.s.log.Debug("sandbox call", "service", c.service, "operation", c.operation, "status", status, "error_code", code, "request_id", c.id)
 }
 
-// writeRaw sends a response and records it.
+// writeRaw records a response and sends it. Recording first means a client that has its answer
+// always finds the call in the Recorder (a test counting calls right after one raced otherwise).
 func (c *call) writeRaw(status int, contentType string, body []byte, code string) {
+	c.record(status, body, code)
 	h := c.w.Header()
 	if contentType != "" {
 		h.Set("Content-Type", contentType)
@@ -255,7 +257,6 @@ func (c *call) writeRaw(status int, contentType string, body []byte, code string
 	h.Set("x-amzn-RequestId", c.id)
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(body)
-	c.record(status, body, code)
 }
 
 // applyFaults runs the latency and error rules for this call. A non-nil result is the injected
