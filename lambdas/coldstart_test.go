@@ -38,7 +38,7 @@ type deployed struct {
 // aws-lambda-go hello-world are built for the host with make build's flags; each function's
 // starts alternate with the hello-world's so the two share the machine's state. It prints the
 // table (function, binary size, cold start, ratio to the hello-world) and reports the largest
-// ratios as metrics. Issue target: every ratio at most 1.2, every size at most 1.4x.
+// ratios as metrics. Target: every ratio at most 1.2, every size at most 1.4x.
 func BenchmarkColdStarts(b *testing.B) {
 	ctx := context.Background()
 	root, err := stacktest.RepoRoot()

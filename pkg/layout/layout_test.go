@@ -83,24 +83,31 @@ func TestOnlyTheEmulatorAndTheCLIImportTheEmulator(t *testing.T) {
 
 // TestLambdaClosures keeps every Lambda's linked dependencies free of the CDK, jsii and the emulator.
 func TestLambdaClosures(t *testing.T) {
-	pkgs := list(t, "-deps=false", "./lambdas/...")
-	if len(pkgs) < 10 {
-		t.Fatalf("go list found %d Lambdas", len(pkgs))
-	}
-	for _, p := range pkgs {
-		if p.Name != "main" {
-			continue // lambdas/ itself holds only the cold-start benchmark
+	for _, p := range lambdaMains(t) {
+		if len(p.Deps) < 10 {
+			t.Fatalf("%s: %d dependencies; go list did not list the closure", p.ImportPath, len(p.Deps))
 		}
-		deps := list(t, "-deps", p.ImportPath)
-		if len(deps) < 10 {
-			t.Fatalf("%s: %d dependencies; go list -deps did not list the closure", p.ImportPath, len(deps))
-		}
-		for _, d := range deps {
-			if hasPrefix(d.ImportPath, layout.NotInALambda) {
-				t.Errorf("%s links %s; Lambdas must not (layout.NotInALambda)", p.ImportPath, d.ImportPath)
+		for _, d := range p.Deps {
+			if hasPrefix(d, layout.NotInALambda) {
+				t.Errorf("%s links %s; Lambdas must not (layout.NotInALambda)", p.ImportPath, d)
 			}
 		}
 	}
+}
+
+// lambdaMains lists the Lambdas' main packages with their whole closures (Deps), in one go list.
+func lambdaMains(t *testing.T) []pkg {
+	t.Helper()
+	var mains []pkg
+	for _, p := range list(t, "./lambdas/...") {
+		if p.Name == "main" { // lambdas/ itself holds only the cold-start benchmark
+			mains = append(mains, p)
+		}
+	}
+	if len(mains) < 10 {
+		t.Fatalf("go list found %d Lambdas", len(mains))
+	}
+	return mains
 }
 
 // grantedServices maps each workflow Lambda (by directory name) to the SDK packages its IAM grants
@@ -132,10 +139,10 @@ func grantedServices() map[string]map[string]bool {
 
 // linkedServices lists the SDK service packages in a Lambda's closure (the clients, not their
 // internal subpackages).
-func linkedServices(deps []pkg) []string {
+func linkedServices(deps []string) []string {
 	var out []string
 	for _, d := range deps {
-		rest, ok := strings.CutPrefix(d.ImportPath, layout.SDKService)
+		rest, ok := strings.CutPrefix(d, layout.SDKService)
 		if ok && !strings.Contains(rest, "/") {
 			out = append(out, rest)
 		}
@@ -149,10 +156,7 @@ func linkedServices(deps []pkg) []string {
 func TestLambdasLinkOnlyTheServicesTheyCall(t *testing.T) {
 	granted := grantedServices()
 	checked := 0
-	for _, p := range list(t, "-deps=false", "./lambdas/...") {
-		if p.Name != "main" {
-			continue
-		}
+	for _, p := range lambdaMains(t) {
 		name := strings.TrimPrefix(p.ImportPath, layout.Lambdas)
 		allowed, ok := granted[name]
 		if !ok {
@@ -160,7 +164,7 @@ func TestLambdasLinkOnlyTheServicesTheyCall(t *testing.T) {
 			continue
 		}
 		checked++
-		for _, svc := range linkedServices(list(t, "-deps", p.ImportPath)) {
+		for _, svc := range linkedServices(p.Deps) {
 			if !allowed[svc] {
 				t.Errorf("%s links %s%s but its grants call no %s action: import the step's own package, not its domain's", name, layout.SDKService, svc, svc)
 			}
@@ -191,7 +195,7 @@ func TestRulesCanFail(t *testing.T) {
 		t.Error("the CDK app links no CDK package: TestLambdaClosures may be checking nothing")
 	}
 	// The CLI links every service: were it a Lambda with the relay's grants, the service check fails.
-	if svcs := linkedServices(list(t, "-deps", layout.Module+"/cmd/strongroom")); len(svcs) < 5 {
+	if svcs := linkedServices(cli[0].Deps); len(svcs) < 5 {
 		t.Errorf("the CLI links %v; TestLambdasLinkOnlyTheServicesTheyCall may be reading no services", svcs)
 	}
 }
