@@ -82,7 +82,7 @@ func newApp(o options) (awscdk.App, error) {
 		env = &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(cfg.Region)}
 	}
 
-	if _, err := alerts.NewAlertsStack(app, AlertsStackName, &alerts.AlertsStackProps{
+	alertsStack, err := alerts.NewAlertsStack(app, AlertsStackName, &alerts.AlertsStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
 			Description: jsii.String("Strongroom CloudTrail alerts: trail, EventBridge rule, relay Lambda, encrypted SNS topic"),
@@ -91,7 +91,8 @@ func newApp(o options) (awscdk.App, error) {
 		AlertEmail:    cfg.AlertEmail,
 		EventSources:  cfg.AlertEventSources,
 		RedactFields:  cfg.AlertRedactFields,
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 
@@ -116,6 +117,9 @@ func newApp(o options) (awscdk.App, error) {
 			Description: jsii.String("Strongroom CloudHSM cluster: VPC, SSM-managed cloudhsm-cli client and Custom::CloudHsmCluster (billed per HSM hour)"),
 		},
 		BuildDir: o.buildDir,
+		// The cluster's and the key store's alarms (failed workflows, safety-net dead letters)
+		// notify the alert topic, as the alerts stack's own alarms do.
+		AlarmTopic: alertsStack.Topic,
 	}); err != nil {
 		return nil, err
 	}
@@ -128,6 +132,7 @@ func newApp(o options) (awscdk.App, error) {
 		},
 		BuildDir:         o.buildDir,
 		ClusterStackName: ClusterStackName,
+		AlarmTopic:       alertsStack.Topic,
 	}); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/infra/templatetest"
 	"github.com/strongroom/strongroom/pkg/nagreport"
@@ -91,7 +92,8 @@ func nagMessages(t *testing.T, st awscdk.Stack) []string {
 }
 
 func TestAppHasNoUnsuppressedNagFindings(t *testing.T) {
-	app, out := synth(t, nil, nil)
+	// Path metadata (as the CDK CLI asks for) ties each template resource to its report rows.
+	app, out := synth(t, map[string]any{"aws:cdk:enable-path-metadata": true}, nil)
 	// Read the report before asking for annotations: assertions synthesize again, and cdk-nag then
 	// appends a second copy of its rows in the same process.
 	rep, err := nagreport.Read(out)
@@ -121,7 +123,214 @@ func TestAppHasNoUnsuppressedNagFindings(t *testing.T) {
 	if msgs := nagMessages(t, stack(t, app, AlertsStackName)); len(msgs) > 0 {
 		t.Errorf("cdk-nag annotations on %s:\n%s", AlertsStackName, strings.Join(msgs, "\n"))
 	}
+	checkWildcardSuppressions(t, out, rep)
+	checkServicePrincipalsAreConfined(t, out)
+	checkAlarmsNotify(t, out)
 	t.Log(rep.Summary())
+}
+
+// checkAlarmsNotify: every alarm of every stack notifies the alert topic (the alerts stack's own
+// by reference, the others through its export), and both safety nets' dead-letter queues have one:
+// a dead-lettered delivery means a CloudFormation request may be waiting for its answer.
+func checkAlarmsNotify(t *testing.T, out string) {
+	t.Helper()
+	deadLetterAlarms := map[string]bool{}
+	for _, stackName := range []string{AlertsStackName, ClusterStackName, keystore.StackName, DatabaseStackName} {
+		b, err := os.ReadFile(filepath.Join(out, stackName+".template.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tmpl struct {
+			Resources map[string]struct {
+				Type       string
+				Properties struct{ AlarmActions []any }
+			}
+		}
+		if err := json.Unmarshal(b, &tmpl); err != nil {
+			t.Fatal(err)
+		}
+		for id, r := range tmpl.Resources {
+			if r.Type != "AWS::CloudWatch::Alarm" {
+				continue
+			}
+			if strings.Contains(id, "SafetyNetDeadLetterAlarm") {
+				deadLetterAlarms[stackName] = true
+			}
+			actions, _ := json.Marshal(r.Properties.AlarmActions)
+			if !strings.Contains(string(actions), "AlertTopic") {
+				t.Errorf("%s %s: alarm actions %s; want the alert topic", stackName, id, actions)
+			}
+		}
+	}
+	for _, stackName := range []string{ClusterStackName, keystore.StackName} {
+		if !deadLetterAlarms[stackName] {
+			t.Errorf("%s: no alarm on the safety net's dead-letter queue", stackName)
+		}
+	}
+}
+
+// checkServicePrincipalsAreConfined holds every resource policy (KMS key, SNS topic, SQS queue, S3
+// bucket) of the synthesized templates to AWS's confused-deputy guidance: a statement that allows
+// an AWS service principal names whose request it serves with aws:SourceArn or aws:SourceAccount,
+// so the service cannot use the resource on behalf of another account's resource.
+func checkServicePrincipalsAreConfined(t *testing.T, out string) {
+	t.Helper()
+	policyProp := map[string]string{
+		"AWS::KMS::Key": "KeyPolicy", "AWS::SNS::TopicPolicy": "PolicyDocument",
+		"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::S3::BucketPolicy": "PolicyDocument",
+	}
+	templates, err := filepath.Glob(filepath.Join(out, "*.template.json"))
+	if err != nil || len(templates) == 0 {
+		t.Fatalf("no templates in %s (%v)", out, err)
+	}
+	checked := 0
+	for _, path := range templates {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tmpl struct {
+			Resources map[string]struct {
+				Type       string
+				Properties map[string]json.RawMessage
+			}
+		}
+		if err := json.Unmarshal(b, &tmpl); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for id, r := range tmpl.Resources {
+			prop, ok := policyProp[r.Type]
+			if !ok || r.Properties[prop] == nil {
+				continue
+			}
+			var doc struct {
+				Statement []struct {
+					Sid       string
+					Effect    string
+					Principal json.RawMessage
+					Condition map[string]map[string]any
+				}
+			}
+			if err := json.Unmarshal(r.Properties[prop], &doc); err != nil {
+				t.Fatalf("%s %s: %v", filepath.Base(path), id, err)
+			}
+			// A statement names a service as {"Service": "x"} or {"Service": ["x", ...]}.
+			services := func(raw json.RawMessage) []string {
+				var p struct{ Service any }
+				if json.Unmarshal(raw, &p) != nil {
+					return nil // "*" or an AWS principal
+				}
+				switch v := p.Service.(type) {
+				case string:
+					return []string{v}
+				case []any:
+					var out []string
+					for _, x := range v {
+						out = append(out, fmt.Sprint(x))
+					}
+					return out
+				}
+				return nil
+			}
+			names := func(cond map[string]map[string]any) bool {
+				for _, kv := range cond {
+					_, arn := kv["aws:SourceArn"]
+					_, account := kv["aws:SourceAccount"]
+					if arn || account {
+						return true
+					}
+				}
+				return false
+			}
+			// A Deny of the service outside a source (as infra/alerts adds to the trail bucket's
+			// construct-made statements) confines its Allows too.
+			denied := map[string]bool{}
+			for _, st := range doc.Statement {
+				if st.Effect == "Deny" && names(st.Condition) {
+					for _, svc := range services(st.Principal) {
+						denied[svc] = true
+					}
+				}
+			}
+			for _, st := range doc.Statement {
+				if st.Effect != "Allow" {
+					continue
+				}
+				for _, svc := range services(st.Principal) {
+					checked++
+					if !names(st.Condition) && !denied[svc] {
+						t.Errorf("%s %s statement %q allows %s with no aws:SourceArn or aws:SourceAccount condition", filepath.Base(path), id, st.Sid, svc)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no resource policy allows a service principal: the walk found nothing to check")
+	}
+}
+
+// checkWildcardSuppressions holds every AwsSolutions-IAM5 suppression in the synthesized templates
+// to the exact findings it accepts: one without applies_to would also hide any wildcard added to
+// the resource later, and one on a resource cdk-nag finds compliant excuses nothing (and would
+// hide the first wildcard added there).
+func checkWildcardSuppressions(t *testing.T, out string, rep nagreport.Report) {
+	t.Helper()
+	// A suppression on an L2 construct's resource also covers its children (a role's default
+	// policy): it excuses something when any IAM5 row under the construct is suppressed.
+	excused := func(path string) bool {
+		construct := strings.TrimSuffix(path, "Resource")
+		for _, r := range rep.Rows {
+			if r.RuleID == "AwsSolutions-IAM5" && r.Compliance == nagreport.Suppressed && strings.HasPrefix(r.ResourceID, construct) {
+				return true
+			}
+		}
+		return false
+	}
+	templates, err := filepath.Glob(filepath.Join(out, "*.template.json"))
+	if err != nil || len(templates) == 0 {
+		t.Fatalf("no templates in %s (%v)", out, err)
+	}
+	checked := 0
+	for _, path := range templates {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tmpl struct {
+			Resources map[string]struct {
+				Metadata struct {
+					Path string `json:"aws:cdk:path"`
+					Nag  struct {
+						Rules []struct {
+							ID        string   `json:"id"`
+							AppliesTo []string `json:"applies_to"`
+						} `json:"rules_to_suppress"`
+					} `json:"cdk_nag"`
+				} `json:"Metadata"`
+			} `json:"Resources"`
+		}
+		if err := json.Unmarshal(b, &tmpl); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for id, r := range tmpl.Resources {
+			for _, rule := range r.Metadata.Nag.Rules {
+				if rule.ID != "AwsSolutions-IAM5" {
+					continue
+				}
+				checked++
+				if len(rule.AppliesTo) == 0 {
+					t.Errorf("%s %s (%s): an AwsSolutions-IAM5 suppression without applies_to; name the findings it accepts", filepath.Base(path), id, r.Metadata.Path)
+				}
+				if !excused(r.Metadata.Path) {
+					t.Errorf("%s %s (%s): an AwsSolutions-IAM5 suppression where cdk-nag finds no wildcard (the resource and its children are compliant); remove it", filepath.Base(path), id, r.Metadata.Path)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no AwsSolutions-IAM5 suppression found in the templates: did cdk-nag's metadata change?")
+	}
 }
 
 // canary adds a stack with a queue that breaks three error-level AwsSolutions rules (SQS2 no

@@ -205,12 +205,19 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
 	s.TopicKey = topicKey
-	// CloudWatch publishes alarm notifications to the encrypted topic (SNS then calls KMS for it).
+	// CloudWatch publishes alarm notifications to the encrypted topic (SNS then calls KMS for it),
+	// only for this account's alarms: without the conditions any account's alarm could use the key
+	// through CloudWatch (the confused-deputy problem).
+	alarms := fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", *partition, *region, *account)
 	topicKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("AllowCloudWatchAlarmsToPublish"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"ArnLike":      map[string]any{"aws:SourceArn": alarms},
+			"StringEquals": map[string]any{"aws:SourceAccount": account},
+		},
 	}), jsii.Bool(false))
 	// EventBridge sends events it could not deliver to the encrypted dead-letter queue, only for our rules.
 	topicKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -235,7 +242,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		Actions:    jsii.Strings("sns:Publish"),
 		Resources:  &[]*string{topic.TopicArn()},
 		Conditions: &map[string]any{
-			"ArnLike":      map[string]any{"aws:SourceArn": fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", *partition, *region, *account)},
+			"ArnLike":      map[string]any{"aws:SourceArn": alarms},
 			"StringEquals": map[string]any{"aws:SourceAccount": account},
 		},
 	}))

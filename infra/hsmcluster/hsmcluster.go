@@ -8,7 +8,8 @@
 // Secrets Manager's GetRandomPassword accept no resource ARNs, so those (and the EC2 actions
 // CloudHSM performs with the caller's permissions when it places HSM network interfaces) are the
 // only "*" resources, each with its reason in pkg/resourcedef/cluster.go. Everything else is scoped
-// to this account's clusters, this resource's secrets (by name prefix), key, document and client.
+// to this account's clusters, this resource's secrets (by name prefix), key, document and client
+// instance, and the security-group actions to the groups of the cluster's VPC (ec2:Vpc).
 package hsmcluster
 
 import (
@@ -18,10 +19,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/strongroom/strongroom/infra/nagsuppress"
 	"github.com/strongroom/strongroom/infra/workflowresource"
 	"github.com/strongroom/strongroom/pkg/resourcedef"
 )
@@ -48,6 +49,9 @@ type Props struct {
 	ExtraProperties map[string]any
 	// LogRetention of the state machines' and functions' logs; default three months.
 	LogRetention awslogs.RetentionDays
+	// AlarmTopic, when set, is notified by the resource's alarms (a workflow's failed executions,
+	// the safety net's dead letters) and when they clear.
+	AlarmTopic awssns.ITopic
 }
 
 // CloudHsmCluster is the declared resource and what other constructs may use.
@@ -62,6 +66,9 @@ type CloudHsmCluster struct {
 func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, error) {
 	if len(p.Subnets) < 2 {
 		return nil, fmt.Errorf("cluster %s: give at least two subnets in distinct Availability Zones (got %d)", id, len(p.Subnets))
+	}
+	if p.Vpc == nil {
+		return nil, fmt.Errorf("cluster %s: Vpc is required (the VPC of Subnets): the cluster's security-group grants are limited to it", id)
 	}
 	if p.ClientInstanceID == "" && p.ClientInstance == nil {
 		return nil, fmt.Errorf("cluster %s: a client instance (ClientInstance, or ClientInstanceID) is required to activate the cluster", id)
@@ -99,20 +106,11 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 	var err error
 	c.WorkflowResource, err = workflowresource.New(c.Construct, workflowresource.Props{
 		Definition: resourcedef.Cluster, BuildDir: p.BuildDir, SecretPrefix: c.SecretPrefix,
-		ClientInstanceID: instance, Properties: props, LogRetention: p.LogRetention,
+		ClientInstanceID: instance, VpcID: p.Vpc.VpcId(), Properties: props, LogRetention: p.LogRetention,
+		AlarmTopic: p.AlarmTopic,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", id, err)
 	}
 	return c, nil
-}
-
-// secretFindings are cdk-nag's IAM5 finding strings for this resource's secret ARN patterns, so a
-// suppression covers exactly them and nothing added to the role later.
-func secretFindings(stack awscdk.Stack, prefix string, suffixes ...string) []string {
-	out := make([]string, 0, len(suffixes))
-	for _, sfx := range suffixes {
-		out = append(out, "Resource::"+nagsuppress.ARN(stack, "secretsmanager", fmt.Sprintf("secret:%s/%s-??????", prefix, sfx)))
-	}
-	return out
 }

@@ -77,10 +77,9 @@ func list(v any) []any {
 var resourceStarAllowed = map[string]bool{
 	"cloudhsm:DescribeClusters": true, "cloudhsm:CreateCluster": true, "cloudhsm:TagResource": true,
 	"iam:CreateServiceLinkedRole": true, "secretsmanager:GetRandomPassword": true, "ssm:GetCommandInvocation": true,
-	"ec2:CreateSecurityGroup": true, "ec2:AuthorizeSecurityGroupIngress": true, "ec2:AuthorizeSecurityGroupEgress": true,
-	"ec2:RevokeSecurityGroupEgress": true, "ec2:DescribeSecurityGroups": true, "ec2:DescribeSubnets": true,
+	"ec2:DescribeSecurityGroups": true, "ec2:DescribeSubnets": true,
 	"ec2:DescribeVpcs": true, "ec2:CreateTags": true, "ec2:CreateNetworkInterface": true, "ec2:DescribeNetworkInterfaces": true,
-	"ec2:DeleteNetworkInterface": true, "ec2:DetachNetworkInterface": true, "ec2:DeleteSecurityGroup": true,
+	"ec2:DeleteNetworkInterface": true, "ec2:DetachNetworkInterface": true,
 	"ec2:DescribeInstances": true,
 	// X-Ray and CloudWatch Logs delivery of the state machines and functions.
 	"xray:PutTraceSegments": true, "xray:PutTelemetryRecords": true, "xray:GetSamplingRules": true, "xray:GetSamplingTargets": true,
@@ -125,6 +124,50 @@ func TestLeastPrivilege(t *testing.T) {
 					t.Errorf("%s: %s on Resource \"*\"; scope it to this construct's resources", id, s)
 				}
 			}
+		}
+	}
+}
+
+// TestSecurityGroupsAndCommandsAreScoped: the actions that change or delete a security group reach
+// only the groups of the cluster's VPC (an ArnEquals ec2:Vpc condition naming it), a group is
+// created only in that VPC, and SendCommand reaches only the client instance (no instance/*).
+func TestSecurityGroupsAndCommandsAreScoped(t *testing.T) {
+	vpcRef := func(v any) bool {
+		b, _ := json.Marshal(v)
+		return strings.Contains(string(b), `:vpc/`) && strings.Contains(string(b), `"Ref":"Vpc`)
+	}
+	seen := map[string]int{}
+	for id, p := range templatetest.Resources(tmpl, "AWS::IAM::Policy") {
+		for _, st := range list(p["PolicyDocument"].(map[string]any)["Statement"]) {
+			sm := st.(map[string]any)
+			res, _ := json.Marshal(sm["Resource"])
+			for _, a := range list(sm["Action"]) {
+				switch a {
+				case "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress", "ec2:DeleteSecurityGroup":
+					seen[a.(string)]++
+					cond, _ := sm["Condition"].(map[string]any)
+					arnEq, _ := cond["ArnEquals"].(map[string]any)
+					if !strings.Contains(string(res), ":security-group/*") || !vpcRef(arnEq["ec2:Vpc"]) {
+						t.Errorf("%s: %s on %s with condition %v; want security-group/* under ArnEquals ec2:Vpc of the cluster's VPC", id, a, res, sm["Condition"])
+					}
+				case "ec2:CreateSecurityGroup":
+					seen[a.(string)]++
+					if !vpcRef(sm["Resource"]) || strings.Contains(string(res), `"*"`) {
+						t.Errorf("%s: %s on %s; want the cluster's VPC and security-group/*", id, a, res)
+					}
+				case "ssm:SendCommand":
+					seen[a.(string)]++
+					if strings.Contains(string(res), "instance/*") || !strings.Contains(string(res), ":instance/") {
+						t.Errorf("%s: %s on %s; want the client instance only", id, a, res)
+					}
+				}
+			}
+		}
+	}
+	for _, a := range []string{"ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress",
+		"ec2:DeleteSecurityGroup", "ec2:CreateSecurityGroup", "ssm:SendCommand"} {
+		if seen[a] == 0 {
+			t.Errorf("no statement grants %s: the walk missed it", a)
 		}
 	}
 }

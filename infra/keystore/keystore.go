@@ -20,10 +20,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/strongroom/strongroom/infra/nagsuppress"
 	"github.com/strongroom/strongroom/infra/workflowresource"
 	"github.com/strongroom/strongroom/pkg/resourcedef"
 )
@@ -54,6 +54,9 @@ type Props struct {
 	// RotationSchedule starts the rotate-password workflow; nil means operators start it.
 	RotationSchedule awsevents.Schedule
 	LogRetention     awslogs.RetentionDays
+	// AlarmTopic, when set, is notified by the resource's alarms (a workflow's failed executions,
+	// including a scheduled rotation, and the safety net's dead letters) and when they clear.
+	AlarmTopic awssns.ITopic
 }
 
 // CloudHsmKeyStore is the declared resource and what other constructs may use.
@@ -100,12 +103,12 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmKeyStore, err
 	}
 	var err error
 	k.WorkflowResource, err = workflowresource.New(k.Construct, workflowresource.Props{
-		Definition: resourcedef.KeyStore, BuildDir: p.BuildDir, SecretPrefix: prefix,
+		Definition: resourcedef.KeyStore, BuildDir: p.BuildDir, SecretPrefix: prefix, ClientInstanceID: p.ClientInstanceID,
 		Inputs: map[string][]*string{
 			resourcedef.InputCACertificateSecret: {p.CustomerCaCertificateSecretArn},
 			resourcedef.InputClusterSecretsKeys:  keyArns,
 		},
-		Properties: props, LogRetention: p.LogRetention,
+		Properties: props, LogRetention: p.LogRetention, AlarmTopic: p.AlarmTopic,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key store %s: %w", id, err)
@@ -116,15 +119,13 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmKeyStore, err
 		// the role's default policy), so a role from the cluster's stack does not make that stack
 		// depend on this one.
 		secret := jsii.String(fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", *stack.Partition(), *stack.Region(), *stack.Account(), k.KmsUserPasswordSecretName))
-		policy := awsiam.NewPolicy(k.Construct, jsii.String("ClientReadsKmsUserPassword"), &awsiam.PolicyProps{
+		awsiam.NewPolicy(k.Construct, jsii.String("ClientReadsKmsUserPassword"), &awsiam.PolicyProps{
 			Roles: &[]awsiam.IRole{p.ClientRole},
 			Statements: &[]awsiam.PolicyStatement{
 				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: &[]*string{secret}}),
 				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("kms:Decrypt"), Resources: &[]*string{k.SecretsKey.KeyArn()}}),
 			},
 		})
-		nagsuppress.Add(policy, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5",
-			Reason: "secret ARNs end in a random six-character suffix chosen at creation; the pattern names exactly the kmsuser password secret the documents read on the instance."})
 	}
 
 	k.RotationInput = map[string]any{"Rotation": map[string]any{"CustomKeyStoreId": k.Resource.Ref(), "Properties": props}}

@@ -139,5 +139,21 @@ func TestKeyStoreStack(t *testing.T) {
 			t.Errorf("%s role has KMS key store actions %v; want %v", step, got, actions)
 		}
 	}
+
+	// SendCommand reaches the client instance the cluster's stack exports, no other instance.
+	sends := 0
+	for name, p := range *policies {
+		b, _ := json.Marshal(p)
+		if !strings.Contains(string(b), `"ssm:SendCommand"`) {
+			continue
+		}
+		sends++
+		if strings.Contains(string(b), "instance/*") || !strings.Contains(string(b), ":instance/") {
+			t.Errorf("%s: ssm:SendCommand reaches %s; want only the client instance", name, b)
+		}
+	}
+	if sends == 0 {
+		t.Error("no policy grants ssm:SendCommand: the kmsuser documents could not run")
+	}
 	t.Log(rep.Summary())
 }

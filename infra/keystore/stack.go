@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -30,6 +31,9 @@ type StackProps struct {
 	DeleteKeyStoreOnStackDeletion bool
 	// RotationSchedule defaults to every 90 days.
 	RotationSchedule awsevents.Schedule
+	// AlarmTopic receives the key store's alarms (see Props.AlarmTopic); the app passes the
+	// alerts stack's topic.
+	AlarmTopic awssns.ITopic
 }
 
 // KeyStoreStack holds the key store on the cluster stack's cluster.
@@ -91,6 +95,7 @@ func NewKeyStoreStack(app constructs.Construct, id string, p *StackProps) (*KeyS
 		KeyStoreName:                   p.KeyStoreName,
 		DeleteKeyStoreOnStackDeletion:  p.DeleteKeyStoreOnStackDeletion,
 		RotationSchedule:               p.RotationSchedule,
+		AlarmTopic:                     p.AlarmTopic,
 	})
 	if err != nil {
 		return nil, err

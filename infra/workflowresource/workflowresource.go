@@ -47,9 +47,12 @@ type Props struct {
 	BuildDir string
 	// SecretPrefix names the resource's secrets: <SecretPrefix>/<suffix>.
 	SecretPrefix string
-	// ClientInstanceID is the client instance the documents run on (a token is fine); nil grants
-	// SendCommand on every instance of the account and region, with the definition's reason.
+	// ClientInstanceID is the client instance the documents run on (a token is fine); required
+	// when a grant names the ClientInstance, so SendCommand reaches no other instance.
 	ClientInstanceID *string
+	// VpcID is the VPC of the cluster (a token is fine); required when a grant names the Vpc or
+	// its security groups.
+	VpcID *string
 	// Inputs resolve the definition's Input refs to ARNs.
 	Inputs map[string][]*string
 	// Properties are the custom resource's (CloudFormation adds ServiceToken).
@@ -214,8 +217,9 @@ func (r *resolver) arns(ref resourcedef.Ref) (arns []*string, findings []string,
 	case resourcedef.Clusters:
 		return []*string{jsii.String(r.arn("cloudhsm", "cluster/*"))}, []string{"Resource::" + nagsuppress.ARN(r.stack, "cloudhsm", "cluster/*")}, nil
 	case resourcedef.Secret:
-		pat := r.secretPattern(ref.Arg)
-		return []*string{jsii.String(r.arn("secretsmanager", pat))}, []string{"Resource::" + nagsuppress.ARN(r.stack, "secretsmanager", pat)}, nil
+		// "-??????" matches the six random characters Secrets Manager appends; cdk-nag's IAM5 flags
+		// only "*", so the pattern needs no suppression.
+		return []*string{jsii.String(r.arn("secretsmanager", r.secretPattern(ref.Arg)))}, nil, nil
 	case resourcedef.Key:
 		return []*string{r.w.SecretsKey.KeyArn()}, nil, nil
 	case resourcedef.Document:
@@ -225,12 +229,20 @@ func (r *resolver) arns(ref resourcedef.Ref) (arns []*string, findings []string,
 		}
 		return []*string{jsii.String(r.arn("ssm", "document/"+*d.Ref()))}, nil, nil
 	case resourcedef.ClientInstance:
-		if r.p.ClientInstanceID != nil {
-			return []*string{jsii.String(r.arn("ec2", "instance/"+*r.p.ClientInstanceID))}, nil, nil
+		if r.p.ClientInstanceID == nil {
+			return nil, nil, fmt.Errorf("a grant names the client instance: set Props.ClientInstanceID")
 		}
-		fallthrough
-	case resourcedef.AnyInstance:
-		return []*string{jsii.String(r.arn("ec2", "instance/*"))}, []string{"Resource::" + nagsuppress.ARN(r.stack, "ec2", "instance/*")}, nil
+		return []*string{jsii.String(r.arn("ec2", "instance/"+*r.p.ClientInstanceID))}, nil, nil
+	case resourcedef.Vpc:
+		if r.p.VpcID == nil {
+			return nil, nil, fmt.Errorf("a grant names the cluster's VPC: set Props.VpcID")
+		}
+		return []*string{jsii.String(r.arn("ec2", "vpc/"+*r.p.VpcID))}, nil, nil
+	case resourcedef.VpcSecurityGroups, resourcedef.NewSecurityGroups:
+		if r.p.VpcID == nil {
+			return nil, nil, fmt.Errorf("a grant names the security groups of the cluster's VPC: set Props.VpcID")
+		}
+		return []*string{jsii.String(r.arn("ec2", "security-group/*"))}, []string{"Resource::" + nagsuppress.ARN(r.stack, "ec2", "security-group/*")}, nil
 	case resourcedef.ServiceLinkedRole:
 		return []*string{jsii.String(fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s.amazonaws.com/AWSServiceRoleFor%s",
 			*r.stack.Partition(), *r.stack.Account(), ref.Arg, serviceRoleSuffix(ref.Arg)))}, nil, nil
@@ -251,9 +263,13 @@ func (r *resolver) arns(ref resourcedef.Ref) (arns []*string, findings []string,
 		if !ok {
 			return nil, nil, fmt.Errorf("no %s workflow", ref.Arg)
 		}
-		// arn:...:stateMachine:<name> -> arn:...:execution:<name>:*, as StateMachine.GrantExecution does.
-		name := awscdk.Fn_Select(jsii.Number(6), awscdk.Fn_Split(jsii.String(":"), sm.StateMachineArn(), nil))
-		return []*string{jsii.String(r.arn("states", "execution:"+*name+":*"))}, []string{"executions"}, nil
+		// The machine's executions: arn:...:execution:<machine name>:<execution name>. The name is
+		// the machine's Name attribute, which cdk-nag prints as <LogicalId.Name>, so the
+		// suppression can name this exact finding.
+		logical := r.stack.GetLogicalId(sm.Node().DefaultChild().(awscdk.CfnElement))
+		resource := "execution:" + *sm.StateMachineName() + ":*"
+		finding := "Resource::" + nagsuppress.ARN(r.stack, "states", "execution:<"+*logical+".Name>:*")
+		return []*string{jsii.String(r.arn("states", resource))}, []string{finding}, nil
 	}
 	return nil, nil, fmt.Errorf("unknown ref kind %q", ref.Kind)
 }
@@ -340,17 +356,15 @@ func (r *resolver) function(scope constructs.Construct, id string, f resourcedef
 			}
 			st.Conditions = &cond
 		}
+		if len(g.On) == 1 && g.On[0].Kind == resourcedef.VpcSecurityGroups {
+			// Only groups of the cluster's VPC (resourcedef.Check keeps this ref alone in its grant).
+			st.Conditions = &map[string]any{"ArnEquals": map[string]any{"ec2:Vpc": r.arn("ec2", "vpc/"+*r.p.VpcID)}}
+		}
 		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(st))
 		if len(findings) == 0 {
 			continue
 		}
-		rule := nagsuppress.Rule{ID: "AwsSolutions-IAM5", Reason: g.Why, AppliesTo: findings}
-		if findings[0] == "executions" {
-			// The execution ARN holds a token (the machine's name), which cdk-nag prints as an
-			// intrinsic: the suppression covers the rule on this role, whose only grant it is.
-			rule.AppliesTo = nil
-		}
-		nagsuppress.Add(fn.Role, true, rule)
+		nagsuppress.Add(fn.Role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5", Reason: g.Why, AppliesTo: findings})
 	}
 	return fn, nil
 }

@@ -32,7 +32,7 @@ func declare(t *testing.T, def *resourcedef.Resource) (template, *workflowresour
 	stack := awscdk.NewStack(app, jsii.String("Test"), nil)
 	topic := awssns.NewTopic(stack, jsii.String("Alarms"), nil)
 	w, err := workflowresource.New(stack, workflowresource.Props{
-		Definition: def, SecretPrefix: "strongroom/Test/R", ClientInstanceID: jsii.String("i-0123456789abcdef0"),
+		Definition: def, SecretPrefix: "strongroom/Test/R", ClientInstanceID: jsii.String("i-0123456789abcdef0"), VpcID: jsii.String("vpc-0123456789abcdef0"),
 		Inputs: map[string][]*string{
 			resourcedef.InputCACertificateSecret: {jsii.String("arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf")},
 			resourcedef.InputClusterSecretsKeys:  {jsii.String("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")},

@@ -87,7 +87,7 @@ var KeyStore = &Resource{
 				"DELETE_USER_DOCUMENT":     on(Document, hsmdocs.DeleteCryptoUser),
 				"CHANGE_PASSWORD_DOCUMENT": on(Document, hsmdocs.ChangeCryptoUserPassword),
 			},
-			Grants: []Grant{grant(acts("ssm:SendCommand"), "the client instance is a property of the custom resource (it may live in another stack); SendCommand is limited to this construct's three kmsuser documents.",
-				on(AnyInstance), on(Document, hsmdocs.ChangeCryptoUserPassword), on(Document, hsmdocs.CreateCryptoUser), on(Document, hsmdocs.DeleteCryptoUser))}}},
+			Grants: []Grant{grant(acts("ssm:SendCommand"), "",
+				on(ClientInstance), on(Document, hsmdocs.ChangeCryptoUserPassword), on(Document, hsmdocs.CreateCryptoUser), on(Document, hsmdocs.DeleteCryptoUser))}}},
 	},
 }

@@ -86,8 +86,9 @@ type Grant struct {
 	On      []Ref
 	// Condition is an IAM condition block (operator -> key -> value), or nil.
 	Condition map[string]map[string]string
-	// Why is required when On holds a wildcard or a pattern (Any, Clusters, Secret, AnyInstance,
-	// Executions): the reviewer's and cdk-nag's reason that nothing narrower exists.
+	// Why is required when On holds a wildcard or a pattern (Any, Clusters, Secret,
+	// VpcSecurityGroups, NewSecurityGroups, Executions): the reviewer's and cdk-nag's reason that nothing narrower
+	// exists.
 	Why string
 }
 
@@ -108,11 +109,18 @@ const (
 	// Document is one of the resource's SSM documents (Arg: its pkg/hsmdocs name). In Env it is
 	// the document's name.
 	Document RefKind = "document"
-	// ClientInstance is the EC2 client instance given to the resource (instance/* when it lives
-	// elsewhere and is known only as a property).
+	// ClientInstance is the EC2 client instance given to the resource (its id may be a token of
+	// another stack); a construct without one cannot be declared.
 	ClientInstance RefKind = "client-instance"
-	// AnyInstance is every instance of the account and region (the instance is a request property).
-	AnyInstance RefKind = "any-instance"
+	// Vpc is the VPC the resource's cluster lives in (vpc/<id>).
+	Vpc RefKind = "vpc"
+	// VpcSecurityGroups are the security groups of that VPC: security-group/* under an
+	// ArnEquals ec2:Vpc condition naming it, so a grant cannot touch a group of another VPC. Such
+	// a grant names no other resource (the condition is the statement's).
+	VpcSecurityGroups RefKind = "vpc-security-groups"
+	// NewSecurityGroups is security-group/* with no condition: the group CreateSecurityGroup
+	// makes, whose id does not exist yet. Pair it with Vpc, which says where it may be made.
+	NewSecurityGroups RefKind = "new-security-groups"
 	// ServiceLinkedRole is the service-linked role of the service Arg (for example cloudhsm).
 	ServiceLinkedRole RefKind = "service-linked-role"
 	// Input is a value the construct's user supplies (Arg names it), such as another resource's
@@ -133,7 +141,7 @@ type Ref struct {
 // needs a reason.
 func (r Ref) Wildcard() bool {
 	switch r.Kind {
-	case Any, Clusters, Secret, AnyInstance, Executions:
+	case Any, Clusters, Secret, VpcSecurityGroups, NewSecurityGroups, Executions:
 		return true
 	}
 	return false
@@ -240,6 +248,9 @@ func (r *Resource) Check() error {
 			for _, on := range g.On {
 				if on.Wildcard() && g.Why == "" {
 					problems = append(problems, fmt.Sprintf("%s grant %d on %s: a wildcard or pattern needs Why", f.Name, i, on))
+				}
+				if on.Kind == VpcSecurityGroups && (len(g.On) > 1 || g.Condition != nil) {
+					problems = append(problems, fmt.Sprintf("%s grant %d: %s carries its own condition; give it a grant of its own", f.Name, i, on))
 				}
 			}
 		}

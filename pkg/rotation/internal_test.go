@@ -5,37 +5,152 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
-func TestRetarget(t *testing.T) {
+// grantsOf builds a grantSet: objects as "ON clause" -> privileges ("SELECT", "UPDATE `c`" for a
+// column, "GRANT OPTION").
+func grantsOf(objects map[string][]string, roles map[string]bool, defaultRole string) *grantSet {
+	g := &grantSet{objects: map[string]*objectGrants{}, roles: roles, proxies: map[string]bool{}, defaultRole: defaultRole, storedDefaultRole: defaultRole}
+	if g.roles == nil {
+		g.roles = map[string]bool{}
+	}
+	for on, privs := range objects {
+		o := g.object(on)
+		for _, p := range privs {
+			if p == "GRANT OPTION" {
+				o.grantOption = true
+				continue
+			}
+			name, col, _ := strings.Cut(p, " `")
+			if col != "" {
+				col = "`" + col
+			}
+			o.privs[privilege{name, col}] = true
+		}
+	}
+	return g
+}
+
+func TestGrantDiff(t *testing.T) {
+	const acct = "'app_clone'@'%'"
+	have := grantsOf(map[string][]string{
+		"*.*":                  {"PROCESS", "RELOAD", "GRANT OPTION"},
+		"`shop`.*":             {"SELECT", "INSERT", "UPDATE"},
+		"`shop`.`t`":           {"SELECT", "DELETE", "SELECT `a`", "UPDATE `b`", "GRANT OPTION"},
+		"`old`.*":              {"SELECT"},
+		"PROCEDURE `shop`.`p`": {"EXECUTE", "ALTER ROUTINE"},
+		"FUNCTION `shop`.`f`":  {"EXECUTE"},
+		"`we``ird`.`ta``ble`":  {"SELECT"},
+	}, map[string]bool{"reader": true, "writer": false}, "reader")
+	want := grantsOf(map[string][]string{
+		"*.*":                  {"PROCESS"},
+		"`shop`.*":             {"SELECT", "UPDATE", "DELETE HISTORY"},
+		"`shop`.`t`":           {"DELETE", "SELECT `a`", "SELECT `c`", "INSERT `b`"},
+		"PROCEDURE `shop`.`p`": {"EXECUTE"},
+		"FUNCTION `shop`.`f`":  {"EXECUTE", "GRANT OPTION"},
+		"`new`.*":              {"GRANT OPTION"},
+		"`we``ird`.`ta``ble`":  {"SELECT"},
+	}, map[string]bool{"reader": false, "auditor": true}, "auditor")
+	wantRevokes := []string{
+		"REVOKE ADMIN OPTION FOR `reader` FROM " + acct,
+		"REVOKE `writer` FROM " + acct,
+		"REVOKE RELOAD ON *.* FROM " + acct,
+		"REVOKE GRANT OPTION ON *.* FROM " + acct,
+		"REVOKE ALTER ROUTINE ON PROCEDURE `shop`.`p` FROM " + acct,
+		"REVOKE SELECT ON `old`.* FROM " + acct,
+		"REVOKE INSERT ON `shop`.* FROM " + acct,
+		"REVOKE SELECT, UPDATE (`b`) ON `shop`.`t` FROM " + acct,
+		"REVOKE GRANT OPTION ON `shop`.`t` FROM " + acct,
+	}
+	if got := revokeStatements(have, want, acct); !slices.Equal(got, wantRevokes) {
+		t.Errorf("revokes:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantRevokes, "\n"))
+	}
+	wantGrants := []string{
+		"GRANT USAGE ON FUNCTION `shop`.`f` TO " + acct + " WITH GRANT OPTION",
+		"GRANT USAGE ON `new`.* TO " + acct + " WITH GRANT OPTION",
+		"GRANT DELETE HISTORY ON `shop`.* TO " + acct,
+		"GRANT INSERT (`b`), SELECT (`c`) ON `shop`.`t` TO " + acct,
+		"GRANT `auditor` TO " + acct + " WITH ADMIN OPTION",
+		"SET DEFAULT ROLE `auditor` FOR " + acct,
+	}
+	if got := grantStatements(have, want, acct); !slices.Equal(got, wantGrants) {
+		t.Errorf("grants:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantGrants, "\n"))
+	}
+	if got := append(revokeStatements(want, want, acct), grantStatements(want, want, acct)...); len(got) != 0 {
+		t.Errorf("equal sets give statements %q", got)
+	}
+	dangling := grantsOf(map[string][]string{"*.*": nil}, nil, "")
+	dangling.storedDefaultRole = "gone" // a default role no longer granted: SET DEFAULT ROLE cannot copy it
+	if got := grantStatements(dangling, dangling, acct); !slices.Equal(got, []string{"SET DEFAULT ROLE NONE FOR " + acct}) {
+		t.Errorf("a dangling default role: %q", got)
+	}
+	none := grantsOf(map[string][]string{"*.*": nil}, nil, "")
+	if got := grantStatements(want, none, acct); !slices.Equal(got, []string{"SET DEFAULT ROLE NONE FOR " + acct}) {
+		t.Errorf("dropping the default role: %q", got)
+	}
+}
+
+func TestPrivList(t *testing.T) {
+	got := privList([]privilege{{"UPDATE", "`b`"}, {"SELECT", ""}, {"UPDATE", "`a`"}, {"SELECT", "`a`"}, {"CREATE VIEW", ""}})
+	if want := "CREATE VIEW, SELECT, SELECT (`a`), UPDATE (`a`, `b`)"; got != want {
+		t.Fatalf("privList = %q, want %q", got, want)
+	}
+}
+
+func TestAlterStatement(t *testing.T) {
+	base := accountProps{maxStatementTime: "0", passwordLifetime: -1}
 	tests := []struct {
-		name, line, want string
-		ok               bool
+		name   string
+		props  func(p *accountProps)
+		noBack bool
+		want   string
 	}{
-		{"usage with password hash", "GRANT USAGE ON *.* TO `app`@`%` IDENTIFIED BY PASSWORD '*D821809F681A40A6E379B50D0463EFAE20BDD122'",
-			"GRANT USAGE ON *.* TO 'app_clone'@'%'", true},
-		{"database privileges", "GRANT SELECT, INSERT ON `shop`.* TO `app`@`%`", "GRANT SELECT, INSERT ON `shop`.* TO 'app_clone'@'%'", true},
-		{"grant option kept", "GRANT ALL PRIVILEGES ON `shop`.* TO `app`@`%` WITH GRANT OPTION",
-			"GRANT ALL PRIVILEGES ON `shop`.* TO 'app_clone'@'%' WITH GRANT OPTION", true},
-		{"resource limits kept", "GRANT USAGE ON *.* TO `app`@`%` IDENTIFIED BY PASSWORD '*ABC' WITH MAX_QUERIES_PER_HOUR 10",
-			"GRANT USAGE ON *.* TO 'app_clone'@'%' WITH MAX_QUERIES_PER_HOUR 10", true},
-		{"database named with TO", "GRANT SELECT ON `a TO b`.* TO `app`@`%`", "GRANT SELECT ON `a TO b`.* TO 'app_clone'@'%'", true},
-		{"role", "GRANT `reader` TO `app`@`%`", "GRANT `reader` TO 'app_clone'@'%'", true},
-		{"default role", "SET DEFAULT ROLE `reader` FOR `app`@`%`", "SET DEFAULT ROLE `reader` FOR 'app_clone'@'%'", true},
-		{"other user's line", "GRANT SELECT ON *.* TO `someone`@`%`", "", false},
-		{"not a grant", "REVOKE SELECT ON *.* FROM `app`@`%`", "", false},
+		{"nothing", func(p *accountProps) {}, false, "REQUIRE NONE WITH MAX_QUERIES_PER_HOUR 0 MAX_UPDATES_PER_HOUR 0 MAX_CONNECTIONS_PER_HOUR 0 MAX_USER_CONNECTIONS 0 MAX_STATEMENT_TIME 0 PASSWORD EXPIRE DEFAULT"},
+		{"ssl, limits, never expires", func(p *accountProps) {
+			p.sslType, p.maxQuestions, p.maxUpdates, p.maxConnections, p.maxUserConnections, p.maxStatementTime, p.passwordLifetime = sslAny, 1, 2, 3, 4, "2.500000", 0
+		}, false, "REQUIRE SSL WITH MAX_QUERIES_PER_HOUR 1 MAX_UPDATES_PER_HOUR 2 MAX_CONNECTIONS_PER_HOUR 3 MAX_USER_CONNECTIONS 4 MAX_STATEMENT_TIME 2.500000 PASSWORD EXPIRE NEVER"},
+		{"x509, interval", func(p *accountProps) { p.sslType, p.passwordLifetime = sslX509, 90 }, false,
+			"REQUIRE X509 WITH MAX_QUERIES_PER_HOUR 0 MAX_UPDATES_PER_HOUR 0 MAX_CONNECTIONS_PER_HOUR 0 MAX_USER_CONNECTIONS 0 MAX_STATEMENT_TIME 0 PASSWORD EXPIRE INTERVAL 90 DAY"},
+		{"specified, quoted", func(p *accountProps) {
+			p.sslType, p.issuer, p.subject, p.cipher = sslSpecified, `/O=O'Reilly\x`, "", "AES"
+		}, false,
+			`REQUIRE ISSUER '/O=O''Reilly\\x' AND CIPHER 'AES' WITH MAX_QUERIES_PER_HOUR 0 MAX_UPDATES_PER_HOUR 0 MAX_CONNECTIONS_PER_HOUR 0 MAX_USER_CONNECTIONS 0 MAX_STATEMENT_TIME 0 PASSWORD EXPIRE DEFAULT`},
+		{"specified, NO_BACKSLASH_ESCAPES", func(p *accountProps) { p.sslType, p.subject = sslSpecified, `a\b'c` }, true,
+			`REQUIRE SUBJECT 'a\b''c' WITH MAX_QUERIES_PER_HOUR 0 MAX_UPDATES_PER_HOUR 0 MAX_CONNECTIONS_PER_HOUR 0 MAX_USER_CONNECTIONS 0 MAX_STATEMENT_TIME 0 PASSWORD EXPIRE DEFAULT`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := retarget(tc.line, "app", "app_clone")
-			if got != tc.want || ok != tc.ok {
-				t.Fatalf("retarget = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			p := base
+			tc.props(&p)
+			got, err := alterStatement("'app'@'%'", &p, quoter(tc.noBack))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "ALTER USER 'app'@'%' " + tc.want; got != want {
+				t.Fatalf("got  %s\nwant %s", got, want)
 			}
 		})
+	}
+	p := base
+	p.sslType = 7
+	if _, err := alterStatement("'app'@'%'", &p, quoter(false)); err == nil {
+		t.Fatal("an unknown ssl_type gave a statement")
+	}
+	p = base
+	p.sslType, p.subject = sslSpecified, "a\x00b"
+	if _, err := alterStatement("'app'@'%'", &p, quoter(false)); err == nil {
+		t.Fatal("a NUL character gave a statement")
+	}
+}
+
+func TestQuoteIdent(t *testing.T) {
+	if got := quoteIdent("a`b"); got != "`a``b`" {
+		t.Fatalf("quoteIdent = %s", got)
 	}
 }
 

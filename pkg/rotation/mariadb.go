@@ -79,21 +79,16 @@ func (rt *Rotator) check(ctx context.Context, s *dbsecret.Secret) error {
 	return db.QueryRowContext(ctx, "SELECT NOW()").Scan(&now)
 }
 
-// withPassword runs stmt on one connection with the session variable @strongroom_pw set to
-// password. MariaDB cannot prepare SET PASSWORD or ALTER USER, so statements build the password
-// in with QUOTE(@strongroom_pw) inside EXECUTE IMMEDIATE: the password travels only as a
-// prepared-statement parameter and never appears in SQL text a server error could quote.
-func withPassword(ctx context.Context, db *sql.DB, password, stmt string) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET @strongroom_pw = ?", password); err != nil {
+// withPassword runs stmt on session s with the session variable @strongroom_pw set to password.
+// MariaDB cannot prepare SET PASSWORD or ALTER USER, so statements build the password in with
+// QUOTE(@strongroom_pw) inside EXECUTE IMMEDIATE: the password travels only as a prepared-statement
+// parameter and never appears in SQL text a server error could quote.
+func withPassword(ctx context.Context, s session, password, stmt string) error {
+	if _, err := s.ExecContext(ctx, "SET @strongroom_pw = ?", password); err != nil {
 		return fmt.Errorf("pass the new password: %w", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SET @strongroom_pw = NULL")
-	_, err = conn.ExecContext(ctx, stmt)
+	defer s.ExecContext(context.WithoutCancel(ctx), "SET @strongroom_pw = NULL")
+	_, err := s.ExecContext(ctx, stmt)
 	return err
 }
 
@@ -104,113 +99,84 @@ func (rt *Rotator) setOwnPassword(ctx context.Context, s *dbsecret.Secret, passw
 		return err
 	}
 	defer db.Close()
-	return withPassword(ctx, db, password, "EXECUTE IMMEDIATE CONCAT('SET PASSWORD = PASSWORD(', QUOTE(@strongroom_pw), ')')")
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return withPassword(ctx, conn, password, "EXECUTE IMMEDIATE CONCAT('SET PASSWORD = PASSWORD(', QUOTE(@strongroom_pw), ')')")
 }
 
-// cloneUser logs in as the superuser and makes 'to'@'%' exist with every grant of 'from'@'%' and the
-// given password. Re-running it is harmless: an existing user is kept, grants are additive.
-func (rt *Rotator) cloneUser(ctx context.Context, master *dbsecret.Secret, from, to, password string) error {
+// cloneUser logs in as the superuser and makes 'to'@'%' a copy of 'from'@'%' with the given
+// password: the same TLS requirement, resource limits, password expiry policy and grants, with
+// whatever 'to' holds beyond them revoked (see account.go). What it does not copy: the password
+// (each user has its own), an expired password (to gets a new one), and the account lock (to ends
+// unlocked; a locked from is refused). Re-running it is harmless. It returns from's properties.
+func (rt *Rotator) cloneUser(ctx context.Context, master *dbsecret.Secret, from, to, password string) (*accountProps, error) {
 	admin := master.Clone()
 	admin.DBName = "" // the superuser's own default database is irrelevant and may be absent
 	db, err := rt.open(admin)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer db.Close()
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("log in at %s: %w", admin.Endpoint(), err)
+	// One session: the string quoting follows its sql_mode, and the password its variable.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("log in at %s: %w", admin.Endpoint(), err)
 	}
-	var n int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'", from).Scan(&n); err != nil {
-		return fmt.Errorf("look up user %s: %w", from, err)
+	defer conn.Close()
+	src, err := readProps(ctx, conn, from)
+	if err != nil {
+		return nil, err
 	}
-	if n == 0 {
-		return lambdaerr.Terminal(fmt.Sprintf("user %s (AWSCURRENT) does not exist on the database, so there are no grants to copy; "+
+	if src == nil {
+		return nil, lambdaerr.Terminal(fmt.Sprintf("user %s (AWSCURRENT) does not exist on the database, so there are no grants to copy; "+
 			"recreate it with the AWSCURRENT password, or put a working user in AWSCURRENT", from), nil)
 	}
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'", to).Scan(&n); err != nil {
-		return fmt.Errorf("look up user %s: %w", to, err)
+	if src.locked {
+		// Rotation would otherwise unlock the copy and make it AWSCURRENT: the application of an
+		// account an operator locked would log in again.
+		return nil, lambdaerr.Terminal(fmt.Sprintf("user %s (AWSCURRENT) is locked (ACCOUNT LOCK); rotating it would give its application a working login as %s: "+
+			"unlock it (ALTER USER ... ACCOUNT UNLOCK) to rotate again", from, to), nil)
+	}
+	quote, err := stringQuoter(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := readProps(ctx, conn, to)
+	if err != nil {
+		return nil, err
 	}
 	quoted := strings.ReplaceAll(account(to), "'", "''")
-	if n == 0 {
+	if dst == nil {
 		// Created locked and with the new password: never an account without a password, and
 		// never one that logs in before it has its grants (setSecret's "already done?" check
 		// treats a locked account as not done).
-		if err := withPassword(ctx, db, password, "EXECUTE IMMEDIATE CONCAT('CREATE USER "+quoted+" IDENTIFIED BY ', QUOTE(@strongroom_pw), ' ACCOUNT LOCK')"); err != nil {
-			return fmt.Errorf("create user %s: %w", to, err)
+		if err := withPassword(ctx, conn, password, "EXECUTE IMMEDIATE CONCAT('CREATE USER "+quoted+" IDENTIFIED BY ', QUOTE(@strongroom_pw), ' ACCOUNT LOCK')"); err != nil {
+			return nil, fmt.Errorf("create user %s: %w", to, err)
 		}
 	}
-	grants, err := showGrants(ctx, db, from)
+	// The TLS requirement first: an existing 'to' may still take logins with its old password.
+	alter, err := alterStatement(account(to), src, quote)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("copy the account of %s to %s: %w", from, to, err)
 	}
-	for _, g := range grants {
-		stmt, ok := retarget(g, from, to)
-		if !ok {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			// The statement holds no password: retarget drops IDENTIFIED BY clauses.
-			return fmt.Errorf("copy grant to %s (%s; the superuser must hold each privilege WITH GRANT OPTION and each role WITH ADMIN OPTION): %w", to, stmt, err)
-		}
+	if _, err := conn.ExecContext(ctx, alter); err != nil {
+		return nil, fmt.Errorf("copy the TLS requirement, resource limits and password expiry of %s to %s (%s): %w", from, to, alter, err)
+	}
+	if err := syncGrants(ctx, conn, from, to, src.defaultRole, quote); err != nil {
+		return nil, err
 	}
 	// The password last: until it is set, the AWSPENDING credentials do not log in, so a crash
 	// before this point makes the retried setSecret do the whole job again.
-	if err := withPassword(ctx, db, password, "EXECUTE IMMEDIATE CONCAT('SET PASSWORD FOR "+quoted+" = PASSWORD(', QUOTE(@strongroom_pw), ')')"); err != nil {
-		return fmt.Errorf("set the password of %s: %w", to, err)
+	if err := withPassword(ctx, conn, password, "EXECUTE IMMEDIATE CONCAT('SET PASSWORD FOR "+quoted+" = PASSWORD(', QUOTE(@strongroom_pw), ')')"); err != nil {
+		return nil, fmt.Errorf("set the password of %s: %w", to, err)
 	}
-	if _, err := db.ExecContext(ctx, "ALTER USER "+account(to)+" ACCOUNT UNLOCK"); err != nil {
-		return fmt.Errorf("unlock user %s: %w", to, err)
+	if _, err := conn.ExecContext(ctx, "ALTER USER "+account(to)+" ACCOUNT UNLOCK"); err != nil {
+		return nil, fmt.Errorf("unlock user %s: %w", to, err)
 	}
-	return nil
-}
-
-func showGrants(ctx context.Context, db *sql.DB, user string) ([]string, error) {
-	rows, err := db.QueryContext(ctx, "SHOW GRANTS FOR "+account(user))
-	if err != nil {
-		return nil, fmt.Errorf("read the grants of %s: %w", user, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var g string
-		if err := rows.Scan(&g); err != nil {
-			return nil, fmt.Errorf("read the grants of %s: %w", user, err)
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read the grants of %s: %w", user, err)
-	}
-	return out, nil
-}
-
-// retarget rewrites one line of SHOW GRANTS for 'from'@'%' into the same grant to 'to'@'%'. It keeps
-// WITH GRANT OPTION / WITH ADMIN OPTION and resource limits, drops IDENTIFIED BY PASSWORD '<hash>'
-// (the alternate user gets its own password), and replays SET DEFAULT ROLE. ok is false for lines
-// that are not grants.
-func retarget(line, from, to string) (string, bool) {
-	target := "`" + from + "`@`%`"
-	if rest, ok := strings.CutPrefix(line, "SET DEFAULT ROLE "); ok {
-		role, _, found := strings.Cut(rest, " FOR ")
-		if !found {
-			return "", false
-		}
-		return "SET DEFAULT ROLE " + role + " FOR " + account(to), true
-	}
-	if !strings.HasPrefix(line, "GRANT ") {
-		return "", false
-	}
-	i := strings.LastIndex(line, " TO "+target)
-	if i < 0 {
-		return "", false
-	}
-	head, tail := line[:i], line[i+len(" TO "+target):]
-	suffix := ""
-	if j := strings.Index(tail, " WITH "); j >= 0 {
-		suffix = tail[j:]
-	}
-	return head + " TO " + account(to) + suffix, true
+	return src, nil
 }
 
 // MariaDB error numbers that mean "these credentials do not (yet) give a session": wrong password

@@ -6,8 +6,14 @@
 //     database already has the new password while AWSCURRENT still holds the old one, so clients
 //     that log in during that window need the refresh of package secretclient.
 //   - Alternating users: the secret names a superuser secret in "masterarn"; the superuser clones
-//     the user as <username>_clone with the same grants, and each rotation sets a new password on
-//     the user that is not current, so the current credentials keep working throughout.
+//     the user as <username>_clone, and each rotation sets a new password on the user that is not
+//     current, so the current credentials keep working throughout. Each setSecret makes that user
+//     an exact copy of the AWSCURRENT one: its grants (privileges the current user lacks are
+//     revoked), TLS requirement (REQUIRE), resource limits and password expiry policy; only the
+//     password and the account lock are its own. Change grants on the AWSCURRENT user: the next
+//     rotation copies them, and undoes changes made only to the other one. A locked AWSCURRENT
+//     user is not rotated, and users that require a client certificate cannot pass testSecret
+//     (the function presents none).
 //
 // The strategy follows the secret: a secret with masterarn alternates, one without rotates its
 // single user (Config.Strategy can insist on one).

@@ -208,11 +208,16 @@ func (rt *Rotator) setAlternating(ctx context.Context, r *run, cur, pending *dbs
 	if master.Username == pending.Username || master.Username == cur.Username {
 		return lambdaerr.Terminal(fmt.Sprintf("setSecret: the superuser %s cannot be the rotated user; masterarn must name a different user", master.Username), nil)
 	}
-	if err := rt.cloneUser(ctx, master, cur.Username, pending.Username, pending.Password); err != nil {
+	props, err := rt.cloneUser(ctx, master, cur.Username, pending.Username, pending.Password)
+	if err != nil {
 		return fmt.Errorf("setSecret: as superuser %s from masterarn %s: %w", master.Username, cur.MasterARN, classifyDB(err))
 	}
-	r.log.Info("alternate user has the AWSPENDING password and the current user's grants", "strategy", string(StrategyAlternating),
+	r.log.Info("alternate user has the AWSPENDING password and exactly the current user's grants and TLS requirement", "strategy", string(StrategyAlternating),
 		"username", pending.Username, "from", cur.Username)
+	if props.requiresClientCert() {
+		r.log.Warn("the users require a client certificate (REQUIRE X509, ISSUER or SUBJECT), which this function does not present: testSecret will be refused",
+			"username", pending.Username)
+	}
 	return nil
 }
 

@@ -119,6 +119,9 @@ func loadCorpus(t *testing.T) []corpusCase {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(files) == 0 {
+		t.Fatal("no case in testdata/corpus: the differential test would pass having compared nothing")
+	}
 	var cases []corpusCase
 	for _, f := range files {
 		c := readCase(t, f)

@@ -89,6 +89,9 @@ func TestLoadStateMachinesFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(files) == 0 {
+		t.Fatal("no statemachines/*.asl.json to load")
+	}
 	e := newEnv(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/sandbox/asl"
 	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
+	"github.com/strongroom/strongroom/statemachines"
 )
 
 // scenario is a file of pkg/sandbox/asl/testdata/statemachines/<machine>/: an input, scripted answers
@@ -39,19 +40,32 @@ type scriptStep struct {
 	Cause  string          `json:"cause"`
 }
 
+// TestWorkflowScenariosThroughAPI runs every scenario of every workflow; a workflow without a
+// scenario, or an unreadable scenario directory, fails rather than passing with nothing run.
 func TestWorkflowScenariosThroughAPI(t *testing.T) {
-	files, err := filepath.Glob("../../../statemachines/*.asl.json")
-	if err != nil {
-		t.Fatal(err)
+	names := statemachines.Names()
+	if len(names) == 0 {
+		t.Fatal("statemachines embeds no *.asl.json")
 	}
-	for _, f := range files {
-		base := strings.TrimSuffix(filepath.Base(f), ".asl.json")
-		scenarios, _ := filepath.Glob(filepath.Join("../../asl/testdata/statemachines", base, "*.json"))
+	ran := 0
+	for _, name := range names {
+		base := strings.TrimSuffix(name, ".asl.json")
+		scenarios, err := filepath.Glob(filepath.Join("../asl/testdata/statemachines", base, "*.json"))
+		if err != nil {
+			t.Fatalf("%s scenarios: %v", base, err)
+		}
+		if len(scenarios) == 0 {
+			t.Errorf("%s has no scenario in pkg/sandbox/asl/testdata/statemachines/%s/", name, base)
+		}
 		for _, sf := range scenarios {
+			ran++
 			t.Run(base+"/"+strings.TrimSuffix(filepath.Base(sf), ".json"), func(t *testing.T) {
-				runScenario(t, f, sf)
+				runScenario(t, filepath.Join("../../../statemachines", name), sf)
 			})
 		}
+	}
+	if ran == 0 {
+		t.Fatal("no workflow scenario ran")
 	}
 }
 
