@@ -27,9 +27,11 @@ import (
 	"github.com/strongroom/strongroom/pkg/resourcedef"
 )
 
-// ServiceTimeoutSeconds is the custom resource's ServiceTimeout: CloudFormation gives up on an
-// answer after this long instead of its default hour. The workflows time out earlier
-// (TimeoutSeconds in the ASL files) so the safety net answers first.
+// ServiceTimeoutSeconds is the custom resource's ServiceTimeout, stated explicitly: 3600 s, which
+// is both CloudFormation's default and its maximum (a cluster's HSMs can take most of it). The
+// workflows time out earlier (TimeoutSeconds in the ASL files) so the safety net answers first,
+// and an entry function that cannot start a workflow answers FAILED itself
+// (pkg/customresource/entry), so no failure leaves the stack waiting the whole hour.
 var ServiceTimeoutSeconds = int(resourcedef.Cluster.ServiceTimeout.Seconds())
 
 // Props configure the construct.

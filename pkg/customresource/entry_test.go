@@ -3,9 +3,11 @@ package customresource_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strongroom/strongroom/pkg/customresource/entry"
 
@@ -149,8 +151,7 @@ func TestEntryAnswersAtOnce(t *testing.T) {
 
 // A retried invocation for the same request starts nothing new: Step Functions returns the running
 // execution, or refuses the name (ExecutionAlreadyExists) once it has ended, which is "already
-// started". A throttled start is left for the boundary to classify as retryable; the request is
-// not answered so that the retry can still start the workflow.
+// started".
 func TestEntryStartFailures(t *testing.T) {
 	ctx := context.Background()
 	ev := cfEvent(cfn.RequestCreate, "", goodProps)
@@ -171,18 +172,84 @@ func TestEntryStartFailures(t *testing.T) {
 		t.Fatalf("retry after the end: %+v %v", third, err)
 	}
 
-	s = newFakeSFN()
+}
+
+// fakeClock is the entry's clock: Pause advances it and records the waits.
+type fakeClock struct {
+	t     time.Time
+	waits []time.Duration
+}
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func (c *fakeClock) pause(_ context.Context, d time.Duration) error {
+	c.waits = append(c.waits, d)
+	c.t = c.t.Add(d)
+	return nil
+}
+
+// A throttled or failing start is retried by the entry itself, with backoff; the request is not
+// answered while a retry can still start the workflow.
+func TestEntryRetriesAStart(t *testing.T) {
+	s, rec, clock := newFakeSFN(), &recorder{}, &fakeClock{t: time.Unix(0, 0)}
 	s.inject("StartExecution", throttled("StartExecution"))
-	out, err := newEntry(s, &validator{}, rec).Handle(ctx, ev)
-	if errType(err) != lambdaerr.NameRetryable || !strings.HasPrefix(err.Error(), "start Create workflow: ") || out != (entry.EntryOutput{}) {
-		t.Fatalf("throttled: %+v %v (%s)", out, err, errType(err))
+	s.inject("StartExecution", sdkError("StartExecution", 500, &smithy.GenericAPIError{Code: "InternalFailure", Message: "internal"}))
+	e := newEntry(s, &validator{}, rec)
+	e.Now, e.Pause = clock.now, clock.pause
+	out, err := e.Handle(context.Background(), cfEvent(cfn.RequestCreate, "", goodProps))
+	if err != nil || out.Action != "started" || len(s.execs) != 1 || rec.attempts != 0 {
+		t.Fatalf("entry = %+v, %v (%d executions, %d answers); want started after two failures", out, err, len(s.execs), rec.attempts)
 	}
-	if rec.attempts != 0 || len(s.execs) != 0 {
-		t.Fatal("a throttled start answered or started")
+	if fmt.Sprint(clock.waits) != "[1s 2s]" {
+		t.Errorf("waits %v; want [1s 2s]", clock.waits)
 	}
-	// The throttled invocation's retry starts the workflow.
-	if out, err := newEntry(s, &validator{}, rec).Handle(ctx, ev); err != nil || out.Action != "started" {
-		t.Fatalf("retry after throttling: %+v %v", out, err)
+}
+
+// A start that keeps failing with a retryable error until the budget is spent is answered FAILED
+// by the entry, naming the cause and the attempts: no execution exists, so nothing else would
+// answer, and CloudFormation would wait out the ServiceTimeout.
+func TestEntryAnswersWhenStartsKeepFailing(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		budget   time.Duration
+		deadline time.Duration // of the invocation's context; 0 for none
+		attempts int
+	}{
+		{"default budget", 0, 0, 6},                     // waits 1+2+4+5+5 = 17 s; a sixth wait would pass 20 s
+		{"invocation deadline", 0, 12 * time.Second, 4}, // 12 s less the 5 s reserve: waits 1+2+4 s
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, rec, clock := newFakeSFN(), &recorder{}, &fakeClock{t: time.Now()}
+			for range 50 {
+				s.inject("StartExecution", sdkError("StartExecution", 500, &smithy.GenericAPIError{Code: "ServiceUnavailable", Message: "service unavailable"}))
+			}
+			e := newEntry(s, &validator{}, rec)
+			e.Now, e.Pause, e.StartBudget = clock.now, clock.pause, tc.budget
+			ctx := context.Background()
+			if tc.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, clock.t.Add(tc.deadline))
+				defer cancel()
+			}
+			out, err := e.Handle(ctx, cfEvent(cfn.RequestCreate, "", goodProps))
+			if err != nil || out.Action != "answered FAILED" {
+				t.Fatalf("entry = %+v, %v; want it to answer FAILED", out, err)
+			}
+			calls := 0
+			for _, c := range s.calls {
+				if c == "StartExecution" {
+					calls++
+				}
+			}
+			if calls != tc.attempts || len(s.execs) != 0 {
+				t.Errorf("%d StartExecution calls (%d executions); want %d and none", calls, len(s.execs), tc.attempts)
+			}
+			want := fmt.Sprintf("start Create workflow: gave up after %d attempts", tc.attempts)
+			if len(rec.sent) != 1 || rec.sent[0].Status != cfn.StatusFailed || !strings.HasPrefix(rec.sent[0].Reason, want) ||
+				!strings.Contains(rec.sent[0].Reason, "service unavailable") {
+				t.Fatalf("answers %+v; want one FAILED starting %q and naming the cause", rec.sent, want)
+			}
+		})
 	}
 }
 

@@ -14,9 +14,11 @@ func ClusterIDLike(id string) bool {
 	return len(id) > len("cluster-") && id[:len("cluster-")] == "cluster-"
 }
 
-// Tags Strongroom puts on clusters it creates. TagRequest finds a cluster again when a create step
-// runs twice for the same CloudFormation request.
+// Tags Strongroom puts on clusters it creates, all under TagPrefix, which the Tags property may
+// not use. TagRequest finds a cluster again when a create step runs twice for the same
+// CloudFormation request.
 const (
+	TagPrefix  = "strongroom:"
 	TagStack   = "strongroom:stack-id"
 	TagLogical = "strongroom:logical-id"
 	TagRequest = "strongroom:create-request-id"

@@ -304,6 +304,8 @@ func (p *parser) validate(s *Spec) {
 	for k, v := range s.Tags {
 		if len(k) > 128 || !tagKeyRe.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
 			p.fail("Tags."+k, "tag keys are 1-128 characters of letters, digits, spaces and _.:/=+-@, not starting with aws:")
+		} else if strings.HasPrefix(strings.ToLower(k), TagPrefix) {
+			p.fail("Tags."+k, "tag keys starting with %s are Strongroom's own (it finds and checks clusters by them); use another prefix", TagPrefix)
 		}
 		if len(v) > 256 {
 			p.fail("Tags."+k, "tag values are at most 256 characters")
@@ -345,7 +347,8 @@ var Immutable = map[string]string{
 type Change struct {
 	// HsmDelta is how many HSMs to add (positive) or remove (negative).
 	HsmDelta int
-	// Mutable changes applied without touching HSMs (BackupRetentionDays, Tags, ClientInstanceId).
+	// Mutable changes applied without touching HSMs: BackupRetentionDays and Tags (by the
+	// cluster-settings step, pkg/hsmcluster/settings) and ClientInstanceId (read by the steps).
 	Others []string
 }
 

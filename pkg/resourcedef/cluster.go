@@ -103,6 +103,11 @@ var Cluster = &Resource{
 					"ec2:DetachNetworkInterface", "ec2:DescribeSubnets", "ec2:CreateTags"), whyNetwork, on(Any)),
 				grant(acts("cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"), whyClusters, on(Clusters)),
 			}}},
+		{Placeholder: "SettingsFunctionArn", Function: Function{Name: "cluster-settings",
+			Grants: []Grant{
+				describeClusters,
+				grant(acts("cloudhsm:ModifyCluster", "cloudhsm:TagResource", "cloudhsm:UntagResource"), whyClusters, on(Clusters)),
+			}}},
 		{Placeholder: "SignFunctionArn", Function: Function{Name: "cluster-sign",
 			Env: map[string]Ref{"CA_KMS_KEY_ID": on(Key)},
 			Grants: []Grant{

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +40,40 @@ type Entry struct {
 	StateMachines map[cfn.RequestType]string
 	Validate      Validator
 	Send          customresource.Sender
+	// StartBudget bounds how long a start that keeps failing with a retryable error is retried
+	// (each attempt with the SDK's own retries) before the entry answers FAILED itself; zero means
+	// DefaultStartBudget. The invocation's deadline, less AnswerReserve, bounds it too.
+	StartBudget time.Duration
+	// Now and Pause are the clock and the wait between attempts (nil: the wall clock and a timer
+	// that gives up when ctx ends); tests give a fake clock.
+	Now   func() time.Time
+	Pause func(ctx context.Context, d time.Duration) error
+}
+
+// DefaultStartBudget is how long the entry keeps retrying a start: CloudFormation invokes the
+// service token asynchronously, and a Lambda retry of an invocation that returned an error is not
+// guaranteed (after two, the event is dropped), so an entry that gave up without answering would
+// leave the stack waiting for the ServiceTimeout (an hour by default). It answers FAILED instead,
+// naming the cause, and the stack rolls back at once.
+const DefaultStartBudget = 20 * time.Second
+
+// AnswerReserve is the time kept before the invocation's deadline to send the FAILED answer.
+const AnswerReserve = 5 * time.Second
+
+// startBackoff is the wait after attempt n (1-based): 1 s, 2 s, 4 s, then 5 s each.
+func startBackoff(n int) time.Duration {
+	return min(time.Second<<(n-1), 5*time.Second)
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // StateMachineEnv names the environment variable that holds each request type's state machine
@@ -64,6 +99,46 @@ func New(api StarterAPI, validate Validator, getenv func(name string) string) *E
 type EntryOutput struct {
 	Action       string `json:"Action"`
 	ExecutionARN string `json:"ExecutionArn,omitempty"`
+}
+
+// start starts the execution, retrying a retryable failure until the budget is spent. It returns
+// the first success, an ExecutionAlreadyExists, a terminal error, or the last retryable error
+// with how many attempts were made over how long.
+func (s *Entry) start(ctx context.Context, kind cfn.RequestType, in *sfn.StartExecutionInput) (*sfn.StartExecutionOutput, error) {
+	budget := s.StartBudget
+	if budget <= 0 {
+		budget = DefaultStartBudget
+	}
+	now := s.Now
+	if now == nil {
+		now = time.Now
+	}
+	began := now()
+	giveUp := began.Add(budget)
+	if d, ok := ctx.Deadline(); ok && d.Add(-AnswerReserve).Before(giveUp) {
+		giveUp = d.Add(-AnswerReserve)
+	}
+	wait := s.Pause
+	if wait == nil {
+		wait = pause
+	}
+	for attempt := 1; ; attempt++ {
+		out, err := s.SFN.StartExecution(ctx, in)
+		var exists *sfntypes.ExecutionAlreadyExists
+		if err == nil || errors.As(err, &exists) {
+			return out, err
+		}
+		err = lambdaerr.Classify(err)
+		var terminal *lambdaerr.TerminalError
+		if errors.As(err, &terminal) {
+			return nil, fmt.Errorf("start %s workflow: %w", kind, err)
+		}
+		next := startBackoff(attempt)
+		if now().Add(next).After(giveUp) || wait(ctx, next) != nil {
+			return nil, fmt.Errorf("start %s workflow: gave up after %d attempts over %s (nothing was created; deploy again once Step Functions accepts the start): %w",
+				kind, attempt, now().Sub(began).Round(time.Second), err)
+		}
+	}
 }
 
 // Handle implements the step.
@@ -93,7 +168,7 @@ func (s *Entry) Handle(ctx context.Context, ev cfn.Event) (EntryOutput, error) {
 	if err != nil {
 		return EntryOutput{}, lambdaerr.Terminal("encode workflow input", err)
 	}
-	out, err := s.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
+	out, err := s.start(ctx, ev.RequestType, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(arn),
 		// The request id names the execution, so a retried invocation of this Lambda for the same
 		// request starts nothing new.
@@ -105,14 +180,10 @@ func (s *Entry) Handle(ctx context.Context, ev cfn.Event) (EntryOutput, error) {
 		return EntryOutput{Action: "already started"}, nil
 	}
 	if err != nil {
-		err = lambdaerr.Classify(fmt.Errorf("start %s workflow: %w", ev.RequestType, err))
-		var terminal *lambdaerr.TerminalError
-		if errors.As(err, &terminal) {
-			// No execution exists, so no workflow and no safety net will answer: answer now, or
-			// the stack waits for the ServiceTimeout.
-			return answer(customresource.Outcome{Status: cfn.StatusFailed, Reason: err.Error()})
-		}
-		return EntryOutput{}, err
+		// No execution exists (a start refused, or one that kept failing until the budget was
+		// spent), so no workflow and no safety net will answer: answer now, or the stack waits
+		// for the ServiceTimeout.
+		return answer(customresource.Outcome{Status: cfn.StatusFailed, Reason: err.Error()})
 	}
 	return EntryOutput{Action: "started", ExecutionARN: aws.ToString(out.ExecutionArn)}, nil
 }

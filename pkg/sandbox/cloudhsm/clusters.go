@@ -130,12 +130,8 @@ func (s *Service) createCluster(_ context.Context, in createClusterInput) (any, 
 	}
 	retention := "90"
 	if p := in.BackupRetentionPolicy; p != nil {
-		if p.Type != "" && p.Type != "DAYS" {
-			return nil, core.Errorf("ValidationException", "BackupRetentionPolicy.Type must be DAYS")
-		}
-		n, err := strconv.Atoi(p.Value)
-		if err != nil || n < 7 || n > 379 {
-			return nil, invalid("Backup retention policy value '%s' is not valid. It must be a number of days between 7 and 379.", p.Value)
+		if err := checkRetention(p); err != nil {
+			return nil, err
 		}
 		retention = p.Value
 	}
@@ -302,6 +298,40 @@ func cut[T any](all []T, start, limit int, key string) map[string]any {
 
 type clusterIDInput struct {
 	ClusterId string `json:"ClusterId"`
+}
+
+// checkRetention refuses a backup retention policy CloudHSM would refuse.
+func checkRetention(p *wireRetention) error {
+	if p.Type != "" && p.Type != "DAYS" {
+		return core.Errorf("ValidationException", "BackupRetentionPolicy.Type must be DAYS")
+	}
+	if n, err := strconv.Atoi(p.Value); err != nil || n < 7 || n > 379 {
+		return invalid("Backup retention policy value '%s' is not valid. It must be a number of days between 7 and 379.", p.Value)
+	}
+	return nil
+}
+
+type modifyClusterInput struct {
+	BackupRetentionPolicy *wireRetention `json:"BackupRetentionPolicy"`
+	ClusterId             string         `json:"ClusterId"`
+}
+
+// modifyCluster changes a cluster's backup retention policy (ModifyCluster's one required
+// setting), in any state but deleted or being deleted.
+func (s *Service) modifyCluster(_ context.Context, in modifyClusterInput) (any, error) {
+	if in.BackupRetentionPolicy == nil {
+		return nil, core.Errorf("ValidationException", "1 validation error detected: Value null at 'backupRetentionPolicy' failed to satisfy constraint: Member must not be null")
+	}
+	if err := checkRetention(in.BackupRetentionPolicy); err != nil {
+		return nil, err
+	}
+	return core.Locked(&s.mu, s.clusterLocked, in.ClusterId, func(c *cluster) (any, error) {
+		if c.state == StateDeleteInProgress || c.state == StateDeleted {
+			return nil, invalid("Cluster '%s' is in state %s and cannot be modified.", c.id, c.state)
+		}
+		c.retentionDays = in.BackupRetentionPolicy.Value
+		return map[string]any{"Cluster": c.wire()}, nil
+	})
 }
 
 func (s *Service) deleteCluster(_ context.Context, in clusterIDInput) (any, error) {

@@ -155,6 +155,7 @@ func (s *Service) Operations() map[string]core.JSONOperation {
 		"CreateCluster":     core.Handler(s.createCluster),
 		"DescribeClusters":  core.Handler(s.describeClusters),
 		"DeleteCluster":     core.Handler(s.deleteCluster),
+		"ModifyCluster":     core.Handler(s.modifyCluster),
 		"CreateHsm":         core.Handler(s.createHsm),
 		"DeleteHsm":         core.Handler(s.deleteHsm),
 		"InitializeCluster": core.Handler(s.initializeCluster),
