@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -133,12 +134,22 @@ func newApp(o options) (awscdk.App, error) {
 		BuildDir:         o.buildDir,
 		ClusterStackName: ClusterStackName,
 		AlarmTopic:       alertsStack.Topic,
+		RotationSchedule: kmsUserRotation(cfg.KmsUserRotationSchedule),
 	}); err != nil {
 		return nil, err
 	}
 
 	applyNag(app)
 	return app, nil
+}
+
+// kmsUserRotation is the key store's rotation schedule from the validated context: none unless
+// strongroom:kmsUserRotationSchedule names a cron() window.
+func kmsUserRotation(expr string) awsevents.Schedule {
+	if expr == "" {
+		return nil
+	}
+	return awsevents.Schedule_Expression(jsii.String(expr))
 }
 
 // applyNag runs cdk-nag's AwsSolutions pack over every construct of scope. Verbose findings carry the

@@ -498,3 +498,38 @@ func TestEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestKmsUserRotationIsOptIn: by default no schedule starts the kmsuser rotation (each run
+// disconnects the key store); strongroom:kmsUserRotationSchedule turns it on with the given cron()
+// window, starting the key store's Rotate workflow with the store's rotation input.
+func TestKmsUserRotationIsOptIn(t *testing.T) {
+	for _, c := range []struct {
+		name, expr string
+	}{{"default: off", ""}, {"a monthly window", "cron(0 3 ? * SUN#1 *)"}} {
+		t.Run(c.name, func(t *testing.T) {
+			app, err := newApp(options{context: cdkJSONContext(t, map[string]any{settings.KeyKmsUserRotationSchedule: c.expr}), outdir: t.TempDir(), env: noEnv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmpl := assertions.Template_FromStack(stack(t, app, keystore.StackName), nil)
+			rules := tmpl.FindResources(jsii.String("AWS::Events::Rule"), &map[string]any{
+				"Properties": map[string]any{"ScheduleExpression": assertions.Match_AnyValue()},
+			})
+			if c.expr == "" {
+				if len(*rules) != 0 {
+					t.Fatalf("scheduled rules %v; want none by default", *rules)
+				}
+				return
+			}
+			if len(*rules) != 1 {
+				t.Fatalf("%d scheduled rules; want 1", len(*rules))
+			}
+			for _, r := range *rules {
+				b, _ := json.Marshal(r)
+				if !strings.Contains(string(b), `"ScheduleExpression":"`+c.expr+`"`) || !strings.Contains(string(b), "KeyStoreRotateWorkflow") {
+					t.Errorf("rule %s; want %s starting the Rotate workflow", b, c.expr)
+				}
+			}
+		})
+	}
+}

@@ -139,7 +139,7 @@ func TestDemo(t *testing.T) {
 			"Create answered SUCCESS, PhysicalResourceId cluster-", "== 3a. KMS custom key store", "deploying "+keyStoreStack,
 			"key store Create answered SUCCESS, PhysicalResourceId cks-", "Data.CustomKeyStoreId",
 			"the secret scan will look for the kmsuser password (secret strongroom/StrongroomKeyStore/KeyStore/kmsuser-password) and the 1 that KMS generated on connect",
-			"kmsuser password rotation: rule StrongroomKeyStore-", " runs on rate(90 days), ENABLED", "target arn:aws:states:",
+			"kmsuser password rotation: no schedule (off by default; set strongroom:kmsUserRotationSchedule to a cron() window to turn it on)",
 			") is CONNECTED to cluster cluster-", "CreateKey (Origin AWS_CLOUDHSM, CustomKeyStoreId cks-", ", Enabled, key material on cluster cluster-",
 			`Encrypt "attack at dawn" (14 bytes) -> ciphertext of `, `Decrypt -> "attack at dawn" under key `, "round trip ok",
 			"DeleteKeyStoreOnStackDeletion is false in the template",

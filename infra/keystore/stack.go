@@ -29,7 +29,9 @@ type StackProps struct {
 	KeyStoreName     string
 	// DeleteKeyStoreOnStackDeletion: see Props.
 	DeleteKeyStoreOnStackDeletion bool
-	// RotationSchedule defaults to every 90 days.
+	// RotationSchedule starts the kmsuser password rotation; nil (the default) means none: each run
+	// disconnects the store, so every key in it is unusable for minutes, and KMS already changes
+	// kmsuser's password at every connect. Give a cron() in a maintenance window to turn it on.
 	RotationSchedule awsevents.Schedule
 	// AlarmTopic receives the key store's alarms (see Props.AlarmTopic); the app passes the
 	// alerts stack's topic.
@@ -76,9 +78,6 @@ func NewKeyStoreStack(app constructs.Construct, id string, p *StackProps) (*KeyS
 	}
 	if p.KeyStoreName == "" {
 		p.KeyStoreName = DefaultKeyStoreName
-	}
-	if p.RotationSchedule == nil {
-		p.RotationSchedule = awsevents.Schedule_Rate(awscdk.Duration_Days(jsii.Number(90)))
 	}
 	stack := awscdk.NewStack(app, jsii.String(id), &p.StackProps)
 	// The cluster's attributes become cross-stack references (which also order the stacks). Strong

@@ -13,6 +13,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/strongroom/strongroom/pkg/rotationschedule"
 )
 
 // Context keys read by the app. cdk.json documents their defaults.
@@ -22,6 +24,10 @@ const (
 	KeyAlertRedactFields = "strongroom:alertRedactFields"
 	KeyAccount           = "strongroom:account"
 	KeyRegion            = "strongroom:region"
+	// KeyKmsUserRotationSchedule turns on the scheduled kmsuser password rotation of the key store:
+	// a cron() expression (UTC) whose runs fall in a maintenance window. Off by default: each run
+	// disconnects the key store, so every key in it is unusable for minutes.
+	KeyKmsUserRotationSchedule = "strongroom:kmsUserRotationSchedule"
 )
 
 // DefaultAlertEventSources are the CloudTrail event sources relayed when the context does not name any:
@@ -42,6 +48,9 @@ type Settings struct {
 	// Account and Region pin every stack to one environment; both empty means environment-agnostic stacks.
 	Account string
 	Region  string
+	// KmsUserRotationSchedule is the cron() expression of the scheduled kmsuser password rotation, or
+	// "" for none (the default: operators start the rotation when they choose).
+	KmsUserRotationSchedule string
 }
 
 // Lookup returns the value stored under a key, or nil when there is none. It matches the shape of
@@ -104,10 +113,34 @@ func Read(ctx, env Lookup) (Settings, error) {
 	if err := s.readEnvironment(ctx, env); err != nil {
 		errs = append(errs, err)
 	}
+
+	schedule, err := kmsUserRotationSchedule(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.KmsUserRotationSchedule = schedule
 	if len(errs) > 0 {
 		return Settings{}, errors.Join(errs...)
 	}
 	return s, nil
+}
+
+// kmsUserRotationSchedule reads KeyKmsUserRotationSchedule: "" (off) or a cron() expression that
+// opens on the hour, checked by pkg/rotationschedule's cron rules (EventBridge's fields and
+// wildcards). A rate() is refused: its runs have no fixed time, so none would fall in a window.
+func kmsUserRotationSchedule(ctx Lookup) (string, error) {
+	expr, err := String(ctx, KeyKmsUserRotationSchedule)
+	if err != nil || expr == "" {
+		return "", err
+	}
+	const fix = "set a cron() that starts in your maintenance window, such as cron(0 3 ? * SUN#1 *) (03:00 UTC on the first Sunday of each month), or \"\" for no schedule"
+	if !strings.HasPrefix(expr, "cron(") {
+		return "", fmt.Errorf("context %s: %q is not a cron() expression: each run disconnects the key store (its keys are unusable for minutes), so it must run at a fixed time; %s", KeyKmsUserRotationSchedule, expr, fix)
+	}
+	if _, err := rotationschedule.Parse(expr, ""); err != nil {
+		return "", fmt.Errorf("context %s: %w; %s", KeyKmsUserRotationSchedule, err, fix)
+	}
+	return expr, nil
 }
 
 // String returns the string stored under key with surrounding spaces removed, or "" when there is

@@ -35,6 +35,9 @@ func TestRead(t *testing.T) {
 		}, Settings{AlertEventSources: DefaultAlertEventSources, Account: "111111111111", Region: "us-gov-west-1"}},
 		{"CLI without credentials sets a region only: agnostic", nil, map[string]any{"CDK_DEFAULT_REGION": "us-east-1"},
 			Settings{AlertEventSources: DefaultAlertEventSources}},
+		{"kmsuser rotation in a monthly window", map[string]any{KeyKmsUserRotationSchedule: " cron(0 3 ? * SUN#1 *) "}, nil,
+			Settings{AlertEventSources: DefaultAlertEventSources, KmsUserRotationSchedule: "cron(0 3 ? * SUN#1 *)"}},
+		{"kmsuser rotation off", map[string]any{KeyKmsUserRotationSchedule: ""}, nil, Settings{AlertEventSources: DefaultAlertEventSources}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,6 +75,13 @@ func TestReadRefuses(t *testing.T) {
 		{"short account", map[string]any{KeyAccount: "12345", KeyRegion: "us-east-1"}, nil, []string{KeyAccount, "12 digits"}},
 		{"bad region", map[string]any{KeyAccount: "123456789012", KeyRegion: "Frankfurt"}, nil, []string{KeyRegion, "us-east-1"}},
 		{"bad CDK_DEPLOY_ACCOUNT", nil, map[string]any{"CDK_DEPLOY_ACCOUNT": "x", "CDK_DEPLOY_REGION": "us-east-1"}, []string{"CDK_DEPLOY_ACCOUNT"}},
+		{"kmsuser rotation by rate", map[string]any{KeyKmsUserRotationSchedule: "rate(90 days)"}, nil,
+			[]string{KeyKmsUserRotationSchedule, "not a cron() expression", "maintenance window"}},
+		{"kmsuser rotation not on the hour", map[string]any{KeyKmsUserRotationSchedule: "cron(30 3 ? * SUN *)"}, nil,
+			[]string{KeyKmsUserRotationSchedule, "Minutes"}},
+		{"kmsuser rotation with both days", map[string]any{KeyKmsUserRotationSchedule: "cron(0 3 1 * MON *)"}, nil,
+			[]string{KeyKmsUserRotationSchedule, "cron(0 3 ? * SUN#1 *)"}},
+		{"kmsuser rotation not a string", map[string]any{KeyKmsUserRotationSchedule: 90.0}, nil, []string{KeyKmsUserRotationSchedule, "want a string"}},
 		{"all problems at once", map[string]any{KeyAlertEmail: "nope", KeyAlertEventSources: []any{"x"}}, nil, []string{KeyAlertEmail, KeyAlertEventSources}},
 	}
 	for _, c := range cases {

@@ -216,7 +216,7 @@ func TestStateMachineScenarios(t *testing.T) {
 		}
 	}
 	if len(cases) == 0 {
-		return
+		t.Fatal("no scenario to run")
 	}
 	nodeResults := runNode(t, cases)
 	for _, c := range cases {

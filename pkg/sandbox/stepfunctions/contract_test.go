@@ -33,7 +33,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sb := sandboxtest.New(t, sandboxtest.Scale(2000))
+	return newEnvAt(t, 2000)
+}
+
+// newEnvAt is newEnv with the sandbox clock at scale: a task's TimeoutSeconds is that many
+// sandbox seconds, so a lower scale gives in-process handlers more wall time on a loaded machine.
+func newEnvAt(t *testing.T, scale float64) *env {
+	t.Helper()
+	sb := sandboxtest.New(t, sandboxtest.Scale(scale))
 	e := &env{lambda: sb.Lambda, states: sb.StepFunctions, client: sfn.NewFromConfig(sb.AWSConfig())}
 	// The test records status changes itself (the platform's hook publishes them to EventBridge).
 	e.states.OnStatusChange(func(c stepfunctions.StatusChange) {

@@ -78,7 +78,9 @@ func runScenario(t *testing.T, machineFile, scenarioFile string) {
 	if err := json.Unmarshal(b, &sc); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t)
+	// Scale 200: a task's 120 s timeout is 0.6 s of wall time, ample for a scripted answer even on
+	// a loaded machine; the workflows' waits (10-60 s) take 50-300 ms.
+	e := newEnvAt(t, 200)
 	text, err := os.ReadFile(machineFile)
 	if err != nil {
 		t.Fatal(err)
