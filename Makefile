@@ -85,7 +85,28 @@ synth: build npm ## synthesize every stack into cdk.out (offline, no credentials
 .PHONY: test
 test: lint deps ## run every test, after make lint
 	$(GO) test -count=1 -timeout 20m ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./pkg/trailalert
+	@$(call fuzz-each,$(TEST_FUZZTIME))
+
+# Fuzz targets, as <package dir>/<target>: go test -fuzz takes one package and one target a run.
+# make test fuzzes each for TEST_FUZZTIME, make fuzz for FUZZTIME. A new input that widens coverage
+# is minimized for at most FUZZMINIMIZE executions: go's default (60s a minimization) spent most of
+# a short run minimizing the large seed inputs at 0 execs/sec, and a short time limit makes the
+# coordinator kill and restart a worker whose minimization overruns it; a count has neither cost.
+FUZZ_TARGETS  := pkg/trailalert/FuzzParse pkg/rotationschedule/FuzzParse pkg/hsmcluster/FuzzParse \
+                 pkg/keystore/FuzzParse pkg/customresource/FuzzEntry pkg/customresource/FuzzAnswer
+TEST_FUZZTIME ?= 4s
+FUZZTIME      ?= 60s
+FUZZMINIMIZE  ?= 500x
+define fuzz-each
+for t in $(FUZZ_TARGETS); do \
+  set -- -run '^$$' -fuzz "^$$(basename $$t)\$$" -fuzztime $(1) -fuzzminimizetime $(FUZZMINIMIZE) ./$$(dirname $$t); \
+  echo "$(GO) test $$*"; $(GO) test "$$@" || exit 1; \
+done
+endef
+
+.PHONY: fuzz
+fuzz: ## fuzz every target for FUZZTIME each (default 60s; make test fuzzes each for TEST_FUZZTIME, 4s)
+	@$(call fuzz-each,$(FUZZTIME))
 
 # govulncheck reads the Go vulnerability database offline: the module golang.org/x/vulndb, which the
 # Go module proxy serves like any module, holds every advisory as an OSV file in data/osv, and

@@ -14,6 +14,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,6 +127,17 @@ func Parse(props map[string]any, d Defaults) (Spec, error) {
 type parser struct {
 	props map[string]any
 	errs  customresource.PropertyErrors
+	// listIndex maps a list property's kept items to their positions in the input (items that
+	// were not strings are dropped), so an error names the item the user wrote.
+	listIndex map[string][]int
+}
+
+// at is the input position of the i-th kept item of list property field.
+func (p *parser) at(field string, i int) string {
+	if idx := p.listIndex[field]; i < len(idx) {
+		i = idx[i]
+	}
+	return fmt.Sprintf("%s[%d]", field, i)
 }
 
 func (p *parser) fail(field, format string, args ...any) {
@@ -178,8 +191,12 @@ func (p *parser) strings(field string) []string {
 	list, ok := v.([]any)
 	if !ok {
 		if s, isStr := v.(string); isStr {
-			// A CommaDelimitedList parameter passed straight through arrives as one string.
+			// A CommaDelimitedList parameter passed straight through arrives as one string; an
+			// empty one is an empty list.
 			list = nil
+			if strings.TrimSpace(s) == "" {
+				return nil
+			}
 			for _, part := range strings.Split(s, ",") {
 				list = append(list, strings.TrimSpace(part))
 			}
@@ -189,6 +206,7 @@ func (p *parser) strings(field string) []string {
 		}
 	}
 	out := make([]string, 0, len(list))
+	var idx []int
 	for i, item := range list {
 		s, ok := item.(string)
 		if !ok {
@@ -196,7 +214,12 @@ func (p *parser) strings(field string) []string {
 			continue
 		}
 		out = append(out, s)
+		idx = append(idx, i)
 	}
+	if p.listIndex == nil {
+		p.listIndex = map[string][]int{}
+	}
+	p.listIndex[field] = idx
 	return out
 }
 
@@ -243,10 +266,10 @@ func (p *parser) validate(s *Spec) {
 	seen := map[string]bool{}
 	for i, id := range s.SubnetIDs {
 		if !subnetRe.MatchString(id) {
-			p.fail(fmt.Sprintf("SubnetIds[%d]", i), "%q is not a subnet id (subnet-0123456789abcdef0)", id)
+			p.fail(p.at("SubnetIds", i), "%q is not a subnet id (subnet-0123456789abcdef0)", id)
 		}
 		if seen[id] {
-			p.fail(fmt.Sprintf("SubnetIds[%d]", i), "%s is listed twice; each subnet must be in its own Availability Zone", id)
+			p.fail(p.at("SubnetIds", i), "%s is listed twice; each subnet must be in its own Availability Zone", id)
 		}
 		seen[id] = true
 	}
@@ -301,7 +324,9 @@ func (p *parser) validate(s *Spec) {
 	if len(s.Tags) > 50 {
 		p.fail("Tags", "at most 50 tags, got %d", len(s.Tags))
 	}
-	for k, v := range s.Tags {
+	// In key order, so the FAILED reason is the same on every run.
+	for _, k := range slices.Sorted(maps.Keys(s.Tags)) {
+		v := s.Tags[k]
 		if len(k) > 128 || !tagKeyRe.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
 			p.fail("Tags."+k, "tag keys are 1-128 characters of letters, digits, spaces and _.:/=+-@, not starting with aws:")
 		} else if strings.HasPrefix(strings.ToLower(k), TagPrefix) {

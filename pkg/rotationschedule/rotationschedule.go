@@ -83,18 +83,28 @@ func Parse(expression, duration string) (*Schedule, error) {
 		if m == nil {
 			return fail("rate", "write rate(Value Unit) with a whole number and hour, hours, day or days, for example rate(12 hours) or rate(30 days)")
 		}
+		// The regexp admits digits only, so a value Atoi refuses is too long for an int: compare
+		// before converting or multiplying, so no value can wrap into a short interval.
+		hours := strings.HasPrefix(m[2], "hour")
+		limit := MaxDays
+		if hours {
+			limit = MaxDays * 24
+		}
 		n, err := strconv.Atoi(m[1])
-		if err != nil || n < 1 {
+		if err != nil || n > limit {
+			if hours {
+				return fail("rate", "at most %d days (%d hours) between rotations", MaxDays, MaxDays*24)
+			}
+			return fail("rate", "rate(%s %s) is longer than %d days, the longest Secrets Manager allows", m[1], m[2], MaxDays)
+		}
+		if n < 1 {
 			return fail("rate", "the value must be a positive whole number")
 		}
 		s := &Schedule{Expression: expr}
-		if strings.HasPrefix(m[2], "hour") {
+		if hours {
 			s.Every = time.Duration(n) * time.Hour
 			if s.Every < MinInterval {
 				return fail("rate", "rate(%d %s) rotates more often than every 4 hours, the shortest interval Secrets Manager allows; use rate(4 hours) or more", n, m[2])
-			}
-			if n > MaxDays*24 {
-				return fail("rate", "at most %d days (%d hours) between rotations", MaxDays, MaxDays*24)
 			}
 			s.Window = time.Hour
 			if window > 0 {
@@ -286,6 +296,9 @@ func item1(f field, item string) ([]int, error) {
 	var out []int
 	for v := lo; v <= hi; v += step {
 		out = append(out, v)
+		if step > hi-v {
+			break // the next value is past the range (and v+step could overflow)
+		}
 	}
 	return out, nil
 }
