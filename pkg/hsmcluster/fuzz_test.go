@@ -28,7 +28,7 @@ const (
 // CloudFormation's own ServiceToken and ServiceTimeout.
 var clusterProperties = []string{"SubnetIds", "HsmCount", "HsmType", "Mode", "NetworkType", "BackupRetentionDays",
 	"SourceBackupId", "ClusterId", "ClientInstanceId", "AdminPasswordSecretName", "CustomerCaKeySecretName",
-	"CustomerCaCertificateSecretName", "CustomerCaKeyType", "CustomerCaValidityDays", "Tags"}
+	"CustomerCaCertificateSecretName", "CustomerCaKeyType", "CustomerCaValidityDays", "Tags", "IgnoreConnectedKeyStores"}
 
 // The documented shapes, written apart from the package's own patterns.
 var (

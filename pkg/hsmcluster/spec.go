@@ -59,6 +59,9 @@ type Spec struct {
 	CAKeyType           string            `json:"CustomerCaKeyType"`
 	CAValidityDays      int               `json:"CustomerCaValidityDays"`
 	Tags                map[string]string `json:"Tags,omitempty"`
+	// IgnoreConnectedKeyStores lets a Delete, or an HsmCount below 2, go ahead while a KMS custom
+	// key store on the cluster is CONNECTED (its keys become unusable); false refuses it.
+	IgnoreConnectedKeyStores bool `json:"IgnoreConnectedKeyStores,omitempty"`
 }
 
 var (
@@ -85,26 +88,27 @@ type Defaults struct {
 func Parse(props map[string]any, d Defaults) (Spec, error) {
 	p := parser{props: props, errs: customresource.PropertyErrors{ResourceType: ResourceType}}
 	s := Spec{
-		SubnetIDs:           p.strings("SubnetIds"),
-		HsmCount:            p.integer("HsmCount", DefaultHsmCount),
-		HsmType:             p.str("HsmType", DefaultHsmType),
-		Mode:                p.str("Mode", "FIPS"),
-		NetworkType:         p.str("NetworkType", "IPV4"),
-		BackupRetentionDays: p.integer("BackupRetentionDays", DefaultBackupDays),
-		SourceBackupID:      p.str("SourceBackupId", ""),
-		ClusterID:           p.str("ClusterId", ""),
-		ClientInstanceID:    p.str("ClientInstanceId", ""),
-		AdminSecretName:     p.str("AdminPasswordSecretName", d.SecretPrefix+"/admin-password"),
-		CAKeySecretName:     p.str("CustomerCaKeySecretName", d.SecretPrefix+"/customer-ca/private-key"),
-		CACertSecretName:    p.str("CustomerCaCertificateSecretName", d.SecretPrefix+"/customer-ca/certificate"),
-		CAKeyType:           p.str("CustomerCaKeyType", "RSA_2048"),
-		CAValidityDays:      p.integer("CustomerCaValidityDays", DefaultCAValidity),
-		Tags:                p.tags("Tags"),
+		SubnetIDs:                p.strings("SubnetIds"),
+		HsmCount:                 p.integer("HsmCount", DefaultHsmCount),
+		HsmType:                  p.str("HsmType", DefaultHsmType),
+		Mode:                     p.str("Mode", "FIPS"),
+		NetworkType:              p.str("NetworkType", "IPV4"),
+		BackupRetentionDays:      p.integer("BackupRetentionDays", DefaultBackupDays),
+		SourceBackupID:           p.str("SourceBackupId", ""),
+		ClusterID:                p.str("ClusterId", ""),
+		ClientInstanceID:         p.str("ClientInstanceId", ""),
+		AdminSecretName:          p.str("AdminPasswordSecretName", d.SecretPrefix+"/admin-password"),
+		CAKeySecretName:          p.str("CustomerCaKeySecretName", d.SecretPrefix+"/customer-ca/private-key"),
+		CACertSecretName:         p.str("CustomerCaCertificateSecretName", d.SecretPrefix+"/customer-ca/certificate"),
+		CAKeyType:                p.str("CustomerCaKeyType", "RSA_2048"),
+		CAValidityDays:           p.integer("CustomerCaValidityDays", DefaultCAValidity),
+		Tags:                     p.tags("Tags"),
+		IgnoreConnectedKeyStores: p.boolean("IgnoreConnectedKeyStores"),
 	}
 	known := map[string]bool{"ServiceToken": true, "ServiceTimeout": true}
 	for _, k := range []string{"SubnetIds", "HsmCount", "HsmType", "Mode", "NetworkType", "BackupRetentionDays",
 		"SourceBackupId", "ClusterId", "ClientInstanceId", "AdminPasswordSecretName", "CustomerCaKeySecretName",
-		"CustomerCaCertificateSecretName", "CustomerCaKeyType", "CustomerCaValidityDays", "Tags"} {
+		"CustomerCaCertificateSecretName", "CustomerCaKeyType", "CustomerCaValidityDays", "Tags", "IgnoreConnectedKeyStores"} {
 		known[k] = true
 	}
 	var unknown []string
@@ -158,6 +162,26 @@ func (p *parser) str(field, def string) string {
 		return def
 	}
 	return s
+}
+
+// boolean reads a true/false property (CloudFormation sends "true" and "false" as strings); absent
+// is false.
+func (p *parser) boolean(field string) bool {
+	switch v := p.props[field].(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case string:
+		switch strings.TrimSpace(strings.ToLower(v)) {
+		case "true":
+			return true
+		case "false", "":
+			return false
+		}
+	}
+	p.fail(field, "must be true or false, got %v", p.props[field])
+	return false
 }
 
 func (p *parser) integer(field string, def int) int {

@@ -90,7 +90,9 @@ var Cluster = &Resource{
 				// Decrypt under the caller's permissions; nothing here calls Encrypt or ReEncrypt.
 				grant(acts("kms:GenerateDataKey", "kms:Decrypt"), "", on(Key)),
 			}}},
-		{Placeholder: "PlanFunctionArn", Function: Function{Name: "cluster-plan", Grants: []Grant{describeClusters}}},
+		{Placeholder: "PlanFunctionArn", Function: Function{Name: "cluster-plan", Grants: []Grant{describeClusters,
+			// A Delete or a scale below two HSMs is refused while a key store on the cluster is connected.
+			grant(acts("kms:DescribeCustomKeyStores"), whyNoARN("kms:DescribeCustomKeyStores"), on(Any))}}},
 		{Placeholder: "ReportFunctionArn", Function: Function{Name: "cluster-report",
 			Grants: []Grant{
 				describeClusters,

@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/strongroom/strongroom/pkg/customresource"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
@@ -46,6 +48,57 @@ type Plan struct {
 // created it, from properties this resource never had.
 type PlanRequest struct {
 	HSM clusterapi.ClusterDescriber
+	// Stores lists KMS custom key stores: a Delete, or an update to fewer than two HSMs, is
+	// refused while a store on the cluster is CONNECTED or CONNECTING (every KMS key in it would
+	// become unusable), unless IgnoreConnectedKeyStores is true. nil skips the check (unit tests
+	// of other paths); the Lambda always sets it.
+	Stores StoreLister
+}
+
+// StoreLister is the part of the KMS client the plan uses.
+type StoreLister interface {
+	DescribeCustomKeyStores(ctx context.Context, params *kms.DescribeCustomKeyStoresInput, optFns ...func(*kms.Options)) (*kms.DescribeCustomKeyStoresOutput, error)
+}
+
+var _ StoreLister = (*kms.Client)(nil)
+
+// MinHsmsForKeyStores is the fewest HSMs a cluster backing a connected key store may keep: KMS
+// needs two ACTIVE HSMs in different zones to create keys in the store and to connect it.
+const MinHsmsForKeyStores = 2
+
+// refuseIfKeyStoresUse fails when a key store on cluster is CONNECTED or CONNECTING and ignore is
+// false, naming each store and what to do.
+func (s *PlanRequest) refuseIfKeyStoresUse(ctx context.Context, cluster, what string, ignore bool) error {
+	if s.Stores == nil || ignore {
+		return nil
+	}
+	var using []string
+	in := &kms.DescribeCustomKeyStoresInput{}
+	for {
+		out, err := s.Stores.DescribeCustomKeyStores(ctx, in)
+		if err != nil {
+			return lambdaerr.Classify(fmt.Errorf("list the KMS custom key stores that may use cluster %s: %w", cluster, err))
+		}
+		for _, ks := range out.CustomKeyStores {
+			if aws.ToString(ks.CloudHsmClusterId) != cluster {
+				continue
+			}
+			if st := ks.ConnectionState; st == kmstypes.ConnectionStateTypeConnected || st == kmstypes.ConnectionStateTypeConnecting {
+				using = append(using, fmt.Sprintf("%s (%s, %s)", aws.ToString(ks.CustomKeyStoreId), aws.ToString(ks.CustomKeyStoreName), st))
+			}
+		}
+		if !out.Truncated || aws.ToString(out.NextMarker) == "" {
+			break
+		}
+		in.Marker = out.NextMarker
+	}
+	if len(using) == 0 {
+		return nil
+	}
+	sort.Strings(using)
+	return lambdaerr.Terminal(fmt.Sprintf("%s would make every KMS key in key store %s unusable: it uses cluster %s. "+
+		"Retire the key store first (disconnect it, or delete its stack with DeleteKeyStoreOnStackDeletion true once it holds no keys), "+
+		"or set IgnoreConnectedKeyStores to \"true\" on this resource to go ahead anyway", what, strings.Join(using, ", "), cluster), nil)
 }
 
 // Handle implements the step.
@@ -63,7 +116,9 @@ func (s *PlanRequest) Handle(ctx context.Context, in PlanInput) (Plan, error) {
 		if id, _ := ev.ResourceProperties["ClusterId"].(string); id != "" {
 			p.Adopted = true
 		}
-		return p, nil
+		// Read leniently: a Delete must not depend on properties that validate.
+		ignore := strings.EqualFold(strings.TrimSpace(fmt.Sprint(ev.ResourceProperties["IgnoreConnectedKeyStores"])), "true")
+		return p, s.refuseIfKeyStoresUse(ctx, ev.PhysicalResourceID, "deleting cluster "+ev.PhysicalResourceID, ignore)
 	case cfn.RequestUpdate:
 		spec, err := hsmcluster.SpecOf(ref, ev.ResourceProperties)
 		if err != nil {
@@ -91,6 +146,12 @@ func (s *PlanRequest) Handle(ctx context.Context, in PlanInput) (Plan, error) {
 		}
 		if oldErr == nil {
 			p.HsmDelta = spec.HsmCount - old.HsmCount
+		}
+		if spec.HsmCount < MinHsmsForKeyStores {
+			what := fmt.Sprintf("scaling cluster %s to %d HSM(s) (KMS needs %d)", ev.PhysicalResourceID, spec.HsmCount, MinHsmsForKeyStores)
+			if err := s.refuseIfKeyStoresUse(ctx, ev.PhysicalResourceID, what, spec.IgnoreConnectedKeyStores); err != nil {
+				return p, err
+			}
 		}
 		return p, nil
 	}
