@@ -43,7 +43,9 @@ type Settings struct {
 	// AlertEventSources are the EventBridge "source" values (aws.<service>) whose CloudTrail events are relayed.
 	AlertEventSources []string
 	// AlertRedactFields are extra field-name markers the relay redacts, on top of its built-in list
-	// (password, secret string, private key and the like); passed as REDACT_FIELDS.
+	// (password, secret, token, API key, credential, private key and the like), matched inside
+	// longer names case- and separator-insensitively, with each redacted value also blanked where
+	// it is copied elsewhere in the message (pkg/trailalert/redact.go); passed as REDACT_FIELDS.
 	AlertRedactFields []string
 	// Account and Region pin every stack to one environment; both empty means environment-agnostic stacks.
 	Account string

@@ -5,7 +5,8 @@
 //
 //	TOPIC_ARN      the SNS topic to publish to (required)
 //	REDACT_FIELDS  comma-separated extra field-name markers to redact, added to
-//	               trailalert.DefaultSensitiveFields (optional)
+//	               trailalert.DefaultSensitiveFields and matched as they are (inside longer
+//	               names, copies of the values blanked too; pkg/trailalert/redact.go) (optional)
 package main
 
 import (

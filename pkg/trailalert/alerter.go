@@ -38,15 +38,24 @@ func New(opts Options) (*Alerter, error) {
 
 // Alert turns one EventBridge-delivered CloudTrail event into a message. Errors are Parse's
 // sentinels and safe to log.
+//
+// The severity is decided on the event as received (a rule may read a field that is redacted),
+// but everything the message shows - subject, attributes, summary and excerpt - is built from the
+// redacted event alone, so no value the Redactor hides can reach the message by another way.
 func (a *Alerter) Alert(raw []byte) (*Message, error) {
 	ev, err := Parse(raw)
 	if err != nil {
 		return nil, err
 	}
 	c := Classify(ev, a.rules)
-	// Parse has checked raw is valid JSON, which the redactor relies on. One pass redacts and
-	// indents the excerpt.
-	w := redactWriter{r: a.redactor, in: raw, out: make([]byte, 0, len(raw)+len(raw)/2), indent: true}
-	w.value(w.ws(0))
-	return Render(ev, c, w.out, w.n), nil
+	// Parse has checked raw is valid JSON, which the redactor relies on. The redaction is laid
+	// out for the excerpt as it is written.
+	red := a.redactor.redact(raw, true)
+	shown := ev
+	if red.fields > 0 || red.copies > 0 {
+		// Something was replaced: decode what is left. (Otherwise the redacted document holds
+		// the same values as raw, and decoding it again would only cost time.)
+		shown = redactedEvent(red.out)
+	}
+	return render(shown, c, red), nil
 }

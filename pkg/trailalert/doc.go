@@ -6,7 +6,10 @@
 // within SNS's 256 KB limit: an oversized event is truncated with a visible marker, never dropped.
 //
 // The pipeline is Parse -> Classify -> Redact -> Render, bundled by Alerter; Relay publishes the
-// result through a narrow SNS Publish interface and is the trailrelay Lambda's step.
+// result through a narrow SNS Publish interface and is the trailrelay Lambda's step. Only the
+// severity is decided on the event as received: the subject, attributes, summary and excerpt are
+// all built from the redacted event, in which every copy of a redacted value is redacted too, so
+// a redacted value appears nowhere in the message (see Redactor).
 //
 // Input that is not a CloudTrail event fails with ErrMalformed, ErrNotCloudTrail, ErrMissingField
 // or ErrInvalidField; the messages name the field at fault and never contain request, response or

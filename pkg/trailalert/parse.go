@@ -31,8 +31,9 @@ var (
 )
 
 // Event is a parsed CloudTrail event with its EventBridge envelope. The envelope's detail is
-// decoded into Record (Envelope.Detail stays nil). Raw keeps the input bytes for redaction;
-// nothing in Event has been redacted.
+// decoded into Record (Envelope.Detail stays nil). Raw keeps the bytes the Event was decoded
+// from: Parse's Event holds the input as received, nothing redacted; the Event a message is
+// rendered from is decoded from the redacted document (see Alerter.Alert).
 type Event struct {
 	Envelope events.CloudWatchEvent
 	Record   Record
@@ -174,6 +175,28 @@ func Parse(raw []byte) (*Event, error) {
 		return nil, fmt.Errorf("%w: region (neither detail.awsRegion nor region is set)", ErrMissingField)
 	}
 	return ev, nil
+}
+
+// redactedEvent decodes the redacted document of an event Parse accepted, for rendering. It never
+// fails: a field the redaction turned into a string of RedactedMarker (an object, a list, a
+// boolean, a time) is left empty, and the fields around it still decode, because json.Unmarshal
+// carries on past a type mismatch. The envelope's time is not decoded (nothing renders it, and a
+// redacted one would stop the decoding); the record's Time is set when eventTime still parses.
+func redactedEvent(doc []byte) *Event {
+	var w struct {
+		events.CloudWatchEvent
+		Time   json.RawMessage `json:"time"`   // shadows CloudWatchEvent.Time
+		Detail *Record         `json:"detail"` // shadows CloudWatchEvent.Detail
+	}
+	_ = json.Unmarshal(doc, &w) // best effort, as above
+	ev := &Event{Envelope: w.CloudWatchEvent, Raw: doc}
+	if w.Detail != nil {
+		ev.Record = *w.Detail
+	}
+	if t, err := time.Parse(time.RFC3339, ev.Record.EventTime); err == nil {
+		ev.Record.Time = t.UTC()
+	}
+	return ev
 }
 
 func knownDetailType(dt string) bool {

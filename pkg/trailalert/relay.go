@@ -69,6 +69,6 @@ func (r *Relay) Handle(ctx context.Context, in json.RawMessage) (RelayOutput, er
 	r.log.InfoContext(ctx, "alert published", "event_id", msg.EventID,
 		"event_source", msg.Attributes[AttrEventSource], "event_name", msg.Attributes[AttrEventName],
 		"severity", res.Severity, "rule", msg.Rule, "message_id", res.MessageID,
-		"truncated", res.Truncated, "redacted", res.Redacted, "bytes", msg.Size())
+		"truncated", res.Truncated, "redacted", res.Redacted, "redacted_copies", msg.RedactedCopies, "bytes", msg.Size())
 	return res, nil
 }

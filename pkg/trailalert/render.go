@@ -49,8 +49,10 @@ type Message struct {
 	EventID    string
 	// Truncated is set when the event JSON was cut to fit MaxMessageBytes.
 	Truncated bool
-	// Redacted counts the sensitive values replaced by RedactedMarker.
+	// Redacted counts the sensitive field values replaced by RedactedMarker.
 	Redacted int
+	// RedactedCopies counts the other strings in which copies of those values were replaced.
+	RedactedCopies int
 }
 
 // Size is the message's size as SNS counts it (body and attributes), plus the subject.
@@ -77,15 +79,23 @@ func (m *Message) PublishInput(topicARN string) *sns.PublishInput {
 }
 
 // Render builds the message for ev, classified as c, whose redacted JSON (compact, or already
-// indented) is redacted.
+// indented) is redacted. Every part of the message is read from ev: to keep redacted values out
+// of the subject, attributes and summary, ev must be decoded from the redacted JSON, as
+// Alerter.Alert does.
 func Render(ev *Event, c Classification, redacted []byte, redactedCount int) *Message {
+	return render(ev, c, redaction{out: redacted, fields: redactedCount})
+}
+
+func render(ev *Event, c Classification, red redaction) *Message {
+	redacted := red.out
 	rec := &ev.Record
 	m := &Message{
-		Subject:  subject(ev, c.Severity),
-		Severity: c.Severity,
-		Rule:     c.Rule,
-		EventID:  rec.EventID,
-		Redacted: redactedCount,
+		Subject:        subject(ev, c.Severity),
+		Severity:       c.Severity,
+		Rule:           c.Rule,
+		EventID:        rec.EventID,
+		Redacted:       red.fields,
+		RedactedCopies: red.copies,
 		Attributes: map[string]string{
 			AttrEventSource: attrValue(rec.EventSource),
 			AttrEventName:   attrValue(rec.EventName),
@@ -95,7 +105,7 @@ func Render(ev *Event, c Classification, redacted []byte, redactedCount int) *Me
 		},
 	}
 	var b strings.Builder
-	summary(&b, ev, c, redactedCount)
+	summary(&b, ev, c, red)
 	b.WriteString("\nEvent (sensitive fields redacted):\n")
 
 	pretty := bytes.NewBuffer(redacted)
@@ -127,7 +137,7 @@ func Render(ev *Event, c Classification, redacted []byte, redactedCount int) *Me
 }
 
 // summary writes the human-readable head of the body.
-func summary(b *strings.Builder, ev *Event, c Classification, redactedCount int) {
+func summary(b *strings.Builder, ev *Event, c Classification, red redaction) {
 	rec := &ev.Record
 	for _, part := range []string{strings.ToUpper(c.Severity.String()), ": ", line(ev.Service()), " ",
 		line(rec.EventName), " by ", line(who(ev)), " in account ", line(ev.Account()), " (", line(ev.Region()), ")\n\n"} {
@@ -150,7 +160,11 @@ func summary(b *strings.Builder, ev *Event, c Classification, redactedCount int)
 		what += " (" + kind + ")"
 	}
 	field("What:", what)
-	field("When:", rec.Time.Format("2006-01-02 15:04:05 UTC"))
+	when := rec.EventTime // a redacted eventTime reads as RedactedMarker
+	if !rec.Time.IsZero() {
+		when = rec.Time.Format("2006-01-02 15:04:05 UTC")
+	}
+	field("When:", when)
 	from := rec.SourceIPAddress
 	if rec.UserAgent != "" {
 		from = strings.TrimSpace(from + " using " + rec.UserAgent)
@@ -181,8 +195,12 @@ func summary(b *strings.Builder, ev *Event, c Classification, redactedCount int)
 	field("Console:", ConsoleURL(ev.Region(), rec.EventID))
 	field("Event ID:", rec.EventID)
 	field("Request ID:", rec.RequestID)
-	if redactedCount > 0 {
-		field("Redacted:", strconv.Itoa(redactedCount)+" sensitive field value(s) replaced by "+RedactedMarker)
+	if red.fields > 0 || red.copies > 0 {
+		note := strconv.Itoa(red.fields) + " sensitive field value(s) replaced by " + RedactedMarker
+		if red.copies > 0 {
+			note += ", and copies of them in " + strconv.Itoa(red.copies) + " other value(s)"
+		}
+		field("Redacted:", note)
 	}
 }
 

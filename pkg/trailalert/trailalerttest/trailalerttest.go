@@ -61,14 +61,32 @@ func Oversized(t testing.TB, raw []byte) []byte {
 	return big
 }
 
-// CollectSensitive returns the string leaves under the keys red finds sensitive whose value is not
-// null, and how many such keys there are. It walks the decoded JSON v itself, independently of
-// the redactor's byte-level pass, so tests can hold one against the other.
+// CollectSensitive returns the string leaves of the values the redaction must hide, and how many
+// such values there are: the value of every key red finds sensitive, unless it is null, true or
+// false; and the "value" or "parameterValue" of an object whose "name", "key", "parameterKey" or
+// "parameterName" is a sensitive name, whose "isValueSecret" is true, or whose "type" is
+// "SecureString". It walks the decoded JSON v itself, independently of the redactor's byte-level
+// pass, so tests can hold one against the other.
 func CollectSensitive(v any, red *trailalert.Redactor) (values []string, keys int) {
 	switch x := v.(type) {
 	case map[string]any:
+		marked := false
 		for k, val := range x {
-			if red.Sensitive(k) && val != nil {
+			switch s, _ := val.(string); norm(k) {
+			case "name", "key", "parameterkey", "parametername":
+				marked = marked || red.Sensitive(s)
+			case "isvaluesecret":
+				marked = marked || val == true
+			case "type":
+				marked = marked || strings.EqualFold(s, "SecureString")
+			}
+		}
+		for k, val := range x {
+			hidden := red.Sensitive(k)
+			if n := norm(k); marked && (n == "value" || n == "parametervalue") {
+				hidden = true
+			}
+			if hidden && holdsSecret(val) {
 				values = append(values, leafStrings(val, nil)...)
 				keys++
 				continue
@@ -83,6 +101,31 @@ func CollectSensitive(v any, red *trailalert.Redactor) (values []string, keys in
 		}
 	}
 	return values, keys
+}
+
+// holdsSecret: null and booleans are left in place by the redaction.
+func holdsSecret(v any) bool {
+	switch v.(type) {
+	case nil, bool:
+		return false
+	}
+	return true
+}
+
+// norm lower-cases the ASCII letters of a key and drops '_', '-' and ' ', as the redactor
+// compares names (other characters are kept as they are: the Kelvin sign is not a 'k').
+func norm(k string) string {
+	b := make([]byte, 0, len(k))
+	for i := 0; i < len(k); i++ {
+		switch c := k[i]; {
+		case c == '_' || c == '-' || c == ' ':
+		case 'A' <= c && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 func leafStrings(v any, out []string) []string {
