@@ -66,6 +66,17 @@ func TestAnswer(t *testing.T) {
 				Error: &customresource.CaughtError{Error: "States.Timeout", Cause: "State timed out"}}
 		}, cfn.Response{Status: cfn.StatusFailed, PhysicalResourceID: "strongroom-none-" + requestID, Reason: "States.Timeout: State timed out"},
 			customresource.AnswerOutput{Status: cfn.StatusFailed, PhysicalResourceID: "strongroom-none-" + requestID, Reason: "States.Timeout: State timed out"}},
+		{"a failed clean-up is part of the reason", func(ev cfn.Event) customresource.AnswerInput {
+			return customresource.AnswerInput{Event: ev, Outcome: customresource.Outcome{Status: cfn.StatusFailed, PhysicalResourceID: "cks-1/failed-create"},
+				Error:   &customresource.CaughtError{Error: "ConnectionFailed", Cause: "USER_NOT_FOUND"},
+				Cleanup: &customresource.CaughtError{Error: "TerminalError", Cause: `{"errorMessage":"disconnect key store cks-1: AccessDeniedException","errorType":"TerminalError"}`}}
+		}, cfn.Response{Status: cfn.StatusFailed, PhysicalResourceID: "cks-1/failed-create", Reason: "ConnectionFailed: USER_NOT_FOUND; clean-up: disconnect key store cks-1: AccessDeniedException"},
+			customresource.AnswerOutput{Status: cfn.StatusFailed, PhysicalResourceID: "cks-1/failed-create", Reason: "ConnectionFailed: USER_NOT_FOUND; clean-up: disconnect key store cks-1: AccessDeniedException"}},
+		{"a clean-up note does not fail a success", func(ev cfn.Event) customresource.AnswerInput {
+			return customresource.AnswerInput{Event: ev, Outcome: customresource.Outcome{Status: cfn.StatusSuccess, PhysicalResourceID: "cluster-abcdefghijk"},
+				Cleanup: &customresource.CaughtError{Error: "X", Cause: "Y"}}
+		}, cfn.Response{Status: cfn.StatusSuccess, PhysicalResourceID: "cluster-abcdefghijk"},
+			customresource.AnswerOutput{Status: cfn.StatusSuccess, PhysicalResourceID: "cluster-abcdefghijk"}},
 		{"the outcome's own reason wins", func(ev cfn.Event) customresource.AnswerInput {
 			return customresource.AnswerInput{Event: ev, Outcome: customresource.Outcome{Status: cfn.StatusFailed, Reason: "HsmCount: too many"},
 				Error: &customresource.CaughtError{Error: "X", Cause: "Y"}}

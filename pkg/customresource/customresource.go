@@ -103,6 +103,9 @@ type AnswerInput struct {
 	// Error is a Catch's error output ({Error, Cause}); when set, the answer is FAILED with the
 	// cause as its reason.
 	Error *CaughtError `json:"Error,omitempty"`
+	// Cleanup, when set, is what a failed request's clean-up could not do (a Catch's output, or a
+	// note in the same shape); the FAILED reason adds it, so nothing left behind goes unsaid.
+	Cleanup *CaughtError `json:"Cleanup,omitempty"`
 }
 
 // CaughtError is what a Catch puts at its ResultPath.
@@ -150,6 +153,9 @@ func (s *Answer) Handle(ctx context.Context, in AnswerInput) (AnswerOutput, erro
 		if o.Reason == "" {
 			o.Reason = in.Error.Reason()
 		}
+	}
+	if in.Cleanup != nil && o.Status == cfn.StatusFailed {
+		o.Reason += "; clean-up: " + in.Cleanup.Reason()
 	}
 	if o.Status == "" {
 		o.Status = cfn.StatusSuccess

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/pkg/keystore"
 	"github.com/strongroom/strongroom/pkg/keystore/plan"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -71,6 +72,12 @@ func TestPlanAgainstTheSandbox(t *testing.T) {
 			check: func(t *testing.T, p plan.Plan) {
 				if !p.DeleteKeyStore || p.ClusterFound || p.HsmIP != "" {
 					t.Errorf("plan %+v; want DeleteKeyStore, no cluster, no HSM", p)
+				}
+			}},
+		{name: "the rollback of a failed create deletes its store whatever the property says", in: plan.PlanInput{Event: event(cfn.RequestDelete, nil, "cks-1"+keystore.FailedCreateSuffix)},
+			check: func(t *testing.T, p plan.Plan) {
+				if !p.DeleteKeyStore || p.CustomKeyStoreID != "cks-1" || p.NothingToDelete || p.Spec.DeleteKeyStoreOnStackDeletion {
+					t.Errorf("plan %+v; want store cks-1 deleted although DeleteKeyStoreOnStackDeletion is false", p)
 				}
 			}},
 		{name: "delete with properties that no longer parse keeps the store", in: plan.PlanInput{Event: event(cfn.RequestDelete, func(p map[string]any) { p["ClusterId"] = "nonsense"; p["DeleteKeyStoreOnStackDeletion"] = "true" }, "cks-1")},

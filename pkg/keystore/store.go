@@ -1,5 +1,7 @@
 package keystore
 
+import "strings"
+
 // StoreRef names a key store in a payload.
 type StoreRef struct {
 	CustomKeyStoreID string `json:"CustomKeyStoreId"`
@@ -15,4 +17,18 @@ type StoreView struct {
 	ConnectionErrorCode string `json:"ConnectionErrorCode,omitempty"`
 	// Reason is set when State is FAILED: the code, its meaning and the fix (Explain).
 	Reason string `json:"Reason,omitempty"`
+}
+
+// FailedCreateSuffix marks the PhysicalResourceId a failed Create answers while a store it made
+// remains (statemachines/keystore-create.asl.json): CloudFormation's rollback Delete then removes
+// that store, with kmsuser and the password secret, whatever DeleteKeyStoreOnStackDeletion says,
+// because nothing in it can be anyone's yet.
+const FailedCreateSuffix = "/failed-create"
+
+// StoreOf reads a PhysicalResourceId: the store's id, and whether a failed Create named it.
+func StoreOf(physicalID string) (storeID string, failedCreate bool) {
+	if id, ok := strings.CutSuffix(physicalID, FailedCreateSuffix); ok {
+		return id, true
+	}
+	return physicalID, false
 }

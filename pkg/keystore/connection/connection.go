@@ -66,8 +66,20 @@ func (s *Connection) Handle(ctx context.Context, in ConnectionInput) (keystore.S
 	case Disconnect:
 		_, err := s.KMS.DisconnectCustomKeyStore(ctx, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: aws.String(id)})
 		switch {
-		case errors.As(err, &invalid), errors.As(err, &nf):
-			// Already DISCONNECTED or DISCONNECTING, or gone: the poll sees which.
+		case errors.As(err, &invalid):
+			// Already DISCONNECTED or DISCONNECTING (the poll sees which); but a refusal while it
+			// is still CONNECTED or CONNECTING is a disconnect that did not happen: retry it, or the
+			// workflow would wait for a state that never comes.
+			v, derr := storeapi.DescribeStore(ctx, s.KMS, id)
+			if derr != nil {
+				return v, derr
+			}
+			if v.State == string(kmstypes.ConnectionStateTypeConnected) || v.State == string(kmstypes.ConnectionStateTypeConnecting) {
+				return v, lambdaerr.Retryable(fmt.Sprintf("disconnect key store %s: KMS refused while it is %s", id, v.State), err)
+			}
+			return v, nil
+		case errors.As(err, &nf):
+			// Gone: the poll sees it.
 		case err != nil:
 			return keystore.StoreView{}, fmt.Errorf("disconnect key store %s: %w", id, err)
 		}

@@ -111,8 +111,9 @@ func (s *PlanRequest) Handle(ctx context.Context, in PlanInput) (Plan, error) {
 		}
 		return p, nil
 	case cfn.RequestDelete:
-		p.CustomKeyStoreID = ev.PhysicalResourceID
-		if customresource.NamesNoResource(ev.PhysicalResourceID) || !strings.HasPrefix(ev.PhysicalResourceID, "cks-") {
+		store, failedCreate := keystore.StoreOf(ev.PhysicalResourceID)
+		p.CustomKeyStoreID = store
+		if customresource.NamesNoResource(ev.PhysicalResourceID) || !strings.HasPrefix(store, "cks-") {
 			p.NothingToDelete = true
 			return p, nil
 		}
@@ -122,7 +123,8 @@ func (s *PlanRequest) Handle(ctx context.Context, in PlanInput) (Plan, error) {
 			p.Note = "the properties do not parse (" + err.Error() + "), so the key store is kept"
 			return p, nil
 		}
-		p.Spec, p.DeleteKeyStore = spec, spec.DeleteKeyStoreOnStackDeletion
+		// A store a failed Create made holds nothing of anyone's: the rollback removes it.
+		p.Spec, p.DeleteKeyStore = spec, spec.DeleteKeyStoreOnStackDeletion || failedCreate
 		return p, s.locate(ctx, &p, false)
 	}
 	return p, lambdaerr.Terminal(fmt.Sprintf("plan: unknown RequestType %q", ev.RequestType), nil)

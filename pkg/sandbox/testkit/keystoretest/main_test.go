@@ -91,10 +91,15 @@ func (r *rig) stores(t *testing.T) int {
 // kmsUser reports whether the cluster has the crypto user kmsuser.
 func (r *rig) kmsUser(t *testing.T) bool {
 	t.Helper()
-	users, err := r.env.CloudHSM.Users(r.cluster.ID)
-	if err != nil {
+	if _, err := r.env.CloudHSM.Users(r.cluster.ID); err != nil {
 		t.Fatalf("users of %s: %v", r.cluster.ID, err)
 	}
+	return r.hasKmsUser()
+}
+
+// hasKmsUser is kmsUser for a goroutine: false when the users cannot be read.
+func (r *rig) hasKmsUser() bool {
+	users, _ := r.env.CloudHSM.Users(r.cluster.ID)
 	for _, u := range users {
 		if u.Name == "kmsuser" && u.Role == cloudhsm.RoleCryptoUser {
 			return true
