@@ -129,6 +129,24 @@ func TestAppHasNoUnsuppressedNagFindings(t *testing.T) {
 	t.Log(rep.Summary())
 }
 
+// templates reads every synthesized template in out, by path; none is a failure.
+func templates(t *testing.T, out string) map[string][]byte {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(out, "*.template.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no templates in %s (%v)", out, err)
+	}
+	all := map[string][]byte{}
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all[path] = b
+	}
+	return all
+}
+
 // checkAlarmsNotify: every alarm of every stack notifies the alert topic (the alerts stack's own
 // by reference, the others through its export), and both safety nets' dead-letter queues have one:
 // a dead-lettered delivery means a CloudFormation request may be waiting for its answer.
@@ -179,16 +197,8 @@ func checkServicePrincipalsAreConfined(t *testing.T, out string) {
 		"AWS::KMS::Key": "KeyPolicy", "AWS::SNS::TopicPolicy": "PolicyDocument",
 		"AWS::SQS::QueuePolicy": "PolicyDocument", "AWS::S3::BucketPolicy": "PolicyDocument",
 	}
-	templates, err := filepath.Glob(filepath.Join(out, "*.template.json"))
-	if err != nil || len(templates) == 0 {
-		t.Fatalf("no templates in %s (%v)", out, err)
-	}
 	checked := 0
-	for _, path := range templates {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for path, b := range templates(t, out) {
 		var tmpl struct {
 			Resources map[string]struct {
 				Type       string
@@ -287,16 +297,8 @@ func checkWildcardSuppressions(t *testing.T, out string, rep nagreport.Report) {
 		}
 		return false
 	}
-	templates, err := filepath.Glob(filepath.Join(out, "*.template.json"))
-	if err != nil || len(templates) == 0 {
-		t.Fatalf("no templates in %s (%v)", out, err)
-	}
 	checked := 0
-	for _, path := range templates {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for path, b := range templates(t, out) {
 		var tmpl struct {
 			Resources map[string]struct {
 				Metadata struct {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/propstest"
+
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/strongroom/strongroom/pkg/customresource"
@@ -118,8 +120,8 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%s of %s parses to\n%+v\nnot\n%+v", what, data, got, s)
 			}
 		}
-		reparse("the Spec's JSON", viaJSONMap(t, s))
-		reparse("the properties as CloudFormation strings", stringScalars(props).(map[string]any))
+		reparse("the Spec's JSON", propstest.JSON(t, s))
+		reparse("the properties as CloudFormation strings", propstest.StringScalars(props).(map[string]any))
 		if len(s.SubnetIDs) > 0 {
 			p := maps.Clone(props)
 			p["SubnetIds"] = strings.Join(s.SubnetIDs, ",")
@@ -292,43 +294,6 @@ func sameSpec(a, b hsmcluster.Spec) bool {
 		}
 	}
 	return reflect.DeepEqual(a, b)
-}
-
-// viaJSONMap writes v as JSON and reads it back as properties.
-func viaJSONMap(t *testing.T, v any) map[string]any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// stringScalars turns every number and boolean in v into its string, as CloudFormation passes
-// a custom resource's properties.
-func stringScalars(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = stringScalars(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = stringScalars(e)
-		}
-		return out
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	return v
 }
 
 // cutIndex splits "Name[i]".

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/propstest"
+
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/strongroom/strongroom/pkg/customresource"
@@ -91,8 +93,8 @@ func FuzzParse(f *testing.F) {
 		}
 		checkStoreSpec(t, props, prefix, s)
 		for what, p := range map[string]map[string]any{
-			"the Spec's JSON":                          specProperties(t, s),
-			"the properties as CloudFormation strings": storeStringScalars(props).(map[string]any),
+			"the Spec's JSON":                          propstest.JSON(t, s),
+			"the properties as CloudFormation strings": propstest.StringScalars(props).(map[string]any),
 		} {
 			got, err := keystore.Parse(p, prefix)
 			if err != nil || got != s {
@@ -206,41 +208,4 @@ func checkStoreSpec(t *testing.T, props map[string]any, prefix string, s keystor
 	if s.DeleteKeyStoreOnStackDeletion != want {
 		fail("DeleteKeyStoreOnStackDeletion is not the property's value:", props["DeleteKeyStoreOnStackDeletion"])
 	}
-}
-
-// specProperties writes s as JSON and reads it back as properties.
-func specProperties(t *testing.T, s keystore.Spec) map[string]any {
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// storeStringScalars turns every number and boolean in v into its string, as CloudFormation
-// passes a custom resource's properties.
-func storeStringScalars(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = storeStringScalars(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = storeStringScalars(e)
-		}
-		return out
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	return v
 }
