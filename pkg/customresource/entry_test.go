@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -250,6 +251,28 @@ func TestEntryAnswersWhenStartsKeepFailing(t *testing.T) {
 				t.Fatalf("answers %+v; want one FAILED starting %q and naming the cause", rec.sent, want)
 			}
 		})
+	}
+}
+
+// A start whose answer is lost (a 5xx after Step Functions started the execution) and later
+// attempts that fail spend the budget; the entry then finds the execution and leaves the answer to it, since
+// a FAILED answer now would leave what the workflow makes to no one.
+func TestEntryFindsAStartWhoseAnswerWasLost(t *testing.T) {
+	s, rec, clock := newFakeSFN(), &recorder{}, &fakeClock{t: time.Now()}
+	// The first attempt starts it and loses the answer; every later one fails before reaching it.
+	s.loseStarts = true
+	s.inject("StartExecution", nil)
+	for range 50 {
+		s.inject("StartExecution", sdkError("StartExecution", 503, &smithy.GenericAPIError{Code: "ServiceUnavailable", Message: "unavailable"}))
+	}
+	e := newEntry(s, &validator{}, rec)
+	e.Now, e.Pause = clock.now, clock.pause
+	out, err := e.Handle(context.Background(), cfEvent(cfn.RequestCreate, "", goodProps))
+	if err != nil || out.Action != "started" || out.ExecutionARN == "" || len(s.execs) != 1 || rec.attempts != 0 {
+		t.Fatalf("entry = %+v, %v (%d executions, %d answers); want the lost start found and no answer", out, err, len(s.execs), rec.attempts)
+	}
+	if !slices.Contains(s.calls, "DescribeExecution") {
+		t.Error("the entry did not look for the execution")
 	}
 }
 

@@ -72,7 +72,10 @@ type fakeSFN struct {
 	fail     map[string][]error
 	// historyPage is how many events a GetExecutionHistory page holds.
 	historyPage int
-	calls       []string
+	// loseStarts makes StartExecution start the execution and then fail with a 5xx, as a request
+	// that went through whose answer was lost.
+	loseStarts bool
+	calls      []string
 }
 
 func newFakeSFN() *fakeSFN {
@@ -131,6 +134,9 @@ func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput,
 		return nil, sdkError(op, 400, &sfntypes.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists: '" + arn + "'")})
 	}
 	f.execs[arn] = &execution{arn: arn, name: name, machine: machine, input: input, status: sfntypes.ExecutionStatusRunning}
+	if f.loseStarts {
+		return nil, sdkError(op, 500, &smithy.GenericAPIError{Code: "InternalFailure", Message: "the answer was lost"})
+	}
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn), StartDate: aws.Time(time.Unix(0, 0))}, nil
 }
 

@@ -65,3 +65,27 @@ func crashOnce[In, Out any](handle func(context.Context, In) (Out, error)) func(
 		return out, err
 	}
 }
+
+// Clock is the clock a step's own waits run on (entry.Entry's start retries): the wall clock, or,
+// when SandboxClockScaleVar is above 1, one that runs scale times faster from the cold start, so
+// a wait of d sleeps d/scale and a budget counted on it lasts what it would on AWS as the state
+// machine (on the sandbox clock) sees it.
+func Clock() (now func() time.Time, pause func(context.Context, time.Duration) error) {
+	scale, err := strconv.ParseFloat(os.Getenv(SandboxClockScaleVar), 64)
+	if err != nil || scale <= 1 {
+		scale = 1
+	}
+	start := time.Now()
+	now = func() time.Time { return start.Add(time.Duration(float64(time.Since(start)) * scale)) }
+	pause = func(ctx context.Context, d time.Duration) error {
+		t := time.NewTimer(time.Duration(float64(d) / scale))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return nil
+		}
+	}
+	return now, pause
+}

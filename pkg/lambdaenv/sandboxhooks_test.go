@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -69,5 +70,32 @@ func TestCrashOnceLeavesFailuresAlone(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("a failed invocation consumed the crash marker: %v", err)
+	}
+}
+
+// Under the sandbox the step's clock runs scale times faster: a pause of d has passed d on it
+// when it returns. Without the variable it is the wall clock.
+func TestClockFollowsTheSandboxScale(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		scale time.Duration
+	}{{"", 1}, {"1000", 1000}} {
+		t.Setenv(SandboxClockScaleVar, c.value)
+		now, pause := Clock()
+		before, wall := now(), time.Now()
+		if err := pause(context.Background(), time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got := now().Sub(before); got < time.Second {
+			t.Errorf("scale %q: a 1 s pause advanced the clock by %v", c.value, got)
+		}
+		if c.scale == 1 && time.Since(wall) < time.Second {
+			t.Errorf("without the variable a 1 s pause slept %v of wall time", time.Since(wall))
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := pause(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+			t.Errorf("scale %q: pause after cancel = %v", c.value, err)
+		}
 	}
 }

@@ -318,7 +318,10 @@ func entry(name, typ string) Function {
 		Description: "Strongroom " + typ + " service token: validates and starts the workflow",
 		Env:         requestWorkflowEnv,
 		Grants: []Grant{grant(acts("states:StartExecution"), "",
-			on(StateMachine, "Create"), on(StateMachine, "Update"), on(StateMachine, "Delete"))},
+			on(StateMachine, "Create"), on(StateMachine, "Update"), on(StateMachine, "Delete")),
+			// After starts that failed without an answer: did one start the request's execution?
+			grant(acts("states:DescribeExecution"), "execution ARNs end in a per-run name (execution:<machine>:<name>); the grant names this resource's request workflows.",
+				on(Executions, "Create"), on(Executions, "Update"), on(Executions, "Delete"))},
 	}
 }
 

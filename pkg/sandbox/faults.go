@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -28,8 +30,12 @@ const (
 	FaultLatency FaultKind = "latency"
 )
 
-// Fault is one injection rule. It matches calls to Service and Operation ("*" or "" for any) and
-// applies to the next Count matching calls (0: no limit), each with Probability (0 or 1: always).
+// Fault is one injection rule. It matches calls to Service and Operation ("*" or "" for any) (and,
+// from Go, that When accepts), lets the first Skip matching calls pass untouched, and then applies
+// to the next Count matching calls (0: no limit), each with Probability (0 or 1: always). Skip aims
+// a rule at the Nth call of an operation rather than its first: CallSites finds, from a recorded
+// run, the Skip that reaches a given function's first call of it, and When (Sandbox.Caller) aims
+// at one function's calls in a run whose call order varies.
 type Fault struct {
 	ID        int       `json:"id,omitempty"`
 	Service   string    `json:"service"`
@@ -43,8 +49,19 @@ type Fault struct {
 	Latency     Duration `json:"latency,omitempty"`
 	Count       int      `json:"count,omitempty"`
 	Probability float64  `json:"probability,omitempty"`
-	// Hits is how many calls the rule has affected so far.
-	Hits int `json:"hits"`
+	// Skip is how many matching calls pass untouched before the rule applies (0: none, so the
+	// rule starts with the next matching call). Every matching call counts, including one another
+	// rule affects, so Skip is an ordinal among the operation's calls; Probability does not draw
+	// for skipped calls.
+	Skip int `json:"skip,omitempty"`
+	// When, if set, must accept a call (its service and operation, asked as the call arrives) for
+	// the rule to match it at all; Skip then counts only the calls When accepts. It cannot be set
+	// through the admin API. Sandbox.Caller makes one that accepts the calls of one Lambda function.
+	When func(service, operation string) bool `json:"-"`
+	// Hits is how many calls the rule has affected so far; Skipped how many matching calls it has
+	// let pass because of Skip.
+	Hits    int `json:"hits"`
+	Skipped int `json:"skipped,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes JSON as "1.5s" (or a number of nanoseconds).
@@ -77,6 +94,8 @@ func (f *Fault) Validate() error {
 		return fmt.Errorf("fault service is empty: set it to a service id such as \"kms\", or \"*\"")
 	case f.Count < 0:
 		return fmt.Errorf("fault count %d is negative: use 0 for no limit or N for the next N calls", f.Count)
+	case f.Skip < 0:
+		return fmt.Errorf("fault skip %d is negative: use 0 to start with the next matching call or N to let N calls pass first", f.Skip)
 	case f.Probability < 0 || f.Probability > 1:
 		return fmt.Errorf("fault probability %v is outside 0..1", f.Probability)
 	}
@@ -122,7 +141,7 @@ func (fs *Faults) Add(f Fault) (int, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.nextID++
-	f.ID, f.Hits = fs.nextID, 0
+	f.ID, f.Hits, f.Skipped = fs.nextID, 0, 0
 	fs.rules = append(fs.rules, &f)
 	return f.ID, nil
 }
@@ -159,15 +178,26 @@ func (fs *Faults) List() []Fault {
 }
 
 // pick returns the first rule that applies to this call, counting the hit, or nil. Latency rules
-// and error rules are picked separately: a call can be delayed and then fail.
+// and error rules are picked separately: a call can be delayed and then fail. Every rule still
+// skipping counts the call among its skipped ones, whichever rule applies to it, so a rule's Skip
+// is the ordinal of the call it starts with among all calls of its operation. When runs under
+// fs.mu: it must not call back into the fault table.
 func (fs *Faults) pick(service, op string, latency bool) *Fault {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	var picked *Fault
 	for _, r := range fs.rules {
 		if (r.Kind == FaultLatency) != latency || !matches(r.Service, service) || !matches(r.Operation, op) {
 			continue
 		}
-		if r.Count > 0 && r.Hits >= r.Count {
+		if r.When != nil && !r.When(service, op) {
+			continue
+		}
+		if r.Skipped < r.Skip {
+			r.Skipped++
+			continue
+		}
+		if picked != nil || (r.Count > 0 && r.Hits >= r.Count) {
 			continue
 		}
 		if r.Probability > 0 && r.Probability < 1 && fs.rng.Float64() >= r.Probability {
@@ -175,9 +205,9 @@ func (fs *Faults) pick(service, op string, latency bool) *Fault {
 		}
 		r.Hits++
 		c := *r
-		return &c
+		picked = &c
 	}
-	return nil
+	return picked
 }
 
 // faultError builds the exception an error rule answers with, for a service speaking protocol.
@@ -229,4 +259,191 @@ var internalCodes = map[string]string{
 	"states":         "InternalFailure",
 	"cloudformation": "InternalFailure",
 	"sts":            "InternalFailure",
+}
+
+// CallSite is a place a fault can be aimed at: the calls of Service Operation that one Lambda
+// function made (for lambda Invoke, the invocations of Function, which Step Functions makes).
+type CallSite struct {
+	Function  string `json:"function"`
+	Service   string `json:"service"`
+	Operation string `json:"operation"`
+	// Skip is how many calls of Service Operation were answered before the site's first call: a
+	// Fault on Service Operation with this Skip meets the site's first call when the same run is
+	// repeated (as long as the calls before it repeat too).
+	Skip int `json:"skip"`
+	// Calls is how many calls the site made in the run.
+	Calls int `json:"calls"`
+}
+
+func (c CallSite) String() string { return c.Function + " " + c.Service + " " + c.Operation }
+
+// MayCall says whether function can have made a call of service operation (for example from its
+// IAM grants); Callers uses it to tell apart the calls of functions that ran at the same time.
+type MayCall func(function, service, operation string) bool
+
+// invocationEnd reports whether r records a Lambda invocation that ran (synchronous, or one
+// attempt of an asynchronous event), and names its function. An invocation refused by an
+// injected fault ran nothing.
+func invocationEnd(r Record) (string, bool) {
+	if r.Service != "lambda" || !strings.HasPrefix(r.Operation, "Invoke") || r.Injected != "" || r.Path == "" {
+		return "", false
+	}
+	return r.Path, true
+}
+
+// Callers attributes recorded calls to the Lambda functions that made them, by Seq. The sandbox
+// records a call when it answers it and an invocation when it ends, so a function's calls come
+// before its invocation's record: each call goes to the first invocation recorded after it whose
+// function may have made it. A lambda Invoke record (the invocation itself, or one an injected
+// fault refused) goes to the function invoked. A call no later invocation may have made (the
+// test's own calls, a function still running) is left out. records must be in Seq order, as
+// Recorder.Records returns them.
+func Callers(records []Record, may MayCall) map[int]string {
+	out := map[int]string{}
+	var pending []Record
+	for _, r := range records {
+		if r.Service == "lambda" && r.Operation == "Invoke" && r.Path != "" {
+			out[r.Seq] = r.Path
+		}
+		fn, ok := invocationEnd(r)
+		if !ok {
+			if r.Service != "lambda" || !strings.HasPrefix(r.Operation, "Invoke") {
+				pending = append(pending, r)
+			}
+			continue
+		}
+		kept := pending[:0]
+		for _, p := range pending {
+			if may == nil || may(fn, p.Service, p.Operation) {
+				out[p.Seq] = fn
+			} else {
+				kept = append(kept, p)
+			}
+		}
+		pending = kept
+	}
+	return out
+}
+
+// CallSites lists the distinct call sites of a recorded run (Callers attributes each call), in
+// the order of their first calls, with the Skip that aims a fault at each site's first call.
+func CallSites(records []Record, may MayCall) []CallSite {
+	callers := Callers(records, may)
+	seen := map[string]int{} // "service operation" -> calls so far
+	index := map[CallSite]int{}
+	var out []CallSite
+	for _, r := range records {
+		if r.Service == "lambda" && r.Operation != "Invoke" {
+			continue // asynchronous deliveries are the caller's own retries; faults do not see them
+		}
+		op := r.Service + " " + r.Operation
+		n := seen[op]
+		seen[op]++
+		fn, ok := callers[r.Seq]
+		if !ok {
+			continue
+		}
+		key := CallSite{Function: fn, Service: r.Service, Operation: r.Operation}
+		if i, ok := index[key]; ok {
+			out[i].Calls++
+			continue
+		}
+		index[key] = len(out)
+		site := key
+		site.Skip, site.Calls = n, 1
+		out = append(out, site)
+	}
+	return out
+}
+
+// runningExecutions lists the ARNs of the Step Functions executions that have not ended, asking
+// the service in-process (nothing is recorded, no fault applies): an execution is listed from the
+// moment it starts, before its first state runs.
+func (sb *Sandbox) runningExecutions() []string {
+	ops := sb.StepFunctions.Operations()
+	list := func(op string, in any, into any) bool {
+		b, _ := json.Marshal(in)
+		out, err := ops[op](context.Background(), b)
+		if err != nil {
+			return false
+		}
+		b, err = json.Marshal(out)
+		return err == nil && json.Unmarshal(b, into) == nil
+	}
+	var machines struct {
+		StateMachines []struct {
+			Arn string `json:"stateMachineArn"`
+		} `json:"stateMachines"`
+	}
+	if !list("ListStateMachines", map[string]any{"maxResults": 1000}, &machines) {
+		return nil
+	}
+	var arns []string
+	for _, m := range machines.StateMachines {
+		var execs struct {
+			Executions []struct {
+				Arn string `json:"executionArn"`
+			} `json:"executions"`
+		}
+		if list("ListExecutions", map[string]any{"stateMachineArn": m.Arn, "statusFilter": "RUNNING", "maxResults": 1000}, &execs) {
+			for _, e := range execs.Executions {
+				arns = append(arns, e.Arn)
+			}
+		}
+	}
+	return arns
+}
+
+// RunningTasks names the Lambda function each running Step Functions execution is running a task
+// state of right now, one per such execution (an execution between tasks, in a Wait or Choice
+// state, runs none).
+func (sb *Sandbox) RunningTasks() []string {
+	var out []string
+	for _, arn := range sb.runningExecutions() {
+		events, err := sb.StepFunctions.History(arn)
+		if err != nil {
+			continue
+		}
+		// The newest LambdaFunction* event says whether a task runs: Scheduled and Started come
+		// before the invocation, Succeeded, Failed and TimedOut after it.
+		for i := len(events) - 1; i >= 0; i-- {
+			e := events[i]
+			if strings.HasPrefix(e.Type, "Execution") && e.Type != "ExecutionStarted" {
+				break // the execution has just ended
+			}
+			if !strings.HasPrefix(e.Type, "LambdaFunction") || e.Type == "LambdaFunctionStarted" {
+				continue
+			}
+			if e.Type == "LambdaFunctionScheduled" {
+				resource, _ := e.Details["resource"].(string)
+				if _, name, ok := strings.Cut(resource, ":function:"); ok {
+					name, _, _ = strings.Cut(name, ":") // a qualifier
+					out = append(out, name)
+				} else if resource != "" {
+					out = append(out, resource)
+				}
+			}
+			break
+		}
+	}
+	return out
+}
+
+// RunningExecutions counts the Step Functions executions that have not ended.
+func (sb *Sandbox) RunningExecutions() int { return len(sb.runningExecutions()) }
+
+// Caller returns a Fault.When that accepts only the calls function makes, judged as each call
+// arrives: a call is a running task's (RunningTasks) when that task's function may make it; a
+// call no running task may make is other's (for functions no workflow runs, such as a custom
+// resource's service token; other may be nil). A lambda Invoke is the invoked function's, since
+// the invoking task has just been scheduled.
+func (sb *Sandbox) Caller(function string, may MayCall, other func(service, operation string) string) func(service, operation string) bool {
+	return func(service, operation string) bool {
+		for _, fn := range sb.RunningTasks() {
+			if (service == "lambda" && operation == "Invoke") || may == nil || may(fn, service, operation) {
+				return fn == function
+			}
+		}
+		return other != nil && other(service, operation) == function
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -23,6 +24,9 @@ import (
 // StarterAPI is the part of the Step Functions client the entry step uses.
 type StarterAPI interface {
 	StartExecution(ctx context.Context, params *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	// DescribeExecution tells, after starts that failed without an answer (a timeout, a 5xx),
+	// whether one of them started the execution after all.
+	DescribeExecution(ctx context.Context, params *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 }
 
 var _ StarterAPI = (*sfn.Client)(nil)
@@ -45,7 +49,7 @@ type Entry struct {
 	// DefaultStartBudget. The invocation's deadline, less AnswerReserve, bounds it too.
 	StartBudget time.Duration
 	// Now and Pause are the clock and the wait between attempts (nil: the wall clock and a timer
-	// that gives up when ctx ends); tests give a fake clock.
+	// that gives up when ctx ends); the mains pass lambdaenv.Clock, tests a fake clock.
 	Now   func() time.Time
 	Pause func(ctx context.Context, d time.Duration) error
 }
@@ -123,7 +127,10 @@ func (s *Entry) start(ctx context.Context, kind cfn.RequestType, in *sfn.StartEx
 		wait = pause
 	}
 	for attempt := 1; ; attempt++ {
-		out, err := s.SFN.StartExecution(ctx, in)
+		// An attempt ends with the budget, so a hanging call leaves time to answer.
+		actx, cancel := context.WithDeadline(ctx, giveUp)
+		out, err := s.SFN.StartExecution(actx, in)
+		cancel()
 		var exists *sfntypes.ExecutionAlreadyExists
 		if err == nil || errors.As(err, &exists) {
 			return out, err
@@ -135,16 +142,59 @@ func (s *Entry) start(ctx context.Context, kind cfn.RequestType, in *sfn.StartEx
 		}
 		next := startBackoff(attempt)
 		if now().Add(next).After(giveUp) || wait(ctx, next) != nil {
-			return nil, fmt.Errorf("start %s workflow: gave up after %d attempts over %s (nothing was created; deploy again once Step Functions accepts the start): %w",
-				kind, attempt, now().Sub(began).Round(time.Second), err)
+			// A failed attempt may still have started the execution (the request went through,
+			// the answer was lost): if so, the workflow answers, and a FAILED answer here would
+			// leave what it makes to no one.
+			if started := s.started(ctx, in); started != nil {
+				return started, nil
+			}
+			return nil, fmt.Errorf("start %s workflow: gave up after %d attempts over %s (%s): %w",
+				kind, attempt, now().Sub(began).Round(time.Second), notStarted[kind], err)
 		}
 	}
+}
+
+// started returns the execution the input names when Step Functions has it, or nil. It has its
+// own few seconds: the invocation's budget is spent by now.
+func (s *Entry) started(ctx context.Context, in *sfn.StartExecutionInput) *sfn.StartExecutionOutput {
+	arn := executionARN(aws.ToString(in.StateMachineArn), aws.ToString(in.Name))
+	if arn == "" {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AnswerReserve/2)
+	defer cancel()
+	d, err := s.SFN.DescribeExecution(dctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		return nil
+	}
+	return &sfn.StartExecutionOutput{ExecutionArn: d.ExecutionArn, StartDate: d.StartDate}
+}
+
+// executionARN is the ARN of execution name of the state machine machine:
+// arn:<partition>:states:<region>:<account>:stateMachine:<machine name> ->
+// arn:<partition>:states:<region>:<account>:execution:<machine name>:<name>; "" for another shape.
+func executionARN(machine, name string) string {
+	before, after, ok := strings.Cut(machine, ":stateMachine:")
+	if !ok || after == "" || strings.Contains(after, ":") {
+		return ""
+	}
+	return before + ":execution:" + after + ":" + name
+}
+
+// notStarted says, per request type, what a start that never happened means for the stack.
+var notStarted = map[cfn.RequestType]string{
+	cfn.RequestCreate: "nothing was created; deploy again once Step Functions accepts the start",
+	cfn.RequestUpdate: "nothing was changed; CloudFormation rolls the update back",
+	cfn.RequestDelete: "nothing was deleted; retry the stack operation once Step Functions accepts the start",
 }
 
 // Handle implements the step.
 func (s *Entry) Handle(ctx context.Context, ev cfn.Event) (EntryOutput, error) {
 	answer := func(o customresource.Outcome) (EntryOutput, error) {
-		_, err := (&customresource.Answer{Send: s.Send}).Handle(ctx, customresource.AnswerInput{Event: ev, Outcome: o})
+		// Not on ctx alone: a start that used the budget leaves ctx close to its deadline.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AnswerReserve)
+		defer cancel()
+		_, err := (&customresource.Answer{Send: s.Send}).Handle(actx, customresource.AnswerInput{Event: ev, Outcome: o})
 		return EntryOutput{Action: "answered " + string(o.Status)}, err
 	}
 	switch ev.RequestType {

@@ -68,7 +68,7 @@ const MinHsmsForKeyStores = 2
 
 // refuseIfKeyStoresUse fails when a key store on cluster is CONNECTED or CONNECTING and ignore is
 // false, naming each store and what to do.
-func (s *PlanRequest) refuseIfKeyStoresUse(ctx context.Context, cluster, what string, ignore bool) error {
+func (s *PlanRequest) refuseIfKeyStoresUse(ctx context.Context, cluster, what, harm string, ignore bool) error {
 	if s.Stores == nil || ignore {
 		return nil
 	}
@@ -96,9 +96,9 @@ func (s *PlanRequest) refuseIfKeyStoresUse(ctx context.Context, cluster, what st
 		return nil
 	}
 	sort.Strings(using)
-	return lambdaerr.Terminal(fmt.Sprintf("%s would make every KMS key in key store %s unusable: it uses cluster %s. "+
+	return lambdaerr.Terminal(fmt.Sprintf("%s would %s key store %s: it uses cluster %s. "+
 		"Retire the key store first (disconnect it, or delete its stack with DeleteKeyStoreOnStackDeletion true once it holds no keys), "+
-		"or set IgnoreConnectedKeyStores to \"true\" on this resource to go ahead anyway", what, strings.Join(using, ", "), cluster), nil)
+		"or set IgnoreConnectedKeyStores to \"true\" on this resource to go ahead anyway", what, harm, strings.Join(using, ", "), cluster), nil)
 }
 
 // Handle implements the step.
@@ -116,9 +116,14 @@ func (s *PlanRequest) Handle(ctx context.Context, in PlanInput) (Plan, error) {
 		if id, _ := ev.ResourceProperties["ClusterId"].(string); id != "" {
 			p.Adopted = true
 		}
+		if p.Adopted {
+			// The delete workflow keeps an adopted cluster and its HSMs: nothing to guard.
+			return p, nil
+		}
 		// Read leniently: a Delete must not depend on properties that validate.
 		ignore := strings.EqualFold(strings.TrimSpace(fmt.Sprint(ev.ResourceProperties["IgnoreConnectedKeyStores"])), "true")
-		return p, s.refuseIfKeyStoresUse(ctx, ev.PhysicalResourceID, "deleting cluster "+ev.PhysicalResourceID, ignore)
+		return p, s.refuseIfKeyStoresUse(ctx, ev.PhysicalResourceID, "deleting cluster "+ev.PhysicalResourceID,
+			"make every KMS key unusable in", ignore)
 	case cfn.RequestUpdate:
 		spec, err := hsmcluster.SpecOf(ref, ev.ResourceProperties)
 		if err != nil {
@@ -149,7 +154,8 @@ func (s *PlanRequest) Handle(ctx context.Context, in PlanInput) (Plan, error) {
 		}
 		if spec.HsmCount < MinHsmsForKeyStores {
 			what := fmt.Sprintf("scaling cluster %s to %d HSM(s) (KMS needs %d)", ev.PhysicalResourceID, spec.HsmCount, MinHsmsForKeyStores)
-			if err := s.refuseIfKeyStoresUse(ctx, ev.PhysicalResourceID, what, spec.IgnoreConnectedKeyStores); err != nil {
+			harm := "leave unable to create keys or to reconnect (one HSM keeps its existing keys working)"
+			if err := s.refuseIfKeyStoresUse(ctx, ev.PhysicalResourceID, what, harm, spec.IgnoreConnectedKeyStores); err != nil {
 				return p, err
 			}
 		}

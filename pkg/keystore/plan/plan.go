@@ -42,8 +42,13 @@ type Plan struct {
 	Rename bool `json:"Rename"`
 	// NothingToDelete is true for a Delete whose PhysicalResourceId names no store.
 	NothingToDelete bool `json:"NothingToDelete"`
-	// DeleteKeyStore is DeleteKeyStoreOnStackDeletion as the Delete request's properties say.
+	// DeleteKeyStore is DeleteKeyStoreOnStackDeletion as the Delete request's properties say, or
+	// true for the store of a failed Create (FailedCreate).
 	DeleteKeyStore bool `json:"DeleteKeyStore"`
+	// FailedCreate is true for a Delete of the store a failed Create left (keystore.StoreOf): the
+	// workflow deletes it unless it is CONNECTED or CONNECTING, which means a later Create of the
+	// resource took it over (a retried deploy finds the store by name).
+	FailedCreate bool `json:"FailedCreate"`
 	// ClusterFound and HsmIP tell whether cloudhsm-cli can reach the cluster (for kmsuser).
 	ClusterFound bool   `json:"ClusterFound"`
 	HsmIP        string `json:"HsmIp"`
@@ -124,7 +129,7 @@ func (s *PlanRequest) Handle(ctx context.Context, in PlanInput) (Plan, error) {
 			return p, nil
 		}
 		// A store a failed Create made holds nothing of anyone's: the rollback removes it.
-		p.Spec, p.DeleteKeyStore = spec, spec.DeleteKeyStoreOnStackDeletion || failedCreate
+		p.Spec, p.DeleteKeyStore, p.FailedCreate = spec, spec.DeleteKeyStoreOnStackDeletion || failedCreate, failedCreate
 		return p, s.locate(ctx, &p, false)
 	}
 	return p, lambdaerr.Terminal(fmt.Sprintf("plan: unknown RequestType %q", ev.RequestType), nil)

@@ -1,9 +1,12 @@
 package clustertest_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
@@ -40,6 +43,20 @@ func TestCrashAfterSideEffect(t *testing.T) {
 				t.Fatal(err)
 			}
 			requireSuccess(t, "create", out)
+			if fn == "cluster-settings" {
+				// It runs only in an Update: change a setting so it has work to crash after.
+				next := maps.Clone(props)
+				next["BackupRetentionDays"] = "30"
+				up, err := r.dep.Update(r.ctx, "Cluster", out.PhysicalResourceID, props, next)
+				if err != nil {
+					t.Fatal(err)
+				}
+				requireSuccess(t, "update", up)
+				if p := r.cluster(t, out.PhysicalResourceID).BackupRetentionPolicy; p == nil || aws.ToString(p.Value) != "30" {
+					t.Errorf("backup retention after the crashed and retried update = %+v; want 30 days", p)
+				}
+				props = next
+			}
 			del, err := r.dep.Delete(r.ctx, "Cluster", out.PhysicalResourceID, props)
 			if err != nil {
 				t.Fatal(err)

@@ -31,7 +31,7 @@ func TestRotationFailuresEndConnected(t *testing.T) {
 		{"ssm", "SendCommand", "InvalidInstanceId", false, "the HSM never got the new password"},
 		{"ssm", "GetCommandInvocation", "AccessDeniedException", true, "the HSM has the new password; its status is unknown"},
 		{"kms", "UpdateCustomKeyStore", "CustomKeyStoreInvalidStateException", true, "the HSM has the new password, KMS the old one"},
-		{"kms", "ConnectCustomKeyStore", "CloudHsmClusterNotActiveException", false, "both sides have the new password; the connect was refused"},
+		{"kms", "ConnectCustomKeyStore", "CloudHsmClusterNotActiveException", true, "both sides have the new password; the connect was refused, the recovery's connects it"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.service+"."+tc.op, func(t *testing.T) {
