@@ -182,8 +182,10 @@ func TestCreateCost(t *testing.T) {
 		fmt.Fprintf(&b, "  %-28s reached +%-8s noticed +%-8s lag %s\n", m.name, m.reached.Sub(start).Round(time.Second), m.notice.Sub(start).Round(time.Second), lag.Round(100*time.Millisecond))
 		// One Poll interval plus the Describe's own run time bounds the lag; at this scale each
 		// millisecond of a function's wall time is 0.1 s of sandbox time.
-		if lag < 0 || lag > 60*time.Second {
-			t.Errorf("%s: lag %s is outside 0-60 s", m.name, lag)
+		// "reached" is when the test's own watcher saw the state, so the workflow can notice it
+		// a moment earlier: a small negative lag is the watcher's polling, not the workflow's.
+		if lag < -5*time.Second || lag > 60*time.Second {
+			t.Errorf("%s: lag %s is outside -5-60 s", m.name, lag)
 		}
 	}
 	for _, k := range []string{"cluster UNINITIALIZED", "cluster INITIALIZED", "cluster ACTIVE", "2 HSMs ACTIVE"} {
