@@ -15,6 +15,5 @@ func main() {
 	log, cfg := lambdaenv.Setup("cluster-entry")
 	required := func(name string) string { return lambdaenv.Required(log, name) }
 	step := entry.New(sfn.NewFromConfig(cfg), hsmcluster.ValidateRequest, required)
-	step.Now, step.Pause = lambdaenv.Clock()
 	lambdaenv.Start(log, step.Handle)
 }

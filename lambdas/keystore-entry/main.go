@@ -15,6 +15,5 @@ func main() {
 	log, cfg := lambdaenv.Setup("keystore-entry")
 	required := func(name string) string { return lambdaenv.Required(log, name) }
 	step := entry.New(sfn.NewFromConfig(cfg), keystore.ValidateRequest, required)
-	step.Now, step.Pause = lambdaenv.Clock()
 	lambdaenv.Start(log, step.Handle)
 }

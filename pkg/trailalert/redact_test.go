@@ -37,17 +37,7 @@ func TestRedact(t *testing.T) {
 			if fields == nil {
 				fields = trailalert.DefaultSensitiveFields
 			}
-			r, err := trailalert.NewRedactor(fields)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, n, err := r.Redact([]byte(tc.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tc.want || n != tc.n {
-				t.Errorf("Redact = %s (%d)\n   want %s (%d)", got, n, tc.want, tc.n)
-			}
+			checkRedact(t, fields, tc.in, tc.want, tc.n)
 		})
 	}
 	r, _ := trailalert.NewRedactor(trailalert.DefaultSensitiveFields)
@@ -91,17 +81,23 @@ func TestRedactByContext(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fields := append(append([]string{}, trailalert.DefaultSensitiveFields...), tc.fields...)
-			r, err := trailalert.NewRedactor(fields)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, n, err := r.Redact([]byte(tc.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tc.want || n != tc.n {
-				t.Errorf("Redact = %s (%d)\n   want %s (%d)", got, n, tc.want, tc.n)
-			}
+			checkRedact(t, fields, tc.in, tc.want, tc.n)
 		})
+	}
+}
+
+// checkRedact redacts in with a redactor of fields and wants the output want with n redactions.
+func checkRedact(t *testing.T, fields []string, in, want string, n int) {
+	t.Helper()
+	r, err := trailalert.NewRedactor(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, count, err := r.Redact([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want || count != n {
+		t.Errorf("Redact = %s (%d)\n   want %s (%d)", got, count, want, n)
 	}
 }

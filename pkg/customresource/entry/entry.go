@@ -18,6 +18,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/strongroom/strongroom/pkg/customresource"
+	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -48,8 +49,8 @@ type Entry struct {
 	// (each attempt with the SDK's own retries) before the entry answers FAILED itself; zero means
 	// DefaultStartBudget. The invocation's deadline, less AnswerReserve, bounds it too.
 	StartBudget time.Duration
-	// Now and Pause are the clock and the wait between attempts (nil: the wall clock and a timer
-	// that gives up when ctx ends); the mains pass lambdaenv.Clock, tests a fake clock.
+	// Now and Pause are the clock and the wait between attempts (nil: lambdaenv.Clock, the wall
+	// clock or, under the sandbox, its clock); tests give a fake clock.
 	Now   func() time.Time
 	Pause func(ctx context.Context, d time.Duration) error
 }
@@ -67,17 +68,6 @@ const AnswerReserve = 5 * time.Second
 // startBackoff is the wait after attempt n (1-based): 1 s, 2 s, 4 s, then 5 s each.
 func startBackoff(n int) time.Duration {
 	return min(time.Second<<(n-1), 5*time.Second)
-}
-
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // StateMachineEnv names the environment variable that holds each request type's state machine
@@ -113,18 +103,14 @@ func (s *Entry) start(ctx context.Context, kind cfn.RequestType, in *sfn.StartEx
 	if budget <= 0 {
 		budget = DefaultStartBudget
 	}
-	now := s.Now
-	if now == nil {
-		now = time.Now
+	now, wait := s.Now, s.Pause
+	if now == nil || wait == nil {
+		now, wait = lambdaenv.Clock()
 	}
 	began := now()
 	giveUp := began.Add(budget)
 	if d, ok := ctx.Deadline(); ok && d.Add(-AnswerReserve).Before(giveUp) {
 		giveUp = d.Add(-AnswerReserve)
-	}
-	wait := s.Pause
-	if wait == nil {
-		wait = pause
 	}
 	for attempt := 1; ; attempt++ {
 		// An attempt ends with the budget, so a hanging call leaves time to answer.

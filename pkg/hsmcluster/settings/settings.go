@@ -6,7 +6,8 @@ package settings
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -82,14 +83,14 @@ func (s *Apply) Handle(ctx context.Context, in Input) (Output, error) {
 		current[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	var set []types.Tag
-	for _, k := range sortedKeys(spec.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(spec.Tags)) {
 		if v, ok := current[k]; !ok || v != spec.Tags[k] {
 			set = append(set, types.Tag{Key: aws.String(k), Value: aws.String(spec.Tags[k])})
 		}
 	}
 	var drop []string
 	if old, err := hsmcluster.SpecOf(ref, ev.OldResourceProperties); err == nil {
-		for _, k := range sortedKeys(old.Tags) {
+		for _, k := range slices.Sorted(maps.Keys(old.Tags)) {
 			if _, keep := spec.Tags[k]; !keep && !strings.HasPrefix(k, hsmcluster.TagPrefix) {
 				if _, on := current[k]; on {
 					drop = append(drop, k)
@@ -111,13 +112,4 @@ func (s *Apply) Handle(ctx context.Context, in Input) (Output, error) {
 		out.Changed = append(out.Changed, "Tags")
 	}
 	return out, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

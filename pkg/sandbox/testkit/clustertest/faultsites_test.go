@@ -19,6 +19,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/clustertest"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/stacktest"
 )
 
 // The fault matrices aim each fault at a call site: one Lambda function's calls of one operation
@@ -31,29 +32,6 @@ import (
 // starts, with Fault.When from sandbox.Caller accepting only the site's function's calls, and
 // Skip 0: it meets the site's first call in that request. After the run, the calls the rule hit
 // are attributed again from the records, independently, and must all belong to the site.
-
-// mayCall says whether a function of the cluster's definition may make a call, from its IAM
-// grants (the answer PUT to a pre-signed URL needs none).
-func mayCall(def *resourcedef.Resource) sandbox.MayCall {
-	actions := map[string]map[string]bool{}
-	for _, f := range def.Functions() {
-		m := map[string]bool{}
-		for _, a := range f.Actions() {
-			m[a] = true
-		}
-		actions[f.Name] = m
-	}
-	return func(fn, service, op string) bool {
-		if service == "s3" {
-			return fn == "cfn-answer" || fn == def.Entry.Name || fn == def.SafetyNet.Name
-		}
-		prefix := service
-		if service == "cloudhsmv2" {
-			prefix = "cloudhsm"
-		}
-		return actions[fn][prefix+":"+op]
-	}
-}
 
 // otherCaller names the function behind a call no running task makes: the entry starts
 // executions, the safety net reads them and answers.
@@ -70,7 +48,7 @@ func otherCaller(def *resourcedef.Resource) func(service, op string) string {
 }
 
 var (
-	clusterMay   = mayCall(resourcedef.Cluster)
+	clusterMay   = stacktest.MayCall(resourcedef.Cluster)
 	clusterOther = otherCaller(resourcedef.Cluster)
 )
 

@@ -37,30 +37,6 @@ var rotationErrors = map[string]string{
 	"lambda Invoke":                    "ResourceNotReadyException",
 }
 
-// keystoreMay says whether a key store function may make a call, from its IAM grants (the answer
-// PUT to a pre-signed URL needs none).
-func keystoreMay() sandbox.MayCall {
-	def := resourcedef.KeyStore
-	actions := map[string]map[string]bool{}
-	for _, f := range def.Functions() {
-		m := map[string]bool{}
-		for _, a := range f.Actions() {
-			m[a] = true
-		}
-		actions[f.Name] = m
-	}
-	return func(fn, service, op string) bool {
-		if service == "s3" {
-			return fn == "cfn-answer" || fn == def.Entry.Name || fn == def.SafetyNet.Name
-		}
-		prefix := service
-		if service == "cloudhsmv2" {
-			prefix = "cloudhsm"
-		}
-		return actions[fn][prefix+":"+op]
-	}
-}
-
 // rotationLanes bounds how many rotation lifecycles run at once: few, since the key store tests
 // run at scale 100 (a function's wall time counts 100 times against its state's TimeoutSeconds)
 // and `make test` runs the cluster's matrices at the same time.
@@ -224,7 +200,7 @@ func TestRotationFaultMatrix(t *testing.T) {
 	}
 	t.Parallel()
 	full := os.Getenv("STRONGROOM_FULL_FAULT_MATRIX") != ""
-	may := keystoreMay()
+	may := stacktest.MayCall(resourcedef.KeyStore)
 	def := resourcedef.KeyStore
 	other := func(service, op string) string {
 		switch {

@@ -91,21 +91,27 @@ func (r *rig) stores(t *testing.T) int {
 // kmsUser reports whether the cluster has the crypto user kmsuser.
 func (r *rig) kmsUser(t *testing.T) bool {
 	t.Helper()
-	if _, err := r.env.CloudHSM.Users(r.cluster.ID); err != nil {
+	has, err := r.findKmsUser()
+	if err != nil {
 		t.Fatalf("users of %s: %v", r.cluster.ID, err)
 	}
-	return r.hasKmsUser()
+	return has
 }
 
 // hasKmsUser is kmsUser for a goroutine: false when the users cannot be read.
 func (r *rig) hasKmsUser() bool {
-	users, _ := r.env.CloudHSM.Users(r.cluster.ID)
+	has, _ := r.findKmsUser()
+	return has
+}
+
+func (r *rig) findKmsUser() (bool, error) {
+	users, err := r.env.CloudHSM.Users(r.cluster.ID)
 	for _, u := range users {
 		if u.Name == "kmsuser" && u.Role == cloudhsm.RoleCryptoUser {
-			return true
+			return true, err
 		}
 	}
-	return false
+	return false, err
 }
 
 // waitStore polls (wall clock, bounded) until the store reaches state.

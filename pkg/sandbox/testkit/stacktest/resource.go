@@ -158,3 +158,27 @@ func (d *Deployment) Executions(ctx context.Context, kind string) ([]string, err
 	}
 	return arns, nil
 }
+
+// MayCall says whether a function of def may make a call, from its IAM grants in the definition
+// (the answer PUT to a pre-signed URL needs none, so the functions that answer may call S3): the
+// fault matrices attribute recorded calls to functions with it (sandbox.CallSites).
+func MayCall(def *resourcedef.Resource) sandbox.MayCall {
+	actions := map[string]map[string]bool{}
+	for _, f := range def.Functions() {
+		m := map[string]bool{}
+		for _, a := range f.Actions() {
+			m[a] = true
+		}
+		actions[f.Name] = m
+	}
+	return func(fn, service, op string) bool {
+		if service == "s3" {
+			return fn == "cfn-answer" || fn == def.Entry.Name || fn == def.SafetyNet.Name
+		}
+		prefix := service
+		if service == "cloudhsmv2" { // the sandbox's service id; IAM's prefix is cloudhsm
+			prefix = "cloudhsm"
+		}
+		return actions[fn][prefix+":"+op]
+	}
+}
