@@ -137,7 +137,10 @@ func (c *CaughtError) Reason() string {
 type AnswerOutput struct {
 	Status             cfn.StatusType `json:"Status"`
 	PhysicalResourceID string         `json:"PhysicalResourceId"`
-	Reason             string         `json:"Reason,omitempty"`
+	// Reason is always emitted ("" for a SUCCESS without one): every workflow's Fail state after
+	// a FAILED answer reads it as its cause ($.Answer.Reason), and a FAILED answer always has one
+	// (Build), which omitempty would hide from the contract check (pkg/sandbox/asl/contract).
+	Reason string `json:"Reason"`
 }
 
 // Answer sends the workflow's outcome to CloudFormation.

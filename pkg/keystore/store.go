@@ -15,8 +15,11 @@ type StoreView struct {
 	ClusterID           string `json:"ClusterId,omitempty"`
 	State               string `json:"State"`
 	ConnectionErrorCode string `json:"ConnectionErrorCode,omitempty"`
-	// Reason is set when State is FAILED: the code, its meaning and the fix (Explain).
-	Reason string `json:"Reason,omitempty"`
+	// Reason is set when State is FAILED: the code, its meaning and the fix (Explain); "" in
+	// any other state. It is always emitted: the workflows read it as the failure's cause when
+	// State is FAILED ($.Store.Reason), which omitempty would hide from the contract check
+	// (pkg/sandbox/asl/contract).
+	Reason string `json:"Reason"`
 }
 
 // FailedCreateSuffix marks the PhysicalResourceId a failed Create answers while a store it made

@@ -184,6 +184,20 @@ func (s *Service) ConnectClient(clusterID, hsmIP, caCertPEM string) error {
 	return s.checkCA(c, caCertPEM)
 }
 
+// ClusterAt names the cluster whose HSM has the ENI address hsmIP, as a client configured with
+// `configure-cli -a <ip>` finds it: the real client learns nothing else. An address no HSM of a
+// live cluster has is ErrNoActiveHsm.
+func (s *Service) ClusterAt(hsmIP string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, c := range s.clusters {
+		if c.state != StateDeleted && slices.ContainsFunc(c.hsms, func(h *hsm) bool { return h.eniIP == hsmIP }) {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("%w: no HSM answers at %s", ErrNoActiveHsm, hsmIP)
+}
+
 // user finds a user of the cluster by name (user names are lower-case) and, unless role is "",
 // role. Caller holds s.mu.
 func (c *cluster) user(name, role string) (*user, error) {

@@ -28,7 +28,9 @@ type ScaledClock struct {
 	wallStart time.Time
 	simStart  time.Time // while paused, the sandbox time it stopped at
 	scale     float64
-	paused    bool
+	paused    bool // Pause was called, or holds > 0
+	stopped   bool // Pause was called and not yet Resumed
+	holds     int  // Hold calls not yet released
 	pending   map[*pendingTimer]struct{}
 }
 
@@ -94,34 +96,63 @@ func (c *ScaledClock) SetScale(scale float64) {
 // Pause stops sandbox time until Resume: Now stays put and nothing scheduled with AfterFunc or
 // Sleep comes due, so work outside the emulated services (building binaries, say) takes no sandbox
 // time. An AfterFunc already due, or set while paused for a duration of zero or less, still fires.
-// Pausing a paused clock does nothing.
+// Pausing a paused clock does nothing; a clock also held (Hold) stays stopped until released.
 func (c *ScaledClock) Pause() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.paused {
-		return
-	}
-	c.simStart, c.paused = c.nowLocked(), true
-	for p := range c.pending {
-		// A timer that cannot be stopped is firing: fire drops p from pending, so it stays as it is.
-		if p.timer != nil && p.timer.Stop() {
-			p.timer = nil
-		}
-	}
+	c.stopped = true
+	c.settleLocked()
 }
 
 // Resume restarts a paused clock from the sandbox time it stopped at; each pending AfterFunc and
 // Sleep fires when its remaining sandbox time has passed. Resuming a running clock does nothing.
+// A held clock restarts only when its last Hold is released.
 func (c *ScaledClock) Resume() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.paused {
-		return
+	c.stopped = false
+	c.settleLocked()
+}
+
+// Hold stops sandbox time, as Pause does, until release is called. Holds nest with each other and
+// with Pause: the clock runs again only when nothing holds or pauses it. The emulated client
+// instance holds the clock while a shell script runs, so the wall time of a real process (bash,
+// the AWS CLI) is not multiplied by the clock's scale into minutes of sandbox time. Calling
+// release more than once releases once.
+func (c *ScaledClock) Hold() (release func()) {
+	c.mu.Lock()
+	c.holds++
+	c.settleLocked()
+	c.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.holds--
+			c.settleLocked()
+		})
 	}
-	c.wallStart, c.paused = time.Now(), false
-	for p := range c.pending {
-		if p.timer == nil {
-			p.timer = time.AfterFunc(c.wallLocked(p.due.Sub(c.simStart)), c.fire(p))
+}
+
+// settleLocked stops or restarts time to match Pause/Resume and the holds. Caller holds c.mu.
+func (c *ScaledClock) settleLocked() {
+	want := c.stopped || c.holds > 0
+	switch {
+	case want && !c.paused:
+		c.simStart, c.paused = c.nowLocked(), true
+		for p := range c.pending {
+			// A timer that cannot be stopped is firing: fire drops p from pending, so it stays as it is.
+			if p.timer != nil && p.timer.Stop() {
+				p.timer = nil
+			}
+		}
+	case !want && c.paused:
+		c.wallStart, c.paused = time.Now(), false
+		for p := range c.pending {
+			if p.timer == nil {
+				p.timer = time.AfterFunc(c.wallLocked(p.due.Sub(c.simStart)), c.fire(p))
+			}
 		}
 	}
 }

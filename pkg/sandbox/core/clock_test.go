@@ -168,3 +168,47 @@ func TestPauseStopAndSetScale(t *testing.T) {
 	default:
 	}
 }
+
+// TestHoldNestsWithPause: the clock runs only when no Hold is held and it is not paused; a
+// release called twice releases once.
+func TestHoldNestsWithPause(t *testing.T) {
+	c := NewScaledClock(60000) // a millisecond of wall time is a sandbox minute
+	moving := func() bool {
+		a := c.Now()
+		time.Sleep(5 * time.Millisecond)
+		return c.Now().After(a)
+	}
+	r1 := c.Hold()
+	r2 := c.Hold()
+	if moving() {
+		t.Fatal("a held clock moved")
+	}
+	r1()
+	r1() // released once only: r2 still holds
+	if moving() {
+		t.Fatal("the clock moved while a second Hold was held")
+	}
+	c.Pause()
+	r2()
+	if moving() {
+		t.Fatal("the clock moved while paused, after its holds were released")
+	}
+	c.Resume()
+	if !moving() {
+		t.Fatal("the clock did not run after Resume with no holds")
+	}
+	fired := make(chan struct{})
+	release := c.Hold()
+	c.AfterFunc(time.Minute, func() { close(fired) })
+	select {
+	case <-fired:
+		t.Fatal("a timer fired while the clock was held")
+	case <-time.After(20 * time.Millisecond):
+	}
+	release()
+	select {
+	case <-fired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the timer did not fire after the hold was released")
+	}
+}
