@@ -15,17 +15,10 @@ import (
 // any depth) is there (a script cannot leave out what the step always emits). Every problem is
 // listed, by its path in raw.
 func (s Step) CheckResult(raw json.RawMessage) error {
-	var problems []string
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(reflect.New(s.Out).Interface()); err != nil {
-		problems = append(problems, "does not decode into "+typeName(s.Out)+": "+err.Error())
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	problems, err := departures(raw, s.Out, OfType(s.Out))
+	if err != nil {
 		return fmt.Errorf("%s: %w", s.Function, err)
 	}
-	problems = append(problems, conform(v, OfType(s.Out), "$")...)
 	if len(problems) == 0 {
 		return nil
 	}
@@ -36,25 +29,35 @@ func (s Step) CheckResult(raw json.RawMessage) error {
 // decodes into Input with no member Input lacks, has every member Input always has, and has the
 // members the starter always fills (Present).
 func (w Workflow) CheckInput(raw json.RawMessage) error {
-	var problems []string
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(reflect.New(w.Input).Interface()); err != nil {
-		problems = append(problems, "does not decode into "+typeName(w.Input)+": "+err.Error())
-	}
 	shape, err := w.InputShape()
 	if err != nil {
 		return err
 	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	problems, err := departures(raw, w.Input, shape)
+	if err != nil {
 		return fmt.Errorf("%s input: %w", w.File, err)
 	}
-	problems = append(problems, conform(v, shape, "$")...)
 	if len(problems) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%s input (%s): %s", w.File, typeName(w.Input), strings.Join(problems, "; "))
+}
+
+// departures lists how raw departs from the Go type t and its shape: a member t lacks (a strict
+// decode into t fails), and, by its path in raw, every departure conform finds. err is raw not
+// being JSON at all.
+func departures(raw json.RawMessage, t reflect.Type, shape *Shape) ([]string, error) {
+	var problems []string
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(reflect.New(t).Interface()); err != nil {
+		problems = append(problems, "does not decode into "+typeName(t)+": "+err.Error())
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return append(problems, conform(v, shape, "$")...), nil
 }
 
 // conform lists where a decoded JSON value departs from a shape: a type the shape does not
