@@ -1,5 +1,7 @@
-// Command trailrelay is the CloudTrail alerts Lambda: EventBridge delivers a CloudTrail event, the
-// relay publishes one SNS message for it (pkg/trailalert does the work).
+// Command trailrelay is the alerts Lambda: EventBridge delivers a CloudTrail event, or a Step
+// Functions execution status change of a workflow that ended FAILED, TIMED_OUT or ABORTED, and the
+// relay publishes one SNS message for it (pkg/trailalert does the work). For an execution it reads
+// the end of the execution's history (states:GetExecutionHistory) to name the state it failed in.
 //
 // Environment:
 //
@@ -14,6 +16,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
@@ -42,5 +45,6 @@ func setup(log *slog.Logger) (*trailalert.Relay, error) {
 	// (lambdas/coldstart_test.go).
 	cfg := lambdaenv.AWSConfig(log)
 	client := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SNS") })
-	return trailalert.NewRelay(alerter, client, os.Getenv("TOPIC_ARN"), log)
+	states := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SFN") })
+	return trailalert.NewRelay(alerter, client, os.Getenv("TOPIC_ARN"), log, trailalert.WithExecutionHistory(states))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
@@ -205,6 +206,8 @@ func TestRelayErrorsCrossTheLambdaBoundaryClassified(t *testing.T) {
 		{name: "not CloudTrail", input: `{"detail-type":"Scheduled Event","source":"aws.events","detail":{}}`, wantType: lambdaerr.NameTerminal, want: trailalert.ErrNotCloudTrail},
 		{name: "truncated", input: `{"detail-type":"AWS API Call via CloudTrail","detail":{"password":"hunter2"`, wantType: lambdaerr.NameTerminal, want: trailalert.ErrMalformed},
 		{name: "missing field", input: `{"detail-type":"AWS API Call via CloudTrail","source":"aws.kms","detail":{"password":"hunter2"}}`, wantType: lambdaerr.NameTerminal, want: trailalert.ErrMissingField},
+		{name: "execution status unknown", input: `{"detail-type":"Step Functions Execution Status Change","source":"aws.states","account":"123456789012","region":"us-east-1",` +
+			`"detail":{"executionArn":"arn:aws:states:us-east-1:123456789012:execution:m:r","status":"EXPLODED","cause":"password=hunter2"}}`, wantType: lambdaerr.NameTerminal, want: trailalert.ErrInvalidField},
 		{name: "SNS internal error", fault: &sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultInternal}, wantType: lambdaerr.NameRetryable},
 		{name: "SNS throttling", fault: &sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultThrottle}, wantType: lambdaerr.NameRetryable},
 		{name: "topic does not exist", topic: "arn:aws:sns:us-east-1:123456789012:gone", wantType: lambdaerr.NameTerminal},
@@ -428,5 +431,175 @@ func TestAlertsPipelineInSandbox(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"alert published"`) {
 		t.Error("relay logs were not captured, so the scan above proves nothing about them")
+	}
+}
+
+// TestExecutionFailureAlertInSandbox runs the workflow-failure path end to end in the sandbox: a
+// state machine named as the CDK app names the cluster-create workflow fails in its CreateCluster
+// Task (the step's error quotes a password, and a property of the input holds another); the
+// sandbox's Step Functions emits the status changes to its EventBridge, whose rule targets the
+// relay (run by the sandbox's Lambda); the relay reads the history with the real Step Functions
+// client and publishes with the real SNS client. The RUNNING change reaches the relay too and is
+// skipped. Run with the relay in process, with GetExecutionHistory refused, and as the real
+// trailrelay bootstrap (its main wires the Step Functions client).
+func TestExecutionFailureAlertInSandbox(t *testing.T) {
+	const (
+		machine  = "ClusterCreateWorkflow5E2B6C1D-Yq3tK8wZ1mNa"
+		run      = "Create-0b7c5a1e-3f2d-4c8b-9e6a-2d4f8b1c7e93"
+		password = "Hunter2-Secret-99"
+		property = "Xk9#mQ2$vL7pWz"
+		token    = "IQoJb3JpZ2luX2VjEXAMPLEsessionTOKEN"
+	)
+	for _, tc := range []struct {
+		name           string
+		binary, refuse bool
+	}{
+		{name: "relay in process"},
+		{name: "history refused", refuse: true},
+		{name: "trailrelay binary", binary: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := sandboxtest.New(t)
+			ctx := sandboxtest.Context(t, time.Minute)
+			cfg := env.AWSConfig()
+			snsc, ebc, sfnc := sns.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg), sfn.NewFromConfig(cfg)
+			topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("strongroom-alerts")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			topicARN := aws.ToString(topic.TopicArn)
+			if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String("oncall@example.com"),
+				Attributes: map[string]string{"FilterPolicy": `{"severity":["critical"]}`}}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.refuse {
+				if _, err := env.Faults.Add(sandbox.Fault{Service: "states", Operation: "GetExecutionHistory", Kind: sandbox.FaultError,
+					Code: "AccessDeniedException", Message: "User: arn:aws:sts::123456789012:assumed-role/relay/x is not authorized to perform: states:GetExecutionHistory"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			var relayLogs sandboxtest.Buffer
+			logs := io.MultiWriter(&relayLogs, env.Recorder.Writer("trailrelay logs"))
+			var relayARN string
+			if tc.binary {
+				relayARN, err = env.Lambda.RegisterBinary("strongroom-trailrelay", binaries["trailrelay"], logs,
+					sblambda.WithEnv(map[string]string{"TOPIC_ARN": topicARN}), sblambda.WithTimeout(30*time.Second))
+			} else {
+				log := slog.New(slog.NewJSONHandler(logs, nil)).With("step", "trailrelay")
+				relay, rerr := trailalert.NewRelay(trailalerttest.NewAlerter(t), snsc, topicARN, log, trailalert.WithExecutionHistory(sfnc))
+				if rerr != nil {
+					t.Fatal(rerr)
+				}
+				handle := lambdaerr.Wrap(log, relay.Handle)
+				relayARN, err = env.Lambda.RegisterHandler("strongroom-trailrelay", func(ctx context.Context, p []byte) ([]byte, error) {
+					out, err := handle(ctx, p)
+					if err != nil {
+						return nil, err
+					}
+					return json.Marshal(out)
+				})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			step, err := env.Lambda.RegisterHandler("strongroom-cluster-create", func(context.Context, []byte) ([]byte, error) {
+				return nil, lambdaerr.Terminal("initialize the cluster: login as admin failed: password="+password+" rejected (credential "+property+")", nil)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sm, err := sfnc.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(machine), RoleArn: aws.String("arn:aws:iam::" + env.Account + ":role/workflow"),
+				Definition: aws.String(`{"StartAt":"Init","States":{"Init":{"Type":"Pass","Next":"CreateCluster"},
+				  "CreateCluster":{"Type":"Task","Resource":"` + step + `","End":true}}}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pattern := `{"source":["aws.states"],"detail-type":["Step Functions Execution Status Change"],"detail":{"stateMachineArn":["` + aws.ToString(sm.StateMachineArn) + `"]}}`
+			if _, err := ebc.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("workflow-failures"), EventPattern: aws.String(pattern)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ebc.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("workflow-failures"),
+				Targets: []ebtypes.Target{{Id: aws.String("relay"), Arn: aws.String(relayARN)}}}); err != nil {
+				t.Fatal(err)
+			}
+
+			input, _ := json.Marshal(map[string]any{"Event": map[string]any{
+				"RequestType": "Create", "RequestId": strings.TrimPrefix(run, "Create-"), "ResourceType": "Custom::CloudHsmCluster",
+				"LogicalResourceId": "ClusterResource4D1E2F3A", "StackId": "arn:aws:cloudformation:" + env.Region + ":" + env.Account + ":stack/StrongroomCluster/1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
+				"ResponseURL":        "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Security-Token=" + token,
+				"ResourceProperties": map[string]any{"HsmCount": "2", "HsmUserPassword": property},
+			}})
+			exec, err := sfnc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String(run), Input: aws.String(string(input))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			execARN := aws.ToString(exec.ExecutionArn)
+
+			var got []snssvc.Delivery
+			for i := 0; i < 1500 && len(got) == 0; i++ {
+				time.Sleep(20 * time.Millisecond)
+				got = env.SNS.Deliveries(topicARN)
+			}
+			if len(got) == 0 {
+				t.Fatalf("no alert delivered; relay log:\n%s", relayLogs.String())
+			}
+			// The RUNNING change was relayed first (EventBridge keeps an execution's order here) and
+			// skipped: give a late second message a moment to show.
+			time.Sleep(200 * time.Millisecond)
+			if got = env.SNS.Deliveries(topicARN); len(got) != 1 {
+				t.Fatalf("%d alerts delivered; want one for the FAILED execution (RUNNING is skipped)", len(got))
+			}
+			d := got[0]
+			wantSubject := "[CRITICAL] states:ExecutionFailed cluster create at CreateCluster: TerminalError in " + env.Account
+			if tc.refuse {
+				wantSubject = "[CRITICAL] states:ExecutionFailed cluster create: TerminalError in " + env.Account
+			}
+			if d.EmailSubject() != wantSubject || d.Endpoint != "oncall@example.com" {
+				t.Errorf("subject %q to %s; want %q to oncall@ (filter severity=critical)", d.EmailSubject(), d.Endpoint, wantSubject)
+			}
+			failedState := "Failed state:  CreateCluster (Task)\n"
+			if tc.refuse {
+				failedState = "Failed state:  could not be read: GetExecutionHistory failed with AccessDeniedException (the console shows the history)\n"
+			}
+			for _, want := range []string{
+				failedState,
+				"Error:         TerminalError\n",
+				`Cause:         {"errorMessage":"initialize the cluster: login as admin failed: password=[REDACTED] rejected (credential [REDACTED])","errorType":"TerminalError"}` + "\n",
+				"Console:       https://" + env.Region + ".console.aws.amazon.com/states/home?region=" + env.Region + "#/v2/executions/details/" + execARN + "\n",
+				"Resource:      RequestType=Create\n",
+				"LogicalResourceId=ClusterResource4D1E2F3A\n",
+				"Workflow:      cluster create (state machine " + machine + ")\n",
+			} {
+				if !strings.Contains(d.Message, want) {
+					t.Errorf("message lacks %q:\n%s", want, d.Message)
+				}
+			}
+			for k, v := range map[string]string{trailalert.AttrSeverity: "critical", trailalert.AttrEventName: "ExecutionFailed", trailalert.AttrEventSource: "states.amazonaws.com", trailalert.AttrAccount: env.Account} {
+				if a := d.Attributes[k]; a.DataType != "String" || a.StringValue != v {
+					t.Errorf("attribute %s = %+v; want String %q", k, a, v)
+				}
+			}
+			relayLog := relayLogs.String()
+			for _, want := range []string{`"msg":"event skipped"`, `"msg":"alert published"`, `"execution_arn":"` + execARN + `"`} {
+				if !strings.Contains(relayLog, want) {
+					t.Errorf("relay log lacks %s:\n%s", want, relayLog)
+				}
+			}
+			if tc.refuse && !strings.Contains(relayLog, `"error_code":"AccessDeniedException"`) {
+				t.Errorf("relay log does not name the refused history read:\n%s", relayLog)
+			}
+			// The secrets travel legitimately in the execution's input, the step's answer and the
+			// history; never to SNS or the relay's log.
+			findings := env.Recorder.Scan(password, property, token)
+			for _, f := range findings {
+				if strings.Contains(f.Where, "(sns ") || strings.Contains(f.Where, "trailrelay logs") {
+					t.Errorf("secret leak: %s", f)
+				}
+			}
+			if len(findings) == 0 || !strings.Contains(relayLog, `"msg":"alert published"`) {
+				t.Error("the scan found the secrets nowhere, or the relay's log was not captured: it proves nothing")
+			}
+		})
 	}
 }

@@ -11,7 +11,20 @@
 // all built from the redacted event, in which every copy of a redacted value is redacted too, so
 // a redacted value appears nowhere in the message (see Redactor).
 //
-// Input that is not a CloudTrail event fails with ErrMalformed, ErrNotCloudTrail, ErrMissingField
-// or ErrInvalidField; the messages name the field at fault and never contain request, response or
-// identity values (at most a clipped detail-type), so they are safe to log.
+// The relay also alerts on Strongroom's workflows: a "Step Functions Execution Status Change"
+// event (IsExecutionStatusChange) of an execution that ended FAILED, TIMED_OUT or ABORTED is
+// parsed by ParseExecution, its history read by ReadExecutionFailure (GetExecutionHistory, newest
+// first, through the narrow ExecutionHistoryAPI) for the state it failed in, and rendered by
+// Alerter.AlertExecution as a Critical message with the same attribute scheme (event_source
+// states.amazonaws.com, event_name ExecutionFailed, ExecutionTimedOut or ExecutionAborted): the
+// workflow and its kind (WorkflowKind), the resource identifiers its input carries, the failed
+// state, the error and the cause (redacted as text, Redactor.RedactText, and bounded), and a link
+// to the execution in the Step Functions console (ExecutionConsoleURL). The execution's input and
+// output are never shown. When the history cannot be read the alert is still sent, naming the
+// error code. RUNNING and SUCCEEDED executions are no alerts (ErrNoAlert: the relay logs them as
+// skipped).
+//
+// Input that is neither fails with ErrMalformed, ErrNotCloudTrail, ErrMissingField or
+// ErrInvalidField; the messages name the field at fault and never contain request, response,
+// identity or execution values (at most a clipped detail-type), so they are safe to log.
 package trailalert

@@ -143,17 +143,7 @@ func summary(b *strings.Builder, ev *Event, c Classification, red redaction) {
 		line(rec.EventName), " by ", line(who(ev)), " in account ", line(ev.Account()), " (", line(ev.Region()), ")\n\n"} {
 		b.WriteString(part)
 	}
-	field := func(name, value string) {
-		if value == "" {
-			return
-		}
-		b.WriteString(name)
-		for i := len(name); i < 12; i++ {
-			b.WriteByte(' ')
-		}
-		b.WriteString(line(value))
-		b.WriteByte('\n')
-	}
+	field := func(name, value string) { writeField(b, 12, name, value) }
 	field("Who:", identity(&rec.UserIdentity))
 	what := rec.EventName + " on " + rec.EventSource
 	if kind := eventKind(rec); kind != "" {
@@ -522,4 +512,18 @@ func arnTail(arn string) string {
 		return arn[i+1:]
 	}
 	return ""
+}
+
+// writeField writes one "Name:   value" line of a message's summary, the name padded to width and
+// the value on one line; an empty value writes nothing.
+func writeField(b *strings.Builder, width int, name, value string) {
+	if value == "" {
+		return
+	}
+	b.WriteString(name)
+	for i := len(name); i < width; i++ {
+		b.WriteByte(' ')
+	}
+	b.WriteString(line(value))
+	b.WriteByte('\n')
 }
