@@ -121,6 +121,12 @@ func newApp(o options) (awscdk.App, error) {
 		// The cluster's and the key store's alarms (failed workflows, safety-net dead letters)
 		// notify the alert topic, as the alerts stack's own alarms do.
 		AlarmTopic: alertsStack.Topic,
+		// Their failed workflow executions are mailed by the alerts stack's relay, which may read
+		// those executions' histories (the grant is the cluster's and key store's stacks' own).
+		AlertRelay: alertsStack.Relay.Function,
+		// The cloudhsm-cli package of the client instance; both "" keep the one hsmcluster pins.
+		CloudHsmCliVersion: cfg.CloudHsmCliVersion,
+		CloudHsmCliSha256:  cfg.CloudHsmCliSha256,
 	}); err != nil {
 		return nil, err
 	}
@@ -134,6 +140,7 @@ func newApp(o options) (awscdk.App, error) {
 		BuildDir:         o.buildDir,
 		ClusterStackName: ClusterStackName,
 		AlarmTopic:       alertsStack.Topic,
+		AlertRelay:       alertsStack.Relay.Function,
 		RotationSchedule: kmsUserRotation(cfg.KmsUserRotationSchedule),
 	}); err != nil {
 		return nil, err

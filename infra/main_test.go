@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -126,7 +127,166 @@ func TestAppHasNoUnsuppressedNagFindings(t *testing.T) {
 	checkWildcardSuppressions(t, out, rep)
 	checkServicePrincipalsAreConfined(t, out)
 	checkAlarmsNotify(t, out)
+	checkWorkflowAlerts(t, out, rep)
 	t.Log(rep.Summary())
+}
+
+// checkWorkflowAlerts: the cluster's and the key store's stacks each send every one of their
+// workflows' executions that ends FAILED, TIMED_OUT or ABORTED to the alerts stack's relay (its ARN
+// imported from the alerts stack), dead-lettering to their safety net's queue, and grant the
+// relay's role (by the name the alerts stack exports) states:GetExecutionHistory on exactly their
+// machines' executions, with the wildcard's cdk-nag finding suppressed by name. No other policy of
+// any stack is attached to the relay's role, and the alerts stack references neither stack.
+func checkWorkflowAlerts(t *testing.T, out string, rep nagreport.Report) {
+	t.Helper()
+	type resource struct {
+		Type       string
+		Properties map[string]any
+		Metadata   map[string]any
+	}
+	type template struct {
+		Resources map[string]resource
+		Outputs   map[string]struct {
+			Value  any
+			Export struct{ Name any }
+		}
+	}
+	read := func(stackName string) template {
+		b, err := os.ReadFile(filepath.Join(out, stackName+".template.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tmpl template
+		if err := json.Unmarshal(b, &tmpl); err != nil {
+			t.Fatal(err)
+		}
+		return tmpl
+	}
+	js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	alertsTmpl := read(AlertsStackName)
+	var relay, relayRole string
+	for id, r := range alertsTmpl.Resources {
+		if r.Type == "AWS::Lambda::Function" {
+			if relay != "" {
+				t.Fatalf("the alerts stack has functions %s and %s; want the relay only", relay, id)
+			}
+			relay = id
+			role, _ := r.Properties["Role"].(map[string]any)["Fn::GetAtt"].([]any)
+			if len(role) == 2 {
+				relayRole, _ = role[0].(string)
+			}
+		}
+	}
+	if relay == "" || relayRole == "" {
+		t.Fatalf("no relay function with a role of its own in %s", AlertsStackName)
+	}
+	if d := js(alertsTmpl.Resources[relay].Properties["Description"]); !strings.Contains(d, "failed workflow executions") {
+		t.Errorf("relay description %s does not say it relays failed workflow executions", d)
+	}
+	imported := func(value any) string {
+		for _, o := range alertsTmpl.Outputs {
+			if js(o.Value) == js(value) && o.Export.Name != nil {
+				return js(map[string]any{"Fn::ImportValue": o.Export.Name})
+			}
+		}
+		t.Fatalf("%s exports no %s", AlertsStackName, js(value))
+		return ""
+	}
+	relayArn := imported(map[string]any{"Fn::GetAtt": []any{relay, "Arn"}})
+	relayRoleName := imported(map[string]any{"Ref": relayRole})
+	if b := js(alertsTmpl.Resources); strings.Contains(b, ClusterStackName) || strings.Contains(b, keystore.StackName) || strings.Contains(b, "Fn::ImportValue") {
+		t.Errorf("the alerts stack's resources reference another stack")
+	}
+
+	sortedJSON := func(vs []any) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, js(v))
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, stackName := range []string{AlertsStackName, DatabaseStackName, ClusterStackName, keystore.StackName} {
+		tmpl := read(stackName)
+		var machines, executions []any
+		var dlq string
+		var rules, policies []string
+		for id, r := range tmpl.Resources {
+			switch r.Type {
+			case "AWS::StepFunctions::StateMachine":
+				machines = append(machines, map[string]any{"Ref": id})
+				executions = append(executions, map[string]any{"Fn::Join": []any{"", []any{
+					"arn:", map[string]any{"Ref": "AWS::Partition"}, ":states:", map[string]any{"Ref": "AWS::Region"}, ":",
+					map[string]any{"Ref": "AWS::AccountId"}, ":execution:", map[string]any{"Fn::GetAtt": []any{id, "Name"}}, ":*",
+				}}})
+			case "AWS::SQS::Queue":
+				if strings.Contains(id, "SafetyNetDLQ") {
+					dlq = id
+				}
+			case "AWS::Events::Rule":
+				if strings.Contains(js(r.Properties["Targets"]), relayArn) {
+					rules = append(rules, id)
+				}
+			case "AWS::IAM::Policy":
+				if strings.Contains(js(r.Properties["Roles"]), relayRoleName) {
+					policies = append(policies, id)
+				}
+			}
+		}
+		if stackName == AlertsStackName || stackName == DatabaseStackName {
+			if len(rules)+len(policies) > 0 {
+				t.Errorf("%s: rules %v and policies %v reach the relay; want none", stackName, rules, policies)
+			}
+			continue
+		}
+		if len(rules) != 1 || len(policies) != 1 || dlq == "" || len(machines) < 3 {
+			t.Errorf("%s: rules %v and policies %v reach the relay, dead-letter queue %q, %d state machines; want one rule and one policy", stackName, rules, policies, dlq, len(machines))
+			continue
+		}
+		rule := tmpl.Resources[rules[0]].Properties
+		pattern, _ := rule["EventPattern"].(map[string]any)
+		detail, _ := pattern["detail"].(map[string]any)
+		named, _ := detail["stateMachineArn"].([]any)
+		if js(pattern["source"]) != `["aws.states"]` || js(pattern["detail-type"]) != `["Step Functions Execution Status Change"]` ||
+			js(detail["status"]) != `["FAILED","TIMED_OUT","ABORTED"]` || len(detail) != 2 || len(pattern) != 3 ||
+			js(sortedJSON(named)) != js(sortedJSON(machines)) {
+			t.Errorf("%s %s: pattern %s; want every one of the stack's %d workflows' FAILED, TIMED_OUT and ABORTED executions", stackName, rules[0], js(pattern), len(machines))
+		}
+		wantTargets := js([]any{map[string]any{
+			"Arn": json.RawMessage(relayArn), "Id": "Target0",
+			"DeadLetterConfig": map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}}},
+			"RetryPolicy":      map[string]any{"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 20},
+		}})
+		if got := js(rule["Targets"]); got != wantTargets {
+			t.Errorf("%s %s: targets %s\nwant %s", stackName, rules[0], got, wantTargets)
+		}
+		policy := tmpl.Resources[policies[0]].Properties
+		doc, _ := policy["PolicyDocument"].(map[string]any)
+		statements, _ := doc["Statement"].([]any)
+		if len(statements) != 1 {
+			t.Errorf("%s %s: %d statements; want one", stackName, policies[0], len(statements))
+			continue
+		}
+		st, _ := statements[0].(map[string]any)
+		resources, _ := st["Resource"].([]any)
+		if st["Effect"] != "Allow" || js(st["Action"]) != `"states:GetExecutionHistory"` || len(st) != 3 ||
+			js(sortedJSON(resources)) != js(sortedJSON(executions)) {
+			t.Errorf("%s %s: %s; want states:GetExecutionHistory on the executions of the stack's %d machines only", stackName, policies[0], js(st), len(machines))
+		}
+		if got := js(policy["Roles"]); got != "["+relayRoleName+"]" {
+			t.Errorf("%s %s: attached to %s; want the relay's role only", stackName, policies[0], got)
+		}
+		path, _ := tmpl.Resources[policies[0]].Metadata["aws:cdk:path"].(string)
+		suppressed := false
+		for _, r := range rep.Rows {
+			if r.ResourceID == path && r.RuleID == "AwsSolutions-IAM5" && r.Compliance == nagreport.Suppressed {
+				suppressed = true
+			}
+		}
+		if !suppressed {
+			t.Errorf("%s %s (%s): no suppressed AwsSolutions-IAM5 row for the execution wildcards", stackName, policies[0], path)
+		}
+	}
 }
 
 // templates reads every synthesized template in out, by path; none is a failure.

@@ -44,6 +44,15 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		return "cdk.out has no " + clusterStack + " stack, so there is nothing to deploy", errSkipped
 	}
 
+	if !d.runs("alerts") {
+		// The cluster and key store stacks import the alerts stack's topic and relay, so cdk deploy
+		// deploys that stack first; so does this section when it runs alone.
+		p.line("the cluster and key store stacks import %s's alarm topic and alert relay: deploying it first", alertsStack)
+		if _, err := d.deployAlerts(ctx); err != nil {
+			return "", err
+		}
+	}
+
 	w := newWatcher(d)
 	wctx, stopWatch := context.WithCancel(ctx)
 	done := make(chan struct{})

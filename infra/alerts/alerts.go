@@ -1,6 +1,9 @@
 // Package alerts declares the AlertsStack: a multi-region CloudTrail trail whose management events, console
 // sign-ins and Secrets Manager rotation failures reach an EventBridge rule, a Go relay Lambda
 // (lambdas/trailrelay) and an encrypted SNS topic that e-mails the operator (docs/architecture.md, "CloudTrail alerts").
+// The relay also mails the cluster's and key store's failed workflow executions: their stacks route
+// those to it and grant it the read of their histories (infra/workflowresource, Props.AlertRelay),
+// so this stack references neither.
 //
 // Every event that does not become an e-mail lands in one encrypted dead-letter queue, whichever hop
 // lost it (EventBridge could not invoke the relay, or the relay failed all its asynchronous retries).
@@ -264,7 +267,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	}
 	relay, err := golambda.New(stack, "TrailRelay", golambda.Props{
 		AssetDir:    props.RelayAssetDir,
-		Description: "Strongroom: relays CloudTrail events to the alert topic as e-mails",
+		Description: "Strongroom: relays CloudTrail events and failed workflow executions to the alert topic as e-mails",
 		Environment: env,
 		// No reserved concurrency: new accounts have a concurrency quota of 10 and Lambda refuses any
 		// reservation that leaves under 10 unreserved, so a reservation would fail the deploy there.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -54,6 +55,10 @@ type Props struct {
 	// AlarmTopic, when set, is notified by the resource's alarms (a workflow's failed executions,
 	// the safety net's dead letters) and when they clear.
 	AlarmTopic awssns.ITopic
+	// AlertRelay, when set, is sent each workflow's executions that end FAILED, TIMED_OUT or
+	// ABORTED, and its role may read those executions' histories, nothing else
+	// (workflowresource.Props.AlertRelay).
+	AlertRelay awslambda.IFunction
 }
 
 // CloudHsmCluster is the declared resource and what other constructs may use.
@@ -109,7 +114,7 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmCluster, erro
 	c.WorkflowResource, err = workflowresource.New(c.Construct, workflowresource.Props{
 		Definition: resourcedef.Cluster, BuildDir: p.BuildDir, SecretPrefix: c.SecretPrefix,
 		ClientInstanceID: instance, VpcID: p.Vpc.VpcId(), Properties: props, LogRetention: p.LogRetention,
-		AlarmTopic: p.AlarmTopic,
+		AlarmTopic: p.AlarmTopic, AlertRelay: p.AlertRelay,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", id, err)

@@ -2,10 +2,14 @@ package hsmcluster
 
 import (
 	"fmt"
+	"path"
+	"regexp"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -13,9 +17,74 @@ import (
 	"github.com/strongroom/strongroom/infra/nagsuppress"
 )
 
-// ClientInstallScript installs cloudhsm-cli (Client SDK 5) on the Amazon Linux 2023 client
-// instance; the activation document configures it per cluster.
-const ClientInstallScript = `dnf install -y https://s3.amazonaws.com/cloudhsmv2-software/CloudHsmClient/Amzn2023/cloudhsm-cli-latest.amzn2023.x86_64.rpm`
+// The cloudhsm-cli package the client instance installs: AWS CloudHSM Client SDK 5 for Amazon
+// Linux 2023 on x86_64 (the instance is a t3.micro on AL2023). Both come from AWS's "AWS CloudHSM
+// previous Client SDK releases" page (CloudHSM User Guide, client-version-previous.html), section
+// Version 5.17.0, Amazon Linux 2023, x86_64, "CloudHSM CLI". To move to another release, change
+// both together, or set the strongroom:cloudHsmCliVersion and strongroom:cloudHsmCliSha256
+// context values (StackProps.CloudHsmCliVersion and CloudHsmCliSha256).
+const (
+	DefaultCloudHsmCliVersion = "5.17.0"
+	DefaultCloudHsmCliSha256  = "0a9de06b3f15d38f3aa02dd0288d3a9ad41f525f692f539664168b9e6b95e18d"
+)
+
+var (
+	// cloudHsmCliVersionRE is a Client SDK 5 version; the package URL is built from it.
+	cloudHsmCliVersionRE = regexp.MustCompile(`^5\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
+	sha256RE             = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ClientPackageURL is where AWS publishes the cloudhsm-cli rpm of a Client SDK 5 version for
+// Amazon Linux 2023 on x86_64.
+func ClientPackageURL(version string) string {
+	return "https://s3.amazonaws.com/cloudhsmv2-software/CloudHsmClient/Amzn2023/cloudhsm-cli-" + version + "-1.amzn2023.x86_64.rpm"
+}
+
+// CheckClientPackage accepts a cloudhsm-cli version and checksum pair that ClientInstallScript can
+// use: both empty (the pinned defaults), or a Client SDK 5 version (5.N.N) with the 64 lowercase
+// hex digits of its package's SHA256 checksum. One without the other is refused: a new version
+// needs its own checksum.
+func CheckClientPackage(version, sha256 string) error {
+	if version == "" && sha256 == "" {
+		return nil
+	}
+	if version == "" || sha256 == "" {
+		return fmt.Errorf("CloudHsmCliVersion %q and CloudHsmCliSha256 %q: set both (each version has its own checksum, listed on AWS's Client SDK release pages), or neither for %s", version, sha256, DefaultCloudHsmCliVersion)
+	}
+	if !cloudHsmCliVersionRE.MatchString(version) {
+		return fmt.Errorf("CloudHsmCliVersion %q is not a Client SDK 5 version; use one such as %s", version, DefaultCloudHsmCliVersion)
+	}
+	if !sha256RE.MatchString(sha256) {
+		return fmt.Errorf("CloudHsmCliSha256 %q is not a SHA256 checksum; use the 64 lowercase hex digits AWS lists for the CloudHSM CLI rpm of %s (Amazon Linux 2023, x86_64)", sha256, version)
+	}
+	return nil
+}
+
+// ClientInstallScript is the client instance's bash user data that installs cloudhsm-cli version
+// (Client SDK 5) on Amazon Linux 2023; the activation document configures it per cluster. It
+// downloads the rpm to a temporary directory, checks its SHA256 checksum against sha256 before
+// anything is installed (a mismatch exits 1 naming the expected checksum), installs the checked
+// file with dnf, and removes it. Any failing command fails the script. version and sha256 must pass
+// CheckClientPackage.
+func ClientInstallScript(version, sha256 string) string {
+	url := ClientPackageURL(version)
+	return strings.NewReplacer("{version}", version, "{sha256}", sha256, "{url}", url, "{file}", path.Base(url)).Replace(clientInstallTemplate)
+}
+
+// clientInstallTemplate is ClientInstallScript before {version}, {sha256}, {url} and {file} (the
+// rpm's name: dnf installs a local file only when its name ends in .rpm) are filled in.
+const clientInstallTemplate = `set -euo pipefail
+cloudhsm_cli_dir="$(mktemp -d)"
+trap 'rm -rf "$cloudhsm_cli_dir"' EXIT
+cloudhsm_cli_rpm="$cloudhsm_cli_dir/{file}"
+curl -fsSL --retry 5 --retry-delay 5 --retry-connrefused -o "$cloudhsm_cli_rpm" '{url}'
+if ! printf '%s  %s\n' '{sha256}' "$cloudhsm_cli_rpm" | sha256sum --check --status -; then
+  echo "cloudhsm-cli {version}: checksum mismatch: {url} does not have the expected SHA256 checksum {sha256} (the download has $(sha256sum < "$cloudhsm_cli_rpm" | cut -d' ' -f1)); not installing it" >&2
+  exit 1
+fi
+dnf install -y "$cloudhsm_cli_rpm"
+rm -rf "$cloudhsm_cli_dir"
+trap - EXIT`
 
 // StackProps configure the cluster stack.
 type StackProps struct {
@@ -29,6 +98,14 @@ type StackProps struct {
 	// AlarmTopic receives the cluster's alarms (see Props.AlarmTopic); the app passes the alerts
 	// stack's topic.
 	AlarmTopic awssns.ITopic
+	// CloudHsmCliVersion and CloudHsmCliSha256 pin the cloudhsm-cli package the client instance
+	// installs: a Client SDK 5 version (5.N.N) and the SHA256 checksum AWS lists for its Amazon
+	// Linux 2023 x86_64 rpm. Set both or neither (DefaultCloudHsmCliVersion and its checksum).
+	CloudHsmCliVersion string
+	CloudHsmCliSha256  string
+	// AlertRelay receives the cluster's failed workflow executions (see Props.AlertRelay); the app
+	// passes the alerts stack's relay.
+	AlertRelay awslambda.IFunction
 }
 
 // ClusterStack is a VPC, an SSM-managed client instance with cloudhsm-cli, and the cluster.
@@ -46,6 +123,13 @@ func NewClusterStack(scope constructs.Construct, id string, p *StackProps) (*Clu
 	}
 	if p.Zones < 2 {
 		return nil, fmt.Errorf("cluster stack %s: Zones must be at least 2 (HSMs go to distinct zones), got %d", id, p.Zones)
+	}
+	if err := CheckClientPackage(p.CloudHsmCliVersion, p.CloudHsmCliSha256); err != nil {
+		return nil, fmt.Errorf("cluster stack %s: %w", id, err)
+	}
+	cliVersion, cliSha256 := DefaultCloudHsmCliVersion, DefaultCloudHsmCliSha256
+	if p.CloudHsmCliVersion != "" {
+		cliVersion, cliSha256 = p.CloudHsmCliVersion, p.CloudHsmCliSha256
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
 	// A reference to another stack (the alarm topic) is an export and import: strong, so that
@@ -80,7 +164,7 @@ func NewClusterStack(scope constructs.Construct, id string, p *StackProps) (*Clu
 	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to SSM, Secrets Manager and the client package"), nil)
 	sg.AddEgressRule(awsec2.Peer_Ipv4(s.Vpc.VpcCidrBlock()), awsec2.Port_TcpRange(jsii.Number(2223), jsii.Number(2225)), jsii.String("cloudhsm-cli to the HSMs"), nil)
 	userData := awsec2.UserData_ForLinux(nil)
-	userData.AddCommands(jsii.String(ClientInstallScript))
+	userData.AddCommands(jsii.String(ClientInstallScript(cliVersion, cliSha256)))
 	s.Instance = awsec2.NewInstance(stack, jsii.String("Client"), &awsec2.InstanceProps{
 		Vpc:                s.Vpc,
 		VpcSubnets:         &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
@@ -98,7 +182,7 @@ func NewClusterStack(scope constructs.Construct, id string, p *StackProps) (*Clu
 
 	c, err := New(stack, "Cluster", Props{
 		BuildDir: p.BuildDir, Vpc: s.Vpc, Subnets: *private, HsmCount: p.HsmCount, ClientInstance: s.Instance,
-		AlarmTopic: p.AlarmTopic,
+		AlarmTopic: p.AlarmTopic, AlertRelay: p.AlertRelay,
 	})
 	if err != nil {
 		return nil, err

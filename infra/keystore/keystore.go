@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -57,6 +58,10 @@ type Props struct {
 	// AlarmTopic, when set, is notified by the resource's alarms (a workflow's failed executions,
 	// including a scheduled rotation, and the safety net's dead letters) and when they clear.
 	AlarmTopic awssns.ITopic
+	// AlertRelay, when set, is sent each workflow's executions that end FAILED, TIMED_OUT or
+	// ABORTED (a scheduled rotation's too), and its role may read those executions' histories,
+	// nothing else (workflowresource.Props.AlertRelay).
+	AlertRelay awslambda.IFunction
 }
 
 // CloudHsmKeyStore is the declared resource and what other constructs may use.
@@ -108,7 +113,7 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmKeyStore, err
 			resourcedef.InputCACertificateSecret: {p.CustomerCaCertificateSecretArn},
 			resourcedef.InputClusterSecretsKeys:  keyArns,
 		},
-		Properties: props, LogRetention: p.LogRetention, AlarmTopic: p.AlarmTopic,
+		Properties: props, LogRetention: p.LogRetention, AlarmTopic: p.AlarmTopic, AlertRelay: p.AlertRelay,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key store %s: %w", id, err)

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -36,6 +37,9 @@ type StackProps struct {
 	// AlarmTopic receives the key store's alarms (see Props.AlarmTopic); the app passes the
 	// alerts stack's topic.
 	AlarmTopic awssns.ITopic
+	// AlertRelay receives the key store's failed workflow executions (see Props.AlertRelay); the
+	// app passes the alerts stack's relay.
+	AlertRelay awslambda.IFunction
 }
 
 // KeyStoreStack holds the key store on the cluster stack's cluster.
@@ -95,6 +99,7 @@ func NewKeyStoreStack(app constructs.Construct, id string, p *StackProps) (*KeyS
 		DeleteKeyStoreOnStackDeletion:  p.DeleteKeyStoreOnStackDeletion,
 		RotationSchedule:               p.RotationSchedule,
 		AlarmTopic:                     p.AlarmTopic,
+		AlertRelay:                     p.AlertRelay,
 	})
 	if err != nil {
 		return nil, err

@@ -28,6 +28,12 @@ const (
 	// a cron() expression (UTC) whose runs fall in a maintenance window. Off by default: each run
 	// disconnects the key store, so every key in it is unusable for minutes.
 	KeyKmsUserRotationSchedule = "strongroom:kmsUserRotationSchedule"
+	// KeyCloudHsmCliVersion and KeyCloudHsmCliSha256 pin the cluster stack's client instance to a
+	// cloudhsm-cli package other than the one infra/hsmcluster pins: a Client SDK 5 version (5.N.N)
+	// and the SHA256 checksum AWS lists for its Amazon Linux 2023 x86_64 rpm. Both or neither: a
+	// new version needs its own checksum.
+	KeyCloudHsmCliVersion = "strongroom:cloudHsmCliVersion"
+	KeyCloudHsmCliSha256  = "strongroom:cloudHsmCliSha256"
 )
 
 // DefaultAlertEventSources are the CloudTrail event sources relayed when the context does not name any:
@@ -53,6 +59,10 @@ type Settings struct {
 	// KmsUserRotationSchedule is the cron() expression of the scheduled kmsuser password rotation, or
 	// "" for none (the default: operators start the rotation when they choose).
 	KmsUserRotationSchedule string
+	// CloudHsmCliVersion and CloudHsmCliSha256 are the cloudhsm-cli version the client instance
+	// installs and its rpm's SHA256 checksum; both "" means the pair pinned in infra/hsmcluster.
+	CloudHsmCliVersion string
+	CloudHsmCliSha256  string
 }
 
 // Lookup returns the value stored under a key, or nil when there is none. It matches the shape of
@@ -79,6 +89,9 @@ var (
 	// regionRE accepts the shapes of every partition's region names: us-east-1, eu-central-2,
 	// us-gov-west-1, cn-north-1, ap-southeast-5, eusc-de-east-1.
 	regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+$`)
+	// cloudHsmCliVersionRE is a Client SDK 5 version, as in AWS's package names (cloudhsm-cli-5.17.0-1...).
+	cloudHsmCliVersionRE = regexp.MustCompile(`^5\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
+	sha256RE             = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // Read validates the context (ctx) and, for the environment, falls back to the environment variables
@@ -121,6 +134,10 @@ func Read(ctx, env Lookup) (Settings, error) {
 		errs = append(errs, err)
 	}
 	s.KmsUserRotationSchedule = schedule
+
+	if err := s.readCloudHsmCli(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return Settings{}, errors.Join(errs...)
 	}
@@ -143,6 +160,39 @@ func kmsUserRotationSchedule(ctx Lookup) (string, error) {
 		return "", fmt.Errorf("context %s: %w; %s", KeyKmsUserRotationSchedule, err, fix)
 	}
 	return expr, nil
+}
+
+// readCloudHsmCli reads KeyCloudHsmCliVersion and KeyCloudHsmCliSha256: both "" (the pinned
+// package) or a Client SDK 5 version with the SHA256 checksum of its package. One without the
+// other is refused: a new version needs its own checksum, and an old checksum would fail the install.
+func (s *Settings) readCloudHsmCli(ctx Lookup) error {
+	version, err := String(ctx, KeyCloudHsmCliVersion)
+	if err != nil {
+		return err
+	}
+	sum, err := String(ctx, KeyCloudHsmCliSha256)
+	if err != nil {
+		return err
+	}
+	const source = "AWS lists it next to the CloudHSM CLI rpm for Amazon Linux 2023 x86_64 on its Client SDK release pages, latest-releases.html and client-version-previous.html"
+	var errs []error
+	if version == "" && sum != "" {
+		errs = append(errs, fmt.Errorf("context %s and %s: a checksum without a version; set %s to the version the checksum belongs to, or leave both \"\" for the pinned version", KeyCloudHsmCliVersion, KeyCloudHsmCliSha256, KeyCloudHsmCliVersion))
+	}
+	if version != "" && sum == "" {
+		errs = append(errs, fmt.Errorf("context %s and %s: a version without a checksum; a new version needs its own: set %s to its SHA256 checksum (%s), or leave both \"\" for the pinned version", KeyCloudHsmCliVersion, KeyCloudHsmCliSha256, KeyCloudHsmCliSha256, source))
+	}
+	if version != "" && !cloudHsmCliVersionRE.MatchString(version) {
+		errs = append(errs, fmt.Errorf("context %s: %q is not a Client SDK 5 version; set one such as 5.17.0 (three numbers, starting with 5), or leave both keys \"\" for the pinned version", KeyCloudHsmCliVersion, version))
+	}
+	if sum != "" && !sha256RE.MatchString(sum) {
+		errs = append(errs, fmt.Errorf("context %s: %q is not a SHA256 checksum; set the 64 lowercase hex digits of the package's checksum (%s), or leave both keys \"\" for the pinned version", KeyCloudHsmCliSha256, sum, source))
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	s.CloudHsmCliVersion, s.CloudHsmCliSha256 = version, sum
+	return nil
 }
 
 // String returns the string stored under key with surrounding spaces removed, or "" when there is

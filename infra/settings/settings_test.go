@@ -6,6 +6,9 @@ import (
 	"testing"
 )
 
+// testSum is a well-formed SHA256 checksum (of no particular package).
+const testSum = "4f5a7e0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f"
+
 func TestRead(t *testing.T) {
 	cases := []struct {
 		name string
@@ -38,6 +41,10 @@ func TestRead(t *testing.T) {
 		{"kmsuser rotation in a monthly window", map[string]any{KeyKmsUserRotationSchedule: " cron(0 3 ? * SUN#1 *) "}, nil,
 			Settings{AlertEventSources: DefaultAlertEventSources, KmsUserRotationSchedule: "cron(0 3 ? * SUN#1 *)"}},
 		{"kmsuser rotation off", map[string]any{KeyKmsUserRotationSchedule: ""}, nil, Settings{AlertEventSources: DefaultAlertEventSources}},
+		{"cloudhsm-cli pinned by infra/hsmcluster", map[string]any{KeyCloudHsmCliVersion: "", KeyCloudHsmCliSha256: ""}, nil,
+			Settings{AlertEventSources: DefaultAlertEventSources}},
+		{"cloudhsm-cli version and checksum", map[string]any{KeyCloudHsmCliVersion: " 5.17.2 ", KeyCloudHsmCliSha256: testSum}, nil,
+			Settings{AlertEventSources: DefaultAlertEventSources, CloudHsmCliVersion: "5.17.2", CloudHsmCliSha256: testSum}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -82,6 +89,24 @@ func TestReadRefuses(t *testing.T) {
 		{"kmsuser rotation with both days", map[string]any{KeyKmsUserRotationSchedule: "cron(0 3 1 * MON *)"}, nil,
 			[]string{KeyKmsUserRotationSchedule, "cron(0 3 ? * SUN#1 *)"}},
 		{"kmsuser rotation not a string", map[string]any{KeyKmsUserRotationSchedule: 90.0}, nil, []string{KeyKmsUserRotationSchedule, "want a string"}},
+		{"cloudhsm-cli version alone", map[string]any{KeyCloudHsmCliVersion: "5.17.2"}, nil,
+			[]string{KeyCloudHsmCliVersion, KeyCloudHsmCliSha256, "a version without a checksum", "needs its own"}},
+		{"cloudhsm-cli version with cdk.json's empty checksum", map[string]any{KeyCloudHsmCliVersion: "5.17.2", KeyCloudHsmCliSha256: ""}, nil,
+			[]string{KeyCloudHsmCliSha256, "a version without a checksum"}},
+		{"cloudhsm-cli checksum alone", map[string]any{KeyCloudHsmCliSha256: testSum}, nil,
+			[]string{KeyCloudHsmCliVersion, "a checksum without a version"}},
+		{"cloudhsm-cli latest", map[string]any{KeyCloudHsmCliVersion: "latest", KeyCloudHsmCliSha256: testSum}, nil,
+			[]string{KeyCloudHsmCliVersion, `"latest" is not a Client SDK 5 version`, "5.17.0"}},
+		{"cloudhsm-cli Client SDK 3", map[string]any{KeyCloudHsmCliVersion: "3.4.4", KeyCloudHsmCliSha256: testSum}, nil,
+			[]string{KeyCloudHsmCliVersion, "not a Client SDK 5 version"}},
+		{"cloudhsm-cli version with a release", map[string]any{KeyCloudHsmCliVersion: "5.17.0-1", KeyCloudHsmCliSha256: testSum}, nil,
+			[]string{KeyCloudHsmCliVersion, "not a Client SDK 5 version"}},
+		{"cloudhsm-cli checksum in upper case", map[string]any{KeyCloudHsmCliVersion: "5.17.2", KeyCloudHsmCliSha256: strings.ToUpper(testSum)}, nil,
+			[]string{KeyCloudHsmCliSha256, "not a SHA256 checksum", "64 lowercase hex digits"}},
+		{"cloudhsm-cli checksum too short", map[string]any{KeyCloudHsmCliVersion: "5.17.2", KeyCloudHsmCliSha256: testSum[:63]}, nil,
+			[]string{KeyCloudHsmCliSha256, "not a SHA256 checksum"}},
+		{"cloudhsm-cli version not a string", map[string]any{KeyCloudHsmCliVersion: 5.17, KeyCloudHsmCliSha256: testSum}, nil,
+			[]string{KeyCloudHsmCliVersion, "want a string"}},
 		{"all problems at once", map[string]any{KeyAlertEmail: "nope", KeyAlertEventSources: []any{"x"}}, nil, []string{KeyAlertEmail, KeyAlertEventSources}},
 	}
 	for _, c := range cases {

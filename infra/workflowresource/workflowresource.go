@@ -5,8 +5,10 @@
 // entry (service token), the safety net (an EventBridge rule on the request workflows' executions
 // ending FAILED, TIMED_OUT or ABORTED, with a dead-letter queue), alarms on the workflows' failures
 // and the safety net's dead letters, the customer-managed key for the
-// resource's secrets, its SSM documents, and the custom resource itself. infra/hsmcluster and
-// infra/keystore add only what is theirs (properties, a client role's policy, a schedule).
+// resource's secrets, its SSM documents, and the custom resource itself. Given an alert relay
+// (Props.AlertRelay), every workflow's executions that end without success also go to it, and its
+// role may read their histories. infra/hsmcluster and infra/keystore add only what is theirs
+// (properties, a client role's policy, a schedule).
 //
 // Least privilege: one role per function; a grant on "*" or on an ARN pattern carries the
 // definition's reason as a cdk-nag suppression that names exactly its findings.
@@ -24,6 +26,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -61,6 +64,13 @@ type Props struct {
 	LogRetention awslogs.RetentionDays
 	// AlarmTopic, when set, is notified by every alarm (and when it clears).
 	AlarmTopic awssns.ITopic
+	// AlertRelay, when set, is sent each workflow's executions that end FAILED, TIMED_OUT or
+	// ABORTED (all the workflows, not only the request ones the safety net answers for; the
+	// WorkflowAlertsRule, dead-lettering to the safety net's queue), and its role may read those
+	// executions' histories (states:GetExecutionHistory, to name the state that failed), nothing
+	// else. The rule, the invoke permission and the role's policy are declared here, so the
+	// relay's stack (infra/alerts) does not reference this one.
+	AlertRelay awslambda.IFunction
 }
 
 // WorkflowResource is what was declared.
@@ -77,7 +87,23 @@ type WorkflowResource struct {
 	// Alarms watch the workflows (an execution failed, timed out or was aborted) and the safety
 	// net (a delivery dead-lettered: a request may be unanswered).
 	Alarms []awscloudwatch.Alarm
+	// AlertsRule and AlertRelayPolicy are declared when Props.AlertRelay is set: the rule that
+	// sends the workflows' failed executions to the relay, and the relay role's read of their
+	// histories.
+	AlertsRule       awsevents.Rule
+	AlertRelayPolicy awsiam.Policy
 }
+
+// Delivery settings of the rules' Lambda targets. EventBridge retries a delivery Lambda refuses
+// (throttling, a missing permission) with backoff until the attempts or the event's age run out,
+// then puts the event in the safety net's dead-letter queue. The safety net has two hours (its
+// answer is what CloudFormation waits for, up to the custom resource's ServiceTimeout); an alert
+// an hour late is better read in the queue, whose alarm notifies the alarm topic directly.
+const (
+	TargetRetryAttempts              = 20
+	SafetyNetMaxEventAgeHours        = 2
+	AlertRelayTargetMaxEventAgeHours = 1
+)
 
 // New declares the resource's parts directly under scope (so their logical ids are the scope's
 // children's), then the custom resource "Resource".
@@ -150,6 +176,11 @@ func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
 	}
 	w.Functions[def.Entry.Name], w.Functions[def.SafetyNet.Name] = w.Entry, w.SafetyNet
 	dlq := r.safetyNetRule(scope)
+	if p.AlertRelay != nil {
+		if err := r.alertRelay(scope, dlq); err != nil {
+			return nil, err
+		}
+	}
 	r.alarms(scope, dlq)
 
 	props := map[string]any{}
@@ -263,15 +294,19 @@ func (r *resolver) arns(ref resourcedef.Ref) (arns []*string, findings []string,
 		if !ok {
 			return nil, nil, fmt.Errorf("no %s workflow", ref.Arg)
 		}
-		// The machine's executions: arn:...:execution:<machine name>:<execution name>. The name is
-		// the machine's Name attribute, which cdk-nag prints as <LogicalId.Name>, so the
-		// suppression can name this exact finding.
-		logical := r.stack.GetLogicalId(sm.Node().DefaultChild().(awscdk.CfnElement))
-		resource := "execution:" + *sm.StateMachineName() + ":*"
-		finding := "Resource::" + nagsuppress.ARN(r.stack, "states", "execution:<"+*logical+".Name>:*")
-		return []*string{jsii.String(r.arn("states", resource))}, []string{finding}, nil
+		arn, finding := r.executions(sm)
+		return []*string{arn}, []string{finding}, nil
 	}
 	return nil, nil, fmt.Errorf("unknown ref kind %q", ref.Kind)
+}
+
+// executions is the ARN pattern of sm's executions, arn:...:execution:<machine name>:*, and the
+// cdk-nag finding its wildcard raises. The name is the machine's Name attribute, which cdk-nag
+// prints as <LogicalId.Name>, so a suppression can name this exact finding.
+func (r *resolver) executions(sm awsstepfunctions.StateMachine) (arn *string, finding string) {
+	logical := r.stack.GetLogicalId(sm.Node().DefaultChild().(awscdk.CfnElement))
+	arn = jsii.String(r.arn("states", "execution:"+*sm.StateMachineName()+":*"))
+	return arn, "Resource::" + nagsuppress.ARN(r.stack, "states", "execution:<"+*logical+".Name>:*")
 }
 
 // serviceRoleSuffix is the service-linked role's name after AWSServiceRoleFor.
@@ -438,15 +473,70 @@ func (r *resolver) safetyNetRule(scope constructs.Construct) awssqs.Queue {
 	})
 	rule.AddTarget(awseventstargets.NewLambdaFunction(r.w.SafetyNet.Function, &awseventstargets.LambdaFunctionProps{
 		DeadLetterQueue: dlq,
-		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
-		RetryAttempts:   jsii.Number(20),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(SafetyNetMaxEventAgeHours)),
+		RetryAttempts:   jsii.Number(TargetRetryAttempts),
 	}))
 	return dlq
 }
 
+// alertRelay sends every workflow's executions that ended without success to Props.AlertRelay,
+// whose deliveries that still fail go to the safety net's dead-letter queue, and lets the relay's
+// role read those executions' histories. Both are this stack's: the Lambda permission CDK adds for
+// the rule is placed with the rule, and the policy is attached to the relay's role by name.
+func (r *resolver) alertRelay(scope constructs.Construct, dlq awssqs.Queue) error {
+	def := r.p.Definition
+	relay := r.p.AlertRelay
+	if relay.Role() == nil {
+		return fmt.Errorf("%s: Props.AlertRelay has no role to grant the read of the workflows' histories", def.Type)
+	}
+	var machines, executions []*string
+	var findings []string
+	for _, wf := range def.Workflows {
+		sm := r.w.StateMachines[wf.Kind]
+		machines = append(machines, sm.StateMachineArn())
+		arn, finding := r.executions(sm)
+		executions = append(executions, arn)
+		findings = append(findings, finding)
+	}
+	r.w.AlertsRule = awsevents.NewRule(scope, jsii.String("WorkflowAlertsRule"), &awsevents.RuleProps{
+		Description: jsii.String("Strongroom " + def.Noun + " workflows that ended FAILED, TIMED_OUT or ABORTED, to the alert relay"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.states"),
+			DetailType: jsii.Strings("Step Functions Execution Status Change"),
+			Detail: &map[string]any{
+				"status":          []string{"FAILED", "TIMED_OUT", "ABORTED"},
+				"stateMachineArn": machines,
+			},
+		},
+	})
+	r.w.AlertsRule.AddTarget(awseventstargets.NewLambdaFunction(relay, &awseventstargets.LambdaFunctionProps{
+		DeadLetterQueue: dlq,
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(AlertRelayTargetMaxEventAgeHours)),
+		RetryAttempts:   jsii.Number(TargetRetryAttempts),
+	}))
+	policy := awsiam.NewPolicy(scope, jsii.String("WorkflowAlertsRelayPolicy"), &awsiam.PolicyProps{
+		Roles: &[]awsiam.IRole{relay.Role()},
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("states:GetExecutionHistory"), Resources: &executions,
+		})},
+	})
+	// An inline policy's name must be unique on its role, and CDK names it after its logical id,
+	// which leaves out the stack: two stacks with the same construct path would collide on the
+	// relay's role. The name from the whole path (stack included) cannot.
+	policy.Node().DefaultChild().(awsiam.CfnPolicy).SetPolicyName(awscdk.Names_UniqueResourceName(policy,
+		&awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)}))
+	nagsuppress.Add(policy, true, nagsuppress.Rule{
+		ID: "AwsSolutions-IAM5", AppliesTo: findings,
+		Reason: "states:GetExecutionHistory on the executions of this resource's workflows (execution:<machine name>:*): the alert relay reads the history of whichever execution failed, and execution names are chosen when each starts.",
+	})
+	r.w.AlertRelayPolicy = policy
+	return nil
+}
+
 // alarms declares the resource's alarms: each workflow's failed, timed-out and aborted executions,
 // and the safety net's dead-letter queue. Any one means a person should look: a CloudFormation
-// request may have failed, or, for the queue, may be waiting for its answer.
+// request may have failed, or, for the queue, may be waiting for its answer (or, with an alert
+// relay, a workflow's failure may not have been mailed).
 func (r *resolver) alarms(scope constructs.Construct, dlq awssqs.Queue) {
 	add := func(id, desc string, metric awscloudwatch.IMetric) {
 		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
@@ -478,7 +568,10 @@ func (r *resolver) alarms(scope constructs.Construct, dlq awssqs.Queue) {
 				Period: awscdk.Duration_Minutes(jsii.Number(5)),
 			}))
 	}
-	add("SafetyNetDeadLetterAlarm",
-		fmt.Sprintf("Strongroom %s safety net: a delivery was dead-lettered, so a CloudFormation request may be waiting for its answer", def.Type),
+	deadLetter := fmt.Sprintf("Strongroom %s safety net: a delivery was dead-lettered, so a CloudFormation request may be waiting for its answer", def.Type)
+	if r.p.AlertRelay != nil {
+		deadLetter = fmt.Sprintf("Strongroom %s: a delivery to the safety net or the alert relay was dead-lettered, so a CloudFormation request may be waiting for its answer, or a workflow failure alert may not have been mailed", def.Type)
+	}
+	add("SafetyNetDeadLetterAlarm", deadLetter,
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
 }

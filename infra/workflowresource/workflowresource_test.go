@@ -2,13 +2,16 @@ package workflowresource_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/strongroom/strongroom/infra/templatetest"
@@ -162,4 +165,126 @@ func TestRefusesABadDefinition(t *testing.T) {
 	if _, err := workflowresource.New(stack, workflowresource.Props{Definition: &bad}); err == nil || !strings.Contains(err.Error(), "no Update workflow") {
 		t.Fatalf("err = %v; want the missing Update workflow named", err)
 	}
+}
+
+// TestAlertRelay: with Props.AlertRelay (a function of another stack, as the alerts stack's relay
+// is), every workflow's executions that end without success go to the relay, dead-lettering to the
+// safety net's queue, and the relay's role may read exactly those executions' histories; the grant
+// and the rule are the resource's stack's, so the relay's stack references nothing of it.
+func TestAlertRelay(t *testing.T) {
+	for _, def := range []*resourcedef.Resource{resourcedef.Cluster, resourcedef.KeyStore} {
+		t.Run(def.Type, func(t *testing.T) {
+			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+			alerts := awscdk.NewStack(app, jsii.String("Alerts"), nil)
+			relay := awslambda.NewFunction(alerts, jsii.String("Relay"), &awslambda.FunctionProps{
+				Runtime: awslambda.Runtime_PYTHON_3_12(), Handler: jsii.String("index.handler"), Code: awslambda.Code_FromInline(jsii.String("def handler(e, c): pass")),
+			})
+			stack := awscdk.NewStack(app, jsii.String("Test"), nil)
+			w, err := workflowresource.New(stack, workflowresource.Props{
+				Definition: def, SecretPrefix: "strongroom/Test/R", ClientInstanceID: jsii.String("i-0123456789abcdef0"), VpcID: jsii.String("vpc-0123456789abcdef0"),
+				Inputs: map[string][]*string{
+					resourcedef.InputCACertificateSecret: {jsii.String("arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf")},
+					resourcedef.InputClusterSecretsKeys:  {jsii.String("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")},
+				},
+				AlertRelay: relay,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmpl, err := templatetest.JSON(assertions.Template_FromStack(stack, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			logical := func(c constructs.IConstruct) string {
+				return *awscdk.Stack_Of(c).GetLogicalId(c.Node().DefaultChild().(awscdk.CfnElement))
+			}
+			if w.AlertsRule == nil || w.AlertRelayPolicy == nil {
+				t.Fatal("AlertsRule or AlertRelayPolicy was not declared")
+			}
+			// The relay's ARN and its role's name come from the alerts stack's exports.
+			alertsTmpl, err := templatetest.JSON(assertions.Template_FromStack(alerts, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			imported := func(value any) any {
+				for _, o := range alertsTmpl["Outputs"].(map[string]any) {
+					om := o.(map[string]any)
+					if reflect.DeepEqual(om["Value"], value) {
+						return map[string]any{"Fn::ImportValue": om["Export"].(map[string]any)["Name"]}
+					}
+				}
+				t.Fatalf("the alerts stack exports no %v", value)
+				return nil
+			}
+			relayArn := imported(map[string]any{"Fn::GetAtt": []any{logical(relay), "Arn"}})
+			relayRole := imported(map[string]any{"Ref": logical(relay.Role())})
+
+			var machines, executions []any
+			for _, wf := range def.Workflows {
+				sm := logical(w.StateMachines[wf.Kind])
+				machines = append(machines, map[string]any{"Ref": sm})
+				executions = append(executions, map[string]any{"Fn::Join": []any{"", []any{
+					"arn:", map[string]any{"Ref": "AWS::Partition"}, ":states:", map[string]any{"Ref": "AWS::Region"}, ":",
+					map[string]any{"Ref": "AWS::AccountId"}, ":execution:", map[string]any{"Fn::GetAtt": []any{sm, "Name"}}, ":*",
+				}}})
+			}
+			if len(machines) != len(templatetest.Resources(tmpl, "AWS::StepFunctions::StateMachine")) {
+				t.Fatalf("the rule would name %d of the stack's state machines", len(machines))
+			}
+			rule := templatetest.Properties(t, tmpl, logical(w.AlertsRule))
+			wantPattern := map[string]any{
+				"source": []any{"aws.states"}, "detail-type": []any{"Step Functions Execution Status Change"},
+				"detail": map[string]any{"status": []any{"FAILED", "TIMED_OUT", "ABORTED"}, "stateMachineArn": machines},
+			}
+			if !reflect.DeepEqual(rule["EventPattern"], normalize(wantPattern)) {
+				t.Errorf("pattern %v\nwant %v", rule["EventPattern"], wantPattern)
+			}
+			dlq, _ := templatetest.Only(t, tmpl, "AWS::SQS::Queue", "SafetyNetDLQ")
+			wantTargets := []any{map[string]any{
+				"Arn": relayArn, "Id": "Target0",
+				"DeadLetterConfig": map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}}},
+				"RetryPolicy": map[string]any{
+					"MaximumEventAgeInSeconds": float64(workflowresource.AlertRelayTargetMaxEventAgeHours * 3600),
+					"MaximumRetryAttempts":     float64(workflowresource.TargetRetryAttempts),
+				},
+			}}
+			if !reflect.DeepEqual(rule["Targets"], normalize(wantTargets)) {
+				t.Errorf("targets %v\nwant %v", rule["Targets"], wantTargets)
+			}
+			// EventBridge may invoke the relay for this rule only; the permission is this stack's.
+			templatetest.Has(t, assertions.Template_FromStack(stack, nil), "AWS::Lambda::Permission", map[string]any{
+				"Action": "lambda:InvokeFunction", "FunctionName": relayArn, "Principal": "events.amazonaws.com",
+				"SourceArn": map[string]any{"Fn::GetAtt": []any{logical(w.AlertsRule), "Arn"}},
+			})
+
+			policy := templatetest.Properties(t, tmpl, logical(w.AlertRelayPolicy))
+			wantStatements := []any{map[string]any{"Effect": "Allow", "Action": "states:GetExecutionHistory", "Resource": executions}}
+			if got := policy["PolicyDocument"].(map[string]any)["Statement"]; !reflect.DeepEqual(got, normalize(wantStatements)) {
+				g, _ := json.MarshalIndent(got, "", " ")
+				t.Errorf("relay policy statements:\n%s\nwant exactly GetExecutionHistory on %d machines' executions", g, len(executions))
+			}
+			if got := policy["Roles"]; !reflect.DeepEqual(got, normalize([]any{relayRole})) {
+				t.Errorf("relay policy attached to %v; want the relay's role only (%v)", got, relayRole)
+			}
+			if name, _ := policy["PolicyName"].(string); !strings.HasPrefix(name, "Test") || len(name) > 128 {
+				t.Errorf("policy name %q; want one from its whole path, stack included", name)
+			}
+			// The alerts stack gains exports only: no resource of it names this stack.
+			if b, _ := json.Marshal(alertsTmpl["Resources"]); strings.Contains(string(b), "Test") {
+				t.Errorf("the relay's stack references the resource's stack: %s", b)
+			}
+			_, alarm := templatetest.Only(t, tmpl, "AWS::CloudWatch::Alarm", "SafetyNetDeadLetterAlarm")
+			if d, _ := alarm["AlarmDescription"].(string); !strings.Contains(d, "workflow failure alert may not have been mailed") {
+				t.Errorf("dead-letter alarm %q does not say an alert may be lost", d)
+			}
+		})
+	}
+}
+
+// normalize round-trips through JSON so Go literals and decoded template values compare equal.
+func normalize(v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/strongroom/strongroom/pkg/customerca"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
