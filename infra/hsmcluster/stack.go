@@ -3,7 +3,6 @@ package hsmcluster
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/strongroom/strongroom/infra/nagsuppress"
+	"github.com/strongroom/strongroom/infra/settings"
 )
 
 // The cloudhsm-cli package the client instance installs: AWS CloudHSM Client SDK 5 for Amazon
@@ -26,12 +26,6 @@ import (
 const (
 	DefaultCloudHsmCliVersion = "5.17.0"
 	DefaultCloudHsmCliSha256  = "0a9de06b3f15d38f3aa02dd0288d3a9ad41f525f692f539664168b9e6b95e18d"
-)
-
-var (
-	// cloudHsmCliVersionRE is a Client SDK 5 version; the package URL is built from it.
-	cloudHsmCliVersionRE = regexp.MustCompile(`^5\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
-	sha256RE             = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // ClientPackageURL is where AWS publishes the cloudhsm-cli rpm of a Client SDK 5 version for
@@ -51,10 +45,10 @@ func CheckClientPackage(version, sha256 string) error {
 	if version == "" || sha256 == "" {
 		return fmt.Errorf("CloudHsmCliVersion %q and CloudHsmCliSha256 %q: set both (each version has its own checksum, listed on AWS's Client SDK release pages), or neither for %s", version, sha256, DefaultCloudHsmCliVersion)
 	}
-	if !cloudHsmCliVersionRE.MatchString(version) {
+	if !settings.IsCloudHsmCliVersion(version) {
 		return fmt.Errorf("CloudHsmCliVersion %q is not a Client SDK 5 version; use one such as %s", version, DefaultCloudHsmCliVersion)
 	}
-	if !sha256RE.MatchString(sha256) {
+	if !settings.IsSHA256(sha256) {
 		return fmt.Errorf("CloudHsmCliSha256 %q is not a SHA256 checksum; use the 64 lowercase hex digits AWS lists for the CloudHSM CLI rpm of %s (Amazon Linux 2023, x86_64)", sha256, version)
 	}
 	return nil

@@ -162,6 +162,13 @@ func kmsUserRotationSchedule(ctx Lookup) (string, error) {
 	return expr, nil
 }
 
+// IsCloudHsmCliVersion reports whether v is a Client SDK 5 version (5.N.N), the form of the
+// cloudhsm-cli package names this app builds URLs from. infra/hsmcluster checks its props with it.
+func IsCloudHsmCliVersion(v string) bool { return cloudHsmCliVersionRE.MatchString(v) }
+
+// IsSHA256 reports whether s is a SHA256 checksum as AWS lists them: 64 lowercase hex digits.
+func IsSHA256(s string) bool { return sha256RE.MatchString(s) }
+
 // readCloudHsmCli reads KeyCloudHsmCliVersion and KeyCloudHsmCliSha256: both "" (the pinned
 // package) or a Client SDK 5 version with the SHA256 checksum of its package. One without the
 // other is refused: a new version needs its own checksum, and an old checksum would fail the install.
@@ -182,10 +189,10 @@ func (s *Settings) readCloudHsmCli(ctx Lookup) error {
 	if version != "" && sum == "" {
 		errs = append(errs, fmt.Errorf("context %s and %s: a version without a checksum; a new version needs its own: set %s to its SHA256 checksum (%s), or leave both \"\" for the pinned version", KeyCloudHsmCliVersion, KeyCloudHsmCliSha256, KeyCloudHsmCliSha256, source))
 	}
-	if version != "" && !cloudHsmCliVersionRE.MatchString(version) {
+	if version != "" && !IsCloudHsmCliVersion(version) {
 		errs = append(errs, fmt.Errorf("context %s: %q is not a Client SDK 5 version; set one such as 5.17.0 (three numbers, starting with 5), or leave both keys \"\" for the pinned version", KeyCloudHsmCliVersion, version))
 	}
-	if sum != "" && !sha256RE.MatchString(sum) {
+	if sum != "" && !IsSHA256(sum) {
 		errs = append(errs, fmt.Errorf("context %s: %q is not a SHA256 checksum; set the 64 lowercase hex digits of the package's checksum (%s), or leave both keys \"\" for the pinned version", KeyCloudHsmCliSha256, sum, source))
 	}
 	if len(errs) > 0 {

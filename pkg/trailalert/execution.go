@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // The EventBridge event Step Functions sends when an execution's status changes
@@ -16,16 +17,6 @@ import (
 const (
 	DetailTypeExecutionStatusChange = "Step Functions Execution Status Change"
 	SourceStepFunctions             = "aws.states"
-)
-
-// Execution statuses (the detail's status).
-const (
-	StatusRunning        = "RUNNING"
-	StatusSucceeded      = "SUCCEEDED"
-	StatusFailed         = "FAILED"
-	StatusTimedOut       = "TIMED_OUT"
-	StatusAborted        = "ABORTED"
-	StatusPendingRedrive = "PENDING_REDRIVE"
 )
 
 // ErrNoAlert: a well-formed event that by design produces no alert, such as an execution that is
@@ -114,14 +105,16 @@ func ParseExecution(raw []byte) (*ExecutionEvent, error) {
 	if d.ExecutionARN == "" {
 		return nil, fmt.Errorf("%w: detail.executionArn", ErrMissingField)
 	}
-	switch d.Status {
+	switch sfntypes.ExecutionStatus(d.Status) {
 	case "":
 		return nil, fmt.Errorf("%w: detail.status", ErrMissingField)
-	case StatusFailed, StatusTimedOut, StatusAborted:
-	case StatusRunning, StatusSucceeded, StatusPendingRedrive:
-		return nil, fmt.Errorf("%w: execution status %s (only %s, %s and %s are alerts)", ErrNoAlert, d.Status, StatusFailed, StatusTimedOut, StatusAborted)
+	case sfntypes.ExecutionStatusFailed, sfntypes.ExecutionStatusTimedOut, sfntypes.ExecutionStatusAborted:
+	case sfntypes.ExecutionStatusRunning, sfntypes.ExecutionStatusSucceeded, sfntypes.ExecutionStatusPendingRedrive:
+		return nil, fmt.Errorf("%w: execution status %s (only %s, %s and %s are alerts)", ErrNoAlert, d.Status,
+			sfntypes.ExecutionStatusFailed, sfntypes.ExecutionStatusTimedOut, sfntypes.ExecutionStatusAborted)
 	default:
-		return nil, fmt.Errorf("%w: detail.status is not an execution status (want %s, %s or %s for an alert)", ErrInvalidField, StatusFailed, StatusTimedOut, StatusAborted)
+		return nil, fmt.Errorf("%w: detail.status is not an execution status (want %s, %s or %s for an alert)", ErrInvalidField,
+			sfntypes.ExecutionStatusFailed, sfntypes.ExecutionStatusTimedOut, sfntypes.ExecutionStatusAborted)
 	}
 	if ev.Account() == "" {
 		return nil, fmt.Errorf("%w: account (neither account nor detail.executionArn names one)", ErrMissingField)
@@ -156,13 +149,13 @@ func (e *ExecutionEvent) Region() string {
 func (e *ExecutionEvent) EventName() string { return executionEventName(e.Detail.Status) }
 
 func executionEventName(status string) string {
-	switch status {
-	case StatusFailed:
-		return "ExecutionFailed"
-	case StatusTimedOut:
-		return "ExecutionTimedOut"
-	case StatusAborted:
-		return "ExecutionAborted"
+	switch sfntypes.ExecutionStatus(status) {
+	case sfntypes.ExecutionStatusFailed:
+		return string(sfntypes.HistoryEventTypeExecutionFailed)
+	case sfntypes.ExecutionStatusTimedOut:
+		return string(sfntypes.HistoryEventTypeExecutionTimedOut)
+	case sfntypes.ExecutionStatusAborted:
+		return string(sfntypes.HistoryEventTypeExecutionAborted)
 	}
 	return "Execution"
 }
