@@ -23,8 +23,9 @@ import (
 )
 
 // Lambda's prices and CPU rule the relay's cost estimate uses: AWS Lambda pricing for US East
-// (N. Virginia), Arm (the relay's architecture), first pricing tier, as listed on
-// https://aws.amazon.com/lambda/pricing/ (read 2026-12); and Lambda's rule that a function gets
+// (N. Virginia), Arm (the relay's architecture), first pricing tier, as published for
+// https://aws.amazon.com/lambda/pricing/ (checked 2026-12 against copies of that table; no network
+// here reaches AWS's page itself); and Lambda's rule that a function gets
 // CPU in proportion to its memory, one full vCPU at 1,769 MB (AWS Lambda Developer Guide,
 // "Configuring Lambda function memory").
 const (
@@ -98,7 +99,7 @@ func BenchmarkRelayCost(b *testing.B) {
 		"monthly at %d events a day (%d days): %.0f M invocations\n"+
 		"  requests  $%.2f   compute $%.2f (billed %.0f ms each)   total $%.2f\n"+
 		"  not included: the SNS Publish round trip Lambda also bills ($%.2f a month per 10 ms of it),\n"+
-		"  SNS's own publish and e-mail charges, CloudTrail and EventBridge (prices: us-east-1 Arm, read 2026-12)",
+		"  SNS's own publish and e-mail charges, CloudTrail and EventBridge (prices: us-east-1 Arm, as published in 2026-12)",
 		len(per), len(names), p50.Seconds()*1000, p99.Seconds()*1000,
 		arch, memoryMB, scale, ms(lambdaP50), ms(lambdaP99),
 		eventsPerDay, daysPerMonth, events/1e6, requests, compute, billedMS, requests+compute, per10ms)
