@@ -28,6 +28,7 @@ type deployed struct {
 	pkg, stack, logicalID string
 	env                   []string
 	bin                   string
+	props                 map[string]any // the function's Properties in its template
 }
 
 // BenchmarkColdStarts measures, for every function the synthesized stacks in cdk.out deploy
@@ -161,7 +162,7 @@ func deployedFunctions(cdkOut, buildDir, spare string, fill []byte) ([]deployed,
 			if err != nil {
 				return nil, fmt.Errorf("%s %s environment: %w", stack, id, err)
 			}
-			fn := deployed{pkg: pkg, stack: stack, logicalID: id, env: []string{"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=example"}}
+			fn := deployed{pkg: pkg, stack: stack, logicalID: id, props: r.Properties, env: []string{"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=example"}}
 			if m, ok := vars.(map[string]any); ok {
 				vs, _ := m["Variables"].(map[string]any)
 				for k, v := range vs {

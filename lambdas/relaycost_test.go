@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/strongroom/strongroom/pkg/sandbox/cfntemplate"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/stacktest"
 	"github.com/strongroom/strongroom/pkg/trailalert"
 	"github.com/strongroom/strongroom/pkg/trailalert/trailalerttest"
@@ -82,17 +81,20 @@ func BenchmarkRelayCost(b *testing.B) {
 	}
 	b.StopTimer()
 	slices.Sort(per)
+	if b.N < len(names) { // the calibration run: too few events for percentiles worth printing
+		return
+	}
 	p50, p99 := per[len(per)/2], per[min(len(per)-1, len(per)*99/100)]
 	scale := math.Max(1, lambdaMBPerVCPU/memoryMB)
 	lambdaP50, lambdaP99 := scaled(p50, scale), scaled(p99, scale)
 	billedMS := math.Ceil(ms(lambdaP50)) // Lambda bills duration in 1 ms steps
 	events := float64(eventsPerDay * daysPerMonth)
-	compute := events * billedMS / 1000 * memoryMB / 1024 * lambdaArmUSDPerGBSecond
-	requests := events / 1e6 * lambdaUSDPerMillionReqs
-	per10ms := events * 10.0 / 1000 * memoryMB / 1024 * lambdaArmUSDPerGBSecond
-	if b.N < len(names) { // the calibration run: too few events for percentiles worth printing
-		return
+	// durationUSD is a month's duration charge when every invocation runs msEach.
+	durationUSD := func(msEach float64) float64 {
+		return events * msEach / 1000 * memoryMB / 1024 * lambdaArmUSDPerGBSecond
 	}
+	compute, per10ms := durationUSD(billedMS), durationUSD(10)
+	requests := events / 1e6 * lambdaUSDPerMillionReqs
 	b.Logf("\nrelay per event over %d handler runs (%d recorded events), SNS Publish excluded:\n"+
 		"  here, one core:         median %7.3f ms   p99 %7.3f ms\n"+
 		"  on Lambda (%s, %.0f MB, %.1fx less CPU than one vCPU): median %.2f ms   p99 %.2f ms\n"+
@@ -126,17 +128,12 @@ func relayMemory(b *testing.B) (float64, string) {
 		if fn.pkg != "trailrelay" {
 			continue
 		}
-		t, err := cfntemplate.Load(filepath.Join(root, "cdk.out", fn.stack+".template.json"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		props := t.Resources[fn.logicalID].Properties
-		mem, ok := props["MemorySize"].(float64)
+		mem, ok := fn.props["MemorySize"].(float64)
 		if !ok {
 			mem = 128 // CloudFormation's default when the template leaves it out
 		}
 		arch := "x86_64"
-		if a, ok := props["Architectures"].([]any); ok && len(a) == 1 {
+		if a, ok := fn.props["Architectures"].([]any); ok && len(a) == 1 {
 			arch = fmt.Sprint(a[0])
 		}
 		if arch != "arm64" {
