@@ -51,7 +51,7 @@ var commandFlags = map[string][]string{
 	"help":            nil,
 	"nag-report":      {"suppressed"},
 	"sandbox":         {"addr", "scale", "v"},
-	"sandbox fault":   {"addr", "clear", "code", "count", "kind", "latency", "list", "message", "operation", "p", "service", "status"},
+	"sandbox fault":   {"addr", "caller", "clear", "code", "count", "kind", "latency", "list", "message", "operation", "p", "service", "skip", "status"},
 	"sandbox records": {"addr", "operation", "service"},
 	"version":         nil,
 }

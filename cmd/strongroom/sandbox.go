@@ -91,8 +91,10 @@ func runSandboxFault(ctx context.Context, args []string) error {
 	}, `
 Add a fault rule to a running sandbox: calls matching -service and -operation fail with the service's
 throttling exception (-kind throttle), its internal-failure exception (internal) or the exception
-named by -code (error), or are delayed by -latency of sandbox time (latency). -count and -p limit
-which matching calls it applies to. It prints the new rule's id as JSON.
+named by -code (error), or are delayed by -latency of sandbox time (latency). -caller aims it at the
+calls of one Lambda function (each signs with credentials of its own); -skip lets the first N
+matching calls pass; -count and -p limit which matching calls it applies to after that. It prints
+the new rule's id as JSON.
 -list prints the rules with their hit counts, as JSON; -clear removes every rule.`)
 	addr := fs.String("addr", sandbox.DefaultAddr, "the running sandbox")
 	var f sandbox.Fault
@@ -103,6 +105,8 @@ which matching calls it applies to. It prints the new rule's id as JSON.
 	fs.StringVar(&f.Message, "message", "", "exception message, for -kind error")
 	fs.IntVar(&f.Status, "status", 0, "HTTP status 400-599, for -kind error (0 means 400)")
 	latency := fs.Duration("latency", 0, "sandbox-time delay, for -kind latency (required there), for example 5s")
+	fs.StringVar(&f.Caller, "caller", "", "only calls made by this Lambda function, for example strongroom-e2e-cluster-check (default: any caller)")
+	fs.IntVar(&f.Skip, "skip", 0, "let the first N matching calls pass before the rule applies")
 	fs.IntVar(&f.Count, "count", 0, "apply to the next N matching calls (0: no limit)")
 	fs.Float64Var(&f.Probability, "p", 0, "apply to each matching call with this probability, 0 to 1 (0: always)")
 	list := fs.Bool("list", false, "list the rules instead")

@@ -31,12 +31,12 @@ func TestSandboxFaultCommand(t *testing.T) {
 	if err := runSandbox(ctx, []string{"fault", "-addr", env.URL, "-service", "kms", "-operation", "CreateKey", "-kind", "throttle", "-count", "2"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := runSandbox(ctx, []string{"fault", "-addr", env.URL, "-service", "sts", "-kind", "latency", "-latency", "3s", "-p", "0.5"}); err != nil {
+	if err := runSandbox(ctx, []string{"fault", "-addr", env.URL, "-service", "sts", "-kind", "latency", "-latency", "3s", "-p", "0.5", "-caller", "fn-a", "-skip", "1"}); err != nil {
 		t.Fatal(err)
 	}
 	got := env.Faults.List()
 	if len(got) != 2 || got[0].Service != "kms" || got[0].Operation != "CreateKey" || got[0].Kind != sandbox.FaultThrottle || got[0].Count != 2 ||
-		got[1].Latency != sandbox.Duration(3*time.Second) || got[1].Probability != 0.5 {
+		got[1].Latency != sandbox.Duration(3*time.Second) || got[1].Probability != 0.5 || got[1].Caller != "fn-a" || got[1].Skip != 1 {
 		t.Fatalf("rules = %+v", got)
 	}
 	out.Reset()

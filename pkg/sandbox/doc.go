@@ -35,6 +35,11 @@
 // ones marked Internal; Recorder.Scan and Sandbox.SecretLeaks look for secret values in all
 // recorded bytes, function logs and environments.
 //
+// Each Lambda function's processes get session credentials of their own
+// (Server.FunctionCredentials), as Lambda gives a function its execution role's, so every call a
+// function signs names it: Record.Caller, Call.Caller, and Fault.Caller, which aims a rule at one
+// function's calls whatever else runs at the time.
+//
 // Known differences from AWS (per service, see each package's doc):
 //   - signatures are not verified: a request must carry a SigV4 Authorization header
 //     (MissingAuthenticationTokenException 403 without one, IncompleteSignatureException 400 when

@@ -30,17 +30,30 @@ const (
 	FaultLatency FaultKind = "latency"
 )
 
-// Fault is one injection rule. It matches calls to Service and Operation ("*" or "" for any) (and,
-// from Go, that When accepts), lets the first Skip matching calls pass untouched, and then applies
-// to the next Count matching calls (0: no limit), each with Probability (0 or 1: always). Skip aims
-// a rule at the Nth call of an operation rather than its first: CallSites finds, from a recorded
-// run, the Skip that reaches a given function's first call of it, and When (Sandbox.Caller) aims
-// at one function's calls in a run whose call order varies.
+// Call is what a fault rule sees of a call as it arrives.
+type Call struct {
+	Service, Operation string
+	// Caller is the Lambda function whose sandbox-issued credentials signed the call
+	// (Server.FunctionCredentials); "" for any other caller (a test's or the CLI's static key, a
+	// pre-signed URL, a service calling another in-process).
+	Caller string
+}
+
+// Fault is one injection rule. It matches calls to Service and Operation ("*" or "" for any) made
+// by Caller (if set) (and, from Go, that When accepts), lets the first Skip matching calls pass
+// untouched, and then applies to the next Count matching calls (0: no limit), each with
+// Probability (0 or 1: always). Skip aims a rule at the Nth call of an operation rather than its
+// first: CallSites finds, from a recorded run, the Skip that reaches a given function's first
+// call of it, and Caller or When (Sandbox.Caller) aims at one function's calls in a run whose call
+// order varies.
 type Fault struct {
-	ID        int       `json:"id,omitempty"`
-	Service   string    `json:"service"`
-	Operation string    `json:"operation,omitempty"`
-	Kind      FaultKind `json:"kind"`
+	ID        int    `json:"id,omitempty"`
+	Service   string `json:"service"`
+	Operation string `json:"operation,omitempty"`
+	// Caller, if set, names the Lambda function whose calls the rule matches: only calls signed
+	// with the credentials the sandbox gave that function (Call.Caller).
+	Caller string    `json:"caller,omitempty"`
+	Kind   FaultKind `json:"kind"`
 	// Code, Message and Status make the exception of a FaultError.
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -54,10 +67,11 @@ type Fault struct {
 	// rule affects, so Skip is an ordinal among the operation's calls; Probability does not draw
 	// for skipped calls.
 	Skip int `json:"skip,omitempty"`
-	// When, if set, must accept a call (its service and operation, asked as the call arrives) for
-	// the rule to match it at all; Skip then counts only the calls When accepts. It cannot be set
-	// through the admin API. Sandbox.Caller makes one that accepts the calls of one Lambda function.
-	When func(service, operation string) bool `json:"-"`
+	// When, if set, must accept a call (asked as the call arrives) for the rule to match it at
+	// all; Skip then counts only the calls When accepts. It cannot be set through the admin API.
+	// Sandbox.Caller makes one that accepts the calls of one Lambda function, including those
+	// its credentials do not name (a pre-signed URL, an invocation made on its behalf).
+	When func(Call) bool `json:"-"`
 	// Hits is how many calls the rule has affected so far; Skipped how many matching calls it has
 	// let pass because of Skip.
 	Hits    int `json:"hits"`
@@ -182,15 +196,18 @@ func (fs *Faults) List() []Fault {
 // skipping counts the call among its skipped ones, whichever rule applies to it, so a rule's Skip
 // is the ordinal of the call it starts with among all calls of its operation. When runs under
 // fs.mu: it must not call back into the fault table.
-func (fs *Faults) pick(service, op string, latency bool) *Fault {
+func (fs *Faults) pick(c Call, latency bool) *Fault {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	var picked *Fault
 	for _, r := range fs.rules {
-		if (r.Kind == FaultLatency) != latency || !matches(r.Service, service) || !matches(r.Operation, op) {
+		if (r.Kind == FaultLatency) != latency || !matches(r.Service, c.Service) || !matches(r.Operation, c.Operation) {
 			continue
 		}
-		if r.When != nil && !r.When(service, op) {
+		if r.Caller != "" && r.Caller != c.Caller {
+			continue
+		}
+		if r.When != nil && !r.When(c) {
 			continue
 		}
 		if r.Skipped < r.Skip {
@@ -291,19 +308,23 @@ func invocationEnd(r Record) (string, bool) {
 	return r.Path, true
 }
 
-// Callers attributes recorded calls to the Lambda functions that made them, by Seq. The sandbox
-// records a call when it answers it and an invocation when it ends, so a function's calls come
-// before its invocation's record: each call goes to the first invocation recorded after it whose
-// function may have made it. A lambda Invoke record (the invocation itself, or one an injected
-// fault refused) goes to the function invoked. A call no later invocation may have made (the
-// test's own calls, a function still running) is left out. records must be in Seq order, as
-// Recorder.Records returns them.
+// Callers attributes recorded calls to the Lambda functions that made them, by Seq. A lambda
+// Invoke record (the invocation itself, or one an injected fault refused) goes to the function
+// invoked. A call signed with a function's sandbox-issued credentials goes to that function
+// (Record.Caller). Any other call is placed from the order of records: the sandbox records a call
+// when it answers it and an invocation when it ends, so a function's calls come before its
+// invocation's record, and each goes to the first invocation recorded after it whose function may
+// have made it. A call no later invocation may have made (the test's own calls, a function still
+// running) is left out. records must be in Seq order, as Recorder.Records returns them.
 func Callers(records []Record, may MayCall) map[int]string {
 	out := map[int]string{}
 	var pending []Record
 	for _, r := range records {
 		if r.Service == "lambda" && r.Operation == "Invoke" && r.Path != "" {
 			out[r.Seq] = r.Path
+		} else if r.Caller != "" {
+			out[r.Seq] = r.Caller
+			continue
 		}
 		fn, ok := invocationEnd(r)
 		if !ok {
@@ -433,12 +454,18 @@ func (sb *Sandbox) RunningTasks() []string {
 func (sb *Sandbox) RunningExecutions() int { return len(sb.runningExecutions()) }
 
 // Caller returns a Fault.When that accepts only the calls function makes, judged as each call
-// arrives: a call is a running task's (RunningTasks) when that task's function may make it; a
+// arrives. A call signed with a function's sandbox-issued credentials is that function's
+// (Call.Caller). Any other call (a pre-signed URL, an invocation a service makes) is judged from
+// what runs: it is a running task's (RunningTasks) when that task's function may make it; a
 // call no running task may make is other's (for functions no workflow runs, such as a custom
 // resource's service token; other may be nil). A lambda Invoke is the invoked function's, since
 // the invoking task has just been scheduled.
-func (sb *Sandbox) Caller(function string, may MayCall, other func(service, operation string) string) func(service, operation string) bool {
-	return func(service, operation string) bool {
+func (sb *Sandbox) Caller(function string, may MayCall, other func(service, operation string) string) func(Call) bool {
+	return func(c Call) bool {
+		if c.Caller != "" && !(c.Service == "lambda" && c.Operation == "Invoke") {
+			return c.Caller == function
+		}
+		service, operation := c.Service, c.Operation
 		for _, fn := range sb.RunningTasks() {
 			if (service == "lambda" && operation == "Invoke") || may == nil || may(fn, service, operation) {
 				return fn == function

@@ -96,7 +96,7 @@ func TestFaultWhen(t *testing.T) {
 	var mu sync.Mutex
 	accept := false
 	set := func(v bool) { mu.Lock(); accept = v; mu.Unlock() }
-	when := func(service, op string) bool { mu.Lock(); defer mu.Unlock(); return accept }
+	when := func(sandbox.Call) bool { mu.Lock(); defer mu.Unlock(); return accept }
 	if _, err := env.Faults.Add(sandbox.Fault{Service: "sts", Kind: sandbox.FaultError, Code: "AccessDenied", Skip: 1, Count: 1, When: when}); err != nil {
 		t.Fatal(err)
 	}

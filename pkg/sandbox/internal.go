@@ -62,13 +62,14 @@ func (s *Server) callInternal(ctx context.Context, svc core.JSONService, op stri
 // returns an error rule's exception. kind names the rule kind that applied ("" for none).
 func (s *Server) injectInternal(ctx context.Context, svc any, service, op, protocol string) (*core.Error, string) {
 	kind := ""
-	if f := s.Faults.pick(service, op, true); f != nil {
+	at := Call{Service: service, Operation: op}
+	if f := s.Faults.pick(at, true); f != nil {
 		kind = string(f.Kind)
 		if err := s.Clock.Sleep(ctx, time.Duration(f.Latency)); err != nil {
 			return asCoreError(err), kind
 		}
 	}
-	if f := s.Faults.pick(service, op, false); f != nil {
+	if f := s.Faults.pick(at, false); f != nil {
 		return faultError(f, svc, service, protocol), string(f.Kind)
 	}
 	return nil, kind

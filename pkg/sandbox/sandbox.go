@@ -187,14 +187,18 @@ func (sb *Sandbox) SecretValues() []string {
 	return append(sb.SecretsManager.SecretValues(), sb.KMS.SecretValues()...)
 }
 
-// functionEnv is what every bootstrap executable gets so that its SDK clients reach this sandbox.
-func (sb *Sandbox) functionEnv() map[string]string {
+// functionEnv is what function's bootstrap executables get so that their SDK clients reach this
+// sandbox, with session credentials of the function's own (FunctionCredentials), as Lambda sets
+// its execution role's, so each call names its caller.
+func (sb *Sandbox) functionEnv(function string) map[string]string {
+	key, secret, token := sb.FunctionCredentials(function)
 	return map[string]string{
 		"AWS_ENDPOINT_URL":      sb.URL(),
 		"AWS_REGION":            sb.Region,
 		"AWS_DEFAULT_REGION":    sb.Region,
-		"AWS_ACCESS_KEY_ID":     AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY": SecretAccessKey,
+		"AWS_ACCESS_KEY_ID":     key,
+		"AWS_SECRET_ACCESS_KEY": secret,
+		"AWS_SESSION_TOKEN":     token,
 	}
 }
 

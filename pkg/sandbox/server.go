@@ -58,6 +58,8 @@ type Server struct {
 	listener net.Listener
 	done     chan struct{}
 	inflight atomic.Int64
+	// principals are the function credentials FunctionCredentials issued.
+	principals principals
 }
 
 // NewServer returns a server with no services registered.
@@ -197,7 +199,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	call := &call{s: s, w: w, r: r, body: body, id: core.NewUUID()}
+	call := &call{s: s, w: w, r: r, body: body, id: core.NewUUID(), caller: s.callerOf(r)}
 	s.mu.RLock()
 	var restSvc core.RESTService
 	var restOp string
@@ -234,6 +236,8 @@ type call struct {
 	operation string
 	protocol  string
 	injected  string
+	// caller is the Lambda function whose credentials signed the call, if any (callerOf).
+	caller string
 }
 
 // record stores the finished call.
@@ -241,7 +245,7 @@ func (c *call) record(status int, resp []byte, code string) {
 	c.s.Recorder.Add(Record{
 		Time: c.s.Clock.Now(), RequestID: c.id, Service: c.service, Operation: c.operation,
 		Protocol: c.protocol, Method: c.r.Method, Path: c.r.URL.Path, RequestBody: c.body,
-		Status: status, ResponseBody: resp, ErrorCode: code, Injected: c.injected,
+		Status: status, ResponseBody: resp, ErrorCode: code, Injected: c.injected, Caller: c.caller,
 	})
 	c.s.log.Debug("sandbox call", "service", c.service, "operation", c.operation, "status", status, "error_code", code, "request_id", c.id)
 }
@@ -262,13 +266,14 @@ func (c *call) writeRaw(status int, contentType string, body []byte, code string
 // applyFaults runs the latency and error rules for this call. A non-nil result is the injected
 // exception to answer with.
 func (c *call) applyFaults(svc any) *core.Error {
-	if f := c.s.Faults.pick(c.service, c.operation, true); f != nil {
+	at := Call{Service: c.service, Operation: c.operation, Caller: c.caller}
+	if f := c.s.Faults.pick(at, true); f != nil {
 		c.injected = string(f.Kind)
 		if err := c.s.Clock.Sleep(c.r.Context(), time.Duration(f.Latency)); err != nil {
 			return core.StatusErrorf(http.StatusInternalServerError, "RequestCanceled", "request canceled during injected latency")
 		}
 	}
-	if f := c.s.Faults.pick(c.service, c.operation, false); f != nil {
+	if f := c.s.Faults.pick(at, false); f != nil {
 		c.injected = string(f.Kind)
 		return faultError(f, svc, c.service, c.protocol)
 	}

@@ -44,7 +44,7 @@ type binary struct {
 func (b *binary) config() lambdaruntime.Config {
 	env := map[string]string{}
 	if b.svc.baseEnv != nil {
-		for k, v := range b.svc.baseEnv() {
+		for k, v := range b.svc.baseEnv(b.fn.name) {
 			env[k] = v
 		}
 	}

@@ -95,7 +95,7 @@ type Service struct {
 	history         []Invocation
 	observer        func(Invocation)
 	pending         sync.WaitGroup
-	baseEnv         func() map[string]string
+	baseEnv         func(function string) map[string]string
 	intercept       func(ctx context.Context, function string) error
 	closed          bool
 	asyncCtx        context.Context
@@ -108,9 +108,10 @@ type Config struct {
 	Region, Account string
 	// Observer, when set, sees every finished invocation (the sandbox records them).
 	Observer func(Invocation)
-	// BaseEnv returns the variables every bootstrap executable gets besides its own (the sandbox
-	// sets AWS_ENDPOINT_URL, AWS_REGION and static credentials). Called at each process start.
-	BaseEnv func() map[string]string
+	// BaseEnv returns the variables a function's bootstrap executables get besides its own (the
+	// sandbox sets AWS_ENDPOINT_URL, AWS_REGION and the function's credentials). Called with the
+	// function's name at each process start.
+	BaseEnv func(function string) map[string]string
 	// Intercept, when set, runs before each synchronous invocation made through the
 	// core.LambdaInvoker port (by Secrets Manager rotation or Step Functions tasks); a non-nil
 	// error (the sandbox's injected faults, such as TooManyRequestsException) is returned to the

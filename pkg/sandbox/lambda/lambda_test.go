@@ -14,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
+	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
@@ -243,6 +245,26 @@ func TestBootstrapBinary(t *testing.T) {
 	}
 	if n := env.Recorder.Count("sts", "GetCallerIdentity"); n != 1 {
 		t.Errorf("the function made %d STS calls through the sandbox, want 1", n)
+	}
+	// The function signs with credentials of its own, so its calls name it and a rule can aim
+	// at them alone: the test's own call (static key) passes, the function's is refused.
+	for _, r := range env.Recorder.Records("sts", "GetCallerIdentity") {
+		if r.Caller != "whoami" {
+			t.Errorf("the function's STS call was recorded with caller %q, want whoami", r.Caller)
+		}
+	}
+	if _, err := env.Faults.Add(sandbox.Fault{Service: "sts", Caller: "whoami", Kind: sandbox.FaultError, Code: "AccessDenied", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sts.NewFromConfig(env.NoRetryConfig()).GetCallerIdentity(ctx, nil); err != nil {
+		t.Errorf("the test's own call met the function's fault: %v", err)
+	}
+	out, err = client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("whoami"), Payload: []byte(`{}`)})
+	if err != nil || out.FunctionError == nil || !strings.Contains(string(out.Payload), "AccessDenied") {
+		t.Errorf("the function's call did not meet its fault: err %v payload %s", err, out.Payload)
+	}
+	if rules := env.Faults.List(); rules[len(rules)-1].Hits != 1 {
+		t.Errorf("the function's fault hit %d calls, want 1", rules[len(rules)-1].Hits)
 	}
 	out, err = client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("whoami"), Payload: []byte(`{"fail":"policy"}`)})
 	if err != nil {
