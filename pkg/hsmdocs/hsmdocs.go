@@ -1,20 +1,29 @@
 // Package hsmdocs holds the SSM Command documents that Strongroom runs on the CloudHSM client
 // instance (schemaVersion 2.2, aws:runShellScript, Linux): activate a cluster, and create,
 // delete or re-password a crypto user such as kmsuser. The CDK app creates AWS::SSM::Document
-// resources from Content; the sandbox's SSM recognises the same content and emulates its effect.
+// resources from Content; the sandbox's SSM runs the same scripts under bash on its emulated
+// client instance, against stand-ins of cloudhsm-cli and configure-cli (pkg/sandbox/hsmclient)
+// and the AWS CLI, exactly as written.
 //
 // Secrets never travel as parameters (SSM keeps command parameters in its history, and SSM
 // documents cannot reference secrets): parameters carry only ids, an HSM IP, a region, a user name
 // and Secrets Manager ARNs, each constrained by an allowedPattern that admits no shell
 // metacharacters, so the single-quoted substitutions in the scripts cannot be broken out of. The
 // scripts fetch secret values on the instance with `aws secretsmanager get-secret-value` into
-// shell variables, never echo them, run with tracing off, and hand credentials to cloudhsm-cli
-// through CLOUDHSM_ROLE/CLOUDHSM_PIN in that one command's environment. Every secret's
-// SecretString is the bare value: the password, or the PEM certificate.
+// shell variables, never echo them, and run with tracing off. The customer CA certificate is read
+// once per cluster and secret: the instance keeps it with a marker of where it came from (the
+// cluster's trust anchor cannot change), and each script reads the admin password only when it
+// acts as the admin. Every secret's SecretString is the
+// bare value: the password, or the PEM certificate.
 //
-// Known limit: cloudhsm-cli takes a new password only as --password (or from a terminal prompt),
-// so the new user password is on that process's command line on the instance while it runs, as in
-// AWS's own samples. The instance should be dedicated to Strongroom.
+// No password is ever on a process's command line (which `ps` shows to every user of the
+// instance) or in a process's environment: the scripts run cloudhsm-cli in interactive mode and
+// write its command lines (login --password, user create --password, cluster activate --password)
+// to its stdin from a bash here-string, which bash writes to a pipe or a private temporary file,
+// not to an argv. A password must therefore be one word; the scripts refuse a secret that is not
+// letters and digits only (Strongroom generates such passwords: pkg/hsmcluster/password). A
+// command's success is read from the CLI's JSON (every command must report "error_code": 0), and
+// a failure puts the CLI's own output on stderr, which the workflow's FAILED reason carries.
 package hsmdocs
 
 import (
@@ -28,8 +37,8 @@ import (
 	"github.com/strongroom/strongroom/pkg/lazyregexp"
 )
 
-// Document names. The CDK app may register the content under other names; Identify maps
-// content back to one of these.
+// Document names. The CDK app registers the content under names CloudFormation chooses; the
+// functions learn them from their environment (pkg/resourcedef).
 const (
 	ActivateCluster          = "Strongroom-ActivateCluster"
 	CreateCryptoUser         = "Strongroom-CreateCryptoUser"
@@ -122,12 +131,15 @@ func CheckValue(name, value string) error {
 }
 
 // prologue is shared by every script: strict mode, no tracing, private files, the CLI paths and
-// the helpers. CLOUDHSM_HOME exists so tests can point the paths at stubs; SSM runs the script as
-// root with /opt/cloudhsm.
+// the helpers. CLOUDHSM_HOME exists so a sandbox instance can root the client elsewhere; SSM runs
+// the script as root with /opt/cloudhsm.
 const prologue = `#!/bin/bash
 set -euo pipefail
 set +x
 umask 077
+# One failed read fails the whole workflow (a cluster create rolls back), so the AWS CLI retries a
+# throttled or failed call more than its default 3 attempts, with its standard backoff and jitter.
+export AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=8
 CLOUDHSM_HOME="${CLOUDHSM_HOME:-/opt/cloudhsm}"
 CLI="$CLOUDHSM_HOME/bin/cloudhsm-cli"
 CLUSTER_ID='{{ClusterId}}'
@@ -138,25 +150,63 @@ secret() {
   aws secretsmanager get-secret-value --region "$REGION" --secret-id "$1" --query SecretString --output text \
     || fail "cannot read secret $1 with the instance role"
 }
+# password reads the password secret $1 into the variable named $2. It must be one word of letters
+# and digits: it travels inside a cloudhsm-cli command line on stdin. The value is never printed.
+password() {
+  local value
+  value="$(secret "$1")" || exit 1
+  [[ "$value" =~ ^[A-Za-z0-9]+$ ]] || fail "secret $1 must hold a password of letters and digits only"
+  printf -v "$2" '%s' "$value"
+}
+# install_ca installs the customer CA certificate, the cluster's trust anchor, from its secret. The
+# anchor is fixed when the cluster is initialized, so a later document for the same cluster and
+# secret skips the read when the installed file is the one this instance wrote (the marker holds
+# the cluster, the secret ARN and the file's SHA-256): one Secrets Manager call less per document.
 install_ca() {
-  local tmp
+  local ca="$CLOUDHSM_HOME/etc/customerCA.crt" marker="$CLOUDHSM_HOME/etc/strongroom-ca.installed" tmp
+  if [[ -f "$marker" && -f "$ca" ]] &&
+    [[ "$(cat "$marker")" == "$CLUSTER_ID {{CustomerCaCertSecretArn}} $(sha256sum < "$ca" | cut -d ' ' -f 1)" ]]; then
+    echo "the customer CA certificate of cluster $CLUSTER_ID is installed at $ca"
+    return 0
+  fi
   tmp="$(mktemp)"
   secret '{{CustomerCaCertSecretArn}}' > "$tmp"
   grep -q -- '-----BEGIN CERTIFICATE-----' "$tmp" || { rm -f "$tmp"; fail "secret {{CustomerCaCertSecretArn}} is not a PEM certificate"; }
   mkdir -p "$CLOUDHSM_HOME/etc"
-  install -m 0644 "$tmp" "$CLOUDHSM_HOME/etc/customerCA.crt"
+  rm -f "$marker"
+  install -m 0644 "$tmp" "$ca"
   rm -f "$tmp"
-  echo "installed the customer CA certificate at $CLOUDHSM_HOME/etc/customerCA.crt"
+  printf '%s %s %s' "$CLUSTER_ID" '{{CustomerCaCertSecretArn}}' "$(sha256sum < "$ca" | cut -d ' ' -f 1)" > "$marker"
+  echo "installed the customer CA certificate at $ca"
 }
 configure() {
   "$CLOUDHSM_HOME/bin/configure-cli" -a "$HSM_IP" || fail "configure-cli -a $HSM_IP failed"
   echo "cloudhsm-cli configured for cluster $CLUSTER_ID at $HSM_IP"
 }
-# user_list prints cloudhsm-cli's user list without whitespace. The output is captured before it
-# is matched: grep -q in a pipeline could end it early and fail it under pipefail.
+# session runs cloudhsm-cli in interactive mode with the command lines in $1 (then quit) on its
+# stdin, so the passwords in them never reach a command line or an environment. It succeeds when
+# $2 commands reported "error_code": 0, printing the CLI's output; otherwise it prints that output
+# on one line to stderr (the CLI's own errors then reach the workflow's reason) and fails.
+session() {
+  local out
+  out="$("$CLI" interactive <<< "$1"$'\nquit')" || true
+  if [[ "$(grep -c '"error_code": 0' <<< "$out")" == "$2" ]]; then
+    printf '%s\n' "$out"
+    return 0
+  fi
+  printf 'cloudhsm-cli: %s\n' "$(tr -s ' \n' ' ' <<< "$out")" >&2
+  return 1
+}
+# as_user logs in as user $2 in role $1 with the password in the variable named $3, then runs the
+# command line $4, in one session.
+as_user() {
+  session "login --username $2 --role $1 --password ${!3}"$'\n'"$4" 2
+}
+# user_list prints cloudhsm-cli's user list (no login needed) without whitespace. The output is
+# captured before it is matched: grep -q in a pipeline could end it early and fail it under pipefail.
 user_list() {
   local users
-  users="$("$CLI" user list)" || fail "cloudhsm-cli user list failed"
+  users="$("$CLI" user list)" || { printf 'cloudhsm-cli: %s\n' "$(tr -s ' \n' ' ' <<< "$users")" >&2; fail "cloudhsm-cli user list failed"; }
   printf '%s' "$users" | tr -d ' \n\t'
 }
 user_exists() {
@@ -168,37 +218,38 @@ user_exists() {
 
 const activateScript = prologue + `install_ca
 configure
-ADMIN_PW="$(secret '{{AdminPasswordSecretArn}}')"
+password '{{AdminPasswordSecretArn}}' ADMIN_PW
 USERS="$(user_list)" || exit 1
 if [[ "$USERS" == *'"username":"admin","role":"admin"'* ]]; then
-  if CLOUDHSM_ROLE=admin CLOUDHSM_PIN="admin:$ADMIN_PW" "$CLI" user list > /dev/null; then
+  if as_user admin admin ADMIN_PW "user list" > /dev/null; then
     echo "cluster $CLUSTER_ID is already activated with this admin password"
     exit 0
   fi
   fail "cluster $CLUSTER_ID is already activated and the admin password in {{AdminPasswordSecretArn}} does not log in"
 fi
-"$CLI" cluster activate --password "$ADMIN_PW" || fail "cluster activate failed for $CLUSTER_ID"
+session "cluster activate --password $ADMIN_PW" 1 || fail "cluster activate failed for $CLUSTER_ID"
 echo "cluster $CLUSTER_ID activated"
 `
 
 // userPrologue starts the crypto-user scripts: the customer CA installed, cloudhsm-cli pointed at
-// the HSM, the user name as cloudhsm-cli stores it and the admin password.
+// the HSM and the user name as cloudhsm-cli stores it. Each script reads the admin password only
+// once it knows it needs it.
 const userPrologue = prologue + `install_ca
 configure
 USER_NAME="$(printf '%s' '{{UserName}}' | tr 'A-Z' 'a-z')" # cloudhsm-cli lower-cases user names
-ADMIN_PW="$(secret '{{AdminPasswordSecretArn}}')"
 `
 
-const createUserScript = userPrologue + `USER_PW="$(secret '{{UserPasswordSecretArn}}')"
+const createUserScript = userPrologue + `password '{{UserPasswordSecretArn}}' USER_PW
 if user_exists "$USER_NAME"; then
   # A retry of this same command finds the user it made: its password still logs in.
-  if CLOUDHSM_ROLE=crypto-user CLOUDHSM_PIN="$USER_NAME:$USER_PW" "$CLI" user list > /dev/null; then
+  if as_user crypto-user "$USER_NAME" USER_PW "user list" > /dev/null 2>&1; then
     echo "crypto user $USER_NAME already exists with the password in {{UserPasswordSecretArn}}"
     exit 0
   fi
   fail "crypto user $USER_NAME already exists in cluster $CLUSTER_ID"
 fi
-CLOUDHSM_ROLE=admin CLOUDHSM_PIN="admin:$ADMIN_PW" "$CLI" user create --username "$USER_NAME" --role crypto-user --password "$USER_PW" \
+password '{{AdminPasswordSecretArn}}' ADMIN_PW
+as_user admin admin ADMIN_PW "user create --username $USER_NAME --role crypto-user --password $USER_PW" \
   || fail "user create $USER_NAME failed"
 echo "crypto user $USER_NAME created"
 `
@@ -207,14 +258,16 @@ const deleteUserScript = userPrologue + `if ! user_exists "$USER_NAME"; then
   echo "crypto user $USER_NAME does not exist; nothing to delete"
   exit 0
 fi
-CLOUDHSM_ROLE=admin CLOUDHSM_PIN="admin:$ADMIN_PW" "$CLI" user delete --username "$USER_NAME" --role crypto-user \
+password '{{AdminPasswordSecretArn}}' ADMIN_PW
+as_user admin admin ADMIN_PW "user delete --username $USER_NAME --role crypto-user" \
   || fail "user delete $USER_NAME failed"
 echo "crypto user $USER_NAME deleted"
 `
 
-const changePasswordScript = userPrologue + `USER_PW="$(secret '{{UserPasswordSecretArn}}')"
+const changePasswordScript = userPrologue + `password '{{UserPasswordSecretArn}}' USER_PW
 user_exists "$USER_NAME" || fail "crypto user $USER_NAME does not exist in cluster $CLUSTER_ID"
-CLOUDHSM_ROLE=admin CLOUDHSM_PIN="admin:$ADMIN_PW" "$CLI" user change-password --username "$USER_NAME" --role crypto-user --password "$USER_PW" \
+password '{{AdminPasswordSecretArn}}' ADMIN_PW
+as_user admin admin ADMIN_PW "user change-password --username $USER_NAME --role crypto-user --password $USER_PW" \
   || fail "user change-password $USER_NAME failed"
 echo "password of crypto user $USER_NAME changed"
 `
@@ -248,6 +301,15 @@ var documents = map[string]Document{
 // Names lists the documents, sorted.
 func Names() []string { return slices.Sorted(maps.Keys(documents)) }
 
+// Contents maps every document's name to its content (Content), as a deployment registers them.
+func Contents() map[string]string {
+	out := map[string]string{}
+	for _, n := range Names() {
+		out[n], _ = Content(n)
+	}
+	return out
+}
+
 // Get returns a copy of the named document.
 func Get(name string) (Document, bool) {
 	d, ok := documents[name]
@@ -271,30 +333,6 @@ func Content(name string) (string, error) {
 		return "", fmt.Errorf("hsmdocs: encode %s: %w", name, err)
 	}
 	return string(b), nil
-}
-
-// Identify returns the name of the Strongroom document whose content equals content (compared
-// as JSON values, so formatting does not matter).
-func Identify(content string) (string, bool) {
-	var got any
-	if err := json.Unmarshal([]byte(content), &got); err != nil {
-		return "", false
-	}
-	for _, n := range Names() {
-		c, _ := Content(n)
-		var want any
-		_ = json.Unmarshal([]byte(c), &want)
-		if jsonEqual(got, want) {
-			return n, true
-		}
-	}
-	return "", false
-}
-
-func jsonEqual(a, b any) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
 }
 
 // CheckParameters validates values as SSM does before it runs a command: every parameter without
@@ -324,12 +362,20 @@ func (d Document) CheckParameters(values map[string]string) (map[string]string, 
 	return out, nil
 }
 
-// Script returns the step's shell script with {{Name}} replaced by values, as the SSM agent
-// renders it on the instance.
+// placeholder is a parameter reference in a document, as SSM reads it: {{Name}}, spaces allowed
+// inside the braces.
+var placeholder = lazyregexp.New(`\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}`)
+
+// Script returns the step's shell script (its runCommand lines joined) with each {{Name}} of a
+// parameter in values replaced by the value, as the SSM agent renders it on the instance; a
+// reference to no parameter is left as it is.
 func (d Document) Script(values map[string]string) string {
 	s := strings.Join(d.MainSteps[0].Inputs.RunCommand, "\n") + "\n"
-	for k, v := range values {
-		s = strings.ReplaceAll(s, "{{"+k+"}}", v)
-	}
-	return s
+	re := placeholder.Compiled()
+	return re.ReplaceAllStringFunc(s, func(ref string) string {
+		if v, ok := values[re.FindStringSubmatch(ref)[1]]; ok {
+			return v
+		}
+		return ref
+	})
 }

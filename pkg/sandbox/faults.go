@@ -33,9 +33,10 @@ const (
 // Call is what a fault rule sees of a call as it arrives.
 type Call struct {
 	Service, Operation string
-	// Caller is the Lambda function whose sandbox-issued credentials signed the call
-	// (Server.FunctionCredentials); "" for any other caller (a test's or the CLI's static key, a
-	// pre-signed URL, a service calling another in-process).
+	// Caller is the principal whose sandbox-issued credentials signed the call: a Lambda
+	// function's name (Server.FunctionCredentials) or a client instance's (InstancePrincipal); ""
+	// for any other caller (a test's or the CLI's static key, a pre-signed URL, a service calling
+	// another in-process).
 	Caller string
 }
 
@@ -50,8 +51,8 @@ type Fault struct {
 	ID        int    `json:"id,omitempty"`
 	Service   string `json:"service"`
 	Operation string `json:"operation,omitempty"`
-	// Caller, if set, names the Lambda function whose calls the rule matches: only calls signed
-	// with the credentials the sandbox gave that function (Call.Caller).
+	// Caller, if set, names the principal whose calls the rule matches (a Lambda function, or
+	// instance/<id>): only calls signed with the credentials the sandbox gave it (Call.Caller).
 	Caller string    `json:"caller,omitempty"`
 	Kind   FaultKind `json:"kind"`
 	// Code, Message and Status make the exception of a FaultError.

@@ -8,34 +8,51 @@ import (
 	"sync"
 )
 
-// principals maps the access key ids the sandbox issues to the Lambda function each names, so
-// a call tells who made it as a call to AWS does (the SigV4 credential's access key id names the
-// caller's session). Keys are derived from the function name, so a function keeps its key
-// across process starts and sandboxes; nothing here is a secret: signatures are not verified.
+// principals maps the access key ids the sandbox issues to the principal each names (a Lambda
+// function, the client instance's role session), so a call tells who made it as a call to AWS does
+// (the SigV4 credential's access key id names the caller's session). Keys are derived from the
+// principal's name, so it keeps its key across process starts and sandboxes; nothing here is a
+// secret: signatures are not verified.
 type principals struct {
 	mu    sync.RWMutex
 	byKey map[string]string
 }
 
+// InstancePrincipal is the principal name of the client instance id's role session, as its calls
+// carry it in Call.Caller and Record.Caller.
+func InstancePrincipal(id string) string { return instancePrefix + id }
+
+// IsInstancePrincipal reports whether principal names a client instance (InstancePrincipal).
+func IsInstancePrincipal(principal string) bool { return strings.HasPrefix(principal, instancePrefix) }
+
+const instancePrefix = "instance/"
+
 // FunctionCredentials returns the credentials the sandbox gives function's processes (as Lambda
 // gives a function its execution role's session) and remembers them, so calls signed with them
 // carry function as their Caller.
 func (s *Server) FunctionCredentials(function string) (keyID, secret, token string) {
-	sum := sha256.Sum256([]byte("strongroom-sandbox-function:" + function))
-	// ASIA marks temporary (session) credentials, as Lambda's are; 16 more characters make
-	// AWS's 20-character key id shape.
+	return s.Credentials(function)
+}
+
+// Credentials returns session credentials that name principal (a function name, or
+// InstancePrincipal's for an instance) and remembers them, so calls signed with them carry
+// principal as their Caller.
+func (s *Server) Credentials(principal string) (keyID, secret, token string) {
+	sum := sha256.Sum256([]byte("strongroom-sandbox-principal:" + principal))
+	// ASIA marks temporary (session) credentials, as Lambda's and an instance profile's are; 16
+	// more characters make AWS's 20-character key id shape.
 	keyID = "ASIA" + base32.StdEncoding.EncodeToString(sum[:])[:16]
 	s.principals.mu.Lock()
 	if s.principals.byKey == nil {
 		s.principals.byKey = map[string]string{}
 	}
-	s.principals.byKey[keyID] = function
+	s.principals.byKey[keyID] = principal
 	s.principals.mu.Unlock()
-	return keyID, "sandbox-function-secret-not-a-secret", "sandbox-session-" + keyID
+	return keyID, "sandbox-session-secret-not-a-secret", "sandbox-session-" + keyID
 }
 
-// callerOf names the Lambda function whose credentials signed r ("" for any other key: the
-// test's or the CLI's static key, a pre-signed URL another service issued).
+// callerOf names the principal whose sandbox-issued credentials signed r ("" for any other key:
+// the test's or the CLI's static key, a pre-signed URL another service issued).
 func (s *Server) callerOf(r *http.Request) string {
 	key := ""
 	if auth := r.Header.Get("Authorization"); auth != "" {

@@ -33,8 +33,8 @@ type Record struct {
 	// Injected names the fault rule kind that produced or delayed this answer, if any.
 	Injected string `json:"injected,omitempty"`
 	Internal bool   `json:"internal,omitempty"`
-	// Caller is the Lambda function whose sandbox-issued credentials signed the call
-	// (Server.FunctionCredentials); empty for other callers.
+	// Caller is the principal whose sandbox-issued credentials signed the call (Call.Caller);
+	// empty for other callers.
 	Caller string `json:"caller,omitempty"`
 }
 

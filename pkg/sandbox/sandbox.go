@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
@@ -94,10 +95,14 @@ func New(opts Options) *Sandbox {
 	sb.SNS = sns.New(srv.Clock, sns.WithRegion(srv.Region), sns.WithAccount(srv.Account))
 	srv.RegisterQuery(sb.SNS)
 
-	// The client instance's SSM agent reads secrets on the instance (SecretReader) and drives the
-	// emulated cluster with cloudhsm-cli.
-	sb.SSM = ssm.New(srv.Clock, sb.EC2, sb.SecretsManager, sb.CloudHSM, ssm.WithAccount(srv.Account))
+	// The client instance runs documents' scripts under bash: its AWS CLI reads secrets from this
+	// sandbox, its cloudhsm-cli (package hsmclient) drives the emulated cluster. Strongroom's
+	// documents are registered as the CDK app deploys them. Every process started there, with
+	// its argv and environment, is scanned for secrets.
+	sb.SSM = ssm.New(srv.Clock, sb.EC2, sb.CloudHSM, ssm.WithAccount(srv.Account), ssm.WithDocuments(hsmdocs.Contents()),
+		ssm.WithAWS(srv.InstanceAccess()))
 	srv.RegisterJSON(sb.SSM)
+	srv.Recorder.AddSource("client instance processes and files", sb.SSM.Processes)
 
 	// KMS custom key stores connect to the emulated cluster as kmsuser.
 	sb.KMS = kms.New(srv.Clock, sb.CloudHSM, kms.WithRegion(srv.Region), kms.WithAccount(srv.Account))
@@ -185,6 +190,15 @@ func (sb *Sandbox) SecretValues() []string {
 	// KMS holds the kmsuser passwords it generates on connect, which never pass through Secrets
 	// Manager.
 	return append(sb.SecretsManager.SecretValues(), sb.KMS.SecretValues()...)
+}
+
+// InstanceAccess is how the client instance's AWS CLI reaches this server: its endpoint, region,
+// and credentials that name the instance's role session (InstancePrincipal), as the instance
+// profile gives them on AWS.
+func (s *Server) InstanceAccess() ssm.AWSAccess {
+	return ssm.AWSAccess{Endpoint: s.URL, Region: s.Region, Credentials: func(id string) (string, string, string) {
+		return s.Credentials(InstancePrincipal(id))
+	}}
 }
 
 // functionEnv is what function's bootstrap executables get so that their SDK clients reach this

@@ -38,6 +38,7 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
+	sbec2 "github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
@@ -555,7 +556,7 @@ func TestNamedFaultMessages(t *testing.T) {
 
 func TestSecretLeaks(t *testing.T) {
 	env := sandboxtest.New(t)
-	ctx := sandboxtest.Context(t, 10*time.Second)
+	ctx := sandboxtest.Context(t, time.Minute)
 	sm := secretsmanager.NewFromConfig(env.AWSConfig())
 	const password = "Zq8-long-pass-4711"
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("db"), SecretString: aws.String(`{"username":"app","password":"` + password + `"}`)}); err != nil {
@@ -583,19 +584,58 @@ func TestSecretLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(env.Recorder.Writer("f logs"), "connecting with %s\n", password)
+	// And on the client instance: a document that reads the secret with the AWS CLI (a secret
+	// channel) and then hands it to cloudhsm-cli on its command line and in its environment.
+	leakOnInstance(ctx, t, env, `v="$(aws secretsmanager get-secret-value --secret-id db --query SecretString --output text)"`,
+		`pw="${v#*\"password\":\"}"; pw="${pw%%\"*}"`,
+		`CLOUDHSM_PIN="$pw" "$CLOUDHSM_HOME/bin/cloudhsm-cli" user list > /dev/null || true`,
+		`"$CLOUDHSM_HOME/bin/cloudhsm-cli" login --username admin --role admin --password "$pw" || true`)
 
 	var where []string
 	for _, f := range env.SecretLeaks() {
 		where = append(where, f.Where)
 	}
 	got := strings.Join(where, "; ")
-	for _, want := range []string{"(sns Publish) request", "source lambda function environments", "log f logs"} {
+	for _, want := range []string{"(sns Publish) request", "source lambda function environments", "log f logs", "source client instance processes and files"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("leaks = %s, want one in %s", got, want)
 		}
 	}
 	if strings.Contains(got, "CreateSecret") || strings.Contains(got, "GetSecretValue") || strings.Contains(got, "GetRandomPassword") {
 		t.Errorf("leaks = %s: secret channels reported", got)
+	}
+}
+
+// leakOnInstance runs the script lines as a document on the sandbox's client instance and waits
+// for it to succeed.
+func leakOnInstance(ctx context.Context, t *testing.T, env *sandboxtest.Env, lines ...string) {
+	t.Helper()
+	api := ssm.NewFromConfig(env.AWSConfig())
+	doc, _ := json.Marshal(map[string]any{"schemaVersion": "2.2", "description": "leaks a secret",
+		"mainSteps": []any{map[string]any{"action": "aws:runShellScript", "name": "leak", "inputs": map[string]any{"runCommand": append([]string{"set -eu"}, lines...)}}}})
+	if _, err := api.CreateDocument(ctx, &ssm.CreateDocumentInput{Name: aws.String("Leak"), Content: aws.String(string(doc))}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := api.SendCommand(ctx, &ssm.SendCommandInput{DocumentName: aws.String("Leak"), InstanceIds: []string{sbec2.DefaultInstanceID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		inv, err := api.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: out.Command.CommandId, InstanceId: aws.String(sbec2.DefaultInstanceID)})
+		var notYet *ssmtypes.InvocationDoesNotExist
+		switch {
+		case errors.As(err, &notYet):
+		case err != nil:
+			t.Fatal(err)
+		case inv.Status == ssmtypes.CommandInvocationStatusSuccess:
+			return
+		case inv.Status == ssmtypes.CommandInvocationStatusFailed || inv.Status == ssmtypes.CommandInvocationStatusTimedOut:
+			t.Fatalf("leak document %s: %s", inv.Status, aws.ToString(inv.StandardErrorContent))
+		}
+		if ctx.Err() != nil {
+			t.Fatal(ctx.Err())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -236,7 +236,7 @@ type call struct {
 	operation string
 	protocol  string
 	injected  string
-	// caller is the Lambda function whose credentials signed the call, if any (callerOf).
+	// caller is the principal whose sandbox-issued credentials signed the call, if any (callerOf).
 	caller string
 }
 

@@ -1,8 +1,8 @@
 // Package core holds what every emulated service of the Strongroom sandbox shares: the sandbox
 // clock, the error type that becomes a service exception on the wire, the shapes of a service per
 // wire protocol (JSONService for JSON 1.0/1.1, QueryService for the Query and EC2 protocols,
-// RESTService for REST APIs such as Lambda's), the cross-service ports (SecretReader,
-// LambdaInvoker, AsyncLambdaInvoker), and epoch timestamps as the AWS JSON protocols encode them.
+// RESTService for REST APIs such as Lambda's), the cross-service ports (LambdaInvoker,
+// AsyncLambdaInvoker), and epoch timestamps as the AWS JSON protocols encode them.
 //
 // It also holds what the services' operations share instead of each repeating it: the protocol
 // identity a service embeds (JSONProtocol, QueryProtocol), typed JSON operations (Handler), an

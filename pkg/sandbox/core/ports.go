@@ -5,14 +5,6 @@ import "context"
 // Cross-service ports. Each emulated service that needs another's state takes one of these narrow
 // interfaces, so services stay independent packages and tests can wire them as they need.
 
-// SecretReader reads a secret's current value the way an EC2 instance's own role would (used by the
-// emulated SSM client instance, which fetches passwords on the instance, never from parameters).
-type SecretReader interface {
-	// SecretString returns the SecretString of the version labelled AWSCURRENT of the secret named
-	// by id (a name or an ARN).
-	SecretString(ctx context.Context, id string) (string, error)
-}
-
 // LambdaInvoker invokes a function registered with the sandbox, as the Lambda service does
 // (Secrets Manager rotation, EventBridge targets, Step Functions tasks, the CloudFormation driver).
 type LambdaInvoker interface {

@@ -50,10 +50,11 @@ func newEnv(t testing.TB) *env {
 	}
 }
 
-// poll calls f until it returns true, for at most 10 s of wall time.
+// poll calls f until it returns true, for at most 60 s of wall time (a document runs real bash
+// and the AWS CLI, which take seconds on a loaded machine).
 func poll(t testing.TB, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !f() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -183,8 +183,9 @@ func TestKMSUserPasswordRotation(t *testing.T) {
 		params[k] = v
 	}
 	// KMS is logged in as kmsuser while connected: the password cannot change now.
-	if inv := e.runDoc(t, hsmdocs.ChangeCryptoUserPassword, params); inv.Status != ssmtypes.CommandInvocationStatusFailed || !strings.Contains(aws.ToString(inv.StandardOutputContent), "logged in") {
-		t.Fatalf("change password while connected: %s %q", inv.Status, aws.ToString(inv.StandardOutputContent))
+	// The script puts cloudhsm-cli's refusal on stderr, which the workflow's reason carries.
+	if inv := e.runDoc(t, hsmdocs.ChangeCryptoUserPassword, params); inv.Status != ssmtypes.CommandInvocationStatusFailed || !strings.Contains(aws.ToString(inv.StandardErrorContent), "logged in") {
+		t.Fatalf("change password while connected: %s %q", inv.Status, aws.ToString(inv.StandardErrorContent))
 	}
 	e.disconnect(t, storeID)
 	if inv := e.runDoc(t, hsmdocs.ChangeCryptoUserPassword, params); inv.Status != ssmtypes.CommandInvocationStatusSuccess {

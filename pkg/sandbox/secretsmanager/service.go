@@ -89,10 +89,7 @@ func (s *Service) Close() {
 // identity is how Secrets Manager is addressed on the wire.
 var identity = core.NewJSONProtocol("secretsmanager", "secretsmanager", "1.1")
 
-var (
-	_ core.JSONService  = (*Service)(nil)
-	_ core.SecretReader = (*Service)(nil)
-)
+var _ core.JSONService = (*Service)(nil)
 
 // Operations implements core.JSONService.
 func (s *Service) Operations() map[string]core.JSONOperation {
@@ -327,8 +324,8 @@ func (s *Service) SecretValues() []string {
 	return slices.Compact(out)
 }
 
-// SecretString implements core.SecretReader: the AWSCURRENT SecretString of the secret named by
-// id (a name or an ARN), as a role on an instance would read it.
+// SecretString returns the AWSCURRENT SecretString of the secret named by id (a name or an ARN),
+// recording the access as GetSecretValue would. Go API for tests.
 func (s *Service) SecretString(_ context.Context, id string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

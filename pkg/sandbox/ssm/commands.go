@@ -37,6 +37,7 @@ type invocation struct {
 	responseCode      int
 	started, finished time.Time
 	stdout, stderr    string
+	cancel            context.CancelFunc // stops the running script
 }
 
 type sendCommandInput struct {
@@ -135,15 +136,25 @@ func (s *Service) schedule(c *command, inv *invocation) {
 			if inv.status != StatusInProgress { // cancelled before the script ran
 				return
 			}
-			// The effect runs without s.mu: it calls other services, which may take time.
+			ctx, cancel := context.WithCancel(s.runs)
+			inv.cancel = cancel
+			// The script runs without s.mu: it calls other services, which may take time.
 			s.mu.Unlock()
-			out, errOut, ok := s.execute(c)
+			r := s.execute(ctx, c, inv.instanceID)
 			s.mu.Lock()
-			inv.stdout, inv.stderr, inv.finished = truncate(out, maxStdout), truncate(errOut, maxStderr), s.clock.Now()
-			if ok {
+			cancel()
+			inv.cancel = nil
+			if inv.status != StatusInProgress { // cancelled while it ran
+				return
+			}
+			inv.stdout, inv.stderr, inv.finished = truncate(r.stdout, maxStdout), truncate(r.stderr, maxStderr), s.clock.Now()
+			switch {
+			case r.timedOut:
+				inv.status, inv.details, inv.responseCode = StatusTimedOut, "Execution Timed Out", r.code
+			case r.code == 0:
 				inv.status, inv.details, inv.responseCode = StatusSuccess, "Success", 0
-			} else {
-				inv.status, inv.details, inv.responseCode = StatusFailed, "Failed", 1
+			default:
+				inv.status, inv.details, inv.responseCode = StatusFailed, "Failed", r.code
 			}
 		})
 	})
@@ -383,9 +394,8 @@ type cancelInput struct {
 	InstanceIds []string `json:"InstanceIds"`
 }
 
-// cancelCommand stops invocations that have not finished: they end Cancelled, and a script that
-// has not run yet never runs. In the sandbox a script's effect happens at the end of its run, so a
-// cancelled invocation has no effect.
+// cancelCommand stops invocations that have not finished: they end Cancelled, a script that has
+// not started never runs, and a running one is killed (what it did before stays done, as on AWS).
 func (s *Service) cancelCommand(_ context.Context, in cancelInput) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -406,6 +416,9 @@ func (s *Service) cancelCommand(_ context.Context, in cancelInput) (any, error) 
 		inv := c.invocations[id]
 		if inv.status == StatusPending || inv.status == StatusInProgress {
 			inv.status, inv.details, inv.finished = StatusCancelled, "Cancelled", s.clock.Now()
+			if inv.cancel != nil {
+				inv.cancel()
+			}
 		}
 	}
 	return struct{}{}, nil

@@ -2,6 +2,8 @@ package ssm_test
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -133,7 +135,9 @@ func (e *env) run(t *testing.T, doc string, params map[string]string) *awsssm.Ge
 		t.Fatalf("new command: %+v", out.Command)
 	}
 	id := out.Command.CommandId
-	deadline := time.Now().Add(10 * time.Second)
+	// The script runs for real (bash, the AWS CLI, the stand-in cloudhsm-cli): seconds of wall time
+	// on a loaded machine.
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		inv, err := e.ssm.GetCommandInvocation(ctx, &awsssm.GetCommandInvocationInput{CommandId: id, InstanceId: aws.String(ec2.DefaultInstanceID)})
 		if err == nil {
@@ -181,8 +185,8 @@ func TestActivateAndManageUsersThroughDocuments(t *testing.T) {
 		wantErr    string
 		afterState string
 	}{
-		{"activate with the wrong CA", hsmdocs.ActivateCluster, base(wrongCAARN), types.CommandInvocationStatusFailed, "does not verify against /opt/cloudhsm/etc/customerCA.crt", "cannot verify the HSM", cloudhsm.StateInitialized},
-		{"activate through a wrong HSM IP", hsmdocs.ActivateCluster, with(base(caARN), "HsmIp", "10.0.2.99"), types.CommandInvocationStatusFailed, "no HSM answered at 10.0.2.99", "cannot reach an ACTIVE HSM", cloudhsm.StateInitialized},
+		{"activate with the wrong CA", hsmdocs.ActivateCluster, base(wrongCAARN), types.CommandInvocationStatusFailed, "", "does not verify against the installed customer CA certificate", cloudhsm.StateInitialized},
+		{"activate through a wrong HSM IP", hsmdocs.ActivateCluster, with(base(caARN), "HsmIp", "10.0.2.99"), types.CommandInvocationStatusFailed, "", "no HSM answered at 10.0.2.99", cloudhsm.StateInitialized},
 		{"create kmsuser before activation", hsmdocs.CreateCryptoUser, with(base(caARN), "UserPasswordSecretArn", userARN), types.CommandInvocationStatusFailed, "", "user create kmsuser failed", cloudhsm.StateInitialized},
 		{"activate", hsmdocs.ActivateCluster, base(caARN), types.CommandInvocationStatusSuccess, "Cluster activation successful", "", cloudhsm.StateActive},
 		{"activate again", hsmdocs.ActivateCluster, base(caARN), types.CommandInvocationStatusSuccess, "already activated", "", cloudhsm.StateActive},
@@ -333,18 +337,46 @@ func TestDocumentsRegisteredByCDK(t *testing.T) {
 		"CustomerCaCertSecretArn": e.secret(t, "ca", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
 		"AdminPasswordSecretArn":  e.secret(t, "admin", "Adm1nPassw0rdXyz"),
 	})
-	if inv.Status != types.CommandInvocationStatusFailed || !strings.Contains(aws.ToString(inv.StandardErrorContent), "cannot reach an ACTIVE HSM of cluster-abcdefghij2") {
+	if inv.Status != types.CommandInvocationStatusFailed || !strings.Contains(aws.ToString(inv.StandardErrorContent), "no HSM answered at 10.0.0.5") {
 		t.Fatalf("CDK-named document: %s %q", inv.Status, aws.ToString(inv.StandardErrorContent))
 	}
+}
 
-	// Content that is not Strongroom's runs and fails: the sandbox executes no arbitrary shell.
-	other := `{"schemaVersion":"2.2","description":"x","parameters":{},"mainSteps":[{"action":"aws:runShellScript","name":"run","inputs":{"runCommand":["id"]}}]}`
-	if _, err := e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String("Other-Doc"), Content: &other}); err != nil {
-		t.Fatal(err)
+// TestAnyShellDocumentRunsAsTheAgentRunsIt: the instance knows no document; it runs whatever
+// script a document holds, with SSM's parameter substitution, exit code, output limits and
+// execution timeout.
+func TestAnyShellDocumentRunsAsTheAgentRunsIt(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	register := func(name, timeout string, lines ...string) {
+		t.Helper()
+		doc := map[string]any{"schemaVersion": "2.2", "description": "test", "parameters": map[string]any{"Word": map[string]any{"type": "String", "default": "plain"}},
+			"mainSteps": []any{map[string]any{"action": "aws:runShellScript", "name": "run", "inputs": map[string]any{"timeoutSeconds": timeout, "runCommand": lines}}}}
+		b, _ := json.Marshal(doc)
+		if _, err := e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String(name), Content: aws.String(string(b))}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	inv = e.run(t, "Other-Doc", nil)
-	if inv.Status != types.CommandInvocationStatusFailed || !strings.Contains(aws.ToString(inv.StandardErrorContent), "only Strongroom's documents") {
-		t.Fatalf("other document: %s %q", inv.Status, aws.ToString(inv.StandardErrorContent))
+	register("Echo-Doc", "60", "#!/bin/bash", `echo "word={{ Word }} shell=$BASH_VERSION home=$HOME"`, "echo to-stderr >&2", "exit 3")
+	inv := e.run(t, "Echo-Doc", map[string]string{"Word": "substituted"})
+	out, errOut := aws.ToString(inv.StandardOutputContent), aws.ToString(inv.StandardErrorContent)
+	if inv.Status != types.CommandInvocationStatusFailed || inv.ResponseCode != 3 || !strings.Contains(out, "word=substituted shell=5") ||
+		!strings.Contains(out, "/root") || strings.TrimSpace(errOut) != "to-stderr" {
+		t.Fatalf("status %s code %d\nstdout %q\nstderr %q", inv.Status, inv.ResponseCode, out, errOut)
+	}
+
+	register("Loud-Doc", "60", "head -c 30000 /dev/zero | tr '\\0' o", "head -c 9000 /dev/zero | tr '\\0' e >&2")
+	inv = e.run(t, "Loud-Doc", nil)
+	if inv.Status != types.CommandInvocationStatusSuccess || len(aws.ToString(inv.StandardOutputContent)) != 24000 || len(aws.ToString(inv.StandardErrorContent)) != 8000 {
+		t.Fatalf("status %s, stdout %d and stderr %d characters; want Success and SSM's limits 24000 and 8000", inv.Status, len(aws.ToString(inv.StandardOutputContent)), len(aws.ToString(inv.StandardErrorContent)))
+	}
+
+	register("Slow-Doc", "1", "echo started", "sleep 30", "echo never")
+	start := time.Now()
+	inv = e.run(t, "Slow-Doc", nil)
+	if inv.Status != types.CommandInvocationStatusTimedOut || aws.ToString(inv.StatusDetails) != "Execution Timed Out" || !strings.Contains(aws.ToString(inv.StandardOutputContent), "started") ||
+		strings.Contains(aws.ToString(inv.StandardOutputContent), "never") || time.Since(start) > 20*time.Second {
+		t.Fatalf("status %s (%s) after %v, stdout %q; want TimedOut after the step's 1 s", inv.Status, aws.ToString(inv.StatusDetails), time.Since(start), aws.ToString(inv.StandardOutputContent))
 	}
 }
 
@@ -435,4 +467,137 @@ func (e *env) deleteUserOnUnknownCluster(t *testing.T) *awsssm.SendCommandOutput
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestInstanceAWSCLIRunsAlike: the instance's `aws` answers the same through the sandbox's AWS
+// CLI server as when it starts the CLI itself (the variable emptied): output, errors and exit
+// codes of a read, a missing secret and a refused argument.
+func TestInstanceAWSCLIRunsAlike(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	arn := e.secret(t, "alike", "s3cretValue")
+	lines := []string{"#!/bin/bash", `test -S "$STRONGROOM_SANDBOX_AWS_CLI_SERVER" || { echo "no AWS CLI server" >&2; exit 9; }`}
+	for _, args := range []string{
+		"secretsmanager get-secret-value --secret-id " + arn + " --query SecretString --output text",
+		"secretsmanager get-secret-value --secret-id arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf",
+		"secretsmanager get-secret-value --no-such-flag",
+	} {
+		for _, how := range []string{"served", "started"} {
+			prefix := ""
+			if how == "started" {
+				prefix = "STRONGROOM_SANDBOX_AWS_CLI_SERVER= "
+			}
+			lines = append(lines, "set +e", prefix+"aws "+args+" > out 2> err; code=$?", "set -e",
+				`echo "`+how+` code=$code out=$(tr "\n" " " < out) err=$(tr "\n" "~" < err)"`)
+		}
+	}
+	doc := map[string]any{"schemaVersion": "2.2", "description": "test", "mainSteps": []any{map[string]any{"action": "aws:runShellScript", "name": "run", "inputs": map[string]any{"timeoutSeconds": "120", "runCommand": lines}}}}
+	b, _ := json.Marshal(doc)
+	if _, err := e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String("Cli-Alike"), Content: aws.String(string(b))}); err != nil {
+		t.Fatal(err)
+	}
+	inv := e.run(t, "Cli-Alike", nil)
+	out := strings.Split(strings.TrimSpace(aws.ToString(inv.StandardOutputContent)), "\n")
+	if inv.Status != types.CommandInvocationStatusSuccess || len(out) != 6 {
+		t.Fatalf("status %s\nstdout %q\nstderr %q", inv.Status, out, aws.ToString(inv.StandardErrorContent))
+	}
+	wants := []string{"code=0 out=s3cretValue", "code=254 out= err=", "code=252 out= err="}
+	for i := 0; i < 6; i += 2 {
+		served, started := strings.TrimPrefix(out[i], "served "), strings.TrimPrefix(out[i+1], "started ")
+		if served != started || !strings.HasPrefix(served, wants[i/2]) {
+			t.Errorf("case %d: served %q\nstarted %q\nwant both equal, starting %q", i/2, served, started, wants[i/2])
+		}
+	}
+}
+
+// TestCustomerCAIsReadOncePerClusterAndSecret: the documents read the customer CA certificate's
+// secret the first time, skip the read while the instance holds the certificate it installed for
+// that cluster and secret, and read it again once the file changed or another secret is named.
+func TestCustomerCAIsReadOncePerClusterAndSecret(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id, ip, ca := e.initializedCluster(t)
+	params := map[string]string{"ClusterId": id, "HsmIp": ip, "Region": "us-east-1",
+		"CustomerCaCertSecretArn": e.secret(t, "strongroom/ca-cert", string(ca.CertificatePEM())),
+		"AdminPasswordSecretArn":  e.secret(t, "strongroom/admin", "Adm1nPassw0rdXyz")}
+	tamper := map[string]any{"schemaVersion": "2.2", "description": "test", "mainSteps": []any{map[string]any{"action": "aws:runShellScript", "name": "run",
+		"inputs": map[string]any{"timeoutSeconds": "60", "runCommand": []string{`echo "# changed" >> "$CLOUDHSM_HOME/etc/customerCA.crt"`}}}}}
+	b, _ := json.Marshal(tamper)
+	if _, err := e.ssm.CreateDocument(ctx, &awsssm.CreateDocumentInput{Name: aws.String("Tamper-CA"), Content: aws.String(string(b))}); err != nil {
+		t.Fatal(err)
+	}
+	other := e.secret(t, "strongroom/ca-cert-copy", string(ca.CertificatePEM()))
+	for i, st := range []struct {
+		before func()
+		caARN  string
+		want   string
+	}{
+		{nil, params["CustomerCaCertSecretArn"], "installed the customer CA certificate at"},
+		{nil, params["CustomerCaCertSecretArn"], "is installed at"},
+		{func() { e.run(t, "Tamper-CA", nil) }, params["CustomerCaCertSecretArn"], "installed the customer CA certificate at"},
+		{nil, other, "installed the customer CA certificate at"},
+		{nil, other, "is installed at"},
+	} {
+		if st.before != nil {
+			st.before()
+		}
+		p := maps.Clone(params)
+		p["CustomerCaCertSecretArn"] = st.caARN
+		reads := e.srv.Recorder.Count("secretsmanager", "GetSecretValue")
+		inv := e.run(t, hsmdocs.ActivateCluster, p)
+		out := aws.ToString(inv.StandardOutputContent)
+		if inv.Status != types.CommandInvocationStatusSuccess || !strings.Contains(out, st.want) {
+			t.Fatalf("run %d: %s, want stdout with %q\nstdout %s\nstderr %s", i, inv.Status, st.want, out, aws.ToString(inv.StandardErrorContent))
+		}
+		// Every run reads the admin password; a run that installs the certificate reads its secret too.
+		wantReads := 1
+		if strings.HasPrefix(st.want, "installed") {
+			wantReads = 2
+		}
+		if got := e.srv.Recorder.Count("secretsmanager", "GetSecretValue") - reads; got != wantReads {
+			t.Errorf("run %d: %d GetSecretValue calls, want %d", i, got, wantReads)
+		}
+	}
+}
+
+// TestInstanceCallsCarryTheInstanceRole: the instance's AWS CLI signs with the credentials of the
+// instance's role session, so its calls name the instance (sandbox.InstancePrincipal) and a fault
+// aimed at them meets them alone; the CLI's own retries (AWS_MAX_ATTEMPTS in the documents'
+// prologue) absorb two throttled reads.
+func TestInstanceCallsCarryTheInstanceRole(t *testing.T) {
+	e := newEnv(t)
+	id, ip, ca := e.initializedCluster(t)
+	params := map[string]string{"ClusterId": id, "HsmIp": ip, "Region": "us-east-1",
+		"CustomerCaCertSecretArn": e.secret(t, "strongroom/ca-cert", string(ca.CertificatePEM())),
+		"AdminPasswordSecretArn":  e.secret(t, "strongroom/admin", "Adm1nPassw0rdXyz")}
+	instance := sandbox.InstancePrincipal(ec2.DefaultInstanceID)
+	elsewhere, err := e.srv.Faults.Add(sandbox.Fault{Service: "secretsmanager", Operation: "GetSecretValue", Caller: "some-function", Kind: sandbox.FaultError, Code: "AccessDeniedException"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aimed, err := e.srv.Faults.Add(sandbox.Fault{Service: "secretsmanager", Operation: "GetSecretValue", Caller: instance, Kind: sandbox.FaultThrottle, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.srv.Recorder.Records("secretsmanager", "GetSecretValue"))
+	inv := e.run(t, hsmdocs.ActivateCluster, params)
+	if inv.Status != types.CommandInvocationStatusSuccess {
+		t.Fatalf("status %s, want Success after two throttled reads\nstderr %s", inv.Status, aws.ToString(inv.StandardErrorContent))
+	}
+	hits := map[int]int{}
+	for _, f := range e.srv.Faults.List() {
+		hits[f.ID] = f.Hits
+	}
+	if hits[aimed] != 2 || hits[elsewhere] != 0 {
+		t.Errorf("the instance's fault hit %d calls (want 2), another caller's %d (want 0)", hits[aimed], hits[elsewhere])
+	}
+	recs := e.srv.Recorder.Records("secretsmanager", "GetSecretValue")[before:]
+	if len(recs) < 4 { // two reads (CA, admin password), two of their attempts throttled
+		t.Errorf("%d GetSecretValue calls, want at least 4", len(recs))
+	}
+	for _, r := range recs {
+		if r.Caller != instance {
+			t.Errorf("GetSecretValue recorded with caller %q, want %q", r.Caller, instance)
+		}
+	}
 }

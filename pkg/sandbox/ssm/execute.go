@@ -1,204 +1,279 @@
 package ssm
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
-	"github.com/strongroom/strongroom/pkg/hsmdocs"
-	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/hsmclient"
 )
 
-// run is one emulated execution of a Strongroom script: it prints what the script prints and
-// stops at the first failure, as `set -e` and the script's fail() do.
-type run struct {
-	s        *Service
-	ctx      context.Context
-	v        map[string]string
-	out, err strings.Builder
+// AWSAccess is how the instance's AWS CLI reaches the sandbox: its endpoint (known once the sandbox
+// serves) and the instance role's credentials, which the instance profile would provide on AWS.
+type AWSAccess struct {
+	Endpoint func() string
+	// Credentials returns the session credentials of instance id's role.
+	Credentials func(instanceID string) (keyID, secret, token string)
+	Region      string
 }
 
-// failed ends the script: cloudhsm-cli's JSON (when a CLI call failed) on stdout and the script's
-// "strongroom:" line on stderr.
-type failed struct{}
+// WithAWS sets how the instance's AWS CLI reaches the sandbox. Without it scripts that call `aws`
+// fail as they would on an instance with no network route to the service.
+func WithAWS(a AWSAccess) Option { return func(s *Service) { s.aws = a } }
 
-func (r *run) fail(format string, args ...any) {
-	fmt.Fprintf(&r.err, "strongroom: "+format+"\n", args...)
-	panic(failed{})
+// holder is a clock that can stand still while a script runs (*core.ScaledClock is one).
+type holder interface{ Hold() (release func()) }
+
+// host is the emulated client instance's machine: one root directory per instance under dir, the
+// instance endpoint its CloudHSM tools reach (hsmclient.Handler), and the record of every process
+// started there.
+type host struct {
+	dir      string
+	endpoint string
+	srv      *http.Server
+
+	mu        sync.Mutex
+	processes []hsmclient.Process
+
+	cliMu  sync.Mutex
+	awscli map[string]*hsmclient.AWSCLIServer // by instance; nil: the shim starts the CLI itself
 }
 
-// cliError prints cloudhsm-cli's error JSON for err, then fails the script with msg.
-func (r *run) cliError(err error, msg string, args ...any) {
-	fmt.Fprintf(&r.out, "{\n  \"error_code\": 1,\n  \"data\": %q\n}\n", cliMessage(err))
-	r.fail(msg, args...)
-}
-
-// cliMessage words a cluster error as cloudhsm-cli would; no error carries a secret.
-func cliMessage(err error) string {
-	switch {
-	case errors.Is(err, cloudhsm.ErrCAMismatch):
-		return "Failed to connect to the cluster: the HSM's certificate does not verify against /opt/cloudhsm/etc/customerCA.crt"
-	case errors.Is(err, cloudhsm.ErrNoActiveHsm), errors.Is(err, cloudhsm.ErrClusterNotFound):
-		return "Failed to connect to the cluster: no HSM answered"
-	case errors.Is(err, cloudhsm.ErrInvalidCredentials):
-		return "Login failed: invalid username or password"
-	case errors.Is(err, cloudhsm.ErrUserLockedOut):
-		return "Login failed: the user is locked out"
+// hostFor starts the host on first use. Caller does not hold s.mu.
+func (s *Service) hostFor() (*host, error) {
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	if s.host != nil {
+		return s.host, nil
 	}
-	msg := err.Error()
-	return strings.ToUpper(msg[:1]) + msg[1:]
-}
-
-func (r *run) secret(arn string) string {
-	v, err := r.s.secrets.SecretString(r.ctx, arn)
+	dir, err := os.MkdirTemp("", "strongroom-instance-")
 	if err != nil {
-		fmt.Fprintf(&r.err, "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret.\n")
-		r.fail("cannot read secret %s with the instance role", arn)
+		return nil, fmt.Errorf("make the instance root: %w", err)
 	}
-	return strings.TrimRight(v, "\n")
-}
-
-// installCA is install_ca: the CA certificate the client will trust.
-func (r *run) installCA() string {
-	arn := r.v["CustomerCaCertSecretArn"]
-	pem := r.secret(arn)
-	if !strings.Contains(pem, "-----BEGIN CERTIFICATE-----") {
-		r.fail("secret %s is not a PEM certificate", arn)
-	}
-	fmt.Fprintf(&r.out, "installed the customer CA certificate at /opt/cloudhsm/etc/customerCA.crt\n")
-	return pem
-}
-
-// configure is configure-cli -a HsmIp. The CLI then reaches the cluster only through an ACTIVE
-// HSM at that address, over TLS checked against the installed customerCA.crt.
-func (r *run) configure(caPEM string) {
-	fmt.Fprintf(&r.out, "cloudhsm-cli configured for cluster %s at %s\n", r.v["ClusterId"], r.v["HsmIp"])
-	if err := r.s.hsm.ConnectClient(r.v["ClusterId"], r.v["HsmIp"], caPEM); err != nil {
-		msg := cliMessage(err)
-		if errors.Is(err, cloudhsm.ErrNoActiveHsm) || errors.Is(err, cloudhsm.ErrClusterNotFound) {
-			msg = "Failed to connect to the cluster: no HSM answered at " + r.v["HsmIp"]
-		}
-		fmt.Fprintf(&r.out, "{\n  \"error_code\": 1,\n  \"data\": %q\n}\n", msg)
-		if errors.Is(err, cloudhsm.ErrCAMismatch) {
-			r.fail("cloudhsm-cli cannot verify the HSM of %s with the customer CA in %s", r.v["ClusterId"], r.v["CustomerCaCertSecretArn"])
-		}
-		r.fail("cloudhsm-cli cannot reach an ACTIVE HSM of %s at %s", r.v["ClusterId"], r.v["HsmIp"])
-	}
-}
-
-func (r *run) users() []cloudhsm.User {
-	users, err := r.s.hsm.Users(r.v["ClusterId"])
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		r.cliError(err, "user list failed for %s", r.v["ClusterId"])
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("listen for the instance's HSM network: %w", err)
 	}
-	return users
+	h := &host{dir: dir, endpoint: "http://" + ln.Addr().String()}
+	h.srv = &http.Server{Handler: hsmclient.Handler(s.hsm, h.record), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = h.srv.Serve(ln) }()
+	s.host = h
+	return h, nil
 }
 
-func (r *run) find(name string) (cloudhsm.User, bool) {
-	for _, u := range r.users() {
-		if u.Name == strings.ToLower(name) {
-			return u, true
+func (h *host) record(p hsmclient.Process) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.processes = append(h.processes, p)
+}
+
+func (h *host) close() {
+	if h == nil {
+		return
+	}
+	_ = h.srv.Close()
+	h.cliMu.Lock()
+	for _, c := range h.awscli {
+		c.Close()
+	}
+	h.cliMu.Unlock()
+	_ = os.RemoveAll(h.dir)
+}
+
+// root makes (once) and returns an instance's root directory: the CloudHSM client installed in
+// opt/cloudhsm (bin/cloudhsm-cli, bin/configure-cli, etc/), the AWS CLI on usr/local/bin, a home
+// and a tmp.
+func (h *host) root(instanceID string) (string, error) {
+	root := filepath.Join(h.dir, instanceID)
+	if _, err := os.Stat(filepath.Join(root, "opt/cloudhsm/bin", hsmclient.CloudHSMCLI)); err == nil {
+		return root, nil
+	}
+	for _, d := range []string{"opt/cloudhsm/etc", "root", "tmp", "usr/local/bin"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return "", fmt.Errorf("make the instance's %s: %w", d, err)
 		}
 	}
-	return cloudhsm.User{}, false
+	for dir, tools := range map[string][]string{"opt/cloudhsm/bin": {hsmclient.CloudHSMCLI, hsmclient.ConfigureCLI}, "usr/local/bin": {hsmclient.AWSCLI}} {
+		for _, t := range tools {
+			if err := hsmclient.Link(filepath.Join(root, dir), t); err != nil {
+				return "", err
+			}
+		}
+	}
+	return root, nil
 }
 
-func (r *run) ok(format string, args ...any) {
-	fmt.Fprintf(&r.out, "{\n  \"error_code\": 0,\n  \"data\": %q\n}\n", fmt.Sprintf(format, args...))
+// cliServer returns the instance's AWS CLI server (hsmclient.AWSCLIServer), started on first use
+// in the instance's environment env, or nil when the CLI cannot be served (not a Python program,
+// or not installed): the shim then starts it on every call, only slower, or reports it missing.
+func (h *host) cliServer(instanceID, root string, env []string) *hsmclient.AWSCLIServer {
+	h.cliMu.Lock()
+	defer h.cliMu.Unlock()
+	if c, ok := h.awscli[instanceID]; ok {
+		return c
+	}
+	cli := os.Getenv(hsmclient.EnvAWSCLI)
+	if cli == "" {
+		cli = hsmclient.DefaultAWSCLI
+	}
+	c, err := hsmclient.StartAWSCLIServer(filepath.Join(root, "tmp"), cli, env)
+	if err != nil {
+		c = nil
+	}
+	if h.awscli == nil {
+		h.awscli = map[string]*hsmclient.AWSCLIServer{}
+	}
+	h.awscli[instanceID] = c
+	return c
 }
 
-// execute runs c's document on the instance and reports its output and success.
-func (s *Service) execute(c *command) (stdout, stderr string, ok bool) {
-	r := &run{s: s, v: c.values}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// Processes reports, as JSON lines, every process started on the emulated instances (the agent's
+// shell and each tool, with argv and environment) and every file left in their roots, for the
+// sandbox's secret scan.
+func (s *Service) Processes() []byte {
+	s.hostMu.Lock()
+	h := s.host
+	s.hostMu.Unlock()
+	if h == nil { // nothing ran
+		return nil
+	}
+	var buf bytes.Buffer
+	h.mu.Lock()
+	for _, p := range h.processes {
+		b, _ := json.Marshal(p)
+		buf.Write(append(b, '\n'))
+	}
+	h.mu.Unlock()
+	_ = filepath.WalkDir(h.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		if b, err := os.ReadFile(path); err == nil {
+			buf.Write(b)
+			buf.WriteByte('\n')
+		}
+		return nil
+	})
+	return buf.Bytes()
+}
+
+// result is how one script run ended.
+type result struct {
+	stdout, stderr string
+	code           int
+	timedOut       bool
+}
+
+// maxCapture bounds what is kept of a script's output (SSM keeps less: maxStdout, maxStderr).
+const maxCapture = 1 << 20
+
+// execute runs c's step on the instance as the SSM agent does: the parameters substituted into the
+// script, the script written to the agent's orchestration directory as _script.sh and run by
+// `sh -c` (its #!/bin/bash line picks bash), with the instance's environment, until it exits or
+// the step's timeoutSeconds pass. Sandbox time stands still while it runs (the clock is held), so
+// real processes cost no sandbox time. ctx cancels the run (CancelCommand).
+func (s *Service) execute(ctx context.Context, c *command, instanceID string) result {
+	if h, ok := s.clock.(holder); ok {
+		defer h.Hold()()
+	}
+	h, err := s.hostFor()
+	if err != nil {
+		return result{stderr: "sandbox: " + err.Error() + "\n", code: 1}
+	}
+	root, err := h.root(instanceID)
+	if err != nil {
+		return result{stderr: "sandbox: " + err.Error() + "\n", code: 1}
+	}
+	step := c.doc.parsed.MainSteps[0]
+	dir := filepath.Join(root, "var/lib/amazon/ssm", instanceID, "document/orchestration", c.id, step.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return result{stderr: "sandbox: " + err.Error() + "\n", code: 1}
+	}
+	script := filepath.Join(dir, "_script.sh")
+	if err := os.WriteFile(script, []byte(c.doc.parsed.Script(c.values)), 0o700); err != nil {
+		return result{stderr: "sandbox: " + err.Error() + "\n", code: 1}
+	}
+	timeout := 3600 * time.Second
+	if n, err := strconv.Atoi(step.Inputs.TimeoutSeconds); err == nil && n > 0 {
+		timeout = time.Duration(n) * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.ctx = ctx
-	defer func() {
-		if p := recover(); p != nil {
-			if _, isFail := p.(failed); !isFail {
-				panic(p)
-			}
-			stdout, stderr, ok = r.out.String(), r.err.String(), false
-		}
-	}()
-	cluster := r.v["ClusterId"]
-	switch c.doc.strongroom {
-	case hsmdocs.ActivateCluster:
-		ca := r.installCA()
-		r.configure(ca)
-		pw := r.secret(r.v["AdminPasswordSecretArn"])
-		if admin, found := r.find("admin"); found && admin.Role == cloudhsm.RoleAdmin {
-			if err := s.hsm.Login(cluster, cloudhsm.Credentials{Role: cloudhsm.RoleAdmin, User: "admin", Password: pw}); err != nil {
-				r.cliError(err, "cluster %s is already activated and the admin password in %s does not log in", cluster, r.v["AdminPasswordSecretArn"])
-			}
-			fmt.Fprintf(&r.out, "cluster %s is already activated with this admin password\n", cluster)
-			return r.out.String(), r.err.String(), true
-		}
-		if err := s.hsm.Activate(cluster, ca, pw); err != nil {
-			r.cliError(err, "cluster activate failed for %s", cluster)
-		}
-		r.ok("Cluster activation successful")
-		fmt.Fprintf(&r.out, "cluster %s activated\n", cluster)
-	case hsmdocs.CreateCryptoUser, hsmdocs.DeleteCryptoUser, hsmdocs.ChangeCryptoUserPassword:
-		r.cryptoUser(c.doc.strongroom, cluster)
+	argv := []string{"sh", "-c", script}
+	env := s.instanceEnv(root, h.endpoint, instanceID)
+	if c := h.cliServer(instanceID, root, env); c != nil {
+		env = append(env, hsmclient.EnvAWSCLIServer+"="+c.Socket)
+	}
+	h.record(hsmclient.Process{Tool: "sh", Argv: argv, Env: env})
+	cmd := exec.CommandContext(ctx, "/bin/sh", argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Dir, cmd.Env = dir, env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The whole process group goes when the run is cancelled or times out, as the agent kills it.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr capped
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		r.timedOut, r.code = true, -1
+	case err == nil:
+	case errors.As(err, &exit):
+		r.code = exit.ExitCode()
 	default:
-		fmt.Fprintf(&r.err, "sandbox: the emulated instance runs only Strongroom's documents (package hsmdocs); %s has other content\n", c.docName)
-		return "", r.err.String(), false
+		r.code = 1
+		r.stderr += "sandbox: run the script: " + err.Error() + "\n"
 	}
-	return r.out.String(), r.err.String(), true
+	_ = os.WriteFile(filepath.Join(dir, "stdout"), []byte(r.stdout), 0o600)
+	_ = os.WriteFile(filepath.Join(dir, "stderr"), []byte(r.stderr), 0o600)
+	return r
 }
 
-// cryptoUser runs the documents that manage a crypto user as the scripts do: configure the
-// client, read the admin password and (to create a user or change its password) the user's, and
-// act only when the user's existence calls for it.
-func (r *run) cryptoUser(doc, cluster string) {
-	s := r.s
-	r.configure(r.installCA())
-	name := r.v["UserName"]
-	adminPW := r.secret(r.v["AdminPasswordSecretArn"])
-	var userPW string
-	if doc != hsmdocs.DeleteCryptoUser {
-		userPW = r.secret(r.v["UserPasswordSecretArn"])
+// instanceEnv is the environment the agent gives a script on the instance: root's PATH with the
+// instance's tools first, HOME, a private TMPDIR, the CloudHSM client's home, and what the AWS
+// CLI needs to reach the sandbox as the instance role (on AWS: the instance profile through IMDS).
+func (s *Service) instanceEnv(root, endpoint, instanceID string) []string {
+	env := []string{
+		"PATH=" + filepath.Join(root, "usr/local/bin") + ":" + filepath.Join(root, "opt/cloudhsm/bin") + ":/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + filepath.Join(root, "root"), "TMPDIR=" + filepath.Join(root, "tmp"), "LANG=C.UTF-8",
+		"CLOUDHSM_HOME=" + filepath.Join(root, "opt/cloudhsm"),
+		hsmclient.EnvEndpoint + "=" + endpoint,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_PAGER=", // the CLI's own retries, as on an instance (a throttled GetSecretValue is retried)
 	}
-	_, found := r.find(name)
-	switch doc {
-	case hsmdocs.CreateCryptoUser:
-		if found {
-			if err := s.hsm.Login(cluster, cloudhsm.Credentials{Role: cloudhsm.RoleCryptoUser, User: name, Password: userPW}); err != nil {
-				r.cliError(err, "crypto user %s already exists in cluster %s", name, cluster)
-			}
-			fmt.Fprintf(&r.out, "crypto user %s already exists with the password in %s\n", name, r.v["UserPasswordSecretArn"])
-			return
-		}
-		r.userCommand(s.hsm.CreateUser(cluster, admin(adminPW), name, cloudhsm.RoleCryptoUser, userPW), "create", name, "created")
-		fmt.Fprintf(&r.out, "crypto user %s created\n", name)
-	case hsmdocs.DeleteCryptoUser:
-		if !found {
-			fmt.Fprintf(&r.out, "crypto user %s does not exist; nothing to delete\n", name)
-			return
-		}
-		r.userCommand(s.hsm.DeleteUser(cluster, admin(adminPW), name, cloudhsm.RoleCryptoUser), "delete", name, "deleted")
-		fmt.Fprintf(&r.out, "crypto user %s deleted\n", name)
-	case hsmdocs.ChangeCryptoUserPassword:
-		if !found {
-			r.fail("crypto user %s does not exist in cluster %s", name, cluster)
-		}
-		r.userCommand(s.hsm.ChangePassword(cluster, admin(adminPW), name, cloudhsm.RoleCryptoUser, userPW), "change-password", name, "password changed")
-		fmt.Fprintf(&r.out, "password of crypto user %s changed\n", name)
+	if s.aws.Endpoint != nil && s.aws.Credentials != nil {
+		key, secret, token := s.aws.Credentials(instanceID)
+		env = append(env, "AWS_ENDPOINT_URL="+s.aws.Endpoint(), "AWS_ACCESS_KEY_ID="+key,
+			"AWS_SECRET_ACCESS_KEY="+secret, "AWS_SESSION_TOKEN="+token, "AWS_DEFAULT_REGION="+s.aws.Region)
 	}
+	if v := os.Getenv(hsmclient.EnvAWSCLI); v != "" {
+		env = append(env, hsmclient.EnvAWSCLI+"="+v)
+	}
+	return env
 }
 
-// userCommand reports cloudhsm-cli's `user <command>` on name: the failure err says, or the
-// success message ("User <name> <done>").
-func (r *run) userCommand(err error, command, name, done string) {
-	if err != nil {
-		r.cliError(err, "user %s %s failed", command, name)
-	}
-	r.ok("User %s %s", strings.ToLower(name), done)
-}
+// capped keeps the first maxCapture bytes written to it.
+type capped struct{ bytes.Buffer }
 
-func admin(pw string) cloudhsm.Credentials {
-	return cloudhsm.Credentials{Role: cloudhsm.RoleAdmin, User: "admin", Password: pw}
+func (c *capped) Write(p []byte) (int, error) {
+	if room := maxCapture - c.Len(); room > 0 {
+		c.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }

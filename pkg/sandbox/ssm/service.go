@@ -4,20 +4,23 @@
 // Operations: SendCommand, CancelCommand, GetCommandInvocation, ListCommandInvocations,
 // ListCommands, CreateDocument, DescribeDocument, GetDocument.
 //
-// The emulated client instance (the EC2 sandbox's instance, checked through Instances) runs
-// Strongroom's own documents (package hsmdocs) with their real effect on the emulated CloudHSM
-// cluster: it reads secrets by ARN through core.SecretReader, exactly as the script does on a real
-// instance with the AWS CLI, and drives the cluster's users through HSM. The invocation's output
-// is what the script would print (cloudhsm-cli's JSON on stdout, the script's own "strongroom:"
-// failure line on stderr). A document with other content runs and fails, since the sandbox cannot
-// execute arbitrary shell.
+// The emulated client instance (the EC2 sandbox's instance, checked through Instances) runs every
+// aws:runShellScript document as the SSM agent does (execute.go): the parameters substituted, the
+// script written to the agent's orchestration directory and run by the shell on a root directory
+// of its own (opt/cloudhsm with the CloudHSM client, a home, a tmp), with a PATH whose `aws` is
+// Debian's AWS CLI pointed at the sandbox with the instance role's credentials and whose
+// cloudhsm-cli and configure-cli are package hsmclient's stand-ins, which reach the emulated
+// cluster (HSM). Its stdout, stderr and exit code become the invocation's output, ResponseCode and
+// status; a run longer than the step's timeoutSeconds is killed and ends TimedOut. Nothing here
+// knows a document by name or content: the documents registered at start (WithDocuments) are
+// those the CDK app would deploy. Sandbox time stands still while a script runs.
 //
 // Timing on the sandbox clock (Timings): an invocation is not visible for a moment after
 // SendCommand (GetCommandInvocation answers InvocationDoesNotExist, as AWS's eventual consistency
 // does), then Pending, InProgress, and Success/Failed. An instance that is not running leaves the
 // invocation Pending until TimeoutSeconds, then TimedOut ("Delivery Timed Out").
 //
-// Known differences from AWS: one plugin per document; no S3/CloudWatch output, notifications,
+// Known differences from AWS: one plugin per document (aws:runShellScript; others fail); no S3/CloudWatch output, notifications,
 // targets by tag or rate controls; documents are Active at once and have one
 // version; only JSON documents; stdout/stderr limits as documented (24,000 / 8,000 characters).
 package ssm
@@ -36,8 +39,8 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
-	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
+	"github.com/strongroom/strongroom/pkg/sandbox/hsmclient"
 )
 
 // Output limits of GetCommandInvocation and of ListCommandInvocations' plugin output.
@@ -52,19 +55,8 @@ type Instances interface {
 	InstanceRunning(instanceID string) bool
 }
 
-// HSM is the part of the emulated CloudHSM the client instance's cloudhsm-cli reaches
-// (*cloudhsm.Service satisfies it).
-type HSM interface {
-	ConnectClient(clusterID, hsmIP, caCertPEM string) error
-	Users(clusterID string) ([]cloudhsm.User, error)
-	Login(clusterID string, cr cloudhsm.Credentials) error
-	Activate(clusterID, caCertPEM, adminPassword string) error
-	CreateUser(clusterID string, login cloudhsm.Credentials, name, role, password string) error
-	DeleteUser(clusterID string, login cloudhsm.Credentials, name, role string) error
-	ChangePassword(clusterID string, login cloudhsm.Credentials, name, role, newPassword string) error
-}
-
-var _ HSM = (*cloudhsm.Service)(nil)
+// HSM is the emulated cluster as the instance's CloudHSM client reaches it.
+type HSM = hsmclient.HSM
 
 // Timings are the sandbox durations of an invocation's phases.
 type Timings struct {
@@ -73,7 +65,8 @@ type Timings struct {
 	Visible time.Duration
 	// Deliver is Pending -> InProgress on a running instance.
 	Deliver time.Duration
-	// Run is how long a Strongroom document runs (secrets, configure-cli, cloudhsm-cli).
+	// Run is how long the agent takes, once InProgress, to start the script (the script's own run
+	// takes no sandbox time: the clock stands still while it runs).
 	Run time.Duration
 }
 
@@ -86,18 +79,30 @@ type Option func(*Service)
 // WithTimings replaces DefaultTimings.
 func WithTimings(t Timings) Option { return func(s *Service) { s.timings = t } }
 
+// WithDocuments registers documents (name to JSON content) at start, as a deployment would have
+// created them.
+func WithDocuments(docs map[string]string) Option {
+	return func(s *Service) { s.initialDocs = docs }
+}
+
 // WithAccount sets the owner account of documents (default 123456789012).
 func WithAccount(account string) Option { return core.WithAccount[Service](account) }
 
 // Service is the emulated SSM. It is safe for concurrent use.
 type Service struct {
 	core.JSONProtocol
-	clock     core.Clock
-	instances Instances
-	secrets   core.SecretReader
-	hsm       HSM
-	timings   Timings
+	clock       core.Clock
+	instances   Instances
+	hsm         HSM
+	timings     Timings
+	aws         AWSAccess
+	initialDocs map[string]string
 	core.Place
+
+	hostMu   sync.Mutex
+	host     *host           // the instances' machine, started by the first script
+	runs     context.Context // parent of every script run; Close cancels it
+	stopRuns context.CancelFunc
 
 	mu       sync.Mutex
 	docs     map[string]*document
@@ -106,28 +111,34 @@ type Service struct {
 	timers   *core.Timers
 }
 
-// New returns an SSM whose documents include Strongroom's (package hsmdocs), registered under
-// their hsmdocs names as the CDK app deploys them.
-func New(clock core.Clock, instances Instances, secrets core.SecretReader, hsm HSM, opts ...Option) *Service {
+// New returns an SSM whose instances' CloudHSM client reaches hsm.
+func New(clock core.Clock, instances Instances, hsm HSM, opts ...Option) *Service {
 	s := &Service{
-		JSONProtocol: identity, clock: clock, instances: instances, secrets: secrets, hsm: hsm, timings: DefaultTimings,
+		JSONProtocol: identity, clock: clock, instances: instances, hsm: hsm, timings: DefaultTimings,
 		Place: core.DefaultPlace, docs: map[string]*document{}, commands: map[string]*command{},
 	}
 	s.timers = core.NewTimers(clock, &s.mu)
+	s.runs, s.stopRuns = context.WithCancel(context.Background())
 	core.Configure(s, opts)
-	for _, name := range hsmdocs.Names() {
-		content, _ := hsmdocs.Content(name)
-		d, err := parseDocument(name, content, s.clock.Now())
+	for _, name := range sortedKeys(s.initialDocs) {
+		d, err := parseDocument(name, s.initialDocs[name], s.clock.Now())
 		if err != nil {
-			panic(fmt.Sprintf("ssm: built-in document %s: %v", name, err)) // a bug in hsmdocs
+			panic(fmt.Sprintf("ssm: document %s given at start: %v", name, err)) // a bug in the caller
 		}
 		s.docs[name] = d
 	}
 	return s
 }
 
-// Close stops every pending invocation step.
-func (s *Service) Close() { s.timers.Close() }
+// Close stops every pending invocation step and every running script, and removes the instances'
+// roots.
+func (s *Service) Close() {
+	s.stopRuns()
+	s.timers.Close()
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	s.host.close()
+}
 
 // identity is how SSM is addressed on the wire.
 var identity = core.NewJSONProtocol("ssm", "AmazonSSM", "1.1")
@@ -162,9 +173,7 @@ type document struct {
 	created                                  time.Time
 	params                                   []docParam
 	step                                     string
-	// strongroom is the hsmdocs name whose content this is ("" for other content).
-	strongroom string
-	parsed     hsmdocs.Document
+	parsed                                   hsmdocs.Document
 }
 
 type docParam struct {
@@ -191,7 +200,6 @@ func parseDocument(name, content string, now time.Time) (*document, error) {
 		def := d.Parameters[p]
 		doc.params = append(doc.params, docParam{Name: p, Type: def.Type, Description: def.Description, DefaultValue: def.Default})
 	}
-	doc.strongroom, _ = hsmdocs.Identify(content)
 	return doc, nil
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
@@ -35,7 +36,8 @@ func NewHSMStack(scale float64, instances func(*ec2.Service) ssm.Instances, opts
 	}
 	secrets := secretsmanager.New(srv.Clock, nil)
 	hsm := cloudhsm.New(srv.Clock, net)
-	svc := ssm.New(srv.Clock, inst, secrets, hsm, opts...)
+	svc := ssm.New(srv.Clock, inst, hsm, append([]ssm.Option{ssm.WithDocuments(hsmdocs.Contents()), ssm.WithAWS(srv.InstanceAccess())}, opts...)...)
+	srv.Recorder.AddSource("client instance processes and files", svc.Processes)
 	srv.RegisterQuery(net)
 	srv.RegisterJSON(secrets)
 	srv.RegisterJSON(hsm)
