@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -84,9 +85,15 @@ type WorkflowResource struct {
 	SafetyNet *golambda.Function
 	// Documents by pkg/hsmdocs name.
 	Documents map[string]awsssm.CfnDocument
-	// Alarms watch the workflows (an execution failed, timed out or was aborted) and the safety
-	// net (a delivery dead-lettered: a request may be unanswered).
+	// Alarms watch the workflows (an execution failed, timed out or was aborted), the safety net
+	// (a delivery dead-lettered: a request may be unanswered) and every function (its errors and
+	// throttles; FunctionErrorThreshold).
 	Alarms []awscloudwatch.Alarm
+	// WorkflowLogs are the state machines' execution logs, by workflow kind.
+	WorkflowLogs map[string]awslogs.LogGroup
+	// Dashboard shows the alarms, the workflows' executions and the functions' errors, throttles
+	// and durations, and the latest executions from the workflows' logs.
+	Dashboard awscloudwatch.Dashboard
 	// AlertsRule and AlertRelayPolicy are declared when Props.AlertRelay is set: the rule that
 	// sends the workflows' failed executions to the relay, and the relay role's read of their
 	// histories.
@@ -119,7 +126,8 @@ func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
 		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
 	}
 	w := &WorkflowResource{StateMachines: map[string]awsstepfunctions.StateMachine{},
-		Functions: map[string]*golambda.Function{}, Documents: map[string]awsssm.CfnDocument{}}
+		Functions: map[string]*golambda.Function{}, Documents: map[string]awsssm.CfnDocument{},
+		WorkflowLogs: map[string]awslogs.LogGroup{}}
 	stack := awscdk.Stack_Of(scope)
 	r := &resolver{stack: stack, w: w, p: p}
 
@@ -182,6 +190,7 @@ func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
 		}
 	}
 	r.alarms(scope, dlq)
+	r.dashboard(scope)
 
 	props := map[string]any{}
 	for k, v := range p.Properties {
@@ -416,6 +425,7 @@ func (r *resolver) stateMachine(scope constructs.Construct, wf resourcedef.Workf
 		return nil, err
 	}
 	logs := awslogs.NewLogGroup(scope, jsii.String(wf.Kind+"WorkflowLogs"), &awslogs.LogGroupProps{Retention: r.p.LogRetention})
+	r.w.WorkflowLogs[wf.Kind] = logs
 	// The ASL is inlined (not uploaded as an asset) so the template shows exactly what runs and
 	// the sandbox can load it from cdk.out.
 	sm := awsstepfunctions.NewStateMachine(scope, jsii.String(wf.Kind+"Workflow"), &awsstepfunctions.StateMachineProps{
@@ -534,15 +544,17 @@ func (r *resolver) alertRelay(scope constructs.Construct, dlq awssqs.Queue) erro
 }
 
 // alarms declares the resource's alarms: each workflow's failed, timed-out and aborted executions,
-// and the safety net's dead-letter queue. Any one means a person should look: a CloudFormation
-// request may have failed, or, for the queue, may be waiting for its answer (or, with an alert
-// relay, a workflow's failure may not have been mailed).
+// the safety net's dead-letter queue, and each function's errors and throttles. Any one means a
+// person should look: a CloudFormation request may have failed, or, for the queue, may be waiting
+// for its answer (or, with an alert relay, a workflow's failure may not have been mailed); a
+// function's alarm comes before its workflow fails (FunctionErrorThreshold). An alarm on two
+// metrics is billed as two (about 0.20 USD a month).
 func (r *resolver) alarms(scope constructs.Construct, dlq awssqs.Queue) {
-	add := func(id, desc string, metric awscloudwatch.IMetric) {
+	add := func(id, desc string, metric awscloudwatch.IMetric, threshold float64) {
 		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(desc),
 			Metric:             metric,
-			Threshold:          jsii.Number(1),
+			Threshold:          jsii.Number(threshold),
 			EvaluationPeriods:  jsii.Number(1),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
@@ -566,12 +578,114 @@ func (r *resolver) alarms(scope constructs.Construct, dlq awssqs.Queue) {
 					"failed": sm.MetricFailed(five), "timedOut": sm.MetricTimedOut(five), "aborted": sm.MetricAborted(five),
 				},
 				Period: awscdk.Duration_Minutes(jsii.Number(5)),
-			}))
+			}), 1)
 	}
 	deadLetter := fmt.Sprintf("Strongroom %s safety net: a delivery was dead-lettered, so a CloudFormation request may be waiting for its answer", def.Type)
 	if r.p.AlertRelay != nil {
 		deadLetter = fmt.Sprintf("Strongroom %s: a delivery to the safety net or the alert relay was dead-lettered, so a CloudFormation request may be waiting for its answer, or a workflow failure alert may not have been mailed", def.Type)
 	}
 	add("SafetyNetDeadLetterAlarm", deadLetter,
-		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}))
+		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}), 1)
+	for _, f := range r.functions() {
+		threshold, why := float64(FunctionErrorThreshold), fmt.Sprintf("%d or more errors or throttles in 5 minutes: its state's retries are being used up (a workflow fails after %d attempts; the function's log says why)", FunctionErrorThreshold, stepAttempts)
+		if f.fn == r.w.Entry || f.fn == r.w.SafetyNet {
+			threshold, why = 1, "an error or throttle: nothing retries it, so a CloudFormation request may be waiting for its answer (the function's log says why)"
+		}
+		add(f.id+"ErrorsAlarm", fmt.Sprintf("Strongroom %s function %s: %s", def.Type, f.name, why),
+			awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+				Expression: jsii.String("errors + throttles"),
+				UsingMetrics: &map[string]awscloudwatch.IMetric{
+					"errors": f.fn.Function.MetricErrors(five), "throttles": f.fn.Function.MetricThrottles(five),
+				},
+				Period: awscdk.Duration_Minutes(jsii.Number(5)),
+			}), threshold)
+	}
+}
+
+// FunctionErrorThreshold is how many errors and throttles of a step function in 5 minutes raise
+// its alarm: half the attempts a state makes (stepAttempts), so a retried transient error stays
+// quiet and a state that is using its retries up is seen before its workflow fails (which the
+// workflow's own alarm reports). The entry and the safety net alarm on one: nothing retries them.
+const FunctionErrorThreshold = 3
+
+// stepAttempts is how many times a state runs its step: once, plus the MaxAttempts (6) of the Retry
+// every Task state of statemachines/*.asl.json has; TestFunctionAlarms checks the files agree.
+const stepAttempts = 7
+
+// namedFunction is one of the resource's functions with its construct id and lambdas/ name.
+type namedFunction struct {
+	id, name string
+	fn       *golambda.Function
+}
+
+// functions lists the steps (in definition order), then the entry and the safety net.
+func (r *resolver) functions() []namedFunction {
+	def := r.p.Definition
+	var out []namedFunction
+	for _, s := range def.Steps {
+		out = append(out, namedFunction{FunctionID(s.Name), s.Name, r.w.Functions[s.Name]})
+	}
+	return append(out, namedFunction{"Entry", def.Entry.Name, r.w.Entry}, namedFunction{"SafetyNet", def.SafetyNet.Name, r.w.SafetyNet})
+}
+
+// dashboard declares the resource's CloudWatch dashboard: its alarms' states; each workflow's
+// executions started, succeeded, failed, timed out and aborted; the functions' errors, throttles
+// and p99 durations; and the latest executions' starts and ends from the workflows' logs.
+func (r *resolver) dashboard(scope constructs.Construct) {
+	def := r.p.Definition
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	sum := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}
+	alarms := make([]interfacesawscloudwatch.IAlarmRef, len(r.w.Alarms))
+	for i, a := range r.w.Alarms {
+		alarms[i] = a
+	}
+	rows := []*[]awscloudwatch.IWidget{{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
+		Title: jsii.String("Alarms"), Alarms: &alarms, Width: jsii.Number(24),
+	})}}
+	var executions []awscloudwatch.IWidget
+	var logGroups []awslogs.ILogGroup
+	for _, wf := range def.Workflows {
+		sm := r.w.StateMachines[wf.Kind]
+		executions = append(executions, awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(wf.Kind + " workflow executions"), Width: jsii.Number(24 / len(def.Workflows)),
+			Left: &[]awscloudwatch.IMetric{sm.MetricStarted(sum), sm.MetricSucceeded(sum), sm.MetricFailed(sum), sm.MetricTimedOut(sum), sm.MetricAborted(sum)},
+		}))
+		logGroups = append(logGroups, r.w.WorkflowLogs[wf.Kind])
+	}
+	rows = append(rows, &executions)
+	var errs, throttles, durations []awscloudwatch.IMetric
+	p99 := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("p99")}
+	for _, f := range r.functions() {
+		label := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum"), Label: jsii.String(f.name)}
+		errs = append(errs, f.fn.Function.MetricErrors(label))
+		throttles = append(throttles, f.fn.Function.MetricThrottles(label))
+		durations = append(durations, f.fn.Function.MetricDuration(&awscloudwatch.MetricOptions{Period: p99.Period, Statistic: p99.Statistic, Label: jsii.String(f.name)}))
+	}
+	rows = append(rows, &[]awscloudwatch.IWidget{
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Function errors"), Width: jsii.Number(8), Left: &errs}),
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Function throttles"), Width: jsii.Number(8), Left: &throttles}),
+		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Function duration, p99"), Width: jsii.Number(8), Left: &durations}),
+	})
+	// Step Functions writes each history event as one JSON log line with type and execution_arn.
+	rows = append(rows, &[]awscloudwatch.IWidget{awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
+		Title: jsii.String("Latest executions (starts and ends)"), Width: jsii.Number(24), Height: jsii.Number(8),
+		LogGroupNames: logGroupNames(logGroups),
+		QueryLines: jsii.Strings(
+			"fields @timestamp, type, execution_arn",
+			`filter type in ["ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"]`,
+			"sort @timestamp desc",
+			"limit 50",
+		),
+	})})
+	r.w.Dashboard = awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		Widgets: &rows, DefaultInterval: awscdk.Duration_Days(jsii.Number(7)),
+	})
+}
+
+func logGroupNames(groups []awslogs.ILogGroup) *[]*string {
+	out := make([]*string, len(groups))
+	for i, g := range groups {
+		out[i] = g.LogGroupName()
+	}
+	return &out
 }

@@ -2,6 +2,7 @@ package workflowresource_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/strongroom/strongroom/infra/templatetest"
 	"github.com/strongroom/strongroom/infra/workflowresource"
 	"github.com/strongroom/strongroom/pkg/resourcedef"
+	"github.com/strongroom/strongroom/statemachines"
 )
 
 func TestMain(m *testing.M) { templatetest.Main(m) }
@@ -115,8 +117,11 @@ func TestGrantsAreTheDefinitions(t *testing.T) {
 			if counts["AWS::StepFunctions::StateMachine"] != len(def.Workflows) {
 				t.Errorf("%d state machines; the definition has %d", counts["AWS::StepFunctions::StateMachine"], len(def.Workflows))
 			}
-			if counts["AWS::CloudWatch::Alarm"] != len(def.Workflows)+1 || len(w.Alarms) != len(def.Workflows)+1 {
-				t.Errorf("%d alarms; want one per workflow and one on the safety net's dead letters", counts["AWS::CloudWatch::Alarm"])
+			if want := len(def.Workflows) + 1 + len(def.Functions()); counts["AWS::CloudWatch::Alarm"] != want || len(w.Alarms) != want {
+				t.Errorf("%d alarms; want one per workflow, one on the safety net's dead letters and one per function (%d)", counts["AWS::CloudWatch::Alarm"], want)
+			}
+			if counts["AWS::CloudWatch::Dashboard"] != 1 {
+				t.Errorf("%d dashboards; want one", counts["AWS::CloudWatch::Dashboard"])
 			}
 			if counts["AWS::SSM::Document"] != len(def.Documents) || counts[def.Type] != 1 {
 				t.Errorf("resources %v", counts)
@@ -287,4 +292,157 @@ func normalize(v any) any {
 	var out any
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// TestFunctionAlarms: every function has an alarm on its errors plus throttles, at
+// FunctionErrorThreshold for a step (which its state retries) and at one for the entry and the
+// safety net (which nothing retries), wired to the alarm topic both ways; the threshold is below
+// the attempts every Task state makes, read from the ASL files.
+func TestFunctionAlarms(t *testing.T) {
+	for _, def := range []*resourcedef.Resource{resourcedef.Cluster, resourcedef.KeyStore} {
+		t.Run(def.Type, func(t *testing.T) {
+			tmpl, w := declare(t, def)
+			stack := awscdk.Stack_Of(w.Entry.Function)
+			logical := func(c constructs.IConstruct) string {
+				return *stack.GetLogicalId(c.Node().DefaultChild().(awscdk.CfnElement))
+			}
+			byFunction := map[string]map[string]any{}
+			for _, r := range tmpl.Resources {
+				if r.Type != "AWS::CloudWatch::Alarm" || r.Properties["Metrics"] == nil {
+					continue
+				}
+				b, _ := json.Marshal(r.Properties["Metrics"])
+				for name, fn := range w.Functions {
+					if strings.Contains(string(b), `"Ref":"`+logical(fn.Function)+`"`) {
+						if byFunction[name] != nil {
+							t.Errorf("function %s has two alarms", name)
+						}
+						byFunction[name] = r.Properties
+					}
+				}
+			}
+			for _, f := range def.Functions() {
+				alarm := byFunction[f.Name]
+				if alarm == nil {
+					t.Errorf("function %s has no alarm", f.Name)
+					continue
+				}
+				want := float64(workflowresource.FunctionErrorThreshold)
+				if f.Name == def.Entry.Name || f.Name == def.SafetyNet.Name {
+					want = 1
+				}
+				b, _ := json.Marshal(alarm["Metrics"])
+				if alarm["Threshold"] != want || alarm["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" ||
+					!strings.Contains(string(b), `"MetricName":"Errors"`) || !strings.Contains(string(b), `"MetricName":"Throttles"`) ||
+					!strings.Contains(string(b), `"Expression":"errors + throttles"`) {
+					t.Errorf("function %s alarm: threshold %v (want %v), metrics %s", f.Name, alarm["Threshold"], want, b)
+				}
+				if len(alarm["AlarmActions"].([]any)) != 1 || len(alarm["OKActions"].([]any)) != 1 {
+					t.Errorf("function %s alarm actions %v / %v; want the alarm topic both ways", f.Name, alarm["AlarmActions"], alarm["OKActions"])
+				}
+			}
+			for _, wf := range def.Workflows {
+				asl, err := statemachines.Read(wf.File)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range taskRetryAttempts(t, asl) {
+					if n+1 <= workflowresource.FunctionErrorThreshold {
+						t.Errorf("%s: a Task state makes %d attempts; the function alarm's threshold (%d) must stay below", wf.File, n+1, workflowresource.FunctionErrorThreshold)
+					}
+					// The step alarms' descriptions say how many attempts a state makes.
+					for _, st := range def.Steps {
+						if d, _ := byFunction[st.Name]["AlarmDescription"].(string); !strings.Contains(d, fmt.Sprintf("after %d attempts", n+1)) {
+							t.Errorf("%s alarm description %q; want it to say a workflow fails after %d attempts (%s)", st.Name, d, n+1, wf.File)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// taskRetryAttempts lists the largest Retry MaxAttempts of every Task state in asl, nested ones
+// included.
+func taskRetryAttempts(t *testing.T, asl string) []int {
+	t.Helper()
+	var out []int
+	var walk func(states map[string]json.RawMessage)
+	walk = func(states map[string]json.RawMessage) {
+		for _, raw := range states {
+			var st struct {
+				Type     string
+				Retry    []struct{ MaxAttempts *int }
+				Branches []struct {
+					States map[string]json.RawMessage
+				}
+				ItemProcessor, Iterator *struct {
+					States map[string]json.RawMessage
+				}
+			}
+			if err := json.Unmarshal(raw, &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Type == "Task" {
+				most := 0
+				for _, r := range st.Retry {
+					n := 3 // the ASL default
+					if r.MaxAttempts != nil {
+						n = *r.MaxAttempts
+					}
+					most = max(most, n)
+				}
+				out = append(out, most)
+			}
+			for _, b := range st.Branches {
+				walk(b.States)
+			}
+			for _, p := range []*struct{ States map[string]json.RawMessage }{st.ItemProcessor, st.Iterator} {
+				if p != nil {
+					walk(p.States)
+				}
+			}
+		}
+	}
+	var doc struct{ States map[string]json.RawMessage }
+	if err := json.Unmarshal([]byte(asl), &doc); err != nil {
+		t.Fatal(err)
+	}
+	walk(doc.States)
+	return out
+}
+
+// TestDashboard: the resource's dashboard shows every alarm, every workflow's executions, every
+// function's errors, throttles and duration, and a query of the workflows' logs.
+func TestDashboard(t *testing.T) {
+	tmpl, w := declare(t, resourcedef.Cluster)
+	stack := awscdk.Stack_Of(w.Entry.Function)
+	var body string
+	for _, r := range tmpl.Resources {
+		if r.Type == "AWS::CloudWatch::Dashboard" {
+			b, _ := json.Marshal(r.Properties["DashboardBody"])
+			body = string(b)
+		}
+	}
+	if body == "" {
+		t.Fatal("no dashboard")
+	}
+	for _, a := range w.Alarms {
+		if id := *stack.GetLogicalId(a.Node().DefaultChild().(awscdk.CfnElement)); !strings.Contains(body, id) {
+			t.Errorf("the dashboard does not show alarm %s", id)
+		}
+	}
+	for kind, sm := range w.StateMachines {
+		if id := *stack.GetLogicalId(sm.Node().DefaultChild().(awscdk.CfnElement)); !strings.Contains(body, id) {
+			t.Errorf("the dashboard does not show the %s workflow", kind)
+		}
+		if id := *stack.GetLogicalId(w.WorkflowLogs[kind].Node().DefaultChild().(awscdk.CfnElement)); !strings.Contains(body, id) {
+			t.Errorf("the dashboard's log query leaves out the %s workflow's logs", kind)
+		}
+	}
+	for _, m := range []string{"ExecutionsStarted", "ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "Errors", "Throttles", "Duration", "ExecutionFailed"} {
+		if !strings.Contains(body, m) {
+			t.Errorf("the dashboard has no %s", m)
+		}
+	}
 }
