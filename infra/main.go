@@ -108,6 +108,8 @@ func newApp(o options) (awscdk.App, error) {
 		},
 		RotationAssetDir: golambda.Prebuilt(o.buildDir, "rotate"),
 		Config:           dbCfg,
+		// The instance's alarms (CPU, free storage) notify the alert topic, as the other stacks' do.
+		AlarmTopic: alertsStack.Topic,
 	}); err != nil {
 		return nil, err
 	}

@@ -308,11 +308,13 @@ func templates(t *testing.T, out string) map[string][]byte {
 }
 
 // checkAlarmsNotify: every alarm of every stack notifies the alert topic (the alerts stack's own
-// by reference, the others through its export), and both safety nets' dead-letter queues have one:
-// a dead-lettered delivery means a CloudFormation request may be waiting for its answer.
+// by reference, the others through its export), both safety nets' dead-letter queues have one (a
+// dead-lettered delivery means a CloudFormation request may be waiting for its answer), and the
+// database stack has its instance's two.
 func checkAlarmsNotify(t *testing.T, out string) {
 	t.Helper()
 	deadLetterAlarms := map[string]bool{}
+	var databaseAlarms []string
 	for _, stackName := range []string{AlertsStackName, ClusterStackName, keystore.StackName, DatabaseStackName} {
 		b, err := os.ReadFile(filepath.Join(out, stackName+".template.json"))
 		if err != nil {
@@ -334,11 +336,17 @@ func checkAlarmsNotify(t *testing.T, out string) {
 			if strings.Contains(id, "SafetyNetDeadLetterAlarm") {
 				deadLetterAlarms[stackName] = true
 			}
+			if stackName == DatabaseStackName {
+				databaseAlarms = append(databaseAlarms, id)
+			}
 			actions, _ := json.Marshal(r.Properties.AlarmActions)
 			if !strings.Contains(string(actions), "AlertTopic") {
 				t.Errorf("%s %s: alarm actions %s; want the alert topic", stackName, id, actions)
 			}
 		}
+	}
+	if sort.Strings(databaseAlarms); len(databaseAlarms) != 2 || !strings.HasPrefix(databaseAlarms[0], "DatabaseCPUAlarm") || !strings.HasPrefix(databaseAlarms[1], "DatabaseFreeStorageAlarm") {
+		t.Errorf("%s alarms %v; want the instance's CPU and free-storage alarms", DatabaseStackName, databaseAlarms)
 	}
 	for _, stackName := range []string{ClusterStackName, keystore.StackName} {
 		if !deadLetterAlarms[stackName] {

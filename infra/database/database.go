@@ -23,6 +23,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -30,6 +32,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -83,6 +86,8 @@ type DatabaseStackProps struct {
 	CABundlePath string
 	// Config is the validated context (dbconfig.Read).
 	Config dbconfig.Config
+	// AlarmTopic, when set, is notified by the instance's alarms (and when they clear).
+	AlarmTopic awssns.ITopic
 }
 
 // DatabaseStack exposes what applications and other stacks use.
@@ -104,7 +109,19 @@ type DatabaseStack struct {
 	DatabaseSecurityGroup  awsec2.SecurityGroup
 	EndpointSecurityGroup  awsec2.SecurityGroup
 	SecretsManagerEndpoint awsec2.InterfaceVpcEndpoint
+	// Alarms watch the instance: CPU, free storage (Alarm* constants).
+	Alarms []awscloudwatch.Alarm
 }
+
+// The instance's alarms. CPU: the average over three 5-minute periods in a row at or above
+// AlarmCPUPercent (a burst of rotation or backup work stays quiet). Storage: the free space at or
+// below AlarmFreeStorageBytes, a tenth of the allocated 20 GiB: storage autoscaling grows the
+// volume once free space stays under a tenth for a while (and at most every six hours, up to
+// MaxAllocatedStorage), so the alarm says it is filling faster than that or has reached the cap.
+const (
+	AlarmCPUPercent       = 80
+	AlarmFreeStorageBytes = 2 << 30
+)
 
 // ReadConfig validates the database context values of scope's app (cdk.json, `cdk -c`), so a bad
 // value fails synthesis with an error that names its context key.
@@ -301,6 +318,7 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 	s.UserSecret = user.Attach(s.Instance)
 
 	s.suppressInstanceFindings(cfg)
+	s.alarms(props.AlarmTopic)
 
 	// --- Rotation functions ---
 	if _, err := os.Stat(filepath.Join(props.RotationAssetDir, CABundleFile)); err != nil {
@@ -348,6 +366,32 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 	awscdk.NewCfnOutput(stack, jsii.String("SuperuserSecretArn"), &awscdk.CfnOutputProps{Value: s.SuperuserSecret.SecretArn()})
 	awscdk.NewCfnOutput(stack, jsii.String("RotationSecurityGroupId"), &awscdk.CfnOutputProps{Value: s.RotationSecurityGroup.SecurityGroupId()})
 	return s, nil
+}
+
+// alarms declares the instance's CPU and free-storage alarms, notifying topic when it is set.
+func (s *DatabaseStack) alarms(topic awssns.ITopic) {
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	add := func(id, desc string, metric awscloudwatch.Metric, threshold float64, op awscloudwatch.ComparisonOperator, periods float64) {
+		a := metric.CreateAlarm(s.Stack, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription:   jsii.String("Strongroom database: " + desc),
+			Threshold:          jsii.Number(threshold),
+			EvaluationPeriods:  jsii.Number(periods),
+			ComparisonOperator: op,
+			TreatMissingData:   awscloudwatch.TreatMissingData_MISSING,
+		})
+		if topic != nil {
+			action := awscloudwatchactions.NewSnsAction(topic)
+			a.AddAlarmAction(action)
+			a.AddOkAction(action)
+		}
+		s.Alarms = append(s.Alarms, a)
+	}
+	add("DatabaseCPUAlarm", fmt.Sprintf("the MariaDB instance's CPU averaged %d%% or more for 15 minutes; a larger instance class (strongroom:dbInstanceType) or the slow query log may help", AlarmCPUPercent),
+		s.Instance.MetricCPUUtilization(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Average")}),
+		AlarmCPUPercent, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 3)
+	add("DatabaseFreeStorageAlarm", fmt.Sprintf("the MariaDB instance has %d GiB or less of free storage: it is filling faster than storage autoscaling grows it, or has reached its maximum", AlarmFreeStorageBytes>>30),
+		s.Instance.MetricFreeStorageSpace(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Minimum")}),
+		AlarmFreeStorageBytes, awscloudwatch.ComparisonOperator_LESS_THAN_OR_EQUAL_TO_THRESHOLD, 1)
 }
 
 // network creates the VPC (isolated subnets in two AZs, no NAT, flow logs) or looks up cfg.VpcID and

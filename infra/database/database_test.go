@@ -838,3 +838,29 @@ func jsonNumber(s string) float64 {
 	fmt.Sscan(s, &f)
 	return f
 }
+
+// TestAlarms: the instance's CPU alarm (average at or above AlarmCPUPercent for three 5-minute
+// periods) and free-storage alarm (minimum at or below AlarmFreeStorageBytes); without an
+// AlarmTopic they notify nothing (infra's checkAlarmsNotify covers the app, where they notify the
+// alert topic).
+func TestAlarms(t *testing.T) {
+	id, _ := only(t, "AWS::RDS::DBInstance", "Database")
+	dims := []any{map[string]any{"Name": "DBInstanceIdentifier", "Value": ref(id)}}
+	templatetest.Count(t, def, "AWS::CloudWatch::Alarm", 2)
+	templatetest.Has(t, def, "AWS::CloudWatch::Alarm", map[string]any{
+		"Namespace": "AWS/RDS", "MetricName": "CPUUtilization", "Statistic": "Average", "Period": float64(300), "Dimensions": dims,
+		"Threshold": float64(database.AlarmCPUPercent), "EvaluationPeriods": float64(3), "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+	})
+	templatetest.Has(t, def, "AWS::CloudWatch::Alarm", map[string]any{
+		"Namespace": "AWS/RDS", "MetricName": "FreeStorageSpace", "Statistic": "Minimum", "Period": float64(300), "Dimensions": dims,
+		"Threshold": float64(database.AlarmFreeStorageBytes), "EvaluationPeriods": float64(1), "ComparisonOperator": "LessThanOrEqualToThreshold",
+	})
+	if database.AlarmFreeStorageBytes*10 != 20<<30 {
+		t.Errorf("AlarmFreeStorageBytes %d; want a tenth of the 20 GiB allocated", database.AlarmFreeStorageBytes)
+	}
+	for _, p := range templatetest.Resources(defJSON, "AWS::CloudWatch::Alarm") {
+		if p["AlarmActions"] != nil || p["OKActions"] != nil {
+			t.Errorf("alarm without a topic has actions: %v", p)
+		}
+	}
+}
