@@ -52,15 +52,7 @@ func TestDocumentMistakesFailWithTheToolsOwnError(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out.Status != cloudformation.StatusFailed || out.TimedOut {
-				t.Fatalf("answered %s (timed out %v); want FAILED", out.Status, out.TimedOut)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out.Reason, w) {
-					t.Errorf("reason does not carry %q: %s", w, out.Reason)
-				}
-			}
-			t.Logf("reason: %s", out.Reason)
+			requireFailedSaying(t, out, tc.want)
 			if r.env.Recorder.Count("ssm", "SendCommand") == 0 {
 				t.Error("the workflow never sent the document")
 			}

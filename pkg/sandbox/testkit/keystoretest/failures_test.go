@@ -3,7 +3,6 @@ package keystoretest_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -119,15 +118,7 @@ func TestCreateFailuresAnswerWhyAndLeaveNothing(t *testing.T) {
 					t.Fatalf("make the condition: %v", err)
 				}
 			}
-			if out.Status != cloudformation.StatusFailed || out.TimedOut {
-				t.Fatalf("answered %s (timed out %v); want FAILED", out.Status, out.TimedOut)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out.Reason, w) {
-					t.Errorf("reason does not say %q: %s", w, out.Reason)
-				}
-			}
-			t.Logf("reason: %s", out.Reason)
+			requireFailedSaying(t, out, tc.want)
 			if out.Rollback == nil || out.Rollback.Status != cloudformation.StatusSuccess {
 				t.Errorf("rollback delete = %+v; want SUCCESS", out.Rollback)
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,6 +148,21 @@ func requireStatus(t *testing.T, what, want string, o *cloudformation.Outcome) {
 	if n := len(o.Duplicates); n != 0 {
 		t.Errorf("%s answered %d extra times", what, n)
 	}
+}
+
+// requireFailedSaying fails t unless o answered FAILED, not timed out, with a Reason carrying
+// every one of want; it logs the reason.
+func requireFailedSaying(t *testing.T, o *cloudformation.Outcome, want []string) {
+	t.Helper()
+	if o.Status != cloudformation.StatusFailed || o.TimedOut {
+		t.Fatalf("answered %s (timed out %v); want FAILED", o.Status, o.TimedOut)
+	}
+	for _, w := range want {
+		if !strings.Contains(o.Reason, w) {
+			t.Errorf("reason does not carry %q: %s", w, o.Reason)
+		}
+	}
+	t.Logf("reason: %s", o.Reason)
 }
 
 // answerReason is the Reason of the first answer (CloudFormation keeps a SUCCESS answer's too).
