@@ -120,7 +120,7 @@ func siteCases(t *testing.T, phase string, sites []sandbox.CallSite, full bool, 
 // spend nearly all their time waiting on the sandbox clock and on the instance's scripts (run
 // alone, the whole package uses about 320 s of CPU in about 9 minutes), so more than GOMAXPROCS
 // run well; t.Parallel would cap them at -test.parallel (GOMAXPROCS, 2 here).
-const parallelCases = 13
+const parallelCases = 10
 
 // lanes is the package's one pool of parallelCases slots.
 var lanes = make(chan struct{}, parallelCases)

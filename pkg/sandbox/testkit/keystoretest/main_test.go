@@ -3,11 +3,8 @@ package keystoretest_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,12 +23,6 @@ import (
 var binaries map[string]string
 
 func TestMain(m *testing.M) {
-	// The tests spend most of their time waiting on the sandbox clock and the instance's scripts,
-	// so three run side by side unless -parallel says otherwise (its default is GOMAXPROCS, 2
-	// here); flag parsing in m.Run keeps a -parallel given on the command line.
-	if err := flag.Set("test.parallel", strconv.Itoa(max(3, runtime.GOMAXPROCS(0)))); err != nil {
-		panic(err)
-	}
 	os.Exit(stacktest.Main(m, "keystoretest-bin-", "the key store functions", keystoretest.Functions(), &binaries))
 }
 
