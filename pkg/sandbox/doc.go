@@ -36,7 +36,7 @@
 // recorded bytes, function logs and environments.
 //
 // Each Lambda function's processes get session credentials of their own
-// (Server.FunctionCredentials), as Lambda gives a function its execution role's, so every call a
+// (Server.Credentials), as Lambda gives a function its execution role's, so every call a
 // function signs names it: Record.Caller, Call.Caller, and Fault.Caller, which aims a rule at one
 // function's calls whatever else runs at the time.
 //

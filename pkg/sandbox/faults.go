@@ -34,7 +34,7 @@ const (
 type Call struct {
 	Service, Operation string
 	// Caller is the principal whose sandbox-issued credentials signed the call: a Lambda
-	// function's name (Server.FunctionCredentials) or a client instance's (InstancePrincipal); ""
+	// function's name (Server.Credentials) or a client instance's (InstancePrincipal); ""
 	// for any other caller (a test's or the CLI's static key, a pre-signed URL, a service calling
 	// another in-process).
 	Caller string

@@ -27,16 +27,9 @@ func IsInstancePrincipal(principal string) bool { return strings.HasPrefix(princ
 
 const instancePrefix = "instance/"
 
-// FunctionCredentials returns the credentials the sandbox gives function's processes (as Lambda
-// gives a function its execution role's session) and remembers them, so calls signed with them
-// carry function as their Caller.
-func (s *Server) FunctionCredentials(function string) (keyID, secret, token string) {
-	return s.Credentials(function)
-}
-
-// Credentials returns session credentials that name principal (a function name, or
-// InstancePrincipal's for an instance) and remembers them, so calls signed with them carry
-// principal as their Caller.
+// Credentials returns session credentials that name principal and remembers them, so calls signed
+// with them carry principal as their Caller: a function's name for its processes (as Lambda gives
+// a function its execution role's session), InstancePrincipal's for a client instance.
 func (s *Server) Credentials(principal string) (keyID, secret, token string) {
 	sum := sha256.Sum256([]byte("strongroom-sandbox-principal:" + principal))
 	// ASIA marks temporary (session) credentials, as Lambda's and an instance profile's are; 16
@@ -52,17 +45,10 @@ func (s *Server) Credentials(principal string) (keyID, secret, token string) {
 }
 
 // callerOf names the principal whose sandbox-issued credentials signed r ("" for any other key:
-// the test's or the CLI's static key, a pre-signed URL another service issued).
+// the test's or the CLI's static key, a pre-signed URL another service issued, or none).
 func (s *Server) callerOf(r *http.Request) string {
-	key := ""
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		if _, cred, ok := strings.Cut(auth, "Credential="); ok {
-			key, _, _ = strings.Cut(cred, "/")
-		}
-	} else {
-		key, _, _ = strings.Cut(r.URL.Query().Get("X-Amz-Credential"), "/")
-	}
-	if key == "" {
+	key, _, err := credential(r)
+	if err != nil {
 		return ""
 	}
 	s.principals.mu.RLock()

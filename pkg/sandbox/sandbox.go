@@ -202,10 +202,10 @@ func (s *Server) InstanceAccess() ssm.AWSAccess {
 }
 
 // functionEnv is what function's bootstrap executables get so that their SDK clients reach this
-// sandbox, with session credentials of the function's own (FunctionCredentials), as Lambda sets
+// sandbox, with session credentials of the function's own (Credentials), as Lambda sets
 // its execution role's, so each call names its caller.
 func (sb *Sandbox) functionEnv(function string) map[string]string {
-	key, secret, token := sb.FunctionCredentials(function)
+	key, secret, token := sb.Credentials(function)
 	return map[string]string{
 		"AWS_ENDPOINT_URL":      sb.URL(),
 		"AWS_REGION":            sb.Region,

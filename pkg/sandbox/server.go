@@ -58,7 +58,7 @@ type Server struct {
 	listener net.Listener
 	done     chan struct{}
 	inflight atomic.Int64
-	// principals are the function credentials FunctionCredentials issued.
+	// principals are the session credentials Credentials issued.
 	principals principals
 }
 
@@ -280,31 +280,39 @@ func (c *call) applyFaults(svc any) *core.Error {
 	return nil
 }
 
-// sigV4 matches the Authorization header of a SigV4-signed request and captures the credential
-// scope's region and service.
-var sigV4 = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request,\s*SignedHeaders=[^,\s]+,\s*Signature=[0-9a-f]+$`)
+// sigV4 matches the Authorization header of a SigV4-signed request and captures the credential's
+// access key id and its scope's region and service.
+var sigV4 = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request,\s*SignedHeaders=[^,\s]+,\s*Signature=[0-9a-f]+$`)
 
 // signingService returns the credential scope's service, or an error when the request carries
 // neither a SigV4 Authorization header nor SigV4 query parameters (a pre-signed URL). Signatures
 // are not verified: the sandbox accepts any key.
 func signingService(r *http.Request) (string, *core.Error) {
+	_, service, err := credential(r)
+	return service, err
+}
+
+// credential returns the access key id and the scope's service of the request's SigV4 credential,
+// from its Authorization header or, for a pre-signed URL, its query parameters (signingService
+// says when each is refused).
+func credential(r *http.Request) (keyID, service string, _ *core.Error) {
 	auth := r.Header.Get("Authorization")
 	if q := r.URL.Query(); auth == "" && q.Get("X-Amz-Algorithm") == "AWS4-HMAC-SHA256" {
 		// A pre-signed request carries its credential scope in the query string.
 		parts := strings.Split(q.Get("X-Amz-Credential"), "/")
 		if len(parts) != 5 || parts[4] != "aws4_request" || q.Get("X-Amz-Signature") == "" {
-			return "", core.Errorf("IncompleteSignatureException", "X-Amz-Credential must be <key>/<date>/<region>/<service>/aws4_request and X-Amz-Signature must be set.")
+			return "", "", core.Errorf("IncompleteSignatureException", "X-Amz-Credential must be <key>/<date>/<region>/<service>/aws4_request and X-Amz-Signature must be set.")
 		}
-		return parts[3], nil
+		return parts[0], parts[3], nil
 	}
 	if auth == "" {
-		return "", core.StatusErrorf(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
+		return "", "", core.StatusErrorf(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
 	}
 	m := sigV4.FindStringSubmatch(auth)
 	if m == nil {
-		return "", core.Errorf("IncompleteSignatureException", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' in AWS4-HMAC-SHA256 form.")
+		return "", "", core.Errorf("IncompleteSignatureException", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' in AWS4-HMAC-SHA256 form.")
 	}
-	return m[2], nil
+	return m[1], m[3], nil
 }
 
 // asCoreError turns any handler error into the exception to send.
