@@ -643,23 +643,22 @@ func (r *resolver) dashboard(scope constructs.Construct) {
 		Title: jsii.String("Alarms"), Alarms: &alarms, Width: jsii.Number(24),
 	})}}
 	var executions []awscloudwatch.IWidget
-	var logGroups []awslogs.ILogGroup
+	var logGroups []*string
 	for _, wf := range def.Workflows {
 		sm := r.w.StateMachines[wf.Kind]
 		executions = append(executions, awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String(wf.Kind + " workflow executions"), Width: jsii.Number(24 / len(def.Workflows)),
 			Left: &[]awscloudwatch.IMetric{sm.MetricStarted(sum), sm.MetricSucceeded(sum), sm.MetricFailed(sum), sm.MetricTimedOut(sum), sm.MetricAborted(sum)},
 		}))
-		logGroups = append(logGroups, r.w.WorkflowLogs[wf.Kind])
+		logGroups = append(logGroups, r.w.WorkflowLogs[wf.Kind].LogGroupName())
 	}
 	rows = append(rows, &executions)
 	var errs, throttles, durations []awscloudwatch.IMetric
-	p99 := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("p99")}
 	for _, f := range r.functions() {
 		label := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum"), Label: jsii.String(f.name)}
 		errs = append(errs, f.fn.Function.MetricErrors(label))
 		throttles = append(throttles, f.fn.Function.MetricThrottles(label))
-		durations = append(durations, f.fn.Function.MetricDuration(&awscloudwatch.MetricOptions{Period: p99.Period, Statistic: p99.Statistic, Label: jsii.String(f.name)}))
+		durations = append(durations, f.fn.Function.MetricDuration(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("p99"), Label: jsii.String(f.name)}))
 	}
 	rows = append(rows, &[]awscloudwatch.IWidget{
 		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Function errors"), Width: jsii.Number(8), Left: &errs}),
@@ -669,7 +668,7 @@ func (r *resolver) dashboard(scope constructs.Construct) {
 	// Step Functions writes each history event as one JSON log line with type and execution_arn.
 	rows = append(rows, &[]awscloudwatch.IWidget{awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
 		Title: jsii.String("Latest executions (starts and ends)"), Width: jsii.Number(24), Height: jsii.Number(8),
-		LogGroupNames: logGroupNames(logGroups),
+		LogGroupNames: &logGroups,
 		QueryLines: jsii.Strings(
 			"fields @timestamp, type, execution_arn",
 			`filter type in ["ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"]`,
@@ -680,12 +679,4 @@ func (r *resolver) dashboard(scope constructs.Construct) {
 	r.w.Dashboard = awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		Widgets: &rows, DefaultInterval: awscdk.Duration_Days(jsii.Number(7)),
 	})
-}
-
-func logGroupNames(groups []awslogs.ILogGroup) *[]*string {
-	out := make([]*string, len(groups))
-	for i, g := range groups {
-		out[i] = g.LogGroupName()
-	}
-	return &out
 }
