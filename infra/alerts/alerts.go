@@ -16,6 +16,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/strongroom/strongroom/pkg/health"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudtrail"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -109,7 +111,8 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	}
 	callsRuleName := stackName + "-CloudTrailEvents"
 	rotationRuleName := stackName + "-RotationFailed"
-	for _, n := range []string{callsRuleName, rotationRuleName} {
+	healthRuleName := stackName + "-HealthFindings"
+	for _, n := range []string{callsRuleName, rotationRuleName, healthRuleName} {
 		if !ruleNameRE.MatchString(n) {
 			return nil, fmt.Errorf("alerts stack %s: rule name %q must be 1-64 of [.-_A-Za-z0-9]; use a shorter stack name", id, n)
 		}
@@ -201,6 +204,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	// --- Alert delivery: key, topic, dead-letter queue ---
 	callsRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(callsRuleName)})
 	rotationRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(rotationRuleName)})
+	healthRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(healthRuleName)})
 
 	topicKey := awskms.NewKey(stack, jsii.String("AlertsKey"), &awskms.KeyProps{
 		Description:       jsii.String("Strongroom: encrypts the alert topic and the undelivered-alert queue"),
@@ -228,7 +232,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []*string{callsRuleArn, rotationRuleArn}}},
+		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []*string{callsRuleArn, rotationRuleArn, healthRuleArn}}},
 	}), jsii.Bool(false))
 
 	topic := awssns.NewTopic(stack, jsii.String("AlertTopic"), &awssns.TopicProps{
@@ -321,6 +325,18 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		Targets: &[]awsevents.IRuleTarget{target()},
 	})
 
+	// The findings of the cluster and key store health checks (pkg/health): the relay mails a
+	// condition when it changes.
+	awsevents.NewRule(stack, jsii.String("HealthFindingsRule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(healthRuleName),
+		Description: jsii.String("Strongroom: cluster and key store health check findings, to the alert relay"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings(health.Source),
+			DetailType: jsii.Strings(health.DetailType),
+		},
+		Targets: &[]awsevents.IRuleTarget{target()},
+	})
+
 	// --- Alarms, straight to the topic so they arrive even when the relay is broken ---
 	alarmAction := awscloudwatchactions.NewSnsAction(topic)
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
@@ -344,7 +360,8 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	// event is gone and only these metrics know. Neither can be tried offline, so both are watched.
 	alarm("RelayDeadLetterErrorsAlarm", "the relay could not write a failed event to the dead-letter queue; the event is lost",
 		relay.Function.Metric(jsii.String("DeadLetterErrors"), sum))
-	for _, r := range []struct{ id, name string }{{"CloudTrailEventsDeadLetterErrorsAlarm", callsRuleName}, {"RotationFailedDeadLetterErrorsAlarm", rotationRuleName}} {
+	for _, r := range []struct{ id, name string }{{"CloudTrailEventsDeadLetterErrorsAlarm", callsRuleName}, {"RotationFailedDeadLetterErrorsAlarm", rotationRuleName},
+		{"HealthFindingsDeadLetterErrorsAlarm", healthRuleName}} {
 		alarm(r.id, "EventBridge could not write an undeliverable event of rule "+r.name+" to the dead-letter queue; the event is lost",
 			awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 				Namespace:     jsii.String("AWS/Events"),

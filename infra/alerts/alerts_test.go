@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/health"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
@@ -230,6 +232,10 @@ func TestRules(t *testing.T) {
 			"detail-type": []any{"AWS Service Event via CloudTrail"},
 			"detail":      map[string]any{"eventName": []any{"RotationFailed"}},
 		}},
+		{"cluster and key store health findings", "Alerts-HealthFindings", map[string]any{
+			"source":      []any{health.Source},
+			"detail-type": []any{health.DetailType},
+		}},
 	}
 	templatetest.Count(t, plain, "AWS::Events::Rule", float64(len(cases)))
 	for _, c := range cases {
@@ -274,9 +280,9 @@ func TestTopic(t *testing.T) {
 		if svc, ok := st["Principal"].(map[string]any)["Service"].(string); ok {
 			services[svc] = st["Action"].([]any)
 			if svc == "events.amazonaws.com" {
-				// Only this stack's two rules may dead-letter through the key.
+				// Only this stack's rules may dead-letter through the key.
 				src := fmt.Sprint(st["Condition"].(map[string]any)["ArnEquals"].(map[string]any)["aws:SourceArn"])
-				for _, rule := range []string{":rule/Alerts-CloudTrailEvents", ":rule/Alerts-RotationFailed"} {
+				for _, rule := range []string{":rule/Alerts-CloudTrailEvents", ":rule/Alerts-RotationFailed", ":rule/Alerts-HealthFindings"} {
 					if !strings.Contains(src, rule) {
 						t.Errorf("events key statement aws:SourceArn %s does not name %s", src, rule)
 					}
@@ -404,7 +410,7 @@ func TestAlarms(t *testing.T) {
 	topic := id(t, "AWS::SNS::Topic", map[string]any{})
 	relay := id(t, "AWS::Lambda::Function", map[string]any{"Handler": "bootstrap"})
 	dlq := id(t, "AWS::SQS::Queue", map[string]any{})
-	templatetest.Count(t, plain, "AWS::CloudWatch::Alarm", 5)
+	templatetest.Count(t, plain, "AWS::CloudWatch::Alarm", 6)
 	cases := []struct {
 		name       string
 		namespace  string
@@ -417,6 +423,7 @@ func TestAlarms(t *testing.T) {
 		{"relay could not dead-letter", "AWS/Lambda", "DeadLetterErrors", "Sum", []any{map[string]any{"Name": "FunctionName", "Value": ref(relay)}}},
 		{"API-call rule could not dead-letter", "AWS/Events", "InvocationsFailedToBeSentToDLQ", "Sum", []any{map[string]any{"Name": "RuleName", "Value": "Alerts-CloudTrailEvents"}}},
 		{"RotationFailed rule could not dead-letter", "AWS/Events", "InvocationsFailedToBeSentToDLQ", "Sum", []any{map[string]any{"Name": "RuleName", "Value": "Alerts-RotationFailed"}}},
+		{"health findings rule could not dead-letter", "AWS/Events", "InvocationsFailedToBeSentToDLQ", "Sum", []any{map[string]any{"Name": "RuleName", "Value": "Alerts-HealthFindings"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -83,6 +83,10 @@ type WorkflowResource struct {
 	Functions map[string]*golambda.Function
 	Entry     *golambda.Function
 	SafetyNet *golambda.Function
+	// Health is the scheduled health check and HealthRule the rule that runs it every
+	// resourcedef.HealthInterval; both nil when the definition has none.
+	Health     *golambda.Function
+	HealthRule awsevents.Rule
 	// Documents by pkg/hsmdocs name.
 	Documents map[string]awsssm.CfnDocument
 	// Alarms watch the workflows (an execution failed, timed out or was aborted), the safety net
@@ -183,6 +187,12 @@ func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
 		return nil, err
 	}
 	w.Functions[def.Entry.Name], w.Functions[def.SafetyNet.Name] = w.Entry, w.SafetyNet
+	if def.Health.Name != "" {
+		if w.Health, err = r.function(scope, "Health", def.Health, def.Health.Description, 60, 256); err != nil {
+			return nil, err
+		}
+		w.Functions[def.Health.Name] = w.Health
+	}
 	dlq := r.safetyNetRule(scope)
 	if p.AlertRelay != nil {
 		if err := r.alertRelay(scope, dlq); err != nil {
@@ -204,7 +214,30 @@ func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
 	})
 	// The workflows must exist, with their permissions, before CloudFormation sends the first request.
 	w.Resource.Node().AddDependency(w.Entry.Function, w.Entry.Role)
+	r.healthRule(scope, props)
 	return w, nil
+}
+
+// healthRule runs the health check on a schedule, with the resource's PhysicalResourceId (its Ref)
+// and its properties as the input (health.Input), so the check follows the resource through
+// updates. The rule refers to the resource, so it is created after the Create workflow answered
+// and deleted before the Delete workflow starts. A delivery that fails is not dead-lettered: the
+// next run is five minutes away, and the function's alarm reports a check that keeps failing.
+func (r *resolver) healthRule(scope constructs.Construct, props map[string]any) {
+	if r.w.Health == nil {
+		return
+	}
+	r.w.HealthRule = awsevents.NewRule(scope, jsii.String("HealthCheckRule"), &awsevents.RuleProps{
+		Description: jsii.String("Strongroom " + r.p.Definition.Noun + " health check"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(resourcedef.HealthInterval.Minutes()))),
+	})
+	r.w.HealthRule.AddTarget(awseventstargets.NewLambdaFunction(r.w.Health.Function, &awseventstargets.LambdaFunctionProps{
+		Event: awsevents.RuleTargetInput_FromObject(map[string]any{
+			"ResourceId": r.w.Resource.Ref(), "Properties": props,
+		}),
+		RetryAttempts: jsii.Number(2),
+		MaxEventAge:   awscdk.Duration_Minutes(jsii.Number(resourcedef.HealthInterval.Minutes())),
+	}))
 }
 
 // FunctionID is the construct id of lambdas/<name>: "cluster-sign" -> "ClusterSign".
@@ -286,6 +319,8 @@ func (r *resolver) arns(ref resourcedef.Ref) (arns []*string, findings []string,
 	case resourcedef.ServiceLinkedRole:
 		return []*string{jsii.String(fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s.amazonaws.com/AWSServiceRoleFor%s",
 			*r.stack.Partition(), *r.stack.Account(), ref.Arg, serviceRoleSuffix(ref.Arg)))}, nil, nil
+	case resourcedef.DefaultEventBus:
+		return []*string{jsii.String(r.arn("events", "event-bus/default"))}, nil, nil
 	case resourcedef.Input:
 		v, ok := r.p.Inputs[ref.Arg]
 		if !ok {
@@ -588,8 +623,11 @@ func (r *resolver) alarms(scope constructs.Construct, dlq awssqs.Queue) {
 		dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}), 1)
 	for _, f := range r.functions() {
 		threshold, why := float64(FunctionErrorThreshold), fmt.Sprintf("%d or more errors or throttles in 5 minutes: its state's retries are being used up (a workflow fails after %d attempts; the function's log says why)", FunctionErrorThreshold, stepAttempts)
-		if f.fn == r.w.Entry || f.fn == r.w.SafetyNet {
+		switch f.fn {
+		case r.w.Entry, r.w.SafetyNet:
 			threshold, why = 1, "an error or throttle: nothing retries it, so a CloudFormation request may be waiting for its answer (the function's log says why)"
+		case r.w.Health:
+			threshold, why = 1, "an error or throttle: a health check did not run, so the resource went unwatched until its next run (the function's log says why)"
 		}
 		add(f.id+"ErrorsAlarm", fmt.Sprintf("Strongroom %s function %s: %s", def.Type, f.name, why),
 			awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
@@ -625,7 +663,11 @@ func (r *resolver) functions() []namedFunction {
 	for _, s := range def.Steps {
 		out = append(out, namedFunction{FunctionID(s.Name), s.Name, r.w.Functions[s.Name]})
 	}
-	return append(out, namedFunction{"Entry", def.Entry.Name, r.w.Entry}, namedFunction{"SafetyNet", def.SafetyNet.Name, r.w.SafetyNet})
+	out = append(out, namedFunction{"Entry", def.Entry.Name, r.w.Entry}, namedFunction{"SafetyNet", def.SafetyNet.Name, r.w.SafetyNet})
+	if r.w.Health != nil {
+		out = append(out, namedFunction{"Health", def.Health.Name, r.w.Health})
+	}
+	return out
 }
 
 // dashboard declares the resource's CloudWatch dashboard: its alarms' states; each workflow's

@@ -328,7 +328,7 @@ func TestFunctionAlarms(t *testing.T) {
 					continue
 				}
 				want := float64(workflowresource.FunctionErrorThreshold)
-				if f.Name == def.Entry.Name || f.Name == def.SafetyNet.Name {
+				if f.Name == def.Entry.Name || f.Name == def.SafetyNet.Name || f.Name == def.Health.Name {
 					want = 1
 				}
 				b, _ := json.Marshal(alarm["Metrics"])
@@ -444,5 +444,54 @@ func TestDashboard(t *testing.T) {
 		if !strings.Contains(body, m) {
 			t.Errorf("the dashboard has no %s", m)
 		}
+	}
+}
+
+// The health check runs on a schedule with the resource's Ref and properties as its input
+// (health.Input), and its role may put events on the default bus only.
+func TestHealthRule(t *testing.T) {
+	for _, def := range []*resourcedef.Resource{resourcedef.Cluster, resourcedef.KeyStore} {
+		t.Run(def.Type, func(t *testing.T) {
+			tmpl, w := declare(t, def)
+			if w.Health == nil || w.HealthRule == nil {
+				t.Fatal("no health function or rule")
+			}
+			stack := awscdk.Stack_Of(w.Entry.Function)
+			logical := func(c constructs.IConstruct) string {
+				return *stack.GetLogicalId(c.Node().DefaultChild().(awscdk.CfnElement))
+			}
+			rule := tmpl.Resources[logical(w.HealthRule)]
+			if rule.Properties["ScheduleExpression"] != "rate(5 minutes)" {
+				t.Errorf("schedule %v; want rate(5 minutes)", rule.Properties["ScheduleExpression"])
+			}
+			targets, _ := rule.Properties["Targets"].([]any)
+			if len(targets) != 1 {
+				t.Fatalf("targets %v; want the health function", targets)
+			}
+			target := targets[0].(map[string]any)
+			b, _ := json.Marshal(target)
+			if !strings.Contains(string(b), logical(w.Health.Function)) {
+				t.Errorf("target %s is not the health function", b)
+			}
+			input, _ := json.Marshal(target["Input"])
+			for _, want := range []string{`\"ResourceId\":\"`, logical(w.Resource), `\"Properties\":{\"Example\":\"value\"}`} {
+				if !strings.Contains(string(input), want) {
+					t.Errorf("input %s lacks %s", input, want)
+				}
+			}
+			var bus []string
+			for _, r := range tmpl.Resources {
+				if r.Type != "AWS::IAM::Policy" {
+					continue
+				}
+				b, _ := json.Marshal(r.Properties)
+				if strings.Contains(string(b), "events:PutEvents") {
+					bus = append(bus, string(b))
+				}
+			}
+			if len(bus) != 1 || !strings.Contains(bus[0], ":event-bus/default") || !strings.Contains(bus[0], logical(w.Health.Role)) {
+				t.Errorf("events:PutEvents policies %v; want one, of the health role, on the default bus", bus)
+			}
+		})
 	}
 }

@@ -34,7 +34,7 @@ var NotInALambda = []string{
 const SDKService = "github.com/aws/aws-sdk-go-v2/service/"
 
 // SDKPackageOfIAMPrefix names the SDK package for IAM service prefixes whose names differ.
-var SDKPackageOfIAMPrefix = map[string]string{"cloudhsm": "cloudhsmv2", "states": "sfn"}
+var SDKPackageOfIAMPrefix = map[string]string{"cloudhsm": "cloudhsmv2", "states": "sfn", "events": "eventbridge"}
 
 // StandaloneLambdaServices are the SDK services of the Lambdas that pkg/resourcedef does not
 // describe (their grants are written in infra/database and infra/alerts): the rotation function

@@ -39,6 +39,15 @@ var Cluster = &Resource{
 	ServiceTimeout: time.Hour,
 	Entry:          entry("cluster-entry", "Custom::CloudHsmCluster"),
 	SafetyNet:      safetyNet("cluster"),
+	Health: Function{Name: "cluster-health",
+		Description: "Strongroom Custom::CloudHsmCluster health check: state, HSMs, zones, backups and certificates, to EventBridge",
+		Grants: []Grant{
+			grant(acts("cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"), whyNoARN("cloudhsm:DescribeClusters and cloudhsm:DescribeBackups"), on(Any)),
+			// The customer CA certificate (public; the CA's key secret is never read).
+			grant(acts("secretsmanager:GetSecretValue"), whySecrets, on(Secret, CACertSecret)),
+			grant(acts("kms:Decrypt"), "", on(Key)),
+			grant(acts("events:PutEvents"), "", on(DefaultEventBus)),
+		}},
 	SecretsKey:     "Encrypts the CloudHSM admin password and the customer CA secrets (Strongroom)",
 	Documents:      []string{hsmdocs.ActivateCluster},
 	Workflows: []Workflow{

@@ -39,6 +39,12 @@ var KeyStore = &Resource{
 	ServiceTimeout: time.Hour,
 	Entry:          entry("keystore-entry", "Custom::CloudHsmKeyStore"),
 	SafetyNet:      safetyNet("key store"),
+	Health: Function{Name: "keystore-health",
+		Description: "Strongroom Custom::CloudHsmKeyStore health check: the store's connection state, to EventBridge",
+		Grants: []Grant{
+			grant(acts("kms:DescribeCustomKeyStores"), whyKeyStore, on(Any)),
+			grant(acts("events:PutEvents"), "", on(DefaultEventBus)),
+		}},
 	SecretsKey:     "Encrypts the KMS key store's kmsuser password secret (Strongroom)",
 	Documents:      []string{hsmdocs.ChangeCryptoUserPassword, hsmdocs.CreateCryptoUser, hsmdocs.DeleteCryptoUser},
 	Workflows: []Workflow{

@@ -31,6 +31,10 @@ type Resource struct {
 	Entry Function
 	// SafetyNet answers FAILED for a request workflow that ended without answering.
 	SafetyNet Function
+	// Health is the scheduled health check (pkg/health): a rule invokes it every HealthInterval
+	// with the resource's PhysicalResourceId and properties (health.Input), and it sends its
+	// findings to the default event bus. Empty Name: the resource has none.
+	Health Function
 	// Steps are the functions the workflows invoke, each through its Placeholder.
 	Steps []Step
 	// Workflows are the state machines.
@@ -129,7 +133,14 @@ const (
 	// StateMachine is the workflow of kind Arg; Executions are its executions.
 	StateMachine RefKind = "state-machine"
 	Executions   RefKind = "executions"
+	// DefaultEventBus is this account and region's default event bus, where health findings go.
+	DefaultEventBus RefKind = "default-event-bus"
 )
+
+// HealthInterval is how often a resource's health check runs. Five minutes keeps a key store that
+// dropped its connection from going unseen for long; it is 8,640 invocations a month, within
+// Lambda's free tier for most accounts.
+const HealthInterval = 5 * time.Minute
 
 // Ref points at a resource.
 type Ref struct {
@@ -154,9 +165,13 @@ func (r Ref) String() string {
 	return string(r.Kind) + "(" + r.Arg + ")"
 }
 
-// Functions are every function of the resource: the entry, the steps and the safety net, by name.
+// Functions are every function of the resource: the entry, the steps, the safety net and the
+// health check, by name.
 func (r *Resource) Functions() []Function {
 	out := []Function{r.Entry, r.SafetyNet}
+	if r.Health.Name != "" {
+		out = append(out, r.Health)
+	}
 	for _, s := range r.Steps {
 		out = append(out, s.Function)
 	}

@@ -26,6 +26,7 @@ type Relay struct {
 	alerter  *Alerter
 	sns      Publisher
 	history  ExecutionHistoryAPI
+	state    HealthState
 	topicARN string
 	log      *slog.Logger
 }
@@ -70,13 +71,16 @@ func NewRelay(alerter *Alerter, pub Publisher, topicARN string, log *slog.Logger
 	return r, nil
 }
 
-// Handle relays one event. Input that is neither a CloudTrail event nor a Step Functions
-// execution status change is a TerminalError (retrying cannot fix it); an execution that needs
+// Handle relays one event. Input that is neither a CloudTrail event, a Step Functions execution
+// status change nor a health finding (pkg/health) is a TerminalError (retrying cannot fix it); an execution that needs
 // no alert (RUNNING, SUCCEEDED) is logged as skipped and succeeds; SNS failures keep their SDK
 // error so lambdaerr.Classify can decide.
 func (r *Relay) Handle(ctx context.Context, in json.RawMessage) (RelayOutput, error) {
 	if IsExecutionStatusChange(in) {
 		return r.handleExecution(ctx, in)
+	}
+	if IsHealthFinding(in) {
+		return r.handleHealth(ctx, in)
 	}
 	msg, err := r.alerter.Alert(in)
 	if err != nil {

@@ -69,7 +69,8 @@ type Delivery struct {
 	Rule     string
 	TargetID string
 	Arn      string
-	Payload  []byte
+	// Payload is what the target is (or, for a skipped target, would have been) given.
+	Payload []byte
 	// Err is why the event was not handed to the target, empty when it was.
 	Err  string
 	Time time.Time
@@ -534,7 +535,8 @@ func (s *Service) dispatch(ctx context.Context, env Envelope) {
 		case err != nil:
 			d.Err = err.Error()
 		case !strings.HasPrefix(j.t.Arn, "arn:aws:lambda:"):
-			d.Err = "skipped: the sandbox delivers only to Lambda function targets"
+			// Kept, so a test can read what the target would have been given.
+			d.Payload, d.Err = payload, "skipped: the sandbox delivers only to Lambda function targets"
 		default:
 			d.Payload = payload
 			if err := s.lambda.InvokeAsync(ctx, j.t.Arn, payload); err != nil {
