@@ -48,8 +48,8 @@ var Cluster = &Resource{
 			grant(acts("kms:Decrypt"), "", on(Key)),
 			grant(acts("events:PutEvents"), "", on(DefaultEventBus)),
 		}},
-	SecretsKey:     "Encrypts the CloudHSM admin password and the customer CA secrets (Strongroom)",
-	Documents:      []string{hsmdocs.ActivateCluster},
+	SecretsKey: "Encrypts the CloudHSM admin password and the customer CA secrets (Strongroom)",
+	Documents:  []string{hsmdocs.ActivateCluster},
 	Workflows: []Workflow{
 		{Kind: "Create", File: "cluster-create.asl.json"},
 		{Kind: "Update", File: "cluster-update.asl.json"},

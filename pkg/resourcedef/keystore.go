@@ -45,8 +45,8 @@ var KeyStore = &Resource{
 			grant(acts("kms:DescribeCustomKeyStores"), whyKeyStore, on(Any)),
 			grant(acts("events:PutEvents"), "", on(DefaultEventBus)),
 		}},
-	SecretsKey:     "Encrypts the KMS key store's kmsuser password secret (Strongroom)",
-	Documents:      []string{hsmdocs.ChangeCryptoUserPassword, hsmdocs.CreateCryptoUser, hsmdocs.DeleteCryptoUser},
+	SecretsKey: "Encrypts the KMS key store's kmsuser password secret (Strongroom)",
+	Documents:  []string{hsmdocs.ChangeCryptoUserPassword, hsmdocs.CreateCryptoUser, hsmdocs.DeleteCryptoUser},
 	Workflows: []Workflow{
 		{Kind: "Create", File: "keystore-create.asl.json"},
 		{Kind: "Update", File: "keystore-update.asl.json"},
