@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math/big"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
@@ -212,16 +211,6 @@ func (it item) clone() item {
 		out[k] = v // values are never changed in place: an update replaces them
 	}
 	return out
-}
-
-// sortedNames lists an item's attribute names in order, for stable messages.
-func (it item) sortedNames() []string {
-	names := make([]string, 0, len(it))
-	for k := range it {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // DynamoDB numbers: up to 38 significant digits, magnitudes from 1E-130 to under 1E+126.
