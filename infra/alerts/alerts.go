@@ -9,6 +9,10 @@
 // lost it (EventBridge could not invoke the relay, or the relay failed all its asynchronous retries).
 // Alarms on relay errors, on the queue's depth and on any failure to write to the queue publish straight
 // to the topic, bypassing the relay.
+//
+// The relay keeps its state (each health condition's last status, and counts of repeated alerts, so
+// a condition alerts when it changes and duplicates go out once with a count) in a DynamoDB table
+// (pkg/alertstate), encrypted with the topic's key.
 package alerts
 
 import (
@@ -22,6 +26,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudtrail"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -34,6 +39,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/strongroom/strongroom/infra/golambda"
+	"github.com/strongroom/strongroom/infra/nagsuppress"
+	"github.com/strongroom/strongroom/pkg/alertstate"
 )
 
 // Detail types EventBridge gives CloudTrail events. Secrets Manager's RotationFailed is a service event,
@@ -78,6 +85,8 @@ type AlertsStack struct {
 	DeadLetterQueue awssqs.Queue
 	Relay           *golambda.Function
 	Trail           awscloudtrail.Trail
+	// StateTable is the relay's state (pkg/alertstate), named to it by ALERT_STATE_TABLE.
+	StateTable awsdynamodb.Table
 }
 
 var ruleNameRE = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
@@ -207,7 +216,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	healthRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(healthRuleName)})
 
 	topicKey := awskms.NewKey(stack, jsii.String("AlertsKey"), &awskms.KeyProps{
-		Description:       jsii.String("Strongroom: encrypts the alert topic and the undelivered-alert queue"),
+		Description:       jsii.String("Strongroom: encrypts the alert topic, the undelivered-alert queue and the alert state table"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
@@ -264,8 +273,30 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
 	})
 	s.DeadLetterQueue = dlq
+
+	// The relay's state. Disposable by design (pkg/alertstate): every item expires 30 days after its
+	// last write, and losing them all costs at most one repeated alert per condition. So the table
+	// is destroyed with the stack rather than left behind as an orphan no stack owns, and it has
+	// no point-in-time recovery (nothing in it is worth restoring).
+	stateTable := awsdynamodb.NewTable(stack, jsii.String("AlertStateTable"), &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(alertstate.KeyAttribute), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String(alertstate.TTLAttribute),
+		// The relay already holds kms:Decrypt and kms:GenerateDataKey on this key (for SNS and SQS),
+		// which is what DynamoDB checks when the relay reads and writes the table.
+		Encryption:    awsdynamodb.TableEncryption_CUSTOMER_MANAGED,
+		EncryptionKey: topicKey,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	nagsuppress.Add(stateTable, true, nagsuppress.Rule{
+		ID: "AwsSolutions-DDB3",
+		Reason: "The alert state table holds only disposable relay state that expires within 30 days; losing it costs at most one " +
+			"repeated alert per condition, so point-in-time recovery would restore nothing worth its cost.",
+	})
+	s.StateTable = stateTable
+
 	// --- The relay ---
-	env := map[string]*string{"TOPIC_ARN": topic.TopicArn()}
+	env := map[string]*string{"TOPIC_ARN": topic.TopicArn(), "ALERT_STATE_TABLE": stateTable.TableName()}
 	if len(props.RedactFields) > 0 {
 		env["REDACT_FIELDS"] = jsii.String(strings.Join(props.RedactFields, ","))
 	}
@@ -284,14 +315,17 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		return nil, fmt.Errorf("alerts stack %s: %w", id, err)
 	}
 	s.Relay = relay
-	// Least privilege: publish to this topic, use its key for that and for the dead-letter queue it
-	// shares (SNS and SQS server-side encryption call GenerateDataKey and Decrypt as the sender).
+	// Least privilege: publish to this topic, use its key for that and for the dead-letter queue and
+	// state table it shares (SNS, SQS and DynamoDB server-side encryption call GenerateDataKey and
+	// Decrypt as the caller).
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      relay.Role,
 		Actions:      jsii.Strings("sns:Publish"),
 		ResourceArns: &[]*string{topic.TopicArn()},
 	})
 	topicKey.Grant(relay.Role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
+	// The state: single-item reads and conditional writes (pkg/alertstate), on this table only.
+	stateTable.Grant(relay.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"))
 
 	// --- Rules ---
 	target := func() awsevents.IRuleTarget {

@@ -19,6 +19,7 @@ import (
 	"github.com/strongroom/strongroom/infra/golambda"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/infra/templatetest"
+	"github.com/strongroom/strongroom/pkg/alertstate"
 )
 
 // One synthesis serves every assertion: CDK synthesis is the slow part of these tests.
@@ -310,8 +311,9 @@ func TestRelayFunction(t *testing.T) {
 	logs := id(t, "AWS::Logs::LogGroup", map[string]any{})
 	role := id(t, "AWS::IAM::Role", map[string]any{})
 	relay := id(t, "AWS::Lambda::Function", map[string]any{"Handler": "bootstrap"})
+	table := id(t, "AWS::DynamoDB::Table", map[string]any{})
 	templatetest.Count(t, plain, "AWS::Lambda::Function", 1)
-	env := map[string]any{"TOPIC_ARN": ref(topic)}
+	env := map[string]any{"TOPIC_ARN": ref(topic), "ALERT_STATE_TABLE": ref(table)}
 	templatetest.Has(t, plain, "AWS::Lambda::Function", map[string]any{
 		"Runtime":          "provided.al2023",
 		"Architectures":    []any{"arm64"},
@@ -354,6 +356,8 @@ func TestRelayFunction(t *testing.T) {
 			map[string]any{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn(dlq)},
 			map[string]any{"Effect": "Allow", "Action": "sns:Publish", "Resource": ref(topic)},
 			map[string]any{"Effect": "Allow", "Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": arn(keyID(t, "alert topic"))},
+			// The state table: single-item reads and writes, no Query, Scan, DeleteItem or batch.
+			map[string]any{"Effect": "Allow", "Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "Resource": arn(table)},
 		}},
 		{"tracing policy", id(t, "AWS::IAM::Policy", map[string]any{"PolicyName": assertions.Match_StringLikeRegexp(jsii.String("TracingPolicy"))}), []any{
 			map[string]any{"Effect": "Allow", "Action": []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, "Resource": "*"},
@@ -384,6 +388,32 @@ func normalize(v any) any {
 	var out any
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// TestStateTable: the relay's state (pkg/alertstate) in one on-demand table keyed by pk, whose items
+// expire by expiresAt, encrypted with the alerts key and destroyed with the stack; point-in-time
+// recovery is off, with cdk-nag's finding suppressed for a stated reason.
+func TestStateTable(t *testing.T) {
+	templatetest.Count(t, plain, "AWS::DynamoDB::Table", 1)
+	table := id(t, "AWS::DynamoDB::Table", map[string]any{})
+	props := map[string]any{
+		"KeySchema":                        []any{map[string]any{"AttributeName": alertstate.KeyAttribute, "KeyType": "HASH"}},
+		"AttributeDefinitions":             []any{map[string]any{"AttributeName": alertstate.KeyAttribute, "AttributeType": "S"}},
+		"BillingMode":                      "PAY_PER_REQUEST",
+		"TimeToLiveSpecification":          map[string]any{"AttributeName": alertstate.TTLAttribute, "Enabled": true},
+		"SSESpecification":                 map[string]any{"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": arn(keyID(t, "alert topic"))},
+		"PointInTimeRecoverySpecification": assertions.Match_Absent(),
+		"ProvisionedThroughput":            assertions.Match_Absent(),
+	}
+	templatetest.Has(t, plain, "AWS::DynamoDB::Table", props)
+	r := plainJSON["Resources"].(map[string]any)[table].(map[string]any)
+	if r["DeletionPolicy"] != "Delete" || r["UpdateReplacePolicy"] != "Delete" {
+		t.Errorf("state table DeletionPolicy %v, UpdateReplacePolicy %v; want Delete (the state is disposable)", r["DeletionPolicy"], r["UpdateReplacePolicy"])
+	}
+	rules := fmt.Sprint(r["Metadata"].(map[string]any)["cdk_nag"])
+	if !strings.Contains(rules, "AwsSolutions-DDB3") || !strings.Contains(rules, "disposable") {
+		t.Errorf("state table cdk-nag suppressions %s; want AwsSolutions-DDB3 with its reason", rules)
+	}
 }
 
 func TestDeadLetterQueue(t *testing.T) {

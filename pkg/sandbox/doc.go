@@ -5,7 +5,7 @@
 // any real AWS client given --endpoint-url.
 //
 // New wires every service in this tree to one Server: STS, Lambda, EventBridge, the CloudFormation
-// custom-resource driver, Secrets Manager, SNS, EC2, CloudHSM, SSM, KMS and Step Functions. Cross-service wiring: Secrets Manager rotation, EventBridge
+// custom-resource driver, Secrets Manager, SNS, DynamoDB, EC2, CloudHSM, SSM, KMS and Step Functions. Cross-service wiring: Secrets Manager rotation, EventBridge
 // targets, Step Functions tasks and the CloudFormation driver invoke functions of the Lambda
 // registry; SSM's client instance reads secrets from Secrets Manager and acts on CloudHSM;
 // Step Functions' aws-sdk integrations call the JSON services through Server.Internal (so faults

@@ -14,6 +14,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
+	"github.com/strongroom/strongroom/pkg/sandbox/dynamodb"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	"github.com/strongroom/strongroom/pkg/sandbox/events"
 	"github.com/strongroom/strongroom/pkg/sandbox/kms"
@@ -48,6 +49,7 @@ type Sandbox struct {
 	SSM            *ssm.Service
 	KMS            *kms.Service
 	StepFunctions  *stepfunctions.Service
+	DynamoDB       *dynamodb.Service
 
 	mu         sync.Mutex
 	executions []string // Step Functions execution ARNs seen in status changes
@@ -94,6 +96,9 @@ func New(opts Options) *Sandbox {
 
 	sb.SNS = sns.New(srv.Clock, sns.WithRegion(srv.Region), sns.WithAccount(srv.Account))
 	srv.RegisterQuery(sb.SNS)
+
+	sb.DynamoDB = dynamodb.New(srv.Clock, dynamodb.WithRegion(srv.Region), dynamodb.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.DynamoDB)
 
 	// The client instance runs documents' scripts under bash: its AWS CLI reads secrets from this
 	// sandbox, its cloudhsm-cli (package hsmclient) drives the emulated cluster. Strongroom's

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -391,6 +393,7 @@ func TestPerServiceEndpointVariables(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_KMS", env.URL)
 	t.Setenv("AWS_ENDPOINT_URL_SSM", env.URL)
 	t.Setenv("AWS_ENDPOINT_URL_SFN", env.URL)
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", env.URL)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", sandbox.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", sandbox.SecretAccessKey)
@@ -401,6 +404,10 @@ func TestPerServiceEndpointVariables(t *testing.T) {
 	_, err = lambda.NewFromConfig(cfg).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("none")})
 	if _, ok := typed[*lambdatypes.ResourceNotFoundException](err); !ok {
 		t.Errorf("Lambda via AWS_ENDPOINT_URL_LAMBDA: err = %v, want ResourceNotFoundException from the sandbox", err)
+	}
+	_, err = dynamodb.NewFromConfig(cfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("none")})
+	if _, ok := typed[*ddbtypes.ResourceNotFoundException](err); !ok {
+		t.Errorf("DynamoDB via AWS_ENDPOINT_URL_DYNAMODB: err = %v, want ResourceNotFoundException from the sandbox", err)
 	}
 	for _, c := range []struct {
 		via string
@@ -420,7 +427,7 @@ func TestPerServiceEndpointVariables(t *testing.T) {
 			t.Errorf("%s: %v", c.via, c.err)
 		}
 	}
-	for _, svc := range []string{"sts", "events", "lambda", "secretsmanager", "cloudhsmv2", "ec2", "sns", "kms", "ssm", "states"} {
+	for _, svc := range []string{"sts", "events", "lambda", "secretsmanager", "cloudhsmv2", "ec2", "sns", "kms", "ssm", "states", "dynamodb"} {
 		if env.Recorder.Count(svc, "") == 0 {
 			t.Errorf("no %s call reached the sandbox", svc)
 		}

@@ -4,11 +4,12 @@
 // documents, rules and custom-resource properties.
 //
 // Resources are created in dependency order through real aws-sdk-go-v2 clients against the sandbox
-// (CreateStateMachine, CreateDocument, CreateKey, PutRule, CreateTopic...). Lambda functions are the
-// exception: the template's asset (an arm64 bootstrap) is matched byte for byte to build/<name>, and
-// the same lambdas/<name> package is built for the host and registered with the sandbox's Lambda
-// service. Resource types the sandbox does not emulate (IAM, logs, alarms, S3, CloudTrail, SQS, ...)
-// are listed in Stack.NotEmulated with a placeholder id, so nothing is skipped silently.
+// (CreateStateMachine, CreateDocument, CreateKey, PutRule, CreateTopic, CreateTable...). Lambda
+// functions are the exception: the template's asset (an arm64 bootstrap) is matched byte for byte
+// to build/<name>, and the same lambdas/<name> package is built for the host and registered with
+// the sandbox's Lambda service. Resource types the sandbox does not emulate (IAM, logs, alarms, S3,
+// CloudTrail, SQS, ...) are listed in Stack.NotEmulated with a placeholder id, so nothing is
+// skipped silently.
 // Network resources map onto the sandbox's default VPC: a VPC to the default VPC, subnets to its
 // subnets in order, an instance to its SSM-managed client instance.
 package deploy
@@ -27,6 +28,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -299,6 +302,8 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 		set(aws.ToString(out.SubscriptionArn), nil)
 	case "AWS::Events::Rule":
 		return d.rule(ctx, st, id, r, set)
+	case "AWS::DynamoDB::Table":
+		return d.table(ctx, st, id, r, set)
 	case "AWS::EC2::VPC":
 		set(sbec2.DefaultVPCID, map[string]any{"CidrBlock": "10.0.0.0/16", "VpcId": sbec2.DefaultVPCID})
 	case "AWS::EC2::Subnet":
@@ -455,6 +460,98 @@ func (d *Deployer) rule(ctx context.Context, st *Stack, id string, r cfntemplate
 	d.progress("rule %s (%d targets)", name, len(in.Targets))
 	return nil
 }
+
+// tableProperties are the AWS::DynamoDB::Table properties the sandbox stands up; the ones it
+// records nowhere (point-in-time recovery, deletion protection, tags) are accepted because they
+// change nothing a test could see. Any other property fails the deploy, naming it.
+var tableProperties = map[string]bool{
+	"TableName": true, "KeySchema": true, "AttributeDefinitions": true, "BillingMode": true, "ProvisionedThroughput": true,
+	"TimeToLiveSpecification": true, "SSESpecification": true,
+	"PointInTimeRecoverySpecification": true, "DeletionProtectionEnabled": true, "Tags": true,
+}
+
+// table creates a DynamoDB table (CreateTable, then UpdateTimeToLive for its
+// TimeToLiveSpecification). Ref is its name and Fn::GetAtt Arn its ARN, as CloudFormation gives
+// them; without a TableName, the name is <stack>-<logical id> (CloudFormation adds a random
+// suffix the sandbox has no need for).
+func (d *Deployer) table(ctx context.Context, st *Stack, id string, r cfntemplate.Resource, set func(string, map[string]any)) error {
+	p, err := d.props(st, r)
+	if err != nil {
+		return err
+	}
+	var unknown []string
+	for k := range p {
+		if !tableProperties[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("the sandbox does not emulate AWS::DynamoDB::Table properties %s", strings.Join(unknown, ", "))
+	}
+	name := st.Name + "-" + id
+	if n, ok := p["TableName"].(string); ok && n != "" {
+		name = n
+	}
+	in := &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: ddbtypes.BillingMode(str(p["BillingMode"]))}
+	for _, k := range list(p["KeySchema"]) {
+		in.KeySchema = append(in.KeySchema, ddbtypes.KeySchemaElement{AttributeName: aws.String(str(k["AttributeName"])), KeyType: ddbtypes.KeyType(str(k["KeyType"]))})
+	}
+	for _, a := range list(p["AttributeDefinitions"]) {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{AttributeName: aws.String(str(a["AttributeName"])), AttributeType: ddbtypes.ScalarAttributeType(str(a["AttributeType"]))})
+	}
+	if tp, ok := p["ProvisionedThroughput"].(map[string]any); ok {
+		in.ProvisionedThroughput = &ddbtypes.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(integer(tp["ReadCapacityUnits"])), WriteCapacityUnits: aws.Int64(integer(tp["WriteCapacityUnits"]))}
+	}
+	if sse, ok := p["SSESpecification"].(map[string]any); ok && boolean(sse["SSEEnabled"]) {
+		in.SSESpecification = &ddbtypes.SSESpecification{Enabled: aws.Bool(true), SSEType: ddbtypes.SSEType(str(sse["SSEType"]))}
+		if k := str(sse["KMSMasterKeyId"]); k != "" {
+			in.SSESpecification.KMSMasterKeyId = aws.String(k)
+		}
+	}
+	client := dynamodb.NewFromConfig(d.Cfg)
+	out, err := client.CreateTable(ctx, in)
+	if err != nil {
+		return err
+	}
+	if ttl, ok := p["TimeToLiveSpecification"].(map[string]any); ok && boolean(ttl["Enabled"]) {
+		if _, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name),
+			TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(str(ttl["AttributeName"])), Enabled: aws.Bool(true)}}); err != nil {
+			return err
+		}
+	}
+	arn := aws.ToString(out.TableDescription.TableArn)
+	set(name, map[string]any{"Arn": arn})
+	d.progress("DynamoDB table %s", name)
+	return nil
+}
+
+// str, list, integer and boolean read resolved template values, in which CloudFormation accepts
+// numbers and booleans also as strings.
+func str(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+func list(v any) []map[string]any {
+	items, _ := v.([]any)
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		out = append(out, m)
+	}
+	return out
+}
+
+func integer(v any) int64 {
+	var n int64
+	fmt.Sscan(fmt.Sprint(v), &n)
+	return n
+}
+
+func boolean(v any) bool { return v == true || v == "true" }
 
 // customResource sends the Create request and waits for the answer.
 func (d *Deployer) customResource(ctx context.Context, st *Stack, id string, r cfntemplate.Resource) error {
