@@ -325,7 +325,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	})
 	topicKey.Grant(relay.Role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
 	// The state: single-item reads and conditional writes (pkg/alertstate), on this table only.
-	stateTable.Grant(relay.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"))
+	stateTable.Grant(relay.Role, jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"))
 
 	// --- Rules ---
 	target := func() awsevents.IRuleTarget {

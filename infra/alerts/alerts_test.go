@@ -357,7 +357,7 @@ func TestRelayFunction(t *testing.T) {
 			map[string]any{"Effect": "Allow", "Action": "sns:Publish", "Resource": ref(topic)},
 			map[string]any{"Effect": "Allow", "Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": arn(keyID(t, "alert topic"))},
 			// The state table: single-item reads and writes, no Query, Scan, DeleteItem or batch.
-			map[string]any{"Effect": "Allow", "Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "Resource": arn(table)},
+			map[string]any{"Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:UpdateItem"}, "Resource": arn(table)},
 		}},
 		{"tracing policy", id(t, "AWS::IAM::Policy", map[string]any{"PolicyName": assertions.Match_StringLikeRegexp(jsii.String("TracingPolicy"))}), []any{
 			map[string]any{"Effect": "Allow", "Action": []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, "Resource": "*"},

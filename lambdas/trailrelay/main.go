@@ -5,10 +5,13 @@
 //
 // Environment:
 //
-//	TOPIC_ARN      the SNS topic to publish to (required)
-//	REDACT_FIELDS  comma-separated extra field-name markers to redact, added to
-//	               trailalert.DefaultSensitiveFields and matched as they are (inside longer
-//	               names, copies of the values blanked too; pkg/trailalert/redact.go) (optional)
+//	TOPIC_ARN          the SNS topic to publish to (required)
+//	ALERT_STATE_TABLE  the DynamoDB table of the relay's state (pkg/alertstate): each health
+//	                   condition's last status, so a condition is mailed when it changes (optional;
+//	                   without it every ALARM finding is mailed and no recovery is)
+//	REDACT_FIELDS      comma-separated extra field-name markers to redact, added to
+//	                   trailalert.DefaultSensitiveFields and matched as they are (inside longer
+//	                   names, copies of the values blanked too; pkg/trailalert/redact.go) (optional)
 package main
 
 import (
@@ -16,9 +19,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/strongroom/strongroom/pkg/alertstate"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/trailalert"
 )
@@ -46,5 +51,13 @@ func setup(log *slog.Logger) (*trailalert.Relay, error) {
 	cfg := lambdaenv.AWSConfig(log)
 	client := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SNS") })
 	states := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SFN") })
-	return trailalert.NewRelay(alerter, client, os.Getenv("TOPIC_ARN"), log, trailalert.WithExecutionHistory(states))
+	opts := []trailalert.RelayOption{trailalert.WithExecutionHistory(states)}
+	if table := os.Getenv("ALERT_STATE_TABLE"); table != "" {
+		store, err := alertstate.New(dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = lambdaenv.Endpoint("DYNAMODB") }), table)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, trailalert.WithHealthState(store))
+	}
+	return trailalert.NewRelay(alerter, client, os.Getenv("TOPIC_ARN"), log, opts...)
 }

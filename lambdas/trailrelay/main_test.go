@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -14,11 +15,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/strongroom/strongroom/pkg/alertstate"
+	"github.com/strongroom/strongroom/pkg/health"
+	"github.com/strongroom/strongroom/pkg/health/emit"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
@@ -601,5 +607,93 @@ func TestExecutionFailureAlertInSandbox(t *testing.T) {
 				t.Error("the scan found the secrets nowhere, or the relay's log was not captured: it proves nothing")
 			}
 		})
+	}
+}
+
+// TestHealthAlertsInSandbox sends health findings as the checks do (PutEvents) through a rule on
+// the health source to the trailrelay binary, which keeps each condition's status in a DynamoDB
+// table (ALERT_STATE_TABLE): a condition is mailed when it goes into ALARM and when it recovers,
+// not on every run, and a first OK is not mailed.
+func TestHealthAlertsInSandbox(t *testing.T) {
+	env := sandboxtest.New(t)
+	ctx := sandboxtest.Context(t, time.Minute)
+	cfg := env.AWSConfig()
+	snsc, ebc, ddb := sns.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
+	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("strongroom-alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topicARN := aws.ToString(topic.TopicArn)
+	for _, sub := range []struct{ endpoint, filter string }{{"everyone@example.com", ""}, {"oncall@example.com", `{"severity":["critical"]}`}} {
+		in := &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String(sub.endpoint)}
+		if sub.filter != "" {
+			in.Attributes = map[string]string{"FilterPolicy": sub.filter}
+		}
+		if _, err := snsc.Subscribe(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("alert-state"), BillingMode: ddbtypes.BillingModePayPerRequest,
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(alertstate.KeyAttribute), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(alertstate.KeyAttribute), AttributeType: ddbtypes.ScalarAttributeTypeS}}}); err != nil {
+		t.Fatal(err)
+	}
+	var relayLogs sandboxtest.Buffer
+	relayARN, err := env.Lambda.RegisterBinary("strongroom-trailrelay", binaries["trailrelay"], &relayLogs,
+		sblambda.WithEnv(map[string]string{"TOPIC_ARN": topicARN, "ALERT_STATE_TABLE": "alert-state"}), sblambda.WithTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern := fmt.Sprintf(`{"source":[%q],"detail-type":[%q]}`, health.Source, health.DetailType)
+	if _, err := ebc.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("health"), EventPattern: aws.String(pattern)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ebc.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("health"), Targets: []ebtypes.Target{{Id: aws.String("relay"), Arn: aws.String(relayARN)}}}); err != nil {
+		t.Fatal(err)
+	}
+	const store = "cks-1234567890abcdef0"
+	at := env.Clock.Now()
+	down := health.Unhealthy("Custom::CloudHsmKeyStore", store, health.KeyStoreConnection, health.Critical,
+		"key store "+store+" (prod) is DISCONNECTED from cluster cluster-abcdefghijk: every key in it is unusable", "connect it", at)
+	up := health.Healthy("Custom::CloudHsmKeyStore", store, health.KeyStoreConnection, "key store "+store+" (prod) is CONNECTED to cluster cluster-abcdefghijk", at)
+	hsms := health.Healthy("Custom::CloudHsmCluster", "cluster-abcdefghijk", health.ClusterHsms, "cluster cluster-abcdefghijk has 2 ACTIVE HSMs (HsmCount 2)", at)
+	handled := func() int {
+		return strings.Count(relayLogs.String(), `"msg":"alert published"`) + strings.Count(relayLogs.String(), `"msg":"health finding skipped"`)
+	}
+	for i, f := range []health.Finding{down, down, up, up, hsms, down} {
+		if err := emit.Send(ctx, ebc, "", []health.Finding{f}); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); handled() < i+1; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("finding %d not handled; relay log:\n%s", i, relayLogs.String())
+			}
+		}
+	}
+	var subjects []string
+	for _, d := range env.SNS.Deliveries(topicARN) {
+		if d.Endpoint == "everyone@example.com" {
+			subjects = append(subjects, d.EmailSubject())
+		}
+	}
+	want := []string{
+		"[CRITICAL] strongroom:keystore-connection ALARM " + store + " in " + env.Account,
+		"[INFO] strongroom:keystore-connection recovered " + store + " in " + env.Account,
+		"[CRITICAL] strongroom:keystore-connection ALARM " + store + " in " + env.Account,
+	}
+	if strings.Join(subjects, "\n") != strings.Join(want, "\n") {
+		t.Errorf("mailed:\n%s\nwant:\n%s\nrelay log:\n%s", strings.Join(subjects, "\n"), strings.Join(want, "\n"), relayLogs.String())
+	}
+	oncall := 0
+	for _, d := range env.SNS.Deliveries(topicARN) {
+		if d.Endpoint == "oncall@example.com" {
+			oncall++
+		}
+	}
+	if oncall != 2 {
+		t.Errorf("oncall@ (severity=critical) got %d; want the two ALARMs", oncall)
+	}
+	if n := strings.Count(relayLogs.String(), `"msg":"health finding skipped"`); n != 3 {
+		t.Errorf("%d findings skipped; want 3 (a repeat ALARM, a repeat OK, a first OK)", n)
 	}
 }

@@ -38,9 +38,9 @@ var SDKPackageOfIAMPrefix = map[string]string{"cloudhsm": "cloudhsmv2", "states"
 
 // StandaloneLambdaServices are the SDK services of the Lambdas that pkg/resourcedef does not
 // describe (their grants are written in infra/database and infra/alerts): the rotation function
-// calls Secrets Manager only, the relay SNS and Step Functions (GetExecutionHistory, to name a
-// failed workflow's state).
+// calls Secrets Manager only, the relay SNS, Step Functions (GetExecutionHistory, to name a
+// failed workflow's state) and DynamoDB (its state, pkg/alertstate).
 var StandaloneLambdaServices = map[string][]string{
 	"rotate":     {"secretsmanager"},
-	"trailrelay": {"sns", "sfn"},
+	"trailrelay": {"sns", "sfn", "dynamodb"},
 }
