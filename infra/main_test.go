@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/strongroom/strongroom/infra/database/dbconfig"
 	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/infra/templatetest"
@@ -308,14 +309,37 @@ func templates(t *testing.T, out string) map[string][]byte {
 	return all
 }
 
-// checkAlarmsNotify: every alarm of every stack notifies the alert topic (the alerts stack's own
-// by reference, the others through its export), both safety nets' dead-letter queues have one (a
-// dead-lettered delivery means a CloudFormation request may be waiting for its answer), and the
-// database stack has its instance's two.
+// checkAlarmsNotify: every alarm of every stack notifies the alert topic when it fires and when it
+// clears (the alerts stack's own by reference, the others through its export), and each stack has
+// the alarms it must have:
+//   - every state machine (the cluster's and the key store's request workflows and the key store's
+//     Rotate, scheduled or not): an alarm on its ExecutionsFailed and ExecutionsTimedOut, at 1;
+//   - every SQS queue, each a dead-letter queue (the safety nets', also taking the relay's
+//     undeliverable workflow alerts, and the alerts stack's undelivered alerts): an alarm on its
+//     ApproximateNumberOfMessagesVisible, at 1;
+//   - the database: its instance's CPU, free-storage and connections alarms, nothing else;
+//
+// and one dashboard that shows every one of its alarms.
 func checkAlarmsNotify(t *testing.T, out string) {
 	t.Helper()
-	deadLetterAlarms := map[string]bool{}
-	var databaseAlarms []string
+	type metric struct{ Namespace, MetricName, Dimensions string }
+	type props struct {
+		AlarmActions, OKActions []any
+		Namespace, MetricName   string
+		Dimensions              any
+		Metrics                 []struct {
+			MetricStat *struct {
+				Metric struct {
+					Namespace, MetricName string
+					Dimensions            any
+				}
+			}
+		}
+		Threshold          float64
+		ComparisonOperator string
+		DashboardBody      any
+	}
+	js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 	for _, stackName := range []string{AlertsStackName, ClusterStackName, keystore.StackName, DatabaseStackName} {
 		b, err := os.ReadFile(filepath.Join(out, stackName+".template.json"))
 		if err != nil {
@@ -324,34 +348,88 @@ func checkAlarmsNotify(t *testing.T, out string) {
 		var tmpl struct {
 			Resources map[string]struct {
 				Type       string
-				Properties struct{ AlarmActions []any }
+				Properties props
 			}
 		}
 		if err := json.Unmarshal(b, &tmpl); err != nil {
 			t.Fatal(err)
 		}
+		// watched: each (namespace, metric, dimensions) an alarm at 1 or more watches.
+		watched := map[metric]bool{}
+		var alarms, machines, queues, dashboards []string
 		for id, r := range tmpl.Resources {
-			if r.Type != "AWS::CloudWatch::Alarm" {
-				continue
-			}
-			if strings.Contains(id, "SafetyNetDeadLetterAlarm") {
-				deadLetterAlarms[stackName] = true
-			}
-			if stackName == DatabaseStackName {
-				databaseAlarms = append(databaseAlarms, id)
-			}
-			actions, _ := json.Marshal(r.Properties.AlarmActions)
-			if !strings.Contains(string(actions), "AlertTopic") {
-				t.Errorf("%s %s: alarm actions %s; want the alert topic", stackName, id, actions)
+			p := r.Properties
+			switch r.Type {
+			case "AWS::StepFunctions::StateMachine":
+				machines = append(machines, id)
+			case "AWS::SQS::Queue":
+				queues = append(queues, id)
+			case "AWS::CloudWatch::Dashboard":
+				dashboards = append(dashboards, js(p.DashboardBody))
+			case "AWS::CloudWatch::Alarm":
+				alarms = append(alarms, id)
+				for name, actions := range map[string][]any{"alarm": p.AlarmActions, "OK": p.OKActions} {
+					if a := js(actions); len(actions) != 1 || !strings.Contains(a, "AlertTopic") {
+						t.Errorf("%s %s: %s actions %s; want the alert topic", stackName, id, name, a)
+					}
+				}
+				if p.Threshold != 1 || p.ComparisonOperator != "GreaterThanOrEqualToThreshold" {
+					continue
+				}
+				watched[metric{p.Namespace, p.MetricName, js(p.Dimensions)}] = true
+				for _, m := range p.Metrics {
+					if m.MetricStat != nil {
+						watched[metric{m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName, js(m.MetricStat.Metric.Dimensions)}] = true
+					}
+				}
 			}
 		}
-	}
-	if sort.Strings(databaseAlarms); len(databaseAlarms) != 2 || !strings.HasPrefix(databaseAlarms[0], "DatabaseCPUAlarm") || !strings.HasPrefix(databaseAlarms[1], "DatabaseFreeStorageAlarm") {
-		t.Errorf("%s alarms %v; want the instance's CPU and free-storage alarms", DatabaseStackName, databaseAlarms)
-	}
-	for _, stackName := range []string{ClusterStackName, keystore.StackName} {
-		if !deadLetterAlarms[stackName] {
-			t.Errorf("%s: no alarm on the safety net's dead-letter queue", stackName)
+		for _, id := range machines {
+			dims := js([]any{map[string]any{"Name": "StateMachineArn", "Value": map[string]any{"Ref": id}}})
+			for _, m := range []string{"ExecutionsFailed", "ExecutionsTimedOut"} {
+				if !watched[metric{"AWS/States", m, dims}] {
+					t.Errorf("%s: no alarm at 1 or more on %s of state machine %s", stackName, m, id)
+				}
+			}
+		}
+		for _, id := range queues {
+			dims := js([]any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{id, "QueueName"}}}})
+			if !watched[metric{"AWS/SQS", "ApproximateNumberOfMessagesVisible", dims}] {
+				t.Errorf("%s: no alarm at 1 or more on the messages visible in dead-letter queue %s", stackName, id)
+			}
+		}
+		wantMachines, wantQueues := 0, 1
+		switch stackName {
+		case ClusterStackName:
+			wantMachines = 3
+		case keystore.StackName:
+			wantMachines = 4 // Create, Update, Delete and Rotate
+		case DatabaseStackName:
+			wantQueues = 0
+		}
+		if len(machines) != wantMachines || len(queues) != wantQueues {
+			t.Errorf("%s: %d state machines and %d queues; want %d and %d", stackName, len(machines), len(queues), wantMachines, wantQueues)
+		}
+		if stackName == DatabaseStackName {
+			sort.Strings(alarms)
+			want := []string{"DatabaseCPUAlarm", "DatabaseConnectionsAlarm", "DatabaseFreeStorageAlarm"}
+			if len(alarms) != len(want) {
+				t.Errorf("%s alarms %v; want the instance's %v", stackName, alarms, want)
+			}
+			for i := 0; i < len(want) && i < len(alarms); i++ {
+				if !strings.HasPrefix(alarms[i], want[i]) {
+					t.Errorf("%s alarms %v; want the instance's %v", stackName, alarms, want)
+				}
+			}
+		}
+		if len(dashboards) != 1 {
+			t.Errorf("%s: %d dashboards; want one", stackName, len(dashboards))
+			continue
+		}
+		for _, id := range alarms {
+			if !strings.Contains(dashboards[0], js([]any{id, "Arn"})) {
+				t.Errorf("%s: the dashboard does not show alarm %s", stackName, id)
+			}
 		}
 	}
 }
@@ -616,6 +694,7 @@ func TestInvalidContextFailsSynthesis(t *testing.T) {
 		{"alert e-mail is not an address", map[string]any{settings.KeyAlertEmail: "ops team"}, "strongroom:alertEmail"},
 		{"event source outside aws.*", map[string]any{settings.KeyAlertEventSources: []any{"aws.kms", "custom.app"}}, `"custom.app" is not an AWS event source`},
 		{"account without region", map[string]any{settings.KeyAccount: "123456789012"}, "set both"},
+		{"instance class without a known max_connections", map[string]any{dbconfig.KeyInstanceType: "x2g.large"}, "context strongroom:dbInstanceType: Strongroom does not know the memory of instance class x2g.large"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -87,6 +87,12 @@ type AlertsStack struct {
 	Trail           awscloudtrail.Trail
 	// StateTable is the relay's state (pkg/alertstate), named to it by ALERT_STATE_TABLE.
 	StateTable awsdynamodb.Table
+	// Alarms watch the relay (errors, dead-letter errors), the dead-letter queue's depth and the
+	// rules' dead-letter errors; each notifies Topic directly.
+	Alarms []awscloudwatch.Alarm
+	// Dashboard shows the alarms, the relay's invocations, errors, throttles and durations, the
+	// dead-letter queue's depth and the topic's deliveries.
+	Dashboard awscloudwatch.Dashboard
 }
 
 var ruleNameRE = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
@@ -384,6 +390,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		})
 		a.AddAlarmAction(alarmAction)
 		a.AddOkAction(alarmAction)
+		s.Alarms = append(s.Alarms, a)
 	}
 	sum := &awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}
 	alarm("RelayErrorsAlarm", "the CloudTrail alert relay failed; events may be waiting in the dead-letter queue",
@@ -405,6 +412,8 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 				Statistic:     jsii.String("Sum"),
 			}))
 	}
+
+	s.dashboard(callsRuleName, rotationRuleName)
 
 	awscdk.NewCfnOutput(stack, jsii.String("AlertTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn(), Description: jsii.String("Subscribe further endpoints here; filter on the message attributes")})
 	awscdk.NewCfnOutput(stack, jsii.String("UndeliveredAlertsQueueUrl"), &awscdk.CfnOutputProps{Value: dlq.QueueUrl(), Description: jsii.String("Events that never became an alert e-mail")})

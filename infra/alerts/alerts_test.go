@@ -24,10 +24,11 @@ import (
 
 // One synthesis serves every assertion: CDK synthesis is the slow part of these tests.
 var (
-	relayDir  string // build output holding a real linux/arm64 bootstrap
-	plain     assertions.Template
-	withEmail assertions.Template
-	plainJSON map[string]any
+	relayDir   string // build output holding a real linux/arm64 bootstrap
+	plain      assertions.Template
+	withEmail  assertions.Template
+	plainJSON  map[string]any
+	plainStack *alerts.AlertsStack
 )
 
 const testEmail = "secops@example.com"
@@ -64,6 +65,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		plainStack = a
 		plain = assertions.Template_FromStack(a.Stack, nil)
 		withEmail = assertions.Template_FromStack(b.Stack, nil)
 		if plainJSON, err = templatetest.JSON(plain); err != nil {
@@ -519,4 +521,38 @@ func TestInvalidProps(t *testing.T) {
 			t.Fatalf("real arm64 bootstrap refused: %v", err)
 		}
 	})
+}
+
+// TestDashboard: the dashboard shows every alarm, the relay's invocations, errors, throttles and p99
+// duration, the dead-letter queue's depth, the topic's deliveries and failures, and the failed
+// dead-letter writes of the relay and of both rules.
+func TestDashboard(t *testing.T) {
+	body := templatetest.DashboardBody(t, plainJSON)
+	if len(plainStack.Alarms) != 5 {
+		t.Errorf("%d alarms in AlertsStack.Alarms; want the stack's 5", len(plainStack.Alarms))
+	}
+	for _, a := range plainStack.Alarms {
+		if id := templatetest.LogicalID(a); !strings.Contains(body, "${"+id+".Arn}") {
+			t.Errorf("the dashboard does not show alarm %s", id)
+		}
+	}
+	relay := "${" + templatetest.LogicalID(plainStack.Relay.Function) + "}"
+	topic := "${" + templatetest.LogicalID(plainStack.Topic) + ".TopicName}"
+	queue := "${" + templatetest.LogicalID(plainStack.DeadLetterQueue) + ".QueueName}"
+	for _, m := range []string{
+		`"AWS/Lambda","Invocations","FunctionName","` + relay + `"`,
+		`"AWS/Lambda","Errors","FunctionName","` + relay + `"`,
+		`"AWS/Lambda","Throttles","FunctionName","` + relay + `"`,
+		`"AWS/Lambda","Duration","FunctionName","` + relay + `",{"label":"relay","stat":"p99"}`,
+		`"AWS/Lambda","DeadLetterErrors","FunctionName","` + relay + `"`,
+		`"AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","` + queue + `"`,
+		`"AWS/SNS","NumberOfNotificationsDelivered","TopicName","` + topic + `"`,
+		`"AWS/SNS","NumberOfNotificationsFailed","TopicName","` + topic + `"`,
+		`"AWS/Events","InvocationsFailedToBeSentToDLQ","RuleName","Alerts-CloudTrailEvents"`,
+		`"AWS/Events","InvocationsFailedToBeSentToDLQ","RuleName","Alerts-RotationFailed"`,
+	} {
+		if !strings.Contains(body, m) {
+			t.Errorf("the dashboard has no %s", m)
+		}
+	}
 }

@@ -109,8 +109,14 @@ type DatabaseStack struct {
 	DatabaseSecurityGroup  awsec2.SecurityGroup
 	EndpointSecurityGroup  awsec2.SecurityGroup
 	SecretsManagerEndpoint awsec2.InterfaceVpcEndpoint
-	// Alarms watch the instance: CPU, free storage (Alarm* constants).
+	// Alarms watch the instance: CPU, free storage, connections (Alarm* constants).
 	Alarms []awscloudwatch.Alarm
+	// ConnectionsAlarm is the one of Alarms on the instance's connections; it fires at
+	// ConnectionsThreshold(Config.MaxConnections).
+	ConnectionsAlarm awscloudwatch.Alarm
+	// Dashboard shows the alarms, the instance's CPU, free storage, connections and latencies, and
+	// the rotation functions' errors, throttles and durations.
+	Dashboard awscloudwatch.Dashboard
 }
 
 // The instance's alarms. CPU: the average over three 5-minute periods in a row at or above
@@ -121,7 +127,17 @@ type DatabaseStack struct {
 const (
 	AlarmCPUPercent       = 80
 	AlarmFreeStorageBytes = 2 << 30
+	// AlarmConnectionsPercent of the instance's max_connections (Config.MaxConnections): the most
+	// connections in a 5-minute period at or above it raise DatabaseConnectionsAlarm, before
+	// MariaDB refuses new ones (the rotation's logins among them).
+	AlarmConnectionsPercent = 80
 )
+
+// ConnectionsThreshold is DatabaseConnectionsAlarm's threshold for an instance whose
+// max_connections is maxConnections: AlarmConnectionsPercent of it, rounded down.
+func ConnectionsThreshold(maxConnections int) int {
+	return maxConnections * AlarmConnectionsPercent / 100
+}
 
 // ReadConfig validates the database context values of scope's app (cdk.json, `cdk -c`), so a bad
 // value fails synthesis with an error that names its context key.
@@ -148,6 +164,9 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 	cfg := props.Config
 	if cfg.Schedule == nil {
 		return nil, fmt.Errorf("database stack %s: Config.Schedule is nil; build Config with dbconfig.Read", id)
+	}
+	if cfg.MaxConnections < dbconfig.MinMaxConnections {
+		return nil, fmt.Errorf("database stack %s: Config.MaxConnections is %d, which would put the connections alarm's threshold at %d; build Config with dbconfig.Read", id, cfg.MaxConnections, ConnectionsThreshold(cfg.MaxConnections))
 	}
 	copied := *props // the defaults below must not change the caller's props
 	props = &copied
@@ -318,7 +337,7 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 	s.UserSecret = user.Attach(s.Instance)
 
 	s.suppressInstanceFindings(cfg)
-	s.alarms(props.AlarmTopic)
+	s.alarms(props.AlarmTopic, cfg)
 
 	// --- Rotation functions ---
 	if _, err := os.Stat(filepath.Join(props.RotationAssetDir, CABundleFile)); err != nil {
@@ -361,6 +380,8 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 	s.schedule("UserRotationSchedule", s.UserSecret, s.UserRotation, cfg, false)
 	s.schedule("SuperuserRotationSchedule", s.SuperuserSecret, s.SuperuserRotation, cfg, true)
 
+	s.dashboard(cfg)
+
 	awscdk.NewCfnOutput(stack, jsii.String("DatabaseEndpoint"), &awscdk.CfnOutputProps{Value: s.Instance.DbInstanceEndpointAddress()})
 	awscdk.NewCfnOutput(stack, jsii.String("UserSecretArn"), &awscdk.CfnOutputProps{Value: s.UserSecret.SecretArn(), Description: jsii.String("Applications read this secret with pkg/secretclient")})
 	awscdk.NewCfnOutput(stack, jsii.String("SuperuserSecretArn"), &awscdk.CfnOutputProps{Value: s.SuperuserSecret.SecretArn()})
@@ -368,10 +389,11 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 	return s, nil
 }
 
-// alarms declares the instance's CPU and free-storage alarms, notifying topic when it is set.
-func (s *DatabaseStack) alarms(topic awssns.ITopic) {
+// alarms declares the instance's CPU, free-storage and connections alarms, notifying topic when it
+// is set.
+func (s *DatabaseStack) alarms(topic awssns.ITopic, cfg dbconfig.Config) {
 	five := awscdk.Duration_Minutes(jsii.Number(5))
-	add := func(id, desc string, metric awscloudwatch.Metric, threshold float64, op awscloudwatch.ComparisonOperator, periods float64) {
+	add := func(id, desc string, metric awscloudwatch.Metric, threshold float64, op awscloudwatch.ComparisonOperator, periods float64) awscloudwatch.Alarm {
 		a := metric.CreateAlarm(s.Stack, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
 			AlarmDescription:   jsii.String("Strongroom database: " + desc),
 			Threshold:          jsii.Number(threshold),
@@ -385,6 +407,7 @@ func (s *DatabaseStack) alarms(topic awssns.ITopic) {
 			a.AddOkAction(action)
 		}
 		s.Alarms = append(s.Alarms, a)
+		return a
 	}
 	add("DatabaseCPUAlarm", fmt.Sprintf("the MariaDB instance's CPU averaged %d%% or more for 15 minutes; a larger instance class (strongroom:dbInstanceType) or the slow query log may help", AlarmCPUPercent),
 		s.Instance.MetricCPUUtilization(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Average")}),
@@ -392,6 +415,22 @@ func (s *DatabaseStack) alarms(topic awssns.ITopic) {
 	add("DatabaseFreeStorageAlarm", fmt.Sprintf("the MariaDB instance has %d GiB or less of free storage: it is filling faster than storage autoscaling grows it, or has reached its maximum", AlarmFreeStorageBytes>>30),
 		s.Instance.MetricFreeStorageSpace(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Minimum")}),
 		AlarmFreeStorageBytes, awscloudwatch.ComparisonOperator_LESS_THAN_OR_EQUAL_TO_THRESHOLD, 1)
+	threshold := ConnectionsThreshold(cfg.MaxConnections)
+	s.ConnectionsAlarm = add("DatabaseConnectionsAlarm", fmt.Sprintf("the MariaDB instance had %d or more connections, %d%% of its max_connections of %s; "+
+		"at the limit it refuses new ones, the rotation's too: close idle connections, pool them, or use a larger instance class (%s)",
+		threshold, AlarmConnectionsPercent, maxConnectionsSource(cfg), dbconfig.KeyInstanceType),
+		s.Instance.MetricDatabaseConnections(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}),
+		float64(threshold), awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1)
+}
+
+// maxConnectionsSource says where Config.MaxConnections came from, for the alarm's description.
+func maxConnectionsSource(cfg dbconfig.Config) string {
+	if cfg.MaxConnectionsFromContext {
+		return fmt.Sprintf("%d (%s)", cfg.MaxConnections, dbconfig.KeyMaxConnections)
+	}
+	gib, _ := dbconfig.ClassMemoryGiB(cfg.InstanceType)
+	return fmt.Sprintf("about %d (estimated from db.%s's %d GiB; set %s to the instance's value for an exact threshold)",
+		cfg.MaxConnections, cfg.InstanceType, gib, dbconfig.KeyMaxConnections)
 }
 
 // network creates the VPC (isolated subnets in two AZs, no NAT, flow logs) or looks up cfg.VpcID and

@@ -37,11 +37,13 @@ var (
 	defJSON     map[string]any
 	defStack    awscdk.Stack
 	customStack awscdk.Stack
+	defDB       *database.DatabaseStack
 )
 
 const (
-	customSchedule = "cron(0 4 ? * SUN *)"
-	customWindow   = "3h"
+	customSchedule       = "cron(0 4 ? * SUN *)"
+	customWindow         = "3h"
+	customMaxConnections = 250.0
 )
 
 func cdkContext() (map[string]any, error) {
@@ -88,6 +90,7 @@ func TestMain(m *testing.M) {
 			dbconfig.KeyBackupRetentionDays: 14.0,
 			dbconfig.KeyIAMAuthentication:   true,
 			dbconfig.KeyPasswordLength:      40.0,
+			dbconfig.KeyMaxConnections:      customMaxConnections,
 		}))
 		if err != nil {
 			return fail(err)
@@ -106,7 +109,7 @@ func TestMain(m *testing.M) {
 		if report, err = nagreport.Read(out); err != nil {
 			return fail(err)
 		}
-		defStack, customStack = d.Stack, c.Stack
+		defStack, customStack, defDB = d.Stack, c.Stack, d
 		def = assertions.Template_FromStack(d.Stack, nil)
 		custom = assertions.Template_FromStack(c.Stack, nil)
 		if defJSON, err = templatetest.JSON(def); err != nil {
@@ -840,13 +843,14 @@ func jsonNumber(s string) float64 {
 }
 
 // TestAlarms: the instance's CPU alarm (average at or above AlarmCPUPercent for three 5-minute
-// periods) and free-storage alarm (minimum at or below AlarmFreeStorageBytes); without an
-// AlarmTopic they notify nothing (infra's checkAlarmsNotify covers the app, where they notify the
-// alert topic).
+// periods), free-storage alarm (minimum at or below AlarmFreeStorageBytes) and connections alarm
+// (maximum at or above 80% of max_connections: t4g.micro's estimate by default, the context's
+// value when given); without an AlarmTopic they notify nothing (infra's checkAlarmsNotify covers
+// the app, where they notify the alert topic).
 func TestAlarms(t *testing.T) {
 	id, _ := only(t, "AWS::RDS::DBInstance", "Database")
 	dims := []any{map[string]any{"Name": "DBInstanceIdentifier", "Value": ref(id)}}
-	templatetest.Count(t, def, "AWS::CloudWatch::Alarm", 2)
+	templatetest.Count(t, def, "AWS::CloudWatch::Alarm", 3)
 	templatetest.Has(t, def, "AWS::CloudWatch::Alarm", map[string]any{
 		"Namespace": "AWS/RDS", "MetricName": "CPUUtilization", "Statistic": "Average", "Period": float64(300), "Dimensions": dims,
 		"Threshold": float64(database.AlarmCPUPercent), "EvaluationPeriods": float64(3), "ComparisonOperator": "GreaterThanOrEqualToThreshold",
@@ -858,9 +862,79 @@ func TestAlarms(t *testing.T) {
 	if database.AlarmFreeStorageBytes*10 != 20<<30 {
 		t.Errorf("AlarmFreeStorageBytes %d; want a tenth of the 20 GiB allocated", database.AlarmFreeStorageBytes)
 	}
+	// t4g.micro: 64 estimated (dbconfig.EstimatedMaxConnections), 80% of it rounded down.
+	connections := func(tmpl assertions.Template, dims []any, threshold float64, description string) {
+		t.Helper()
+		templatetest.Has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{
+			"Namespace": "AWS/RDS", "MetricName": "DatabaseConnections", "Statistic": "Maximum", "Period": float64(300), "Dimensions": dims,
+			"Threshold": threshold, "EvaluationPeriods": float64(1), "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+			"AlarmDescription": assertions.Match_StringLikeRegexp(jsii.String(description)),
+		})
+	}
+	connections(def, dims, 51, `51 or more connections, 80% of its max_connections of about 64 \(estimated from db.t4g.micro's 1 GiB; set strongroom:dbMaxConnections`)
+	customTmpl, err := templatetest.JSON(custom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	customID, _ := templatetest.Only(t, customTmpl, "AWS::RDS::DBInstance", "Database")
+	connections(custom, []any{map[string]any{"Name": "DBInstanceIdentifier", "Value": ref(customID)}}, 200,
+		`200 or more connections, 80% of its max_connections of 250 \(strongroom:dbMaxConnections\)`)
+	if got := database.ConnectionsThreshold(int(customMaxConnections)); got != 200 {
+		t.Errorf("ConnectionsThreshold(%v) = %d; want 200", customMaxConnections, got)
+	}
 	for _, p := range templatetest.Resources(defJSON, "AWS::CloudWatch::Alarm") {
 		if p["AlarmActions"] != nil || p["OKActions"] != nil {
 			t.Errorf("alarm without a topic has actions: %v", p)
+		}
+	}
+}
+
+// TestConfigWithoutMaxConnections: a Config not built by dbconfig.Read (MaxConnections 0) is
+// refused before anything is declared, instead of an alarm whose threshold is 0.
+func TestConfigWithoutMaxConnections(t *testing.T) {
+	cfg, err := dbconfig.Read(func(string) any { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConnections = 0
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	_, err = database.NewDatabaseStack(app, "NoMax", &database.DatabaseStackProps{RotationAssetDir: rotateDir, Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), "MaxConnections") || !strings.Contains(err.Error(), "dbconfig.Read") {
+		t.Fatalf("err = %v; want one naming Config.MaxConnections and dbconfig.Read", err)
+	}
+}
+
+// TestDashboard: the dashboard shows every alarm, the instance's CPU, free storage, connections
+// (with lines at the alarm's threshold and max_connections) and latencies, and both rotation
+// functions' errors.
+func TestDashboard(t *testing.T) {
+	body := templatetest.DashboardBody(t, defJSON)
+	if len(defDB.Alarms) != 3 {
+		t.Errorf("%d alarms; want CPU, free storage and connections", len(defDB.Alarms))
+	}
+	for _, a := range defDB.Alarms {
+		if id := templatetest.LogicalID(a); !strings.Contains(body, "${"+id+".Arn}") {
+			t.Errorf("the dashboard does not show alarm %s", id)
+		}
+	}
+	if defDB.ConnectionsAlarm == nil || !slices.Contains(defDB.Alarms, defDB.ConnectionsAlarm) {
+		t.Error("ConnectionsAlarm is not one of Alarms")
+	}
+	instance := "${" + templatetest.LogicalID(defDB.Instance) + "}"
+	for _, m := range []string{"CPUUtilization", "FreeStorageSpace", "DatabaseConnections", "ReadLatency", "WriteLatency"} {
+		if !strings.Contains(body, `"`+m+`","DBInstanceIdentifier","`+instance+`"`) {
+			t.Errorf("the dashboard has no %s of the instance", m)
+		}
+	}
+	for _, line := range []string{`{"label":"alarm: 51 (80%)","value":51,`, `{"label":"max_connections (estimate): 64","value":64,`,
+		fmt.Sprintf(`"value":%d,`, database.AlarmFreeStorageBytes), fmt.Sprintf(`"value":%d,`, database.AlarmCPUPercent)} {
+		if !strings.Contains(body, line) {
+			t.Errorf("the dashboard has no line %s", line)
+		}
+	}
+	for _, fn := range []*golambda.Function{defDB.UserRotation, defDB.SuperuserRotation} {
+		if !strings.Contains(body, `"Errors","FunctionName","${`+templatetest.LogicalID(fn.Function)+`}"`) {
+			t.Errorf("the dashboard has no errors of %s", templatetest.LogicalID(fn.Function))
 		}
 	}
 }

@@ -6,11 +6,14 @@ package templatetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -102,4 +105,64 @@ func Properties(t testing.TB, tmpl map[string]any, logicalID string) map[string]
 	}
 	p, _ := r["Properties"].(map[string]any)
 	return p
+}
+
+// DashboardBody returns the DashboardBody of the single AWS::CloudWatch::Dashboard in the decoded
+// template tmpl (JSON) as the text CloudFormation will make of it, with each reference written
+// ${LogicalId} or ${LogicalId.Attribute} (and ${AWS::Region} for pseudo parameters), so a test can
+// look for what it shows: an alarm is ${<its logical id>.Arn}. None or several dashboards fail the
+// test.
+func DashboardBody(t testing.TB, tmpl map[string]any) string {
+	t.Helper()
+	dashboards := Resources(tmpl, "AWS::CloudWatch::Dashboard")
+	if len(dashboards) != 1 {
+		t.Fatalf("%d dashboards; want one", len(dashboards))
+	}
+	var body any
+	for _, p := range dashboards {
+		body = p["DashboardBody"]
+	}
+	var b strings.Builder
+	var write func(v any)
+	write = func(v any) {
+		switch v := v.(type) {
+		case string:
+			b.WriteString(v)
+		case map[string]any:
+			if ref, ok := v["Ref"].(string); ok {
+				b.WriteString("${" + ref + "}")
+				return
+			}
+			if att, ok := v["Fn::GetAtt"].([]any); ok && len(att) == 2 {
+				b.WriteString(fmt.Sprintf("${%v.%v}", att[0], att[1]))
+				return
+			}
+			if join, ok := v["Fn::Join"].([]any); ok && len(join) == 2 {
+				sep, _ := join[0].(string)
+				parts, _ := join[1].([]any)
+				for i, p := range parts {
+					if i > 0 {
+						b.WriteString(sep)
+					}
+					write(p)
+				}
+				return
+			}
+			t.Fatalf("dashboard body: unexpected %v", v)
+		default:
+			t.Fatalf("dashboard body: unexpected %v", v)
+		}
+	}
+	write(body)
+	return b.String()
+}
+
+// LogicalID is the logical id of c's CloudFormation resource (its default child's, for a
+// higher-level construct) in its stack.
+func LogicalID(c constructs.IConstruct) string {
+	el, ok := c.Node().DefaultChild().(awscdk.CfnElement)
+	if !ok {
+		el = c.(awscdk.CfnElement)
+	}
+	return *awscdk.Stack_Of(c).GetLogicalId(el)
 }

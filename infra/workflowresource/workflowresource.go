@@ -32,10 +32,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/strongroom/strongroom/infra/dashboard"
 	"github.com/strongroom/strongroom/infra/golambda"
 	"github.com/strongroom/strongroom/infra/nagsuppress"
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
@@ -675,41 +675,22 @@ func (r *resolver) functions() []namedFunction {
 // and p99 durations; and the latest executions' starts and ends from the workflows' logs.
 func (r *resolver) dashboard(scope constructs.Construct) {
 	def := r.p.Definition
-	five := awscdk.Duration_Minutes(jsii.Number(5))
-	sum := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}
-	alarms := make([]interfacesawscloudwatch.IAlarmRef, len(r.w.Alarms))
-	for i, a := range r.w.Alarms {
-		alarms[i] = a
-	}
-	rows := []*[]awscloudwatch.IWidget{{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
-		Title: jsii.String("Alarms"), Alarms: &alarms, Width: jsii.Number(24),
-	})}}
+	sum := dashboard.Options("Sum", "")
 	var executions []awscloudwatch.IWidget
 	var logGroups []*string
 	for _, wf := range def.Workflows {
 		sm := r.w.StateMachines[wf.Kind]
-		executions = append(executions, awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String(wf.Kind + " workflow executions"), Width: jsii.Number(24 / len(def.Workflows)),
-			Left: &[]awscloudwatch.IMetric{sm.MetricStarted(sum), sm.MetricSucceeded(sum), sm.MetricFailed(sum), sm.MetricTimedOut(sum), sm.MetricAborted(sum)},
-		}))
+		executions = append(executions, dashboard.Graph(wf.Kind+" workflow executions", dashboard.Width/len(def.Workflows),
+			[]awscloudwatch.IMetric{sm.MetricStarted(sum), sm.MetricSucceeded(sum), sm.MetricFailed(sum), sm.MetricTimedOut(sum), sm.MetricAborted(sum)}))
 		logGroups = append(logGroups, r.w.WorkflowLogs[wf.Kind].LogGroupName())
 	}
-	rows = append(rows, &executions)
-	var errs, throttles, durations []awscloudwatch.IMetric
+	var fns []dashboard.Function
 	for _, f := range r.functions() {
-		label := &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum"), Label: jsii.String(f.name)}
-		errs = append(errs, f.fn.Function.MetricErrors(label))
-		throttles = append(throttles, f.fn.Function.MetricThrottles(label))
-		durations = append(durations, f.fn.Function.MetricDuration(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("p99"), Label: jsii.String(f.name)}))
+		fns = append(fns, dashboard.Function{Name: f.name, Function: f.fn.Function})
 	}
-	rows = append(rows, &[]awscloudwatch.IWidget{
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Function errors"), Width: jsii.Number(8), Left: &errs}),
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Function throttles"), Width: jsii.Number(8), Left: &throttles}),
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Function duration, p99"), Width: jsii.Number(8), Left: &durations}),
-	})
 	// Step Functions writes each history event as one JSON log line with type and execution_arn.
-	rows = append(rows, &[]awscloudwatch.IWidget{awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
-		Title: jsii.String("Latest executions (starts and ends)"), Width: jsii.Number(24), Height: jsii.Number(8),
+	latest := awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
+		Title: jsii.String("Latest executions (starts and ends)"), Width: jsii.Number(dashboard.Width), Height: jsii.Number(8),
 		LogGroupNames: &logGroups,
 		QueryLines: jsii.Strings(
 			"fields @timestamp, type, execution_arn",
@@ -717,8 +698,7 @@ func (r *resolver) dashboard(scope constructs.Construct) {
 			"sort @timestamp desc",
 			"limit 50",
 		),
-	})})
-	r.w.Dashboard = awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		Widgets: &rows, DefaultInterval: awscdk.Duration_Days(jsii.Number(7)),
 	})
+	r.w.Dashboard = dashboard.New(scope, "Dashboard",
+		dashboard.Alarms(r.w.Alarms), &executions, dashboard.Functions(fns), dashboard.Row(latest))
 }

@@ -32,6 +32,7 @@ const (
 	KeyRotationWindow         = "strongroom:rotationWindow"
 	KeyPasswordLength         = "strongroom:dbPasswordLength"
 	KeyPasswordExcludeCharset = "strongroom:dbPasswordExcludeCharacters"
+	KeyMaxConnections         = "strongroom:dbMaxConnections"
 )
 
 // Defaults of the values above.
@@ -68,6 +69,11 @@ type Config struct {
 	// EXCLUDE_CHARACTERS; CDK's generated initial passwords use them too.
 	PasswordLength    int
 	ExcludeCharacters string
+	// MaxConnections is the instance's max_connections that the connections alarm takes 80% of:
+	// KeyMaxConnections when set (MaxConnectionsFromContext), else InstanceType's estimate
+	// (EstimatedMaxConnections).
+	MaxConnections            int
+	MaxConnectionsFromContext bool
 }
 
 // Lookup returns the context value stored under a key, or nil when there is none: settings.Lookup,
@@ -134,6 +140,7 @@ func Read(ctx Lookup) (Config, error) {
 			c.InstanceType = v
 		}
 	}
+	add(c.readMaxConnections(ctx))
 
 	add(c.readSchedule(ctx))
 	add(c.readPassword(ctx))

@@ -23,6 +23,10 @@ func TestDefaults(t *testing.T) {
 	if c.PasswordLength != rotation.DefaultPasswordLength || c.ExcludeCharacters != rotation.DefaultExcludeCharacters {
 		t.Errorf("password settings = %d %q", c.PasswordLength, c.ExcludeCharacters)
 	}
+	// t4g.micro's 1 GiB, three quarters of it usable: 805,306,368 / 12,582,880.
+	if c.MaxConnections != 64 || c.MaxConnectionsFromContext {
+		t.Errorf("max connections = %d (from context %v); want t4g.micro's estimate, 64", c.MaxConnections, c.MaxConnectionsFromContext)
+	}
 }
 
 func TestValidValues(t *testing.T) {
@@ -40,6 +44,12 @@ func TestValidValues(t *testing.T) {
 		{"backup retention number", map[string]any{KeyBackupRetentionDays: float64(35)}, func(c Config) bool { return c.BackupRetentionDays == 35 }},
 		{"backup retention string", map[string]any{KeyBackupRetentionDays: " 14 "}, func(c Config) bool { return c.BackupRetentionDays == 14 }},
 		{"instance type with db. prefix", map[string]any{KeyInstanceType: "db.m7g.large"}, func(c Config) bool { return c.InstanceType == "m7g.large" }},
+		{"max connections from the class", map[string]any{KeyInstanceType: "r6g.large"}, func(c Config) bool { return c.MaxConnections == 1024 && !c.MaxConnectionsFromContext }},
+		{"max connections given", map[string]any{KeyMaxConnections: float64(90)}, func(c Config) bool { return c.MaxConnections == 90 && c.MaxConnectionsFromContext }},
+		{"max connections given (-c string)", map[string]any{KeyMaxConnections: "1300"}, func(c Config) bool { return c.MaxConnections == 1300 }},
+		{"max connections given for a class not in the table", map[string]any{KeyInstanceType: "x2g.large", KeyMaxConnections: float64(2500)}, func(c Config) bool {
+			return c.InstanceType == "x2g.large" && c.MaxConnections == 2500
+		}},
 		{"rate in hours", map[string]any{KeyRotationSchedule: "rate(12 hours)", KeyRotationWindow: "2h"}, func(c Config) bool {
 			return c.Schedule.Every == 12*time.Hour && c.Window == "2h"
 		}},
@@ -80,6 +90,9 @@ func TestInvalidValues(t *testing.T) {
 		{"backup retention 36", map[string]any{KeyBackupRetentionDays: "36"}, []string{KeyBackupRetentionDays, "outside"}},
 		{"backup retention fraction", map[string]any{KeyBackupRetentionDays: 7.5}, []string{KeyBackupRetentionDays, "not a whole number"}},
 		{"instance type", map[string]any{KeyInstanceType: "micro"}, []string{KeyInstanceType, "not an instance class"}},
+		{"instance class not in the memory table", map[string]any{KeyInstanceType: "db.x2g.large"}, []string{KeyInstanceType, "x2g.large", "set " + KeyMaxConnections, "max_connections"}},
+		{"max connections under MariaDB's minimum", map[string]any{KeyMaxConnections: 5.0}, []string{KeyMaxConnections, "outside MariaDB's 10-100000"}},
+		{"max connections word", map[string]any{KeyMaxConnections: "many"}, []string{KeyMaxConnections, "not a whole number"}},
 		{"rate under four hours", map[string]any{KeyRotationSchedule: "rate(2 hours)"}, []string{KeyRotationSchedule, "every 4 hours"}},
 		{"rate unit", map[string]any{KeyRotationSchedule: "rate(2 weeks)"}, []string{KeyRotationSchedule, "rate(Value Unit)"}},
 		{"neither rate nor cron", map[string]any{KeyRotationSchedule: "daily"}, []string{KeyRotationSchedule, "must be rate(...) or cron(...)"}},
@@ -120,5 +133,30 @@ func TestAllProblemsReportedTogether(t *testing.T) {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not name %s:\n%v", key, err)
 		}
+	}
+}
+
+// TestMaxConnectionsEstimate: the estimate of every class in the table is under what RDS gives it,
+// as far as AWS documents it: under the whole memory's {DBInstanceClassMemory/12582880}, under
+// "around 1,300" for 16 GiB (the user guide's one example), and within MariaDB's range.
+func TestMaxConnectionsEstimate(t *testing.T) {
+	if len(classMemoryGiB) < 40 {
+		t.Fatalf("%d classes in the table", len(classMemoryGiB))
+	}
+	for class, gib := range classMemoryGiB {
+		n, ok := EstimatedMaxConnections(class)
+		whole := int(int64(gib) << 30 / MaxConnectionsDivisor)
+		if !ok || n <= 0 || n >= whole || n < MinMaxConnections || n > MaxMaxConnections {
+			t.Errorf("%s (%d GiB): estimate %d, %v; want under the whole memory's %d and within %d-%d", class, gib, n, ok, whole, MinMaxConnections, MaxMaxConnections)
+		}
+		if !instanceTypeRE.MatchString(class) {
+			t.Errorf("%s is not a class %s accepts", class, KeyInstanceType)
+		}
+	}
+	if n, _ := EstimatedMaxConnections("m6g.xlarge"); n != 1024 || n >= 1300 {
+		t.Errorf("16 GiB class: estimate %d; want 1024, under AWS's example of about 1,300", n)
+	}
+	if _, ok := EstimatedMaxConnections("x2g.large"); ok {
+		t.Error("x2g.large has an estimate; it is not in the table")
 	}
 }
