@@ -413,7 +413,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 			}))
 	}
 
-	s.dashboard(callsRuleName, rotationRuleName)
+	s.dashboard(callsRuleName, rotationRuleName, healthRuleName)
 
 	awscdk.NewCfnOutput(stack, jsii.String("AlertTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn(), Description: jsii.String("Subscribe further endpoints here; filter on the message attributes")})
 	awscdk.NewCfnOutput(stack, jsii.String("UndeliveredAlertsQueueUrl"), &awscdk.CfnOutputProps{Value: dlq.QueueUrl(), Description: jsii.String("Events that never became an alert e-mail")})

@@ -525,11 +525,11 @@ func TestInvalidProps(t *testing.T) {
 
 // TestDashboard: the dashboard shows every alarm, the relay's invocations, errors, throttles and p99
 // duration, the dead-letter queue's depth, the topic's deliveries and failures, and the failed
-// dead-letter writes of the relay and of both rules.
+// dead-letter writes of the relay and of each rule.
 func TestDashboard(t *testing.T) {
 	body := templatetest.DashboardBody(t, plainJSON)
-	if len(plainStack.Alarms) != 5 {
-		t.Errorf("%d alarms in AlertsStack.Alarms; want the stack's 5", len(plainStack.Alarms))
+	if len(plainStack.Alarms) != 6 {
+		t.Errorf("%d alarms in AlertsStack.Alarms; want the stack's 6", len(plainStack.Alarms))
 	}
 	for _, a := range plainStack.Alarms {
 		if id := templatetest.LogicalID(a); !strings.Contains(body, "${"+id+".Arn}") {
@@ -550,6 +550,7 @@ func TestDashboard(t *testing.T) {
 		`"AWS/SNS","NumberOfNotificationsFailed","TopicName","` + topic + `"`,
 		`"AWS/Events","InvocationsFailedToBeSentToDLQ","RuleName","Alerts-CloudTrailEvents"`,
 		`"AWS/Events","InvocationsFailedToBeSentToDLQ","RuleName","Alerts-RotationFailed"`,
+		`"AWS/Events","InvocationsFailedToBeSentToDLQ","RuleName","Alerts-HealthFindings"`,
 	} {
 		if !strings.Contains(body, m) {
 			t.Errorf("the dashboard has no %s", m)
