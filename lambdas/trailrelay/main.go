@@ -7,8 +7,9 @@
 //
 //	TOPIC_ARN          the SNS topic to publish to (required)
 //	ALERT_STATE_TABLE  the DynamoDB table of the relay's state (pkg/alertstate): each health
-//	                   condition's last status, so a condition is mailed when it changes (optional;
-//	                   without it every ALARM finding is mailed and no recovery is)
+//	                   condition's last status, so a condition is mailed when it changes, and the
+//	                   duplicate counts (trailalert.DedupWindow) (optional; without it every ALARM
+//	                   finding and every delivery is mailed, and no recovery is)
 //	REDACT_FIELDS      comma-separated extra field-name markers to redact, added to
 //	                   trailalert.DefaultSensitiveFields and matched as they are (inside longer
 //	                   names, copies of the values blanked too; pkg/trailalert/redact.go) (optional)
@@ -51,13 +52,14 @@ func setup(log *slog.Logger) (*trailalert.Relay, error) {
 	cfg := lambdaenv.AWSConfig(log)
 	client := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SNS") })
 	states := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SFN") })
-	opts := []trailalert.RelayOption{trailalert.WithExecutionHistory(states)}
+	now, _ := lambdaenv.Clock()
+	opts := []trailalert.RelayOption{trailalert.WithExecutionHistory(states), trailalert.WithClock(now)}
 	if table := os.Getenv("ALERT_STATE_TABLE"); table != "" {
 		store, err := alertstate.New(dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = lambdaenv.Endpoint("DYNAMODB") }), table)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, trailalert.WithHealthState(store))
+		opts = append(opts, trailalert.WithHealthState(store), trailalert.WithDedup(store))
 	}
 	return trailalert.NewRelay(alerter, client, os.Getenv("TOPIC_ARN"), log, opts...)
 }

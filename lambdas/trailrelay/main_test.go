@@ -697,3 +697,86 @@ func TestHealthAlertsInSandbox(t *testing.T) {
 		t.Errorf("%d findings skipped; want 3 (a repeat ALARM, a repeat OK, a first OK)", n)
 	}
 }
+
+// TestDuplicatesHeldBack relays through the real alertstate store over the sandbox's DynamoDB: a
+// CloudTrail event delivered three times is mailed once; the same failure (one principal, one
+// call, one error code) in three events is mailed once, and the first of the next window says how
+// many were held back; another principal's failure is its own.
+func TestDuplicatesHeldBack(t *testing.T) {
+	env := sandboxtest.New(t)
+	ctx := sandboxtest.Context(t, time.Minute)
+	cfg := env.AWSConfig()
+	ddb := dynamodb.NewFromConfig(cfg)
+	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("alert-state"), BillingMode: ddbtypes.BillingModePayPerRequest,
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(alertstate.KeyAttribute), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(alertstate.KeyAttribute), AttributeType: ddbtypes.ScalarAttributeTypeS}}}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := alertstate.New(ddb, "alert-state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startSNS(t)
+	var logs sandboxtest.Buffer
+	now := time.Date(2026, 12, 6, 21, 0, 0, 0, time.UTC)
+	relay, err := trailalert.NewRelay(trailalerttest.NewAlerter(t), s.client, s.topicARN, slog.New(slog.NewJSONHandler(&logs, nil)),
+		trailalert.WithDedup(store), trailalert.WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := fixtures(t)["17-secretsmanager-accessdenied"]
+	var ev map[string]any
+	if err := json.Unmarshal(denied, &ev); err != nil {
+		t.Fatal(err)
+	}
+	variant := func(id, principal string) []byte {
+		e := map[string]any{}
+		b, _ := json.Marshal(ev)
+		_ = json.Unmarshal(b, &e)
+		d := e["detail"].(map[string]any)
+		d["eventID"] = id
+		if principal != "" {
+			d["userIdentity"].(map[string]any)["arn"] = principal
+		}
+		out, _ := json.Marshal(e)
+		return out
+	}
+	mailed := func() int { return len(s.deliveries("everyone@example.com")) }
+	relayOnce := func(raw []byte) trailalert.RelayOutput {
+		t.Helper()
+		out, err := relay.Handle(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first := variant("11111111-1111-4111-8111-111111111111", "")
+	for i := 0; i < 3; i++ {
+		out := relayOnce(first)
+		if (i == 0) != (out.MessageID != "") || (i > 0 && !strings.Contains(out.Skipped, "repeated delivery")) {
+			t.Errorf("delivery %d of the same event: %+v", i+1, out)
+		}
+	}
+	for i, id := range []string{"22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"} {
+		if out := relayOnce(variant(id, "")); !strings.Contains(out.Skipped, "the same failure") {
+			t.Errorf("repeat %d of the failure: %+v; want it held back", i+1, out)
+		}
+	}
+	if out := relayOnce(variant("44444444-4444-4444-8444-444444444444", "arn:aws:iam::123456789012:user/someone-else")); out.MessageID == "" {
+		t.Errorf("another principal's failure was held back: %+v", out)
+	}
+	if n := mailed(); n != 2 {
+		t.Fatalf("%d mailed; want 2 (the first failure, and another principal's)", n)
+	}
+	now = now.Add(trailalert.DedupWindow + time.Minute)
+	if out := relayOnce(variant("55555555-5555-4555-8555-555555555555", "")); out.MessageID == "" {
+		t.Fatalf("the failure in the next window was held back: %+v", out)
+	}
+	got := s.deliveries("everyone@example.com")
+	if len(got) != 3 || !strings.Contains(got[2].Message, "Repeats:       2 more alert(s) like this one") {
+		t.Errorf("%d mailed; the last says:\n%s", len(got), got[len(got)-1].Message)
+	}
+	if strings.Contains(got[0].Message, "Repeats:") {
+		t.Errorf("the first alert mentions repeats:\n%s", got[0].Message)
+	}
+}

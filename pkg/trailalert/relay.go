@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -27,6 +28,8 @@ type Relay struct {
 	sns      Publisher
 	history  ExecutionHistoryAPI
 	state    HealthState
+	dedup    Occurrences
+	now      func() time.Time
 	topicARN string
 	log      *slog.Logger
 }
@@ -56,6 +59,12 @@ func WithExecutionHistory(api ExecutionHistoryAPI) RelayOption {
 	return func(r *Relay) { r.history = api }
 }
 
+// WithClock sets the clock the duplicate windows run on (time.Now by default; the relay's main
+// passes lambdaenv.Clock, which follows the sandbox's scaled clock).
+func WithClock(now func() time.Time) RelayOption {
+	return func(r *Relay) { r.now = now }
+}
+
 // NewRelay checks topicARN (an SNS topic ARN, from the TOPIC_ARN variable) and returns the step.
 func NewRelay(alerter *Alerter, pub Publisher, topicARN string, log *slog.Logger, opts ...RelayOption) (*Relay, error) {
 	if parts := strings.Split(topicARN, ":"); len(parts) != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5] == "" {
@@ -64,7 +73,7 @@ func NewRelay(alerter *Alerter, pub Publisher, topicARN string, log *slog.Logger
 	if alerter == nil || pub == nil || log == nil {
 		return nil, fmt.Errorf("NewRelay needs an Alerter, a Publisher and a Logger")
 	}
-	r := &Relay{alerter: alerter, sns: pub, topicARN: topicARN, log: log}
+	r := &Relay{alerter: alerter, sns: pub, topicARN: topicARN, log: log, now: time.Now}
 	for _, o := range opts {
 		o(r)
 	}
@@ -85,6 +94,11 @@ func (r *Relay) Handle(ctx context.Context, in json.RawMessage) (RelayOutput, er
 	msg, err := r.alerter.Alert(in)
 	if err != nil {
 		return RelayOutput{}, lambdaerr.Terminal("cannot relay the event", err)
+	}
+	if why := r.held(ctx, in, msg); why != "" {
+		r.log.InfoContext(ctx, "duplicate held back", "event_id", msg.EventID, "event_source", msg.Attributes[AttrEventSource],
+			"event_name", msg.Attributes[AttrEventName], "reason", why)
+		return RelayOutput{EventID: msg.EventID, Severity: msg.Severity.String(), Skipped: why}, nil
 	}
 	out, err := r.sns.Publish(ctx, msg.PublishInput(r.topicARN))
 	if err != nil {
@@ -132,6 +146,10 @@ func (r *Relay) handleExecution(ctx context.Context, in json.RawMessage) (RelayO
 		}
 	}
 	msg := r.alerter.AlertExecution(ev, failure)
+	if why := r.held(ctx, in, msg); why != "" {
+		r.log.InfoContext(ctx, "duplicate held back", "event_id", msg.EventID, "execution_arn", arn, "reason", why)
+		return RelayOutput{EventID: msg.EventID, Severity: msg.Severity.String(), ExecutionARN: arn, Skipped: why}, nil
+	}
 	out, err := r.sns.Publish(ctx, msg.PublishInput(r.topicARN))
 	if err != nil {
 		return RelayOutput{}, fmt.Errorf("publish the alert for execution %s to %s: %w", arn, r.topicARN, err)
