@@ -779,4 +779,16 @@ func TestDuplicatesHeldBack(t *testing.T) {
 	if strings.Contains(got[0].Message, "Repeats:") {
 		t.Errorf("the first alert mentions repeats:\n%s", got[0].Message)
 	}
+
+	// An alert SNS refused is not a duplicate when its delivery is retried.
+	if _, err := s.srv.Faults.Add(sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultInternal, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	retried := variant("66666666-6666-4666-8666-666666666666", "arn:aws:iam::123456789012:user/third")
+	if _, err := relay.Handle(ctx, retried); err == nil {
+		t.Fatal("the refused publish was not an error")
+	}
+	if out := relayOnce(retried); out.MessageID == "" {
+		t.Errorf("the retried delivery of an alert SNS refused was held back: %+v", out)
+	}
 }

@@ -201,6 +201,29 @@ func (s *Store) Occur(ctx context.Context, key string, at time.Time, window time
 	return Occurrence{}, fmt.Errorf("alertstate: count occurrence of %s: lost %d races to other relays in a row", key, maxAttempts)
 }
 
+// Release closes the window that the occurrence of key at the time at opened (First), when
+// nothing else was counted into it since: the relay calls it when the alert it was about to send
+// could not be sent, so that the retried delivery is not held back as a duplicate of an alert that
+// never went out. A window that has moved on is left as it is.
+func (s *Store) Release(ctx context.Context, key string, at time.Time) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: "occur/" + key}},
+		UpdateExpression:          aws.String("SET #start = :closed"),
+		ConditionExpression:       aws.String("#start = :at AND #count = :one"),
+		ExpressionAttributeNames:  map[string]string{"#start": windowStartAttribute, "#count": countAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":closed": number(0), ":at": epochMillis(at), ":one": number(1)},
+	})
+	var moved *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &moved) {
+		return fmt.Errorf("alertstate: release the window of %s: %w", key, err)
+	}
+	return nil
+}
+
 // openWindow starts a window at the time at over the item seen (nil: none). It reports won false,
 // with no error, when the item changed since it was seen.
 func (s *Store) openWindow(ctx context.Context, key string, pk, seen map[string]types.AttributeValue, at time.Time, expires types.AttributeValue) (Occurrence, bool, error) {

@@ -205,3 +205,34 @@ func TestMistakesAndFailuresAreErrors(t *testing.T) {
 		t.Errorf("Occur on a missing table: %v", err)
 	}
 }
+
+// TestReleaseReopens: an occurrence whose alert could not be sent is released, so the retried
+// delivery is first again; a window others counted into since is not released.
+func TestReleaseReopens(t *testing.T) {
+	store, _ := newStore(t)
+	ctx := context.Background()
+	window := 10 * time.Minute
+	occ, err := store.Occur(ctx, "event/1", t0, window)
+	if err != nil || !occ.First {
+		t.Fatalf("first: %+v, %v", occ, err)
+	}
+	if err := store.Release(ctx, "event/1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if occ, err = store.Occur(ctx, "event/1", t0.Add(time.Second), window); err != nil || occ != (alertstate.Occurrence{First: true, Count: 1}) {
+		t.Fatalf("after release: %+v, %v; want first again, nothing held back before", occ, err)
+	}
+	if occ, err = store.Occur(ctx, "event/1", t0.Add(2*time.Second), window); err != nil || occ.First {
+		t.Fatalf("repeat: %+v, %v", occ, err)
+	}
+	// Two counted: the release is refused quietly and the window stays.
+	if err := store.Release(ctx, "event/1", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if occ, err = store.Occur(ctx, "event/1", t0.Add(3*time.Second), window); err != nil || occ.First || occ.Count != 3 {
+		t.Fatalf("after a refused release: %+v, %v; want the window kept (count 3)", occ, err)
+	}
+	if err := store.Release(ctx, "never-seen", t0); err != nil {
+		t.Errorf("release of a key never seen: %v", err)
+	}
+}

@@ -95,13 +95,15 @@ func (r *Relay) Handle(ctx context.Context, in json.RawMessage) (RelayOutput, er
 	if err != nil {
 		return RelayOutput{}, lambdaerr.Terminal("cannot relay the event", err)
 	}
-	if why := r.held(ctx, in, msg); why != "" {
+	why, open := r.held(ctx, in, msg)
+	if why != "" {
 		r.log.InfoContext(ctx, "duplicate held back", "event_id", msg.EventID, "event_source", msg.Attributes[AttrEventSource],
 			"event_name", msg.Attributes[AttrEventName], "reason", why)
 		return RelayOutput{EventID: msg.EventID, Severity: msg.Severity.String(), Skipped: why}, nil
 	}
 	out, err := r.sns.Publish(ctx, msg.PublishInput(r.topicARN))
 	if err != nil {
+		r.release(ctx, open)
 		return RelayOutput{}, fmt.Errorf("publish event %s to %s: %w", msg.EventID, r.topicARN, err)
 	}
 	res := RelayOutput{
@@ -146,12 +148,14 @@ func (r *Relay) handleExecution(ctx context.Context, in json.RawMessage) (RelayO
 		}
 	}
 	msg := r.alerter.AlertExecution(ev, failure)
-	if why := r.held(ctx, in, msg); why != "" {
+	why, open := r.held(ctx, in, msg)
+	if why != "" {
 		r.log.InfoContext(ctx, "duplicate held back", "event_id", msg.EventID, "execution_arn", arn, "reason", why)
 		return RelayOutput{EventID: msg.EventID, Severity: msg.Severity.String(), ExecutionARN: arn, Skipped: why}, nil
 	}
 	out, err := r.sns.Publish(ctx, msg.PublishInput(r.topicARN))
 	if err != nil {
+		r.release(ctx, open)
 		return RelayOutput{}, fmt.Errorf("publish the alert for execution %s to %s: %w", arn, r.topicARN, err)
 	}
 	res := RelayOutput{
