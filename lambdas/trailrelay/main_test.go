@@ -696,6 +696,24 @@ func TestHealthAlertsInSandbox(t *testing.T) {
 	if n := strings.Count(relayLogs.String(), `"msg":"health finding skipped"`); n != 3 {
 		t.Errorf("%d findings skipped; want 3 (a repeat ALARM, a repeat OK, a first OK)", n)
 	}
+
+	// A change whose alert SNS refused is alerted when the delivery is retried (Lambda's own
+	// retry of the asynchronous invocation).
+	if _, err := env.Faults.Add(sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultInternal, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	zones := health.Unhealthy("Custom::CloudHsmCluster", "cluster-abcdefghijk", health.ClusterZones, health.Warning, "cluster cluster-abcdefghijk has ACTIVE HSMs in 1 zone(s)", "spread them", at)
+	if err := emit.Send(ctx, ebc, "", []health.Finding{zones}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n := len(env.SNS.Deliveries(topicARN)); n == 3+2+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused zones alert was not sent on retry; relay log:\n%s", relayLogs.String())
+		}
+	}
 }
 
 // TestDuplicatesHeldBack relays through the real alertstate store over the sandbox's DynamoDB: a

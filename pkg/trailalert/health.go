@@ -66,6 +66,10 @@ func WithHealthState(s HealthState) RelayOption {
 	return func(r *Relay) { r.state = s }
 }
 
+// unsentState is kept for a condition first seen in ALARM whose alert could not be sent: unlike
+// any finding's state, so the retry sees a change.
+const unsentState = "UNSENT"
+
 // stateOf is what HealthState keeps for a finding: the status, and for an ALARM its severity, so
 // a warning that turns critical is a change.
 func stateOf(f health.Finding) string {
@@ -186,6 +190,12 @@ func (r *Relay) handleHealth(ctx context.Context, in json.RawMessage) (RelayOutp
 	msg := r.alerter.AlertHealth(ev, recovered, previous)
 	out, err := r.sns.Publish(ctx, msg.PublishInput(r.topicARN))
 	if err != nil {
+		// Put back what was before, so the retried delivery sees the change again.
+		if r.state != nil && stateErr == nil {
+			if _, rerr := r.state.Transition(ctx, f.Key(), firstNonEmpty(previous, unsentState), f.CheckedAt); rerr != nil {
+				r.log.WarnContext(ctx, "health state not put back; a retry may be skipped", "key", f.Key(), "error", rerr.Error())
+			}
+		}
 		return RelayOutput{}, fmt.Errorf("publish the health alert %s to %s: %w", f.Key(), r.topicARN, err)
 	}
 	res.MessageID, res.Severity = aws.ToString(out.MessageId), msg.Severity.String()
