@@ -615,7 +615,8 @@ func TestExecutionFailureAlertInSandbox(t *testing.T) {
 // table (ALERT_STATE_TABLE): a condition is mailed when it goes into ALARM and when it recovers,
 // not on every run, and a first OK is not mailed.
 func TestHealthAlertsInSandbox(t *testing.T) {
-	env := sandboxtest.New(t)
+	// The clock at 600x: Lambda retries a failed asynchronous invocation a minute later.
+	env := sandboxtest.New(t, sandboxtest.Scale(600))
 	ctx := sandboxtest.Context(t, time.Minute)
 	cfg := env.AWSConfig()
 	snsc, ebc, ddb := sns.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
@@ -699,7 +700,9 @@ func TestHealthAlertsInSandbox(t *testing.T) {
 
 	// A change whose alert SNS refused is alerted when the delivery is retried (Lambda's own
 	// retry of the asynchronous invocation).
-	if _, err := env.Faults.Add(sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultInternal, Count: 1}); err != nil {
+	// Three refusals: the SDK's own attempts, so the invocation fails and Lambda retries it.
+	rule, err := env.Faults.Add(sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultInternal, Count: 3})
+	if err != nil {
 		t.Fatal(err)
 	}
 	zones := health.Unhealthy("Custom::CloudHsmCluster", "cluster-abcdefghijk", health.ClusterZones, health.Warning, "cluster cluster-abcdefghijk has ACTIVE HSMs in 1 zone(s)", "spread them", at)
@@ -712,6 +715,11 @@ func TestHealthAlertsInSandbox(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the refused zones alert was not sent on retry; relay log:\n%s", relayLogs.String())
+		}
+	}
+	for _, f := range env.Faults.List() {
+		if f.ID == rule && f.Hits != 3 {
+			t.Errorf("the publish fault was hit %d times; want 3 (the invocation failed)", f.Hits)
 		}
 	}
 }
