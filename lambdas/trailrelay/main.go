@@ -10,6 +10,9 @@
 //	                   condition's last status, so a condition is mailed when it changes, and the
 //	                   duplicate counts (trailalert.DedupWindow) (optional; without it every ALARM
 //	                   finding and every delivery is mailed, and no recovery is)
+//	CHAT_TOPICS        a JSON object from severity (info, warning, critical) to the SNS topic that
+//	                   AWS Chatbot reads for the Slack and Teams channels wanting that severity and
+//	                   above (trailalert.ParseChatTopics) (optional)
 //	REDACT_FIELDS      comma-separated extra field-name markers to redact, added to
 //	                   trailalert.DefaultSensitiveFields and matched as they are (inside longer
 //	                   names, copies of the values blanked too; pkg/trailalert/redact.go) (optional)
@@ -53,7 +56,11 @@ func setup(log *slog.Logger) (*trailalert.Relay, error) {
 	client := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SNS") })
 	states := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = lambdaenv.Endpoint("SFN") })
 	now, _ := lambdaenv.Clock()
-	opts := []trailalert.RelayOption{trailalert.WithExecutionHistory(states), trailalert.WithClock(now)}
+	chat, err := trailalert.ParseChatTopics(os.Getenv("CHAT_TOPICS"))
+	if err != nil {
+		return nil, err
+	}
+	opts := []trailalert.RelayOption{trailalert.WithExecutionHistory(states), trailalert.WithClock(now), trailalert.WithChatTopics(chat)}
 	if table := os.Getenv("ALERT_STATE_TABLE"); table != "" {
 		store, err := alertstate.New(dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = lambdaenv.Endpoint("DYNAMODB") }), table)
 		if err != nil {

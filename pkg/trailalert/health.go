@@ -198,7 +198,7 @@ func (r *Relay) handleHealth(ctx context.Context, in json.RawMessage) (RelayOutp
 		}
 		return RelayOutput{}, fmt.Errorf("publish the health alert %s to %s: %w", f.Key(), r.topicARN, err)
 	}
-	res.MessageID, res.Severity = aws.ToString(out.MessageId), msg.Severity.String()
+	res.MessageID, res.Severity, res.Chats = aws.ToString(out.MessageId), msg.Severity.String(), r.toChat(ctx, msg)
 	r.log.InfoContext(ctx, "alert published", "event_id", res.EventID, "event_source", health.Source, "event_name", f.Condition,
 		"severity", res.Severity, "rule", msg.Rule, "message_id", res.MessageID, "key", f.Key(), "previous", previous, "recovered", recovered)
 	return res, nil

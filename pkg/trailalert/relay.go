@@ -29,6 +29,7 @@ type Relay struct {
 	history  ExecutionHistoryAPI
 	state    HealthState
 	dedup    Occurrences
+	chat     ChatTopics
 	now      func() time.Time
 	topicARN string
 	log      *slog.Logger
@@ -41,6 +42,8 @@ type RelayOutput struct {
 	Severity  string `json:"severity,omitempty"`
 	Truncated bool   `json:"truncated"`
 	Redacted  int    `json:"redacted"`
+	// Chats counts the chat topics (WithChatTopics) the alert was published to.
+	Chats int `json:"chats,omitempty"`
 	// Skipped says why an event that needs no alert (ErrNoAlert) was not published.
 	Skipped string `json:"skipped,omitempty"`
 	// ExecutionARN, FailedState and HistoryError describe a Step Functions execution's alert:
@@ -112,6 +115,7 @@ func (r *Relay) Handle(ctx context.Context, in json.RawMessage) (RelayOutput, er
 		Severity:  msg.Severity.String(),
 		Truncated: msg.Truncated,
 		Redacted:  msg.Redacted,
+		Chats:     r.toChat(ctx, msg),
 	}
 	r.log.InfoContext(ctx, "alert published", "event_id", msg.EventID,
 		"event_source", msg.Attributes[AttrEventSource], "event_name", msg.Attributes[AttrEventName],
@@ -160,7 +164,7 @@ func (r *Relay) handleExecution(ctx context.Context, in json.RawMessage) (RelayO
 	}
 	res := RelayOutput{
 		MessageID: aws.ToString(out.MessageId), EventID: msg.EventID, Severity: msg.Severity.String(),
-		Redacted: msg.Redacted, ExecutionARN: arn,
+		Redacted: msg.Redacted, ExecutionARN: arn, Chats: r.toChat(ctx, msg),
 	}
 	attrs := []any{"event_id", msg.EventID, "event_source", msg.Attributes[AttrEventSource], "event_name", msg.Attributes[AttrEventName],
 		"severity", res.Severity, "rule", msg.Rule, "message_id", res.MessageID, "execution_arn", arn,
