@@ -27,6 +27,10 @@ const (
 	Critical = "critical"
 )
 
+// SeverityAttribute is the SNS message attribute that carries the severity, on which per-severity
+// subscriptions filter (pkg/trailalert's AttrSeverity).
+const SeverityAttribute = "severity"
+
 // Severities are the severities, lowest first.
 var Severities = []string{Info, Warning, Critical}
 
