@@ -23,6 +23,7 @@ import (
 	"github.com/strongroom/strongroom/infra/hsmcluster"
 	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
+	"github.com/strongroom/strongroom/pkg/alertrules"
 )
 
 // AlertsStackName is the id (and CloudFormation name) of the alerts stack.
@@ -92,6 +93,11 @@ func newApp(o options) (awscdk.App, error) {
 		AlertEmail:    cfg.AlertEmail,
 		EventSources:  cfg.AlertEventSources,
 		RedactFields:  cfg.AlertRedactFields,
+		AlertEmails:   cfg.AlertEmails,
+		Rules:         alertrules.Rules{Ignore: cfg.AlertIgnore, Severity: cfg.AlertSeverity},
+		// Every stack's roles are named after it, so the relay can tell Strongroom's own routine
+		// calls from the calls it exists to report.
+		OwnStackNames: []string{AlertsStackName, DatabaseStackName, ClusterStackName, keystore.StackName},
 	})
 	if err != nil {
 		return nil, err

@@ -694,6 +694,12 @@ func TestInvalidContextFailsSynthesis(t *testing.T) {
 		{"alert e-mail is not an address", map[string]any{settings.KeyAlertEmail: "ops team"}, "strongroom:alertEmail"},
 		{"event source outside aws.*", map[string]any{settings.KeyAlertEventSources: []any{"aws.kms", "custom.app"}}, `"custom.app" is not an AWS event source`},
 		{"account without region", map[string]any{settings.KeyAccount: "123456789012"}, "set both"},
+		{"ignore rule with an unknown field", map[string]any{settings.KeyAlertIgnore: []any{map[string]any{"eventName": "Describe*"}, map[string]any{"eventname": "Get*"}}},
+			"context strongroom:alertIgnore: rule 1: eventname: not a field of a rule"},
+		{"severity override without a severity", map[string]any{settings.KeyAlertSeverity: `[{"eventName":"StopLogging"}]`},
+			"context strongroom:alertSeverity: rule 0: severity: missing"},
+		{"per-severity address that is none", map[string]any{settings.KeyAlertEmail: "team@example.com", settings.KeyAlertEmails: map[string]any{"critical": []any{"oncall"}}},
+			"context strongroom:alertEmails: critical address 0"},
 		{"instance class without a known max_connections", map[string]any{dbconfig.KeyInstanceType: "x2g.large"}, "context strongroom:dbInstanceType: Strongroom does not know the memory of instance class x2g.large"},
 	}
 	for _, c := range cases {

@@ -40,6 +40,7 @@ import (
 
 	"github.com/strongroom/strongroom/infra/golambda"
 	"github.com/strongroom/strongroom/infra/nagsuppress"
+	"github.com/strongroom/strongroom/pkg/alertrules"
 	"github.com/strongroom/strongroom/pkg/alertstate"
 )
 
@@ -75,6 +76,18 @@ type AlertsStackProps struct {
 	EventSources []string
 	// RedactFields are extra field-name markers the relay redacts (its REDACT_FIELDS); may be empty.
 	RedactFields []string
+	// AlertEmails are further addresses by severity (alertrules.Severities): each is subscribed
+	// with a filter policy on the severity attribute, so it receives that severity and above.
+	// CloudWatch alarm notifications carry no attributes and reach AlertEmail only.
+	AlertEmails map[string][]string
+	// Rules are the operator's ignore rules and severity overrides (infra/settings validated them);
+	// their OwnRoles are ignored, OwnStackNames sets them.
+	Rules alertrules.Rules
+	// OwnStackNames are the names of Strongroom's stacks. CloudFormation names the roles it
+	// creates <stack name>-<logical id>-<suffix>, so a role whose name starts with one of them and
+	// a hyphen is Strongroom's, and its successful calls of info severity are routine: the relay
+	// does not mail them (pkg/trailalert). May be empty.
+	OwnStackNames []string
 }
 
 // AlertsStack exposes what other stacks may reuse, for example the topic for their own alarms.
@@ -105,6 +118,13 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	}
 	if len(props.EventSources) == 0 {
 		return nil, fmt.Errorf("alerts stack %s: EventSources is empty; name at least one source such as aws.kms", id)
+	}
+	rulesEnv, err := relayRules(props)
+	if err != nil {
+		return nil, fmt.Errorf("alerts stack %s: %w", id, err)
+	}
+	if err := checkAlertEmails(props); err != nil {
+		return nil, fmt.Errorf("alerts stack %s: %w", id, err)
 	}
 	copied := *props // the defaults below must not change the caller's props
 	props = &copied
@@ -271,6 +291,19 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	if props.AlertEmail != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlertEmail), nil))
 	}
+	// Per-severity addresses: "and above", so an on-call address of critical misses no critical
+	// alert and an address of warning is not spared the critical ones.
+	for _, sev := range alertrules.Severities {
+		for _, addr := range props.AlertEmails[sev] {
+			topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(addr), &awssnssubscriptions.EmailSubscriptionProps{
+				FilterPolicy: &map[string]awssns.SubscriptionFilter{
+					alertrules.SeverityAttribute: awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{
+						Allowlist: jsii.Strings(alertrules.AtLeast(sev)...),
+					}),
+				},
+			}))
+		}
+	}
 
 	dlq := awssqs.NewQueue(stack, jsii.String("UndeliveredAlerts"), &awssqs.QueueProps{
 		Encryption:          awssqs.QueueEncryption_KMS,
@@ -305,6 +338,9 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	env := map[string]*string{"TOPIC_ARN": topic.TopicArn(), "ALERT_STATE_TABLE": stateTable.TableName()}
 	if len(props.RedactFields) > 0 {
 		env["REDACT_FIELDS"] = jsii.String(strings.Join(props.RedactFields, ","))
+	}
+	if rulesEnv != "" {
+		env["ALERT_RULES"] = jsii.String(rulesEnv)
 	}
 	relay, err := golambda.New(stack, "TrailRelay", golambda.Props{
 		AssetDir:    props.RelayAssetDir,
@@ -419,4 +455,43 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	awscdk.NewCfnOutput(stack, jsii.String("UndeliveredAlertsQueueUrl"), &awscdk.CfnOutputProps{Value: dlq.QueueUrl(), Description: jsii.String("Events that never became an alert e-mail")})
 	awscdk.NewCfnOutput(stack, jsii.String("TrailBucketName"), &awscdk.CfnOutputProps{Value: trailBucket.BucketName()})
 	return s, nil
+}
+
+// relayRules returns the relay's ALERT_RULES: the operator's rules and the role-name patterns of
+// OwnStackNames, checked by the parser the relay runs at cold start, so a value the relay would
+// refuse fails synthesis instead. "" when there are none.
+func relayRules(props *AlertsStackProps) (string, error) {
+	r := alertrules.Rules{Ignore: props.Rules.Ignore, Severity: props.Rules.Severity}
+	for _, name := range props.OwnStackNames {
+		r.OwnRoles = append(r.OwnRoles, name+"-*")
+	}
+	if r.Empty() {
+		return "", nil
+	}
+	text, err := r.Encode()
+	if err != nil {
+		return "", fmt.Errorf("relay rules: %w", err)
+	}
+	if _, err := alertrules.Parse(text); err != nil {
+		return "", fmt.Errorf("relay rules: %w", err)
+	}
+	return text, nil
+}
+
+// checkAlertEmails refuses what infra/settings refuses and the CDK would only fail on later: a
+// severity that is none, and an address subscribed twice.
+func checkAlertEmails(props *AlertsStackProps) error {
+	seen := map[string]bool{props.AlertEmail: props.AlertEmail != ""}
+	for sev, addrs := range props.AlertEmails {
+		if alertrules.AtLeast(sev) == nil {
+			return fmt.Errorf("AlertEmails: %q is not a severity; use %s", sev, strings.Join(alertrules.Severities, ", "))
+		}
+		for _, a := range addrs {
+			if a == "" || seen[a] {
+				return fmt.Errorf("AlertEmails %s: %q is empty or subscribed twice; list each address once", sev, a)
+			}
+			seen[a] = true
+		}
+	}
+	return nil
 }

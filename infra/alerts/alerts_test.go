@@ -19,19 +19,31 @@ import (
 	"github.com/strongroom/strongroom/infra/golambda"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/infra/templatetest"
+	"github.com/strongroom/strongroom/pkg/alertrules"
 	"github.com/strongroom/strongroom/pkg/alertstate"
 )
 
 // One synthesis serves every assertion: CDK synthesis is the slow part of these tests.
 var (
-	relayDir   string // build output holding a real linux/arm64 bootstrap
-	plain      assertions.Template
-	withEmail  assertions.Template
-	plainJSON  map[string]any
-	plainStack *alerts.AlertsStack
+	relayDir  string // build output holding a real linux/arm64 bootstrap
+	plain     assertions.Template
+	withEmail assertions.Template
+	plainJSON map[string]any
+	// withEmailJSON is withEmail decoded: its per-severity subscriptions and operator rules.
+	withEmailJSON map[string]any
+	plainStack    *alerts.AlertsStack
 )
 
 const testEmail = "secops@example.com"
+
+// The withEmail stack's per-severity addresses and operator rules.
+var (
+	testEmails = map[string][]string{"critical": {"oncall@example.com", "lead@example.com"}, "warning": {"team@example.com"}, "info": {"audit@example.com"}}
+	testRules  = alertrules.Rules{
+		Ignore:   []alertrules.Match{{EventSource: "kms.amazonaws.com", EventName: "Describe*"}},
+		Severity: []alertrules.Override{{Match: alertrules.Match{ErrorCode: "Throttling*"}, Severity: "info"}},
+	}
+)
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -60,7 +72,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		b, err := alerts.NewAlertsStack(app, "AlertsWithEmail", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"}, AlertEmail: testEmail, RedactFields: []string{"apiToken", "pin"}})
+		b, err := alerts.NewAlertsStack(app, "AlertsWithEmail", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"}, AlertEmail: testEmail, RedactFields: []string{"apiToken", "pin"},
+			AlertEmails:   testEmails,
+			Rules:         testRules,
+			OwnStackNames: []string{"StrongroomAlerts", "StrongroomCluster"}})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -69,6 +84,10 @@ func TestMain(m *testing.M) {
 		plain = assertions.Template_FromStack(a.Stack, nil)
 		withEmail = assertions.Template_FromStack(b.Stack, nil)
 		if plainJSON, err = templatetest.JSON(plain); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if withEmailJSON, err = templatetest.JSON(withEmail); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -305,6 +324,29 @@ func TestTopic(t *testing.T) {
 	t.Run("e-mail subscription when configured", func(t *testing.T) {
 		templatetest.Has(t, withEmail, "AWS::SNS::Subscription", map[string]any{"Protocol": "email", "Endpoint": testEmail})
 	})
+	t.Run("per-severity subscriptions filter on severity and above", func(t *testing.T) {
+		subs := templatetest.Resources(withEmailJSON, "AWS::SNS::Subscription")
+		got := map[string]any{}
+		for _, props := range subs {
+			got[props["Endpoint"].(string)] = props["FilterPolicy"]
+		}
+		want := map[string]any{
+			// strongroom:alertEmail: unfiltered, so it also receives the alarms (no attributes).
+			testEmail:            nil,
+			"oncall@example.com": map[string]any{"severity": []any{"critical"}},
+			"lead@example.com":   map[string]any{"severity": []any{"critical"}},
+			"team@example.com":   map[string]any{"severity": []any{"warning", "critical"}},
+			"audit@example.com":  map[string]any{"severity": []any{"info", "warning", "critical"}},
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("subscriptions' filter policies by endpoint:\n%v\nwant\n%v", got, want)
+		}
+		for _, props := range subs {
+			if scope, ok := props["FilterPolicyScope"]; ok && scope != "MessageAttributes" {
+				t.Errorf("%s: FilterPolicyScope %v; the severity is a message attribute", props["Endpoint"], scope)
+			}
+		}
+	})
 }
 
 func TestRelayFunction(t *testing.T) {
@@ -334,6 +376,24 @@ func TestRelayFunction(t *testing.T) {
 	templatetest.Has(t, plain, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": float64(90)})
 	// Extra redaction markers reach the relay as REDACT_FIELDS (names only, never values).
 	templatetest.Has(t, withEmail, "AWS::Lambda::Function", map[string]any{"Environment": map[string]any{"Variables": map[string]any{"REDACT_FIELDS": "apiToken,pin"}}})
+	// The operator's rules and the stacks' role names reach it as ALERT_RULES, which the relay
+	// parses back to the same rules.
+	fns := templatetest.Resources(withEmailJSON, "AWS::Lambda::Function")
+	if len(fns) != 1 {
+		t.Fatalf("%d functions in the withEmail stack", len(fns))
+	}
+	for _, fn := range fns {
+		text, _ := fn["Environment"].(map[string]any)["Variables"].(map[string]any)["ALERT_RULES"].(string)
+		got, err := alertrules.Parse(text)
+		if err != nil {
+			t.Fatalf("ALERT_RULES %q: %v", text, err)
+		}
+		want := testRules
+		want.OwnRoles = []string{"StrongroomAlerts-*", "StrongroomCluster-*"}
+		if !reflect.DeepEqual(*got, want) {
+			t.Errorf("ALERT_RULES = %s, parsed %+v; want %+v", text, *got, want)
+		}
+	}
 
 	// Its own role: assumable by Lambda only, no managed policy.
 	templatetest.Has(t, plain, "AWS::IAM::Role", map[string]any{
@@ -503,6 +563,14 @@ func TestInvalidProps(t *testing.T) {
 		{"stack name too long for the rule names", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"},
 			StackProps: awscdk.StackProps{StackName: jsii.String(strings.Repeat("x", 50))}}, "use a shorter stack name"},
 		{"asset is not an arm64 executable", &alerts.AlertsStackProps{RelayAssetDir: amd64Dir, EventSources: []string{"aws.kms"}}, "GOARCH=arm64"},
+		{"unknown severity of addresses", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"},
+			AlertEmails: map[string][]string{"high": {"a@example.com"}}}, `AlertEmails: "high" is not a severity`},
+		{"an address subscribed twice", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"}, AlertEmail: "a@example.com",
+			AlertEmails: map[string][]string{"critical": {"a@example.com"}}}, "subscribed twice"},
+		{"an ignore rule the relay would refuse", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"},
+			Rules: alertrules.Rules{Ignore: []alertrules.Match{{Account: "12"}}}}, "relay rules: ignore: rule 0: account"},
+		{"a stack name that is no role-name prefix", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"},
+			OwnStackNames: []string{"Strongroom Alerts"}}, "relay rules: ownRoles: role pattern 0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

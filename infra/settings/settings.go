@@ -12,8 +12,10 @@ import (
 	"net/mail"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 
+	"github.com/strongroom/strongroom/pkg/alertrules"
 	"github.com/strongroom/strongroom/pkg/rotationschedule"
 )
 
@@ -22,8 +24,15 @@ const (
 	KeyAlertEmail        = "strongroom:alertEmail"
 	KeyAlertEventSources = "strongroom:alertEventSources"
 	KeyAlertRedactFields = "strongroom:alertRedactFields"
-	KeyAccount           = "strongroom:account"
-	KeyRegion            = "strongroom:region"
+	// KeyAlertIgnore and KeyAlertSeverity are the operator's alert rules (pkg/alertrules): CloudTrail
+	// events not to mail, and severity overrides, first match first.
+	KeyAlertIgnore   = "strongroom:alertIgnore"
+	KeyAlertSeverity = "strongroom:alertSeverity"
+	// KeyAlertEmails maps a severity to the addresses that receive alerts of that severity and
+	// above, through SNS subscription filter policies on the severity attribute.
+	KeyAlertEmails = "strongroom:alertEmails"
+	KeyAccount     = "strongroom:account"
+	KeyRegion      = "strongroom:region"
 	// KeyKmsUserRotationSchedule turns on the scheduled kmsuser password rotation of the key store:
 	// a cron() expression (UTC) whose runs fall in a maintenance window. Off by default: each run
 	// disconnects the key store, so every key in it is unusable for minutes.
@@ -53,6 +62,13 @@ type Settings struct {
 	// longer names case- and separator-insensitively, with each redacted value also blanked where
 	// it is copied elsewhere in the message (pkg/trailalert/redact.go); passed as REDACT_FIELDS.
 	AlertRedactFields []string
+	// AlertIgnore and AlertSeverity are the operator's rules (KeyAlertIgnore, KeyAlertSeverity),
+	// validated by pkg/alertrules, which the relay applies again at cold start (ALERT_RULES).
+	AlertIgnore   []alertrules.Match
+	AlertSeverity []alertrules.Override
+	// AlertEmails are the addresses by severity (alertrules.Severities) that receive that severity
+	// and above; each address appears once here and is not AlertEmail.
+	AlertEmails map[string][]string
 	// Account and Region pin every stack to one environment; both empty means environment-agnostic stacks.
 	Account string
 	Region  string
@@ -106,7 +122,7 @@ func Read(ctx, env Lookup) (Settings, error) {
 	if err != nil {
 		errs = append(errs, err)
 	} else if email != "" {
-		if err := checkEmail(email); err != nil {
+		if err := checkEmail(KeyAlertEmail, email); err != nil {
 			errs = append(errs, err)
 		} else {
 			s.AlertEmail = email
@@ -124,6 +140,13 @@ func Read(ctx, env Lookup) (Settings, error) {
 		errs = append(errs, err)
 	}
 	s.AlertRedactFields = fields
+
+	if err := s.readAlertRules(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.readAlertEmails(ctx, email); err != nil {
+		errs = append(errs, err)
+	}
 
 	if err := s.readEnvironment(ctx, env); err != nil {
 		errs = append(errs, err)
@@ -222,17 +245,123 @@ func RawString(ctx Lookup, key string) (string, error) {
 }
 
 // checkEmail accepts one bare address (local@domain with a dot in the domain); SNS e-mail subscriptions
-// take exactly that, and a display name or a list would fail only at deploy time.
-func checkEmail(v string) error {
+// take exactly that, and a display name or a list would fail only at deploy time. where names the
+// value in the error (the context key, and the item).
+func checkEmail(where, v string) error {
+	or := ""
+	if where == KeyAlertEmail {
+		or = `, or "" for no subscription`
+	}
 	addr, err := mail.ParseAddress(v)
 	if err != nil || addr.Address != v || addr.Name != "" {
-		return fmt.Errorf("context %s: %q is not an e-mail address; set one bare address such as alerts@example.com, or \"\" for no subscription", KeyAlertEmail, v)
+		return fmt.Errorf("context %s: %q is not an e-mail address; set one bare address such as alerts@example.com%s", where, v, or)
 	}
 	at := strings.LastIndexByte(v, '@')
 	if domain := v[at+1:]; !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		return fmt.Errorf("context %s: %q has no valid domain; set one bare address such as alerts@example.com, or \"\" for no subscription", KeyAlertEmail, v)
+		return fmt.Errorf("context %s: %q has no valid domain; set one bare address such as alerts@example.com%s", where, v, or)
 	}
 	return nil
+}
+
+// readAlertRules reads KeyAlertIgnore and KeyAlertSeverity with pkg/alertrules, the validator the
+// relay runs on ALERT_RULES, and checks that together they fit the relay's environment.
+func (s *Settings) readAlertRules(ctx Lookup) error {
+	var errs []error
+	ignore, err := alertrules.DecodeIgnore(ctx(KeyAlertIgnore))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("context %s: %w (each rule: an object of eventSource, eventName, principalArn, account, errorCode, at least one)", KeyAlertIgnore, err))
+	}
+	severity, err := alertrules.DecodeSeverity(ctx(KeyAlertSeverity))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("context %s: %w (each rule: match fields as in %s and a severity)", KeyAlertSeverity, err, KeyAlertIgnore))
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if _, err := (&alertrules.Rules{Ignore: ignore, Severity: severity}).Encode(); err != nil {
+		return fmt.Errorf("context %s and %s: %w", KeyAlertIgnore, KeyAlertSeverity, err)
+	}
+	s.AlertIgnore, s.AlertSeverity = ignore, severity
+	return nil
+}
+
+// readAlertEmails reads KeyAlertEmails: an object whose keys are severities and whose values are
+// lists of addresses (from cdk.json, or its JSON text from -c). An address may appear once, and
+// not as alertEmail too, or it would receive every alert twice. CloudWatch alarm notifications
+// carry no message attributes, and SNS delivers no message without attributes to a subscription
+// with a filter policy, so the alarms reach only alertEmail: these addresses need it set.
+func (s *Settings) readAlertEmails(ctx Lookup, alertEmail string) error {
+	v := ctx(KeyAlertEmails)
+	const example = `{"critical": ["oncall@example.com"], "warning": ["secops@example.com"]}`
+	if text, ok := v.(string); ok {
+		if strings.TrimSpace(text) == "" {
+			return nil
+		}
+		if err := json.Unmarshal([]byte(text), &v); err != nil {
+			return fmt.Errorf("context %s: %q is not JSON (%v); give an object such as %s", KeyAlertEmails, text, err, example)
+		}
+	}
+	if v == nil {
+		return nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("context %s: got %T, want an object of severities to addresses such as %s", KeyAlertEmails, v, example)
+	}
+	seen := map[string]string{}
+	if alertEmail != "" {
+		seen[alertEmail] = KeyAlertEmail
+	}
+	out := map[string][]string{}
+	var errs []error
+	for _, sev := range sortedKeys(obj) {
+		if alertrules.AtLeast(sev) == nil {
+			errs = append(errs, fmt.Errorf("context %s: %q is not a severity; use %s", KeyAlertEmails, sev, strings.Join(alertrules.Severities, ", ")))
+			continue
+		}
+		items, ok := obj[sev].([]any)
+		if !ok {
+			errs = append(errs, fmt.Errorf("context %s: %s: got %T, want a list of addresses such as [\"oncall@example.com\"]", KeyAlertEmails, sev, obj[sev]))
+			continue
+		}
+		for i, item := range items {
+			where := fmt.Sprintf("%s: %s address %d", KeyAlertEmails, sev, i)
+			addr, ok := item.(string)
+			if !ok {
+				errs = append(errs, fmt.Errorf("context %s: got %T %v, want a string", where, item, item))
+				continue
+			}
+			if err := checkEmail(where, addr); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if prev, dup := seen[addr]; dup {
+				errs = append(errs, fmt.Errorf("context %s: %q is also in %s; list each address once (it receives its severity and above)", where, addr, prev))
+				continue
+			}
+			seen[addr] = fmt.Sprintf("%s %s", KeyAlertEmails, sev)
+			out[sev] = append(out[sev], addr)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if len(out) > 0 && alertEmail == "" {
+		return fmt.Errorf("context %s: set %s too: CloudWatch alarm notifications (the relay failing, undelivered alerts) carry no severity, and SNS delivers them only to subscriptions without a filter policy, so without %s no one would receive them", KeyAlertEmails, KeyAlertEmail, KeyAlertEmail)
+	}
+	if len(out) > 0 {
+		s.AlertEmails = out
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // eventSources accepts the list from cdk.json (a JSON array) or from the command line, where

@@ -1,9 +1,12 @@
 package settings
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/strongroom/strongroom/pkg/alertrules"
 )
 
 // testSum is a well-formed SHA256 checksum (of no particular package).
@@ -45,6 +48,20 @@ func TestRead(t *testing.T) {
 			Settings{AlertEventSources: DefaultAlertEventSources}},
 		{"cloudhsm-cli version and checksum", map[string]any{KeyCloudHsmCliVersion: " 5.17.2 ", KeyCloudHsmCliSha256: testSum}, nil,
 			Settings{AlertEventSources: DefaultAlertEventSources, CloudHsmCliVersion: "5.17.2", CloudHsmCliSha256: testSum}},
+		{"alert rules from cdk.json", map[string]any{
+			KeyAlertIgnore:   []any{map[string]any{"eventSource": "kms.amazonaws.com", "eventName": "Describe*"}},
+			KeyAlertSeverity: []any{map[string]any{"principalArn": "arn:aws:sts::*:assumed-role/BreakGlass/*", "severity": "critical"}},
+		}, nil, Settings{AlertEventSources: DefaultAlertEventSources,
+			AlertIgnore:   []alertrules.Match{{EventSource: "kms.amazonaws.com", EventName: "Describe*"}},
+			AlertSeverity: []alertrules.Override{{Match: alertrules.Match{PrincipalARN: "arn:aws:sts::*:assumed-role/BreakGlass/*"}, Severity: "critical"}}}},
+		{"alert rules from -c", map[string]any{KeyAlertIgnore: `[{"errorCode":"ThrottlingException"}]`, KeyAlertSeverity: ""}, nil,
+			Settings{AlertEventSources: DefaultAlertEventSources, AlertIgnore: []alertrules.Match{{ErrorCode: "ThrottlingException"}}}},
+		{"per-severity addresses", map[string]any{KeyAlertEmail: "team@example.com",
+			KeyAlertEmails: map[string]any{"critical": []any{"oncall@example.com", "lead@example.com"}, "warning": []any{"secops@example.com"}}}, nil,
+			Settings{AlertEventSources: DefaultAlertEventSources, AlertEmail: "team@example.com",
+				AlertEmails: map[string][]string{"critical": {"oncall@example.com", "lead@example.com"}, "warning": {"secops@example.com"}}}},
+		{"per-severity addresses from -c", map[string]any{KeyAlertEmail: "team@example.com", KeyAlertEmails: `{"info":["audit@example.com"]}`}, nil,
+			Settings{AlertEventSources: DefaultAlertEventSources, AlertEmail: "team@example.com", AlertEmails: map[string][]string{"info": {"audit@example.com"}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -107,6 +124,50 @@ func TestReadRefuses(t *testing.T) {
 			[]string{KeyCloudHsmCliSha256, "not a SHA256 checksum"}},
 		{"cloudhsm-cli version not a string", map[string]any{KeyCloudHsmCliVersion: 5.17, KeyCloudHsmCliSha256: testSum}, nil,
 			[]string{KeyCloudHsmCliVersion, "want a string"}},
+		{"ignore rule without a field", map[string]any{KeyAlertIgnore: []any{map[string]any{"eventName": "Describe*"}, map[string]any{}}}, nil,
+			[]string{KeyAlertIgnore, "rule 1", "no match field"}},
+		{"ignore rule with an unknown field", map[string]any{KeyAlertIgnore: []any{map[string]any{"userName": "bob"}}}, nil,
+			[]string{KeyAlertIgnore, "rule 0", "userName", "not a field"}},
+		{"ignore rule with an EventBridge source", map[string]any{KeyAlertIgnore: []any{map[string]any{"eventSource": "aws.kms"}}}, nil,
+			[]string{KeyAlertIgnore, "rule 0", "eventSource", "kms.amazonaws.com"}},
+		{"ignore rule with a bad event name", map[string]any{KeyAlertIgnore: []any{map[string]any{"eventName": "Get Secret"}}}, nil,
+			[]string{KeyAlertIgnore, "rule 0", "eventName"}},
+		{"ignore rule with a bad principal", map[string]any{KeyAlertIgnore: []any{map[string]any{"principalArn": "bob"}}}, nil,
+			[]string{KeyAlertIgnore, "rule 0", "principalArn", "ARN"}},
+		{"ignore rule with a bad account", map[string]any{KeyAlertIgnore: []any{map[string]any{"account": "1234"}}}, nil,
+			[]string{KeyAlertIgnore, "rule 0", "account", "12 digits"}},
+		{"ignore rule with a numeric account", map[string]any{KeyAlertIgnore: []any{map[string]any{"account": 111122223333.0}}}, nil,
+			[]string{KeyAlertIgnore, "rule 0", "account", "want a string"}},
+		{"ignore rule with a bad error code", map[string]any{KeyAlertIgnore: []any{map[string]any{"errorCode": "Access Denied"}}}, nil,
+			[]string{KeyAlertIgnore, "rule 0", "errorCode"}},
+		{"ignore rule of only wildcards", map[string]any{KeyAlertIgnore: []any{map[string]any{"eventName": "*"}}}, nil,
+			[]string{KeyAlertIgnore, "rule 0", "only '*'"}},
+		{"ignore rules not a list", map[string]any{KeyAlertIgnore: map[string]any{"eventName": "x"}}, nil, []string{KeyAlertIgnore, "want a list"}},
+		{"ignore rules broken -c JSON", map[string]any{KeyAlertIgnore: `[{"eventName":}]`}, nil, []string{KeyAlertIgnore, "not JSON"}},
+		{"override without severity", map[string]any{KeyAlertSeverity: []any{map[string]any{"eventName": "StopLogging"}}}, nil,
+			[]string{KeyAlertSeverity, "rule 0", "severity", "missing"}},
+		{"override with an unknown severity", map[string]any{KeyAlertSeverity: []any{map[string]any{"eventName": "x", "severity": "info"}, map[string]any{"eventName": "y", "severity": "high"}}}, nil,
+			[]string{KeyAlertSeverity, "rule 1", "severity", `"high" is not a severity`}},
+		{"override without a match field", map[string]any{KeyAlertSeverity: []any{map[string]any{"severity": "info"}}}, nil,
+			[]string{KeyAlertSeverity, "rule 0", "no match field"}},
+		{"rules too big for the relay's environment", map[string]any{KeyAlertIgnore: manyRules(100)}, nil,
+			[]string{KeyAlertIgnore, KeyAlertSeverity, "4 KB"}},
+		{"addresses by an unknown severity", map[string]any{KeyAlertEmail: "team@example.com", KeyAlertEmails: map[string]any{"urgent": []any{"a@example.com"}}}, nil,
+			[]string{KeyAlertEmails, `"urgent" is not a severity`}},
+		{"addresses not a list", map[string]any{KeyAlertEmail: "team@example.com", KeyAlertEmails: map[string]any{"critical": "a@example.com"}}, nil,
+			[]string{KeyAlertEmails, "critical", "want a list"}},
+		{"a bad address", map[string]any{KeyAlertEmail: "team@example.com", KeyAlertEmails: map[string]any{"critical": []any{"a@example.com", "oncall"}}}, nil,
+			[]string{KeyAlertEmails, "critical address 1", `"oncall" is not an e-mail address`}},
+		{"an address twice", map[string]any{KeyAlertEmail: "team@example.com", KeyAlertEmails: map[string]any{"critical": []any{"a@example.com"}, "warning": []any{"a@example.com"}}}, nil,
+			[]string{KeyAlertEmails, "warning address 0", "also in " + KeyAlertEmails + " critical"}},
+		{"an address also alertEmail", map[string]any{KeyAlertEmail: "team@example.com", KeyAlertEmails: map[string]any{"critical": []any{"team@example.com"}}}, nil,
+			[]string{KeyAlertEmails, "critical address 0", "also in " + KeyAlertEmail}},
+		{"addresses without alertEmail", map[string]any{KeyAlertEmails: map[string]any{"critical": []any{"oncall@example.com"}}}, nil,
+			[]string{KeyAlertEmails, "set " + KeyAlertEmail + " too", "alarm"}},
+		{"addresses not an object", map[string]any{KeyAlertEmail: "team@example.com", KeyAlertEmails: []any{"a@example.com"}}, nil,
+			[]string{KeyAlertEmails, "want an object"}},
+		{"addresses broken -c JSON", map[string]any{KeyAlertEmail: "team@example.com", KeyAlertEmails: `{"critical":`}, nil,
+			[]string{KeyAlertEmails, "not JSON"}},
 		{"all problems at once", map[string]any{KeyAlertEmail: "nope", KeyAlertEventSources: []any{"x"}}, nil, []string{KeyAlertEmail, KeyAlertEventSources}},
 	}
 	for _, c := range cases {
@@ -122,6 +183,15 @@ func TestReadRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyRules returns n distinct ignore rules, as cdk.json gives them.
+func manyRules(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = map[string]any{"principalArn": fmt.Sprintf("arn:aws:sts::111122223333:assumed-role/SomeRoleName%d/*", i)}
+	}
+	return out
 }
 
 func TestReadCDKJSON(t *testing.T) {

@@ -16,9 +16,12 @@
 //	REDACT_FIELDS      comma-separated extra field-name markers to redact, added to
 //	                   trailalert.DefaultSensitiveFields and matched as they are (inside longer
 //	                   names, copies of the values blanked too; pkg/trailalert/redact.go) (optional)
+//	ALERT_RULES        the operator's ignore rules, severity overrides and Strongroom's own role
+//	                   names, as JSON (pkg/alertrules; infra/alerts writes it) (optional)
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -27,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/strongroom/strongroom/pkg/alertrules"
 	"github.com/strongroom/strongroom/pkg/alertstate"
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/trailalert"
@@ -46,7 +50,11 @@ func setup(log *slog.Logger) (*trailalert.Relay, error) {
 			fields = append(fields, f)
 		}
 	}
-	alerter, err := trailalert.New(trailalert.Options{SensitiveFields: fields})
+	rules, err := alertrules.Parse(os.Getenv("ALERT_RULES"))
+	if err != nil {
+		return nil, fmt.Errorf("ALERT_RULES: %w", err)
+	}
+	alerter, err := trailalert.New(trailalert.Options{SensitiveFields: fields, OperatorRules: rules})
 	if err != nil {
 		return nil, err
 	}

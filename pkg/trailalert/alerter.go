@@ -1,6 +1,10 @@
 package trailalert
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/strongroom/strongroom/pkg/alertrules"
+)
 
 // Options configure an Alerter. Zero values take the defaults.
 type Options struct {
@@ -8,12 +12,17 @@ type Options struct {
 	SensitiveFields []string
 	// Rules is the severity table; nil means DefaultRules.
 	Rules []Rule
+	// OperatorRules are the operator's ignore rules, severity overrides and Strongroom's own role
+	// names (ALERT_RULES, pkg/alertrules), applied to CloudTrail events after the severity table;
+	// nil means none. Workflow failures and health findings are not subject to them.
+	OperatorRules *alertrules.Rules
 }
 
 // Alerter runs the whole pipeline for one event: parse, classify, redact, render.
 type Alerter struct {
 	redactor *Redactor
 	rules    []Rule
+	operator *alertrules.Rules
 }
 
 // New returns an Alerter, checking the options.
@@ -33,11 +42,11 @@ func New(opts Options) (*Alerter, error) {
 	if err := Validate(rules); err != nil {
 		return nil, fmt.Errorf("severity rules: %w", err)
 	}
-	return &Alerter{redactor: red, rules: rules}, nil
+	return &Alerter{redactor: red, rules: rules, operator: opts.OperatorRules}, nil
 }
 
 // Alert turns one EventBridge-delivered CloudTrail event into a message. Errors are Parse's
-// sentinels and safe to log.
+// sentinels and safe to log; an event the operator's rules skip is a *Skipped (ErrNoAlert).
 //
 // The severity is decided on the event as received (a rule may read a field that is redacted),
 // but everything the message shows - subject, attributes, summary and excerpt - is built from the
@@ -47,7 +56,10 @@ func (a *Alerter) Alert(raw []byte) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := Classify(ev, a.rules)
+	c, skip := a.applyOperatorRules(ev, Classify(ev, a.rules))
+	if skip != nil {
+		return nil, skip
+	}
 	// Parse has checked raw is valid JSON, which the redactor relies on. The redaction is laid
 	// out for the excerpt as it is written.
 	red := a.redactor.redact(raw, true)

@@ -24,6 +24,11 @@
 // error code. RUNNING and SUCCEEDED executions are no alerts (ErrNoAlert: the relay logs them as
 // skipped).
 //
+// The operator's rules (Options.OperatorRules, pkg/alertrules) apply to CloudTrail events after
+// Classify: an event an ignore rule matches, and a successful info-severity call by one of
+// Strongroom's own roles, is a *Skipped (ErrNoAlert) the relay logs; a severity override's first
+// match replaces the classification (operator.go).
+//
 // Input that is neither fails with ErrMalformed, ErrNotCloudTrail, ErrMissingField or
 // ErrInvalidField; the messages name the field at fault and never contain request, response,
 // identity or execution values (at most a clipped detail-type), so they are safe to log.

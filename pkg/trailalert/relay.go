@@ -95,6 +95,10 @@ func (r *Relay) Handle(ctx context.Context, in json.RawMessage) (RelayOutput, er
 		return r.handleHealth(ctx, in)
 	}
 	msg, err := r.alerter.Alert(in)
+	var skip *Skipped
+	if errors.As(err, &skip) {
+		return r.skipped(ctx, skip), nil
+	}
 	if err != nil {
 		return RelayOutput{}, lambdaerr.Terminal("cannot relay the event", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/strongroom/strongroom/pkg/alertrules"
 )
 
 // SNS limits (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html).
@@ -26,7 +28,7 @@ const (
 const (
 	AttrEventSource = "event_source"
 	AttrEventName   = "event_name"
-	AttrSeverity    = "severity"
+	AttrSeverity    = alertrules.SeverityAttribute
 	AttrAccount     = "account"
 	AttrRegion      = "region"
 )

@@ -2,7 +2,8 @@ package trailalert
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/strongroom/strongroom/pkg/alertrules"
 )
 
 // Severity orders how urgently a person should look at an event.
@@ -198,22 +199,4 @@ func anyMatch(patterns []string, s string) bool {
 }
 
 // wildcard matches s against pattern, where '*' matches any run of characters (including none).
-func wildcard(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, mid := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, mid)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(mid):]
-	}
-	return strings.HasSuffix(s, last)
-}
+func wildcard(pattern, s string) bool { return alertrules.Glob(pattern, s) }
