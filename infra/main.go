@@ -94,6 +94,7 @@ func newApp(o options) (awscdk.App, error) {
 		EventSources:  cfg.AlertEventSources,
 		RedactFields:  cfg.AlertRedactFields,
 		AlertEmails:   cfg.AlertEmails,
+		ChatChannels:  cfg.AlertChatChannels,
 		Rules:         alertrules.Rules{Ignore: cfg.AlertIgnore, Severity: cfg.AlertSeverity},
 		// Every stack's roles are named after it, so the relay can tell Strongroom's own routine
 		// calls from the calls it exists to report.

@@ -93,9 +93,17 @@ func nagMessages(t *testing.T, st awscdk.Stack) []string {
 	return out
 }
 
+// testChatChannels are a Slack and a Teams channel, as the context gives them.
+var testChatChannels = []any{
+	map[string]any{"kind": "slack", "name": "security-alerts", "workspaceId": "T0123ABCD", "channelId": "C0123ABCD", "minSeverity": "warning"},
+	map[string]any{"kind": "teams", "name": "oncall", "teamId": "74361522-da01-538d-aa2e-ac7918c6bb92", "tenantId": "0b1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+		"channelId": "19%3ab6ef35dc342d4f2d9a3b2b8c1d0e1f2a%40thread.tacv2", "minSeverity": "critical"},
+}
+
 func TestAppHasNoUnsuppressedNagFindings(t *testing.T) {
 	// Path metadata (as the CDK CLI asks for) ties each template resource to its report rows.
-	app, out := synth(t, map[string]any{"aws:cdk:enable-path-metadata": true}, nil)
+	// With chat channels, so cdk-nag judges the Chatbot configurations and their topics too.
+	app, out := synth(t, map[string]any{"aws:cdk:enable-path-metadata": true, settings.KeyAlertChatChannels: testChatChannels}, nil)
 	// Read the report before asking for annotations: assertions synthesize again, and cdk-nag then
 	// appends a second copy of its rows in the same process.
 	rep, err := nagreport.Read(out)

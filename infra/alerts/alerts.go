@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/pkg/health"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -88,6 +89,8 @@ type AlertsStackProps struct {
 	// a hyphen is Strongroom's, and its successful calls of info severity are routine: the relay
 	// does not mail them (pkg/trailalert). May be empty.
 	OwnStackNames []string
+	// ChatChannels receive alerts in Slack or Microsoft Teams through AWS Chatbot (chat.go).
+	ChatChannels []settings.ChatChannel
 }
 
 // AlertsStack exposes what other stacks may reuse, for example the topic for their own alarms.
@@ -342,6 +345,10 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	if rulesEnv != "" {
 		env["ALERT_RULES"] = jsii.String(rulesEnv)
 	}
+	chatTopics, chatEnv := s.chatTopics(topicKey, props.ChatChannels)
+	if chatEnv != nil {
+		env["CHAT_TOPICS"] = chatEnv
+	}
 	relay, err := golambda.New(stack, "TrailRelay", golambda.Props{
 		AssetDir:    props.RelayAssetDir,
 		Description: "Strongroom: relays CloudTrail events and failed workflow executions to the alert topic as e-mails",
@@ -366,6 +373,10 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		ResourceArns: &[]*string{topic.TopicArn()},
 	})
 	topicKey.Grant(relay.Role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
+	for _, t := range chatTopics {
+		t.GrantPublish(relay.Role)
+	}
+	s.chatChannels(props.ChatChannels, chatTopics)
 	// The state: single-item reads and conditional writes (pkg/alertstate), on this table only.
 	stateTable.Grant(relay.Role, jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"))
 

@@ -45,6 +45,14 @@ var (
 	}
 )
 
+// The withEmail stack's chat channels: two want warning and above (one topic), one critical.
+var testChat = []settings.ChatChannel{
+	{Kind: "slack", Name: "security-alerts", WorkspaceID: "T0123ABCD", ChannelID: "C0123ABCD", MinSeverity: "warning"},
+	{Kind: "slack", Name: "platform", WorkspaceID: "T0123ABCD", ChannelID: "C0456EFGH", MinSeverity: "warning"},
+	{Kind: "teams", Name: "oncall", TeamID: "74361522-da01-538d-aa2e-ac7918c6bb92", TenantID: "0b1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+		ChannelID: "19%3ab6ef35dc342d4f2d9a3b2b8c1d0e1f2a%40thread.tacv2", MinSeverity: "critical"},
+}
+
 func TestMain(m *testing.M) {
 	code := func() int {
 		defer jsii.Close()
@@ -74,6 +82,7 @@ func TestMain(m *testing.M) {
 		}
 		b, err := alerts.NewAlertsStack(app, "AlertsWithEmail", &alerts.AlertsStackProps{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"}, AlertEmail: testEmail, RedactFields: []string{"apiToken", "pin"},
 			AlertEmails:   testEmails,
+			ChatChannels:  testChat,
 			Rules:         testRules,
 			OwnStackNames: []string{"StrongroomAlerts", "StrongroomCluster"}})
 		if err != nil {
@@ -623,5 +632,70 @@ func TestDashboard(t *testing.T) {
 		if !strings.Contains(body, m) {
 			t.Errorf("the dashboard has no %s", m)
 		}
+	}
+}
+
+// TestChatChannels: one encrypted topic per least severity, named to the relay by CHAT_TOPICS and
+// published to by it only; each channel's Chatbot configuration reads its severity's topic, with
+// the AWSDenyAll guardrail (the channels only read alerts); the Teams role has no policy.
+func TestChatChannels(t *testing.T) {
+	res := withEmailJSON["Resources"].(map[string]any)
+	topics := map[string]string{}
+	for lid, r := range res {
+		r := r.(map[string]any)
+		if r["Type"] == "AWS::SNS::Topic" && strings.HasPrefix(lid, "ChatAlerts") {
+			p := r["Properties"].(map[string]any)
+			if p["KmsMasterKeyId"] == nil {
+				t.Errorf("%s is not encrypted", lid)
+			}
+			topics[fmt.Sprint(p["DisplayName"])] = lid
+		}
+	}
+	warning, critical := topics["Strongroom alerts for chat, warning and above"], topics["Strongroom alerts for chat, critical and above"]
+	if len(topics) != 2 || warning == "" || critical == "" {
+		t.Fatalf("chat topics %v; want one for warning and one for critical", topics)
+	}
+	var relayEnv, publish string
+	configs := map[string]map[string]any{}
+	for _, r := range res {
+		r := r.(map[string]any)
+		p, _ := r["Properties"].(map[string]any)
+		b, _ := json.Marshal(p)
+		switch r["Type"] {
+		case "AWS::Lambda::Function":
+			relayEnv = fmt.Sprint(p["Environment"])
+		case "AWS::IAM::Policy":
+			if strings.Contains(string(b), "sns:Publish") {
+				publish += string(b)
+			}
+		case "AWS::Chatbot::SlackChannelConfiguration", "AWS::Chatbot::MicrosoftTeamsChannelConfiguration":
+			configs[fmt.Sprint(p["ConfigurationName"])] = p
+		}
+	}
+	for _, want := range []string{"CHAT_TOPICS", warning, critical, `"warning":"`, `"critical":"`} {
+		if !strings.Contains(relayEnv, want) {
+			t.Errorf("relay environment lacks %s: %s", want, relayEnv)
+		}
+	}
+	for _, lid := range []string{warning, critical} {
+		if !strings.Contains(publish, `{"Ref":"`+lid+`"}`) {
+			t.Errorf("the relay may not publish to %s: %s", lid, publish)
+		}
+	}
+	for name, lid := range map[string]string{"security-alerts": warning, "platform": warning, "oncall": critical} {
+		p := configs[name]
+		b, _ := json.Marshal(p)
+		if p == nil || !strings.Contains(string(b), `"SnsTopicArns":[{"Ref":"`+lid+`"}]`) || !strings.Contains(string(b), "policy/AWSDenyAll") {
+			t.Errorf("channel %s: %s; want its severity's topic %s and the AWSDenyAll guardrail", name, b, lid)
+		}
+	}
+	if p := configs["oncall"]; p == nil || p["TeamId"] != testChat[2].TeamID || p["TeamsChannelId"] != testChat[2].ChannelID {
+		t.Errorf("teams channel: %v", p)
+	}
+	if s := configs["security-alerts"]; s == nil || s["SlackWorkspaceId"] != "T0123ABCD" || s["SlackChannelId"] != "C0123ABCD" {
+		t.Errorf("slack channel: %v", s)
+	}
+	if _, ok := plainJSON["Resources"].(map[string]any)["ChatAlertsWarning"]; ok {
+		t.Error("a stack without chat channels has a chat topic")
 	}
 }

@@ -69,6 +69,8 @@ type Settings struct {
 	// AlertEmails are the addresses by severity (alertrules.Severities) that receive that severity
 	// and above; each address appears once here and is not AlertEmail.
 	AlertEmails map[string][]string
+	// AlertChatChannels are the Slack and Teams channels alerts go to through AWS Chatbot (chat.go).
+	AlertChatChannels []ChatChannel
 	// Account and Region pin every stack to one environment; both empty means environment-agnostic stacks.
 	Account string
 	Region  string
@@ -145,6 +147,9 @@ func Read(ctx, env Lookup) (Settings, error) {
 		errs = append(errs, err)
 	}
 	if err := s.readAlertEmails(ctx, email); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.readChatChannels(ctx); err != nil {
 		errs = append(errs, err)
 	}
 

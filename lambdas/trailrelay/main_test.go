@@ -818,3 +818,67 @@ func TestDuplicatesHeldBack(t *testing.T) {
 		t.Errorf("the retried delivery of an alert SNS refused was held back: %+v", out)
 	}
 }
+
+// TestChatTopicsFilterBySeverity runs the trailrelay binary with CHAT_TOPICS naming a warning and a
+// critical chat topic (the topics AWS Chatbot reads for Slack and Teams channels; here e-mail
+// subscriptions stand in for Chatbot's): a warning reaches the warning topic only, a critical both,
+// and each is a Chatbot custom notification.
+func TestChatTopicsFilterBySeverity(t *testing.T) {
+	s := startSNS(t)
+	ctx := context.Background()
+	chat := map[string]string{}
+	for _, sev := range []string{"warning", "critical"} {
+		topic, err := s.client.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("chat-" + sev)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chat[sev] = aws.ToString(topic.TopicArn)
+		if _, err := s.client.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String("chatbot-" + sev + "@example.com")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	topics, _ := json.Marshal(chat)
+	var stdout, stderr sandboxtest.Buffer
+	f, err := lambdaruntime.NewFunction(lambdaruntime.Config{
+		Path: binaries["trailrelay"], FunctionName: "strongroom-trailrelay", Timeout: 10 * time.Second, Stdout: &stdout, Stderr: &stderr,
+		Env: []string{"TOPIC_ARN=" + s.topicARN, "CHAT_TOPICS=" + string(topics), "AWS_ENDPOINT_URL=" + s.url,
+			"AWS_ACCESS_KEY_ID=AKIASANDBOX000000000", "AWS_SECRET_ACCESS_KEY=not-a-secret"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fx := fixtures(t)
+	for _, name := range []string{"17-secretsmanager-accessdenied", "01-signin-root-success"} {
+		res, err := f.Invoke(ctx, fx[name])
+		if err != nil || res.FunctionError != nil {
+			t.Fatalf("%s: %v %v\nstderr: %s", name, err, res.FunctionError, stderr.String())
+		}
+	}
+	var subjects []string
+	for _, d := range s.svc.Deliveries(s.topicARN) {
+		if d.Endpoint == "everyone@example.com" {
+			subjects = append(subjects, d.EmailSubject())
+		}
+	}
+	if len(subjects) != 2 || !strings.HasPrefix(subjects[0], "[WARNING]") || !strings.HasPrefix(subjects[1], "[CRITICAL]") {
+		t.Fatalf("e-mailed %q; want the warning, then the critical alert", subjects)
+	}
+	got := map[string][]string{}
+	for sev, arn := range chat {
+		for _, d := range s.svc.Deliveries(arn) {
+			var n struct {
+				Version, Source string
+				Content         struct{ TextType, Title, Description string }
+			}
+			if err := json.Unmarshal([]byte(d.Message), &n); err != nil || n.Version != "1.0" || n.Source != "custom" ||
+				n.Content.TextType != "client-markdown" || !strings.HasPrefix(n.Content.Description, "```\n") {
+				t.Errorf("%s chat message is not a Chatbot custom notification (%v): %.300s", sev, err, d.Message)
+			}
+			got[sev] = append(got[sev], n.Content.Title)
+		}
+	}
+	if len(got["warning"]) != 2 || len(got["critical"]) != 1 || got["critical"][0] != subjects[1] {
+		t.Errorf("chat: warning topic %q, critical topic %q; want both alerts, and the critical one only", got["warning"], got["critical"])
+	}
+}
