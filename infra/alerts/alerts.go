@@ -373,8 +373,14 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		ResourceArns: &[]*string{topic.TopicArn()},
 	})
 	topicKey.Grant(relay.Role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
-	for _, t := range chatTopics {
-		t.GrantPublish(relay.Role)
+	// Publish to the chat topics too (their key is topicKey, granted above). Not GrantPublish, whose
+	// kms:GenerateDataKey* is a wildcard the relay does not need.
+	for _, sev := range alertrules.Severities {
+		if t, ok := chatTopics[sev]; ok {
+			awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+				Grantee: relay.Role, Actions: jsii.Strings("sns:Publish"), ResourceArns: &[]*string{t.TopicArn()},
+			})
+		}
 	}
 	s.chatChannels(props.ChatChannels, chatTopics)
 	// The state: single-item reads and conditional writes (pkg/alertstate), on this table only.
