@@ -4,7 +4,7 @@
 // them, plus what is the cluster's own: its properties and the stack around it (stack.go: a VPC and
 // an SSM-managed client instance with cloudhsm-cli).
 //
-// Least privilege: one role per Lambda. CloudHSM's CreateCluster and DescribeClusters and
+// Least privilege: one role per Lambda. CloudHSM's CreateCluster, DescribeClusters and DescribeBackups and
 // Secrets Manager's GetRandomPassword accept no resource ARNs, so those (and the EC2 actions
 // CloudHSM performs with the caller's permissions when it places HSM network interfaces) are the
 // only "*" resources, each with its reason in pkg/resourcedef/cluster.go. Everything else is scoped

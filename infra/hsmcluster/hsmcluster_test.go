@@ -75,7 +75,7 @@ func list(v any) []any {
 // resourceStarAllowed are the actions that accept no resource ARN (or act on resources that do
 // not exist before the call), as the construct's package comment says; nothing else may be "*".
 var resourceStarAllowed = map[string]bool{
-	"cloudhsm:DescribeClusters": true, "cloudhsm:CreateCluster": true, "cloudhsm:TagResource": true,
+	"cloudhsm:DescribeClusters": true, "cloudhsm:DescribeBackups": true, "cloudhsm:CreateCluster": true, "cloudhsm:TagResource": true,
 	"iam:CreateServiceLinkedRole": true, "secretsmanager:GetRandomPassword": true, "ssm:GetCommandInvocation": true,
 	"ec2:DescribeSecurityGroups": true, "ec2:DescribeSubnets": true,
 	"ec2:DescribeVpcs": true, "ec2:CreateTags": true, "ec2:CreateNetworkInterface": true, "ec2:DescribeNetworkInterfaces": true,

@@ -78,7 +78,13 @@ func TestKeyStoreStack(t *testing.T) {
 		"ServiceTimeout":                fmt.Sprint(keystore.ServiceTimeoutSeconds),
 	})
 	// The kmsuser rotation runs only on a schedule someone chose (each run disconnects the store).
-	tpl.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(1)) // the safety net's rule only
+	// The safety net's rule and the health check's rate() rule; no cron() rotation schedule.
+	tpl.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(2))
+	if rotations := tpl.FindResources(jsii.String("AWS::Events::Rule"), &map[string]any{
+		"Properties": map[string]any{"ScheduleExpression": assertions.Match_StringLikeRegexp(jsii.String("^cron"))},
+	}); len(*rotations) != 0 {
+		t.Errorf("rotation schedules %v; want none by default", *rotations)
+	}
 	tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
 			"CREATE_USER_DOCUMENT": assertions.Match_AnyValue(), "DELETE_USER_DOCUMENT": assertions.Match_AnyValue(), "CHANGE_PASSWORD_DOCUMENT": assertions.Match_AnyValue(),
