@@ -66,7 +66,7 @@ func (d *demo) keyStoreAlerts(ctx context.Context, w *watcher, dep watchedDeploy
 	kc := kms.NewFromConfig(d.aws)
 	mails := 0
 
-	// A first run finds the store CONNECTED: OK, and never in ALARM before, so nothing is mailed.
+	// run fires the check, prints its findings and returns what the relay mailed to everyone.
 	run := func(what string) ([]snssvc.Delivery, error) {
 		mailed, findings, err := d.fireHealthCheck(ctx, rule)
 		if err != nil {
@@ -77,6 +77,7 @@ func (d *demo) keyStoreAlerts(ctx context.Context, w *watcher, dep watchedDeploy
 		}
 		return mailed, nil
 	}
+	// A first run finds the store CONNECTED: OK, and never in ALARM before, so nothing is mailed.
 	mailed, err := run("store CONNECTED")
 	if err != nil {
 		return "", err
