@@ -34,7 +34,8 @@ import (
 // 127.0.0.1:0: the alerts stack from cdk.out with the real relay binary, MariaDB credential rotation
 // with the real rotation binary against a real MariaDB server, and (when cdk.out has it) the
 // CloudHSM cluster stack's custom resource through Create, an HsmCount update and Delete, with the
-// KMS key store stack deployed on the ACTIVE cluster in between (connected, used, deleted). It prints
+// KMS key store stack deployed on the ACTIVE cluster in between (connected, used, its alerts shown
+// as e-mails: a disconnection its scheduled health check finds, a failed Update workflow; deleted). It prints
 // for a person: short headings, one line per event, sandbox time on the left.
 //
 // The sandbox clock runs only while a workflow does. The demo's own slow work (compiling the

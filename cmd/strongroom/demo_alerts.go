@@ -54,21 +54,9 @@ func (d *demo) alerts(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d.alertTopic = topicARN
 	d.clock.start()
-
-	snsc := sns.NewFromConfig(d.aws)
-	for _, s := range []struct{ endpoint, filter string }{{alertsEveryone, ""}, {alertsOnCall, `{"severity":["critical"]}`}} {
-		in := &sns.SubscribeInput{TopicArn: aws.String(topicARN), Protocol: aws.String("email"), Endpoint: aws.String(s.endpoint), ReturnSubscriptionArn: true}
-		what := "every alert"
-		if s.filter != "" {
-			in.Attributes = map[string]string{"FilterPolicy": s.filter}
-			what = "filter policy " + s.filter
-		}
-		if _, err := snsc.Subscribe(ctx, in); err != nil {
-			return "", fmt.Errorf("subscribe %s to %s: %w", s.endpoint, topicARN, err)
-		}
-		p.line("subscribed %s (%s)", s.endpoint, what)
+	if err := d.subscribeAlerts(ctx, topicARN); err != nil {
+		return "", err
 	}
 
 	// The fixtures are whole events as EventBridge delivers them, which is the sandbox's Envelope.
@@ -138,6 +126,26 @@ func (d *demo) alerts(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%d events -> %d e-mails to %s, %d to %s", len(events), subjects, alertsEveryone, onCall, alertsOnCall), nil
 }
 
+// subscribeAlerts subscribes the demo's two e-mail addresses to the alert topic and keeps it as
+// d.alertTopic, for the sections that show the e-mails their workflows cause.
+func (d *demo) subscribeAlerts(ctx context.Context, topicARN string) error {
+	snsc := sns.NewFromConfig(d.aws)
+	for _, s := range []struct{ endpoint, filter string }{{alertsEveryone, ""}, {alertsOnCall, `{"severity":["critical"]}`}} {
+		in := &sns.SubscribeInput{TopicArn: aws.String(topicARN), Protocol: aws.String("email"), Endpoint: aws.String(s.endpoint), ReturnSubscriptionArn: true}
+		what := "every alert"
+		if s.filter != "" {
+			in.Attributes = map[string]string{"FilterPolicy": s.filter}
+			what = "filter policy " + s.filter
+		}
+		if _, err := snsc.Subscribe(ctx, in); err != nil {
+			return fmt.Errorf("subscribe %s to %s: %w", s.endpoint, topicARN, err)
+		}
+		d.p.line("subscribed %s (%s)", s.endpoint, what)
+	}
+	d.alertTopic = topicARN
+	return nil
+}
+
 // deployAlerts stands the stack up, with the clock stopped, and returns its topic ARN.
 func (d *demo) deployAlerts(ctx context.Context) (string, error) {
 	p := d.p
@@ -200,7 +208,12 @@ func eventName(detail json.RawMessage) string {
 // emailBodyLines are the body lines the demo shows after the headline: enough to triage from.
 var emailBodyLines = []string{"Who:", "What:", "Result:"}
 
-func printEmail(d *demo, m snssvc.Delivery) {
+// printEmail prints an e-mail of a CloudTrail alert: its headline and emailBodyLines.
+func printEmail(d *demo, m snssvc.Delivery) { printEmailLines(d, m, emailBodyLines) }
+
+// printEmailLines prints an e-mail's recipient, subject and severity, the body's headline, and the
+// body lines that start with one of bodyLines.
+func printEmailLines(d *demo, m snssvc.Delivery, bodyLines []string) {
 	p := d.p
 	sev := m.Attributes["severity"].StringValue
 	p.plain("   -> To: %s  Subject: %s  [severity=%s]", m.Endpoint, m.EmailSubject(), sev)
@@ -209,7 +222,7 @@ func printEmail(d *demo, m snssvc.Delivery) {
 		p.plain("      | %s", lines[0])
 	}
 	for _, l := range lines[1:] {
-		for _, prefix := range emailBodyLines {
+		for _, prefix := range bodyLines {
 			if strings.HasPrefix(l, prefix) {
 				p.plain("      | %s", l)
 			}

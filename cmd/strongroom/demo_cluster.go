@@ -48,7 +48,12 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		// The cluster and key store stacks import the alerts stack's topic and relay, so cdk deploy
 		// deploys that stack first; so does this section when it runs alone.
 		p.line("the cluster and key store stacks import %s's alarm topic and alert relay: deploying it first", alertsStack)
-		if _, err := d.deployAlerts(ctx); err != nil {
+		topic, err := d.deployAlerts(ctx)
+		if err != nil {
+			return "", err
+		}
+		// The key store's alerts are shown as the e-mails they become.
+		if err := d.subscribeAlerts(ctx, topic); err != nil {
 			return "", err
 		}
 	}
@@ -85,7 +90,7 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		stop()
 		return "", fmt.Errorf("key store: %w", err)
 	}
-	p.heading("3b. CloudHSM cluster " + clusterID + ": scale up, then delete")
+	p.heading("3d. CloudHSM cluster " + clusterID + ": scale up, then delete")
 
 	// Scale up by one HSM from what the stack asked for (2 by default).
 	asked := humanValue(created.Event.ResourceProperties["HsmCount"])

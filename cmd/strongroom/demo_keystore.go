@@ -108,6 +108,12 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string) (stri
 	}
 	p.line("Decrypt -> %q under key %s: round trip ok", dec.Plaintext, keyID)
 
+	alerts, err := d.keyStoreAlerts(ctx, w, dep, storeID)
+	if err != nil {
+		return "", fmt.Errorf("alerts: %w", err)
+	}
+
+	p.heading("3c. KMS custom key store " + storeID + ": delete the stack")
 	p.line("deleting %s (DeleteKeyStoreOnStackDeletion is %s in the template: %s)", keyStoreStack, deleteOnStackDeletion,
 		map[bool]string{true: "the store is deleted when it holds no KMS keys", false: "the store is disconnected and kept, with its keys"}[deleteOnStackDeletion == "true"])
 	outs, err := d.deploy.Destroy(ctx, st)
@@ -145,17 +151,19 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string) (stri
 	}
 	p.line("key store %s is DISCONNECTED and kept; key %s is %s (Encrypt now answers %s)", storeID, keyID, desc.KeyMetadata.KeyState, apiErr.ErrorCode())
 	p.line("to remove the store too: ScheduleKeyDeletion on its keys, wait out the 7-30 day window, then delete the stack with DeleteKeyStoreOnStackDeletion=true")
-	return fmt.Sprintf("key store %s: CONNECTED, Encrypt/Decrypt round trip, Delete kept it DISCONNECTED", storeID), nil
+	return fmt.Sprintf("key store %s: CONNECTED, Encrypt/Decrypt round trip, %s, Delete kept it DISCONNECTED", storeID, alerts), nil
 }
 
-// printRotationSchedule prints the stack's scheduled rule (the kmsuser password rotation) as
+// printRotationSchedule prints the stack's scheduled rule for the kmsuser password rotation as
 // EventBridge has it, or that there is none (the default), and fails when the template has one
-// that EventBridge does not.
+// that EventBridge does not. The health check's scheduled rule (HealthCheckRule) is not it: the
+// alerts part of the section shows that one.
 func (d *demo) printRotationSchedule(ctx context.Context, st *deploy.Stack) error {
 	eb := eventbridge.NewFromConfig(d.aws)
 	found := false
+	healthRule := resourceAt(st, "HealthCheckRule")
 	for id, r := range st.Template.Resources {
-		if r.Type != "AWS::Events::Rule" || r.Properties["ScheduleExpression"] == nil {
+		if r.Type != "AWS::Events::Rule" || r.Properties["ScheduleExpression"] == nil || id == healthRule {
 			continue
 		}
 		found = true

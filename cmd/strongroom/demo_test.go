@@ -21,8 +21,9 @@ import (
 
 // TestDemo runs every section of the demo against a fresh sandbox, as `make demo` does, and checks
 // what it printed: the e-mails the alert subscribers got, that rotation kept the application
-// working, and the cluster's journey with the key store's on it (or, without those stacks in
-// cdk.out, that the section says why it did not run). It needs `make build synth` artifacts and builds them itself when they
+// working, and the cluster's journey with the key store's on it, including the e-mails of the key
+// store's health check and of its failed workflow (or, without those stacks in cdk.out, that the
+// section says why it did not run). It needs `make build synth` artifacts and builds them itself when they
 // are missing or stale.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
@@ -63,11 +64,12 @@ func TestDemo(t *testing.T) {
 			"PutEvents(source aws.signin) -> NotAuthorizedForSourceException",
 			"| Result:     FAILED AccessDenied: User: arn:aws:sts::111122223333:assumed-role/app-server/",
 		)
-		// The recorded events, plus the real RotationFailed of the rotation section.
-		if got := strings.Count(text, "-> To: "+alertsEveryone); got != len(alertFixtures)+1 {
+		// The recorded events, plus the real RotationFailed of the rotation section (the key store's
+		// e-mails are checked by the keystore subtest).
+		if got := strings.Count(between(text, "== 1. ", "== 3. "), "-> To: "+alertsEveryone); got != len(alertFixtures)+1 {
 			t.Errorf("%d e-mails to %s printed; want %d", got, alertsEveryone, len(alertFixtures)+1)
 		}
-		if got := strings.Count(text, "also to: "+alertsOnCall); got != 4 {
+		if got := strings.Count(between(text, "== 1. ", "== 2. "), "also to: "+alertsOnCall); got != 4 {
 			t.Errorf("%d recorded events also reached %s; want the 4 critical ones", got, alertsOnCall)
 		}
 		if !strings.Contains(text, "alerts    ok      ") {
@@ -145,7 +147,7 @@ func TestDemo(t *testing.T) {
 			"DeleteKeyStoreOnStackDeletion is false in the template",
 			"key store Delete answered SUCCESS: key store cks-", " was disconnected and kept, with kmsuser, because DeleteKeyStoreOnStackDeletion is false",
 			"is DISCONNECTED and kept; key ", " is Unavailable (Encrypt now answers KMSInvalidStateException)",
-			"== 3b. CloudHSM cluster", "Update HsmCount 2 -> 3")
+			"== 3d. CloudHSM cluster", "Update HsmCount 2 -> 3")
 		// The watcher's lines interleave with the deploy's, but all of a workflow's lines come
 		// before the answer it sent (each execution's states in order) and so do the ConnectionState
 		// changes the workflow waits for. (A state shorter than one poll may go unseen, so the
@@ -159,8 +161,12 @@ func TestDemo(t *testing.T) {
 		checkMatch(t, del, `ConnectionState CONNECTED -> (DISCONNECTING|DISCONNECTED)\n`, `ConnectionState (CONNECTED|DISCONNECTING) -> DISCONNECTED\n`)
 		// An execution ends just after its answer, so its end may print after the demo moved on.
 		checkMatch(t, text, `workflow KeyStoreCreateWorkflow\S* SUCCEEDED`, `workflow KeyStoreDeleteWorkflow\S* SUCCEEDED`)
-		if bad := regexp.MustCompile(`workflow KeyStore\S* (FAILED|TIMED_OUT|ABORTED)|ConnectionState (\S+ -> )?FAILED`).FindString(text); bad != "" {
+		// Only the Update that the alerts part makes fail may fail, once.
+		if bad := regexp.MustCompile(`workflow KeyStore(Create|Delete|Rotate)\S* (FAILED|TIMED_OUT|ABORTED)|workflow KeyStore\S* (TIMED_OUT|ABORTED)|ConnectionState (\S+ -> )?FAILED`).FindString(text); bad != "" {
 			t.Errorf("output contains %q", bad)
+		}
+		if n := len(regexp.MustCompile(`workflow KeyStoreUpdateWorkflow\S* FAILED`).FindAllString(text, -1)); n != 1 {
+			t.Errorf("%d key store Update workflows FAILED; want the 1 the demo makes fail", n)
 		}
 		m := regexp.MustCompile(`Encrypt "attack at dawn" \((\d+) bytes\) -> ciphertext of (\d+) bytes`).FindStringSubmatch(text)
 		if m == nil {
@@ -169,7 +175,43 @@ func TestDemo(t *testing.T) {
 		if cipher, _ := strconv.Atoi(m[2]); cipher <= len(demoMessage) {
 			t.Errorf("Encrypt of %d bytes gave %d bytes of ciphertext; want more (it carries the key id, nonce and tag)", len(demoMessage), cipher)
 		}
-		checkMatch(t, text, `key store cks-\S+: CONNECTED, Encrypt/Decrypt round trip, Delete kept it DISCONNECTED`)
+		checkMatch(t, text, `key store cks-\S+: CONNECTED, Encrypt/Decrypt round trip, 3 alert e-mails \(disconnected, recovered, failed Update\), Delete kept it DISCONNECTED`)
+
+		// The key store's alerts, between its use and its stack's deletion: the health check's rule
+		// fired by hand finds the store OK (nothing mailed), DISCONNECTED (an ALARM mailed, to
+		// on-call too), CONNECTED again (a recovery mailed, to everyone only) and unchanged
+		// (nothing); then a rename whose KMS calls fail ends in the Update workflow's FAILED e-mail,
+		// and the rollback leaves the store as it was.
+		alerts := between(text, "== 3b. Alerts from the key store", "== 3c. ")
+		checkOrder(t, alerts,
+			"health check: rule StrongroomKeyStore-KeyStoreHealthCheckRule", "runs lambdas/keystore-health rate(5 minutes)",
+			"health check (store CONNECTED): keystore-connection OK: key store cks-", "the relay mailed nothing: healthy, and never in ALARM before",
+			"DisconnectCustomKeyStore cks-", "ConnectionState DISCONNECTING -> DISCONNECTED",
+			"health check (store DISCONNECTED): keystore-connection ALARM: key store cks-",
+			"-> To: security-team@example.com  Subject: [CRITICAL] strongroom:keystore-connection ALARM cks-", "[severity=critical]",
+			"| Status:        ALARM (critical), was OK", "| Fix:           connect it (aws kms connect-custom-key-store", "also to: on-call@example.com",
+			"ConnectCustomKeyStore cks-", "ConnectionState CONNECTING -> CONNECTED",
+			"-> To: security-team@example.com  Subject: [INFO] strongroom:keystore-connection recovered cks-", "[severity=info]",
+			"| Status:        OK, was ALARM/critical",
+			"health check (next run): keystore-connection OK", "the relay mailed nothing: unchanged since the last check",
+			"Update KeyStoreName strongroom -> strongroom-payments", "> Rename",
+			"key store Update answered FAILED after ", " failed UpdateCustomKeyStore calls",
+			"rolled the stack back (an Update to KeyStoreName strongroom): answered SUCCESS",
+			"-> To: security-team@example.com  Subject: [CRITICAL] states:ExecutionFailed key store update", "[severity=critical]",
+			"| Cause:         update key store cks-", "KMSInternalException", "also to: on-call@example.com",
+			"is CONNECTED and still named strongroom")
+		checkMatch(t, alerts, `workflow KeyStoreUpdateWorkflow\S* FAILED: WorkflowFailed: update key store cks-`)
+		for _, subject := range []string{"[CRITICAL] strongroom:keystore-connection ALARM", "[INFO] strongroom:keystore-connection recovered", "[CRITICAL] states:ExecutionFailed"} {
+			if n := strings.Count(text, "Subject: "+subject); n != 1 {
+				t.Errorf("%d e-mails %q printed; want 1", n, subject)
+			}
+		}
+		if recovery := between(alerts, "recovered cks-", "health check (next run)"); recovery == "" || strings.Contains(recovery, "also to: ") {
+			t.Errorf("the recovery e-mail (INFO) must reach %s only, not the critical-only on-call filter:\n%s", alertsEveryone, recovery)
+		}
+		if n := strings.Count(alerts, "-> To: "); n != 3 {
+			t.Errorf("the key store's alerts printed %d e-mails; want 3", n)
+		}
 	})
 
 	t.Run("summary", func(t *testing.T) {

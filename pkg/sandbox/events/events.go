@@ -8,8 +8,9 @@
 // Differences from AWS: only the default bus exists; only Lambda function ARNs are delivered to
 // (other target ARNs are stored and listed, and their deliveries are recorded as skipped);
 // Input and InputPath ($ or a dotted path such as $.detail) are applied, InputTransformer is
-// refused; scheduled rules are stored but never fire; there are no retries or dead-letter queues
-// beyond the Lambda service's own asynchronous retries.
+// refused; scheduled rules have no timer: a schedule fires when FireSchedule is called (a test or
+// the demo stands in for the clock reaching the next run); there are no retries or dead-letter
+// queues beyond the Lambda service's own asynchronous retries.
 package events
 
 import (
@@ -529,24 +530,75 @@ func (s *Service) dispatch(ctx context.Context, env Envelope) {
 	}
 	s.mu.Unlock()
 	for _, j := range jobs {
-		d := Delivery{Rule: j.rule, TargetID: j.t.ID, Arn: j.t.Arn, Time: s.clock.Now()}
-		payload, err := targetInput(j.t, body)
-		switch {
-		case err != nil:
-			d.Err = err.Error()
-		case !strings.HasPrefix(j.t.Arn, "arn:aws:lambda:"):
-			// Kept, so a test can read what the target would have been given.
-			d.Payload, d.Err = payload, "skipped: the sandbox delivers only to Lambda function targets"
-		default:
-			d.Payload = payload
-			if err := s.lambda.InvokeAsync(ctx, j.t.Arn, payload); err != nil {
-				d.Err = err.Error()
-			}
-		}
-		s.mu.Lock()
-		s.deliveries = append(s.deliveries, d)
-		s.mu.Unlock()
+		s.deliver(ctx, j.rule, j.t, body)
 	}
+}
+
+// deliver hands the event body to one target of rule (after its Input or InputPath) and records
+// the delivery.
+func (s *Service) deliver(ctx context.Context, rule string, t Target, body []byte) Delivery {
+	d := Delivery{Rule: rule, TargetID: t.ID, Arn: t.Arn, Time: s.clock.Now()}
+	payload, err := targetInput(t, body)
+	switch {
+	case err != nil:
+		d.Err = err.Error()
+	case !strings.HasPrefix(t.Arn, "arn:aws:lambda:"):
+		// Kept, so a test can read what the target would have been given.
+		d.Payload, d.Err = payload, "skipped: the sandbox delivers only to Lambda function targets"
+	default:
+		d.Payload = payload
+		if err := s.lambda.InvokeAsync(ctx, t.Arn, payload); err != nil {
+			d.Err = err.Error()
+		}
+	}
+	s.mu.Lock()
+	s.deliveries = append(s.deliveries, d)
+	s.mu.Unlock()
+	return d
+}
+
+// Scheduled events, as EventBridge sends them to a scheduled rule's targets (the EventBridge user
+// guide, "Creating a rule that runs on a schedule"): source aws.events, this detail type, the
+// rule's ARN as the only resource, an empty detail.
+const (
+	ScheduleSource     = "aws.events"
+	ScheduleDetailType = "Scheduled Event"
+)
+
+// FireSchedule runs the scheduled rule name now, as its schedule would when the next run comes:
+// each target gets its Input, the InputPath of the event, or else the "Scheduled Event" itself,
+// invoked asynchronously as every delivery is (Lambda's WaitIdle waits for them). The event goes
+// to the rule's own targets only, never through other rules' patterns, as on AWS. It returns the
+// deliveries in target id order. A rule that does not exist, has no ScheduleExpression, or is
+// DISABLED (its schedule does not run) is an error naming the rule and why.
+func (s *Service) FireSchedule(ctx context.Context, name string) ([]Delivery, error) {
+	s.mu.Lock()
+	r, err := s.findRule(name)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("fire the schedule of rule %s: %w", name, err)
+	}
+	schedule, state, arn := r.schedule, r.state, r.arn
+	targets := make([]Target, 0, len(r.targets))
+	for _, id := range slices.Sorted(maps.Keys(r.targets)) {
+		targets = append(targets, r.targets[id])
+	}
+	s.mu.Unlock()
+	switch {
+	case schedule == "":
+		return nil, fmt.Errorf("fire the schedule of rule %s: it has no ScheduleExpression (an event pattern rule runs on matching events)", name)
+	case state == "DISABLED":
+		return nil, fmt.Errorf("fire the schedule of rule %s: it is DISABLED, so its schedule (%s) does not run", name, schedule)
+	}
+	body, err := json.Marshal(s.envelope(ScheduleSource, ScheduleDetailType, json.RawMessage(`{}`), []string{arn}, nil))
+	if err != nil {
+		return nil, fmt.Errorf("fire the schedule of rule %s: encode the scheduled event: %w", name, err)
+	}
+	out := make([]Delivery, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, s.deliver(ctx, name, t, body))
+	}
+	return out, nil
 }
 
 // targetInput applies a target's Input or InputPath.

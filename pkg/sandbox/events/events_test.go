@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,5 +191,109 @@ func TestTestEventPattern(t *testing.T) {
 				t.Errorf("Result = %v, %v; want %v", out, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestFireSchedule: a scheduled rule fired now gives each target what its schedule would: its
+// Input verbatim, or else the "Scheduled Event" envelope naming the rule; the event reaches no
+// other rule, and a rule whose schedule would not run is an error.
+func TestFireSchedule(t *testing.T) {
+	env := sandboxtest.New(t)
+	ctx := sandboxtest.Context(t, 20*time.Second)
+	client := eventbridge.NewFromConfig(env.AWSConfig())
+	checkArn, check := received(t, env, "check")
+	plainArn, plain := received(t, env, "plain")
+	otherArn, other := received(t, env, "other")
+
+	rule, err := client.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("health"), ScheduleExpression: aws.String("rate(5 minutes)")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := `{"ResourceId":"cks-1","Properties":{"KeyStoreName":"strongroom"}}`
+	if _, err := client.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("health"), Targets: []types.Target{
+		{Id: aws.String("a-check"), Arn: aws.String(checkArn), Input: aws.String(input)},
+		{Id: aws.String("b-plain"), Arn: aws.String(plainArn)},
+		{Id: aws.String("c-queue"), Arn: aws.String("arn:aws:sqs:us-east-1:123456789012:q")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	// A pattern rule on aws.events: a scheduled event is its rule's alone and must not reach it.
+	if _, err := client.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("all-aws-events"), EventPattern: aws.String(`{"source":["aws.events"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("all-aws-events"), Targets: []types.Target{{Id: aws.String("o"), Arn: aws.String(otherArn)}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := env.Events.FireSchedule(ctx, "health")
+	if err != nil {
+		t.Fatalf("FireSchedule: %v", err)
+	}
+	if len(got) != 3 || got[0].TargetID != "a-check" || got[1].TargetID != "b-plain" || got[2].TargetID != "c-queue" {
+		t.Fatalf("deliveries = %+v; want one per target in id order", got)
+	}
+	if string(got[0].Payload) != input || got[0].Err != "" {
+		t.Errorf("target with Input got %s (err %q); want its Input %s", got[0].Payload, got[0].Err, input)
+	}
+	if got[2].Err == "" || len(got[2].Payload) == 0 {
+		t.Errorf("the SQS target: %+v; want it skipped with its payload kept", got[2])
+	}
+	select {
+	case ev := <-check:
+		if ev["ResourceId"] != "cks-1" {
+			t.Errorf("target with Input received %v", ev)
+		}
+	case <-ctx.Done():
+		t.Fatal("the target with Input was never invoked")
+	}
+	select {
+	case ev := <-plain:
+		if ev["source"] != "aws.events" || ev["detail-type"] != "Scheduled Event" || ev["account"] != env.Account || ev["region"] != env.Region {
+			t.Errorf("scheduled event = %v", ev)
+		}
+		if r, _ := ev["resources"].([]any); len(r) != 1 || r[0] != aws.ToString(rule.RuleArn) {
+			t.Errorf("resources = %v; want [%s]", ev["resources"], aws.ToString(rule.RuleArn))
+		}
+		if d, ok := ev["detail"].(map[string]any); !ok || len(d) != 0 {
+			t.Errorf("detail = %v; want {}", ev["detail"])
+		}
+		if at, err := time.Parse(time.RFC3339, ev["time"].(string)); err != nil || at.Sub(env.Clock.Now()).Abs() > time.Minute {
+			t.Errorf("time %v (%v); want the sandbox's now, %s", ev["time"], err, env.Clock.Now())
+		}
+	case <-ctx.Done():
+		t.Fatal("the target without Input was never invoked")
+	}
+	if err := env.Lambda.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-other:
+		t.Errorf("the scheduled event reached another rule's target: %v", ev)
+	default:
+	}
+	if n := len(env.Events.Deliveries()); n != 3 {
+		t.Errorf("%d deliveries recorded; want the 3 of the fired rule", n)
+	}
+
+	if _, err := client.DisableRule(ctx, &eventbridge.DisableRuleInput{Name: aws.String("health")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ rule, want string }{
+		{"health", "it is DISABLED"},
+		{"all-aws-events", "it has no ScheduleExpression"},
+		{"missing", "Rule missing does not exist"},
+	} {
+		if _, err := env.Events.FireSchedule(ctx, tc.rule); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("FireSchedule(%s) = %v; want an error containing %q", tc.rule, err, tc.want)
+		}
+	}
+	if n := len(env.Events.Deliveries()); n != 3 {
+		t.Errorf("%d deliveries after the refused fires; want still 3", n)
+	}
+	if _, err := client.EnableRule(ctx, &eventbridge.EnableRuleInput{Name: aws.String("health")}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := env.Events.FireSchedule(ctx, "health"); err != nil || len(again) != 3 {
+		t.Errorf("after EnableRule: %d deliveries, %v; want 3", len(again), err)
 	}
 }
