@@ -103,3 +103,11 @@ func (s *Settings) readOrganization(ctx Lookup) error {
 	s.Organization = o
 	return nil
 }
+
+// IsOrganizationID reports whether id is an AWS Organizations organization id (o- and 10 to 32
+// lowercase letters or digits). infra/alerts checks its props with it.
+func IsOrganizationID(id string) bool { return orgIDRE.MatchString(id) }
+
+// IsCentralBusArn reports whether arn is the ARN of a central account's organization bus
+// (event-bus/CentralBusName). infra/forwarder checks its props with it.
+func IsCentralBusArn(arn string) bool { return centralBusRE.MatchString(arn) }
