@@ -34,15 +34,11 @@ type Organization struct {
 	CentralBusArn string `json:"centralBusArn,omitempty"`
 }
 
-// CentralBusRegion and CentralBusAccount are the parts of CentralBusArn (member mode).
-func (o Organization) CentralBusRegion() string  { return centralBusRE.FindStringSubmatch(o.CentralBusArn)[2] }
-func (o Organization) CentralBusAccount() string { return centralBusRE.FindStringSubmatch(o.CentralBusArn)[3] }
-
 var (
 	// orgIDRE is the pattern AWS Organizations documents for an organization id.
 	orgIDRE = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 	// centralBusRE is the ARN of the bus central mode creates, in any partition.
-	centralBusRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):events:([a-z]{2,4}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):event-bus/` + CentralBusName + `$`)
+	centralBusRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:events:[a-z]{2,4}(-[a-z]+)+-[0-9]+:[0-9]{12}:event-bus/` + CentralBusName + `$`)
 )
 
 const (
