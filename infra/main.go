@@ -19,6 +19,7 @@ import (
 
 	"github.com/strongroom/strongroom/infra/alerts"
 	"github.com/strongroom/strongroom/infra/database"
+	"github.com/strongroom/strongroom/infra/forwarder"
 	"github.com/strongroom/strongroom/infra/golambda"
 	"github.com/strongroom/strongroom/infra/hsmcluster"
 	"github.com/strongroom/strongroom/infra/keystore"
@@ -99,9 +100,27 @@ func newApp(o options) (awscdk.App, error) {
 		// Every stack's roles are named after it, so the relay can tell Strongroom's own routine
 		// calls from the calls it exists to report.
 		OwnStackNames: []string{AlertsStackName, DatabaseStackName, ClusterStackName, keystore.StackName},
+		// Central organization mode: an organization trail and the organization's bus; "" otherwise.
+		OrganizationID: cfg.Organization.OrganizationID,
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Member organization mode: the account forwards its events to the central bus. The other
+	// stacks stay declared, for a member that runs Strongroom itself; a member that only forwards
+	// deploys this stack alone (README, "Organization mode").
+	if cfg.Organization.Mode == settings.OrgModeMember {
+		if _, err := forwarder.New(app, forwarder.StackName, &forwarder.Props{
+			StackProps: awscdk.StackProps{
+				Env:         env,
+				Description: jsii.String("Strongroom alert forwarder: this member account's alert events, to the central account's organization bus"),
+			},
+			CentralBusArn: cfg.Organization.CentralBusArn,
+			EventSources:  cfg.AlertEventSources,
+			AlertEmail:    cfg.AlertEmail,
+		}); err != nil {
+			return nil, err
+		}
 	}
 
 	dbCfg, err := database.ReadConfig(app)

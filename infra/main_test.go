@@ -13,10 +13,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/strongroom/strongroom/infra/database/dbconfig"
+	"github.com/strongroom/strongroom/infra/forwarder"
 	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/infra/templatetest"
@@ -710,6 +712,8 @@ func TestInvalidContextFailsSynthesis(t *testing.T) {
 			"context strongroom:alertSeverity: rule 0: severity: missing"},
 		{"per-severity address that is none", map[string]any{settings.KeyAlertEmail: "team@example.com", settings.KeyAlertEmails: map[string]any{"critical": []any{"oncall"}}},
 			"context strongroom:alertEmails: critical address 0"},
+		{"organization with an id that is none", map[string]any{settings.KeyOrganization: map[string]any{"mode": "central", "organizationId": "o-1"}},
+			"context strongroom:organization: organizationId"},
 		{"instance class without a known max_connections", map[string]any{dbconfig.KeyInstanceType: "x2g.large"}, "context strongroom:dbInstanceType: Strongroom does not know the memory of instance class x2g.large"},
 	}
 	for _, c := range cases {
@@ -795,6 +799,50 @@ func TestKmsUserRotationIsOptIn(t *testing.T) {
 				b, _ := json.Marshal(r)
 				if !strings.Contains(string(b), `"ScheduleExpression":"`+c.expr+`"`) || !strings.Contains(string(b), "KeyStoreRotateWorkflow") {
 					t.Errorf("rule %s; want %s starting the Rotate workflow", b, c.expr)
+				}
+			}
+		})
+	}
+}
+
+// TestOrganizationModes: strongroom:organization absent declares no bus and no forwarder; central
+// gives the alerts stack the organization's bus and trail; member adds the forwarder stack, aimed at
+// the central bus. (infra/alerts and infra/forwarder test the templates and cdk-nag.)
+func TestOrganizationModes(t *testing.T) {
+	const bus = "arn:aws:events:eu-west-1:111122223333:event-bus/strongroom-alerts"
+	for _, c := range []struct {
+		name                string
+		org                 any
+		wantBus, wantMember bool
+	}{
+		{"single account", nil, false, false},
+		{"central", map[string]any{"mode": "central", "organizationId": "o-a1b2c3d4e5"}, true, false},
+		{"member", `{"mode":"member","centralBusArn":"` + bus + `"}`, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			extra := map[string]any{}
+			if c.org != nil {
+				extra[settings.KeyOrganization] = c.org
+			}
+			app, err := newApp(options{context: cdkJSONContext(t, extra), outdir: t.TempDir(), env: noEnv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hasBus := stack(t, app, AlertsStackName).Node().TryFindChild(jsii.String("OrganizationBus")) != nil
+			fwd := app.Node().TryFindChild(jsii.String(forwarder.StackName))
+			if hasBus != c.wantBus || (fwd != nil) != c.wantMember {
+				t.Fatalf("organization bus %v, forwarder stack %v; want %v, %v", hasBus, fwd != nil, c.wantBus, c.wantMember)
+			}
+			// Without synthesizing (the whole app with cdk-nag takes half a minute): the bus the
+			// forwarder's targets name.
+			if fwd != nil {
+				rule, ok := fwd.Node().TryFindChild(jsii.String("CloudTrailEventsRule")).Node().DefaultChild().(awsevents.CfnRule)
+				if !ok {
+					t.Fatal("the forwarder has no CloudTrailEventsRule")
+				}
+				b, _ := json.Marshal(fwd.(awscdk.Stack).Resolve(rule.Targets()))
+				if !strings.Contains(string(b), `"arn":"`+bus+`"`) {
+					t.Errorf("the forwarder's targets %s do not name %s", b, bus)
 				}
 			}
 		})

@@ -91,6 +91,11 @@ type AlertsStackProps struct {
 	OwnStackNames []string
 	// ChatChannels receive alerts in Slack or Microsoft Teams through AWS Chatbot (chat.go).
 	ChatChannels []settings.ChatChannel
+	// OrganizationID, when set, is central organization mode (organization.go): the trail is an
+	// organization trail, and the rules also watch a bus (settings.CentralBusName) on which every
+	// account of this organization may put events (infra/forwarder forwards them). Empty is
+	// single-account mode.
+	OrganizationID string
 }
 
 // AlertsStack exposes what other stacks may reuse, for example the topic for their own alarms.
@@ -109,6 +114,8 @@ type AlertsStack struct {
 	// Dashboard shows the alarms, the relay's invocations, errors, throttles and durations, the
 	// dead-letter queue's depth and the topic's deliveries.
 	Dashboard awscloudwatch.Dashboard
+	// OrganizationBus is the organization-wide bus of central mode; nil in single-account mode.
+	OrganizationBus awsevents.EventBus
 }
 
 var ruleNameRE = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
@@ -128,6 +135,9 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	}
 	if err := checkAlertEmails(props); err != nil {
 		return nil, fmt.Errorf("alerts stack %s: %w", id, err)
+	}
+	if props.OrganizationID != "" && !settings.IsOrganizationID(props.OrganizationID) {
+		return nil, fmt.Errorf("alerts stack %s: OrganizationID %q is not an organization id (o- and 10 to 32 lowercase letters or digits)", id, props.OrganizationID)
 	}
 	copied := *props // the defaults below must not change the caller's props
 	props = &copied
@@ -150,7 +160,8 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	callsRuleName := stackName + "-CloudTrailEvents"
 	rotationRuleName := stackName + "-RotationFailed"
 	healthRuleName := stackName + "-HealthFindings"
-	for _, n := range []string{callsRuleName, rotationRuleName, healthRuleName} {
+	org := newOrgRules(stackName, props.OrganizationID)
+	for _, n := range append([]string{callsRuleName, rotationRuleName, healthRuleName}, org.names()...) {
 		if !ruleNameRE.MatchString(n) {
 			return nil, fmt.Errorf("alerts stack %s: rule name %q must be 1-64 of [.-_A-Za-z0-9]; use a shorter stack name", id, n)
 		}
@@ -229,7 +240,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		Conditions: &map[string]any{"StringNotEquals": map[string]any{"aws:SourceArn": trailArn}},
 	}))
 
-	s.Trail = awscloudtrail.NewTrail(stack, jsii.String("Trail"), &awscloudtrail.TrailProps{
+	trailProps := &awscloudtrail.TrailProps{
 		TrailName:                  jsii.String(trailName),
 		Bucket:                     trailBucket,
 		EncryptionKey:              trailKey,
@@ -237,7 +248,9 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		IncludeGlobalServiceEvents: jsii.Bool(true),
 		EnableFileValidation:       jsii.Bool(true),
 		ManagementEvents:           awscloudtrail.ReadWriteType_ALL,
-	})
+	}
+	org.trail(trailProps)
+	s.Trail = awscloudtrail.NewTrail(stack, jsii.String("Trail"), trailProps)
 
 	// --- Alert delivery: key, topic, dead-letter queue ---
 	callsRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(callsRuleName)})
@@ -270,7 +283,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": []*string{callsRuleArn, rotationRuleArn, healthRuleArn}}},
+		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": append([]*string{callsRuleArn, rotationRuleArn, healthRuleArn}, org.arns(stack)...)}},
 	}), jsii.Bool(false))
 
 	topic := awssns.NewTopic(stack, jsii.String("AlertTopic"), &awssns.TopicProps{
@@ -430,6 +443,8 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		Targets: &[]awsevents.IRuleTarget{target()},
 	})
 
+	org.declare(s, target, sources)
+
 	// --- Alarms, straight to the topic so they arrive even when the relay is broken ---
 	alarmAction := awscloudwatchactions.NewSnsAction(topic)
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
@@ -465,6 +480,8 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 				Statistic:     jsii.String("Sum"),
 			}))
 	}
+
+	org.alarms(alarm, fiveMinutes)
 
 	s.dashboard(callsRuleName, rotationRuleName, healthRuleName)
 

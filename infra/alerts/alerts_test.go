@@ -32,6 +32,8 @@ var (
 	// withEmailJSON is withEmail decoded: its per-severity subscriptions and operator rules.
 	withEmailJSON map[string]any
 	plainStack    *alerts.AlertsStack
+	// tmp holds the test apps' cloud assemblies; removed when the tests end.
+	tmp string
 )
 
 const testEmail = "secops@example.com"
@@ -56,7 +58,8 @@ var testChat = []settings.ChatChannel{
 func TestMain(m *testing.M) {
 	code := func() int {
 		defer jsii.Close()
-		tmp, err := os.MkdirTemp("", "alerts-test-")
+		var err error
+		tmp, err = os.MkdirTemp("", "alerts-test-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -71,6 +71,8 @@ type Settings struct {
 	AlertEmails map[string][]string
 	// AlertChatChannels are the Slack and Teams channels alerts go to through AWS Chatbot (chat.go).
 	AlertChatChannels []ChatChannel
+	// Organization is the organization mode (organization.go); zero for a single account.
+	Organization Organization
 	// Account and Region pin every stack to one environment; both empty means environment-agnostic stacks.
 	Account string
 	Region  string
@@ -150,6 +152,9 @@ func Read(ctx, env Lookup) (Settings, error) {
 		errs = append(errs, err)
 	}
 	if err := s.readChatChannels(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.readOrganization(ctx); err != nil {
 		errs = append(errs, err)
 	}
 
