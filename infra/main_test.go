@@ -69,32 +69,6 @@ func stack(t *testing.T, app awscdk.App, id string) awscdk.Stack {
 	return c.(awscdk.Stack)
 }
 
-// nagMessages returns the cdk-nag findings (error and warning annotations) of a stack.
-func nagMessages(t *testing.T, st awscdk.Stack) []string {
-	t.Helper()
-	ann := assertions.Annotations_FromStack(st)
-	nag := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-"))
-	var out []string
-	for _, m := range append(*ann.FindError(jsii.String("*"), nag), *ann.FindWarning(jsii.String("*"), nag)...) {
-		// Through JSON, to read the message without the stack trace it carries.
-		b, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var msg struct {
-			ID    string `json:"id"`
-			Entry struct {
-				Data any `json:"data"`
-			} `json:"entry"`
-		}
-		if err := json.Unmarshal(b, &msg); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s: %v", msg.ID, msg.Entry.Data))
-	}
-	return out
-}
-
 // testChatChannels are a Slack and a Teams channel, as the context gives them.
 var testChatChannels = []any{
 	map[string]any{"kind": "slack", "name": "security-alerts", "workspaceId": "T0123ABCD", "channelId": "C0123ABCD", "minSeverity": "warning"},
@@ -133,7 +107,7 @@ func TestAppHasNoUnsuppressedNagFindings(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, AlertsStackName+".template.json")); err != nil {
 		t.Errorf("template missing: %v", err)
 	}
-	if msgs := nagMessages(t, stack(t, app, AlertsStackName)); len(msgs) > 0 {
+	if msgs := templatetest.NagMessages(t, stack(t, app, AlertsStackName)); len(msgs) > 0 {
 		t.Errorf("cdk-nag annotations on %s:\n%s", AlertsStackName, strings.Join(msgs, "\n"))
 	}
 	checkWildcardSuppressions(t, out, rep)
@@ -619,7 +593,7 @@ func TestNagReportsANonCompliantResource(t *testing.T) {
 	if n := len(rep.Findings()); n != 3 {
 		t.Errorf("%d findings, want 3 (SQS2, SQS3, SQS4 on the canary only):\n%v", n, err)
 	}
-	msgs := nagMessages(t, stack(t, app, "NagCanary"))
+	msgs := templatetest.NagMessages(t, stack(t, app, "NagCanary"))
 	for _, rule := range []string{"AwsSolutions-SQS2", "AwsSolutions-SQS3", "AwsSolutions-SQS4"} {
 		if !strings.Contains(strings.Join(msgs, "\n"), rule) {
 			t.Errorf("no %s error annotation on the canary queue; annotations: %v", rule, msgs)

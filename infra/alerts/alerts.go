@@ -20,6 +20,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/strongroom/strongroom/infra/alarmtopic"
+
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/pkg/health"
 
@@ -169,7 +171,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &AlertsStack{Stack: stack}
-	account, region, partition := stack.Account(), stack.Region(), stack.Partition()
+	account, partition := stack.Account(), stack.Partition()
 
 	// --- CloudTrail: trail, its key and its buckets ---
 	trailName := stackName + "-trail"
@@ -266,17 +268,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	// CloudWatch publishes alarm notifications to the encrypted topic (SNS then calls KMS for it),
 	// only for this account's alarms: without the conditions any account's alarm could use the key
 	// through CloudWatch (the confused-deputy problem).
-	alarms := fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", *partition, *region, *account)
-	topicKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("AllowCloudWatchAlarmsToPublish"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{
-			"ArnLike":      map[string]any{"aws:SourceArn": alarms},
-			"StringEquals": map[string]any{"aws:SourceAccount": account},
-		},
-	}), jsii.Bool(false))
+	alarmtopic.AllowOnKey(topicKey)
 	// EventBridge sends events it could not deliver to the encrypted dead-letter queue, only for our rules.
 	topicKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("AllowEventBridgeDeadLetters"),
@@ -294,16 +286,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	s.Topic = topic
 	// A topic policy replaces SNS's default one, which is what lets CloudWatch alarms publish; restore
 	// that for this account's alarms only.
-	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("AllowThisAccountsAlarms"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("sns:Publish"),
-		Resources:  &[]*string{topic.TopicArn()},
-		Conditions: &map[string]any{
-			"ArnLike":      map[string]any{"aws:SourceArn": alarms},
-			"StringEquals": map[string]any{"aws:SourceAccount": account},
-		},
-	}))
+	alarmtopic.AllowOnTopic(topic)
 	if props.AlertEmail != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlertEmail), nil))
 	}

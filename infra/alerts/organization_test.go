@@ -63,31 +63,6 @@ func central(t *testing.T) (*alerts.AlertsStack, assertions.Template, map[string
 	return centralStack, centralTmpl, centralJSON
 }
 
-// nagFindings returns the cdk-nag findings (error and warning annotations) of a stack.
-func nagFindings(t *testing.T, st awscdk.Stack) []string {
-	t.Helper()
-	ann := assertions.Annotations_FromStack(st)
-	nag := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-"))
-	var out []string
-	for _, m := range append(*ann.FindError(jsii.String("*"), nag), *ann.FindWarning(jsii.String("*"), nag)...) {
-		b, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var msg struct {
-			ID    string `json:"id"`
-			Entry struct {
-				Data any `json:"data"`
-			} `json:"entry"`
-		}
-		if err := json.Unmarshal(b, &msg); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s: %v", msg.ID, msg.Entry.Data))
-	}
-	return out
-}
-
 // Single-account mode declares no organization resources: no bus, no bus policy, no
 // organization trail, the default bus's three rules only.
 func TestSingleAccountHasNoOrganizationResources(t *testing.T) {
@@ -207,7 +182,7 @@ func TestCentralNagClean(t *testing.T) {
 	if n := centralNag.Count(nagreport.Compliant); n < 15 {
 		t.Errorf("only %d compliant checks: did cdk-nag run on the stack?", n)
 	}
-	if msgs := nagFindings(t, s.Stack); len(msgs) > 0 {
+	if msgs := templatetest.NagMessages(t, s.Stack); len(msgs) > 0 {
 		t.Errorf("cdk-nag findings:\n%s", strings.Join(msgs, "\n"))
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/strongroom/strongroom/infra/alarmtopic"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
@@ -85,7 +87,6 @@ func New(scope constructs.Construct, id string, props *Props) (*ForwarderStack, 
 
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &ForwarderStack{Stack: stack}
-	account, region, partition := stack.Account(), stack.Region(), stack.Partition()
 
 	// The topic's key: CloudWatch publishes the alarm's notifications to the encrypted topic (SNS
 	// then calls KMS for it), only for this account's alarms (the confused-deputy problem).
@@ -94,32 +95,13 @@ func New(scope constructs.Construct, id string, props *Props) (*ForwarderStack, 
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
-	alarms := fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", *partition, *region, *account)
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("AllowCloudWatchAlarmsToPublish"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{
-			"ArnLike":      map[string]any{"aws:SourceArn": alarms},
-			"StringEquals": map[string]any{"aws:SourceAccount": account},
-		},
-	}), jsii.Bool(false))
+	alarmtopic.AllowOnKey(key)
 	topic := awssns.NewTopic(stack, jsii.String("ForwarderAlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String("Strongroom alert forwarder"),
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
 	})
-	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("AllowThisAccountsAlarms"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("sns:Publish"),
-		Resources:  &[]*string{topic.TopicArn()},
-		Conditions: &map[string]any{
-			"ArnLike":      map[string]any{"aws:SourceArn": alarms},
-			"StringEquals": map[string]any{"aws:SourceAccount": account},
-		},
-	}))
+	alarmtopic.AllowOnTopic(topic)
 	if props.AlertEmail != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlertEmail), nil))
 	}
@@ -145,7 +127,7 @@ func New(scope constructs.Construct, id string, props *Props) (*ForwarderStack, 
 	role := awsiam.NewRole(stack, jsii.String("ForwardRole"), &awsiam.RoleProps{
 		Description: jsii.String("Strongroom: EventBridge forwards this account's alert events to the central bus"),
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil).WithConditions(&map[string]any{
-			"StringEquals": map[string]any{"aws:SourceAccount": account},
+			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
 		}),
 	})
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -166,3 +166,29 @@ func LogicalID(c constructs.IConstruct) string {
 	}
 	return *awscdk.Stack_Of(c).GetLogicalId(el)
 }
+
+// NagMessages returns the cdk-nag findings (error and warning annotations) of a stack, each as
+// "<construct path>: <message>", read through JSON to leave out the stack trace an annotation carries.
+func NagMessages(t testing.TB, st awscdk.Stack) []string {
+	t.Helper()
+	ann := assertions.Annotations_FromStack(st)
+	nag := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-"))
+	var out []string
+	for _, m := range append(*ann.FindError(jsii.String("*"), nag), *ann.FindWarning(jsii.String("*"), nag)...) {
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg struct {
+			ID    string `json:"id"`
+			Entry struct {
+				Data any `json:"data"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(b, &msg); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s: %v", msg.ID, msg.Entry.Data))
+	}
+	return out
+}
