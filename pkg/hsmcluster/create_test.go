@@ -237,7 +237,7 @@ func TestCreateClusterListFailure(t *testing.T) {
 	hsm := newFakeCloudHSM()
 	hsm.inject("DescribeClusters", sdkError("CloudHSM V2", "DescribeClusters", 400, &types.CloudHsmServiceException{Message: aws.String("The request was rejected because an error occurred.")}))
 	_, err := (&create.CreateCluster{HSM: hsm}).Handle(context.Background(), create.CreateInput{Event: eventRef("req-1"), Spec: specOf(t, valid)})
-	mustRetryable(t, err, "list clusters to find request req-1: The request was rejected because an error occurred.")
+	mustRetryable(t, err, "list clusters to find those of create request req-1: The request was rejected because an error occurred.")
 	if len(hsm.clusters) != 0 {
 		t.Fatal("created a cluster without knowing whether the request already had one")
 	}

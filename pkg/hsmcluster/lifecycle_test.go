@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/hsmcluster/create"
 	"github.com/strongroom/strongroom/pkg/hsmcluster/delete"
 	"github.com/strongroom/strongroom/pkg/hsmcluster/describe"
 	"github.com/strongroom/strongroom/pkg/hsmcluster/initialize"
@@ -293,7 +294,7 @@ func TestDeleteCluster(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			if want := tc.want(in.ClusterID); out != want {
+			if want := tc.want(in.ClusterID); !reflect.DeepEqual(out, want) {
 				t.Fatalf("out = %+v; want %+v", out, want)
 			}
 			if called := len(hsm.calls) > 0; called != tc.wantCall {
@@ -303,6 +304,71 @@ func TestDeleteCluster(t *testing.T) {
 				t.Fatalf("%d describes; want CloudHSM read: %v", hsm.describes, tc.wantRead)
 			}
 		})
+	}
+}
+
+// Two attempts of the create step that ran at once (a timed-out invocation whose CreateCluster
+// landed after its retry had looked) made two clusters for one request. The create step answers
+// with the oldest, every time; the delete step removes the other: alone in the create workflow
+// (DuplicatesOnly, waiting while it is still being created), and before the cluster itself in the
+// delete workflow. A duplicate with HSMs is refused, naming them; clusters of other requests and
+// clusters without a request tag are never touched.
+func TestDuplicateClustersOfARequest(t *testing.T) {
+	ctx := context.Background()
+	hsm := newFakeCloudHSM()
+	hsm.pageSize = 1
+	req := map[string]string{hsmcluster.TagRequest: "req-1"}
+	first := hsm.addCluster(types.ClusterStateUninitialized, []string{subnetA, subnetB}, req)
+	other := hsm.addCluster(types.ClusterStateUninitialized, []string{subnetA, subnetB}, map[string]string{hsmcluster.TagRequest: "req-2"})
+	untagged := hsm.addCluster(types.ClusterStateUninitialized, []string{subnetA, subnetB}, nil)
+	second := hsm.addCluster(types.ClusterStateCreateInProgress, []string{subnetA, subnetB}, req)
+
+	for range 2 {
+		out, err := (&create.CreateCluster{HSM: hsm}).Handle(ctx, create.CreateInput{Event: eventRef("req-1"), Spec: specOf(t, valid)})
+		if err != nil || out.ClusterID != first.id {
+			t.Fatalf("create retried: %+v %v; want the oldest cluster of the request, %s", out, err, first.id)
+		}
+	}
+	del := &delete.DeleteCluster{HSM: hsm}
+	// The create workflow, once its cluster is UNINITIALIZED, removes the duplicate.
+	_, err := del.Handle(ctx, delete.DeleteInput{ClusterID: first.id, DuplicatesOnly: true})
+	mustRetryable(t, err, "delete duplicate cluster "+second.id+" of "+first.id+": it is still CREATE_IN_PROGRESS")
+	hsm.settle()
+	out, err := del.Handle(ctx, delete.DeleteInput{ClusterID: first.id, DuplicatesOnly: true})
+	if err != nil || !reflect.DeepEqual(out, delete.DeleteOutput{ClusterID: first.id, Duplicates: []string{second.id}}) {
+		t.Fatalf("duplicates only: %+v %v", out, err)
+	}
+	if want := []string{"DeleteCluster " + second.id}; !reflect.DeepEqual(hsm.calls, want) {
+		t.Fatalf("calls = %v; want %v (the cluster itself, other requests' and untagged clusters kept)", hsm.calls, want)
+	}
+	hsm.settle()
+	if out, err := del.Handle(ctx, delete.DeleteInput{ClusterID: first.id, DuplicatesOnly: true}); err != nil || len(out.Duplicates) != 0 {
+		t.Fatalf("duplicates only, again: %+v %v; want nothing left to do", out, err)
+	}
+
+	// The delete workflow: a duplicate that appeared later goes first, then the cluster.
+	third := hsm.addCluster(types.ClusterStateUninitialized, []string{subnetA, subnetB}, req)
+	out, err = del.Handle(ctx, delete.DeleteInput{ClusterID: first.id})
+	if err != nil || !reflect.DeepEqual(out, delete.DeleteOutput{ClusterID: first.id, Duplicates: []string{third.id}}) {
+		t.Fatalf("delete: %+v %v", out, err)
+	}
+	if want := []string{"DeleteCluster " + second.id, "DeleteCluster " + third.id, "DeleteCluster " + first.id}; !reflect.DeepEqual(hsm.calls, want) {
+		t.Fatalf("calls = %v; want %v", hsm.calls, want)
+	}
+	for _, c := range []*fakeCluster{other, untagged} {
+		if c.state != types.ClusterStateUninitialized {
+			t.Fatalf("cluster %s of another request (or none) is %s", c.id, c.state)
+		}
+	}
+
+	// A duplicate holding an HSM is refused with what to do.
+	withHsm := hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, map[string]string{hsmcluster.TagRequest: "req-3"})
+	dup := hsm.addCluster(types.ClusterStateActive, []string{subnetA, subnetB}, map[string]string{hsmcluster.TagRequest: "req-3"})
+	h := hsm.addHsm(dup, azA, types.HsmStateActive)
+	_, err = del.Handle(ctx, delete.DeleteInput{ClusterID: withHsm.id})
+	if errType(err) != lambdaerr.NameTerminal || !strings.Contains(err.Error(), "delete duplicate cluster "+dup.id) ||
+		!strings.Contains(err.Error(), h.id) || !strings.Contains(err.Error(), "aws cloudhsmv2 delete-hsm") {
+		t.Fatalf("duplicate with an HSM: %v (%s); want a terminal error naming it, its HSM and the fix", err, errType(err))
 	}
 }
 

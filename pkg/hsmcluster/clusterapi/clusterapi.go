@@ -5,6 +5,8 @@ package clusterapi
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
@@ -63,4 +65,47 @@ func FindCluster(ctx context.Context, api ClusterDescriber, id string) (*types.C
 		}
 	}
 	return nil, nil
+}
+
+// RequestClusters returns the clusters, neither DELETED nor DELETE_IN_PROGRESS, tagged with the
+// create request requestID (hsmcluster.TagRequest), oldest first (CreateTimestamp, then id). A
+// request normally makes one; a second is a duplicate from two attempts of the create step running
+// at once (a timed-out invocation whose CreateCluster landed after its retry had looked), which
+// the create step never answers with and the delete step removes (pkg/hsmcluster/delete). The
+// account's clusters are listed page by page: DescribeClusters filters by id, VPC and state only.
+func RequestClusters(ctx context.Context, api ClusterDescriber, requestID string) ([]types.Cluster, error) {
+	var out []types.Cluster
+	p := cloudhsmv2.NewDescribeClustersPaginator(api, &cloudhsmv2.DescribeClustersInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, hsmcluster.ClassifyHSM("list clusters to find those of create request "+requestID, err)
+		}
+		for _, c := range page.Clusters {
+			if c.State == types.ClusterStateDeleted || c.State == types.ClusterStateDeleteInProgress {
+				continue
+			}
+			if RequestOf(c) == requestID {
+				out = append(out, c)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b types.Cluster) int {
+		if c := aws.ToTime(a.CreateTimestamp).Compare(aws.ToTime(b.CreateTimestamp)); c != 0 {
+			return c
+		}
+		return strings.Compare(aws.ToString(a.ClusterId), aws.ToString(b.ClusterId))
+	})
+	return out, nil
+}
+
+// RequestOf returns the create request a cluster was made by (its hsmcluster.TagRequest tag), ""
+// for a cluster Strongroom did not create.
+func RequestOf(c types.Cluster) string {
+	for _, t := range c.TagList {
+		if aws.ToString(t.Key) == hsmcluster.TagRequest {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
 }

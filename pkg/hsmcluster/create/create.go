@@ -54,12 +54,14 @@ func (s *CreateCluster) Handle(ctx context.Context, in CreateInput) (CreateOutpu
 	if in.Event.RequestID == "" {
 		return CreateOutput{}, lambdaerr.Terminal("create cluster: the workflow payload has no Event.RequestId", nil)
 	}
-	existing, err := s.findByRequest(ctx, in.Event.RequestID)
+	// An earlier attempt's cluster is reused; of two (attempts that ran at once), the oldest, so
+	// that every later attempt answers with the same one.
+	existing, err := clusterapi.RequestClusters(ctx, s.HSM, in.Event.RequestID)
 	if err != nil {
 		return CreateOutput{}, err
 	}
-	if existing != "" {
-		return CreateOutput{ClusterID: existing, Restored: in.Spec.SourceBackupID != ""}, nil
+	if len(existing) > 0 {
+		return CreateOutput{ClusterID: aws.ToString(existing[0].ClusterId), Restored: in.Spec.SourceBackupID != ""}, nil
 	}
 	tags := []types.Tag{
 		{Key: aws.String(hsmcluster.TagStack), Value: aws.String(in.Event.StackID)},
@@ -94,26 +96,4 @@ func (s *CreateCluster) Handle(ctx context.Context, in CreateInput) (CreateOutpu
 		return CreateOutput{}, hsmcluster.ClassifyHSM("create cluster", err)
 	}
 	return CreateOutput{ClusterID: aws.ToString(out.Cluster.ClusterId), Restored: in.Spec.SourceBackupID != ""}, nil
-}
-
-// findByRequest lists the account's clusters and returns the one tagged with this request id.
-func (s *CreateCluster) findByRequest(ctx context.Context, requestID string) (string, error) {
-	p := cloudhsmv2.NewDescribeClustersPaginator(s.HSM, &cloudhsmv2.DescribeClustersInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return "", hsmcluster.ClassifyHSM("list clusters to find request "+requestID, err)
-		}
-		for _, c := range page.Clusters {
-			if c.State == types.ClusterStateDeleted || c.State == types.ClusterStateDeleteInProgress {
-				continue
-			}
-			for _, t := range c.TagList {
-				if aws.ToString(t.Key) == hsmcluster.TagRequest && aws.ToString(t.Value) == requestID {
-					return aws.ToString(c.ClusterId), nil
-				}
-			}
-		}
-	}
-	return "", nil
 }

@@ -1,5 +1,10 @@
 // Package delete is the cluster-delete step: it deletes a cluster whose HSMs are all gone (CloudHSM
 // removes the cluster's security group with the caller's EC2 permissions); an adopted cluster is kept.
+// It first deletes the cluster's duplicates: clusters tagged with the same create request
+// (clusterapi.RequestClusters), made when two attempts of the create step ran at once. The create
+// workflow runs it for the duplicates alone (DuplicatesOnly) once its cluster has left
+// CREATE_IN_PROGRESS, before adding HSMs; the delete workflow runs it for both, so a duplicate that
+// appeared later is not left behind either.
 package delete
 
 import (
@@ -22,6 +27,8 @@ type DeleteInput struct {
 	ClusterID string `json:"ClusterId"`
 	// Adopted clusters (the ClusterId property) are never deleted, only their HSMs when asked.
 	Adopted bool `json:"Adopted"`
+	// DuplicatesOnly deletes the cluster's duplicates and keeps the cluster itself.
+	DuplicatesOnly bool `json:"DuplicatesOnly,omitempty"`
 }
 
 // DeleteOutput says what happened.
@@ -31,6 +38,8 @@ type DeleteOutput struct {
 	Gone bool `json:"Gone"`
 	// Kept is true for an adopted cluster that was left in place.
 	Kept bool `json:"Kept"`
+	// Duplicates are the duplicates whose deletion this call started.
+	Duplicates []string `json:"Duplicates,omitempty"`
 }
 
 // DeleteCluster deletes a cluster whose HSMs are all gone. A cluster that does not exist (a
@@ -55,8 +64,11 @@ func (s *DeleteCluster) Handle(ctx context.Context, in DeleteInput) (DeleteOutpu
 		return out, err
 	}
 	if c == nil || c.State == types.ClusterStateDeleted {
-		out.Gone = true
+		out.Gone = !in.DuplicatesOnly
 		return out, nil
+	}
+	if out.Duplicates, err = s.deleteDuplicates(ctx, *c); err != nil || in.DuplicatesOnly {
+		return out, err
 	}
 	if c.State == types.ClusterStateDeleteInProgress {
 		return out, nil
@@ -66,18 +78,61 @@ func (s *DeleteCluster) Handle(ctx context.Context, in DeleteInput) (DeleteOutpu
 			return out, lambdaerr.Retryable(fmt.Sprintf("delete cluster %s: HSM %s is still %s", in.ClusterID, aws.ToString(h.HsmId), h.State), nil)
 		}
 	}
-	if _, err := s.HSM.DeleteCluster(ctx, &cloudhsmv2.DeleteClusterInput{ClusterId: aws.String(in.ClusterID)}); err != nil {
+	gone, err := s.deleteCluster(ctx, in.ClusterID)
+	out.Gone = gone
+	return out, err
+}
+
+// deleteCluster deletes an empty cluster; gone is true when CloudHSM no longer knows it.
+func (s *DeleteCluster) deleteCluster(ctx context.Context, id string) (gone bool, _ error) {
+	if _, err := s.HSM.DeleteCluster(ctx, &cloudhsmv2.DeleteClusterInput{ClusterId: aws.String(id)}); err != nil {
 		switch hsmcluster.APICode(err) {
 		case "CloudHsmResourceNotFoundException":
-			out.Gone = true
-			return out, nil
+			return true, nil
 		case "CloudHsmInvalidRequestException":
-			// Every HSM was DELETED in the describe above, so the refusal is CloudHSM not having
+			// Every HSM was DELETED in the describe before, so the refusal is CloudHSM not having
 			// settled the deletions yet (or a concurrent change): try again, and fail with
 			// CloudHSM's own message if it persists past the state machine's retries.
-			return out, lambdaerr.Retryable("delete cluster "+in.ClusterID+": "+hsmcluster.APIMessage(err), nil)
+			return false, lambdaerr.Retryable("delete cluster "+id+": "+hsmcluster.APIMessage(err), nil)
 		}
-		return out, hsmcluster.ClassifyHSM("delete cluster "+in.ClusterID, err)
+		return false, hsmcluster.ClassifyHSM("delete cluster "+id, err)
 	}
-	return out, nil
+	return false, nil
+}
+
+// deleteDuplicates starts the deletion of every other cluster tagged with c's create request and
+// returns their ids. A duplicate still being created or initialized is waited for (a retryable
+// error); one with HSMs was never the request's answer yet holds billed HSMs, so it is refused
+// with what to do rather than deleted or left in silence.
+func (s *DeleteCluster) deleteDuplicates(ctx context.Context, c types.Cluster) ([]string, error) {
+	id, request := aws.ToString(c.ClusterId), clusterapi.RequestOf(c)
+	if request == "" {
+		return nil, nil
+	}
+	all, err := clusterapi.RequestClusters(ctx, s.HSM, request)
+	if err != nil {
+		return nil, err
+	}
+	var deleted []string
+	for _, d := range all {
+		dup := aws.ToString(d.ClusterId)
+		if dup == id {
+			continue
+		}
+		for _, h := range d.Hsms {
+			if h.State != types.HsmStateDeleted {
+				return deleted, lambdaerr.Terminal(fmt.Sprintf("delete duplicate cluster %s of %s (both made by create request %s): it has HSM %s (%s), "+
+					"which Strongroom never added; delete its HSMs and the cluster with the AWS CLI (aws cloudhsmv2 delete-hsm, delete-cluster), then retry",
+					dup, id, request, aws.ToString(h.HsmId), h.State), nil)
+			}
+		}
+		if d.State == types.ClusterStateCreateInProgress || d.State == types.ClusterStateInitializeInProgress {
+			return deleted, lambdaerr.Retryable(fmt.Sprintf("delete duplicate cluster %s of %s: it is still %s", dup, id, d.State), nil)
+		}
+		if _, err := s.deleteCluster(ctx, dup); err != nil {
+			return deleted, err
+		}
+		deleted = append(deleted, dup)
+	}
+	return deleted, nil
 }
