@@ -102,6 +102,9 @@ func newApp(o options) (awscdk.App, error) {
 		OwnStackNames: []string{AlertsStackName, DatabaseStackName, ClusterStackName, keystore.StackName},
 		// Central organization mode: an organization trail and the organization's bus; "" otherwise.
 		OrganizationID: cfg.Organization.OrganizationID,
+		// Central mode in a CloudTrail delegated administrator: the management account, which owns
+		// the organization trail; "" otherwise.
+		ManagementAccountID: cfg.Organization.ManagementAccountID,
 	})
 	if err != nil {
 		return nil, err

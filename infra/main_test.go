@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
@@ -485,8 +486,8 @@ func checkServicePrincipalsAreConfined(t *testing.T, out string) {
 				}
 				return false
 			}
-			// A Deny of the service outside a source (as infra/alerts adds to the trail bucket's
-			// construct-made statements) confines its Allows too.
+			// A Deny of the service outside a source (as infra/alerts adds to the trail bucket)
+			// confines its Allows too.
 			denied := map[string]bool{}
 			for _, st := range doc.Statement {
 				if st.Effect == "Deny" && names(st.Condition) {
@@ -788,10 +789,14 @@ func TestOrganizationModes(t *testing.T) {
 		name                string
 		org                 any
 		wantBus, wantMember bool
+		// trailOwner is the account before :trail/ in the trail ARN the bucket's policy names.
+		trailOwner string
 	}{
-		{"single account", nil, false, false},
-		{"central", map[string]any{"mode": "central", "organizationId": "o-a1b2c3d4e5"}, true, false},
-		{"member", `{"mode":"member","centralBusArn":"` + bus + `"}`, false, true},
+		{"single account", nil, false, false, `{"Ref":"AWS::AccountId"},":trail/`},
+		{"central", map[string]any{"mode": "central", "organizationId": "o-a1b2c3d4e5"}, true, false, `{"Ref":"AWS::AccountId"},":trail/`},
+		{"central in a delegated administrator", map[string]any{"mode": "central", "organizationId": "o-a1b2c3d4e5", "managementAccountId": "444455556666"},
+			true, false, `:444455556666:trail/`},
+		{"member", `{"mode":"member","centralBusArn":"` + bus + `"}`, false, true, `{"Ref":"AWS::AccountId"},":trail/`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			extra := map[string]any{}
@@ -807,8 +812,15 @@ func TestOrganizationModes(t *testing.T) {
 			if hasBus != c.wantBus || (fwd != nil) != c.wantMember {
 				t.Fatalf("organization bus %v, forwarder stack %v; want %v, %v", hasBus, fwd != nil, c.wantBus, c.wantMember)
 			}
-			// Without synthesizing (the whole app with cdk-nag takes half a minute): the bus the
-			// forwarder's targets name.
+			// Without synthesizing (the whole app with cdk-nag takes half a minute): the trail
+			// owner the bucket policy names (infra/alerts tests the whole template), and the bus
+			// the forwarder's targets name.
+			alertsStack := stack(t, app, AlertsStackName)
+			bucketPolicy := alertsStack.Node().FindChild(jsii.String("TrailBucket")).Node().FindChild(jsii.String("Policy")).Node().DefaultChild().(awss3.CfnBucketPolicy)
+			doc, _ := json.Marshal(alertsStack.Resolve(bucketPolicy.PolicyDocument()))
+			if want := c.trailOwner + AlertsStackName + `-trail"`; !strings.Contains(string(doc), want) {
+				t.Errorf("the trail bucket's policy %s names no %s", doc, want)
+			}
 			if fwd != nil {
 				rule, ok := fwd.Node().TryFindChild(jsii.String("CloudTrailEventsRule")).Node().DefaultChild().(awsevents.CfnRule)
 				if !ok {

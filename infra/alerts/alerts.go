@@ -98,6 +98,12 @@ type AlertsStackProps struct {
 	// account of this organization may put events (infra/forwarder forwards them). Empty is
 	// single-account mode.
 	OrganizationID string
+	// ManagementAccountID (central mode only, optional) is the organization's management account,
+	// set when the stack is deployed in a CloudTrail delegated administrator account: the
+	// management account owns the organization trail even then, so the trail's ARN in every
+	// policy that names it, and the log prefix CloudTrail writes as its owner, carry this id.
+	// Empty: the deploying account owns the trail.
+	ManagementAccountID string
 }
 
 // AlertsStack exposes what other stacks may reuse, for example the topic for their own alarms.
@@ -141,6 +147,9 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	if props.OrganizationID != "" && !settings.IsOrganizationID(props.OrganizationID) {
 		return nil, fmt.Errorf("alerts stack %s: OrganizationID %q is not an organization id (o- and 10 to 32 lowercase letters or digits)", id, props.OrganizationID)
 	}
+	if props.ManagementAccountID != "" && (props.OrganizationID == "" || !settings.IsAccountID(props.ManagementAccountID)) {
+		return nil, fmt.Errorf("alerts stack %s: ManagementAccountID %q: want the 12-digit id of the organization's management account, and only with OrganizationID (central mode in a CloudTrail delegated administrator)", id, props.ManagementAccountID)
+	}
 	copied := *props // the defaults below must not change the caller's props
 	props = &copied
 	if props.RelayAssetDir == "" {
@@ -174,15 +183,22 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	account, partition := stack.Account(), stack.Partition()
 
 	// --- CloudTrail: trail, its key and its buckets ---
+	// The trail's owner: this account, or in central mode in a delegated administrator the
+	// management account, which owns every organization trail. CloudTrail uses the key and writes
+	// the logs as the trail of its owner, so every policy names the owner's trail ARN.
+	trailOwner := account
+	if props.ManagementAccountID != "" {
+		trailOwner = jsii.String(props.ManagementAccountID)
+	}
 	trailName := stackName + "-trail"
-	trailArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudtrail"), Resource: jsii.String("trail"), ResourceName: jsii.String(trailName)})
+	trailArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudtrail"), Resource: jsii.String("trail"), ResourceName: jsii.String(trailName), Account: trailOwner})
 
 	trailKey := awskms.NewKey(stack, jsii.String("TrailKey"), &awskms.KeyProps{
 		Description:       jsii.String("Strongroom: encrypts the CloudTrail log files and their bucket"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
-	// CloudTrail's documented key policy: encrypt only for this account's trails, describe the key, both
+	// CloudTrail's documented key policy: encrypt only for the owner's trails, describe the key, both
 	// only on behalf of this trail. The Trail construct sets the key on the trail but not these.
 	trailKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("AllowCloudTrailToEncryptLogs"),
@@ -191,7 +207,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{
 			"StringEquals": map[string]any{"aws:SourceArn": trailArn},
-			"StringLike":   map[string]any{"kms:EncryptionContext:aws:cloudtrail:arn": fmt.Sprintf("arn:%s:cloudtrail:*:%s:trail/*", *partition, *account)},
+			"StringLike":   map[string]any{"kms:EncryptionContext:aws:cloudtrail:arn": fmt.Sprintf("arn:%s:cloudtrail:*:%s:trail/*", *partition, *trailOwner)},
 		},
 	}), jsii.Bool(false))
 	trailKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -229,22 +245,51 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 
-	// The Trail construct's bucket statements admit CloudTrail writing under AWSLogs/<account>/, which
-	// another account's trail could reach with a crafted S3 key prefix; AWS's recommended policy ties
-	// them to this trail with aws:SourceArn. This Deny adds that tie without rewriting the construct's
-	// statements.
+	// CloudTrail's documented bucket statements, each for this trail only (aws:SourceArn): read
+	// the bucket's ACL, and write under AWSLogs/<owner>/ (and, for an organization trail,
+	// AWSLogs/<organization id>/, orgRules.bucket). The Trail construct would write its own, and
+	// cannot be told the owner: it names this account in the log prefix and in aws:SourceArn, which
+	// refuses the trail a delegated administrator creates (owned by the management account). So
+	// it gets a reference to the bucket, through which it adds no statements, and these replace
+	// them in every mode.
+	cloudtrail := awsiam.NewServicePrincipal(jsii.String("cloudtrail.amazonaws.com"), nil)
+	trailBucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowCloudTrailAclCheck"),
+		Principals: &[]awsiam.IPrincipal{cloudtrail},
+		Actions:    jsii.Strings("s3:GetBucketAcl"),
+		Resources:  &[]*string{trailBucket.BucketArn()},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceArn": trailArn}},
+	}))
+	trailWrite := func(sid, prefix string) {
+		trailBucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String(sid),
+			Principals: &[]awsiam.IPrincipal{cloudtrail},
+			Actions:    jsii.Strings("s3:PutObject"),
+			Resources:  &[]*string{trailBucket.ArnForObjects(jsii.String("AWSLogs/" + prefix + "/*"))},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceArn": trailArn, "s3:x-amz-acl": "bucket-owner-full-control"}},
+		}))
+	}
+	// The owner's prefix: a single-account trail's logs; for an organization trail, AWS's policy
+	// keeps it so that logging goes on if the owner turns it into a trail of its account only.
+	trailWrite("AllowCloudTrailWrite", *trailOwner)
+	org.bucket(trailWrite)
+	// A Deny of every other source, so that no Allow of CloudTrail added later (by hand or by a
+	// construct) can let another account's trail write here with a crafted key prefix.
 	trailBucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("DenyOtherTrails"),
 		Effect:     awsiam.Effect_DENY,
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudtrail.amazonaws.com"), nil)},
+		Principals: &[]awsiam.IPrincipal{cloudtrail},
 		Actions:    jsii.Strings("s3:GetBucketAcl", "s3:PutObject"),
 		Resources:  &[]*string{trailBucket.BucketArn(), trailBucket.ArnForObjects(jsii.String("*"))},
 		Conditions: &map[string]any{"StringNotEquals": map[string]any{"aws:SourceArn": trailArn}},
 	}))
 
 	trailProps := &awscloudtrail.TrailProps{
-		TrailName:                  jsii.String(trailName),
-		Bucket:                     trailBucket,
+		TrailName: jsii.String(trailName),
+		// A reference: the construct adds its bucket statements through it to nothing (above).
+		Bucket: awss3.Bucket_FromBucketAttributes(stack, jsii.String("TrailBucketReference"), &awss3.BucketAttributes{
+			BucketArn: trailBucket.BucketArn(), BucketName: trailBucket.BucketName(),
+		}),
 		EncryptionKey:              trailKey,
 		IsMultiRegionTrail:         jsii.Bool(true),
 		IncludeGlobalServiceEvents: jsii.Bool(true),
@@ -253,6 +298,9 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	}
 	org.trail(trailProps)
 	s.Trail = awscloudtrail.NewTrail(stack, jsii.String("Trail"), trailProps)
+	// CloudTrail checks the bucket policy when it creates the trail; the construct orders this
+	// itself only for a bucket it adds statements to.
+	s.Trail.Node().AddDependency(trailBucket.Policy())
 
 	// --- Alert delivery: key, topic, dead-letter queue ---
 	callsRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(callsRuleName)})

@@ -611,11 +611,7 @@ func TestDashboard(t *testing.T) {
 	if len(plainStack.Alarms) != 6 {
 		t.Errorf("%d alarms in AlertsStack.Alarms; want the stack's 6", len(plainStack.Alarms))
 	}
-	for _, a := range plainStack.Alarms {
-		if id := templatetest.LogicalID(a); !strings.Contains(body, "${"+id+".Arn}") {
-			t.Errorf("the dashboard does not show alarm %s", id)
-		}
-	}
+	templatetest.DashboardShowsAlarms(t, body, plainStack.Alarms)
 	relay := "${" + templatetest.LogicalID(plainStack.Relay.Function) + "}"
 	topic := "${" + templatetest.LogicalID(plainStack.Topic) + ".TopicName}"
 	queue := "${" + templatetest.LogicalID(plainStack.DeadLetterQueue) + ".QueueName}"

@@ -38,16 +38,24 @@ func (o orgRules) names() []string {
 }
 
 // trail makes the trail an organization trail. CloudFormation creates one only in the management
-// account or a delegated administrator of CloudTrail. With OrgId and a trail name, the Trail
-// construct adds AWS's documented bucket statement for it: CloudTrail may write under
-// AWSLogs/<organization id>/, only for this trail (aws:SourceArn), which the stack's DenyOtherTrails
-// statement also requires.
+// account or a delegated administrator of CloudTrail; the management account owns it in both
+// (AlertsStackProps.ManagementAccountID).
 func (o orgRules) trail(p *awscloudtrail.TrailProps) {
 	if o.orgID == "" {
 		return
 	}
 	p.IsOrganizationTrail = jsii.Bool(true)
 	p.OrgId = jsii.String(o.orgID)
+}
+
+// bucket adds, with write (a bucket statement letting this trail put objects under AWSLogs/<prefix>/),
+// AWS's documented statement for an organization trail: CloudTrail writes the organization's log
+// files under AWSLogs/<organization id>/.
+func (o orgRules) bucket(write func(sid, prefix string)) {
+	if o.orgID == "" {
+		return
+	}
+	write("AllowCloudTrailOrganizationWrite", o.orgID)
 }
 
 // arns are the ARNs of the bus's rules (rule/<bus>/<rule>), for the dead-letter queue's key policy.

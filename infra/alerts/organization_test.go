@@ -20,47 +20,72 @@ import (
 	"github.com/strongroom/strongroom/pkg/nagreport"
 )
 
-const testOrgID = "o-a1b2c3d4e5"
-
-var (
-	centralOnce  sync.Once
-	centralStack *alerts.AlertsStack
-	centralTmpl  assertions.Template
-	centralJSON  map[string]any
-	centralErr   error
-	// centralNag is cdk-nag's report of the central stack, read after the first synthesis.
-	centralNag nagreport.Report
+const (
+	testOrgID = "o-a1b2c3d4e5"
+	// testManagementAccount is the management account of the delegated-administrator stack.
+	testManagementAccount = "444455556666"
 )
 
-// central synthesizes, once, a central-mode stack in an app with cdk-nag's AwsSolutions checks,
-// as infra/main.go applies them.
-func central(t *testing.T) (*alerts.AlertsStack, assertions.Template, map[string]any) {
+// synthesis is one central-mode stack, synthesized once in an app with cdk-nag's AwsSolutions
+// checks, as infra/main.go applies them.
+type synthesis struct {
+	once  sync.Once
+	stack *alerts.AlertsStack
+	tmpl  assertions.Template
+	doc   map[string]any
+	err   error
+	// nag is cdk-nag's report of the stack.
+	nag nagreport.Report
+}
+
+var (
+	// centralSynth is central mode in the management account; delegatedSynth in a CloudTrail
+	// delegated administrator (ManagementAccountID).
+	centralSynth, delegatedSynth synthesis
+)
+
+func (s *synthesis) get(t *testing.T, id, managementAccount string) (*alerts.AlertsStack, assertions.Template, map[string]any) {
 	t.Helper()
-	centralOnce.Do(func() {
+	s.once.Do(func() {
 		ctx, err := settings.ReadCDKJSON("../../cdk.json")
 		if err != nil {
-			centralErr = err
+			s.err = err
 			return
 		}
 		ctx["@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"] = true
-		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(filepath.Join(tmp, "central.out"))})
-		centralStack, centralErr = alerts.NewAlertsStack(app, "AlertsCentral", &alerts.AlertsStackProps{
+		out := filepath.Join(tmp, id+".out")
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
+		s.stack, s.err = alerts.NewAlertsStack(app, id, &alerts.AlertsStackProps{
 			RelayAssetDir: relayDir, EventSources: settings.DefaultAlertEventSources, OrganizationID: testOrgID,
+			ManagementAccountID: managementAccount,
 		})
-		if centralErr != nil {
+		if s.err != nil {
 			return
 		}
 		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-		centralTmpl = assertions.Template_FromStack(centralStack.Stack, nil)
-		if centralJSON, centralErr = templatetest.JSON(centralTmpl); centralErr != nil {
+		s.tmpl = assertions.Template_FromStack(s.stack.Stack, nil)
+		if s.doc, s.err = templatetest.JSON(s.tmpl); s.err != nil {
 			return
 		}
-		centralNag, centralErr = nagreport.Read(filepath.Join(tmp, "central.out"))
+		s.nag, s.err = nagreport.Read(out)
 	})
-	if centralErr != nil {
-		t.Fatal(centralErr)
+	if s.err != nil {
+		t.Fatal(s.err)
 	}
-	return centralStack, centralTmpl, centralJSON
+	return s.stack, s.tmpl, s.doc
+}
+
+// central is the central-mode stack AlertsCentral, deployed in the management account.
+func central(t *testing.T) (*alerts.AlertsStack, assertions.Template, map[string]any) {
+	t.Helper()
+	return centralSynth.get(t, "AlertsCentral", "")
+}
+
+// delegated is the central-mode stack AlertsDelegated, deployed in a delegated administrator of
+// the organization whose management account is testManagementAccount.
+func delegated(t *testing.T) (*alerts.AlertsStack, assertions.Template, map[string]any) {
+	t.Helper()
+	return delegatedSynth.get(t, "AlertsDelegated", testManagementAccount)
 }
 
 // Single-account mode declares no organization resources: no bus, no bus policy, no
@@ -172,18 +197,107 @@ func TestCentralRulesOnTheBus(t *testing.T) {
 	}
 }
 
-// cdk-nag's AwsSolutions checks find nothing unsuppressed in central mode.
+// cdk-nag's AwsSolutions checks find nothing unsuppressed in central mode, in the management
+// account and in a delegated administrator.
 func TestCentralNagClean(t *testing.T) {
-	s, _, _ := central(t)
-	if err := centralNag.Err(); err != nil {
-		t.Error(err)
+	for _, c := range []struct {
+		name  string
+		synth func(*testing.T) (*alerts.AlertsStack, assertions.Template, map[string]any)
+		nag   *nagreport.Report
+	}{{"management account", central, &centralSynth.nag}, {"delegated administrator", delegated, &delegatedSynth.nag}} {
+		t.Run(c.name, func(t *testing.T) {
+			s, _, _ := c.synth(t)
+			if err := c.nag.Err(); err != nil {
+				t.Error(err)
+			}
+			// The report is only evidence if cdk-nag really evaluated the stack's resources.
+			if n := c.nag.Count(nagreport.Compliant); n < 15 {
+				t.Errorf("only %d compliant checks: did cdk-nag run on the stack?", n)
+			}
+			if msgs := templatetest.NagMessages(t, s.Stack); len(msgs) > 0 {
+				t.Errorf("cdk-nag findings:\n%s", strings.Join(msgs, "\n"))
+			}
+		})
 	}
-	// The report is only evidence if cdk-nag really evaluated the stack's resources.
-	if n := centralNag.Count(nagreport.Compliant); n < 15 {
-		t.Errorf("only %d compliant checks: did cdk-nag run on the stack?", n)
+}
+
+// TestCentralTrailOwner: CloudTrail uses the key and writes the logs as the trail of its owner,
+// the management account, also when a delegated administrator deploys the stack. So every
+// statement of the trail key and the trail bucket that admits CloudTrail names the trail ARN with
+// the owner's id (aws:SourceArn; the key's encryption context, the owner's trails), and CloudTrail
+// may write under AWSLogs/<owner>/ and AWSLogs/<organization id>/ and nowhere else.
+func TestCentralTrailOwner(t *testing.T) {
+	for _, c := range []struct {
+		name, stack, owner string
+		synth              func(*testing.T) (*alerts.AlertsStack, assertions.Template, map[string]any)
+	}{
+		{"management account", "AlertsCentral", "${AWS::AccountId}", central},
+		{"delegated administrator", "AlertsDelegated", testManagementAccount, delegated},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, doc := c.synth(t)
+			trailArn := "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:" + c.owner + ":trail/" + c.stack + "-trail"
+			ownersTrails := "arn:${AWS::Partition}:cloudtrail:*:" + c.owner + ":trail/*"
+			bucket, _ := templatetest.Only(t, doc, "AWS::S3::Bucket", "TrailBucket")
+			_, key := templatetest.Only(t, doc, "AWS::KMS::Key", "TrailKey")
+			policyID, policy := templatetest.Only(t, doc, "AWS::S3::BucketPolicy", "TrailBucketPolicy")
+			// CloudTrail checks the policy when it creates the trail.
+			trail, _ := templatetest.Only(t, doc, "AWS::CloudTrail::Trail", "Trail")
+			if deps, _ := json.Marshal(doc["Resources"].(map[string]any)[trail].(map[string]any)["DependsOn"]); !strings.Contains(string(deps), `"`+policyID+`"`) {
+				t.Errorf("trail %s depends on %s; want the bucket policy %s", trail, deps, policyID)
+			}
+			var writes []string
+			checked := 0
+			for what, doc := range map[string]any{"key": key["KeyPolicy"], "bucket": policy["PolicyDocument"]} {
+				for _, s := range doc.(map[string]any)["Statement"].([]any) {
+					st := s.(map[string]any)
+					if p, _ := st["Principal"].(map[string]any); p["Service"] != "cloudtrail.amazonaws.com" {
+						continue
+					}
+					checked++
+					cond, _ := st["Condition"].(map[string]any)
+					op := "StringEquals"
+					if st["Effect"] == "Deny" {
+						op = "StringNotEquals"
+					}
+					kv, _ := cond[op].(map[string]any)
+					if kv["aws:SourceArn"] == nil {
+						t.Errorf("%s statement %v: no %s aws:SourceArn", what, st["Sid"], op)
+					} else if got := templatetest.Text(t, kv["aws:SourceArn"]); got != trailArn {
+						t.Errorf("%s statement %v: aws:SourceArn %s; want %s", what, st["Sid"], got, trailArn)
+					}
+					if like, ok := cond["StringLike"].(map[string]any); ok {
+						if got := templatetest.Text(t, like["kms:EncryptionContext:aws:cloudtrail:arn"]); got != ownersTrails {
+							t.Errorf("%s statement %v: encryption context %s; want %s", what, st["Sid"], got, ownersTrails)
+						}
+					}
+					if st["Effect"] == "Allow" && st["Action"] == "s3:PutObject" {
+						writes = append(writes, templatetest.Text(t, st["Resource"]))
+					}
+				}
+			}
+			if checked != 6 {
+				t.Errorf("%d statements admit CloudTrail; want the key's 2 and the bucket's 4", checked)
+			}
+			sort.Strings(writes)
+			want := []string{"${" + bucket + ".Arn}/AWSLogs/" + c.owner + "/*", "${" + bucket + ".Arn}/AWSLogs/" + testOrgID + "/*"}
+			sort.Strings(want)
+			if strings.Join(writes, " ") != strings.Join(want, " ") {
+				t.Errorf("CloudTrail may write under %v; want %v", writes, want)
+			}
+		})
 	}
-	if msgs := templatetest.NagMessages(t, s.Stack); len(msgs) > 0 {
-		t.Errorf("cdk-nag findings:\n%s", strings.Join(msgs, "\n"))
+}
+
+func TestCentralRefusesABadManagementAccount(t *testing.T) {
+	app := awscdk.NewApp(nil)
+	for i, p := range []*alerts.AlertsStackProps{
+		{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"}, OrganizationID: testOrgID, ManagementAccountID: "4444-5555-6666"},
+		{RelayAssetDir: relayDir, EventSources: []string{"aws.kms"}, ManagementAccountID: testManagementAccount},
+	} {
+		if _, err := alerts.NewAlertsStack(app, fmt.Sprintf("Bad%d", i), p); err == nil || !strings.Contains(err.Error(), "ManagementAccountID") {
+			t.Errorf("%+v: err %v; want one naming ManagementAccountID", p, err)
+		}
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package dashboard holds what the stacks' CloudWatch dashboards share: the alarm-state row, the
 // row of functions' errors, throttles and p99 durations, the 5-minute period their graphs use,
-// and the dashboard itself with its default time range. infra/workflowresource, infra/alerts and
-// infra/database lay out their own metrics between these.
+// and the dashboard itself with its default time range. infra/workflowresource, infra/alerts,
+// infra/database and infra/forwarder lay out their own metrics between these.
 //
 // Cost: CloudWatch bills 3 USD a month for each dashboard beyond an account's first three.
 package dashboard

@@ -912,11 +912,7 @@ func TestDashboard(t *testing.T) {
 	if len(defDB.Alarms) != 3 {
 		t.Errorf("%d alarms; want CPU, free storage and connections", len(defDB.Alarms))
 	}
-	for _, a := range defDB.Alarms {
-		if id := templatetest.LogicalID(a); !strings.Contains(body, "${"+id+".Arn}") {
-			t.Errorf("the dashboard does not show alarm %s", id)
-		}
-	}
+	templatetest.DashboardShowsAlarms(t, body, defDB.Alarms)
 	if defDB.ConnectionsAlarm == nil || !slices.Contains(defDB.Alarms, defDB.ConnectionsAlarm) {
 		t.Error("ConnectionsAlarm is not one of Alarms")
 	}

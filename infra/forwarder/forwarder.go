@@ -10,7 +10,8 @@
 //
 // EventBridge puts the events on the central bus as a role of this stack that may do only that.
 // Events it cannot deliver (the central bus is missing or its policy refuses this account) wait
-// in a dead-letter queue whose alarm notifies this stack's topic.
+// in a dead-letter queue whose alarm notifies this stack's topic. The stack's dashboard shows the
+// alarm, the rules' invocations and failed invocations, and the queue's depth.
 package forwarder
 
 import (
@@ -33,6 +34,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/strongroom/strongroom/infra/alerts"
+	"github.com/strongroom/strongroom/infra/dashboard"
 	"github.com/strongroom/strongroom/infra/nagsuppress"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/pkg/health"
@@ -60,7 +62,13 @@ type ForwarderStack struct {
 	Role            awsiam.Role
 	DeadLetterQueue awssqs.Queue
 	Topic           awssns.Topic
-	Alarm           awscloudwatch.Alarm
+	// Alarm watches the dead-letter queue's depth; it is the only one of Alarms.
+	Alarm awscloudwatch.Alarm
+	// Alarms are every alarm of the stack; each notifies Topic both ways.
+	Alarms []awscloudwatch.Alarm
+	// Dashboard shows the alarms, the rules' invocations and failed invocations, and the
+	// dead-letter queue's depth.
+	Dashboard awscloudwatch.Dashboard
 }
 
 var ruleNameRE = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
@@ -178,7 +186,37 @@ func New(scope constructs.Construct, id string, props *Props) (*ForwarderStack, 
 	alarm.AddAlarmAction(action)
 	alarm.AddOkAction(action)
 	s.Alarm = alarm
+	s.Alarms = []awscloudwatch.Alarm{alarm}
+	s.dashboard(ruleNames)
 
 	awscdk.NewCfnOutput(stack, jsii.String("UnforwardedEventsQueueUrl"), &awscdk.CfnOutputProps{Value: dlq.QueueUrl(), Description: jsii.String("Events that never reached the central alerts bus")})
 	return s, nil
+}
+
+// dashboard declares the stack's CloudWatch dashboard: the alarms' states; each rule's invocations
+// (events sent to the central bus) and failed invocations (events EventBridge could not put there,
+// each then retried or dead-lettered); and the dead-letter queue's depth, with the alarm's line.
+// Call it after the alarms, with the rules' names.
+func (s *ForwarderStack) dashboard(ruleNames []string) {
+	rules := func(metric string) []awscloudwatch.IMetric {
+		var out []awscloudwatch.IMetric
+		for _, name := range ruleNames {
+			out = append(out, awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace: jsii.String("AWS/Events"), MetricName: jsii.String(metric),
+				DimensionsMap: &map[string]*string{"RuleName": jsii.String(name)},
+				Period:        dashboard.Period(), Statistic: jsii.String("Sum"), Label: jsii.String(name),
+			}))
+		}
+		return out
+	}
+	s.Dashboard = dashboard.New(s.Stack, "Dashboard",
+		dashboard.Alarms(s.Alarms),
+		dashboard.Row(
+			dashboard.Graph("Events forwarded to the central bus (rule invocations)", dashboard.Width/3, rules("Invocations")),
+			dashboard.Graph("Failed forwards (failed invocations)", dashboard.Width/3, rules("FailedInvocations")),
+			dashboard.Graph("Unforwarded events (dead-letter queue)", dashboard.Width/3,
+				[]awscloudwatch.IMetric{s.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(dashboard.Options("Maximum", "messages"))},
+				dashboard.Line(1, "alarm: 1")),
+		),
+	)
 }

@@ -141,6 +141,32 @@ func TestDeadLetterAlarm(t *testing.T) {
 	}
 }
 
+// TestDashboard: the dashboard shows every alarm of the stack, each rule's invocations and failed
+// invocations, and the dead-letter queue's depth.
+func TestDashboard(t *testing.T) {
+	body := templatetest.DashboardBody(t, doc)
+	var alarms []string
+	for id := range templatetest.Resources(doc, "AWS::CloudWatch::Alarm") {
+		alarms = append(alarms, id)
+	}
+	if len(stack.Alarms) != len(alarms) {
+		t.Errorf("ForwarderStack.Alarms has %d alarms; the template %d (%v)", len(stack.Alarms), len(alarms), alarms)
+	}
+	templatetest.DashboardShowsAlarms(t, body, stack.Alarms)
+	queue := "${" + templatetest.LogicalID(stack.DeadLetterQueue) + ".QueueName}"
+	want := []string{`"AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","` + queue + `"`, `{"label":"alarm: 1","value":1,`}
+	for _, rule := range []string{"CloudTrailEvents", "RotationFailed", "HealthFindings"} {
+		for _, m := range []string{"Invocations", "FailedInvocations"} {
+			want = append(want, `"AWS/Events","`+m+`","RuleName","StrongroomAlertsForwarder-`+rule+`"`)
+		}
+	}
+	for _, m := range want {
+		if !strings.Contains(body, m) {
+			t.Errorf("the dashboard has no %s", m)
+		}
+	}
+}
+
 func TestNagClean(t *testing.T) {
 	if err := nag.Err(); err != nil {
 		t.Error(err)

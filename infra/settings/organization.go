@@ -32,6 +32,12 @@ type Organization struct {
 	OrganizationID string `json:"organizationId,omitempty"`
 	// CentralBusArn (member) is the central account's bus.
 	CentralBusArn string `json:"centralBusArn,omitempty"`
+	// ManagementAccountID (central, optional) is the organization's management account, set when the
+	// central stack is deployed in a CloudTrail delegated administrator account instead: the
+	// management account owns every organization trail, also one a delegated administrator creates,
+	// so the trail's ARN, and every policy that names it, carry the management account's id.
+	// Empty: the central stack is deployed in the management account.
+	ManagementAccountID string `json:"managementAccountId,omitempty"`
 }
 
 var (
@@ -39,6 +45,8 @@ var (
 	orgIDRE = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 	// centralBusRE is the ARN of the bus central mode creates, in any partition.
 	centralBusRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:events:[a-z]{2,4}(-[a-z]+)+-[0-9]+:[0-9]{12}:event-bus/` + CentralBusName + `$`)
+	// accountIDRE is an AWS account id: 12 digits.
+	accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
 )
 
 const (
@@ -69,7 +77,7 @@ func (s *Settings) readOrganization(ctx Lookup) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&o); err != nil {
-		return fmt.Errorf("context %s: %v; want only mode and, for central, organizationId or, for member, centralBusArn (got %s)", KeyOrganization, err, b)
+		return fmt.Errorf("context %s: %v; want only mode and, for central, organizationId (and managementAccountId in a delegated administrator) or, for member, centralBusArn (got %s)", KeyOrganization, err, b)
 	}
 	var errs []error
 	bad := func(field, format string, args ...any) {
@@ -83,12 +91,18 @@ func (s *Settings) readOrganization(ctx Lookup) error {
 		if o.CentralBusArn != "" {
 			bad("centralBusArn", "only member mode names the central bus; remove it")
 		}
+		if o.ManagementAccountID != "" && !accountIDRE.MatchString(o.ManagementAccountID) {
+			bad("managementAccountId", "%q is not an account id (12 digits, as a string); set the organization's management account when deploying in a CloudTrail delegated administrator, or remove it when deploying in the management account", o.ManagementAccountID)
+		}
 	case OrgModeMember:
 		if !centralBusRE.MatchString(o.CentralBusArn) {
 			bad("centralBusArn", "%q is not the central bus's ARN; set arn:aws:events:<region>:<central account>:event-bus/%s (the central alerts stack's output CentralBusArn)", o.CentralBusArn, CentralBusName)
 		}
 		if o.OrganizationID != "" {
 			bad("organizationId", "only central mode names the organization; remove it")
+		}
+		if o.ManagementAccountID != "" {
+			bad("managementAccountId", "only central mode names the management account (the owner of its organization trail); remove it")
 		}
 	default:
 		bad("mode", "%q is not %s or %s (remove the key for a single account)", o.Mode, OrgModeCentral, OrgModeMember)
@@ -103,6 +117,10 @@ func (s *Settings) readOrganization(ctx Lookup) error {
 // IsOrganizationID reports whether id is an AWS Organizations organization id (o- and 10 to 32
 // lowercase letters or digits). infra/alerts checks its props with it.
 func IsOrganizationID(id string) bool { return orgIDRE.MatchString(id) }
+
+// IsAccountID reports whether id is an AWS account id (12 digits). infra/alerts checks its props
+// with it.
+func IsAccountID(id string) bool { return accountIDRE.MatchString(id) }
 
 // IsCentralBusArn reports whether arn is the ARN of a central account's organization bus
 // (event-bus/CentralBusName). infra/forwarder checks its props with it.

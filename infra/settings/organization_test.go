@@ -15,6 +15,11 @@ func TestOrganization(t *testing.T) {
 	if err != nil || s.Organization != (Organization{Mode: OrgModeCentral, OrganizationID: "o-a1b2c3d4e5"}) {
 		t.Errorf("central: %+v, %v", s.Organization, err)
 	}
+	// Deployed in a CloudTrail delegated administrator: the management account owns the trail.
+	s, err = Read(MapLookup(map[string]any{KeyOrganization: `{"mode":"central","organizationId":"o-a1b2c3d4e5","managementAccountId":"444455556666"}`}), MapLookup(nil))
+	if err != nil || s.Organization != (Organization{Mode: OrgModeCentral, OrganizationID: "o-a1b2c3d4e5", ManagementAccountID: "444455556666"}) {
+		t.Errorf("central in a delegated administrator: %+v, %v", s.Organization, err)
+	}
 	// As -c gives it: JSON text.
 	s, err = Read(MapLookup(map[string]any{KeyOrganization: `{"mode":"member","centralBusArn":"` + bus + `"}`}), MapLookup(nil))
 	if err != nil || s.Organization != (Organization{Mode: OrgModeMember, CentralBusArn: bus}) {
@@ -41,6 +46,14 @@ func TestOrganization(t *testing.T) {
 		{"member default bus", member("arn:aws:events:eu-west-1:111122223333:event-bus/default"), []string{"centralBusArn", "strongroom-alerts"}},
 		{"member bad account", member("arn:aws:events:eu-west-1:1111:event-bus/strongroom-alerts"), []string{"centralBusArn"}},
 		{"member bad region", member("arn:aws:events:europe:111122223333:event-bus/strongroom-alerts"), []string{"centralBusArn"}},
+		{"management account too short", map[string]any{"mode": "central", "organizationId": "o-a1b2c3d4e5", "managementAccountId": "44445555666"},
+			[]string{"managementAccountId", `"44445555666"`, "12 digits", "delegated administrator"}},
+		{"management account not digits", map[string]any{"mode": "central", "organizationId": "o-a1b2c3d4e5", "managementAccountId": "4444-5555-6666"},
+			[]string{"managementAccountId", "12 digits"}},
+		{"management account a number", map[string]any{"mode": "central", "organizationId": "o-a1b2c3d4e5", "managementAccountId": 444455556666.0},
+			[]string{"managementAccountId"}},
+		{"member with a management account", map[string]any{"mode": "member", "centralBusArn": bus, "managementAccountId": "444455556666"},
+			[]string{"managementAccountId", "only central mode"}},
 		{"member with an org id", map[string]any{"mode": "member", "centralBusArn": bus, "organizationId": "o-a1b2c3d4e5"}, []string{"organizationId", "only central mode"}},
 	} {
 		_, err := Read(MapLookup(map[string]any{KeyOrganization: c.value}), MapLookup(nil))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -108,10 +109,8 @@ func Properties(t testing.TB, tmpl map[string]any, logicalID string) map[string]
 }
 
 // DashboardBody returns the DashboardBody of the single AWS::CloudWatch::Dashboard in the decoded
-// template tmpl (JSON) as the text CloudFormation will make of it, with each reference written
-// ${LogicalId} or ${LogicalId.Attribute} (and ${AWS::Region} for pseudo parameters), so a test can
-// look for what it shows: an alarm is ${<its logical id>.Arn}. None or several dashboards fail the
-// test.
+// template tmpl (JSON) as the text CloudFormation will make of it (Text), so a test can look for
+// what it shows: an alarm is ${<its logical id>.Arn}. None or several dashboards fail the test.
 func DashboardBody(t testing.TB, tmpl map[string]any) string {
 	t.Helper()
 	dashboards := Resources(tmpl, "AWS::CloudWatch::Dashboard")
@@ -122,6 +121,29 @@ func DashboardBody(t testing.TB, tmpl map[string]any) string {
 	for _, p := range dashboards {
 		body = p["DashboardBody"]
 	}
+	return Text(t, body)
+}
+
+// DashboardShowsAlarms checks that the dashboard body (DashboardBody) shows every one of alarms,
+// and that there is at least one.
+func DashboardShowsAlarms(t testing.TB, body string, alarms []awscloudwatch.Alarm) {
+	t.Helper()
+	if len(alarms) == 0 {
+		t.Error("no alarms to look for on the dashboard")
+	}
+	for _, a := range alarms {
+		if id := LogicalID(a); !strings.Contains(body, "${"+id+".Arn}") {
+			t.Errorf("the dashboard does not show alarm %s", id)
+		}
+	}
+}
+
+// Text returns the string value v of a decoded template (a string, or a Ref, Fn::GetAtt or
+// Fn::Join of them) as the text CloudFormation will make of it, with each reference written
+// ${LogicalId} or ${LogicalId.Attribute} (and ${AWS::AccountId}, ${AWS::Region}, ... for pseudo
+// parameters). Anything else fails the test.
+func Text(t testing.TB, v any) string {
+	t.Helper()
 	var b strings.Builder
 	var write func(v any)
 	write = func(v any) {
@@ -148,12 +170,12 @@ func DashboardBody(t testing.TB, tmpl map[string]any) string {
 				}
 				return
 			}
-			t.Fatalf("dashboard body: unexpected %v", v)
+			t.Fatalf("template text: unexpected %v", v)
 		default:
-			t.Fatalf("dashboard body: unexpected %v", v)
+			t.Fatalf("template text: unexpected %v", v)
 		}
 	}
-	write(body)
+	write(v)
 	return b.String()
 }
 

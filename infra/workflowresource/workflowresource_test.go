@@ -417,21 +417,13 @@ func taskRetryAttempts(t *testing.T, asl string) []int {
 func TestDashboard(t *testing.T) {
 	tmpl, w := declare(t, resourcedef.Cluster)
 	stack := awscdk.Stack_Of(w.Entry.Function)
-	var body string
-	for _, r := range tmpl.Resources {
-		if r.Type == "AWS::CloudWatch::Dashboard" {
-			b, _ := json.Marshal(r.Properties["DashboardBody"])
-			body = string(b)
-		}
+	raw, _ := json.Marshal(tmpl)
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
 	}
-	if body == "" {
-		t.Fatal("no dashboard")
-	}
-	for _, a := range w.Alarms {
-		if id := *stack.GetLogicalId(a.Node().DefaultChild().(awscdk.CfnElement)); !strings.Contains(body, id) {
-			t.Errorf("the dashboard does not show alarm %s", id)
-		}
-	}
+	body := templatetest.DashboardBody(t, doc)
+	templatetest.DashboardShowsAlarms(t, body, w.Alarms)
 	for kind, sm := range w.StateMachines {
 		if id := *stack.GetLogicalId(sm.Node().DefaultChild().(awscdk.CfnElement)); !strings.Contains(body, id) {
 			t.Errorf("the dashboard does not show the %s workflow", kind)
