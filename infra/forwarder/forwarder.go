@@ -17,6 +17,7 @@ package forwarder
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/strongroom/strongroom/infra/alarmtopic"
 
@@ -62,7 +63,7 @@ type ForwarderStack struct {
 	Role            awsiam.Role
 	DeadLetterQueue awssqs.Queue
 	Topic           awssns.Topic
-	// Alarm watches the dead-letter queue's depth; it is the only one of Alarms.
+	// Alarm watches the dead-letter queue's depth.
 	Alarm awscloudwatch.Alarm
 	// Alarms are every alarm of the stack; each notifies Topic both ways.
 	Alarms []awscloudwatch.Alarm
@@ -187,6 +188,24 @@ func New(scope constructs.Construct, id string, props *Props) (*ForwarderStack, 
 	alarm.AddOkAction(action)
 	s.Alarm = alarm
 	s.Alarms = []awscloudwatch.Alarm{alarm}
+	// The dead-letter path itself can fail (a queue policy or key that refuses EventBridge); then
+	// the event is lost and only InvocationsFailedToBeSentToDLQ knows, as in infra/alerts.
+	for _, name := range ruleNames {
+		lost := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String("AWS/Events"), MetricName: jsii.String("InvocationsFailedToBeSentToDLQ"),
+			DimensionsMap: &map[string]*string{"RuleName": jsii.String(name)},
+			Period:        awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
+		}).CreateAlarm(stack, jsii.String(strings.TrimPrefix(name, stackName+"-")+"DeadLetterErrorsAlarm"), &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription:   jsii.String("Strongroom: EventBridge could not write an unforwardable event of rule " + name + " to the dead-letter queue; the event is lost"),
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		lost.AddAlarmAction(action)
+		lost.AddOkAction(action)
+		s.Alarms = append(s.Alarms, lost)
+	}
 	s.dashboard(ruleNames)
 
 	awscdk.NewCfnOutput(stack, jsii.String("UnforwardedEventsQueueUrl"), &awscdk.CfnOutputProps{Value: dlq.QueueUrl(), Description: jsii.String("Events that never reached the central alerts bus")})

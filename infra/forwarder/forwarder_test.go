@@ -119,7 +119,7 @@ func TestForwardRoleIsLeastPrivilege(t *testing.T) {
 	}
 }
 
-// An alarm on the dead-letter queue notifies the encrypted topic, which CloudWatch of this
+// Alarms on the dead-letter queue, and on each rule's lost dead letters, notify the encrypted topic, which CloudWatch of this
 // account may publish to.
 func TestDeadLetterAlarm(t *testing.T) {
 	dlq, _ := templatetest.Only(t, doc, "AWS::SQS::Queue", "UnforwardedEvents")
@@ -132,6 +132,15 @@ func TestDeadLetterAlarm(t *testing.T) {
 		"AlarmActions": []any{map[string]any{"Ref": topic}},
 		"OKActions":    []any{map[string]any{"Ref": topic}},
 	})
+	// An event the dead-letter queue refused is lost: each rule's InvocationsFailedToBeSentToDLQ.
+	for _, rule := range []string{"CloudTrailEvents", "RotationFailed", "HealthFindings"} {
+		templatetest.Has(t, tmpl, "AWS::CloudWatch::Alarm", map[string]any{
+			"Namespace": "AWS/Events", "MetricName": "InvocationsFailedToBeSentToDLQ", "Statistic": "Sum",
+			"Dimensions":   []any{map[string]any{"Name": "RuleName", "Value": "StrongroomAlertsForwarder-" + rule}},
+			"AlarmActions": []any{map[string]any{"Ref": topic}},
+			"OKActions":    []any{map[string]any{"Ref": topic}},
+		})
+	}
 	templatetest.Has(t, tmpl, "AWS::SNS::Subscription", map[string]any{"Protocol": "email", "Endpoint": "secops@example.com"})
 	// EventBridge may send dead letters for this stack's rules only.
 	_, qp := templatetest.Only(t, doc, "AWS::SQS::QueuePolicy", "UnforwardedEventsPolicy")
