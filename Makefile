@@ -82,9 +82,16 @@ synth: build npm ## synthesize every stack into cdk.out (offline, no credentials
 	then kill $$dots; printf '\n'; cat $$log; rm -f $$log; \
 	else rc=$$?; kill $$dots; printf ' FAILED\n' >&2; cat $$log >&2; rm -f $$log; exit $$rc; fi
 
+# The end-to-end kits wait on the sandbox clock most of the time (a lifecycle uses a fraction of a
+# core): go test runs packages in the order given, so they start first, and TEST_PARALLEL packages
+# at once (go test's default is GOMAXPROCS, 2 here) let the CPU-bound packages run beside them
+# instead of after them.
+SLOW_TESTS    := ./pkg/sandbox/testkit/clustertest ./pkg/sandbox/testkit/keystoretest ./cmd/strongroom
+TEST_PARALLEL ?= 4
+
 .PHONY: test
 test: lint deps ## run every test, after make lint
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 20m -p $(TEST_PARALLEL) $(SLOW_TESTS) ./...
 	@$(call fuzz-each,$(TEST_FUZZTIME))
 
 # Fuzz targets, as <package dir>/<target>: go test -fuzz takes one package and one target a run.

@@ -9,6 +9,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/clustertest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/stacktest"
 )
 
 // likelyError is, per operation the workflows call, the named exception a real deployment is
@@ -42,7 +43,7 @@ var likelyError = map[string]struct{ code, why string }{
 // TestFaultMatrix runs Create (2 HSMs) then Delete, and for each call site of that lifecycle (a
 // function's calls of one operation in one request, from a baseline run's records) fails the
 // site's first call in its request: with the operation's most likely named exception, and on the
-// CloudHSM and Lambda sites alternately with throttling twice or one 5xx. Every run must end with
+// CloudHSM and Lambda sites with throttling twice or one 5xx (siteCases samples both by default). Every run must end with
 // exactly one answer per request (rollbacks and a retried Delete included), a FAILED answer must
 // carry a reason, no cluster may remain after the Delete (or the rollback Delete of a failed
 // Create; a Delete answered FAILED is retried with the faults removed, as an operator would), no
@@ -73,12 +74,11 @@ func TestFaultMatrix(t *testing.T) {
 }
 
 // siteCases makes a phase's cases. For each site, as choose says: the operation's likely named
-// exception once, and a transient fault, throttling twice or one 5xx by turns from one such site
-// to the next. choose nil, or full, gives every site the named exception and both transient
-// faults.
+// exception once, and a transient fault, throttling twice or one 5xx, sampled as
+// stacktest.SampleFaults says. choose nil, or full, gives every site the named exception and both
+// transient faults.
 func siteCases(t *testing.T, phase string, sites []sandbox.CallSite, full bool, choose func(sandbox.CallSite) (named, transient bool)) []siteCase {
-	var out []siteCase
-	alt := 0
+	var wants []stacktest.SiteWant
 	for _, s := range sites {
 		if sandbox.IsInstancePrincipal(s.Function) {
 			// The client instance's AWS CLI reads in the documents' scripts: the CLI retries them
@@ -86,32 +86,20 @@ func siteCases(t *testing.T, phase string, sites []sandbox.CallSite, full bool, 
 			// proves; a missing secret there is keystoretest's TestDocumentMistakesFailWithTheToolsOwnError.
 			continue
 		}
-		le, ok := likelyError[s.Service+" "+s.Operation]
+		_, ok := likelyError[s.Service+" "+s.Operation]
 		if !ok {
 			t.Errorf("operation %s %s (called by %s) has no likely named exception in likelyError: add one", s.Service, s.Operation, s.Function)
 		}
-		named, transient := true, true
+		w := stacktest.SiteWant{Site: s, Named: ok, Transient: true}
 		if choose != nil && !full {
-			named, transient = choose(s)
+			named, transient := choose(s) // once per site: choose may remember what it saw
+			w.Named, w.Transient = named && ok, transient
 		}
-		full := full || choose == nil
-		if named && ok {
-			out = append(out, siteCase{phase: phase, site: s, kind: sandbox.FaultError, code: le.code, count: 1})
-		}
-		if !transient {
-			continue
-		}
-		throttle := siteCase{phase: phase, site: s, kind: sandbox.FaultThrottle, count: 2}
-		internal := siteCase{phase: phase, site: s, kind: sandbox.FaultInternal, count: 1}
-		switch {
-		case full:
-			out = append(out, throttle, internal)
-		case alt%2 == 0:
-			out = append(out, throttle)
-		default:
-			out = append(out, internal)
-		}
-		alt++
+		wants = append(wants, w)
+	}
+	var out []siteCase
+	for _, f := range stacktest.SampleFaults(wants, full || choose == nil) {
+		out = append(out, siteCase{phase: phase, site: f.Site, kind: f.Kind, code: likelyError[f.Site.Service+" "+f.Site.Operation].code, count: f.Count})
 	}
 	return out
 }
@@ -119,7 +107,7 @@ func siteCases(t *testing.T, phase string, sites []sandbox.CallSite, full bool, 
 // parallelCases bounds how many lifecycles the matrices run at once, all matrices together. They
 // spend nearly all their time waiting on the sandbox clock and on the instance's scripts (run
 // alone, the whole package uses about 320 s of CPU in about 9 minutes), so more than GOMAXPROCS
-// run well; t.Parallel would cap them at -test.parallel (GOMAXPROCS, 2 here).
+// run well; t.Parallel would cap them at -test.parallel (stacktest.Parallel here).
 const parallelCases = 10
 
 // lanes is the package's one pool of parallelCases slots.

@@ -187,8 +187,8 @@ func (r *rig) waitConnected(ctx context.Context, t *testing.T, id string) string
 // TestRotationFaultMatrix rotates the kmsuser password of a key store (the
 // keystore-rotate-password workflow, as the schedule starts it) with a fault aimed at each call
 // site of the rotation (a function's calls of one operation, from a baseline rotation's records):
-// the operation's likely named exception, and on the KMS and Lambda sites alternately throttling
-// twice or one 5xx. The rotation must end by itself: SUCCEEDED under a transient fault, and
+// the operation's likely named exception, and on the KMS and Lambda sites throttling twice or one
+// 5xx, sampled as stacktest.SampleFaults says. The rotation must end by itself: SUCCEEDED under a transient fault, and
 // otherwise SUCCEEDED or FAILED with a cause (not TIMED_OUT by the workflow's TimeoutSeconds); either way the store must end CONNECTED (which KMS reaches
 // only with the password the HSM has), the stack's delete must then remove the store and kmsuser,
 // every request is answered once, no secret leaks, and the fault must have hit, and hit only, the
@@ -227,31 +227,20 @@ func TestRotationFaultMatrix(t *testing.T) {
 		}
 		t.Log(msg + "; trying again")
 	}
-	var cases []rotationCase
-	alt := 0
+	var wants []stacktest.SiteWant
 	for _, s := range sandbox.CallSites(records, may) {
 		if sandbox.IsInstancePrincipal(s.Function) {
 			continue // the instance's AWS CLI retries its own calls (ssm's TestInstanceCallsCarryTheInstanceRole)
 		}
-		code, ok := rotationErrors[s.Service+" "+s.Operation]
+		_, ok := rotationErrors[s.Service+" "+s.Operation]
 		if !ok {
 			t.Errorf("operation %s %s (called by %s) has no likely named exception in rotationErrors: add one", s.Service, s.Operation, s.Function)
-		} else {
-			cases = append(cases, rotationCase{site: s, kind: sandbox.FaultError, code: code, count: 1})
 		}
-		throttle := rotationCase{site: s, kind: sandbox.FaultThrottle, count: 2}
-		internal := rotationCase{site: s, kind: sandbox.FaultInternal, count: 1}
-		switch {
-		case full:
-			cases = append(cases, throttle, internal)
-		case s.Service == "kms" || s.Service == "lambda":
-			if alt%2 == 0 {
-				cases = append(cases, throttle)
-			} else {
-				cases = append(cases, internal)
-			}
-			alt++
-		}
+		wants = append(wants, stacktest.SiteWant{Site: s, Named: ok, Transient: full || s.Service == "kms" || s.Service == "lambda"})
+	}
+	var cases []rotationCase
+	for _, f := range stacktest.SampleFaults(wants, full) {
+		cases = append(cases, rotationCase{site: f.Site, kind: f.Kind, code: rotationErrors[f.Site.Service+" "+f.Site.Operation], count: f.Count})
 	}
 	type result struct {
 		c        rotationCase

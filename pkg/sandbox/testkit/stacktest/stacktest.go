@@ -14,10 +14,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,11 +91,28 @@ func Binaries(ctx context.Context, root, dir string, names []string) (map[string
 	return out, errors.Join(errs...)
 }
 
+// Parallel is how many parallel tests a harness runs at once unless -test.parallel says otherwise.
+// Its tests wait on the sandbox clock nearly all the time (a lifecycle uses a fraction of a core),
+// so go test's default, GOMAXPROCS (2 on the reference machine), left the cores mostly idle while
+// the harnesses' many lifecycles queued; more at once would make a loaded machine's function wall
+// times overrun their states' TimeoutSeconds (wall time counts scale times).
+const Parallel = 4
+
 // Main is a harness's TestMain body: from the module root it builds functions for the host into
 // a temporary directory named after tempPrefix (into *bins; removed when the tests
-// end, the build bounded by five minutes), and runs m. what names the functions in a build error.
-// It returns the exit code for os.Exit.
+// end, the build bounded by five minutes), and runs m with Parallel parallel tests unless
+// -test.parallel is given. what names the functions in a build error. It returns the exit code
+// for os.Exit.
 func Main(m *testing.M, tempPrefix, what string, functions []string, bins *map[string]string) int {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit && runtime.GOMAXPROCS(0) < Parallel {
+		if err := flag.Set("test.parallel", strconv.Itoa(Parallel)); err != nil {
+			fmt.Fprintln(os.Stderr, "set -test.parallel:", err)
+			return 1
+		}
+	}
 	r, err := RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
