@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/strongroom/strongroom/pkg/alertrules"
 )
 
 // ParseSeverity reads a severity's name (Severity.String).
@@ -18,7 +20,7 @@ func ParseSeverity(name string) (Severity, error) {
 			return s, nil
 		}
 	}
-	return Info, fmt.Errorf("severity %q is not info, warning or critical", name)
+	return Info, fmt.Errorf("severity %q is not one of %s", name, strings.Join(alertrules.Severities, ", "))
 }
 
 // ChatTopics are the SNS topics AWS Chatbot (Amazon Q Developer in chat applications) reads for

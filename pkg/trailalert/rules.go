@@ -16,14 +16,16 @@ const (
 	Critical
 )
 
+// String is the severity's name as the relay's messages and the context spell it
+// (alertrules.Severities).
 func (s Severity) String() string {
 	switch s {
 	case Info:
-		return "info"
+		return alertrules.Info
 	case Warning:
-		return "warning"
+		return alertrules.Warning
 	case Critical:
-		return "critical"
+		return alertrules.Critical
 	}
 	return fmt.Sprintf("severity(%d)", int(s))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/clustertest"
 )
 
@@ -69,12 +70,10 @@ func TestCrashAfterSideEffect(t *testing.T) {
 			if _, err := os.Stat(marker); !os.IsNotExist(err) {
 				t.Fatalf("%s never crashed (the marker is still there)", fn)
 			}
-			if n := countExitErrors(r, fn); n != 1 {
+			if n := countErrors(r, fn, "Runtime.ExitError"); n != 1 {
 				t.Errorf("%s ended with Runtime.ExitError %d times; want 1", fn, n)
 			}
-			if n := r.env.Recorder.Count("cloudhsmv2", "CreateCluster"); n != 1 {
-				t.Errorf("%d CreateCluster calls; want 1 (a retried create must find its cluster)", n)
-			}
+			r.requireOneCreateCluster(t) // a retried create must find its cluster
 			secrets := 0
 			for _, rec := range r.env.Recorder.Records("secretsmanager", "CreateSecret") {
 				if rec.ErrorCode == "" {
@@ -105,11 +104,23 @@ func TestCrashAfterSideEffect(t *testing.T) {
 	})
 }
 
-// countExitErrors counts invocations of fn that ended with Runtime.ExitError.
-func countExitErrors(r *rig, fn string) int {
+// requireOneCreateCluster fails t unless the run made one CreateCluster call. Only an attempt of
+// the create step that timed out (on a loaded machine: a function's wall time counts scale times)
+// can overlap its retry and make a second cluster, which the workflow's RemoveDuplicates deletes
+// (TestDuplicateClustersOfARequestAreRemoved): one more call is allowed per timed-out attempt.
+func (r *rig) requireOneCreateCluster(t *testing.T) {
+	t.Helper()
+	timedOut := countErrors(r, "cluster-create", lambdaruntime.ErrorTypeTimeout)
+	if n := r.env.Recorder.Count("cloudhsmv2", "CreateCluster"); n < 1 || n > 1+timedOut {
+		t.Errorf("%d CreateCluster calls (%d attempts of the create step timed out); want 1", n, timedOut)
+	}
+}
+
+// countErrors counts invocations of fn that ended with the function error errorType.
+func countErrors(r *rig, fn, errorType string) int {
 	n := 0
 	for _, inv := range r.env.Lambda.History(fn) {
-		if inv.Error != nil && inv.Error.Type == "Runtime.ExitError" {
+		if inv.Error != nil && inv.Error.Type == errorType {
 			n++
 		}
 	}

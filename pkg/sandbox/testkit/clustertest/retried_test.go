@@ -134,9 +134,7 @@ func TestRetriedRequestIsAnsweredOnce(t *testing.T) {
 			t.Errorf("%d %s executions (%v); want 1", len(arns), kind, err)
 		}
 	}
-	if n := r.env.Recorder.Count("cloudhsmv2", "CreateCluster"); n != 1 {
-		t.Errorf("%d CreateCluster calls; want 1", n)
-	}
+	r.requireOneCreateCluster(t)
 	if live := r.liveClusters(t); len(live) != 0 {
 		t.Errorf("%d clusters remain after the delete", len(live))
 	}
