@@ -331,8 +331,17 @@ func TestDuplicateClustersOfARequest(t *testing.T) {
 	}
 	del := &delete.DeleteCluster{HSM: hsm}
 	// The create workflow, once its cluster is UNINITIALIZED, removes the duplicate.
-	_, err := del.Handle(ctx, delete.DeleteInput{ClusterID: first.id, DuplicatesOnly: true})
+	// While the duplicate is still being created, the step says so and the workflow waits (the
+	// delete workflow's step, which does not wait itself, is retried instead).
+	if out, err := del.Handle(ctx, delete.DeleteInput{ClusterID: first.id, DuplicatesOnly: true}); err != nil ||
+		!reflect.DeepEqual(out, delete.DeleteOutput{ClusterID: first.id, Waiting: true}) {
+		t.Fatalf("duplicates only, duplicate CREATE_IN_PROGRESS: %+v %v; want Waiting", out, err)
+	}
+	_, err := del.Handle(ctx, delete.DeleteInput{ClusterID: first.id})
 	mustRetryable(t, err, "delete duplicate cluster "+second.id+" of "+first.id+": it is still CREATE_IN_PROGRESS")
+	if len(hsm.calls) != 0 {
+		t.Fatalf("calls = %v before the duplicate is deletable; want none", hsm.calls)
+	}
 	hsm.settle()
 	out, err := del.Handle(ctx, delete.DeleteInput{ClusterID: first.id, DuplicatesOnly: true})
 	if err != nil || !reflect.DeepEqual(out, delete.DeleteOutput{ClusterID: first.id, Duplicates: []string{second.id}}) {

@@ -40,6 +40,10 @@ type DeleteOutput struct {
 	Kept bool `json:"Kept"`
 	// Duplicates are the duplicates whose deletion this call started.
 	Duplicates []string `json:"Duplicates,omitempty"`
+	// Waiting (DuplicatesOnly) is true while a duplicate is still being created or initialized:
+	// the create workflow waits and runs the step again (a duplicate made seconds after the
+	// cluster can be minutes from deletable), rather than fail the Create on it.
+	Waiting bool `json:"Waiting"`
 }
 
 // DeleteCluster deletes a cluster whose HSMs are all gone. A cluster that does not exist (a
@@ -67,7 +71,7 @@ func (s *DeleteCluster) Handle(ctx context.Context, in DeleteInput) (DeleteOutpu
 		out.Gone = !in.DuplicatesOnly
 		return out, nil
 	}
-	if out.Duplicates, err = s.deleteDuplicates(ctx, *c); err != nil || in.DuplicatesOnly {
+	if out.Duplicates, out.Waiting, err = s.deleteDuplicates(ctx, *c, in.DuplicatesOnly); err != nil || in.DuplicatesOnly {
 		return out, err
 	}
 	if c.State == types.ClusterStateDeleteInProgress {
@@ -101,19 +105,19 @@ func (s *DeleteCluster) deleteCluster(ctx context.Context, id string) (gone bool
 }
 
 // deleteDuplicates starts the deletion of every other cluster tagged with c's create request and
-// returns their ids. A duplicate still being created or initialized is waited for (a retryable
-// error); one with HSMs was never the request's answer yet holds billed HSMs, so it is refused
-// with what to do rather than deleted or left in silence.
-func (s *DeleteCluster) deleteDuplicates(ctx context.Context, c types.Cluster) ([]string, error) {
+// returns their ids. A duplicate still being created or initialized is waited for: reported as
+// waiting when the caller waits itself (the create workflow's loop), else a retryable error. One
+// with HSMs was never the request's answer yet holds billed HSMs, so it is refused with what to do
+// rather than deleted or left in silence.
+func (s *DeleteCluster) deleteDuplicates(ctx context.Context, c types.Cluster, callerWaits bool) (deleted []string, waiting bool, _ error) {
 	id, request := aws.ToString(c.ClusterId), clusterapi.RequestOf(c)
 	if request == "" {
-		return nil, nil
+		return nil, false, nil
 	}
 	all, err := clusterapi.RequestClusters(ctx, s.HSM, request)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var deleted []string
 	for _, d := range all {
 		dup := aws.ToString(d.ClusterId)
 		if dup == id {
@@ -121,18 +125,22 @@ func (s *DeleteCluster) deleteDuplicates(ctx context.Context, c types.Cluster) (
 		}
 		for _, h := range d.Hsms {
 			if h.State != types.HsmStateDeleted {
-				return deleted, lambdaerr.Terminal(fmt.Sprintf("delete duplicate cluster %s of %s (both made by create request %s): it has HSM %s (%s), "+
+				return deleted, false, lambdaerr.Terminal(fmt.Sprintf("delete duplicate cluster %s of %s (both made by create request %s): it has HSM %s (%s), "+
 					"which Strongroom never added; delete its HSMs and the cluster with the AWS CLI (aws cloudhsmv2 delete-hsm, delete-cluster), then retry",
 					dup, id, request, aws.ToString(h.HsmId), h.State), nil)
 			}
 		}
 		if d.State == types.ClusterStateCreateInProgress || d.State == types.ClusterStateInitializeInProgress {
-			return deleted, lambdaerr.Retryable(fmt.Sprintf("delete duplicate cluster %s of %s: it is still %s", dup, id, d.State), nil)
+			if !callerWaits {
+				return deleted, false, lambdaerr.Retryable(fmt.Sprintf("delete duplicate cluster %s of %s: it is still %s", dup, id, d.State), nil)
+			}
+			waiting = true
+			continue
 		}
 		if _, err := s.deleteCluster(ctx, dup); err != nil {
-			return deleted, err
+			return deleted, false, err
 		}
 		deleted = append(deleted, dup)
 	}
-	return deleted, nil
+	return deleted, waiting, nil
 }

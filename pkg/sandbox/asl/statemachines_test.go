@@ -178,7 +178,9 @@ func TestASLValidator(t *testing.T) {
 	for _, p := range paths {
 		args = append(args, "--json-path", p)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A bound, not a timing: the validator takes seconds alone, and a minute once ran out while
+	// make test ran packages side by side on two cores.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, node, args...).CombinedOutput()
 	if err != nil {

@@ -73,16 +73,19 @@ func pemString(typ string, der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
 }
 
-// makeClusterIdentity makes the PKCS#10 CSR of the cluster's RSA 2048 key (made, outside the
-// lock, by CreateCluster) and the HSM certificate chain. Caller holds s.mu.
+// makeClusterIdentity makes the PKCS#10 CSR of the cluster's RSA 2048 key (whose generation
+// CreateCluster started, long done by the time an HSM is ACTIVE) and the HSM certificate chain. Caller holds s.mu.
 func (s *Service) makeClusterIdentity(c *cluster) error {
 	roots, err := s.hardware()
 	if err != nil {
 		return err
 	}
-	key := c.key
-	if key == nil {
+	if c.key == nil {
 		return fmt.Errorf("cluster %s has no key", c.id)
+	}
+	key, err := c.key.wait()
+	if err != nil {
+		return fmt.Errorf("generate the key of cluster %s: %w", c.id, err)
 	}
 	subject := pkix.Name{
 		Country: []string{"US"}, Province: []string{"CA"}, Locality: []string{"SanJose"},

@@ -2,8 +2,6 @@ package cloudhsm
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"net/http"
 	"regexp"
 	"slices"
@@ -161,12 +159,9 @@ func (s *Service) createCluster(_ context.Context, in createClusterInput) (any, 
 		subnets[az] = id
 	}
 
-	// The cluster key is made here, before the lock: RSA key generation takes long enough to
-	// stall every other call if done under it. It stays internal until the first HSM is ACTIVE.
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "generate the cluster key: %v", err)
-	}
+	// The cluster key is made off the request path (keyGen); it stays internal until the first
+	// HSM is ACTIVE.
+	key := generateKey()
 	if _, err := s.hardware(); err != nil {
 		return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "make the hardware roots: %v", err)
 	}

@@ -180,7 +180,7 @@ type cluster struct {
 
 	// key is the cluster's own key pair (made by the first HSM); csr, hsmCert and the hardware
 	// certificates are its PEM outputs; clusterCert and trustAnchor are set by InitializeCluster.
-	key                                       *rsa.PrivateKey
+	key                                       *keyGen
 	csr, hsmCert, awsHwCert, manufacturerCert string
 	clusterCert, trustAnchor                  string
 	trustAnchorCert                           *x509.Certificate
@@ -227,4 +227,31 @@ func (s *Service) clusterLocked(id string) (*cluster, error) {
 		return nil, notFound("Cluster", id)
 	}
 	return c, nil
+}
+
+// keyGen is a cluster key being generated off the request path: CreateCluster answers (and lists
+// the cluster) at once, as AWS's does, instead of after an RSA key generation, which on a loaded
+// machine took long enough that a create attempt whose caller had timed out registered its cluster
+// after the retry had looked for it (a second cluster of one request, pkg/hsmcluster/delete). The
+// key is needed only when the first HSM becomes ACTIVE, minutes of sandbox time later.
+type keyGen struct {
+	done chan struct{}
+	key  *rsa.PrivateKey
+	err  error
+}
+
+// generateKey starts generating an RSA 2048 key.
+func generateKey() *keyGen {
+	g := &keyGen{done: make(chan struct{})}
+	go func() {
+		defer close(g.done)
+		g.key, g.err = rsa.GenerateKey(rand.Reader, 2048)
+	}()
+	return g
+}
+
+// wait returns the key once it is made.
+func (g *keyGen) wait() (*rsa.PrivateKey, error) {
+	<-g.done
+	return g.key, g.err
 }
