@@ -123,6 +123,32 @@ func (s *Server) ServiceIDs() []string {
 	return ids
 }
 
+// ServedOperations lists, by service id (ServiceIDs), the operations each registered service
+// answers: a JSON service's Operations, a Query service's QueryOperations, a REST service's
+// RESTOperations. Each list is sorted.
+func (s *Server) ServedOperations() map[string][]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ops := map[string][]string{}
+	for _, j := range s.json {
+		for op := range j.Operations() {
+			ops[j.ServiceID()] = append(ops[j.ServiceID()], op)
+		}
+	}
+	for _, q := range s.query {
+		for op := range q.QueryOperations() {
+			ops[q.ServiceID()] = append(ops[q.ServiceID()], op)
+		}
+	}
+	for _, r := range s.rest {
+		ops[r.ServiceID()] = append(ops[r.ServiceID()], r.RESTOperations()...)
+	}
+	for id := range ops {
+		sort.Strings(ops[id])
+	}
+	return ops
+}
+
 // Start listens on addr ("127.0.0.1:0" for any free port) and serves in the background until
 // Close. It returns the base URL, for example http://127.0.0.1:4580.
 func (s *Server) Start(addr string) (string, error) {

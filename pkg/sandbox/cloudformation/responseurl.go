@@ -28,6 +28,9 @@ func (d *Driver) MatchREST(r *http.Request) string {
 	return ""
 }
 
+// RESTOperations implements core.RESTService: MatchREST returns only PutObject.
+func (d *Driver) RESTOperations() []string { return []string{"PutObject"} }
+
 // ServeREST implements core.RESTService: it stores the answer as S3 would (200 and an ETag) and
 // answers S3-style XML errors for a wrong signature or an expired URL.
 func (d *Driver) ServeREST(_ context.Context, _ string, r *http.Request, body []byte) (*core.RESTResponse, error) {

@@ -14,6 +14,9 @@ type RESTService interface {
 	// MatchREST returns the operation name for a request this service answers, or "" when the
 	// request is not this service's.
 	MatchREST(r *http.Request) string
+	// RESTOperations lists every operation name MatchREST can return, so that what the service
+	// serves can be listed (the IAM table in pkg/sandbox/authz must cover each one).
+	RESTOperations() []string
 	// ServeREST answers one operation; body is the whole request body. An *Error is written in the
 	// REST-JSON error form (X-Amzn-ErrorType header and {"Type","message"} body); any other error
 	// becomes a 500.

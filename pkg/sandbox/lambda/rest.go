@@ -39,6 +39,11 @@ func (s *Service) MatchREST(r *http.Request) string {
 	return ""
 }
 
+// RESTOperations implements core.RESTService: the operations MatchREST returns.
+func (s *Service) RESTOperations() []string {
+	return []string{"Invoke", "ListFunctions", "GetFunction", "GetFunctionConfiguration"}
+}
+
 // ServeREST implements core.RESTService.
 func (s *Service) ServeREST(ctx context.Context, op string, r *http.Request, body []byte) (*core.RESTResponse, error) {
 	switch op {
