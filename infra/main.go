@@ -4,7 +4,8 @@
 //
 // Stacks are environment-agnostic unless an account and region are given (context strongroom:account and
 // strongroom:region, or CDK_DEPLOY_*/CDK_DEFAULT_* variables), so synthesis works offline without
-// credentials. Lambda code is read from build/<name>/bootstrap, written by `make build`.
+// credentials; with them, it still makes no context lookup (availabilityZoneContext), so it works
+// offline with credentials too (`make synth` runs cdk synth --no-lookups). Lambda code is read from build/<name>/bootstrap, written by `make build`.
 package main
 
 import (
@@ -83,6 +84,10 @@ func newApp(o options) (awscdk.App, error) {
 	var env *awscdk.Environment
 	if cfg.Account != "" {
 		env = &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(cfg.Region)}
+	}
+	// Before any stack: context can be set on the app only while it has no children.
+	for k, v := range availabilityZoneContext(cfg, app.Node().TryGetContext) {
+		app.Node().SetContext(jsii.String(k), v)
 	}
 
 	alertsStack, err := alerts.NewAlertsStack(app, AlertsStackName, &alerts.AlertsStackProps{
@@ -179,6 +184,45 @@ func newApp(o options) (awscdk.App, error) {
 
 	applyNag(app)
 	return app, nil
+}
+
+// AvailabilityZoneContextKey is the context key under which CDK's Stack.availabilityZones finds
+// the zones of a stack pinned to account and region, and which, when it is missing, it asks the
+// CDK CLI to look up (into cdk.context.json): a lookup `cdk synth --no-lookups` refuses.
+func AvailabilityZoneContextKey(account, region string) string {
+	return "availability-zones:account=" + account + ":region=" + region
+}
+
+// availabilityZoneFallbackKey is where Stack.availabilityZones of an environment-agnostic stack
+// finds its zones; without it, it uses the first two of CloudFormation's Fn::GetAZs.
+const availabilityZoneFallbackKey = "aws:cdk:availability-zones:fallback"
+
+// availabilityZoneContext is the context that gives every stack its zones without a lookup, so
+// synthesis stays offline whatever the environment (the VPCs of the database's and the cluster's
+// stacks take the first two):
+//   - strongroom:availabilityZones when set, for pinned and environment-agnostic stacks alike;
+//   - else, for pinned stacks, a zone list already in the context under AvailabilityZoneContextKey
+//     (cdk.context.json from an earlier `cdk deploy` with lookups) is kept: the subnets deployed in
+//     those zones stay there;
+//   - else the first two zones of Fn::GetAZs, chosen by CloudFormation at deploy time, as CDK gives
+//     environment-agnostic stacks.
+func availabilityZoneContext(cfg settings.Settings, get func(*string) any) map[string]any {
+	zones := cfg.AvailabilityZones
+	if cfg.Account == "" {
+		if len(zones) == 0 {
+			return nil
+		}
+		return map[string]any{availabilityZoneFallbackKey: zones}
+	}
+	key := AvailabilityZoneContextKey(cfg.Account, cfg.Region)
+	if len(zones) == 0 {
+		if _, ok := get(jsii.String(key)).([]any); ok {
+			return nil
+		}
+		getAZs := awscdk.Fn_GetAzs(nil)
+		zones = []string{*awscdk.Fn_Select(jsii.Number(0), getAZs), *awscdk.Fn_Select(jsii.Number(1), getAZs)}
+	}
+	return map[string]any{key: zones}
 }
 
 // kmsUserRotation is the key store's rotation schedule from the validated context: none unless

@@ -689,6 +689,8 @@ func TestInvalidContextFailsSynthesis(t *testing.T) {
 			"context strongroom:alertEmails: critical address 0"},
 		{"organization with an id that is none", map[string]any{settings.KeyOrganization: map[string]any{"mode": "central", "organizationId": "o-1"}},
 			"context strongroom:organization: organizationId"},
+		{"zones outside the stacks' region", map[string]any{settings.KeyAccount: "123456789012", settings.KeyRegion: "eu-west-1", settings.KeyAvailabilityZones: []any{"us-east-1a", "us-east-1b"}},
+			`context strongroom:availabilityZones: "us-east-1a" is not in eu-west-1`},
 		{"instance class without a known max_connections", map[string]any{dbconfig.KeyInstanceType: "x2g.large"}, "context strongroom:dbInstanceType: Strongroom does not know the memory of instance class x2g.large"},
 	}
 	for _, c := range cases {
@@ -829,6 +831,155 @@ func TestOrganizationModes(t *testing.T) {
 				b, _ := json.Marshal(fwd.(awscdk.Stack).Resolve(rule.Targets()))
 				if !strings.Contains(string(b), `"arn":"`+bus+`"`) {
 					t.Errorf("the forwarder's targets %s do not name %s", b, bus)
+				}
+			}
+		})
+	}
+}
+
+// missingContext returns the context lookups the cloud assembly in out asks for (manifest.json's
+// "missing"): what `cdk synth --no-lookups` refuses with "Context lookups have been disabled".
+func missingContext(t *testing.T, out string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Missing []struct{ Key string }
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, k := range m.Missing {
+		keys = append(keys, k.Key)
+	}
+	return keys
+}
+
+// subnetZones returns the AvailabilityZone of every AWS::EC2::Subnet in stackName's template in
+// out, as JSON (a zone name, or the Fn::Select of Fn::GetAZs CloudFormation resolves at deploy).
+func subnetZones(t *testing.T, out, stackName string) []string {
+	t.Helper()
+	var zones []string
+	for _, r := range templatetest.Resources(readTemplate(t, out, stackName), "AWS::EC2::Subnet") {
+		b, _ := json.Marshal(r["AvailabilityZone"])
+		zones = append(zones, string(b))
+	}
+	sort.Strings(zones)
+	return zones
+}
+
+func readTemplate(t *testing.T, out, stackName string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, stackName+".template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl map[string]any
+	if err := json.Unmarshal(b, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+// TestSynthNeedsNoLookup: with a concrete account and region, from the context keys or from the
+// CDK_DEFAULT_* variables the CDK CLI sets when it finds credentials, the app synthesizes with no
+// context lookup, so `make synth` (cdk synth --no-lookups) passes offline. The VPCs' zones are
+// strongroom:availabilityZones when given, else CloudFormation's Fn::GetAZs, as for
+// environment-agnostic stacks.
+func TestSynthNeedsNoLookup(t *testing.T) {
+	const getAZs0, getAZs1 = `{"Fn::Select":[0,{"Fn::GetAZs":""}]}`, `{"Fn::Select":[1,{"Fn::GetAZs":""}]}`
+	cliCredentials := map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-west-1"}
+	for _, c := range []struct {
+		name    string
+		context map[string]any
+		env     map[string]string
+		// zones are the VPC subnets' zones (JSON), in each of the database's and the cluster's stacks.
+		zones []string
+	}{
+		{"account and region from the context", map[string]any{settings.KeyAccount: "123456789012", settings.KeyRegion: "eu-west-1"}, nil,
+			[]string{getAZs0, getAZs1}},
+		{"account and region from the CLI's credentials", nil, cliCredentials, []string{getAZs0, getAZs1}},
+		{"zones from the context", map[string]any{settings.KeyAvailabilityZones: []any{"eu-west-1c", "eu-west-1a"}}, cliCredentials,
+			[]string{`"eu-west-1a"`, `"eu-west-1c"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "cdk.out")
+			env := func(k string) any {
+				if v, ok := c.env[k]; ok {
+					return v
+				}
+				return nil
+			}
+			app, err := newApp(options{context: cdkJSONContext(t, c.context), outdir: out, env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := stack(t, app, DatabaseStackName); *awscdk.Token_IsUnresolved(st.Account()) {
+				t.Fatalf("the stacks are environment-agnostic; want them pinned to 123456789012/eu-west-1")
+			}
+			app.Synth(nil)
+			if missing := missingContext(t, out); len(missing) > 0 {
+				t.Fatalf("the cloud assembly asks for context lookups %v, which cdk synth --no-lookups refuses", missing)
+			}
+			for _, stackName := range []string{DatabaseStackName, ClusterStackName} {
+				got := subnetZones(t, out, stackName)
+				var want []string
+				// The database's VPC has one isolated subnet per zone; the cluster's a public and a private one.
+				per := map[string]int{DatabaseStackName: 1, ClusterStackName: 2}[stackName]
+				for _, z := range c.zones {
+					for range per {
+						want = append(want, z)
+					}
+				}
+				sort.Strings(want)
+				if strings.Join(got, " ") != strings.Join(want, " ") {
+					t.Errorf("%s: subnet zones %v, want %v", stackName, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestAvailabilityZones: which zones every stack is given, without synthesizing (TestSynthNeedsNoLookup
+// synthesizes): strongroom:availabilityZones for pinned and agnostic stacks; for pinned stacks
+// without it, a lookup already in the context (cdk.context.json) is kept, so deployed subnets stay
+// in their zones.
+func TestAvailabilityZones(t *testing.T) {
+	const account, region = "123456789012", "eu-west-1"
+	pinned := map[string]any{settings.KeyAccount: account, settings.KeyRegion: region}
+	cached := []any{"eu-west-1b", "eu-west-1c", "eu-west-1a"}
+	with := func(m map[string]any, k string, v any) map[string]any {
+		out := map[string]any{k: v}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name    string
+		context map[string]any
+		want    []string
+	}{
+		{"an earlier lookup in cdk.context.json is kept", with(pinned, AvailabilityZoneContextKey(account, region), cached), []string{"eu-west-1b", "eu-west-1c", "eu-west-1a"}},
+		{"strongroom:availabilityZones before an earlier lookup", with(with(pinned, AvailabilityZoneContextKey(account, region), cached), settings.KeyAvailabilityZones, []any{"eu-west-1a", "eu-west-1c"}),
+			[]string{"eu-west-1a", "eu-west-1c"}},
+		{"strongroom:availabilityZones for agnostic stacks", map[string]any{settings.KeyAvailabilityZones: "eu-west-1c,eu-west-1b"}, []string{"eu-west-1c", "eu-west-1b"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			app, err := newApp(options{context: cdkJSONContext(t, c.context), outdir: t.TempDir(), env: noEnv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{AlertsStackName, DatabaseStackName, ClusterStackName, keystore.StackName} {
+				var got []string
+				for _, z := range *stack(t, app, id).AvailabilityZones() {
+					got = append(got, *z)
+				}
+				if strings.Join(got, " ") != strings.Join(c.want, " ") {
+					t.Errorf("%s: zones %v, want %v", id, got, c.want)
 				}
 			}
 		})

@@ -33,6 +33,10 @@ const (
 	KeyAlertEmails = "strongroom:alertEmails"
 	KeyAccount     = "strongroom:account"
 	KeyRegion      = "strongroom:region"
+	// KeyAvailabilityZones names the Availability Zones the database's and the cluster's VPCs span
+	// (the first two), so that synthesizing stacks pinned to an account and region needs no
+	// context lookup (AvailabilityZoneContext).
+	KeyAvailabilityZones = "strongroom:availabilityZones"
 	// KeyKmsUserRotationSchedule turns on the scheduled kmsuser password rotation of the key store:
 	// a cron() expression (UTC) whose runs fall in a maintenance window. Off by default: each run
 	// disconnects the key store, so every key in it is unusable for minutes.
@@ -76,6 +80,9 @@ type Settings struct {
 	// Account and Region pin every stack to one environment; both empty means environment-agnostic stacks.
 	Account string
 	Region  string
+	// AvailabilityZones are the zone names the VPCs use, in order (the first two), all in one region
+	// (Region when it is set); nil means CloudFormation's Fn::GetAZs chooses at deploy time.
+	AvailabilityZones []string
 	// KmsUserRotationSchedule is the cron() expression of the scheduled kmsuser password rotation, or
 	// "" for none (the default: operators start the rotation when they choose).
 	KmsUserRotationSchedule string
@@ -109,6 +116,12 @@ var (
 	// regionRE accepts the shapes of every partition's region names: us-east-1, eu-central-2,
 	// us-gov-west-1, cn-north-1, ap-southeast-5, eusc-de-east-1.
 	regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+$`)
+	// zoneRE is an Availability Zone name: its region's name and a letter (eu-west-1a). Local and
+	// Wavelength Zones (us-west-2-lax-1a) do not match: their names carry more after the region.
+	zoneRE = regexp.MustCompile(`^([a-z]{2,4}(-[a-z]+)+-[0-9]+)[a-z]$`)
+	// zoneIDRE is an Availability Zone id (euw1-az1), which names the same physical zone in every
+	// account, unlike a zone name.
+	zoneIDRE = regexp.MustCompile(`^[a-z]{2,5}[0-9]+-az[0-9]+$`)
 	// cloudHsmCliVersionRE is a Client SDK 5 version, as in AWS's package names (cloudhsm-cli-5.17.0-1...).
 	cloudHsmCliVersionRE = regexp.MustCompile(`^5\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
 	sha256RE             = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -159,6 +172,8 @@ func Read(ctx, env Lookup) (Settings, error) {
 	}
 
 	if err := s.readEnvironment(ctx, env); err != nil {
+		errs = append(errs, err)
+	} else if err := s.readAvailabilityZones(ctx); err != nil {
 		errs = append(errs, err)
 	}
 
@@ -495,6 +510,68 @@ func (s *Settings) readEnvironment(ctx, env Lookup) error {
 		s.Account, s.Region = a, r
 		return nil
 	}
+	return nil
+}
+
+// MinAvailabilityZones is how many zones KeyAvailabilityZones must name: the cluster stack puts its
+// HSMs in distinct zones, and an RDS subnet group spans at least two.
+const MinAvailabilityZones = 2
+
+// readAvailabilityZones reads KeyAvailabilityZones: absent, "" or [] (none), a list (cdk.json), or
+// from -c a JSON array or a comma-separated string. Each is a zone name, listed once, all in one
+// region, Region when the stacks are pinned to one.
+func (s *Settings) readAvailabilityZones(ctx Lookup) error {
+	const example = `["eu-west-1a", "eu-west-1b"]`
+	v := ctx(KeyAvailabilityZones)
+	var raw []string
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		var err error
+		if raw, err = stringItems(KeyAvailabilityZones, t, `a zone name such as "eu-west-1a"`); err != nil {
+			return err
+		}
+	case string:
+		if strings.HasPrefix(strings.TrimSpace(t), "[") {
+			if err := json.Unmarshal([]byte(t), &raw); err != nil {
+				return fmt.Errorf("context %s: %q is not a JSON array of strings (%v); give zone names such as %s", KeyAvailabilityZones, t, err, example)
+			}
+		} else if strings.TrimSpace(t) != "" {
+			raw = strings.Split(t, ",")
+		}
+	default:
+		return fmt.Errorf("context %s: got %T, want a list of zone names such as %s", KeyAvailabilityZones, v, example)
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	// Environment-agnostic stacks have no region to check against: the zones must share one.
+	region := s.Region
+	seen := map[string]bool{}
+	var zones []string
+	for _, z := range raw {
+		z = strings.TrimSpace(z)
+		m := zoneRE.FindStringSubmatch(z)
+		switch {
+		case zoneIDRE.MatchString(z):
+			return fmt.Errorf("context %s: %q is a zone id; give zone names such as %s (aws ec2 describe-availability-zones lists both for your account)", KeyAvailabilityZones, z, example)
+		case m == nil:
+			return fmt.Errorf("context %s: %q is not an Availability Zone name; give names such as %s, a region and a letter (Local Zones are not supported)", KeyAvailabilityZones, z, example)
+		case seen[z]:
+			return fmt.Errorf("context %s: %q is listed twice; list each zone once", KeyAvailabilityZones, z)
+		case region == "" && len(zones) > 0 && m[1] != zoneRE.FindStringSubmatch(zones[0])[1]:
+			return fmt.Errorf("context %s: %q and %q are in different regions; list zones of the one region the stacks deploy to", KeyAvailabilityZones, zones[0], z)
+		case region != "" && m[1] != region:
+			return fmt.Errorf("context %s: %q is not in %s, the stacks' region (%s, or the CLI's credentials); list zones of %s, or remove the key to let CloudFormation choose", KeyAvailabilityZones, z, region, KeyRegion, region)
+		}
+		seen[z] = true
+		zones = append(zones, z)
+	}
+	if len(zones) < MinAvailabilityZones {
+		return fmt.Errorf("context %s: %d zone; name at least %d (the cluster's HSMs go to distinct zones, and the database's subnet group spans two), such as %s, or remove the key", KeyAvailabilityZones, len(zones), MinAvailabilityZones, example)
+	}
+	s.AvailabilityZones = zones
 	return nil
 }
 
