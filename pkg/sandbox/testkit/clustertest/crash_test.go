@@ -6,11 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/strongroom/strongroom/pkg/resourcedef"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
+	sfnapi "github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
+	"github.com/strongroom/strongroom/pkg/resourcedef"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/clustertest"
@@ -105,12 +105,34 @@ func TestCrashAfterSideEffect(t *testing.T) {
 }
 
 // requireOneCreateCluster fails t unless the run made one CreateCluster call. Only an attempt of
-// the create step that timed out (on a loaded machine: a function's wall time counts scale times)
-// can overlap its retry and make a second cluster, which the workflow's RemoveDuplicates deletes
-// (TestDuplicateClustersOfARequestAreRemoved): one more call is allowed per timed-out attempt.
+// the create step that timed out (on a loaded machine: a function's wall time counts scale times
+// against its state's TimeoutSeconds, and the function itself runs on) can overlap its retry and
+// make a second cluster, which the workflow's RemoveDuplicates deletes
+// (TestDuplicateClustersOfARequestAreRemoved): one more call is allowed per timed-out attempt, as
+// the function (Sandbox.Timedout) or its state (States.Timeout in the Create's history) saw it.
 func (r *rig) requireOneCreateCluster(t *testing.T) {
 	t.Helper()
 	timedOut := countErrors(r, "cluster-create", lambdaruntime.ErrorTypeTimeout)
+	arns, err := r.dep.Executions(r.ctx, "Create")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sfn := sfnapi.NewFromConfig(r.env.AWSConfig())
+	for _, arn := range arns {
+		h, err := sfn.GetExecutionHistory(r.ctx, &sfnapi.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := ""
+		for _, e := range h.Events {
+			switch {
+			case e.StateEnteredEventDetails != nil:
+				state = aws.ToString(e.StateEnteredEventDetails.Name)
+			case state == "CreateCluster" && (e.TaskTimedOutEventDetails != nil || e.LambdaFunctionTimedOutEventDetails != nil):
+				timedOut++
+			}
+		}
+	}
 	if n := r.env.Recorder.Count("cloudhsmv2", "CreateCluster"); n < 1 || n > 1+timedOut {
 		t.Errorf("%d CreateCluster calls (%d attempts of the create step timed out); want 1", n, timedOut)
 	}
