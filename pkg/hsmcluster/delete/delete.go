@@ -77,10 +77,8 @@ func (s *DeleteCluster) Handle(ctx context.Context, in DeleteInput) (DeleteOutpu
 	if c.State == types.ClusterStateDeleteInProgress {
 		return out, nil
 	}
-	for _, h := range c.Hsms {
-		if h.State != types.HsmStateDeleted {
-			return out, lambdaerr.Retryable(fmt.Sprintf("delete cluster %s: HSM %s is still %s", in.ClusterID, aws.ToString(h.HsmId), h.State), nil)
-		}
+	if h := liveHsm(*c); h != nil {
+		return out, lambdaerr.Retryable(fmt.Sprintf("delete cluster %s: HSM %s is still %s", in.ClusterID, aws.ToString(h.HsmId), h.State), nil)
 	}
 	gone, err := s.deleteCluster(ctx, in.ClusterID)
 	out.Gone = gone
@@ -123,12 +121,10 @@ func (s *DeleteCluster) deleteDuplicates(ctx context.Context, c types.Cluster, c
 		if dup == id {
 			continue
 		}
-		for _, h := range d.Hsms {
-			if h.State != types.HsmStateDeleted {
-				return deleted, false, lambdaerr.Terminal(fmt.Sprintf("delete duplicate cluster %s of %s (both made by create request %s): it has HSM %s (%s), "+
-					"which Strongroom never added; delete its HSMs and the cluster with the AWS CLI (aws cloudhsmv2 delete-hsm, delete-cluster), then retry",
-					dup, id, request, aws.ToString(h.HsmId), h.State), nil)
-			}
+		if h := liveHsm(d); h != nil {
+			return deleted, false, lambdaerr.Terminal(fmt.Sprintf("delete duplicate cluster %s of %s (both made by create request %s): it has HSM %s (%s), "+
+				"which Strongroom never added; delete its HSMs and the cluster with the AWS CLI (aws cloudhsmv2 delete-hsm, delete-cluster), then retry",
+				dup, id, request, aws.ToString(h.HsmId), h.State), nil)
 		}
 		if d.State == types.ClusterStateCreateInProgress || d.State == types.ClusterStateInitializeInProgress {
 			if !callerWaits {
@@ -143,4 +139,15 @@ func (s *DeleteCluster) deleteDuplicates(ctx context.Context, c types.Cluster, c
 		deleted = append(deleted, dup)
 	}
 	return deleted, waiting, nil
+}
+
+// liveHsm returns an HSM of c that is not DELETED, nil when there is none: DeleteCluster is refused
+// while one remains.
+func liveHsm(c types.Cluster) *types.Hsm {
+	for i := range c.Hsms {
+		if c.Hsms[i].State != types.HsmStateDeleted {
+			return &c.Hsms[i]
+		}
+	}
+	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/authz"
@@ -21,19 +20,7 @@ import (
 // judge is the one judge process of this test binary (TestMain).
 var judge *iamjudge.Judge
 
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	j, err := iamjudge.Start(ctx, iamjudge.Options{})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	judge = j
-	code := m.Run()
-	_ = j.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(iamjudge.RunTests(m, &judge)) }
 
 const (
 	account   = "111122223333"
