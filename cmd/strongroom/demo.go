@@ -26,6 +26,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
+	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
 )
@@ -60,6 +61,8 @@ type demoConfig struct {
 	only    string
 	verbose bool
 	root    string
+	// decisions, when set, is the file every IAM decision is written to (JSON lines).
+	decisions string
 }
 
 // parseDemoFlags parses the demo's command line under the contract in usage.go: a *helpRequest
@@ -68,7 +71,7 @@ type demoConfig struct {
 // the same as none: the root is then found from the working directory, and not finding it is a
 // plain error, a runtime failure, because the command line is fine and where it ran is not.
 func parseDemoFlags(args []string) (demoConfig, error) {
-	fs := newFlagSet("demo", []string{"strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v] [-root DIR]"}, `
+	fs := newFlagSet("demo", []string{"strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v] [-root DIR] [-iam-decisions FILE]"}, `
 Run Strongroom's workflows end to end in one process against a fresh local sandbox: the alerts
 stack with its relay, MariaDB credential rotation and, when cdk.out has it, the CloudHSM cluster
 stack with the KMS key store on it. Each event prints with the sandbox time; a summary and a scan
@@ -80,6 +83,7 @@ Needs `+"`make build synth deps`"+` first (make demo does that).`)
 		"a step can outlast its 120 s (sandbox) Task timeout and the cluster workflow fails with States.Timeout")
 	fs.StringVar(&c.only, "only", "", "run one section: "+strings.Join(demoSections, ", "))
 	fs.BoolVar(&c.verbose, "v", false, "print the functions' own logs (JSON, on stderr)")
+	fs.StringVar(&c.decisions, "iam-decisions", "", "write every IAM decision the sandbox made (role, call, action, resource, allowed, granting statements) to FILE as JSON lines")
 	fs.StringVar(&c.root, "root", "", "the repository root, holding cdk.out, build and lambdas (default: found from the working directory)")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
@@ -172,6 +176,14 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 		return fmt.Errorf("start the sandbox: %w", err)
 	}
 	defer func() { err = errors.Join(err, sb.Close()) }()
+	// Every call a deployed function or the client instance makes is judged by IAM as AWS would,
+	// on the roles and policies the templates deploy (pkg/sandbox/iamjudge: iam-simulate).
+	judge, err := iamjudge.Start(ctx, iamjudge.Options{Root: cfg.root})
+	if err != nil {
+		return fmt.Errorf("start the IAM judge: %w", err)
+	}
+	defer func() { err = errors.Join(err, judge.Close()) }()
+	sb.EnforceIAM(judge)
 	binDir, err := os.MkdirTemp("", "strongroom-demo-")
 	if err != nil {
 		return fmt.Errorf("create a directory for host builds: %w", err)
@@ -239,6 +251,9 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 			break
 		}
 	}
+	if denied := d.iamSummary(); denied > 0 {
+		failed = append(failed, fmt.Sprintf("IAM (%d calls denied)", denied))
+	}
 	p.heading("Secret scan")
 	p.line("scanning every call, payload, function log and environment the sandbox recorded, and this output, for the %d secret values it issued...", len(sb.SecretValues()))
 	done := p.during(func() string { return "scanning for secret values" })
@@ -253,6 +268,46 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 		return fmt.Errorf("failed: %s", strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// iamSummary prints what IAM judged, and every denial, and returns the number of denials.
+func (d *demo) iamSummary() int {
+	decisions := d.sb.Decisions()
+	roles := map[string]bool{}
+	var denied []sandbox.Decision
+	for _, x := range decisions {
+		roles[x.Role] = true
+		if !x.Allowed {
+			denied = append(denied, x)
+		}
+	}
+	if d.cfg.decisions != "" {
+		if err := writeDecisions(d.cfg.decisions, decisions); err != nil {
+			d.p.line("could not write the IAM decisions: %v", err)
+		}
+	}
+	d.p.heading("IAM")
+	d.p.line("%d authorizations of %d deployed roles judged by iam-simulate on the templates' policies; %d denied", len(decisions), len(roles), len(denied))
+	for _, x := range denied {
+		d.p.line("denied %s %s: %s", x.Service, x.Operation, x.Message)
+	}
+	return len(denied)
+}
+
+// writeDecisions writes decisions to path, one JSON object per line.
+func writeDecisions(path string, decisions []sandbox.Decision) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, x := range decisions {
+		if err := enc.Encode(x); err != nil {
+			_ = f.Close()
+			return err
+		}
+	}
+	return f.Close()
 }
 
 // errSkipped is returned by a section that could not run for a reason it has printed.

@@ -81,6 +81,8 @@ var resourceStarAllowed = map[string]bool{
 	"ec2:DescribeVpcs": true, "ec2:CreateTags": true, "ec2:CreateNetworkInterface": true, "ec2:DescribeNetworkInterfaces": true,
 	"ec2:DeleteNetworkInterface": true, "ec2:DetachNetworkInterface": true,
 	"ec2:DescribeInstances": true, "kms:DescribeCustomKeyStores": true,
+	// The Service Authorization Reference gives cloudhsm:DeleteHsm no resource type.
+	"cloudhsm:DeleteHsm": true,
 	// X-Ray and CloudWatch Logs delivery of the state machines and functions.
 	"xray:PutTraceSegments": true, "xray:PutTelemetryRecords": true, "xray:GetSamplingRules": true, "xray:GetSamplingTargets": true,
 	"logs:CreateLogDelivery": true, "logs:GetLogDelivery": true, "logs:UpdateLogDelivery": true, "logs:DeleteLogDelivery": true,

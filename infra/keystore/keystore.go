@@ -124,13 +124,16 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmKeyStore, err
 		// the role's default policy), so a role from the cluster's stack does not make that stack
 		// depend on this one.
 		secret := jsii.String(fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", *stack.Partition(), *stack.Region(), *stack.Account(), k.KmsUserPasswordSecretName))
-		awsiam.NewPolicy(k.Construct, jsii.String("ClientReadsKmsUserPassword"), &awsiam.PolicyProps{
+		read := awsiam.NewPolicy(k.Construct, jsii.String("ClientReadsKmsUserPassword"), &awsiam.PolicyProps{
 			Roles: &[]awsiam.IRole{p.ClientRole},
 			Statements: &[]awsiam.PolicyStatement{
 				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: &[]*string{secret}}),
 				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("kms:Decrypt"), Resources: &[]*string{k.SecretsKey.KeyArn()}}),
 			},
 		})
+		// The Create's documents read the password on the instance: the grant must exist before the
+		// Create starts (CloudFormation creates resources with no dependency between them at once).
+		k.Resource.Node().AddDependency(read)
 	}
 
 	k.RotationInput = map[string]any{"Rotation": map[string]any{"CustomKeyStoreId": k.Resource.Ref(), "Properties": props}}

@@ -77,6 +77,24 @@ func TestKeyStoreStack(t *testing.T) {
 		"KmsUserPasswordSecretName":     "strongroom/KeyStore/KeyStore/kmsuser-password",
 		"ServiceTimeout":                fmt.Sprint(keystore.ServiceTimeoutSeconds),
 	})
+	// The Create's documents read the kmsuser password on the instance: the client role's grant
+	// must exist before the Create starts.
+	reads := tpl.FindResources(jsii.String("AWS::IAM::Policy"), &map[string]any{
+		"Properties": map[string]any{"PolicyName": assertions.Match_StringLikeRegexp(jsii.String("ClientReadsKmsUserPassword"))},
+	})
+	stores := tpl.FindResources(jsii.String("Custom::CloudHsmKeyStore"), nil)
+	for _, store := range *stores {
+		deps, _ := (*store)["DependsOn"].([]any)
+		found := false
+		for id := range *reads {
+			for _, d := range deps {
+				found = found || d == id
+			}
+		}
+		if len(*reads) != 1 || !found {
+			t.Errorf("the key store does not depend on the client's read of the kmsuser password (%d policies, DependsOn %v)", len(*reads), deps)
+		}
+	}
 	// The kmsuser rotation runs only on a schedule someone chose (each run disconnects the store).
 	// The safety net's rule and the health check's rate() rule; no cron() rotation schedule.
 	tpl.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(2))

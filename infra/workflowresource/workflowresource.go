@@ -293,6 +293,8 @@ func (r *resolver) arns(ref resourcedef.Ref) (arns []*string, findings []string,
 		// "-??????" matches the six random characters Secrets Manager appends; cdk-nag's IAM5 flags
 		// only "*", so the pattern needs no suppression.
 		return []*string{jsii.String(r.arn("secretsmanager", r.secretPattern(ref.Arg)))}, nil, nil
+	case resourcedef.MissingSecret:
+		return []*string{jsii.String(r.arn("secretsmanager", "secret:"+r.p.SecretPrefix+"/"+ref.Arg))}, nil, nil
 	case resourcedef.Key:
 		return []*string{r.w.SecretsKey.KeyArn()}, nil, nil
 	case resourcedef.Document:

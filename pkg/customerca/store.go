@@ -113,11 +113,13 @@ func (s *Store) get(ctx context.Context, id string) (value, arn string, err erro
 	return *out.SecretString, aws.ToString(out.ARN), nil
 }
 
+// getOrCreate creates the secret with a newly generated value, or reads the one that exists. It
+// creates first because Secrets Manager authorizes a call on a secret that does not exist on the
+// name's ARN without its six-character suffix: a role granted only <name>-?????? (as
+// pkg/resourcedef grants) is refused GetSecretValue with AccessDeniedException, not
+// ResourceNotFoundException, so "read, then create when missing" would fail on the first deploy.
+// A value generated for a secret that exists already is discarded.
 func (s *Store) getOrCreate(ctx context.Context, name, description string, generate func() (string, error)) (value, arn string, err error) {
-	value, arn, err = s.get(ctx, name)
-	if !errors.Is(err, errNotFound) {
-		return value, arn, err
-	}
 	value, err = generate()
 	if err != nil {
 		return "", "", err
@@ -135,8 +137,9 @@ func (s *Store) getOrCreate(ctx context.Context, name, description string, gener
 	})
 	var exists *smtypes.ResourceExistsException
 	if errors.As(err, &exists) {
-		// Another attempt stored it first; its value is the one to use. If it cannot be read yet
-		// (eventual consistency), say so: the caller retries rather than minting a second CA.
+		// Stored before (an earlier run, or another attempt that won a race): its value is the one
+		// to use. If it cannot be read yet (eventual consistency), say so: the caller retries
+		// rather than minting a second CA.
 		value, arn, err = s.get(ctx, name)
 		if errors.Is(err, errNotFound) {
 			return "", "", fmt.Errorf("create secret %s: %w", name, ErrNotYetVisible)

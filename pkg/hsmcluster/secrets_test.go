@@ -41,8 +41,9 @@ func passwordStep(sm *fakeSecrets) *password.StorePassword {
 }
 
 // StorePassword generates a password of letters and digits into a new secret (encrypted with the
-// configured key) before anything uses it, and answers with the ARN only. Run again, it reuses the
-// secret without generating or writing anything.
+// configured key) before anything uses it, and answers with the ARN only. It creates first (a role
+// granted <name>-?????? may not describe a secret that does not exist). Run again, it reuses the
+// secret: CreateSecret is refused and the existing secret's ARN is answered, its value untouched.
 func TestStorePasswordCreatesOnceAndNeverOverwrites(t *testing.T) {
 	ctx := context.Background()
 	sm := newFakeSecrets()
@@ -56,7 +57,7 @@ func TestStorePasswordCreatesOnceAndNeverOverwrites(t *testing.T) {
 	if s == nil || out != (password.PasswordOutput{SecretARN: s.arn, Created: true}) {
 		t.Fatalf("out = %+v; secret %+v", out, s)
 	}
-	if want := []string{"DescribeSecret", "GetRandomPassword", "CreateSecret"}; !reflect.DeepEqual(sm.calls, want) {
+	if want := []string{"GetRandomPassword", "CreateSecret"}; !reflect.DeepEqual(sm.calls, want) {
 		t.Fatalf("calls = %v; want %v", sm.calls, want)
 	}
 	if !regexp.MustCompile(`^[A-Za-z0-9]{32}$`).MatchString(s.value) {
@@ -76,7 +77,7 @@ func TestStorePasswordCreatesOnceAndNeverOverwrites(t *testing.T) {
 	if err != nil || again != (password.PasswordOutput{SecretARN: s.arn}) {
 		t.Fatalf("re-run: %+v %v", again, err)
 	}
-	if !reflect.DeepEqual(sm.calls, []string{"DescribeSecret"}) || s.value != first || len(sm.secrets) != 1 {
+	if !reflect.DeepEqual(sm.calls, []string{"GetRandomPassword", "CreateSecret", "DescribeSecret"}) || s.value != first || len(sm.secrets) != 1 {
 		t.Fatalf("re-run touched the secret: calls %v", sm.calls)
 	}
 }
@@ -97,7 +98,7 @@ func TestStorePasswordExistingSecrets(t *testing.T) {
 		s.deleted = aws.Time(testNow)
 		_, err := passwordStep(sm).Handle(ctx, password.PasswordInput{SecretName: adminName})
 		mustTerminal(t, err, "secret "+adminName+" is scheduled for deletion; restore it (RestoreSecret) or choose another name")
-		if !reflect.DeepEqual(sm.calls, []string{"DescribeSecret"}) {
+		if !reflect.DeepEqual(sm.calls, []string{"GetRandomPassword", "CreateSecret", "DescribeSecret"}) {
 			t.Fatalf("calls = %v", sm.calls)
 		}
 	})
@@ -107,7 +108,7 @@ func TestStorePasswordExistingSecrets(t *testing.T) {
 	for _, tc := range []struct {
 		hidden  int
 		wantErr bool
-	}{{1, false}, {2, true}} {
+	}{{0, false}, {1, true}} {
 		sm := newFakeSecrets()
 		s := sm.put(adminName, "OtherAttemptsPassword1")
 		s.hidden = tc.hidden
@@ -142,11 +143,11 @@ func TestStorePasswordFailures(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 
-	// A describe that is refused creates nothing.
+	// A refused CreateSecret creates nothing and fails for good, naming the call.
 	sm = newFakeSecrets()
-	sm.inject("DescribeSecret", sdkError("Secrets Manager", "DescribeSecret", 400, &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}))
+	sm.inject("CreateSecret", sdkError("Secrets Manager", "CreateSecret", 400, &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}))
 	_, err = passwordStep(sm).Handle(ctx, password.PasswordInput{SecretName: adminName})
-	if errType(err) != lambdaerr.NameTerminal || !strings.HasPrefix(err.Error(), "describe secret "+adminName+": ") || len(sm.calls) != 1 {
+	if errType(err) != lambdaerr.NameTerminal || !strings.HasPrefix(err.Error(), "create secret "+adminName+": ") || len(sm.calls) != 2 || len(sm.secrets) != 0 {
 		t.Fatalf("err = %v, calls %v", err, sm.calls)
 	}
 }

@@ -112,7 +112,10 @@ var Cluster = &Resource{
 				describeClusters,
 				grant(acts("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
 					"ec2:DetachNetworkInterface", "ec2:DescribeSubnets", "ec2:CreateTags"), whyNetwork, on(Any)),
-				grant(acts("cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"), whyClusters, on(Clusters)),
+				grant(acts("cloudhsm:CreateHsm"), whyClusters, on(Clusters)),
+				// The Service Authorization Reference gives cloudhsm:DeleteHsm no resource type, so IAM
+				// authorizes it on "*": a grant naming the clusters would refuse every DeleteHsm.
+				grant(acts("cloudhsm:DeleteHsm"), whyNoARN("cloudhsm:DeleteHsm"), on(Any)),
 			}}},
 		{Placeholder: "SettingsFunctionArn", Function: Function{Name: "cluster-settings",
 			Grants: []Grant{

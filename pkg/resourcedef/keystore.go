@@ -57,7 +57,9 @@ var KeyStore = &Resource{
 		answer,
 		commandStatus,
 		{Placeholder: "ConnectionFunctionArn", Function: Function{Name: "keystore-connection",
-			Grants: []Grant{grant(acts("kms:ConnectCustomKeyStore", "kms:DisconnectCustomKeyStore", "kms:DescribeCustomKeyStores"), whyKeyStore, on(Any))}}},
+			// KMS needs its caller's cloudhsm:DescribeClusters to connect a key store (KMS developer
+			// guide, "Control access to your AWS CloudHSM key store").
+			Grants: []Grant{grant(acts("kms:ConnectCustomKeyStore", "kms:DisconnectCustomKeyStore", "kms:DescribeCustomKeyStores", "cloudhsm:DescribeClusters"), whyKeyStore, on(Any))}}},
 		{Placeholder: "CreateFunctionArn", Function: Function{Name: "keystore-create",
 			Grants: []Grant{
 				grant(acts("kms:CreateCustomKeyStore", "kms:DescribeCustomKeyStores", "cloudhsm:DescribeClusters"), whyKeyStore, on(Any)),
@@ -67,7 +69,9 @@ var KeyStore = &Resource{
 		{Placeholder: "DeleteFunctionArn", Function: Function{Name: "keystore-delete",
 			Grants: []Grant{
 				grant(acts("kms:DeleteCustomKeyStore"), whyKeyStore, on(Any)),
-				grant(acts("secretsmanager:DeleteSecret"), whyKmsUserSecret, on(Secret, KmsUserPasswordSecret)),
+				// A rolled-back Create may have made no secret: deleting it by name is then authorized on
+				// the name's bare ARN, and must find it gone rather than be refused.
+				grant(acts("secretsmanager:DeleteSecret"), whyKmsUserSecret, on(Secret, KmsUserPasswordSecret), on(MissingSecret, KmsUserPasswordSecret)),
 			}}},
 		{Placeholder: "DescribeFunctionArn", Function: Function{Name: "keystore-describe",
 			Grants: []Grant{grant(acts("kms:DescribeCustomKeyStores"), whyKeyStore, on(Any))}}},
@@ -77,7 +81,10 @@ var KeyStore = &Resource{
 				grant(acts("secretsmanager:GetRandomPassword"), whyNoARN("secretsmanager:GetRandomPassword"), on(Any)),
 				grant(acts("secretsmanager:DescribeSecret", "secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:PutSecretValue"),
 					whyKmsUserSecret, on(Secret, KmsUserPasswordSecret)),
-				grant(acts("kms:GenerateDataKey", "kms:Encrypt"), "", on(Key)),
+				// Secrets Manager encrypts a new secret value with GenerateDataKey and reads it back with
+				// Decrypt under the caller's permissions (CreateSecret's and PutSecretValue's required
+				// permissions); nothing here calls Encrypt.
+				grant(acts("kms:GenerateDataKey", "kms:Decrypt"), "", on(Key)),
 			}}},
 		{Placeholder: "PlanFunctionArn", Function: Function{Name: "keystore-plan",
 			Grants: []Grant{grant(acts("cloudhsm:DescribeClusters"), whyKeyStore, on(Any))}}},

@@ -108,6 +108,11 @@ const (
 	// Secret is one of this resource's secrets, by name suffix under its secret prefix
 	// (strongroom/<stack>/<construct id>/<Arg>); ARNs end in a random six-character suffix.
 	Secret RefKind = "secret"
+	// MissingSecret is the ARN Secrets Manager authorizes a call on when no secret of that name
+	// exists: the name with no suffix. No secret has that ARN, so it grants nothing on a secret
+	// that exists; it lets a step that deletes by name learn that the secret is gone
+	// (ResourceNotFoundException) instead of being refused (AccessDeniedException).
+	MissingSecret RefKind = "missing-secret"
 	// Key is the resource's own customer-managed KMS key (SecretsKey).
 	Key RefKind = "key"
 	// Document is one of the resource's SSM documents (Arg: its pkg/hsmdocs name). In Env it is

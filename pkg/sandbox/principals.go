@@ -16,6 +16,8 @@ import (
 type principals struct {
 	mu    sync.RWMutex
 	byKey map[string]string
+	// roles are the roles principals' sessions are of (BindRole).
+	roles map[string]string
 }
 
 // InstancePrincipal is the principal name of the client instance id's role session, as its calls

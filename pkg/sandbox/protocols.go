@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/strongroom/strongroom/pkg/sandbox/authz"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 )
 
@@ -43,6 +44,10 @@ func (s *Server) serveJSON(c *call) {
 	}
 	if ferr := c.applyFaults(svc); ferr != nil {
 		c.writeJSONError(version, ferr)
+		return
+	}
+	if derr := c.authorize(func() authz.Request { return jsonRequest(c.body) }); derr != nil {
+		c.writeJSONError(version, derr)
 		return
 	}
 	out, err := handler(c.r.Context(), json.RawMessage(c.body))
@@ -136,6 +141,10 @@ func (s *Server) serveQuery(c *call) {
 		c.writeQueryError(flavor, ns, ferr)
 		return
 	}
+	if derr := c.authorize(func() authz.Request { return queryRequest(params) }); derr != nil {
+		c.writeQueryError(flavor, ns, derr)
+		return
+	}
 	out, err := handler(c.r.Context(), params)
 	if err != nil {
 		c.writeQueryError(flavor, ns, asCoreError(err))
@@ -223,6 +232,10 @@ func (s *Server) serveREST(c *call, svc core.RESTService, op string) {
 	}
 	if ferr := c.applyFaults(svc); ferr != nil {
 		c.writeRESTError(ferr)
+		return
+	}
+	if derr := c.authorize(func() authz.Request { return restRequest(svc, op, c.r, c.body) }); derr != nil {
+		c.writeRESTError(derr)
 		return
 	}
 	resp, err := svc.ServeREST(c.r.Context(), op, c.r, c.body)

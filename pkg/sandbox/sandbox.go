@@ -17,6 +17,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/dynamodb"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	"github.com/strongroom/strongroom/pkg/sandbox/events"
+	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/kms"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
@@ -38,6 +39,7 @@ const (
 type Sandbox struct {
 	*Server
 	STS    *sts.Service
+	IAM    *iam.Service
 	Lambda *lambda.Service
 	Events *events.Service
 	// CloudFormation drives custom resources; its ResponseURLs are served by this sandbox.
@@ -61,6 +63,8 @@ func New(opts Options) *Sandbox {
 	sb := &Sandbox{Server: srv}
 	sb.STS = sts.New(srv.Account)
 	srv.RegisterQuery(sb.STS)
+	sb.IAM = iam.New(srv.Clock, srv.Account)
+	srv.RegisterQuery(sb.IAM)
 
 	sb.Lambda = lambda.New(lambda.Config{
 		Clock: srv.Clock, Region: srv.Region, Account: srv.Account,

@@ -60,6 +60,8 @@ type Server struct {
 	inflight atomic.Int64
 	// principals are the session credentials Credentials issued.
 	principals principals
+	// enforcer judges role sessions' calls once EnforceIAM is on (under mu).
+	enforcer *enforcer
 }
 
 // NewServer returns a server with no services registered.

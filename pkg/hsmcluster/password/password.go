@@ -55,9 +55,10 @@ func (s *StorePassword) Handle(ctx context.Context, in PasswordInput) (PasswordO
 	if in.SecretName == "" {
 		return PasswordOutput{}, lambdaerr.Terminal("store password: SecretName is empty", nil)
 	}
-	if arn, err := s.existing(ctx, in.SecretName); err != nil || arn != "" {
-		return PasswordOutput{SecretARN: arn}, err
-	}
+	// Create first, and look for an existing secret only when told one exists: Secrets Manager
+	// authorizes a call on a secret that does not exist on the name's ARN without its six-character
+	// suffix, so DescribeSecret of a missing secret is refused (AccessDeniedException) to a role
+	// granted <name>-?????? (pkg/resourcedef), where CreateSecret is allowed.
 	// Letters and digits only: the value passes through cloudhsm-cli and shell variables on the
 	// client instance, where punctuation would need quoting.
 	pw, err := s.Secrets.GetRandomPassword(ctx, &secretsmanager.GetRandomPasswordInput{
@@ -79,6 +80,15 @@ func (s *StorePassword) Handle(ctx context.Context, in PasswordInput) (PasswordO
 	}
 	out, err := s.Secrets.CreateSecret(ctx, input)
 	var exists *smtypes.ResourceExistsException
+	var invalid *smtypes.InvalidRequestException
+	if errors.As(err, &invalid) {
+		// Among other reasons, a secret of this name is scheduled for deletion: existing says so
+		// with the fix.
+		if _, derr := s.existing(ctx, in.SecretName); derr != nil {
+			return PasswordOutput{}, derr
+		}
+		return PasswordOutput{}, fmt.Errorf("create secret %s: %w", in.SecretName, err)
+	}
 	if errors.As(err, &exists) {
 		arn, err := s.existing(ctx, in.SecretName)
 		if err == nil && arn == "" {

@@ -38,8 +38,8 @@ const (
 	KMSKey Kind = "kms-key"
 	// Secret: a SecretId (a name, a partial or full ARN), or CreateSecret's Name -> the secret's
 	// full ARN (with Secrets Manager's 6-character suffix). Unresolved, the table builds
-	// arn:...:secret:<name> (or <name>-* for CreateSecret), which a policy naming the full ARN does
-	// not match.
+	// arn:...:secret:<name> (or <name>-?????? for CreateSecret: the name, a hyphen and the six
+	// characters the new secret's ARN will end in), which a policy naming the full ARN does not match.
 	Secret Kind = "secret"
 	// SecretKMSKey: a secret's ARN -> the ARN of the customer managed key that encrypts it, "" for
 	// the AWS managed key aws/secretsmanager (whose key policy allows every principal of the
@@ -47,6 +47,16 @@ const (
 	SecretKMSKey Kind = "secret-kms-key"
 	// TopicKMSKey: a topic's ARN -> the ARN of its KmsMasterKeyId's key, "" for an unencrypted topic.
 	TopicKMSKey Kind = "topic-kms-key"
+	// CiphertextKey: a Decrypt request's CiphertextBlob (base64, as on the wire) -> the ARN of the
+	// key that encrypted it (symmetric Decrypt need not name its key; it is authorized on that key).
+	CiphertextKey Kind = "ciphertext-key"
+	// Role: a RoleName -> the role's ARN (with its path). Unresolved, the table builds
+	// arn:<partition>:iam::<account>:role/<name>, a role with the default path /.
+	Role Kind = "role"
+	// SubnetVPC: a subnet id -> the id of its VPC. ClusterVPC: a CloudHSM cluster id -> the id of
+	// its VPC. They give ec2:Vpc, which EC2 sets on a call on a security group from the group's VPC.
+	SubnetVPC  Kind = "subnet-vpc"
+	ClusterVPC Kind = "cluster-vpc"
 )
 
 // Request is one call's decoded request.

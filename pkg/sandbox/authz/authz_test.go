@@ -129,6 +129,11 @@ var samples = map[string][]authz.Request{
 	},
 	"sts": {{}},
 	"s3":  {{}},
+	"iam": {
+		query("RoleName=StrongroomStep&PolicyName=inline&PolicyArn=" + url.QueryEscape("arn:aws:iam::"+account+":policy/managed") +
+			"&InstanceProfileName=client&VersionId=v1&Tags.member.1.Key=team&Tags.member.1.Value=vault"),
+		query("RoleName=flow&Path=%2Fservice-role%2F&PolicyName=p&PolicyArn=" + url.QueryEscape("arn:aws:iam::"+account+":policy/service-role/flow-logs") + "&InstanceProfileName=client"),
+	},
 }
 
 // Every operation each sandbox service serves has an entry, and every entry is served: a new

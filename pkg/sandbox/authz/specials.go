@@ -32,6 +32,7 @@ const (
 	srcSSMPassRole      = "AWS Systems Manager User Guide, Run Command notifications (iam:PassRole for ServiceRoleArn)"
 	srcSNSTagOnCreate   = "Amazon SNS Developer Guide, Amazon SNS tags, tagging on creation (sns:CreateTopic and sns:TagResource)"
 	srcSNSPublishKMS    = "Amazon SNS Developer Guide, Encryption at rest, Configuring AWS KMS permissions (publishers need kms:GenerateDataKey and kms:Decrypt)"
+	srcProfilePassRole  = "IAM User Guide, Use an IAM role to grant permissions to applications running on Amazon EC2 instances (iam:PassRole to add a role to an instance profile)"
 	srcGetCallerNoPerms = "AWS STS API Reference, GetCallerIdentity (no permissions are required)"
 	srcResponseURL      = "AWS CloudFormation User Guide, Custom resources, response objects (a pre-signed Amazon S3 URL that CloudFormation issues)"
 )
@@ -90,6 +91,17 @@ func describeClustersNeed(Env, Request) ([]Need, error) {
 
 // Specials are every additional permission of every operation, in one place.
 var Specials = []Special{
+	{"iam", "AddRoleToInstanceProfile", srcProfilePassRole, func(e Env, r Request) ([]Need, error) {
+		name, err := r.queryRequired("RoleName")
+		if err != nil {
+			return nil, err
+		}
+		arn := e.lookup(Role, name)
+		if arn == "" {
+			arn = e.iamARN("role/" + name)
+		}
+		return passRole(arn, "ec2.amazonaws.com"), nil
+	}},
 	{"kms", "CreateCustomKeyStore", srcKeyStoreAccess, describeClustersNeed},
 	{"kms", "CreateCustomKeyStore", srcKeyStoreSLR, func(e Env, _ Request) ([]Need, error) {
 		return []Need{e.serviceLinkedRole("cks.kms.amazonaws.com", "AWSServiceRoleForKeyManagementServiceCustomKeyStores")}, nil
@@ -161,12 +173,20 @@ var Specials = []Special{
 	{"cloudhsmv2", "CreateCluster", srcCloudHSMAdmin, func(e Env, r Request) ([]Need, error) {
 		ctx := map[string][]string{"ec2:Region": {e.Region}}
 		group := e.arn("ec2", "security-group/*") // the cluster's group, created by the call
+		vpcARN := e.arn("ec2", "vpc/*")
+		// The group is made in the subnets' VPC; calls on it carry that VPC as ec2:Vpc.
+		if subnets := r.strs("SubnetIds"); len(subnets) > 0 {
+			if vpc := e.lookup(SubnetVPC, subnets[0]); vpc != "" {
+				vpcARN = e.arn("ec2", "vpc/"+vpc)
+				ctx["ec2:Vpc"] = []string{vpcARN}
+			}
+		}
 		return []Need{
 			need("ec2:DescribeSubnets", "*", ctx),
 			need("ec2:DescribeVpcs", "*", ctx),
 			need("ec2:DescribeSecurityGroups", "*", ctx),
 			need("ec2:CreateSecurityGroup", group, ctx),
-			need("ec2:CreateSecurityGroup", e.arn("ec2", "vpc/*"), ctx),
+			need("ec2:CreateSecurityGroup", vpcARN, ctx),
 			need("ec2:AuthorizeSecurityGroupIngress", group, ctx),
 			need("ec2:AuthorizeSecurityGroupEgress", group, ctx),
 			need("ec2:RevokeSecurityGroupEgress", group, ctx),
@@ -175,8 +195,12 @@ var Specials = []Special{
 	{"cloudhsmv2", "CreateCluster", srcCloudHSMSLR, func(e Env, _ Request) ([]Need, error) {
 		return []Need{e.serviceLinkedRole("cloudhsm.amazonaws.com", "AWSServiceRoleForCloudHSM")}, nil
 	}},
-	{"cloudhsmv2", "DeleteCluster", srcCloudHSMAdmin, func(e Env, _ Request) ([]Need, error) {
+	{"cloudhsmv2", "DeleteCluster", srcCloudHSMAdmin, func(e Env, r Request) ([]Need, error) {
 		ctx := map[string][]string{"ec2:Region": {e.Region}}
+		// The cluster's group is in the cluster's VPC, which EC2 gives as ec2:Vpc.
+		if vpc := e.lookup(ClusterVPC, r.str("ClusterId")); vpc != "" {
+			ctx["ec2:Vpc"] = []string{e.arn("ec2", "vpc/"+vpc)}
+		}
 		return []Need{
 			need("ec2:DescribeSecurityGroups", "*", ctx),
 			need("ec2:DeleteSecurityGroup", e.arn("ec2", "security-group/*"), ctx),

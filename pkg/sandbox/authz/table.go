@@ -20,6 +20,7 @@ var table = map[string]map[string]operation{
 	"dynamodb":       dynamodbOps,
 	"ec2":            ec2Ops,
 	"lambda":         lambdaOps,
+	"iam":            iamOps,
 	// STS GetCallerIdentity and the CloudFormation response URL need no permission: NoPermission.
 	"sts": {"GetCallerIdentity": noPermission},
 	"s3":  {"PutObject": noPermission},
@@ -52,8 +53,12 @@ func (e Env) kmsKey(ref string) (key string, ctx map[string][]string, err error)
 // kmsOnKey is a KMS operation on the key its KeyId names; extra adds the request's own keys.
 func kmsOnKey(action string, extra func(r Request, ctx map[string][]string)) operation {
 	return func(e Env, r Request) ([]Need, error) {
-		ref, err := r.required("KeyId")
-		if err != nil {
+		ref := r.str("KeyId")
+		if ref == "" && action == "kms:Decrypt" {
+			ref = e.lookup(CiphertextKey, r.str("CiphertextBlob"))
+		}
+		if ref == "" {
+			_, err := r.required("KeyId")
 			return nil, err
 		}
 		key, ctx, err := e.kmsKey(ref)
@@ -162,6 +167,12 @@ var kmsOps = map[string]operation{
 	"CreateAlias":                     kmsAlias("kms:CreateAlias"),
 	"DeleteAlias":                     kmsAlias("kms:DeleteAlias"),
 	"ListAliases":                     wildcard("kms:ListAliases"),
+	"GetKeyPolicy":                    kmsOnKey("kms:GetKeyPolicy", nil),
+	"PutKeyPolicy": kmsOnKey("kms:PutKeyPolicy", func(r Request, ctx map[string][]string) {
+		if b := r.scalar("BypassPolicyLockoutSafetyCheck"); b != "" {
+			ctx["kms:BypassPolicyLockoutSafetyCheck"] = []string{b}
+		}
+	}),
 }
 
 // ---- Secrets Manager
@@ -263,7 +274,8 @@ func (e Env) newSecretARN(name string) string {
 	if arn := e.lookup(Secret, name); arn != "" {
 		return arn
 	}
-	return e.arn("secretsmanager", "secret:"+name+"-*")
+	// The ARN the secret will have: its name, a hyphen and six characters Secrets Manager picks.
+	return e.arn("secretsmanager", "secret:"+name+"-??????")
 }
 
 // ---- CloudHSM

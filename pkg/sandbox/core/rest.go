@@ -38,3 +38,10 @@ type RESTResponse struct {
 type FaultCodes interface {
 	InternalError() *Error
 }
+
+// RESTPathParams is implemented by a REST service whose operations name resources in the path:
+// the path parameters of a request MatchREST matched, by the API model's names (Lambda's
+// FunctionName), so the request can be authorized (pkg/sandbox/authz).
+type RESTPathParams interface {
+	PathParams(op string, r *http.Request) map[string]string
+}

@@ -4,12 +4,15 @@
 // documents, rules and custom-resource properties.
 //
 // Resources are created in dependency order through real aws-sdk-go-v2 clients against the sandbox
-// (CreateStateMachine, CreateDocument, CreateKey, PutRule, CreateTopic, CreateTable...). Lambda
-// functions are the exception: the template's asset (an arm64 bootstrap) is matched byte for byte
-// to build/<name>, and the same lambdas/<name> package is built for the host and registered with
-// the sandbox's Lambda service. Resource types the sandbox does not emulate (IAM, logs, alarms, S3,
-// CloudTrail, SQS, ...) are listed in Stack.NotEmulated with a placeholder id, so nothing is
-// skipped silently.
+// (CreateStateMachine, CreateDocument, CreateKey with its KeyPolicy, PutRule, CreateTopic and its
+// TopicPolicy, CreateTable, IAM's CreateRole, PutRolePolicy, AttachRolePolicy, CreatePolicy,
+// CreateInstanceProfile...). Lambda functions are the exception: the template's asset (an arm64
+// bootstrap) is matched byte for byte to build/<name>, and the same lambdas/<name> package is built
+// for the host and registered with the sandbox's Lambda service; its calls are sessions of its Role
+// (Server.BindRole), and the client instance's of its instance profile's role, so that with
+// Sandbox.EnforceIAM every call is judged on the policies the template deploys. Resource types the
+// sandbox does not emulate (logs, alarms, S3, CloudTrail, SQS, ...) are listed in Stack.NotEmulated
+// with a placeholder id, so nothing is skipped silently.
 // Network resources map onto the sandbox's default VPC: a VPC to the default VPC, subnets to its
 // subnets in order, an instance to its SSM-managed client instance.
 package deploy
@@ -221,9 +224,12 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 		if n, ok := p["StateMachineName"].(string); ok && n != "" {
 			name = n
 		}
+		role := str(p["RoleArn"])
+		if role == "" {
+			return errors.New("no RoleArn: a state machine needs an execution role")
+		}
 		out, err := sfn.NewFromConfig(d.Cfg).CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-			Name: aws.String(st.Name + "-" + name), Definition: aws.String(def),
-			RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s-%s", d.SB.Account, st.Name, id)),
+			Name: aws.String(st.Name + "-" + name), Definition: aws.String(def), RoleArn: aws.String(role),
 		})
 		if err != nil {
 			return err
@@ -263,7 +269,15 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 			return err
 		}
 		desc, _ := p["Description"].(string)
-		out, err := kms.NewFromConfig(d.Cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(desc)})
+		in := &kms.CreateKeyInput{Description: aws.String(desc)}
+		if p["KeyPolicy"] != nil {
+			doc, err := document(p["KeyPolicy"])
+			if err != nil {
+				return err
+			}
+			in.Policy = aws.String(doc)
+		}
+		out, err := kms.NewFromConfig(d.Cfg).CreateKey(ctx, in)
 		if err != nil {
 			return err
 		}
@@ -302,6 +316,25 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 		set(aws.ToString(out.SubscriptionArn), nil)
 	case "AWS::Events::Rule":
 		return d.rule(ctx, st, id, r, set)
+	case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::InstanceProfile", "AWS::EC2::Instance", "AWS::SNS::TopicPolicy":
+		p, err := d.props(st, r)
+		if err != nil {
+			return err
+		}
+		switch r.Type {
+		case "AWS::IAM::Role":
+			return d.role(ctx, st, id, p, set)
+		case "AWS::IAM::Policy":
+			return d.policy(ctx, st, id, p, set)
+		case "AWS::IAM::ManagedPolicy":
+			return d.managedPolicy(ctx, st, id, p, set)
+		case "AWS::IAM::InstanceProfile":
+			return d.instanceProfile(ctx, st, id, p, set)
+		case "AWS::SNS::TopicPolicy":
+			return d.topicPolicy(ctx, st, id, p, set)
+		default:
+			return d.instance(p, set)
+		}
 	case "AWS::DynamoDB::Table":
 		return d.table(ctx, st, id, r, set)
 	case "AWS::EC2::VPC":
@@ -325,8 +358,6 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 			return fmt.Errorf("the sandbox VPC has no subnet in %q", az)
 		}
 		set(sn, map[string]any{"SubnetId": sn, "AvailabilityZone": az})
-	case "AWS::EC2::Instance":
-		set(sbec2.DefaultInstanceID, map[string]any{"PrivateIp": "10.0.0.4", "InstanceId": sbec2.DefaultInstanceID})
 	default:
 		st.NotEmulated = append(st.NotEmulated, r.Type+" "+id)
 		set(st.Name+"-"+id, map[string]any{"Arn": "arn:aws:sandbox:::" + st.Name + "/" + id})
@@ -371,6 +402,12 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 	if to, ok := p["Timeout"].(float64); ok {
 		opts = append(opts, sblambda.WithTimeout(time.Duration(to)*time.Second))
 	}
+	// The function's calls are sessions of its execution role, as Lambda gives it the role's.
+	role := str(p["Role"])
+	if role == "" {
+		return errors.New("no Role: a function needs an execution role")
+	}
+	d.SB.BindRole(name, role)
 	arn, err := d.SB.Lambda.RegisterBinary(name, bin, d.FunctionLogs, opts...)
 	if err != nil {
 		return err

@@ -31,6 +31,8 @@ type key struct {
 	deletion                                         time.Time
 	window                                           int
 	material                                         []byte
+	// policy is the key policy (Policy on CreateKey, PutKeyPolicy; else defaultKeyPolicy).
+	policy string
 }
 
 // effectiveState is the state DescribeKey reports: a key whose custom key store is not connected
@@ -70,6 +72,7 @@ type createKeyInput struct {
 	Origin                string `json:"Origin"`
 	CustomKeyStoreId      string `json:"CustomKeyStoreId"`
 	MultiRegion           bool   `json:"MultiRegion"`
+	Policy                string `json:"Policy"`
 }
 
 func (s *Service) createKey(_ context.Context, in createKeyInput) (any, error) {
@@ -102,6 +105,13 @@ func (s *Service) createKey(_ context.Context, in createKeyInput) (any, error) {
 	case origin != "AWS_KMS" && origin != "AWS_CLOUDHSM":
 		return nil, core.Errorf("UnsupportedOperationException", "The sandbox does not support Origin %s.", origin)
 	}
+	policy := in.Policy
+	if policy == "" {
+		policy = s.defaultKeyPolicy()
+	}
+	if err := checkKeyPolicy(policy); err != nil {
+		return nil, err
+	}
 	material := make([]byte, 32)
 	if _, err := rand.Read(material); err != nil {
 		return nil, fmt.Errorf("generate key material: %w", err)
@@ -110,7 +120,7 @@ func (s *Service) createKey(_ context.Context, in createKeyInput) (any, error) {
 	defer s.mu.Unlock()
 	k := &key{
 		id: core.NewUUID(), description: in.Description, origin: origin, state: KeyEnabled,
-		created: s.clock.Now(), material: material,
+		created: s.clock.Now(), material: material, policy: policy,
 	}
 	k.arn = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.Region(), s.Account(), k.id)
 	if in.CustomKeyStoreId != "" {

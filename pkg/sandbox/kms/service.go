@@ -4,7 +4,9 @@
 // Operations: CreateCustomKeyStore, ConnectCustomKeyStore, DisconnectCustomKeyStore,
 // DeleteCustomKeyStore, UpdateCustomKeyStore, DescribeCustomKeyStores; CreateKey, DescribeKey,
 // ListKeys, EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion; Encrypt, Decrypt,
-// GenerateDataKey, GenerateDataKeyWithoutPlaintext; CreateAlias, DeleteAlias, ListAliases.
+// GenerateDataKey, GenerateDataKeyWithoutPlaintext; CreateAlias, DeleteAlias, ListAliases;
+// GetKeyPolicy, PutKeyPolicy (a key created with no Policy gets KMS's default key policy, which
+// lets the account's IAM policies decide).
 //
 // CloudHSM key stores (AWS_CLOUDHSM) sit on the emulated CloudHSM (Clusters). Creation checks the
 // cluster as KMS documents it: ACTIVE, not used by another store (clusters restored from one
@@ -31,7 +33,7 @@
 // its key, so Decrypt needs no KeyId. A key in a store that is not CONNECTED is Unavailable and
 // its cryptographic operations fail with KMSInvalidStateException.
 //
-// Known differences from AWS: no asymmetric or HMAC keys, key policies, grants, rotation,
+// Known differences from AWS: no asymmetric or HMAC keys, no lockout check on key policies, grants, rotation,
 // multi-Region keys, imported material or external (XKS) key stores; no security-group checks on
 // the cluster; the ciphertext format is the sandbox's own; messages are the sandbox's own (KMS
 // documents none).
@@ -178,6 +180,8 @@ func (s *Service) Operations() map[string]core.JSONOperation {
 		"CreateAlias":                     core.Handler(s.createAlias),
 		"DeleteAlias":                     core.Handler(s.deleteAlias),
 		"ListAliases":                     core.Handler(s.listAliases),
+		"GetKeyPolicy":                    core.Handler(s.getKeyPolicy),
+		"PutKeyPolicy":                    core.Handler(s.putKeyPolicy),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -171,4 +172,17 @@ func jsonResponse(v any) (*core.RESTResponse, error) {
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	return &core.RESTResponse{Status: http.StatusOK, Header: h, Body: b}, nil
+}
+
+// PathParams implements core.RESTPathParams: FunctionName, for every operation but ListFunctions.
+func (s *Service) PathParams(op string, r *http.Request) map[string]string {
+	if op == "ListFunctions" {
+		return nil
+	}
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), invokePrefix)
+	name, _, _ := strings.Cut(rest, "/")
+	if n, err := url.PathUnescape(name); err == nil {
+		name = n
+	}
+	return map[string]string{"FunctionName": name}
 }

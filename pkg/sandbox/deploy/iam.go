@@ -1,0 +1,187 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	sbec2 "github.com/strongroom/strongroom/pkg/sandbox/ec2"
+)
+
+// physicalName is the name CloudFormation gives a resource with no name property:
+// <stack>-<logical id>, cut to max characters (CloudFormation adds a random suffix the sandbox has
+// no need for).
+func physicalName(st *Stack, id string, max int) string {
+	name := st.Name + "-" + id
+	if len(name) > max {
+		name = name[:max]
+	}
+	return name
+}
+
+// document is a template's policy document (an object, or a string holding one) as JSON.
+func document(v any) (string, error) {
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// role creates an AWS::IAM::Role with its inline Policies and ManagedPolicyArns. Ref is its name,
+// Fn::GetAtt Arn and RoleId as IAM returns them.
+func (d *Deployer) role(ctx context.Context, st *Stack, id string, p map[string]any, set func(string, map[string]any)) error {
+	c := iam.NewFromConfig(d.Cfg)
+	trust, err := document(p["AssumeRolePolicyDocument"])
+	if err != nil {
+		return err
+	}
+	name := str(p["RoleName"])
+	if name == "" {
+		name = physicalName(st, id, 64)
+	}
+	in := &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)}
+	if v := str(p["Path"]); v != "" {
+		in.Path = aws.String(v)
+	}
+	if v := str(p["Description"]); v != "" {
+		in.Description = aws.String(v)
+	}
+	out, err := c.CreateRole(ctx, in)
+	if err != nil {
+		return err
+	}
+	for _, pol := range list(p["Policies"]) {
+		doc, err := document(pol["PolicyDocument"])
+		if err != nil {
+			return err
+		}
+		if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(str(pol["PolicyName"])), PolicyDocument: aws.String(doc)}); err != nil {
+			return fmt.Errorf("policy %s: %w", str(pol["PolicyName"]), err)
+		}
+	}
+	arns, _ := p["ManagedPolicyArns"].([]any)
+	for _, a := range arns {
+		if _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(fmt.Sprint(a))}); err != nil {
+			return fmt.Errorf("attach %v: %w", a, err)
+		}
+	}
+	set(name, map[string]any{"Arn": aws.ToString(out.Role.Arn), "RoleId": aws.ToString(out.Role.RoleId)})
+	d.progress("role %s", aws.ToString(out.Role.Arn))
+	return nil
+}
+
+// roleNames are the role names of a policy's Roles property.
+func roleNames(p map[string]any) []string {
+	var out []string
+	roles, _ := p["Roles"].([]any)
+	for _, r := range roles {
+		out = append(out, fmt.Sprint(r))
+	}
+	return out
+}
+
+// policy puts an AWS::IAM::Policy on each of its Roles.
+func (d *Deployer) policy(ctx context.Context, st *Stack, id string, p map[string]any, set func(string, map[string]any)) error {
+	doc, err := document(p["PolicyDocument"])
+	if err != nil {
+		return err
+	}
+	name := str(p["PolicyName"])
+	c := iam.NewFromConfig(d.Cfg)
+	for _, r := range roleNames(p) {
+		if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(r), PolicyName: aws.String(name), PolicyDocument: aws.String(doc)}); err != nil {
+			return fmt.Errorf("role %s: %w", r, err)
+		}
+	}
+	set(physicalName(st, id, 128), nil)
+	return nil
+}
+
+// managedPolicy creates an AWS::IAM::ManagedPolicy and attaches it to its Roles. Ref is its ARN.
+func (d *Deployer) managedPolicy(ctx context.Context, st *Stack, id string, p map[string]any, set func(string, map[string]any)) error {
+	doc, err := document(p["PolicyDocument"])
+	if err != nil {
+		return err
+	}
+	name := str(p["ManagedPolicyName"])
+	if name == "" {
+		name = physicalName(st, id, 128)
+	}
+	c := iam.NewFromConfig(d.Cfg)
+	in := &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc)}
+	if v := str(p["Path"]); v != "" {
+		in.Path = aws.String(v)
+	}
+	out, err := c.CreatePolicy(ctx, in)
+	if err != nil {
+		return err
+	}
+	for _, r := range roleNames(p) {
+		if _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(r), PolicyArn: out.Policy.Arn}); err != nil {
+			return fmt.Errorf("role %s: %w", r, err)
+		}
+	}
+	set(aws.ToString(out.Policy.Arn), map[string]any{"PolicyArn": aws.ToString(out.Policy.Arn)})
+	return nil
+}
+
+// instanceProfile creates an AWS::IAM::InstanceProfile holding its role. Ref is its name.
+func (d *Deployer) instanceProfile(ctx context.Context, st *Stack, id string, p map[string]any, set func(string, map[string]any)) error {
+	name := str(p["InstanceProfileName"])
+	if name == "" {
+		name = physicalName(st, id, 128)
+	}
+	c := iam.NewFromConfig(d.Cfg)
+	in := &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(name)}
+	if v := str(p["Path"]); v != "" {
+		in.Path = aws.String(v)
+	}
+	out, err := c.CreateInstanceProfile(ctx, in)
+	if err != nil {
+		return err
+	}
+	for _, r := range roleNames(p) {
+		if _, err := c.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(name), RoleName: aws.String(r)}); err != nil {
+			return fmt.Errorf("role %s: %w", r, err)
+		}
+	}
+	set(name, map[string]any{"Arn": aws.ToString(out.InstanceProfile.Arn)})
+	return nil
+}
+
+// instance maps an AWS::EC2::Instance onto the sandbox's client instance, whose calls become
+// sessions of its instance profile's role.
+func (d *Deployer) instance(p map[string]any, set func(string, map[string]any)) error {
+	if profile := str(p["IamInstanceProfile"]); profile != "" {
+		role, err := d.SB.IAM.ProfileRole(profile)
+		if err != nil {
+			return err
+		}
+		d.SB.BindRole(sandbox.InstancePrincipal(sbec2.DefaultInstanceID), role)
+	}
+	set(sbec2.DefaultInstanceID, map[string]any{"PrivateIp": "10.0.0.4", "InstanceId": sbec2.DefaultInstanceID})
+	return nil
+}
+
+// topicPolicy sets an AWS::SNS::TopicPolicy's document as each of its Topics' Policy.
+func (d *Deployer) topicPolicy(ctx context.Context, st *Stack, id string, p map[string]any, set func(string, map[string]any)) error {
+	doc, err := document(p["PolicyDocument"])
+	if err != nil {
+		return err
+	}
+	topics, _ := p["Topics"].([]any)
+	c := sns.NewFromConfig(d.Cfg)
+	for _, t := range topics {
+		if _, err := c.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: aws.String(fmt.Sprint(t)), AttributeName: aws.String("Policy"), AttributeValue: aws.String(doc)}); err != nil {
+			return fmt.Errorf("topic %v: %w", t, err)
+		}
+	}
+	set(physicalName(st, id, 256), nil)
+	return nil
+}

@@ -1,0 +1,303 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strongroom/strongroom/pkg/sandbox/authz"
+	"github.com/strongroom/strongroom/pkg/sandbox/core"
+	"github.com/strongroom/strongroom/pkg/sandbox/iam"
+	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
+)
+
+// BindRole makes the calls of principal (a function's name, InstancePrincipal's) calls of a
+// session of the role roleARN, as Lambda gives a function its execution role's session and an
+// instance profile gives an instance its role's. Enforced calls of a principal with no role are
+// calls of the account's operator and are not judged.
+func (s *Server) BindRole(principal, roleARN string) {
+	s.principals.mu.Lock()
+	defer s.principals.mu.Unlock()
+	if s.principals.roles == nil {
+		s.principals.roles = map[string]string{}
+	}
+	s.principals.roles[principal] = roleARN
+}
+
+// RoleOf returns the ARN of the role BindRole gave principal, "" for none.
+func (s *Server) RoleOf(principal string) string {
+	s.principals.mu.RLock()
+	defer s.principals.mu.RUnlock()
+	return s.principals.roles[principal]
+}
+
+// Decision is one authorization the sandbox judged: a role session's call, one of the IAM actions
+// it needs (pkg/sandbox/authz), and what the judge decided with the policies in force.
+type Decision struct {
+	Time               time.Time
+	Role, Session      string
+	Service, Operation string
+	Action, Resource   string
+	Allowed            bool
+	// Grants name the statements that allowed it: "<policy>#<statement number, from 1>", the policy being an
+	// inline policy's name, a managed policy's ARN, or "resource:<ARN>" for the resource's policy.
+	Grants []string
+	// Message is AWS's access-denied text for a denial.
+	Message string
+}
+
+// enforcer judges every call a role session makes (Sandbox.EnforceIAM).
+type enforcer struct {
+	judge *iamjudge.Judge
+	iam   *iam.Service
+	env   authz.Env
+	// resourcePolicy returns the policy of the resource an ARN names, "" for none.
+	resourcePolicy func(arn string) string
+
+	mu        sync.Mutex
+	cache     map[string]iamjudge.Result
+	decisions []Decision
+}
+
+// EnforceIAM makes every call of a principal bound to a role (BindRole) pass IAM as AWS would
+// decide it: each action the operation needs (authz.Needs) must be allowed by the role's identity
+// policies (this sandbox's IAM) and, where the resource has one, its resource policy (a KMS key
+// policy, a topic policy, a secret's resource policy), as judge decides. A denied call is
+// answered with the service's own access-denied error and AWS's message, and nothing of it is
+// done. Decisions returns what was judged.
+func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
+	e := &enforcer{judge: judge, iam: sb.IAM, cache: map[string]iamjudge.Result{}}
+	e.env = authz.Env{Region: sb.Region, Account: sb.Account, Lookup: sb.lookup}
+	e.resourcePolicy = sb.resourcePolicy
+	sb.Server.mu.Lock()
+	sb.Server.enforcer = e
+	sb.Server.mu.Unlock()
+}
+
+// Decisions returns every authorization judged since EnforceIAM, in order.
+func (s *Server) Decisions() []Decision {
+	s.mu.RLock()
+	e := s.enforcer
+	s.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Decision(nil), e.decisions...)
+}
+
+// lookup resolves what authz needs from the services' state (authz.Env.Lookup).
+func (sb *Sandbox) lookup(kind authz.Kind, ref string) string {
+	switch kind {
+	case authz.KMSKey:
+		return sb.KMS.KeyARN(ref)
+	case authz.Secret:
+		r, _ := sb.SecretsManager.Ref(ref)
+		return r.ARN
+	case authz.SecretKMSKey:
+		r, _ := sb.SecretsManager.Ref(ref)
+		return r.KMSKeyID
+	case authz.TopicKMSKey:
+		return sb.SNS.TopicAttribute(ref, "KmsMasterKeyId")
+	case authz.CiphertextKey:
+		blob, err := base64.StdEncoding.DecodeString(ref)
+		if err != nil {
+			return ""
+		}
+		return sb.KMS.CiphertextKeyARN(blob)
+	case authz.Role:
+		return sb.IAM.RoleARNByName(ref)
+	case authz.SubnetVPC:
+		vpc, _ := sb.EC2.SubnetVPC(ref)
+		return vpc
+	case authz.ClusterVPC:
+		c, _ := sb.CloudHSM.Cluster(ref)
+		return c.VpcID
+	}
+	return ""
+}
+
+// resourcePolicy is the policy of the resource arn names, for the services that have them.
+func (sb *Sandbox) resourcePolicy(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	switch parts[2] {
+	case "kms":
+		if strings.HasPrefix(parts[5], "key/") {
+			p, _ := sb.KMS.KeyPolicy(arn)
+			return p
+		}
+	case "sns":
+		return sb.SNS.TopicAttribute(arn, "Policy")
+	case "secretsmanager":
+		r, _ := sb.SecretsManager.Ref(arn)
+		return r.Policy
+	}
+	return ""
+}
+
+// accessDenied is each service's access-denied error on the wire: its code and HTTP status.
+var accessDenied = map[string]struct {
+	code   string
+	status int
+}{
+	"kms": {"AccessDeniedException", http.StatusBadRequest}, "secretsmanager": {"AccessDeniedException", http.StatusBadRequest},
+	"cloudhsmv2": {"CloudHsmAccessDeniedException", http.StatusBadRequest}, "ssm": {"AccessDeniedException", http.StatusBadRequest},
+	"states": {"AccessDeniedException", http.StatusBadRequest}, "events": {"AccessDeniedException", http.StatusBadRequest},
+	"dynamodb": {"AccessDeniedException", http.StatusBadRequest}, "lambda": {"AccessDeniedException", http.StatusForbidden},
+	"sns": {"AuthorizationError", http.StatusForbidden}, "ec2": {"UnauthorizedOperation", http.StatusForbidden},
+	"iam": {"AccessDenied", http.StatusForbidden}, "sts": {"AccessDenied", http.StatusForbidden},
+}
+
+func deniedError(service, message string) *core.Error {
+	d, ok := accessDenied[service]
+	if !ok {
+		d.code, d.status = "AccessDeniedException", http.StatusForbidden
+	}
+	if service == "ec2" {
+		message = "You are not authorized to perform this operation. " + message
+	}
+	return core.StatusErrorf(d.status, d.code, "%s", message)
+}
+
+// authorize judges c when enforcement is on and its caller is a role session; a non-nil result is
+// the error to answer with. decode gives the request as authz reads it.
+func (c *call) authorize(decode func() authz.Request) *core.Error {
+	c.s.mu.RLock()
+	e := c.s.enforcer
+	c.s.mu.RUnlock()
+	if e == nil || c.caller == "" {
+		return nil
+	}
+	roleARN := c.s.RoleOf(c.caller)
+	if roleARN == "" {
+		return nil
+	}
+	session := c.caller
+	if IsInstancePrincipal(session) {
+		session = strings.TrimPrefix(session, instancePrefix)
+	}
+	principal := fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", c.s.Account, roleARN[strings.LastIndex(roleARN, "/")+1:], session)
+	return e.authorize(c.r.Context(), c.s.Clock.Now(), roleARN, principal, c.service, c.operation, decode())
+}
+
+func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, principal, service, op string, req authz.Request) *core.Error {
+	id, err := e.iam.RoleIdentity(roleARN)
+	if err != nil {
+		return deniedError(service, fmt.Sprintf("User: %s is not authorized to perform this call: its role %s does not exist", principal, roleARN))
+	}
+	needs, err := authz.Needs(e.env, service, op, req)
+	if err != nil {
+		// Fail closed: a call the table cannot authorize is a gap to fix, not a call to allow.
+		return deniedError(service, fmt.Sprintf("the sandbox cannot authorize this call: %v", err))
+	}
+	gen := e.iam.Generation()
+	policies := make([]iamjudge.Policy, len(id.Policies))
+	for i, p := range id.Policies {
+		policies[i] = iamjudge.Policy{Name: p.Name, Document: json.RawMessage(p.JSON)}
+	}
+	for _, n := range needs {
+		if n.Principal != "" || n.Only != "" {
+			// A call the service makes as its own principal is judged where the service makes it;
+			// a first-use need (a service-linked role that may exist already) is not judged.
+			continue
+		}
+		rp := e.resourcePolicy(n.Resource)
+		cx := map[string][]string{
+			"aws:PrincipalArn": {roleARN}, "aws:PrincipalAccount": {e.env.Account},
+			"aws:PrincipalType": {"AssumedRole"}, "aws:RequestedRegion": {e.env.Region},
+		}
+		for k, v := range n.Context {
+			cx[k] = v
+		}
+		// Every resource the sandbox serves is the account's own ("*" and account-less ARNs too).
+		jreq := iamjudge.Request{Principal: principal, Action: n.Action, Resource: n.Resource, ResourceAccount: e.env.Account,
+			IdentityPolicies: policies, Context: cx}
+		if rp != "" {
+			jreq.ResourcePolicy = json.RawMessage(rp)
+		}
+		res, err := e.decide(ctx, gen, roleARN, rp, jreq)
+		if err != nil {
+			return core.StatusErrorf(http.StatusInternalServerError, "InternalFailure", "the sandbox's IAM judge failed: %v", err)
+		}
+		d := Decision{Time: now, Role: roleARN, Session: principal, Service: service, Operation: op,
+			Action: n.Action, Resource: n.Resource, Allowed: res.Allowed()}
+		for _, g := range res.Grants {
+			name := g.Policy
+			if g.PolicyType == iamjudge.ResourcePolicy {
+				name = "resource:" + n.Resource
+			}
+			d.Grants = append(d.Grants, fmt.Sprintf("%s#%d", name, g.StatementIndex))
+		}
+		if !res.Allowed() {
+			d.Message = iamjudge.Message(jreq, res)
+		}
+		e.mu.Lock()
+		e.decisions = append(e.decisions, d)
+		e.mu.Unlock()
+		if !res.Allowed() {
+			return deniedError(service, d.Message)
+		}
+	}
+	return nil
+}
+
+// decide asks the judge, or the cache: a decision depends only on the request and the policies,
+// which IAM's generation and the resource policy's text pin.
+func (e *enforcer) decide(ctx context.Context, gen uint64, roleARN, resourcePolicy string, req iamjudge.Request) (iamjudge.Result, error) {
+	keys := make([]string, 0, len(req.Context))
+	for k := range req.Context {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d\x00%s\x00%s\x00%s\x00%s\x00%s", gen, roleARN, req.Principal, req.Action, req.Resource, resourcePolicy)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\x00%s=%s", k, strings.Join(req.Context[k], "\x01"))
+	}
+	key := b.String()
+	e.mu.Lock()
+	res, ok := e.cache[key]
+	e.mu.Unlock()
+	if ok {
+		return res, nil
+	}
+	res, err := e.judge.Decide(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	e.mu.Lock()
+	e.cache[key] = res
+	e.mu.Unlock()
+	return res, nil
+}
+
+// jsonRequest, queryRequest and restRequest decode a call as authz reads it.
+func jsonRequest(body []byte) authz.Request {
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	return authz.Request{JSON: m}
+}
+
+func queryRequest(params url.Values) authz.Request { return authz.Request{Query: params} }
+
+func restRequest(svc core.RESTService, op string, r *http.Request, body []byte) authz.Request {
+	req := authz.Request{Query: r.URL.Query()}
+	if p, ok := svc.(core.RESTPathParams); ok {
+		req.Path = p.PathParams(op, r)
+	}
+	if len(body) > 0 && json.Valid(body) {
+		_ = json.Unmarshal(body, &req.JSON)
+	}
+	return req
+}

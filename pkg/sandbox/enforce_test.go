@@ -1,0 +1,133 @@
+package sandbox_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
+)
+
+// TestEnforceIAM: with IAM enforced, a role session's calls are judged by iam-simulate on the
+// role's policies in the sandbox's IAM and the resource's own policy, over the wire, with each
+// service's access-denied error and AWS's message; a denied call does nothing; the operator's
+// calls (the static key) are not judged; changing a policy changes the next decision.
+func TestEnforceIAM(t *testing.T) {
+	ctx := sandboxtest.Context(t, 3*time.Minute)
+	judge, err := iamjudge.Start(ctx, iamjudge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = judge.Close() })
+	env := sandboxtest.New(t)
+	env.EnforceIAM(judge)
+	op := env.NoRetryConfig()
+	admin := iam.NewFromConfig(op)
+	keys := kms.NewFromConfig(op)
+
+	// The operator (not a role session) sets up: two keys, one whose key policy lets only another
+	// role use it (no delegation to IAM), a topic, a role for the function "step".
+	open, err := keys.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("default key policy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "arn:aws:iam::" + env.Account + ":role/other"
+	closed, err := keys.CreateKey(ctx, &kms.CreateKeyInput{Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + other + `"},"Action":"kms:*","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := sns.NewFromConfig(op).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("step-role"), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":["` +
+		aws.ToString(open.KeyMetadata.Arn) + `","` + aws.ToString(closed.KeyMetadata.Arn) + `"]}]}`
+	if _, err := admin.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("step-role"), PolicyName: aws.String("crypto"), PolicyDocument: aws.String(grant)}); err != nil {
+		t.Fatal(err)
+	}
+	env.BindRole("step", aws.ToString(role.Role.Arn))
+	session := "arn:aws:sts::" + env.Account + ":assumed-role/step-role/step"
+
+	// The function's calls, signed with the session credentials the sandbox gives it.
+	key, secret, token := env.Credentials("step")
+	fn := op.Copy()
+	fn.Credentials = credentials.NewStaticCredentialsProvider(key, secret, token)
+	crypto := kms.NewFromConfig(fn)
+
+	enc, err := crypto.Encrypt(ctx, &kms.EncryptInput{KeyId: open.KeyMetadata.KeyId, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatalf("Encrypt that the role's policy and the default key policy allow: %v", err)
+	}
+	// Decrypt need not name its key: it is judged on the key the ciphertext names.
+	if _, err := crypto.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
+		t.Fatalf("Decrypt without KeyId: %v", err)
+	}
+	_, err = crypto.Encrypt(ctx, &kms.EncryptInput{KeyId: closed.KeyMetadata.KeyId, Plaintext: []byte("x")})
+	msg := sandboxtest.WantCode(t, err, "AccessDeniedException")
+	if want := "User: " + session + " is not authorized to perform: kms:Encrypt on resource: " + aws.ToString(closed.KeyMetadata.Arn) + " because no resource-based policy allows the kms:Encrypt action"; msg != want {
+		t.Errorf("denial message\n got %s\nwant %s", msg, want)
+	}
+	before, _ := keys.ListKeys(ctx, &kms.ListKeysInput{})
+	_, err = crypto.CreateKey(ctx, &kms.CreateKeyInput{})
+	msg = sandboxtest.WantCode(t, err, "AccessDeniedException")
+	if !strings.Contains(msg, "kms:CreateKey on resource: *") || !strings.Contains(msg, "no identity-based policy allows") {
+		t.Errorf("CreateKey denial: %s", msg)
+	}
+	if after, _ := keys.ListKeys(ctx, &kms.ListKeysInput{}); len(after.Keys) != len(before.Keys) {
+		t.Errorf("a denied CreateKey created a key: %d keys, were %d", len(after.Keys), len(before.Keys))
+	}
+
+	// Other protocols, with their own errors.
+	_, err = sns.NewFromConfig(fn).Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("m")})
+	if msg := sandboxtest.WantCode(t, err, "AuthorizationError"); !strings.Contains(msg, "sns:Publish on resource: "+aws.ToString(topic.TopicArn)) {
+		t.Errorf("Publish denial: %s", msg)
+	}
+	_, err = ec2.NewFromConfig(fn).DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
+	if msg := sandboxtest.WantCode(t, err, "UnauthorizedOperation"); !strings.HasPrefix(msg, "You are not authorized to perform this operation. User: "+session) {
+		t.Errorf("DescribeSubnets denial: %s", msg)
+	}
+	if _, err := env.Lambda.RegisterHandler("target", func(context.Context, []byte) ([]byte, error) { return []byte(`{}`), nil }); err != nil {
+		t.Fatal(err)
+	}
+	_, err = lambda.NewFromConfig(fn).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("target")})
+	if msg := sandboxtest.WantCode(t, err, "AccessDeniedException"); !strings.Contains(msg, "lambda:InvokeFunction on resource: arn:aws:lambda:") {
+		t.Errorf("Invoke denial: %s", msg)
+	}
+
+	// The operator's calls are not judged.
+	if _, err := keys.Encrypt(ctx, &kms.EncryptInput{KeyId: closed.KeyMetadata.KeyId, Plaintext: []byte("x")}); err != nil {
+		t.Errorf("operator Encrypt: %v", err)
+	}
+
+	// Decisions name the statement that allowed a call; removing the grant denies the next call.
+	var granted bool
+	for _, d := range env.Decisions() {
+		if d.Action == "kms:Encrypt" && d.Allowed && d.Resource == aws.ToString(open.KeyMetadata.Arn) {
+			granted = granted || slices.Contains(d.Grants, "crypto#1")
+		}
+	}
+	if !granted {
+		t.Errorf("no allowed kms:Encrypt decision names the statement crypto#1: %+v", env.Decisions())
+	}
+	if _, err := admin.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String("step-role"), PolicyName: aws.String("crypto")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = crypto.Encrypt(ctx, &kms.EncryptInput{KeyId: open.KeyMetadata.KeyId, Plaintext: []byte("x")})
+	sandboxtest.WantCode(t, err, "AccessDeniedException")
+}
