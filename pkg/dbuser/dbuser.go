@@ -134,7 +134,7 @@ func (p *Provisioner) Handle(ctx context.Context, ev cfn.Event) (customresource.
 		}
 	}
 	var seen []string
-	done, err := p.provision(ctx, props, previous, &seen)
+	done, err := p.provision(ctx, log, props, previous, &seen)
 	if err != nil {
 		return customresource.Outcome{}, scrub(err, seen)
 	}
@@ -151,7 +151,7 @@ type provisioned struct {
 	user, endpoint string
 }
 
-func (p *Provisioner) provision(ctx context.Context, props Properties, previous []rotation.Grant, seen *[]string) (*provisioned, error) {
+func (p *Provisioner) provision(ctx context.Context, log *slog.Logger, props Properties, previous []rotation.Grant, seen *[]string) (*provisioned, error) {
 	admin, err := p.secret(ctx, props.SuperuserSecretArn, PropSuperuserSecretArn, seen)
 	if err != nil {
 		return nil, err
@@ -161,6 +161,15 @@ func (p *Provisioner) provision(ctx context.Context, props Properties, previous 
 		return nil, err
 	}
 	done, err := rotation.ProvisionUser(ctx, p.TLS, admin, user, props.Grants, previous)
+	if dbsecret.IsAccessDenied(err) {
+		// A single-user rotation of the superuser secret may be between its setSecret (the database
+		// has the AWSPENDING password) and its finishSecret (AWSCURRENT still the old one); the
+		// rotation's own clients look there too (pkg/secretclient).
+		if pending, perr := p.secretStage(ctx, props.SuperuserSecretArn, PropSuperuserSecretArn, "AWSPENDING", seen); perr == nil && pending.Password != admin.Password {
+			log.Info("the superuser's AWSCURRENT password was refused; trying AWSPENDING (a rotation in progress)")
+			done, err = rotation.ProvisionUser(ctx, p.TLS, pending, user, props.Grants, previous)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("user %s at %s: %w", user.Username, user.Endpoint(), err)
 	}
@@ -169,9 +178,14 @@ func (p *Provisioner) provision(ctx context.Context, props Properties, previous 
 
 // secret reads and parses a secret's AWSCURRENT value.
 func (p *Provisioner) secret(ctx context.Context, arn, prop string, seen *[]string) (*dbsecret.Secret, error) {
-	out, err := p.SM.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	return p.secretStage(ctx, arn, prop, "AWSCURRENT", seen)
+}
+
+// secretStage reads and parses the value a secret's staging label names.
+func (p *Provisioner) secretStage(ctx context.Context, arn, prop, stage string, seen *[]string) (*dbsecret.Secret, error) {
+	out, err := p.SM.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String(stage)})
 	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", prop, arn, err)
+		return nil, fmt.Errorf("read %s %s (%s): %w", prop, arn, stage, err)
 	}
 	s, err := dbsecret.Parse(aws.ToString(out.SecretString))
 	if err != nil {

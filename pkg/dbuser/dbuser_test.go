@@ -364,3 +364,48 @@ func TestRefusedCreate(t *testing.T) {
 	b, _ := json.Marshal(answer)
 	noSecretIn(t, "the Delete outcome", string(b), f.password)
 }
+
+// TestSuperuserMidRotation: the superuser secret's single-user rotation has set its new password
+// on the database (AWSPENDING) but not yet made it AWSCURRENT; the user is still created, with the
+// AWSPENDING password, as the rotation's clients would log in.
+func TestSuperuserMidRotation(t *testing.T) {
+	f := newFixture(t)
+	c := ctx(t)
+	val, err := f.env.Client.GetSecretValue(c, &sm.GetSecretValueInput{SecretId: aws.String(f.adminARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := dbsecret.Parse(*val.SecretString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := admin.Clone()
+	pending.Password = "Pend-" + db.UniqueName("pw") + "-Wv8"
+	body, err := pending.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.Client.PutSecretValue(c, &sm.PutSecretValueInput{SecretId: aws.String(f.adminARN), SecretString: aws.String(body),
+		ClientRequestToken: aws.String("0a1b2c3d-0000-4000-8000-000000000001"), VersionStages: []string{"AWSPENDING"}}); err != nil {
+		t.Fatal(err)
+	}
+	root, err := db.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := mariadbtest.SetPassword(c, root, "'"+admin.Username+"'@'%'", pending.Password); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.p.Handle(c, event(cfn.RequestCreate, f.props("SELECT ON "+f.dbn+".*"), nil, ""))
+	if err != nil || out.Status != cfn.StatusSuccess {
+		t.Fatalf("Create during the superuser's rotation: %+v, %v", out, err)
+	}
+	if err := db.Login(c, f.user, f.password, f.dbn); err != nil {
+		t.Errorf("the user secret does not log in: %v", err)
+	}
+	if !strings.Contains(f.logs.String(), "trying AWSPENDING") {
+		t.Errorf("the logs do not say AWSPENDING was used:\n%s", f.logs)
+	}
+	noSecretIn(t, "the function's logs", f.logs.String(), admin.Password, pending.Password, f.password)
+}
