@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"database/sql"
 	"path/filepath"
 	"strings"
@@ -108,6 +110,36 @@ func TestThroughTheRelay(t *testing.T) {
 		t.Errorf("the rollback Delete: %+v", failed.Rollback)
 	}
 	env.CheckNoSecrets(t, password, wrong, admin.Password)
+
+	// Least privilege, measured: each function called exactly what the stack grants it
+	// (infra/database's TestRotationPermissions): the user function GetSecretValue of its two
+	// secrets (here also the refused superuser's), the relay Invoke of the user function.
+	calls := map[string]map[string]bool{}
+	for _, r := range env.Recorder.Records("", "") {
+		if r.Caller == "strongroom-dbuser" || r.Caller == "strongroom-cfn-relay" {
+			if calls[r.Caller] == nil {
+				calls[r.Caller] = map[string]bool{}
+			}
+			calls[r.Caller][r.Service+" "+r.Operation] = true
+			if r.Operation == "GetSecretValue" {
+				for _, arn := range []string{adminARN, userARN, wrongARN} {
+					if strings.Contains(string(r.RequestBody), arn) {
+						calls[r.Caller]["secret "+arn] = true
+					}
+				}
+			}
+		}
+	}
+	want := map[string][]string{
+		"strongroom-dbuser":    {"secretsmanager GetSecretValue", "secret " + adminARN, "secret " + userARN, "secret " + wrongARN},
+		"strongroom-cfn-relay": {"lambda Invoke"},
+	}
+	for caller, w := range want {
+		got := slices.Sorted(maps.Keys(calls[caller]))
+		if !slices.Equal(got, slices.Sorted(slices.Values(w))) {
+			t.Errorf("%s called %q, want %q", caller, got, slices.Sorted(slices.Values(w)))
+		}
+	}
 }
 
 // insertAs inserts a row as user over TLS.
