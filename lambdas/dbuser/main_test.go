@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"maps"
-	"slices"
 	"database/sql"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
