@@ -170,6 +170,11 @@ func (p *Provisioner) provision(ctx context.Context, log *slog.Logger, props Pro
 			done, err = rotation.ProvisionUser(ctx, p.TLS, pending, user, props.Grants, previous)
 		}
 	}
+	if dbsecret.IsAccessDenied(err) {
+		err = lambdaerr.Terminal(fmt.Sprintf("the database refused the login of %s's user %s with its AWSCURRENT password (and its AWSPENDING one, if a rotation left one): "+
+			"the secret must hold the instance's master user and password; if they were changed outside Secrets Manager, set the password again "+
+			"(aws rds modify-db-instance --master-user-password) to the secret's, then retry", PropSuperuserSecretArn, admin.Username), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("user %s at %s: %w", user.Username, user.Endpoint(), err)
 	}

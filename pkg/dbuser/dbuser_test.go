@@ -313,7 +313,8 @@ func TestRefusedCreate(t *testing.T) {
 	props[dbuser.PropSuperuserSecretArn] = wrongARN
 	_, err := f.p.Handle(c, event(cfn.RequestCreate, props, nil, ""))
 	var term *lambdaerr.TerminalError
-	if err == nil || !strings.Contains(err.Error(), "login refused") || !strings.Contains(err.Error(), "nobody_here") {
+	if err == nil || !strings.Contains(err.Error(), "login refused") || !strings.Contains(err.Error(), "nobody_here") ||
+		!strings.Contains(err.Error(), "--master-user-password") {
 		t.Errorf("wrong superuser password: %v", err)
 	} else if !errors.As(err, &term) {
 		t.Errorf("wrong superuser password: %T, want a TerminalError", err)

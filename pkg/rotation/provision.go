@@ -181,8 +181,8 @@ type Provisioned struct {
 //     certificate (X509, ISSUER, SUBJECT) is refused, since the rotation's test logs in without one;
 //     a locked user is refused rather than unlocked;
 //   - the password is set to the secret's when the user's stored hash is not that password's;
-//   - privileges previous granted that grants no longer has are revoked (only those: privileges
-//     granted outside Strongroom stay), then what grants has and the user lacks is granted.
+//   - the privileges that previous granted and grants no longer does are revoked (only those:
+//     privileges granted outside Strongroom stay), then what grants has and the user lacks is granted.
 //
 // Errors are TerminalError for what no retry fixes and name the fix; none quotes a password.
 func ProvisionUser(ctx context.Context, t dbsecret.TLS, admin, user *dbsecret.Secret, grants, previous []Grant) (*Provisioned, error) {
