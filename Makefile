@@ -154,12 +154,16 @@ sandbox: ## serve the local AWS sandbox until interrupted (SANDBOX_ADDR, SCALE)
 # Stacks `make deploy` deploys. The cluster stack starts HSM billing, so it is deployed only when named:
 #   make deploy STACKS="StrongroomCluster StrongroomKeyStore"
 STACKS ?= StrongroomAlerts StrongroomDatabase
+# The functions that log in to the database (rotate, dbuser) verify it with the RDS CA bundle in their asset.
 RDS_CA_BUNDLE := $(BUILD_DIR)/rotate/rds-global-bundle.pem
 .PHONY: deploy
 deploy: build npm ## deploy STACKS to the AWS account and region of your credentials (see README)
-	@if echo "$(STACKS)" | grep -q StrongroomDatabase && [ ! -s $(RDS_CA_BUNDLE) ]; then \
-	  echo "fetching the RDS CA bundle into $(RDS_CA_BUNDLE) (the rotation Lambda verifies the database with it)"; \
-	  curl -fsSLo $(RDS_CA_BUNDLE) https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem; \
+	@if echo "$(STACKS)" | grep -q StrongroomDatabase; then \
+	  if [ ! -s $(RDS_CA_BUNDLE) ]; then \
+	    echo "fetching the RDS CA bundle into $(RDS_CA_BUNDLE) (the rotation and user Lambdas verify the database with it)"; \
+	    curl -fsSLo $(RDS_CA_BUNDLE) https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem; \
+	  fi; \
+	  cp $(RDS_CA_BUNDLE) $(BUILD_DIR)/dbuser/rds-global-bundle.pem; \
 	fi
 	$(CDK) deploy $(STACKS) --require-approval broadening
 

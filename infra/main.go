@@ -141,6 +141,8 @@ func newApp(o options) (awscdk.App, error) {
 			Description: jsii.String("Strongroom database: RDS for MariaDB in isolated subnets, its secrets and their rotation"),
 		},
 		RotationAssetDir: golambda.Prebuilt(o.buildDir, "rotate"),
+		UserAssetDir:     golambda.Prebuilt(o.buildDir, "dbuser"),
+		RelayAssetDir:    golambda.Prebuilt(o.buildDir, "cfn-relay"),
 		Config:           dbCfg,
 		// The instance's alarms (CPU, free storage) notify the alert topic, as the other stacks' do.
 		AlarmTopic: alertsStack.Topic,

@@ -12,8 +12,8 @@ import (
 
 // dashboard declares the stack's CloudWatch dashboard: the alarms' states; the instance's CPU,
 // free storage and connections, each with its alarm's threshold as a line (connections also with
-// max_connections); its read and write latencies; and the rotation functions' errors, throttles
-// and p99 durations. Call it after alarms.
+// max_connections); its read and write latencies; and the rotation and application user
+// functions' errors, throttles and p99 durations. Call it after alarms.
 func (s *DatabaseStack) dashboard(cfg dbconfig.Config) {
 	threshold := ConnectionsThreshold(cfg.MaxConnections)
 	limit := fmt.Sprintf("max_connections: %d", cfg.MaxConnections)
@@ -42,6 +42,8 @@ func (s *DatabaseStack) dashboard(cfg dbconfig.Config) {
 		dashboard.Functions([]dashboard.Function{
 			{Name: "user rotation", Function: s.UserRotation.Function},
 			{Name: "superuser rotation", Function: s.SuperuserRotation.Function},
+			{Name: "application user", Function: s.UserFunction.Function},
+			{Name: "application user relay", Function: s.UserRelay.Function},
 		}),
 	)
 }

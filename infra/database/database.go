@@ -39,7 +39,9 @@ import (
 	"github.com/strongroom/strongroom/infra/database/dbconfig"
 	"github.com/strongroom/strongroom/infra/golambda"
 	"github.com/strongroom/strongroom/infra/nagsuppress"
+	"github.com/strongroom/strongroom/pkg/customresource/relay"
 	"github.com/strongroom/strongroom/pkg/dbsecret"
+	"github.com/strongroom/strongroom/pkg/dbuser"
 	"github.com/strongroom/strongroom/pkg/rotation"
 )
 
@@ -82,8 +84,12 @@ type DatabaseStackProps struct {
 	// module's sources (golambda.Bundle), with CABundlePath beside it.
 	RotationAssetDir string
 	// CABundlePath is the RDS global CA bundle (a PEM file) shipped with a bundled rotation
-	// function; ignored when RotationAssetDir is set (put the bundle there).
+	// function and user function; ignored for an asset directory that is set (put the bundle there).
 	CABundlePath string
+	// UserAssetDir holds lambdas/dbuser's bootstrap (build/dbuser) and, for deployment, the RDS CA
+	// bundle as CABundleFile; RelayAssetDir holds lambdas/cfn-relay's (build/cfn-relay). Empty
+	// bundles each from this module's sources, as for RotationAssetDir.
+	UserAssetDir, RelayAssetDir string
 	// Config is the validated context (dbconfig.Read).
 	Config dbconfig.Config
 	// AlarmTopic, when set, is notified by the instance's alarms (and when they clear).
@@ -104,6 +110,12 @@ type DatabaseStack struct {
 	// SuperuserSecret (single user).
 	UserRotation      *golambda.Function
 	SuperuserRotation *golambda.Function
+	// ApplicationUser is the Custom::DatabaseUser that creates the application user the user
+	// secret names (package dbuser); UserFunction does the work in the VPC and UserRelay answers
+	// CloudFormation for it (package relay).
+	ApplicationUser awscdk.CustomResource
+	UserFunction    *golambda.Function
+	UserRelay       *golambda.Function
 	// RotationSecurityGroup is the only group the database and the endpoint admit.
 	RotationSecurityGroup  awsec2.SecurityGroup
 	DatabaseSecurityGroup  awsec2.SecurityGroup
@@ -170,18 +182,28 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 	}
 	copied := *props // the defaults below must not change the caller's props
 	props = &copied
-	if props.RotationAssetDir == "" {
-		dir, err := golambda.Bundle("rotate")
-		if err == nil && props.CABundlePath != "" {
-			dir, err = golambda.WithFiles(dir, map[string]string{CABundleFile: props.CABundlePath})
+	for _, a := range []struct {
+		dir              *string
+		name, what       string
+		connectsDatabase bool
+	}{
+		{&props.RotationAssetDir, "rotate", "rotation function", true},
+		{&props.UserAssetDir, "dbuser", "application user function", true},
+		{&props.RelayAssetDir, "cfn-relay", "application user relay", false},
+	} {
+		if *a.dir == "" {
+			dir, err := golambda.Bundle(a.name)
+			if err == nil && a.connectsDatabase && props.CABundlePath != "" {
+				dir, err = golambda.WithFiles(dir, map[string]string{CABundleFile: props.CABundlePath})
+			}
+			if err != nil {
+				return nil, fmt.Errorf("database stack %s: %s: %w", id, a.what, err)
+			}
+			*a.dir = dir
 		}
-		if err != nil {
-			return nil, fmt.Errorf("database stack %s: rotation function: %w", id, err)
+		if err := golambda.CheckBootstrap(*a.dir); err != nil {
+			return nil, fmt.Errorf("database stack %s: %s: %w", id, a.what, err)
 		}
-		props.RotationAssetDir = dir
-	}
-	if err := golambda.CheckBootstrap(props.RotationAssetDir); err != nil {
-		return nil, fmt.Errorf("database stack %s: rotation function: %w", id, err)
 	}
 	instanceID := InstanceIdentifier(id)
 	if len(instanceID) > 63 || !instanceIDRE.MatchString(instanceID) {
@@ -340,13 +362,15 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 	s.alarms(props.AlarmTopic, cfg)
 
 	// --- Rotation functions ---
-	if _, err := os.Stat(filepath.Join(props.RotationAssetDir, CABundleFile)); err != nil {
-		// An info, not a warning: offline synthesis (tests, `make synth`) has no bundle to ship, and
-		// `cdk synth --strict` fails on warnings. Without the bundle every rotation fails its
-		// cold start with a message naming DB_CA_BUNDLE, and the alerts stack reports it.
-		awscdk.Annotations_Of(stack).AddInfo(jsii.String(fmt.Sprintf("%s is missing: the rotation functions need the RDS CA bundle there "+
-			"(download https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem into it before `cdk deploy`)",
-			filepath.Join(props.RotationAssetDir, CABundleFile))))
+	for _, a := range []struct{ dir, what string }{{props.RotationAssetDir, "the rotation functions"}, {props.UserAssetDir, "the application user function"}} {
+		if _, err := os.Stat(filepath.Join(a.dir, CABundleFile)); err != nil {
+			// An info, not a warning: offline synthesis (tests, `make synth`) has no bundle to ship, and
+			// `cdk synth --strict` fails on warnings. Without the bundle every rotation fails its
+			// cold start with a message naming DB_CA_BUNDLE, and the alerts stack reports it.
+			awscdk.Annotations_Of(stack).AddInfo(jsii.String(fmt.Sprintf("%s is missing: %s need the RDS CA bundle there "+
+				"(download https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem into it before `cdk deploy`)",
+				filepath.Join(a.dir, CABundleFile), a.what)))
+		}
 	}
 	subnets := vpc.SelectSubnets(isolated)
 	s.UserRotation, err = s.rotationFunction("UserRotation", props.RotationAssetDir, cfg, rotation.StrategyAlternating, subnets,
@@ -373,12 +397,19 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 		s.Key.Grant(fn.Role, jsii.String("kms:Decrypt"), jsii.String("kms:GenerateDataKey"))
 	}
 
+	// --- The application user ---
+	if err := s.applicationUser(props.UserAssetDir, props.RelayAssetDir, cfg, subnets); err != nil {
+		return nil, fmt.Errorf("database stack %s: %w", id, err)
+	}
+
 	// --- Schedules ---
-	// The user secret waits for its first rotation: the application user must exist on the database
-	// before anything can clone it (README, "Database stack"). The superuser's CloudFormation-
-	// generated password is replaced as soon as the stack is up.
-	s.schedule("UserRotationSchedule", s.UserSecret, s.UserRotation, cfg, false)
-	s.schedule("SuperuserRotationSchedule", s.SuperuserSecret, s.SuperuserRotation, cfg, true)
+	// The user secret's schedule waits for the application user: CloudFormation tests the
+	// rotation configuration when it creates the schedule, and every rotation clones the user
+	// (README, "Database stack"). The superuser's CloudFormation-generated password is replaced
+	// as soon as the stack is up; the user resource reads the superuser secret before that
+	// rotation can start, since the superuser's schedule waits for it too.
+	s.schedule("UserRotationSchedule", s.UserSecret, s.UserRotation, cfg, false, s.ApplicationUser)
+	s.schedule("SuperuserRotationSchedule", s.SuperuserSecret, s.SuperuserRotation, cfg, true, s.ApplicationUser)
 
 	s.dashboard(cfg)
 
@@ -482,34 +513,15 @@ func (s *DatabaseStack) network(cfg dbconfig.Config) (awsec2.IVpc, error) {
 // security group. golambda declares functions outside any VPC, so the VPC configuration is set on
 // the CloudFormation resource, with the network-interface permissions Lambda needs for it.
 func (s *DatabaseStack) rotationFunction(id, assetDir string, cfg dbconfig.Config, strategy rotation.Strategy, subnets *awsec2.SelectedSubnets, description string) (*golambda.Function, error) {
-	fn, err := golambda.New(s.Stack, id, golambda.Props{
-		AssetDir:    assetDir,
-		Description: description,
-		Timeout:     awscdk.Duration_Seconds(jsii.Number(RotationTimeoutSeconds)),
-		// Settings only (docs/architecture.md, "Secrets"): the secrets arrive in the rotation event as ARNs.
-		Environment: map[string]*string{
-			rotation.EnvTLS:               jsii.String("required"),
-			rotation.EnvCABundle:          jsii.String(CABundleDir + "/" + CABundleFile),
-			rotation.EnvPasswordLength:    jsii.String(fmt.Sprint(cfg.PasswordLength)),
-			rotation.EnvExcludeCharacters: jsii.String(cfg.ExcludeCharacters),
-			rotation.EnvStrategy:          jsii.String(string(strategy)),
-		},
-	})
+	// Settings only (docs/architecture.md, "Secrets"): the secrets arrive in the rotation event as ARNs.
+	env := databaseTLSEnv()
+	env[rotation.EnvPasswordLength] = jsii.String(fmt.Sprint(cfg.PasswordLength))
+	env[rotation.EnvExcludeCharacters] = jsii.String(cfg.ExcludeCharacters)
+	env[rotation.EnvStrategy] = jsii.String(string(strategy))
+	fn, err := s.vpcFunction(id, assetDir, env, subnets, description)
 	if err != nil {
 		return nil, err
 	}
-	cfn := fn.Function.Node().DefaultChild().(awslambda.CfnFunction)
-	cfn.SetVpcConfig(&awslambda.CfnFunction_VpcConfigProperty{
-		SubnetIds:        subnets.SubnetIds,
-		SecurityGroupIds: &[]*string{s.RotationSecurityGroup.SecurityGroupId()},
-	})
-	// What AWSLambdaVPCAccessExecutionRole grants, inline: Lambda creates and removes the function's
-	// network interfaces with the execution role.
-	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-			"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"),
-		Resources: jsii.Strings("*"),
-	}))
 	// GetRandomPassword is not tied to a secret.
 	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("secretsmanager:GetRandomPassword"),
@@ -522,6 +534,120 @@ func (s *DatabaseStack) rotationFunction(id, assetDir string, cfg dbconfig.Confi
 			"(the content of AWSLambdaVPCAccessExecutionRole) support no resource-level permissions; \"*\" is the only resource they accept.",
 	})
 	return fn, nil
+}
+
+// databaseTLSEnv is the TLS setting of every function that logs in to the database
+// (rotation.TLSFromEnv): TLS required, verified against the RDS CA bundle in the function's asset.
+func databaseTLSEnv() map[string]*string {
+	return map[string]*string{
+		rotation.EnvTLS:      jsii.String("required"),
+		rotation.EnvCABundle: jsii.String(CABundleDir + "/" + CABundleFile),
+	}
+}
+
+// vpcFunction declares a function in the isolated subnets with the rotation security group, the
+// only group the database and the Secrets Manager endpoint admit. golambda declares functions
+// outside any VPC, so the VPC configuration is set on the CloudFormation resource, with the
+// network-interface permissions Lambda needs for it (the caller records why they are on "*").
+func (s *DatabaseStack) vpcFunction(id, assetDir string, env map[string]*string, subnets *awsec2.SelectedSubnets, description string) (*golambda.Function, error) {
+	fn, err := golambda.New(s.Stack, id, golambda.Props{
+		AssetDir:    assetDir,
+		Description: description,
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(RotationTimeoutSeconds)),
+		Environment: env,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfn := fn.Function.Node().DefaultChild().(awslambda.CfnFunction)
+	cfn.SetVpcConfig(&awslambda.CfnFunction_VpcConfigProperty{
+		SubnetIds:        subnets.SubnetIds,
+		SecurityGroupIds: &[]*string{s.RotationSecurityGroup.SecurityGroupId()},
+	})
+	// What AWSLambdaVPCAccessExecutionRole grants, inline: Lambda creates and removes the function's
+	// network interfaces with the execution role.
+	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(VpcNetworkInterfaceActions...),
+		Resources: jsii.Strings("*"),
+	}))
+	return fn, nil
+}
+
+// VpcNetworkInterfaceActions are what AWSLambdaVPCAccessExecutionRole grants: Lambda creates and
+// removes a VPC function's network interfaces with its execution role.
+var VpcNetworkInterfaceActions = []string{"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+	"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
+
+// UserRelayTimeoutSeconds bounds the relay: the user function's whole timeout, and the PUT of the
+// answer after it.
+const UserRelayTimeoutSeconds = RotationTimeoutSeconds + 30
+
+// UserServiceTimeoutSeconds is the application user resource's ServiceTimeout: CloudFormation
+// gives up on an answer after it, instead of the default hour, should the relay itself fail to
+// answer (it answers every outcome of the function, its timeout included, within
+// UserRelayTimeoutSeconds; Lambda retries a failed asynchronous invocation twice, after about one
+// and two more minutes).
+const UserServiceTimeoutSeconds = 600
+
+// applicationUser declares Custom::DatabaseUser (package dbuser): the function that creates the
+// user in the VPC, with the rotation functions' security group and so no network path of its own,
+// and the relay outside the VPC that CloudFormation invokes and that answers it (package relay):
+// the isolated subnets have no route to the S3 ResponseURL.
+func (s *DatabaseStack) applicationUser(userDir, relayDir string, cfg dbconfig.Config, subnets *awsec2.SelectedSubnets) error {
+	fn, err := s.vpcFunction("ApplicationUserFunction", userDir, databaseTLSEnv(), subnets,
+		"Strongroom: creates the MariaDB application user the user secret names (Custom::DatabaseUser)")
+	if err != nil {
+		return fmt.Errorf("application user function: %w", err)
+	}
+	nagsuppress.Add(fn.Role, true, nagsuppress.Rule{
+		ID:        "AwsSolutions-IAM5",
+		AppliesTo: []string{"Resource::*"},
+		Reason: "The EC2 network-interface actions Lambda uses to place the function in the VPC (the content of " +
+			"AWSLambdaVPCAccessExecutionRole) support no resource-level permissions; \"*\" is the only resource they accept.",
+	})
+	// It reads both secrets (the superuser logs in, the user is created from its secret) and
+	// decrypts them with the stack's key; it writes nothing.
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      fn.Role,
+		Actions:      jsii.Strings("secretsmanager:GetSecretValue"),
+		ResourceArns: &[]*string{s.SuperuserSecret.SecretArn(), s.UserSecret.SecretArn()},
+	})
+	s.Key.Grant(fn.Role, jsii.String("kms:Decrypt"))
+
+	relayFn, err := golambda.New(s.Stack, "ApplicationUserRelay", golambda.Props{
+		AssetDir:    relayDir,
+		Description: "Strongroom: answers CloudFormation for the application user function, which cannot reach it from the VPC",
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(UserRelayTimeoutSeconds)),
+		Environment: map[string]*string{relay.EnvFunction: fn.Function.FunctionName()},
+	})
+	if err != nil {
+		return fmt.Errorf("application user relay: %w", err)
+	}
+	// The function itself only: no version or alias ARN (Function.GrantInvoke would add them).
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      relayFn.Role,
+		Actions:      jsii.Strings("lambda:InvokeFunction"),
+		ResourceArns: &[]*string{fn.Function.FunctionArn()},
+	})
+	grants := make([]any, len(cfg.AppGrants))
+	for i, g := range cfg.AppGrants {
+		grants[i] = g
+	}
+	s.UserFunction, s.UserRelay = fn, relayFn
+	s.ApplicationUser = awscdk.NewCustomResource(s.Stack, jsii.String("ApplicationUser"), &awscdk.CustomResourceProps{
+		ServiceToken:   relayFn.Function.FunctionArn(),
+		ResourceType:   jsii.String(dbuser.ResourceType),
+		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(UserServiceTimeoutSeconds)),
+		Properties: &map[string]any{
+			dbuser.PropSuperuserSecretArn: s.SuperuserSecret.SecretArn(),
+			dbuser.PropUserSecretArn:      s.UserSecret.SecretArn(),
+			dbuser.PropGrants:             grants,
+		},
+	})
+	// The function needs its policy, its way to Secrets Manager and the instance up; the secrets'
+	// attachments (their ARNs above) give them the instance's host.
+	s.ApplicationUser.Node().AddDependency(fn.Role, relayFn.Role, s.SecretsManagerEndpoint, s.Instance)
+	return nil
 }
 
 // RotationSecretActions are the actions pkg/rotation calls on the secret it rotates: the methods of
@@ -544,7 +670,7 @@ func grantRotation(role awsiam.IRole, secret awssecretsmanager.ISecret) {
 // schedule lets Secrets Manager invoke fn for secret only, then declares the rotation schedule. The
 // schedule waits for the permission, the function's policies and the endpoint: CloudFormation starts
 // a rotation when it creates the schedule.
-func (s *DatabaseStack) schedule(id string, secret awssecretsmanager.ISecret, fn *golambda.Function, cfg dbconfig.Config, rotateImmediately bool) {
+func (s *DatabaseStack) schedule(id string, secret awssecretsmanager.ISecret, fn *golambda.Function, cfg dbconfig.Config, rotateImmediately bool, after ...constructs.IDependable) {
 	perm := awslambda.NewCfnPermission(s.Stack, jsii.String(id+"Invoke"), &awslambda.CfnPermissionProps{
 		Action:        jsii.String("lambda:InvokeFunction"),
 		FunctionName:  fn.Function.FunctionArn(),
@@ -564,7 +690,7 @@ func (s *DatabaseStack) schedule(id string, secret awssecretsmanager.ISecret, fn
 		RotationRules:             rules,
 		RotateImmediatelyOnUpdate: jsii.Bool(rotateImmediately),
 	})
-	sched.Node().AddDependency(perm, fn.Role, s.SecretsManagerEndpoint)
+	sched.Node().AddDependency(append([]constructs.IDependable{perm, fn.Role, s.SecretsManagerEndpoint}, after...)...)
 }
 
 // suppressInstanceFindings records why the instance's remaining cdk-nag findings do not apply.

@@ -44,6 +44,7 @@ const (
 	customSchedule       = "cron(0 4 ? * SUN *)"
 	customWindow         = "3h"
 	customMaxConnections = 250.0
+	customGrants         = "SELECT ON app.*; INSERT, UPDATE ON app.orders"
 )
 
 func cdkContext() (map[string]any, error) {
@@ -91,6 +92,7 @@ func TestMain(m *testing.M) {
 			dbconfig.KeyIAMAuthentication:   true,
 			dbconfig.KeyPasswordLength:      40.0,
 			dbconfig.KeyMaxConnections:      customMaxConnections,
+			dbconfig.KeyAppGrants:           customGrants,
 		}))
 		if err != nil {
 			return fail(err)
@@ -167,11 +169,15 @@ func TestNagClean(t *testing.T) {
 	want := map[string][]string{
 		"Default": {"AwsSolutions-IAM4 Database/MonitoringRole", "AwsSolutions-RDS3 Database", "AwsSolutions-RDS11 Database",
 			"AwsSolutions-IAM5 UserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 UserRotationTracingPolicy",
-			"AwsSolutions-IAM5 SuperuserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 SuperuserRotationTracingPolicy"},
+			"AwsSolutions-IAM5 SuperuserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 SuperuserRotationTracingPolicy",
+			"AwsSolutions-IAM5 ApplicationUserFunctionRole/DefaultPolicy", "AwsSolutions-IAM5 ApplicationUserFunctionTracingPolicy",
+			"AwsSolutions-IAM5 ApplicationUserRelayTracingPolicy"},
 		// Multi-AZ is on (no RDS3); deletion protection is off on purpose (RDS10).
 		"Custom": {"AwsSolutions-IAM4 Database/MonitoringRole", "AwsSolutions-RDS10 Database", "AwsSolutions-RDS11 Database",
 			"AwsSolutions-IAM5 UserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 UserRotationTracingPolicy",
-			"AwsSolutions-IAM5 SuperuserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 SuperuserRotationTracingPolicy"},
+			"AwsSolutions-IAM5 SuperuserRotationRole/DefaultPolicy", "AwsSolutions-IAM5 SuperuserRotationTracingPolicy",
+			"AwsSolutions-IAM5 ApplicationUserFunctionRole/DefaultPolicy", "AwsSolutions-IAM5 ApplicationUserFunctionTracingPolicy",
+			"AwsSolutions-IAM5 ApplicationUserRelayTracingPolicy"},
 	}
 	got := map[string][]string{}
 	for _, r := range report.Rows {
@@ -251,12 +257,23 @@ func TestIsolation(t *testing.T) {
 	templatetest.Has(t, def, "AWS::RDS::DBSubnetGroup", map[string]any{"SubnetIds": subnetsMatch})
 	templatetest.Has(t, def, "AWS::RDS::DBInstance", map[string]any{"PubliclyAccessible": false})
 	rotationSG, _ := only(t, "AWS::EC2::SecurityGroup", "RotationSecurityGroup")
-	templatetest.Check(t, "functions in the isolated subnets", func() {
-		def.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
-			"VpcConfig": map[string]any{"SubnetIds": subnetsMatch, "SecurityGroupIds": []any{groupID(rotationSG)}},
-		})
-	})
-	templatetest.Count(t, def, "AWS::Lambda::Function", 2)
+	// Every function that reaches the database is in the isolated subnets with the rotation
+	// functions' group; the relay, which reaches only Lambda and CloudFormation's response URL,
+	// is outside the VPC and can read no secret (TestApplicationUser).
+	fns := resources("AWS::Lambda::Function")
+	if len(fns) != 4 {
+		t.Errorf("%d functions, want the two rotation functions, the application user function and its relay", len(fns))
+	}
+	vpcConfig := jsonString(t, map[string]any{"SecurityGroupIds": []any{groupID(rotationSG)}, "SubnetIds": subnetRefs})
+	for _, name := range []string{"UserRotation", "SuperuserRotation", "ApplicationUserFunction"} {
+		id, p := only(t, "AWS::Lambda::Function", name)
+		if got := jsonString(t, p["VpcConfig"]); got != vpcConfig {
+			t.Errorf("%s: VpcConfig %s, want %s", id, got, vpcConfig)
+		}
+	}
+	if relay, p := only(t, "AWS::Lambda::Function", "ApplicationUserRelay"); p["VpcConfig"] != nil {
+		t.Errorf("%s is in the VPC: it must reach CloudFormation's S3 response URL, which the isolated subnets cannot", relay)
+	}
 	templatetest.Has(t, def, "AWS::EC2::VPCEndpoint", map[string]any{"SubnetIds": subnetsMatch})
 	// Flow logs of all traffic, kept for three months.
 	templatetest.Has(t, def, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs", "ResourceType": "VPC"})
@@ -365,9 +382,11 @@ func TestRotationSchedules(t *testing.T) {
 	}
 	// Each schedule waits for what its first rotation needs: the invoke permission, the role's
 	// policy and the endpoint.
+	// Both wait for the application user: the user secret's first rotation clones it, and the
+	// user function reads the superuser secret before its first rotation changes the password.
 	for _, id := range []string{"UserRotationSchedule", "SuperuserRotationSchedule"} {
 		deps := jsonString(t, defJSON["Resources"].(map[string]any)[id].(map[string]any)["DependsOn"])
-		for _, want := range []string{id + "Invoke", "RoleDefaultPolicy", "SecretsManagerEndpoint"} {
+		for _, want := range []string{id + "Invoke", "RoleDefaultPolicy", "SecretsManagerEndpoint", `"ApplicationUser"`} {
 			if !strings.Contains(deps, want) {
 				t.Errorf("%s DependsOn %s lacks %s", id, deps, want)
 			}
@@ -463,9 +482,11 @@ func TestRotationPermissions(t *testing.T) {
 		}
 	}
 	sort.Slice(rotationActions, func(i, j int) bool { return rotationActions[i].(string) < rotationActions[j].(string) })
-	star := []any{"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
-		"ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses", "secretsmanager:GetRandomPassword"}
+	eni := []any{"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
+		"ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses"}
+	star := append(slices.Clone(eni), "secretsmanager:GetRandomPassword")
 	xray := []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+	userFn, _ := only(t, "AWS::Lambda::Function", "ApplicationUserFunction")
 	cases := []struct {
 		fn   string
 		want map[string]any // resource (JSON) -> actions
@@ -480,6 +501,18 @@ func TestRotationPermissions(t *testing.T) {
 			jsonString(t, ref(superAttach)): rotationActions,
 			jsonString(t, arn(key)):         []any{"kms:Decrypt", "kms:GenerateDataKey"},
 			`"*"`:                           []any{star, xray},
+		}},
+		// The application user function reads both secrets and decrypts them: nothing else but
+		// its network interfaces (and X-Ray, as every function).
+		{"ApplicationUserFunction", map[string]any{
+			jsonString(t, []any{ref(superAttach), ref(userAttach)}): "secretsmanager:GetSecretValue",
+			jsonString(t, arn(key)):                                 "kms:Decrypt",
+			`"*"`:                                                   []any{eni, xray},
+		}},
+		// Its relay invokes it, and can touch no secret or key.
+		{"ApplicationUserRelay", map[string]any{
+			jsonString(t, arn(userFn)): "lambda:InvokeFunction",
+			`"*"`:                      []any{xray},
 		}},
 	}
 	for _, c := range cases {
@@ -765,11 +798,13 @@ func TestImportedVpc(t *testing.T) {
 		isolated := []any{"subnet-1111111111111111a", "subnet-1111111111111111b"}
 		templatetest.Has(t, tmpl, "AWS::RDS::DBSubnetGroup", map[string]any{"SubnetIds": isolated})
 		templatetest.Has(t, tmpl, "AWS::EC2::VPCEndpoint", map[string]any{"VpcId": vpcID, "SubnetIds": isolated})
-		templatetest.Check(t, "functions in the isolated subnets", func() {
-			tmpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
-				"VpcConfig": assertions.Match_ObjectLike(&map[string]any{"SubnetIds": isolated}),
-			})
-		})
+		// Every function but the relay, which answers CloudFormation from outside the VPC.
+		templatetest.Count(t, tmpl, "AWS::Lambda::Function", 4)
+		if n := len(*tmpl.FindResources(jsii.String("AWS::Lambda::Function"), map[string]any{"Properties": map[string]any{
+			"VpcConfig": assertions.Match_ObjectLike(&map[string]any{"SubnetIds": isolated}),
+		}})); n != 3 {
+			t.Errorf("%d functions in the isolated subnets, want 3", n)
+		}
 		templatetest.Has(t, tmpl, "AWS::EC2::SecurityGroup", map[string]any{"VpcId": vpcID})
 	})
 }
@@ -778,8 +813,8 @@ func TestImportedVpc(t *testing.T) {
 // DB_CA_BUNDLE names, and is silent when it is there.
 func TestCABundleNotice(t *testing.T) {
 	notice := assertions.Match_StringLikeRegexp(jsii.String("rds-global-bundle.pem is missing"))
-	if n := len(*assertions.Annotations_FromStack(defStack).FindInfo(jsii.String("*"), notice)); n != 1 {
-		t.Errorf("%d notices about the missing CA bundle, want 1", n)
+	if n := len(*assertions.Annotations_FromStack(defStack).FindInfo(jsii.String("*"), notice)); n != 2 {
+		t.Errorf("%d notices about the missing CA bundle, want 2 (the rotation functions' asset, the application user function's)", n)
 	}
 	withBundle := t.TempDir()
 	b, err := os.ReadFile(filepath.Join(rotateDir, "bootstrap"))
@@ -797,7 +832,7 @@ func TestCABundleNotice(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	s, err := database.NewDatabaseStack(app, "WithBundle", &database.DatabaseStackProps{RotationAssetDir: withBundle, Config: cfg})
+	s, err := database.NewDatabaseStack(app, "WithBundle", &database.DatabaseStackProps{RotationAssetDir: withBundle, UserAssetDir: withBundle, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -928,9 +963,60 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("the dashboard has no line %s", line)
 		}
 	}
-	for _, fn := range []*golambda.Function{defDB.UserRotation, defDB.SuperuserRotation} {
+	for _, fn := range []*golambda.Function{defDB.UserRotation, defDB.SuperuserRotation, defDB.UserFunction, defDB.UserRelay} {
 		if !strings.Contains(body, `"Errors","FunctionName","${`+templatetest.LogicalID(fn.Function)+`}"`) {
 			t.Errorf("the dashboard has no errors of %s", templatetest.LogicalID(fn.Function))
 		}
+	}
+}
+
+// TestApplicationUser: the stack creates the application user with Custom::DatabaseUser, served by
+// the relay (outside the VPC) with the grants from context, and the user secret's schedule waits
+// for it (TestRotationSchedules); the functions' grants are in TestRotationPermissions.
+func TestApplicationUser(t *testing.T) {
+	relay, relayProps := only(t, "AWS::Lambda::Function", "ApplicationUserRelay")
+	userFn, userProps := only(t, "AWS::Lambda::Function", "ApplicationUserFunction")
+	userAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "UserSecret")
+	superAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "SuperuserSecret")
+	cases := []struct {
+		name   string
+		tmpl   assertions.Template
+		grants []any
+	}{
+		{"default grants", def, []any{"DELETE, INSERT, SELECT, UPDATE ON app.*"}},
+		{"grants from context", custom, []any{"SELECT ON app.*", "INSERT, UPDATE ON app.orders"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			templatetest.Count(t, c.tmpl, "Custom::DatabaseUser", 1)
+			templatetest.Has(t, c.tmpl, "Custom::DatabaseUser", map[string]any{
+				"ServiceToken": arn(relay), "ServiceTimeout": fmt.Sprint(database.UserServiceTimeoutSeconds),
+				"SuperuserSecretArn": ref(superAttach), "UserSecretArn": ref(userAttach), "Grants": c.grants,
+			})
+		})
+	}
+	res := defJSON["Resources"].(map[string]any)["ApplicationUser"].(map[string]any)
+	if res["Type"] != "Custom::DatabaseUser" {
+		t.Fatalf("ApplicationUser is %v", res["Type"])
+	}
+	deps := jsonString(t, res["DependsOn"])
+	for _, want := range []string{"ApplicationUserFunctionRoleDefaultPolicy", "ApplicationUserRelayRoleDefaultPolicy", "SecretsManagerEndpoint", "Database"} {
+		if !strings.Contains(deps, want) {
+			t.Errorf("ApplicationUser DependsOn %s lacks %s", deps, want)
+		}
+	}
+	// The relay knows only which function to invoke; the function only how to verify the
+	// database. Neither holds a secret.
+	if got := jsonString(t, relayProps["Environment"]); got != jsonString(t, map[string]any{"Variables": map[string]any{"TARGET_FUNCTION": ref(userFn)}}) {
+		t.Errorf("relay environment %s", got)
+	}
+	if got := jsonString(t, userProps["Environment"]); got != jsonString(t, map[string]any{"Variables": map[string]any{
+		"DB_CA_BUNDLE": "/var/task/rds-global-bundle.pem", "DB_TLS": "required"}}) {
+		t.Errorf("user function environment %s", got)
+	}
+	if relayProps["Timeout"] != float64(database.UserRelayTimeoutSeconds) || userProps["Timeout"] != float64(database.RotationTimeoutSeconds) ||
+		database.UserRelayTimeoutSeconds <= database.RotationTimeoutSeconds || database.UserServiceTimeoutSeconds <= database.UserRelayTimeoutSeconds {
+		t.Errorf("timeouts: relay %v, function %v, service %d; the relay must outlast the function, and CloudFormation the relay",
+			relayProps["Timeout"], userProps["Timeout"], database.UserServiceTimeoutSeconds)
 	}
 }

@@ -39,8 +39,11 @@ var SDKPackageOfIAMPrefix = map[string]string{"cloudhsm": "cloudhsmv2", "states"
 // StandaloneLambdaServices are the SDK services of the Lambdas that pkg/resourcedef does not
 // describe (their grants are written in infra/database and infra/alerts): the rotation function
 // calls Secrets Manager only, the relay SNS, Step Functions (GetExecutionHistory, to name a
-// failed workflow's state) and DynamoDB (its state, pkg/alertstate).
+// failed workflow's state) and DynamoDB (its state, pkg/alertstate); the database user's function
+// reads its two secrets, and the relay that answers CloudFormation for it invokes it.
 var StandaloneLambdaServices = map[string][]string{
 	"rotate":     {"secretsmanager"},
 	"trailrelay": {"sns", "sfn", "dynamodb"},
+	"dbuser":     {"secretsmanager"},
+	"cfn-relay":  {"lambda"},
 }

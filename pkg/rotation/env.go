@@ -33,22 +33,34 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		}
 		cfg.ExcludeCharacters = &v
 	}
-	tlsSetting, _ := lookup(EnvTLS)
-	mode, err := dbsecret.ParseTLSMode(tlsSetting)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", EnvTLS, err)
-	}
-	bundle, _ := lookup(EnvCABundle)
-	if mode == dbsecret.TLSRequired && bundle == "" {
-		return Config{}, fmt.Errorf("%s is not set: with %s=required (the default) it must be the path of the CA bundle that signs the database certificate "+
-			"(the RDS global bundle shipped with the function); set %s=disabled only for a database without TLS", EnvCABundle, EnvTLS, EnvTLS)
-	}
-	if cfg.TLS, err = dbsecret.NewTLS(mode, bundle); err != nil {
-		return Config{}, fmt.Errorf("%s/%s: %w", EnvTLS, EnvCABundle, err)
+	var err error
+	if cfg.TLS, err = TLSFromEnv(lookup); err != nil {
+		return Config{}, err
 	}
 	strategy, _ := lookup(EnvStrategy)
 	if cfg.Strategy, err = ParseStrategy(strategy); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", EnvStrategy, err)
 	}
 	return cfg, nil
+}
+
+// TLSFromEnv reads DB_TLS and DB_CA_BUNDLE through lookup: the TLS settings of every function that
+// logs in to the database (the rotation function, and lambdas/dbuser, which creates the
+// application user). Errors name the variable and the fix.
+func TLSFromEnv(lookup func(string) (string, bool)) (dbsecret.TLS, error) {
+	tlsSetting, _ := lookup(EnvTLS)
+	mode, err := dbsecret.ParseTLSMode(tlsSetting)
+	if err != nil {
+		return dbsecret.TLS{}, fmt.Errorf("%s: %w", EnvTLS, err)
+	}
+	bundle, _ := lookup(EnvCABundle)
+	if mode == dbsecret.TLSRequired && bundle == "" {
+		return dbsecret.TLS{}, fmt.Errorf("%s is not set: with %s=required (the default) it must be the path of the CA bundle that signs the database certificate "+
+			"(the RDS global bundle shipped with the function); set %s=disabled only for a database without TLS", EnvCABundle, EnvTLS, EnvTLS)
+	}
+	t, err := dbsecret.NewTLS(mode, bundle)
+	if err != nil {
+		return dbsecret.TLS{}, fmt.Errorf("%s/%s: %w", EnvTLS, EnvCABundle, err)
+	}
+	return t, nil
 }

@@ -48,8 +48,11 @@ func checkUsername(u string) error {
 // account is the quoted MariaDB account of a rotated user. RDS users are 'name'@'%'.
 func account(user string) string { return "'" + user + "'@'%'" }
 
-func (rt *Rotator) open(s *dbsecret.Secret) (*sql.DB, error) {
-	c, err := s.Connector(rt.cfg.TLS)
+func (rt *Rotator) open(s *dbsecret.Secret) (*sql.DB, error) { return open(s, rt.cfg.TLS) }
+
+// open returns a pool of one connection as s's user, protected by t.
+func open(s *dbsecret.Secret, t dbsecret.TLS) (*sql.DB, error) {
+	c, err := s.Connector(t)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ const (
 	KeyPasswordLength         = "strongroom:dbPasswordLength"
 	KeyPasswordExcludeCharset = "strongroom:dbPasswordExcludeCharacters"
 	KeyMaxConnections         = "strongroom:dbMaxConnections"
+	KeyAppGrants              = "strongroom:dbAppGrants"
 )
 
 // Defaults of the values above.
@@ -43,6 +44,10 @@ const (
 	DefaultRotationSchedule = "rate(30 days)"
 	DefaultRotationWindow   = "4h"
 )
+
+// DefaultAppGrants are the application user's grants: reading and writing the rows of the stack's
+// database (infra/database's DatabaseName), nothing else.
+var DefaultAppGrants = []string{"SELECT, INSERT, UPDATE, DELETE ON app.*"}
 
 // RDS limits on automated backup retention. Zero (no backups) is refused on purpose: the stack keeps
 // backups, and cdk-nag's AwsSolutions-RDS13 requires them.
@@ -74,6 +79,9 @@ type Config struct {
 	// (EstimatedMaxConnections).
 	MaxConnections            int
 	MaxConnectionsFromContext bool
+	// AppGrants are the application user's grants (KeyAppGrants, else DefaultAppGrants), as
+	// rotation.ParseGrants checked and writes them; the database user resource grants them.
+	AppGrants []string
 }
 
 // Lookup returns the context value stored under a key, or nil when there is none: settings.Lookup,
@@ -141,6 +149,7 @@ func Read(ctx Lookup) (Config, error) {
 		}
 	}
 	add(c.readMaxConnections(ctx))
+	add(c.readAppGrants(ctx))
 
 	add(c.readSchedule(ctx))
 	add(c.readPassword(ctx))
@@ -149,6 +158,41 @@ func Read(ctx Lookup) (Config, error) {
 		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// readAppGrants reads KeyAppGrants: a JSON list of grants (cdk.json), or one string of grants
+// separated by ";" (`-c`, whose values are strings; a grant's privileges are separated by commas).
+func (c *Config) readAppGrants(ctx Lookup) error {
+	var specs []string
+	switch v := ctx(KeyAppGrants).(type) {
+	case nil:
+		specs = DefaultAppGrants
+	case string:
+		for _, s := range strings.Split(v, ";") {
+			if s = strings.TrimSpace(s); s != "" {
+				specs = append(specs, s)
+			}
+		}
+	case []any:
+		for i, item := range v {
+			s, ok := item.(string)
+			if !ok {
+				return fmt.Errorf("context %s: item %d is %v, not a string; write each grant as a string such as %q", KeyAppGrants, i+1, item, DefaultAppGrants[0])
+			}
+			specs = append(specs, s)
+		}
+	default:
+		return fmt.Errorf("context %s: %v is not a list of grants; set a list such as [%q]", KeyAppGrants, v, DefaultAppGrants[0])
+	}
+	grants, err := rotation.ParseGrants(specs)
+	if err != nil {
+		return fmt.Errorf("context %s: %w", KeyAppGrants, err)
+	}
+	c.AppGrants = nil
+	for _, g := range grants {
+		c.AppGrants = append(c.AppGrants, g.String())
+	}
+	return nil
 }
 
 // readSchedule checks the schedule and its window together: a window is only valid relative to its

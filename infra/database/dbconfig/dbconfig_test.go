@@ -27,6 +27,9 @@ func TestDefaults(t *testing.T) {
 	if c.MaxConnections != 64 || c.MaxConnectionsFromContext {
 		t.Errorf("max connections = %d (from context %v); want t4g.micro's estimate, 64", c.MaxConnections, c.MaxConnectionsFromContext)
 	}
+	if strings.Join(c.AppGrants, "|") != "DELETE, INSERT, SELECT, UPDATE ON app.*" {
+		t.Errorf("app grants = %q", c.AppGrants)
+	}
 }
 
 func TestValidValues(t *testing.T) {
@@ -61,6 +64,12 @@ func TestValidValues(t *testing.T) {
 		}},
 		{"password length", map[string]any{KeyPasswordLength: float64(48)}, func(c Config) bool { return c.PasswordLength == 48 }},
 		{"exclude nothing", map[string]any{KeyPasswordExcludeCharset: ""}, func(c Config) bool { return c.ExcludeCharacters == "" }},
+		{"app grants (JSON)", map[string]any{KeyAppGrants: []any{"select ON app.*", "INSERT, UPDATE ON app.orders"}}, func(c Config) bool {
+			return strings.Join(c.AppGrants, "|") == "SELECT ON app.*|INSERT, UPDATE ON app.orders"
+		}},
+		{"app grants (-c string)", map[string]any{KeyAppGrants: "SELECT, INSERT ON app.*; EXECUTE ON app.*"}, func(c Config) bool {
+			return strings.Join(c.AppGrants, "|") == "EXECUTE, INSERT, SELECT ON app.*"
+		}},
 		{"exclude a space too", map[string]any{KeyPasswordExcludeCharset: " '\"\\"}, func(c Config) bool { return c.ExcludeCharacters == " '\"\\" }},
 	}
 	for _, tc := range cases {
@@ -107,6 +116,12 @@ func TestInvalidValues(t *testing.T) {
 		{"schedule not a string", map[string]any{KeyRotationSchedule: []any{"rate(1 days)"}}, []string{KeyRotationSchedule, "want a string"}},
 		{"password too short", map[string]any{KeyPasswordLength: 8.0}, []string{KeyPasswordLength, "from 16 to 128"}},
 		{"password length word", map[string]any{KeyPasswordLength: "long"}, []string{KeyPasswordLength, "not a whole number"}},
+		{"app grants global", map[string]any{KeyAppGrants: []any{"SELECT ON *.*"}}, []string{KeyAppGrants, "grant 1", "global privileges"}},
+		{"app grants all privileges", map[string]any{KeyAppGrants: "ALL ON app.*"}, []string{KeyAppGrants, "ALL is refused"}},
+		{"app grants unknown privilege", map[string]any{KeyAppGrants: []any{"SELECT ON app.*", "FILE ON app.*"}}, []string{KeyAppGrants, "grant 2", `"FILE"`}},
+		{"app grants empty", map[string]any{KeyAppGrants: []any{}}, []string{KeyAppGrants, "at least one"}},
+		{"app grants not strings", map[string]any{KeyAppGrants: []any{1.0}}, []string{KeyAppGrants, "item 1", "not a string"}},
+		{"app grants an object", map[string]any{KeyAppGrants: map[string]any{"app": "SELECT"}}, []string{KeyAppGrants, "not a list of grants"}},
 		{"exclude everything", map[string]any{KeyPasswordExcludeCharset: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + rotation.DefaultExcludeCharacters + "-_. "}, []string{KeyPasswordExcludeCharset}},
 	}
 	for _, tc := range cases {
