@@ -24,6 +24,7 @@ import (
 	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/infra/templatetest"
+	"github.com/strongroom/strongroom/pkg/cost"
 	"github.com/strongroom/strongroom/pkg/nagreport"
 )
 
@@ -1039,6 +1040,14 @@ func TestResourceContextKeysReachTemplates(t *testing.T) {
 			blocks := templatetest.Resources(cluster, "AWS::EC2::VPCCidrBlock")
 			if got := len(blocks) > 0; got != c.ipv6 {
 				t.Errorf("cluster VPC has an IPv6 block: %v, want %v (%v)", got, c.ipv6, blocks)
+			}
+			// strongroom cost prices the HSMs the resource will have (pkg/cost reads the template).
+			est, err := cost.Assembly(out, "us-east-1", []string{ClusterStackName})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("%s x %shsm2m.medium", c.cluster["HsmCount"], cost.ItemHSMPrefix); !strings.Contains(cost.Format(est), want) {
+				t.Errorf("cost of %s lacks %q:\n%s", ClusterStackName, want, cost.Format(est))
 			}
 			// The settings' stacks pass cdk-nag as the defaults' do (make synth fails otherwise).
 			rep, err := nagreport.Read(out)
