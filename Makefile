@@ -66,6 +66,9 @@ build: ## build every lambdas/* into build/<name>/bootstrap (arm64, provided.al2
 	done; \
 	printf ' done (%ss)\n' $$((SECONDS - start))
 
+# The region `strongroom cost` prices environment-agnostic stacks in (pinned stacks name their own).
+COST_REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
+
 .PHONY: synth
 synth: build npm ## synthesize every stack into cdk.out (offline, no credentials); cdk-nag fails it on any finding
 	@# cdk synth's own output (jsii and CDK notices, annotations) is shown only when it fails.
@@ -81,6 +84,8 @@ synth: build npm ## synthesize every stack into cdk.out (offline, no credentials
 	if $(GO) run ./cmd/strongroom nag-report cdk.out >$$log 2>&1; \
 	then kill $$dots; printf '\n'; cat $$log; rm -f $$log; \
 	else rc=$$?; kill $$dots; printf ' FAILED\n' >&2; cat $$log >&2; rm -f $$log; exit $$rc; fi
+	@# What the stacks cost by the hour (pkg/cost); environment-agnostic stacks are priced in AWS_REGION.
+	@$(GO) run ./cmd/strongroom cost -region "$(COST_REGION)" cdk.out
 
 # The end-to-end kits wait on the sandbox clock most of the time (a lifecycle uses a fraction of a
 # core): go test runs packages in the order given, so they start first, and TEST_PARALLEL packages
@@ -165,7 +170,10 @@ deploy: build npm ## deploy STACKS to the AWS account and region of your credent
 	  fi; \
 	  cp $(RDS_CA_BUNDLE) $(BUILD_DIR)/dbuser/rds-global-bundle.pem; \
 	fi
-	$(CDK) deploy $(STACKS) --require-approval broadening
+	@# Synthesize once, show what the stacks will cost by the hour, then deploy exactly that assembly.
+	$(CDK) synth --quiet --no-notices $(STACKS) >/dev/null
+	@$(GO) run ./cmd/strongroom cost -region "$(COST_REGION)" -stacks "$(STACKS)" cdk.out
+	$(CDK) deploy --app cdk.out $(STACKS) --require-approval broadening
 
 .PHONY: clean
 clean:

@@ -165,6 +165,8 @@ func newApp(o options) (awscdk.App, error) {
 		// The cloudhsm-cli package of the client instance; both "" keep the one hsmcluster pins.
 		CloudHsmCliVersion: cfg.CloudHsmCliVersion,
 		CloudHsmCliSha256:  cfg.CloudHsmCliSha256,
+		// The cluster resource's properties the context sets (strongroom:hsmCount, ...).
+		Properties: cfg.ClusterProperties,
 	}); err != nil {
 		return nil, err
 	}
@@ -180,6 +182,10 @@ func newApp(o options) (awscdk.App, error) {
 		AlarmTopic:       alertsStack.Topic,
 		AlertRelay:       alertsStack.Relay.Function,
 		RotationSchedule: kmsUserRotation(cfg.KmsUserRotationSchedule),
+		// strongroom:keyStoreName and strongroom:deleteKeyStoreOnStackDeletion; "" and false
+		// (the defaults) when unset.
+		KeyStoreName:                  stringProperty(cfg.KeyStoreProperties, "KeyStoreName"),
+		DeleteKeyStoreOnStackDeletion: stringProperty(cfg.KeyStoreProperties, "DeleteKeyStoreOnStackDeletion") == "true",
 	}); err != nil {
 		return nil, err
 	}
@@ -225,6 +231,12 @@ func availabilityZoneContext(cfg settings.Settings, get func(*string) any) map[s
 		zones = []string{*awscdk.Fn_Select(jsii.Number(0), getAZs), *awscdk.Fn_Select(jsii.Number(1), getAZs)}
 	}
 	return map[string]any{key: zones}
+}
+
+// stringProperty is props[name] when it is a string, else "".
+func stringProperty(props map[string]any, name string) string {
+	s, _ := props[name].(string)
+	return s
 }
 
 // kmsUserRotation is the key store's rotation schedule from the validated context: none unless

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/strongroom/strongroom/infra/keystore"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/infra/templatetest"
+	"github.com/strongroom/strongroom/pkg/cost"
 	"github.com/strongroom/strongroom/pkg/nagreport"
 )
 
@@ -692,6 +694,11 @@ func TestInvalidContextFailsSynthesis(t *testing.T) {
 		{"zones outside the stacks' region", map[string]any{settings.KeyAccount: "123456789012", settings.KeyRegion: "eu-west-1", settings.KeyAvailabilityZones: []any{"us-east-1a", "us-east-1b"}},
 			`context strongroom:availabilityZones: "us-east-1a" is not in eu-west-1`},
 		{"instance class without a known max_connections", map[string]any{dbconfig.KeyInstanceType: "x2g.large"}, "context strongroom:dbInstanceType: Strongroom does not know the memory of instance class x2g.large"},
+		// The cluster's and key store's keys, checked by the resources' own validators.
+		{"hsm1.medium for a new cluster", map[string]any{settings.KeyHsmType: "hsm1.medium"}, "context strongroom:hsmType: hsm1.medium can no longer be used for new clusters; use hsm2m.medium"},
+		{"backups kept 400 days", map[string]any{settings.KeyClusterBackupRetentionDays: 400.0}, "context strongroom:clusterBackupRetentionDays: must be between 7 and 379 days, got 400"},
+		{"network type IPV6", map[string]any{settings.KeyClusterNetworkType: "IPV6"}, "context strongroom:clusterNetworkType: must be IPV4 or DUALSTACK"},
+		{"key store name of 257 characters", map[string]any{settings.KeyKeyStoreName: strings.Repeat("k", 257)}, "context strongroom:keyStoreName: is 257 characters; KMS accepts 1 to 256"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -981,6 +988,74 @@ func TestAvailabilityZones(t *testing.T) {
 				if strings.Join(got, " ") != strings.Join(c.want, " ") {
 					t.Errorf("%s: zones %v, want %v", id, got, c.want)
 				}
+			}
+		})
+	}
+}
+
+// TestResourceContextKeysReachTemplates: every cluster and key store context key set in the
+// context shows in its custom resource's properties as the validator normalized it, and
+// strongroom:clusterNetworkType DUALSTACK gives the cluster's VPC an IPv6 block (CloudHSM needs
+// IPv6 CIDRs on a dual-stack cluster's subnets). Adopting (strongroom:adoptClusterId) excludes
+// restoring, so it is the second synthesis.
+func TestResourceContextKeysReachTemplates(t *testing.T) {
+	restore := map[string]any{
+		settings.KeyHsmCount: 3.0, settings.KeyHsmType: "hsm2m.medium", settings.KeyClusterMode: "NON_FIPS",
+		settings.KeyClusterNetworkType: "DUALSTACK", settings.KeyClusterBackupRetentionDays: "30",
+		settings.KeyClusterSourceBackupID: "backup-abcdefghijk", settings.KeyCustomerCaKeyType: "RSA_4096",
+		settings.KeyCustomerCaValidityDays: 730.0, settings.KeyClusterTags: map[string]any{"team": "payments"},
+		settings.KeyIgnoreConnectedKeyStores: true, settings.KeyKeyStoreName: "payments-keys",
+		settings.KeyDeleteKeyStoreOnStackDeletion: "true",
+	}
+	adopt := map[string]any{settings.KeyAdoptClusterID: "cluster-abcdefghijk"}
+	for _, c := range []struct {
+		name           string
+		context        map[string]any
+		cluster, store map[string]any
+		ipv6           bool
+	}{
+		{"restore a backup, every other key", restore, map[string]any{
+			"HsmCount": "3", "HsmType": "hsm2m.medium", "Mode": "NON_FIPS", "NetworkType": "DUALSTACK", "BackupRetentionDays": "30",
+			"SourceBackupId": "backup-abcdefghijk", "CustomerCaKeyType": "RSA_4096", "CustomerCaValidityDays": "730",
+			"Tags": map[string]any{"team": "payments"}, "IgnoreConnectedKeyStores": "true",
+		}, map[string]any{"KeyStoreName": "payments-keys", "DeleteKeyStoreOnStackDeletion": "true"}, true},
+		{"adopt a cluster", adopt, map[string]any{"ClusterId": "cluster-abcdefghijk", "HsmCount": "2"},
+			map[string]any{"KeyStoreName": keystore.DefaultKeyStoreName, "DeleteKeyStoreOnStackDeletion": "false"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, out := synth(t, c.context, nil)
+			cluster := readTemplate(t, out, ClusterStackName)
+			_, props := templatetest.Only(t, cluster, "Custom::CloudHsmCluster", "")
+			for k, want := range c.cluster {
+				if got := props[k]; !reflect.DeepEqual(got, want) {
+					t.Errorf("Custom::CloudHsmCluster %s = %#v, want %#v", k, got, want)
+				}
+			}
+			_, props = templatetest.Only(t, readTemplate(t, out, keystore.StackName), "Custom::CloudHsmKeyStore", "")
+			for k, want := range c.store {
+				if got := props[k]; !reflect.DeepEqual(got, want) {
+					t.Errorf("Custom::CloudHsmKeyStore %s = %#v, want %#v", k, got, want)
+				}
+			}
+			blocks := templatetest.Resources(cluster, "AWS::EC2::VPCCidrBlock")
+			if got := len(blocks) > 0; got != c.ipv6 {
+				t.Errorf("cluster VPC has an IPv6 block: %v, want %v (%v)", got, c.ipv6, blocks)
+			}
+			// strongroom cost prices the HSMs the resource will have (pkg/cost reads the template).
+			est, err := cost.Assembly(out, "us-east-1", []string{ClusterStackName})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("%s x %shsm2m.medium", c.cluster["HsmCount"], cost.ItemHSMPrefix); !strings.Contains(cost.Format(est), want) {
+				t.Errorf("cost of %s lacks %q:\n%s", ClusterStackName, want, cost.Format(est))
+			}
+			// The settings' stacks pass cdk-nag as the defaults' do (make synth fails otherwise).
+			rep, err := nagreport.Read(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rep.Err(); err != nil {
+				t.Error(err)
 			}
 		})
 	}

@@ -47,6 +47,7 @@ func canceled() context.Context {
 // commandFlags lists every command path with the flags its usage must show. Every command in
 // commands and builtins must have an entry (TestEveryCommandIsCovered).
 var commandFlags = map[string][]string{
+	"cost":            {"region", "stacks"},
 	"demo":            {"only", "root", "scale", "v"},
 	"help":            nil,
 	"nag-report":      {"suppressed"},
@@ -230,6 +231,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "-only", "bogus"}, `strongroom demo: -only "bogus": want one of alerts, rotation, cluster`, "usage: strongroom demo"},
 		{[]string{"demo", "-root"}, "strongroom demo: flag needs an argument: -root", "usage: strongroom demo"},
 		{[]string{"nag-report"}, "strongroom nag-report: missing the cloud assembly directory, for example cdk.out", "usage: strongroom nag-report"},
+		{[]string{"cost"}, "strongroom cost: missing the cloud assembly directory, for example cdk.out", "usage: strongroom cost"},
+		{[]string{"cost", "a", "b"}, `strongroom cost: unexpected argument "b": cost reads one cloud assembly directory`, "usage: strongroom cost"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -260,6 +263,7 @@ func TestRuntimeFailures(t *testing.T) {
 	}{
 		{[]string{"nag-report", t.TempDir()}, "strongroom nag-report: no *-NagReport.csv in "},
 		{[]string{"nag-report", filepath.Join(t.TempDir(), "cdk.out")}, "strongroom nag-report: read nag reports: "},
+		{[]string{"cost", t.TempDir()}, "strongroom cost: read the cloud assembly's manifest (run make synth first): "},
 		{[]string{"sandbox", "fault", "-addr", "127.0.0.1:1", "-list"}, "strongroom sandbox: reach the sandbox admin API at http://127.0.0.1:1/_sandbox/faults"},
 		{[]string{"sandbox", "records", "-addr", "127.0.0.1:1"}, "strongroom sandbox: reach the sandbox admin API at http://127.0.0.1:1/_sandbox/records"},
 	}

@@ -39,6 +39,10 @@ type command struct {
 // commands are the subcommands other than the builtins, one table so that each is registered the
 // same way; each run function lives in the file named after its command.
 var commands = map[string]command{
+	"cost": {
+		summary: "print the hourly and monthly cost of what each stack of a cloud assembly creates (HSMs, instances, NAT, endpoints)",
+		run:     runCost,
+	},
 	"demo": {
 		summary: "run the alerts, rotation, cluster and key store workflows end to end in a local sandbox",
 		run:     runDemo,

@@ -100,6 +100,10 @@ type StackProps struct {
 	// AlertRelay receives the cluster's failed workflow executions (see Props.AlertRelay); the app
 	// passes the alerts stack's relay.
 	AlertRelay awslambda.IFunction
+	// Properties are further Custom::CloudHsmCluster properties (Props.ExtraProperties), the app's
+	// validated context (infra/settings, ClusterProperties). NetworkType DUALSTACK gives the VPC
+	// and its subnets IPv6 CIDRs too, which CloudHSM requires of a dual-stack cluster's subnets.
+	Properties map[string]any
 }
 
 // ClusterStack is a VPC, an SSM-managed client instance with cloudhsm-cli, and the cluster.
@@ -130,7 +134,12 @@ func NewClusterStack(scope constructs.Construct, id string, p *StackProps) (*Clu
 	// stack cannot drop what this one still uses, and understood by every CloudFormation tool.
 	stack.Node().SetContext(jsii.String("@aws-cdk/core:defaultCrossStackReferences"), "strong")
 	s := &ClusterStack{Stack: stack}
+	ipProtocol := awsec2.IpProtocol_IPV4_ONLY
+	if p.Properties["NetworkType"] == "DUALSTACK" {
+		ipProtocol = awsec2.IpProtocol_DUAL_STACK
+	}
 	s.Vpc = awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
+		IpProtocol:  ipProtocol,
 		MaxAzs:      jsii.Number(float64(p.Zones)),
 		NatGateways: jsii.Number(1),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
@@ -176,7 +185,7 @@ func NewClusterStack(scope constructs.Construct, id string, p *StackProps) (*Clu
 
 	c, err := New(stack, "Cluster", Props{
 		BuildDir: p.BuildDir, Vpc: s.Vpc, Subnets: *private, HsmCount: p.HsmCount, ClientInstance: s.Instance,
-		AlarmTopic: p.AlarmTopic, AlertRelay: p.AlertRelay,
+		AlarmTopic: p.AlarmTopic, AlertRelay: p.AlertRelay, ExtraProperties: p.Properties,
 	})
 	if err != nil {
 		return nil, err

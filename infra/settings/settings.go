@@ -90,6 +90,11 @@ type Settings struct {
 	// installs and its rpm's SHA256 checksum; both "" means the pair pinned in infra/hsmcluster.
 	CloudHsmCliVersion string
 	CloudHsmCliSha256  string
+	// ClusterProperties and KeyStoreProperties are the Custom::CloudHsmCluster and
+	// Custom::CloudHsmKeyStore properties the context sets (resources.go), by property name, as
+	// the templates carry them; nil when no key of the resource is set.
+	ClusterProperties  map[string]any
+	KeyStoreProperties map[string]any
 }
 
 // Lookup returns the value stored under a key, or nil when there is none. It matches the shape of
@@ -184,6 +189,9 @@ func Read(ctx, env Lookup) (Settings, error) {
 	s.KmsUserRotationSchedule = schedule
 
 	if err := s.readCloudHsmCli(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.readResources(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

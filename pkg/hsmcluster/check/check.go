@@ -1,5 +1,6 @@
 // Package check is the cluster-check step: before anything is created it confirms, with EC2, that
-// the subnets exist in distinct Availability Zones of one VPC and that the client instance is there.
+// the subnets exist in distinct Availability Zones of one VPC (with IPv6 blocks for a DUALSTACK
+// cluster) and that the client instance is there.
 package check
 
 import (
@@ -39,8 +40,9 @@ type CheckOutput struct {
 }
 
 // CheckEnvironment validates the properties against the account: the subnets exist, lie in one
-// VPC and in distinct Availability Zones, and the client instance exists, runs, and sits in that
-// VPC. A failure is terminal and names the property.
+// VPC and in distinct Availability Zones (with an IPv6 block each for a DUALSTACK cluster, which
+// CloudHSM requires), and the client instance exists, runs, and sits in that VPC. A failure is
+// terminal and names the property.
 type CheckEnvironment struct {
 	EC2 NetworkDescriber
 }
@@ -69,6 +71,9 @@ func (s *CheckEnvironment) Handle(ctx context.Context, in CheckInput) (CheckOutp
 			}
 			zones[az] = id
 			out.SubnetAzs[id] = az
+			if spec.NetworkType == "DUALSTACK" && !hasIPv6(sn) {
+				return CheckOutput{}, lambdaerr.Terminal(fmt.Sprintf("NetworkType: DUALSTACK needs subnets with an IPv6 CIDR block too, and %s has none; associate one with each subnet (the cluster stack's VPC has them when strongroom:clusterNetworkType is DUALSTACK), or use IPV4", id), nil)
+			}
 			if out.VpcID == "" {
 				out.VpcID = aws.ToString(sn.VpcId)
 			} else if out.VpcID != aws.ToString(sn.VpcId) {
@@ -105,4 +110,14 @@ func (s *CheckEnvironment) Handle(ctx context.Context, in CheckInput) (CheckOutp
 		return CheckOutput{}, lambdaerr.Terminal(fmt.Sprintf("ClientInstanceId: instance %s is in %s, not in the cluster's VPC %s", spec.ClientInstanceID, aws.ToString(found.VpcId), out.VpcID), nil)
 	}
 	return out, nil
+}
+
+// hasIPv6 reports whether the subnet has an associated IPv6 CIDR block.
+func hasIPv6(sn ec2types.Subnet) bool {
+	for _, a := range sn.Ipv6CidrBlockAssociationSet {
+		if aws.ToString(a.Ipv6CidrBlock) != "" && (a.Ipv6CidrBlockState == nil || a.Ipv6CidrBlockState.State == ec2types.SubnetCidrBlockStateCodeAssociated) {
+			return true
+		}
+	}
+	return false
 }

@@ -18,6 +18,7 @@ type wireHsm struct {
 	SubnetId         string `json:"SubnetId,omitempty"`
 	EniId            string `json:"EniId,omitempty"`
 	EniIp            string `json:"EniIp,omitempty"`
+	EniIpV6          string `json:"EniIpV6,omitempty"`
 	HsmId            string `json:"HsmId"`
 	HsmType          string `json:"HsmType,omitempty"`
 	State            string `json:"State,omitempty"`
@@ -82,7 +83,7 @@ func (c *cluster) wire() wireCluster {
 
 func (c *cluster) wireHsm(h *hsm) wireHsm {
 	return wireHsm{
-		AvailabilityZone: h.az, ClusterId: c.id, SubnetId: h.subnetID, EniId: h.eniID, EniIp: h.eniIP,
+		AvailabilityZone: h.az, ClusterId: c.id, SubnetId: h.subnetID, EniId: h.eniID, EniIp: h.eniIP, EniIpV6: h.eniIPv6,
 		HsmId: h.id, HsmType: c.hsmType, State: h.state, StateMessage: h.stateMessage,
 	}
 }
@@ -157,6 +158,12 @@ func (s *Service) createCluster(_ context.Context, in createClusterInput) (any, 
 			return nil, invalid("Subnets '%s' and '%s' are both in availability zone %s; specify at most one subnet per availability zone.", prev, id, az)
 		}
 		subnets[az] = id
+		// A dual-stack cluster's HSMs take an IPv6 address too: every subnet needs an IPv6 block.
+		if in.NetworkType == "DUALSTACK" {
+			if v6, err := s.net.SubnetIPv6(id); err != nil || v6 == "" {
+				return nil, invalid("Subnet '%s' has no IPv6 CIDR block; NetworkType DUALSTACK needs subnets with both IPv4 and IPv6 CIDR blocks.", id)
+			}
+		}
 	}
 
 	// The cluster key is made off the request path (keyGen); it stays internal until the first

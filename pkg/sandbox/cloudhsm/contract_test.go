@@ -441,6 +441,7 @@ func TestCreateClusterValidation(t *testing.T) {
 		{"retention too short", hsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: ec2.DefaultSubnetIDs[:], BackupRetentionPolicy: &types.BackupRetentionPolicy{Type: types.BackupRetentionTypeDays, Value: aws.String("3")}}, cloudhsm.ErrInvalidRequest, "between 7 and 379"},
 		{"unknown backup", hsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: ec2.DefaultSubnetIDs[:], SourceBackupId: aws.String("backup-nosuchbackup")}, cloudhsm.ErrResourceNotFound, "backup-nosuchbackup"},
 		{"reserved tag", hsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: ec2.DefaultSubnetIDs[:], TagList: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("y")}}}, cloudhsm.ErrTag, "reserved"},
+		{"dual stack without IPv6 subnets", hsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: ec2.DefaultSubnetIDs[:], NetworkType: types.NetworkTypeDualstack}, cloudhsm.ErrInvalidRequest, "no IPv6 CIDR block"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -530,5 +531,50 @@ func TestDegradedAndOutOfBandHooks(t *testing.T) {
 	}
 	if c = e.describe(t, id); len(c.Hsms) != 0 {
 		t.Fatalf("HSM still listed after out-of-band delete")
+	}
+}
+
+// TestDualStack: once the subnets have IPv6 blocks, a DUALSTACK cluster is created and each of
+// its HSMs takes an IPv6 address from its subnet's block (EniIpV6) beside its IPv4 one; an IPV4
+// cluster's HSMs take none.
+func TestDualStack(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	blocks := map[string]string{}
+	for _, id := range ec2.DefaultSubnetIDs {
+		b, err := e.net.AddSubnetIPv6(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks[id] = b
+	}
+	if blocks[ec2.DefaultSubnetIDs[0]] == blocks[ec2.DefaultSubnetIDs[1]] {
+		t.Fatalf("two subnets share the IPv6 block %s", blocks[ec2.DefaultSubnetIDs[0]])
+	}
+	for _, nt := range []types.NetworkType{types.NetworkTypeDualstack, types.NetworkTypeIpv4} {
+		out, err := e.client.CreateCluster(ctx, &hsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"), SubnetIds: ec2.DefaultSubnetIDs[:], NetworkType: nt, Mode: types.ClusterModeNonFips})
+		if err != nil {
+			t.Fatalf("%s: %v", nt, err)
+		}
+		id := *out.Cluster.ClusterId
+		e.waitState(t, id, types.ClusterStateUninitialized)
+		// One HSM: a second waits for activation (the end-to-end tests add it through the workflow).
+		if _, err := e.client.CreateHsm(ctx, &hsmv2.CreateHsmInput{ClusterId: aws.String(id), AvailabilityZone: aws.String("us-east-1b")}); err != nil {
+			t.Fatalf("%s: CreateHsm: %v", nt, err)
+		}
+		c := e.waitFor(t, id, "an ACTIVE HSM", allHsms(types.HsmStateActive, 1))
+		if c.NetworkType != nt || c.Mode != types.ClusterModeNonFips {
+			t.Errorf("cluster %s: NetworkType %s, Mode %s; want %s, NON_FIPS", id, c.NetworkType, c.Mode, nt)
+		}
+		for _, h := range c.Hsms {
+			v6 := aws.ToString(h.EniIpV6)
+			block := strings.TrimSuffix(blocks[aws.ToString(h.SubnetId)], "::/64")
+			switch {
+			case nt == types.NetworkTypeIpv4 && v6 != "":
+				t.Errorf("IPV4 cluster's HSM %s has the IPv6 address %s", aws.ToString(h.HsmId), v6)
+			case nt == types.NetworkTypeDualstack && (v6 == "" || !strings.HasPrefix(v6, block) || aws.ToString(h.EniIp) == ""):
+				t.Errorf("DUALSTACK HSM %s: EniIpV6 %q, EniIp %q; want an IPv6 address in %s and an IPv4 one", aws.ToString(h.HsmId), v6, aws.ToString(h.EniIp), blocks[aws.ToString(h.SubnetId)])
+			}
+		}
 	}
 }

@@ -33,8 +33,9 @@
 //   - message texts are the sandbox's own except the observed second-CreateHsm message;
 //   - no ModifyCluster, backups copy/restore/delete operations, resource policies, or quotas on
 //     clusters per account; SecurityGroup rules are not enforced;
-//   - NetworkType DUALSTACK is accepted but HSMs get no IPv6 address (EniIpV6 stays empty);
-//     CreateHsm's IpAddress is refused; backups are taken at activation and whenever an HSM is
+//   - NetworkType DUALSTACK needs an IPv6 block in every subnet (the sandbox's EC2 gives one with
+//     AddSubnetIPv6) and gives each HSM an IPv6 address from it (EniIpV6); the refusal's text is
+//     the sandbox's own; CreateHsm's IpAddress is refused; backups are taken at activation and whenever an HSM is
 //     added to or removed from an ACTIVE cluster, not daily; there are no backup copies, so the
 //     sourceBackupIds filter matches nothing;
 //   - adding or removing an HSM in an ACTIVE cluster does not move the cluster through

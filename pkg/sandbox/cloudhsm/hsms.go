@@ -56,6 +56,12 @@ func (s *Service) createHsm(_ context.Context, in createHsmInput) (any, error) {
 			return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "allocate a network interface in %s: %v", subnet, err)
 		}
 		h.eniID, h.eniIP = eni, ip
+		if c.networkType == "DUALSTACK" {
+			if h.eniIPv6, err = s.net.AssignIPv6(eni); err != nil {
+				_ = s.net.ReleaseENI(eni)
+				return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "assign an IPv6 address in %s: %v", subnet, err)
+			}
+		}
 		if c.state == StateActive {
 			// A new HSM in an active cluster is cloned from a fresh backup (CloudHSM user guide,
 			// backups: one is taken when an HSM is added).

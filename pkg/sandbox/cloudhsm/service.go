@@ -85,6 +85,11 @@ type Network interface {
 	AllocateENI(subnetID, description string, groupIDs ...string) (eniID, ip, az string, err error)
 	// ReleaseENI deletes an interface made by AllocateENI, returning its address to the subnet.
 	ReleaseENI(eniID string) error
+	// SubnetIPv6 is the subnet's IPv6 block, "" when it has none: a DUALSTACK cluster needs one
+	// in every subnet.
+	SubnetIPv6(subnetID string) (string, error)
+	// AssignIPv6 gives an interface the next IPv6 address of its subnet (a DUALSTACK cluster's HSMs).
+	AssignIPv6(eniID string) (string, error)
 	// CreateGroup makes the cluster's security group (cloudhsm-cluster-<id>-sg).
 	CreateGroup(vpcID, name, description string) (string, error)
 	// DeleteGroup removes it when the cluster is deleted.
@@ -189,7 +194,7 @@ type cluster struct {
 }
 
 type hsm struct {
-	id, az, subnetID, eniID, eniIP, state, stateMessage string
+	id, az, subnetID, eniID, eniIP, eniIPv6, state, stateMessage string
 }
 
 type tag struct {

@@ -9,6 +9,11 @@
 //   - one running, SSM-managed client instance (the cloudhsm-cli host) in the first subnet, with a
 //     private IP and a primary network interface.
 //
+// The subnets have no IPv6 block until AddSubnetIPv6 gives one (the n-th subnet the n-th /64 of
+// DefaultIPv6Block, in the documentation range): DescribeSubnets then lists it in
+// ipv6CidrBlockAssociationSet, and AssignIPv6 hands its addresses to a DUALSTACK cluster's HSMs.
+// The VPC's IPv6 block and AssociateSubnetCidrBlock are not emulated on the wire.
+//
 // Operations: DescribeVpcs, DescribeSubnets, DescribeSecurityGroups, DescribeInstances,
 // DescribeNetworkInterfaces (ids and Filter.N with * and ? wildcards, tag:<key>, tag-key),
 // CreateSecurityGroup, DeleteSecurityGroup, AuthorizeSecurityGroupIngress/Egress and

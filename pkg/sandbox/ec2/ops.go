@@ -50,18 +50,26 @@ type vpcXML struct {
 }
 
 type subnetXML struct {
-	SubnetID                string   `xml:"subnetId"`
-	SubnetArn               string   `xml:"subnetArn"`
-	State                   string   `xml:"state"`
-	VpcID                   string   `xml:"vpcId"`
-	OwnerID                 string   `xml:"ownerId"`
-	CidrBlock               string   `xml:"cidrBlock"`
-	AvailableIPAddressCount int      `xml:"availableIpAddressCount"`
-	AvailabilityZone        string   `xml:"availabilityZone"`
-	AvailabilityZoneID      string   `xml:"availabilityZoneId"`
-	DefaultForAz            bool     `xml:"defaultForAz"`
-	MapPublicIPOnLaunch     bool     `xml:"mapPublicIpOnLaunch"`
-	Tags                    []tagXML `xml:"tagSet>item"`
+	SubnetID                string `xml:"subnetId"`
+	SubnetArn               string `xml:"subnetArn"`
+	State                   string `xml:"state"`
+	VpcID                   string `xml:"vpcId"`
+	OwnerID                 string `xml:"ownerId"`
+	CidrBlock               string `xml:"cidrBlock"`
+	AvailableIPAddressCount int    `xml:"availableIpAddressCount"`
+	AvailabilityZone        string `xml:"availabilityZone"`
+	AvailabilityZoneID      string `xml:"availabilityZoneId"`
+	DefaultForAz            bool   `xml:"defaultForAz"`
+	MapPublicIPOnLaunch     bool   `xml:"mapPublicIpOnLaunch"`
+	// Ipv6CidrBlockAssociationSet lists the subnet's IPv6 block, when it has one.
+	Ipv6CidrBlockAssociationSet []ipv6AssociationXML `xml:"ipv6CidrBlockAssociationSet>item"`
+	Tags                        []tagXML             `xml:"tagSet>item"`
+}
+
+type ipv6AssociationXML struct {
+	Ipv6CidrBlock string `xml:"ipv6CidrBlock"`
+	AssociationID string `xml:"associationId"`
+	State         string `xml:"ipv6CidrBlockState>state"`
 }
 
 type groupPairXML struct {
@@ -224,12 +232,16 @@ func (s *Service) vpcXML(v *vpc) vpcXML {
 }
 
 func (s *Service) subnetXML(sn *subnet) subnetXML {
-	return subnetXML{
+	x := subnetXML{
 		SubnetID: sn.id, SubnetArn: fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", s.Region(), s.Account(), sn.id),
 		State: "available", VpcID: sn.vpcID, OwnerID: s.Account(), CidrBlock: sn.prefix.String(),
 		AvailableIPAddressCount: sn.available(), AvailabilityZone: sn.az, AvailabilityZoneID: sn.azID,
 		Tags: tagsXML(sn.tags),
 	}
+	if sn.ipv6.IsValid() {
+		x.Ipv6CidrBlockAssociationSet = []ipv6AssociationXML{{Ipv6CidrBlock: sn.ipv6.String(), AssociationID: sn.ipv6Association, State: "associated"}}
+	}
+	return x
 }
 
 func ports(r *rule) (from, to *int32) {

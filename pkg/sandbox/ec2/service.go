@@ -3,6 +3,7 @@ package ec2
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,6 +53,11 @@ type subnet struct {
 	prefix              netip.Prefix
 	used                map[netip.Addr]bool
 	tags                []tag
+	// ipv6 is the subnet's IPv6 /64 (AddSubnetIPv6), invalid when it has none; next6 is the
+	// interface id the next IPv6 address takes (addresses are not reused: a /64 does not run out).
+	ipv6            netip.Prefix
+	ipv6Association string
+	next6           uint64
 }
 
 type rule struct {
@@ -80,9 +86,9 @@ type instance struct {
 }
 
 type eni struct {
-	id, subnetID, ip, description, instanceID string
-	groupIDs                                  []string
-	requesterManaged                          bool
+	id, subnetID, ip, ipv6, description, instanceID string
+	groupIDs                                        []string
+	requesterManaged                                bool
 }
 
 // New returns EC2 with the default sandbox network in us-east-1.
@@ -232,6 +238,68 @@ func (s *Service) AllocateENI(subnetID, description string, groupIDs ...string) 
 	}
 	sn, _ := s.subnet(subnetID)
 	return n.id, n.ip, sn.az, nil
+}
+
+// DefaultIPv6Block is the IPv6 /56 AddSubnetIPv6 gives the default VPC, from the documentation
+// range (2001:db8::/32), so no address it hands out is routable anywhere.
+const DefaultIPv6Block = "2001:db8:5a0b:c100::/56"
+
+// AddSubnetIPv6 associates an IPv6 /64 with the subnet, as AssociateSubnetCidrBlock does once the
+// VPC has an IPv6 block (which the sandbox does not emulate on the wire: tests and the demo call
+// this, as a CDK VPC with IpProtocol DUAL_STACK would have it at deploy time). The n-th default
+// subnet gets the n-th /64 of DefaultIPv6Block. A subnet that has a block keeps it.
+func (s *Service) AddSubnetIPv6(subnetID string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn, err := s.subnet(subnetID)
+	if err != nil {
+		return "", err
+	}
+	if !sn.ipv6.IsValid() {
+		base := netip.MustParsePrefix(DefaultIPv6Block).Addr().As16()
+		base[7] = byte(slices.Index(s.subnets, sn))
+		sn.ipv6 = netip.PrefixFrom(netip.AddrFrom16(base), 64)
+		sn.ipv6Association = newID("subnet-cidr-assoc-")
+		sn.next6 = 0x10
+	}
+	return sn.ipv6.String(), nil
+}
+
+// SubnetIPv6 returns the subnet's IPv6 block, or "" when it has none.
+func (s *Service) SubnetIPv6(subnetID string) (string, error) {
+	return core.Locked(&s.mu, s.subnet, subnetID, func(sn *subnet) (string, error) {
+		if !sn.ipv6.IsValid() {
+			return "", nil
+		}
+		return sn.ipv6.String(), nil
+	})
+}
+
+// AssignIPv6 gives a network interface the next IPv6 address of its subnet's block, as
+// AssignIpv6Addresses does; a subnet without a block refuses it as EC2 does.
+func (s *Service) AssignIPv6(eniID string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.enis {
+		if n.id != eniID {
+			continue
+		}
+		sn, err := s.subnet(n.subnetID)
+		if err != nil {
+			return "", err
+		}
+		if !sn.ipv6.IsValid() {
+			return "", core.Errorf("InvalidParameterValue", "Subnet %s does not have an IPv6 CIDR block; associate one before assigning IPv6 addresses.", sn.id)
+		}
+		a := sn.ipv6.Addr().As16()
+		for i := 0; i < 8; i++ {
+			a[15-i] = byte(sn.next6 >> (8 * i))
+		}
+		sn.next6++
+		n.ipv6 = netip.AddrFrom16(a).String()
+		return n.ipv6, nil
+	}
+	return "", notFound("InvalidNetworkInterfaceID.NotFound", "networkInterface ID", eniID)
 }
 
 // ReleaseENI deletes a network interface and frees its IP.
