@@ -147,7 +147,11 @@ bench: synth ## benchmarks, ratios measured side by side in one run (cold starts
 
 .PHONY: demo
 demo: build synth deps ## run the demo in the local sandbox (alerts, rotation, cluster + key store; DEMO_FLAGS="-only rotation -v")
-	@$(GO) run ./cmd/strongroom demo $(DEMO_FLAGS)
+	@$(GO) run ./cmd/strongroom demo -iam-decisions $(BUILD_DIR)/iam-decisions.jsonl $(DEMO_FLAGS)
+
+.PHONY: iam-report
+iam-report: ## each role's granted actions against the IAM decisions of the last make demo
+	@$(GO) run ./cmd/strongroom iam-report -decisions $(BUILD_DIR)/iam-decisions.jsonl
 
 # The sandbox prints the AWS_ENDPOINT_URL and dummy credentials to export; SCALE=60 runs its clock 60x.
 SANDBOX_ADDR ?= 127.0.0.1:4580

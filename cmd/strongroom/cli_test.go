@@ -48,7 +48,8 @@ func canceled() context.Context {
 // commands and builtins must have an entry (TestEveryCommandIsCovered).
 var commandFlags = map[string][]string{
 	"cost":            {"region", "stacks"},
-	"demo":            {"only", "root", "scale", "v"},
+	"demo":            {"iam-decisions", "only", "root", "scale", "v"},
+	"iam-report":      {"cdkout", "decisions", "stacks", "strict"},
 	"help":            nil,
 	"nag-report":      {"suppressed"},
 	"sandbox":         {"addr", "scale", "v"},
@@ -177,7 +178,7 @@ func TestHelpShowsDefaults(t *testing.T) {
 	for _, c := range []struct{ args, want []string }{
 		{[]string{"sandbox", "-h"}, []string{`(default "127.0.0.1:4580")`, "(default 1)"}},
 		{[]string{"sandbox", "fault", "-h"}, []string{`(default "127.0.0.1:4580")`, `(default "*")`}},
-		{[]string{"demo", "-h"}, []string{"usage: strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v] [-root DIR]\n",
+		{[]string{"demo", "-h"}, []string{"usage: strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v] [-root DIR] [-iam-decisions FILE]\n",
 			"make build synth deps", "\n  -only ", "\n  -root ", "(default: found from the working directory)", "\n  -scale ", "(default 120)", "\n  -v"}},
 		{[]string{"sandbox", "-h"}, []string{"  fault ", "  records ", "strongroom sandbox <subcommand> -h"}},
 	} {
@@ -233,6 +234,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"nag-report"}, "strongroom nag-report: missing the cloud assembly directory, for example cdk.out", "usage: strongroom nag-report"},
 		{[]string{"cost"}, "strongroom cost: missing the cloud assembly directory, for example cdk.out", "usage: strongroom cost"},
 		{[]string{"cost", "a", "b"}, `strongroom cost: unexpected argument "b": cost reads one cloud assembly directory`, "usage: strongroom cost"},
+		{[]string{"iam-report", "-stacks", " "}, `strongroom iam-report: -stacks is empty: name at least one stack, for example "StrongroomAlerts StrongroomCluster StrongroomKeyStore"`, "usage: strongroom iam-report"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -264,6 +266,7 @@ func TestRuntimeFailures(t *testing.T) {
 		{[]string{"nag-report", t.TempDir()}, "strongroom nag-report: no *-NagReport.csv in "},
 		{[]string{"nag-report", filepath.Join(t.TempDir(), "cdk.out")}, "strongroom nag-report: read nag reports: "},
 		{[]string{"cost", t.TempDir()}, "strongroom cost: read the cloud assembly's manifest (run make synth first): "},
+		{[]string{"iam-report", "-decisions", filepath.Join(t.TempDir(), "none.jsonl")}, "strongroom iam-report: open "},
 		{[]string{"sandbox", "fault", "-addr", "127.0.0.1:1", "-list"}, "strongroom sandbox: reach the sandbox admin API at http://127.0.0.1:1/_sandbox/faults"},
 		{[]string{"sandbox", "records", "-addr", "127.0.0.1:1"}, "strongroom sandbox: reach the sandbox admin API at http://127.0.0.1:1/_sandbox/records"},
 	}

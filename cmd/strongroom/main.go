@@ -47,6 +47,10 @@ var commands = map[string]command{
 		summary: "run the alerts, rotation, cluster and key store workflows end to end in a local sandbox",
 		run:     runDemo,
 	},
+	"iam-report": {
+		summary: "least privilege, measured: each role's granted actions against the IAM decisions of a demo run",
+		run:     runIAMReport,
+	},
 	"nag-report": {
 		summary: "fail on any unsuppressed cdk-nag finding in a cloud assembly; -suppressed lists the suppressions and their reasons",
 		run:     runNagReport,

@@ -16,6 +16,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
+	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
 )
 
 // BindRole makes the calls of principal (a function's name, InstancePrincipal's) calls of a
@@ -66,8 +67,8 @@ type enforcer struct {
 	decisions []Decision
 }
 
-// EnforceIAM makes every call of a principal bound to a role (BindRole) pass IAM as AWS would
-// decide it: each action the operation needs (authz.Needs) must be allowed by the role's identity
+// EnforceIAM makes every call of a principal bound to a role (BindRole), and every call a state
+// machine's task makes with the state machine's role, pass IAM as AWS would decide it: each action the operation needs (authz.Needs) must be allowed by the role's identity
 // policies (this sandbox's IAM) and, where the resource has one, its resource policy (a KMS key
 // policy, a topic policy, a secret's resource policy), as judge decides. A denied call is
 // answered with the service's own access-denied error and AWS's message, and nothing of it is
@@ -79,6 +80,23 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	sb.Server.mu.Lock()
 	sb.Server.enforcer = e
 	sb.Server.mu.Unlock()
+	// A state machine's tasks call with its role: invoking a step needs lambda:InvokeFunction, an
+	// aws-sdk task its operation's actions, granted to the state machine's role.
+	sb.StepFunctions.SetAuthorizer(func(ctx context.Context, c stepfunctions.TaskCall) *core.Error {
+		req := authz.Request{}
+		if c.FunctionName != "" {
+			req.Path = map[string]string{"FunctionName": c.FunctionName}
+		}
+		if len(c.Params) > 0 {
+			_ = json.Unmarshal(c.Params, &req.JSON)
+		}
+		return e.authorize(ctx, sb.Clock.Now(), c.RoleARN, sessionARN(sb.Account, c.RoleARN, c.Session), c.Service, c.Operation, req)
+	})
+}
+
+// sessionARN is the ARN a session of roleARN named session calls as.
+func sessionARN(account, roleARN, session string) string {
+	return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, roleARN[strings.LastIndex(roleARN, "/")+1:], session)
 }
 
 // Decisions returns every authorization judged since EnforceIAM, in order.
@@ -187,8 +205,7 @@ func (c *call) authorize(decode func() authz.Request) *core.Error {
 	if IsInstancePrincipal(session) {
 		session = strings.TrimPrefix(session, instancePrefix)
 	}
-	principal := fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", c.s.Account, roleARN[strings.LastIndex(roleARN, "/")+1:], session)
-	return e.authorize(c.r.Context(), c.s.Clock.Now(), roleARN, principal, c.service, c.operation, decode())
+	return e.authorize(c.r.Context(), c.s.Clock.Now(), roleARN, sessionARN(c.s.Account, roleARN, session), c.service, c.operation, decode())
 }
 
 func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, principal, service, op string, req authz.Request) *core.Error {

@@ -13,18 +13,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
-// TestEnforceIAM: with IAM enforced, a role session's calls are judged by iam-simulate on the
-// role's policies in the sandbox's IAM and the resource's own policy, over the wire, with each
-// service's access-denied error and AWS's message; a denied call does nothing; the operator's
-// calls (the static key) are not judged; changing a policy changes the next decision.
-func TestEnforceIAM(t *testing.T) {
-	ctx := sandboxtest.Context(t, 3*time.Minute)
+// enforcedSandbox starts a sandbox with IAM enforced by a judge of its own.
+func enforcedSandbox(ctx context.Context, t *testing.T) *sandboxtest.Env {
+	t.Helper()
 	judge, err := iamjudge.Start(ctx, iamjudge.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +32,16 @@ func TestEnforceIAM(t *testing.T) {
 	t.Cleanup(func() { _ = judge.Close() })
 	env := sandboxtest.New(t)
 	env.EnforceIAM(judge)
+	return env
+}
+
+// TestEnforceIAM: with IAM enforced, a role session's calls are judged by iam-simulate on the
+// role's policies in the sandbox's IAM and the resource's own policy, over the wire, with each
+// service's access-denied error and AWS's message; a denied call does nothing; the operator's
+// calls (the static key) are not judged; changing a policy changes the next decision.
+func TestEnforceIAM(t *testing.T) {
+	ctx := sandboxtest.Context(t, 3*time.Minute)
+	env := enforcedSandbox(ctx, t)
 	op := env.NoRetryConfig()
 	admin := iam.NewFromConfig(op)
 	keys := kms.NewFromConfig(op)
@@ -130,4 +140,88 @@ func TestEnforceIAM(t *testing.T) {
 	}
 	_, err = crypto.Encrypt(ctx, &kms.EncryptInput{KeyId: open.KeyMetadata.KeyId, Plaintext: []byte("x")})
 	sandboxtest.WantCode(t, err, "AccessDeniedException")
+}
+
+// TestEnforceIAMStateMachineRole: a state machine's tasks call with its role, as Step Functions
+// makes them: invoking a function needs lambda:InvokeFunction on it, an aws-sdk task its
+// operation's action; a refused task fails with the service's error (Lambda.AccessDeniedException,
+// SecretsManager.AccessDeniedException) naming the role session and the action, and the function
+// refused is never invoked.
+func TestEnforceIAMStateMachineRole(t *testing.T) {
+	ctx := sandboxtest.Context(t, 3*time.Minute)
+	env := enforcedSandbox(ctx, t)
+	op := env.NoRetryConfig()
+	admin := iam.NewFromConfig(op)
+	handler := func(context.Context, []byte) ([]byte, error) { return []byte(`{}`), nil }
+	allowed, err := env.Lambda.RegisterHandler("allowed", handler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused, err := env.Lambda.RegisterHandler("refused", handler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secretsmanager.NewFromConfig(op).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("db"), SecretString: aws.String("v")}); err != nil {
+		t.Fatal(err)
+	}
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	roles := map[string]string{}
+	for name, policy := range map[string]string{
+		"with-describe":    `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"` + allowed + `"},{"Effect":"Allow","Action":"secretsmanager:DescribeSecret","Resource":"*"}]}`,
+		"without-describe": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"` + allowed + `"}]}`,
+	} {
+		r, err := admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("tasks"), PolicyDocument: aws.String(policy)}); err != nil {
+			t.Fatal(err)
+		}
+		roles[name] = aws.ToString(r.Role.Arn)
+	}
+	def := `{"StartAt":"Allowed","States":{
+	  "Allowed":{"Type":"Task","Resource":"` + allowed + `","Next":"Describe"},
+	  "Describe":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:secretsmanager:describeSecret","Parameters":{"SecretId":"db"},"ResultPath":null,"Next":"Refused"},
+	  "Refused":{"Type":"Task","Resource":"` + refused + `","End":true}}}`
+	client := sfn.NewFromConfig(op)
+	run := func(role string) *sfn.DescribeExecutionOutput {
+		sm, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(role), Definition: aws.String(def), RoleArn: aws.String(roles[role])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String("run-" + role), Input: aws.String(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: ex.ExecutionArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status != sfntypes.ExecutionStatusRunning {
+				return d
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("execution of %s still running: %v", role, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	d := run("with-describe")
+	session := "arn:aws:sts::" + env.Account + ":assumed-role/with-describe/run-with-describe"
+	if d.Status != sfntypes.ExecutionStatusFailed || aws.ToString(d.Error) != "Lambda.AccessDeniedException" ||
+		aws.ToString(d.Cause) != "User: "+session+" is not authorized to perform: lambda:InvokeFunction on resource: "+refused+" because no identity-based policy allows the lambda:InvokeFunction action" {
+		t.Errorf("execution %s: %s: %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	if n := len(env.Lambda.History("allowed")); n != 1 {
+		t.Errorf("allowed invoked %d times, want 1", n)
+	}
+	if n := len(env.Lambda.History("refused")); n != 0 {
+		t.Errorf("the refused function was invoked %d times", n)
+	}
+	d = run("without-describe")
+	if aws.ToString(d.Error) != "SecretsManager.AccessDeniedException" || !strings.Contains(aws.ToString(d.Cause), "secretsmanager:DescribeSecret on resource: arn:aws:secretsmanager:") {
+		t.Errorf("execution without the describe grant: %s: %s", aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
 }

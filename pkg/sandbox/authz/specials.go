@@ -32,6 +32,7 @@ const (
 	srcSSMPassRole      = "AWS Systems Manager User Guide, Run Command notifications (iam:PassRole for ServiceRoleArn)"
 	srcSNSTagOnCreate   = "Amazon SNS Developer Guide, Amazon SNS tags, tagging on creation (sns:CreateTopic and sns:TagResource)"
 	srcSNSPublishKMS    = "Amazon SNS Developer Guide, Encryption at rest, Configuring AWS KMS permissions (publishers need kms:GenerateDataKey and kms:Decrypt)"
+	srcCloudHSMTags     = "Service Authorization Reference, AWS CloudHSM, API operations table (CreateCluster with TagList also authorizes cloudhsm:TagResource)"
 	srcProfilePassRole  = "IAM User Guide, Use an IAM role to grant permissions to applications running on Amazon EC2 instances (iam:PassRole to add a role to an instance profile)"
 	srcGetCallerNoPerms = "AWS STS API Reference, GetCallerIdentity (no permissions are required)"
 	srcResponseURL      = "AWS CloudFormation User Guide, Custom resources, response objects (a pre-signed Amazon S3 URL that CloudFormation issues)"
@@ -191,6 +192,14 @@ var Specials = []Special{
 			need("ec2:AuthorizeSecurityGroupEgress", group, ctx),
 			need("ec2:RevokeSecurityGroupEgress", group, ctx),
 		}, nil
+	}},
+	{"cloudhsmv2", "CreateCluster", srcCloudHSMTags, func(e Env, r Request) ([]Need, error) {
+		ctx := map[string][]string{}
+		tags(r.JSON["TagList"], "Key", "Value", ctx)
+		if len(ctx) == 0 {
+			return nil, nil
+		}
+		return one("cloudhsm:TagResource", e.arn("cloudhsm", "cluster/*"), ctx) // the new cluster's id is not known yet
 	}},
 	{"cloudhsmv2", "CreateCluster", srcCloudHSMSLR, func(e Env, _ Request) ([]Need, error) {
 		return []Need{e.serviceLinkedRole("cloudhsm.amazonaws.com", "AWSServiceRoleForCloudHSM")}, nil

@@ -13,16 +13,18 @@ import (
 	sbec2 "github.com/strongroom/strongroom/pkg/sandbox/ec2"
 )
 
-// physicalName is the name CloudFormation gives a resource with no name property:
+// PhysicalName is the name the sandbox gives a resource of stack with no name property:
 // <stack>-<logical id>, cut to max characters (CloudFormation adds a random suffix the sandbox has
-// no need for).
-func physicalName(st *Stack, id string, max int) string {
-	name := st.Name + "-" + id
+// no need for). A role's is 64.
+func PhysicalName(stack, id string, max int) string {
+	name := stack + "-" + id
 	if len(name) > max {
 		name = name[:max]
 	}
 	return name
 }
+
+func physicalName(st *Stack, id string, max int) string { return PhysicalName(st.Name, id, max) }
 
 // document is a template's policy document (an object, or a string holding one) as JSON.
 func document(v any) (string, error) {

@@ -12,7 +12,24 @@ import (
 
 // invoker runs Task resources for pkg/sandbox/asl: Lambda functions through the sandbox's Lambda
 // service and aws-sdk integrations through the service's table.
-type invoker struct{ s *Service }
+type invoker struct {
+	s *Service
+	// role and session are the state machine's role and the execution's name: the session the
+	// tasks' calls are made with.
+	role, session string
+}
+
+// authorized asks the service's Authorizer, if any, about call.
+func (v *invoker) authorized(ctx context.Context, call TaskCall) *core.Error {
+	v.s.mu.Lock()
+	authorize := v.s.authorize
+	v.s.mu.Unlock()
+	if authorize == nil {
+		return nil
+	}
+	call.RoleARN, call.Session = v.role, v.session
+	return authorize(ctx, call)
+}
 
 var _ asl.Invoker = (*invoker)(nil)
 
@@ -23,6 +40,9 @@ func (v *invoker) Invoke(ctx context.Context, resource string, input any) (any, 
 	}
 	if strings.HasPrefix(resource, "arn:") && strings.Contains(resource, ":states:::aws-sdk:") {
 		return v.sdk(ctx, resource, payload)
+	}
+	if denied := v.authorized(ctx, TaskCall{Service: "lambda", Operation: "Invoke", FunctionName: resource}); denied != nil {
+		return nil, lambdaFailure(denied)
 	}
 	out, err := v.s.lambda.Invoke(ctx, resource, payload)
 	if err != nil {
@@ -54,6 +74,9 @@ func (v *invoker) sdk(ctx context.Context, resource string, params []byte) (any,
 	v.s.mu.Unlock()
 	if !ok {
 		return nil, &asl.Failure{Name: asl.ErrRuntime, Cause: "the sandbox has no integration for " + resource}
+	}
+	if denied := v.authorized(ctx, TaskCall{Service: in.Service, Operation: in.Operation, Params: params}); denied != nil {
+		return nil, &asl.Failure{Name: in.ErrorPrefix + "." + denied.Code, Cause: denied.Message}
 	}
 	out, err := in.Call(ctx, params)
 	if err != nil {

@@ -21,7 +21,24 @@ import (
 type Integration struct {
 	ErrorPrefix string
 	Call        func(ctx context.Context, params json.RawMessage) (json.RawMessage, error)
+	// Service and Operation name the call for authorization (a sandbox service id and operation).
+	Service, Operation string
 }
+
+// TaskCall is a call a Task state makes with the state machine's role, for authorization: a Lambda
+// invocation (Service "lambda", Operation "Invoke", FunctionName) or an aws-sdk integration's
+// operation with its JSON parameters.
+type TaskCall struct {
+	// RoleARN is the state machine's role; Session names the role session (the execution's name).
+	RoleARN, Session   string
+	Service, Operation string
+	FunctionName       string
+	Params             json.RawMessage
+}
+
+// Authorizer decides whether a task may make its call; a non-nil *core.Error refuses it, and the
+// task fails with it as Step Functions names a service error (Lambda.<Code>, <Prefix>.<Code>).
+type Authorizer func(ctx context.Context, call TaskCall) *core.Error
 
 // StatusChange is the EventBridge event Step Functions emits when an execution's status changes.
 type StatusChange struct {
@@ -46,6 +63,7 @@ type Service struct {
 	mu           sync.Mutex
 	integrations map[string]Integration // "secretsmanager:describeSecret"
 	onStatus     func(StatusChange)
+	authorize    Authorizer
 	machines     map[string]*machine   // by ARN
 	executions   map[string]*execution // by ARN
 }
@@ -93,6 +111,14 @@ func (s *Service) OnStatusChange(f func(StatusChange)) {
 	s.onStatus = f
 }
 
+// SetAuthorizer makes every task call pass authorize first, as Step Functions makes them with the
+// state machine's role; nil (the default) authorizes everything.
+func (s *Service) SetAuthorizer(authorize Authorizer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authorize = authorize
+}
+
 // AddIntegration makes arn:aws:states:::aws-sdk:<service>:<action> runnable.
 func (s *Service) AddIntegration(service, action string, in Integration) {
 	s.mu.Lock()
@@ -105,7 +131,7 @@ func (s *Service) AddIntegration(service, action string, in Integration) {
 func (s *Service) AddJSONService(sdkService string, svc core.JSONService, errorPrefix string) {
 	for op, fn := range svc.Operations() {
 		action := strings.ToLower(op[:1]) + op[1:]
-		s.AddIntegration(sdkService, action, Integration{ErrorPrefix: errorPrefix, Call: func(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+		s.AddIntegration(sdkService, action, Integration{ErrorPrefix: errorPrefix, Service: svc.ServiceID(), Operation: op, Call: func(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
 			out, err := fn(ctx, params)
 			if err != nil {
 				return nil, err
@@ -381,7 +407,7 @@ func (s *Service) Start(machineArn, name, input string) (string, time.Time, erro
 	}
 	ex := &execution{arn: arn, name: name, input: input, machine: m}
 	ex.run = asl.Start(s.ctx, m.def, value, asl.Options{
-		Clock: s.clock, Invoker: &invoker{s: s},
+		Clock: s.clock, Invoker: &invoker{s: s, role: m.roleArn, session: name},
 		ExecutionARN: arn, ExecutionName: name, StateMachineARN: m.arn, StateMachineName: m.name,
 		RoleARN: m.roleArn, Region: s.Region(),
 	})

@@ -1,0 +1,262 @@
+// Package iamreport measures least privilege: it holds every statement the synthesized templates
+// grant a role against the IAM decisions the sandbox made while running them (sandbox.Decision,
+// as `strongroom demo -iam-decisions FILE` writes them), so each granted action shows how often it
+// was used and by which operations, and an action never used shows the reason it is granted
+// anyway (Reasons) or is flagged as unused.
+package iamreport
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cfntemplate"
+	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
+)
+
+// Statement is one Allow statement a template grants a role: in an AWS::IAM::Policy attached to
+// it, or in the role's own Policies.
+type Statement struct {
+	Stack string
+	// Role is the role's name as the sandbox deploys it (deploy.PhysicalName).
+	Role string
+	// Policy is the policy's name; Number the statement's place in it, from 1 (as decisions name
+	// statements: "<policy>#<number>").
+	Policy  string
+	Number  int
+	Actions []string
+}
+
+// Row is one granted action of one statement and its use.
+type Row struct {
+	Statement
+	Action string
+	// Uses counts the decisions this statement allowed for this action; Operations lists the
+	// calls ("kms Decrypt") that made them, with counts.
+	Uses       int
+	Operations map[string]int
+	// Reason says why an unused action is granted anyway ("" when it was used, or when no reason
+	// is known: then it is unused and flagged).
+	Reason string
+}
+
+// Unused reports whether the action was never used and has no reason to be granted.
+func (r Row) Unused() bool { return r.Uses == 0 && r.Reason == "" }
+
+// Reasons are why actions a role is granted go unused in the sandbox and are still needed on AWS,
+// by action prefix. Each names what uses them there.
+var Reasons = map[string]string{
+	"logs:":                          "CloudWatch Logs: Lambda writes a function's logs, and Step Functions delivers a state machine's execution logs, with the role (the sandbox does not emulate CloudWatch Logs)",
+	"xray:":                          "X-Ray: active tracing sends segments with the role (the sandbox has no X-Ray)",
+	"ec2:CreateNetworkInterface":     "a function in a VPC: Lambda creates its network interfaces with the role (the sandbox runs functions on the host)",
+	"ec2:DescribeNetworkInterfaces":  "a function in a VPC: Lambda manages its network interfaces with the role",
+	"ec2:DeleteNetworkInterface":     "a function in a VPC: Lambda deletes its network interfaces with the role",
+	"ec2:AssignPrivateIpAddresses":   "a function in a VPC: Lambda manages its network interfaces with the role",
+	"ec2:UnassignPrivateIpAddresses": "a function in a VPC: Lambda manages its network interfaces with the role",
+	"sqs:SendMessage":                "a dead-letter queue: Lambda or EventBridge sends failed events to it with the role (the sandbox does not emulate SQS)",
+}
+
+func reason(action string) string {
+	best := ""
+	for prefix := range Reasons {
+		if strings.HasPrefix(action, prefix) && len(prefix) > len(best) {
+			best = prefix
+		}
+	}
+	return Reasons[best]
+}
+
+// Load reads the Allow statements every role of the stacks' templates (cdkOut/<stack>.template.json)
+// is granted.
+func Load(cdkOut string, stacks []string) ([]Statement, error) {
+	var out []Statement
+	for _, stack := range stacks {
+		t, err := cfntemplate.Load(filepath.Join(cdkOut, stack+".template.json"))
+		if err != nil {
+			return nil, err
+		}
+		roleName := func(v any) string {
+			if m, ok := v.(map[string]any); ok {
+				if id, ok := m["Ref"].(string); ok {
+					if r, ok := t.Resources[id]; ok && r.Type == "AWS::IAM::Role" {
+						if n, ok := r.Properties["RoleName"].(string); ok {
+							return n
+						}
+						return deploy.PhysicalName(stack, id, 64)
+					}
+				}
+			}
+			if s, ok := v.(string); ok {
+				return s
+			}
+			return "" // a role of another stack (Fn::ImportValue): reported with that stack
+		}
+		add := func(role, policy string, doc any) {
+			d, _ := doc.(map[string]any)
+			sts, _ := d["Statement"].([]any)
+			for i, st := range sts {
+				m, _ := st.(map[string]any)
+				if m["Effect"] != "Allow" {
+					continue
+				}
+				out = append(out, Statement{Stack: stack, Role: role, Policy: policy, Number: i + 1, Actions: strs(m["Action"])})
+			}
+		}
+		for _, id := range t.ByType("AWS::IAM::Role") {
+			name := roleName(map[string]any{"Ref": id})
+			pols, _ := t.Resources[id].Properties["Policies"].([]any)
+			for _, p := range pols {
+				m, _ := p.(map[string]any)
+				add(name, fmt.Sprint(m["PolicyName"]), m["PolicyDocument"])
+			}
+		}
+		for _, id := range t.ByType("AWS::IAM::Policy") {
+			p := t.Resources[id].Properties
+			roles, _ := p["Roles"].([]any)
+			for _, r := range roles {
+				if name := roleName(r); name != "" {
+					add(name, fmt.Sprint(p["PolicyName"]), p["PolicyDocument"])
+				} else if imp, ok := r.(map[string]any)["Fn::ImportValue"].(string); ok {
+					// The exporting stack's Ref output names the role: <Stack>:ExportsOutputRef<LogicalId><hash>.
+					if name := importedRole(imp); name != "" {
+						add(name, fmt.Sprint(p["PolicyName"]), p["PolicyDocument"])
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// exportRef matches CDK's export names for a Ref: <Stack>:ExportsOutputRef<LogicalId><8 hex>.
+var exportRef = regexp.MustCompile(`^([A-Za-z0-9-]+):ExportsOutputRef([A-Za-z0-9]+)[0-9A-F]{8}$`)
+
+func importedRole(name string) string {
+	m := exportRef.FindStringSubmatch(name)
+	if m == nil {
+		return ""
+	}
+	return deploy.PhysicalName(m[1], m[2], 64)
+}
+
+func strs(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return nil
+}
+
+// matches reports whether an IAM action pattern (with * and ?) matches action, case-insensitively.
+func matches(pattern, action string) bool {
+	re := "(?i)^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*"), `\?`, ".") + "$"
+	ok, _ := regexp.MatchString(re, action)
+	return ok
+}
+
+// Build holds statements against decisions: one Row per granted action of each statement.
+func Build(statements []Statement, decisions []sandbox.Decision) []Row {
+	type key struct{ role, grant string }
+	byGrant := map[key][]sandbox.Decision{}
+	for _, d := range decisions {
+		if !d.Allowed {
+			continue
+		}
+		role := d.Role[strings.LastIndex(d.Role, "/")+1:]
+		for _, g := range d.Grants {
+			byGrant[key{role, g}] = append(byGrant[key{role, g}], d)
+		}
+	}
+	var rows []Row
+	for _, st := range statements {
+		used := byGrant[key{st.Role, fmt.Sprintf("%s#%d", st.Policy, st.Number)}]
+		for _, a := range st.Actions {
+			r := Row{Statement: st, Action: a, Operations: map[string]int{}}
+			for _, d := range used {
+				if matches(a, d.Action) {
+					r.Uses++
+					r.Operations[d.Service+" "+d.Operation]++
+				}
+			}
+			if r.Uses == 0 {
+				r.Reason = reason(a)
+			}
+			rows = append(rows, r)
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Role != rows[j].Role {
+			return rows[i].Role < rows[j].Role
+		}
+		if rows[i].Policy != rows[j].Policy {
+			return rows[i].Policy < rows[j].Policy
+		}
+		return rows[i].Number < rows[j].Number
+	})
+	return rows
+}
+
+// ReadDecisions reads decisions written one JSON object per line.
+func ReadDecisions(path string) ([]sandbox.Decision, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []sandbox.Decision
+	dec := json.NewDecoder(f)
+	for {
+		var d sandbox.Decision
+		if err := dec.Decode(&d); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("read decisions %s: %w", path, err)
+		}
+		out = append(out, d)
+	}
+}
+
+// Write prints rows grouped by role, then a summary line, and returns the number of unused
+// actions with no reason.
+func Write(w io.Writer, rows []Row) (unused int, err error) {
+	var b strings.Builder
+	roles, used, reasoned := map[string]bool{}, 0, 0
+	for i, r := range rows {
+		if i == 0 || r.Role != rows[i-1].Role {
+			fmt.Fprintf(&b, "%s (%s)\n", r.Role, r.Stack)
+			roles[r.Role] = true
+		}
+		switch {
+		case r.Uses > 0:
+			used++
+			ops := make([]string, 0, len(r.Operations))
+			for op, n := range r.Operations {
+				ops = append(ops, fmt.Sprintf("%s x%d", op, n))
+			}
+			sort.Strings(ops)
+			fmt.Fprintf(&b, "  %s#%d %s: used %d (%s)\n", r.Policy, r.Number, r.Action, r.Uses, strings.Join(ops, ", "))
+		case r.Reason != "":
+			reasoned++
+			fmt.Fprintf(&b, "  %s#%d %s: not used here; %s\n", r.Policy, r.Number, r.Action, r.Reason)
+		default:
+			unused++
+			fmt.Fprintf(&b, "  %s#%d %s: UNUSED in this run: no call needed it; remove it if nothing needs it on AWS, else give the reason (pkg/sandbox/iamreport Reasons)\n", r.Policy, r.Number, r.Action)
+		}
+	}
+	fmt.Fprintf(&b, "iam-report: %d roles, %d granted actions: %d used, %d not used here with a reason, %d unused\n",
+		len(roles), len(rows), used, reasoned, unused)
+	_, err = io.WriteString(w, b.String())
+	return unused, err
+}
