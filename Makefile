@@ -97,6 +97,9 @@ TEST_PARALLEL ?= 3
 
 .PHONY: test
 test: lint deps ## run every test, after make lint
+	@# The kits and the demo build lambdas/* for the host (lambdaruntime.BuildFlags) as they start, three
+	@# test processes at once, each compiling the same SDK packages: compile them once first, so each links.
+	CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc ./lambdas/...
 	$(GO) test -count=1 -timeout 20m -p $(TEST_PARALLEL) $(SLOW_TESTS) ./...
 	@$(call fuzz-each,$(TEST_FUZZTIME))
 

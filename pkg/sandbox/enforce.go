@@ -67,8 +67,10 @@ type enforcer struct {
 	decisions []Decision
 }
 
-// EnforceIAM makes every call of a principal bound to a role (BindRole), and every call a state
-// machine's task makes with the state machine's role, pass IAM as AWS would decide it: each action the operation needs (authz.Needs) must be allowed by the role's identity
+// EnforceIAM makes every call of a principal bound to a role (BindRole), every call a state
+// machine's task makes with the state machine's role, and every delivery EventBridge makes to a
+// Lambda target (as events.amazonaws.com, allowed only by the function's policy), pass IAM as AWS
+// would decide it: each action the operation needs (authz.Needs) must be allowed by the role's identity
 // policies (this sandbox's IAM) and, where the resource has one, its resource policy (a KMS key
 // policy, a topic policy, a secret's resource policy), as judge decides. A denied call is
 // answered with the service's own access-denied error and AWS's message, and nothing of it is
@@ -82,6 +84,15 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	sb.Server.mu.Unlock()
 	// A state machine's tasks call with its role: invoking a step needs lambda:InvokeFunction, an
 	// aws-sdk task its operation's actions, granted to the state machine's role.
+	// EventBridge invokes a rule's Lambda targets as events.amazonaws.com: the function's
+	// resource-based policy (AWS::Lambda::Permission) must allow it for that rule.
+	sb.Events.SetDeliveryAuthorizer(func(ctx context.Context, ruleARN, targetARN string) error {
+		if denied := e.authorizeService(ctx, sb.Clock.Now(), "events.amazonaws.com", "lambda", "Invoke", "lambda:InvokeFunction", targetARN,
+			map[string][]string{"aws:SourceArn": {ruleARN}, "aws:SourceAccount": {sb.Account}}); denied != nil {
+			return denied
+		}
+		return nil
+	})
 	sb.StepFunctions.SetAuthorizer(func(ctx context.Context, c stepfunctions.TaskCall) *core.Error {
 		req := authz.Request{}
 		if c.FunctionName != "" {
@@ -92,6 +103,34 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 		}
 		return e.authorize(ctx, sb.Clock.Now(), c.RoleARN, sessionARN(sb.Account, c.RoleARN, c.Session), c.Service, c.Operation, req)
 	})
+}
+
+// authorizeService judges a call a service makes as its own principal (events.amazonaws.com
+// delivering to a function): only the resource's policy can allow it.
+func (e *enforcer) authorizeService(ctx context.Context, now time.Time, principal, service, op, action, resource string, cx map[string][]string) *core.Error {
+	rp := e.resourcePolicy(resource)
+	jreq := iamjudge.Request{Principal: principal, Action: action, Resource: resource, ResourceAccount: e.env.Account, Context: cx}
+	if rp != "" {
+		jreq.ResourcePolicy = json.RawMessage(rp)
+	}
+	res, err := e.decide(ctx, e.iam.Generation(), principal, rp, jreq)
+	if err != nil {
+		return core.StatusErrorf(http.StatusInternalServerError, "InternalFailure", "the sandbox's IAM judge failed: %v", err)
+	}
+	d := Decision{Time: now, Role: principal, Session: principal, Service: service, Operation: op, Action: action, Resource: resource, Allowed: res.Allowed()}
+	for _, g := range res.Grants {
+		d.Grants = append(d.Grants, fmt.Sprintf("resource:%s#%d", resource, g.StatementIndex))
+	}
+	if !res.Allowed() {
+		d.Message = iamjudge.Message(jreq, res)
+	}
+	e.mu.Lock()
+	e.decisions = append(e.decisions, d)
+	e.mu.Unlock()
+	if !res.Allowed() {
+		return deniedError(service, d.Message)
+	}
+	return nil
 }
 
 // sessionARN is the ARN a session of roleARN named session calls as.
@@ -160,6 +199,8 @@ func (sb *Sandbox) resourcePolicy(arn string) string {
 	case "secretsmanager":
 		r, _ := sb.SecretsManager.Ref(arn)
 		return r.Policy
+	case "lambda":
+		return sb.Lambda.Policy(arn)
 	}
 	return ""
 }

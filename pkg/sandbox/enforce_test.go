@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -18,6 +20,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/strongroom/strongroom/pkg/sandbox/events"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
@@ -224,4 +227,68 @@ func TestEnforceIAMStateMachineRole(t *testing.T) {
 	if aws.ToString(d.Error) != "SecretsManager.AccessDeniedException" || !strings.Contains(aws.ToString(d.Cause), "secretsmanager:DescribeSecret on resource: arn:aws:secretsmanager:") {
 		t.Errorf("execution without the describe grant: %s: %s", aws.ToString(d.Error), aws.ToString(d.Cause))
 	}
+}
+
+// TestEnforceIAMEventBridgeDelivery: EventBridge invokes a rule's Lambda target as
+// events.amazonaws.com, which only the function's resource-based policy can allow: with no
+// permission, or one for another rule, the delivery is refused and the function not invoked; with
+// AddPermission for this rule (as AWS::Lambda::Permission deploys it), it is delivered.
+func TestEnforceIAMEventBridgeDelivery(t *testing.T) {
+	ctx := sandboxtest.Context(t, 3*time.Minute)
+	env := enforcedSandbox(ctx, t)
+	op := env.NoRetryConfig()
+	fn, err := env.Lambda.RegisterHandler("relay", func(context.Context, []byte) ([]byte, error) { return []byte(`{}`), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb := eventbridge.NewFromConfig(op)
+	rule, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("alerts"), EventPattern: aws.String(`{"source":["strongroom.test"]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("alerts"), Targets: []ebtypes.Target{{Id: aws.String("relay"), Arn: aws.String(fn)}}}); err != nil {
+		t.Fatal(err)
+	}
+	send := func() events.Delivery {
+		before := len(env.Events.Deliveries())
+		if _, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{Source: aws.String("strongroom.test"), DetailType: aws.String("t"), Detail: aws.String(`{}`)}}}); err != nil {
+			t.Fatal(err)
+		}
+		all := env.Events.Deliveries()
+		if len(all) != before+1 {
+			t.Fatalf("%d deliveries, want %d", len(all), before+1)
+		}
+		return all[len(all)-1]
+	}
+	lc := lambda.NewFromConfig(op)
+	d := send()
+	if want := "AccessDeniedException: User: events.amazonaws.com is not authorized to perform: lambda:InvokeFunction on resource: " + fn; !strings.HasPrefix(d.Err, want) {
+		t.Errorf("delivery with no permission: %q, want %q...", d.Err, want)
+	}
+	if _, err := lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("relay"), StatementId: aws.String("other"), Action: aws.String("lambda:InvokeFunction"),
+		Principal: aws.String("events.amazonaws.com"), SourceArn: aws.String(strings.Replace(aws.ToString(rule.RuleArn), "alerts", "other", 1))}); err != nil {
+		t.Fatal(err)
+	}
+	if d := send(); !strings.Contains(d.Err, "AccessDeniedException") {
+		t.Errorf("delivery with a permission for another rule: %q, want it refused", d.Err)
+	}
+	if _, err := lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("relay"), StatementId: aws.String("alerts"), Action: aws.String("lambda:InvokeFunction"),
+		Principal: aws.String("events.amazonaws.com"), SourceArn: rule.RuleArn}); err != nil {
+		t.Fatal(err)
+	}
+	if d := send(); d.Err != "" {
+		t.Errorf("delivery with the rule's permission: %q", d.Err)
+	}
+	if err := env.Lambda.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(env.Lambda.History("relay")); n != 1 {
+		t.Errorf("relay invoked %d times, want once (only the permitted delivery)", n)
+	}
+	pol, err := lc.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("relay")})
+	if err != nil || !strings.Contains(aws.ToString(pol.Policy), `"AWS:SourceArn":"`+aws.ToString(rule.RuleArn)+`"`) {
+		t.Errorf("GetPolicy: %v %v", aws.ToString(pol.Policy), err)
+	}
+	_, err = lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("relay"), StatementId: aws.String("alerts"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("events.amazonaws.com")})
+	sandboxtest.WantCode(t, err, "ResourceConflictException")
 }

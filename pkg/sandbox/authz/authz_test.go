@@ -125,7 +125,7 @@ var samples = map[string][]authz.Request{
 	"lambda": {
 		{Path: map[string]string{"FunctionName": "rotate"}},
 		{Path: map[string]string{"FunctionName": fn}, Query: url.Values{"Qualifier": {"live"}}},
-		{Path: map[string]string{"FunctionName": account + ":function:rotate"}},
+		{Path: map[string]string{"FunctionName": account + ":function:rotate"}, JSON: map[string]any{"StatementId": "events", "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com"}},
 	},
 	"sts": {{}},
 	"s3":  {{}},

@@ -780,4 +780,13 @@ var lambdaOps = map[string]operation{
 	"ListFunctions":            wildcard("lambda:ListFunctions"),
 	"GetFunction":              onFunction("lambda:GetFunction"),
 	"GetFunctionConfiguration": onFunction("lambda:GetFunctionConfiguration"),
+	"AddPermission": func(e Env, r Request) ([]Need, error) {
+		needs, err := onFunction("lambda:AddPermission")(e, r)
+		if err == nil && r.str("Principal") != "" {
+			needs[0].Context = map[string][]string{"lambda:Principal": {r.str("Principal")}}
+		}
+		return needs, err
+	},
+	"GetPolicy":        onFunction("lambda:GetPolicy"),
+	"RemovePermission": onFunction("lambda:RemovePermission"),
 }

@@ -6,7 +6,7 @@
 // Resources are created in dependency order through real aws-sdk-go-v2 clients against the sandbox
 // (CreateStateMachine, CreateDocument, CreateKey with its KeyPolicy, PutRule, CreateTopic and its
 // TopicPolicy, CreateTable, IAM's CreateRole, PutRolePolicy, AttachRolePolicy, CreatePolicy,
-// CreateInstanceProfile...). Lambda functions are the exception: the template's asset (an arm64
+// CreateInstanceProfile, Lambda's AddPermission...). Lambda functions are the exception: the template's asset (an arm64
 // bootstrap) is matched byte for byte to build/<name>, and the same lambdas/<name> package is built
 // for the host and registered with the sandbox's Lambda service; its calls are sessions of its Role
 // (Server.BindRole), and the client instance's of its instance profile's role, so that with
@@ -316,7 +316,7 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 		set(aws.ToString(out.SubscriptionArn), nil)
 	case "AWS::Events::Rule":
 		return d.rule(ctx, st, id, r, set)
-	case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::InstanceProfile", "AWS::EC2::Instance", "AWS::SNS::TopicPolicy":
+	case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::InstanceProfile", "AWS::EC2::Instance", "AWS::SNS::TopicPolicy", "AWS::Lambda::Permission":
 		p, err := d.props(st, r)
 		if err != nil {
 			return err
@@ -332,6 +332,8 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 			return d.instanceProfile(ctx, st, id, p, set)
 		case "AWS::SNS::TopicPolicy":
 			return d.topicPolicy(ctx, st, id, p, set)
+		case "AWS::Lambda::Permission":
+			return d.permission(ctx, st, id, p, set)
 		default:
 			return d.instance(p, set)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/strongroom/strongroom/pkg/sandbox"
@@ -183,6 +184,24 @@ func (d *Deployer) topicPolicy(ctx context.Context, st *Stack, id string, p map[
 		if _, err := c.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: aws.String(fmt.Sprint(t)), AttributeName: aws.String("Policy"), AttributeValue: aws.String(doc)}); err != nil {
 			return fmt.Errorf("topic %v: %w", t, err)
 		}
+	}
+	set(physicalName(st, id, 256), nil)
+	return nil
+}
+
+// permission adds an AWS::Lambda::Permission's statement to its function's resource-based policy
+// (AddPermission, with the logical id as the statement id).
+func (d *Deployer) permission(ctx context.Context, st *Stack, id string, p map[string]any, set func(string, map[string]any)) error {
+	in := &lambda.AddPermissionInput{FunctionName: aws.String(str(p["FunctionName"])), StatementId: aws.String(id),
+		Action: aws.String(str(p["Action"])), Principal: aws.String(str(p["Principal"]))}
+	if v := str(p["SourceArn"]); v != "" {
+		in.SourceArn = aws.String(v)
+	}
+	if v := str(p["SourceAccount"]); v != "" {
+		in.SourceAccount = aws.String(v)
+	}
+	if _, err := lambda.NewFromConfig(d.Cfg).AddPermission(ctx, in); err != nil {
+		return err
 	}
 	set(physicalName(st, id, 256), nil)
 	return nil

@@ -46,6 +46,19 @@ type Service struct {
 	mu         sync.Mutex
 	rules      map[string]*rule
 	deliveries []Delivery
+	authorize  DeliveryAuthorizer
+}
+
+// DeliveryAuthorizer decides whether EventBridge, as events.amazonaws.com, may invoke a Lambda
+// target for the rule ruleARN (on AWS, the function's resource-based policy must allow it); a
+// non-nil error refuses the delivery, which records the error and invokes nothing.
+type DeliveryAuthorizer func(ctx context.Context, ruleARN, targetARN string) error
+
+// SetDeliveryAuthorizer makes every delivery pass authorize first; nil (the default) allows all.
+func (s *Service) SetDeliveryAuthorizer(authorize DeliveryAuthorizer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authorize = authorize
 }
 
 type rule struct {
@@ -547,6 +560,15 @@ func (s *Service) deliver(ctx context.Context, rule string, t Target, body []byt
 		d.Payload, d.Err = payload, "skipped: the sandbox delivers only to Lambda function targets"
 	default:
 		d.Payload = payload
+		s.mu.Lock()
+		authorize := s.authorize
+		s.mu.Unlock()
+		if authorize != nil {
+			if err := authorize(ctx, s.ruleArn(rule), t.Arn); err != nil {
+				d.Err = err.Error()
+				break
+			}
+		}
 		if err := s.lambda.InvokeAsync(ctx, t.Arn, payload); err != nil {
 			d.Err = err.Error()
 		}

@@ -14,7 +14,9 @@
 // Function.ResponseSizeTooLarge.
 //
 // ListFunctions, GetFunction and GetFunctionConfiguration describe the registered functions as
-// provided.al2023 arm64 functions.
+// provided.al2023 arm64 functions. AddPermission, GetPolicy and RemovePermission keep a function's
+// resource-based policy (policy.go), which the sandbox's IAM enforcement consults when a service
+// such as EventBridge invokes the function.
 //
 // Differences from AWS: functions are registered from Go, not with CreateFunction (no code,
 // versions, aliases or concurrency settings; ListFunctions does not paginate); Qualifier must be empty or $LATEST; X-Amz-Log-Type: Tail is ignored; in-process
@@ -84,6 +86,8 @@ type function struct {
 	env     map[string]string
 	timeout time.Duration
 	runner  runner
+	// policy holds the statements of the function's resource-based policy (AddPermission).
+	policy []map[string]any
 }
 
 // Service is the emulated Lambda.

@@ -30,6 +30,12 @@ func (s *Service) MatchREST(r *http.Request) string {
 	switch {
 	case r.Method == http.MethodPost && name != "" && tail == "invocations":
 		return "Invoke"
+	case r.Method == http.MethodPost && name != "" && tail == "policy":
+		return "AddPermission"
+	case r.Method == http.MethodGet && name != "" && tail == "policy":
+		return "GetPolicy"
+	case r.Method == http.MethodDelete && name != "" && strings.HasPrefix(tail, "policy/") && len(tail) > len("policy/"):
+		return "RemovePermission"
 	case r.Method == http.MethodGet && name == "":
 		return "ListFunctions"
 	case r.Method == http.MethodGet && tail == "":
@@ -42,7 +48,7 @@ func (s *Service) MatchREST(r *http.Request) string {
 
 // RESTOperations implements core.RESTService: the operations MatchREST returns.
 func (s *Service) RESTOperations() []string {
-	return []string{"Invoke", "ListFunctions", "GetFunction", "GetFunctionConfiguration"}
+	return []string{"Invoke", "ListFunctions", "GetFunction", "GetFunctionConfiguration", "AddPermission", "GetPolicy", "RemovePermission"}
 }
 
 // ServeREST implements core.RESTService.
@@ -50,6 +56,25 @@ func (s *Service) ServeREST(ctx context.Context, op string, r *http.Request, bod
 	switch op {
 	case "ListFunctions":
 		return s.listFunctions()
+	case "AddPermission", "GetPolicy", "RemovePermission":
+		rest := strings.TrimPrefix(r.URL.EscapedPath(), invokePrefix)
+		seg, tail, _ := strings.Cut(rest, "/")
+		name, err := unescapeName(seg)
+		if err != nil {
+			return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint", seg)
+		}
+		f, cerr := s.resolve(name)
+		if cerr != nil {
+			return nil, cerr
+		}
+		switch op {
+		case "AddPermission":
+			return s.addPermission(f, body)
+		case "GetPolicy":
+			return s.getPolicy(f)
+		}
+		sid, _ := url.PathUnescape(strings.TrimPrefix(tail, "policy/"))
+		return s.removePermission(f, sid)
 	case "GetFunction", "GetFunctionConfiguration":
 		rest := strings.TrimPrefix(r.URL.EscapedPath(), invokePrefix)
 		seg, _, _ := strings.Cut(rest, "/")

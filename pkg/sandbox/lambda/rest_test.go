@@ -20,6 +20,9 @@ func TestRESTOperationsAreWhatMatchRESTRoutes(t *testing.T) {
 		{http.MethodGet, "/2015-03-31/functions"},
 		{http.MethodGet, "/2015-03-31/functions/rotate"},
 		{http.MethodGet, "/2015-03-31/functions/rotate/configuration"},
+		{http.MethodPost, "/2015-03-31/functions/rotate/policy"},
+		{http.MethodGet, "/2015-03-31/functions/rotate/policy"},
+		{http.MethodDelete, "/2015-03-31/functions/rotate/policy/events"},
 	} {
 		op := s.MatchREST(httptest.NewRequest(r.method, r.path, nil))
 		if op == "" {
