@@ -72,7 +72,7 @@ type enforcer struct {
 // Lambda target (as events.amazonaws.com, allowed only by the function's policy), pass IAM as AWS
 // would decide it: each action the operation needs (authz.Needs) must be allowed by the role's identity
 // policies (this sandbox's IAM) and, where the resource has one, its resource policy (a KMS key
-// policy, a topic policy, a secret's resource policy), as judge decides. A denied call is
+// policy, a topic policy, a secret's resource policy, a function's policy), as judge decides. A denied call is
 // answered with the service's own access-denied error and AWS's message, and nothing of it is
 // done. Decisions returns what was judged.
 func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
@@ -82,8 +82,6 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	sb.Server.mu.Lock()
 	sb.Server.enforcer = e
 	sb.Server.mu.Unlock()
-	// A state machine's tasks call with its role: invoking a step needs lambda:InvokeFunction, an
-	// aws-sdk task its operation's actions, granted to the state machine's role.
 	// EventBridge invokes a rule's Lambda targets as events.amazonaws.com: the function's
 	// resource-based policy (AWS::Lambda::Permission) must allow it for that rule.
 	sb.Events.SetDeliveryAuthorizer(func(ctx context.Context, ruleARN, targetARN string) error {
@@ -93,6 +91,8 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 		}
 		return nil
 	})
+	// A state machine's tasks call with its role: invoking a step needs lambda:InvokeFunction, an
+	// aws-sdk task its operation's actions, granted to the state machine's role.
 	sb.StepFunctions.SetAuthorizer(func(ctx context.Context, c stepfunctions.TaskCall) *core.Error {
 		req := authz.Request{}
 		if c.FunctionName != "" {
