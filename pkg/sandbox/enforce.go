@@ -108,21 +108,33 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 // authorizeService judges a call a service makes as its own principal (events.amazonaws.com
 // delivering to a function): only the resource's policy can allow it.
 func (e *enforcer) authorizeService(ctx context.Context, now time.Time, principal, service, op, action, resource string, cx map[string][]string) *core.Error {
-	rp := e.resourcePolicy(resource)
-	jreq := iamjudge.Request{Principal: principal, Action: action, Resource: resource, ResourceAccount: e.env.Account, Context: cx}
+	return e.judgeAndRecord(ctx, now, e.iam.Generation(), principal, service, op,
+		iamjudge.Request{Principal: principal, Action: action, Resource: resource, ResourceAccount: e.env.Account, Context: cx})
+}
+
+// judgeAndRecord decides req with the resource's own policy added, records the Decision under
+// role (a role's ARN, or a service principal), and returns the service's access-denied error when
+// req is refused.
+func (e *enforcer) judgeAndRecord(ctx context.Context, now time.Time, gen uint64, role, service, op string, req iamjudge.Request) *core.Error {
+	rp := e.resourcePolicy(req.Resource)
 	if rp != "" {
-		jreq.ResourcePolicy = json.RawMessage(rp)
+		req.ResourcePolicy = json.RawMessage(rp)
 	}
-	res, err := e.decide(ctx, e.iam.Generation(), principal, rp, jreq)
+	res, err := e.decide(ctx, gen, role, rp, req)
 	if err != nil {
 		return core.StatusErrorf(http.StatusInternalServerError, "InternalFailure", "the sandbox's IAM judge failed: %v", err)
 	}
-	d := Decision{Time: now, Role: principal, Session: principal, Service: service, Operation: op, Action: action, Resource: resource, Allowed: res.Allowed()}
+	d := Decision{Time: now, Role: role, Session: req.Principal, Service: service, Operation: op,
+		Action: req.Action, Resource: req.Resource, Allowed: res.Allowed()}
 	for _, g := range res.Grants {
-		d.Grants = append(d.Grants, fmt.Sprintf("resource:%s#%d", resource, g.StatementIndex))
+		name := g.Policy
+		if g.PolicyType == iamjudge.ResourcePolicy {
+			name = "resource:" + req.Resource
+		}
+		d.Grants = append(d.Grants, fmt.Sprintf("%s#%d", name, g.StatementIndex))
 	}
 	if !res.Allowed() {
-		d.Message = iamjudge.Message(jreq, res)
+		d.Message = iamjudge.Message(req, res)
 	}
 	e.mu.Lock()
 	e.decisions = append(e.decisions, d)
@@ -270,7 +282,6 @@ func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, princi
 			// a first-use need (a service-linked role that may exist already) is not judged.
 			continue
 		}
-		rp := e.resourcePolicy(n.Resource)
 		cx := map[string][]string{
 			"aws:PrincipalArn": {roleARN}, "aws:PrincipalAccount": {e.env.Account},
 			"aws:PrincipalType": {"AssumedRole"}, "aws:RequestedRegion": {e.env.Region},
@@ -279,32 +290,9 @@ func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, princi
 			cx[k] = v
 		}
 		// Every resource the sandbox serves is the account's own ("*" and account-less ARNs too).
-		jreq := iamjudge.Request{Principal: principal, Action: n.Action, Resource: n.Resource, ResourceAccount: e.env.Account,
-			IdentityPolicies: policies, Context: cx}
-		if rp != "" {
-			jreq.ResourcePolicy = json.RawMessage(rp)
-		}
-		res, err := e.decide(ctx, gen, roleARN, rp, jreq)
-		if err != nil {
-			return core.StatusErrorf(http.StatusInternalServerError, "InternalFailure", "the sandbox's IAM judge failed: %v", err)
-		}
-		d := Decision{Time: now, Role: roleARN, Session: principal, Service: service, Operation: op,
-			Action: n.Action, Resource: n.Resource, Allowed: res.Allowed()}
-		for _, g := range res.Grants {
-			name := g.Policy
-			if g.PolicyType == iamjudge.ResourcePolicy {
-				name = "resource:" + n.Resource
-			}
-			d.Grants = append(d.Grants, fmt.Sprintf("%s#%d", name, g.StatementIndex))
-		}
-		if !res.Allowed() {
-			d.Message = iamjudge.Message(jreq, res)
-		}
-		e.mu.Lock()
-		e.decisions = append(e.decisions, d)
-		e.mu.Unlock()
-		if !res.Allowed() {
-			return deniedError(service, d.Message)
+		if denied := e.judgeAndRecord(ctx, now, gen, roleARN, service, op, iamjudge.Request{Principal: principal, Action: n.Action,
+			Resource: n.Resource, ResourceAccount: e.env.Account, IdentityPolicies: policies, Context: cx}); denied != nil {
+			return denied
 		}
 	}
 	return nil

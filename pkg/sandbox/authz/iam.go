@@ -9,6 +9,14 @@ func (e Env) iamARN(resource string) string {
 	return fmt.Sprintf("arn:%s:iam::%s:%s", e.Partition, e.Account, resource)
 }
 
+// roleARN is the ARN of the role named name: Env.Lookup's (with its path), else one with path /.
+func (e Env) roleARN(name string) string {
+	if arn := e.lookup(Role, name); arn != "" {
+		return arn
+	}
+	return e.iamARN("role/" + name)
+}
+
 // iamPath is a request's Path, "/" when it names none.
 func (r Request) iamPath() string {
 	if p := r.Query.Get("Path"); p != "" {
@@ -24,10 +32,7 @@ func onRole(action string, extra func(r Request, ctx map[string][]string)) opera
 		if err != nil {
 			return nil, err
 		}
-		arn := e.lookup(Role, name)
-		if arn == "" {
-			arn = e.iamARN("role/" + name)
-		}
+		arn := e.roleARN(name)
 		ctx := map[string][]string{}
 		if extra != nil {
 			extra(r, ctx)
@@ -59,18 +64,6 @@ func onProfile(action string) operation {
 	}
 }
 
-// queryTags adds aws:RequestTag/<key> and aws:TagKeys for a Query request's Tags.member.N list.
-func queryTags(r Request, ctx map[string][]string) {
-	for i := 1; ; i++ {
-		k := r.Query.Get(fmt.Sprintf("Tags.member.%d.Key", i))
-		if k == "" {
-			return
-		}
-		ctx["aws:RequestTag/"+k] = []string{r.Query.Get(fmt.Sprintf("Tags.member.%d.Value", i))}
-		ctx["aws:TagKeys"] = append(ctx["aws:TagKeys"], k)
-	}
-}
-
 var iamOps = map[string]operation{
 	"CreateRole": func(e Env, r Request) ([]Need, error) {
 		name, err := r.queryRequired("RoleName")
@@ -78,7 +71,7 @@ var iamOps = map[string]operation{
 			return nil, err
 		}
 		ctx := map[string][]string{}
-		queryTags(r, ctx)
+		r.queryTags(ctx)
 		if b := r.Query.Get("PermissionsBoundary"); b != "" {
 			ctx["iam:PermissionsBoundary"] = []string{b}
 		}
@@ -103,7 +96,7 @@ var iamOps = map[string]operation{
 			return nil, err
 		}
 		ctx := map[string][]string{}
-		queryTags(r, ctx)
+		r.queryTags(ctx)
 		return one("iam:CreatePolicy", e.iamARN("policy"+r.iamPath()+name), ctx)
 	},
 	"GetPolicy":                     onPolicy("iam:GetPolicy"),

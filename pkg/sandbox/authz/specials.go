@@ -97,11 +97,7 @@ var Specials = []Special{
 		if err != nil {
 			return nil, err
 		}
-		arn := e.lookup(Role, name)
-		if arn == "" {
-			arn = e.iamARN("role/" + name)
-		}
-		return passRole(arn, "ec2.amazonaws.com"), nil
+		return passRole(e.roleARN(name), "ec2.amazonaws.com"), nil
 	}},
 	{"kms", "CreateCustomKeyStore", srcKeyStoreAccess, describeClustersNeed},
 	{"kms", "CreateCustomKeyStore", srcKeyStoreSLR, func(e Env, _ Request) ([]Need, error) {

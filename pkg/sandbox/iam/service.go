@@ -163,12 +163,23 @@ type roleXML struct {
 	MaxSessionDuration       int    `xml:"MaxSessionDuration"`
 }
 
+// roleResult is the result of CreateRole and GetRole.
+type roleResult struct {
+	Role roleXML `xml:"Role"`
+}
+
 func (s *Service) roleXML(r *role) roleXML {
 	return roleXML{Path: r.path, RoleName: r.name, RoleID: r.id, Arn: s.RoleARN(r.path, r.name),
 		CreateDate: r.created.UTC().Format(time.RFC3339), AssumeRolePolicyDocument: url.QueryEscape(r.trust),
 		Description: r.description, MaxSessionDuration: 3600}
 }
 
+// withRole runs op on the role the request's RoleName names, under s.mu.
+func (s *Service) withRole(p url.Values, op func(*role) (any, error)) (any, error) {
+	return core.Locked(&s.mu, s.findRole, p.Get("RoleName"), op)
+}
+
+// findRole finds a role by name. Caller holds s.mu.
 func (s *Service) findRole(name string) (*role, error) {
 	if r, ok := s.roles[name]; ok {
 		return r, nil
@@ -200,43 +211,31 @@ func (s *Service) createRole(_ context.Context, p url.Values) (any, error) {
 		created: s.clock.Now(), inline: map[string]string{}}
 	s.roles[name] = r
 	s.gen++
-	return struct {
-		Role roleXML `xml:"Role"`
-	}{s.roleXML(r)}, nil
+	return roleResult{s.roleXML(r)}, nil
 }
 
 func (s *Service) getRole(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Role roleXML `xml:"Role"`
-	}{s.roleXML(r)}, nil
+	return s.withRole(p, func(r *role) (any, error) {
+		return roleResult{s.roleXML(r)}, nil
+	})
 }
 
 func (s *Service) deleteRole(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	if len(r.inline) > 0 || len(r.attached) > 0 {
-		return nil, core.StatusErrorf(http.StatusConflict, "DeleteConflict", "Cannot delete entity, must delete policies first.")
-	}
-	for _, pr := range s.profiles {
-		for _, rn := range pr.roles {
-			if rn == r.name {
-				return nil, core.StatusErrorf(http.StatusConflict, "DeleteConflict", "Cannot delete entity, must remove roles from instance profile first.")
+	return s.withRole(p, func(r *role) (any, error) {
+		if len(r.inline) > 0 || len(r.attached) > 0 {
+			return nil, core.StatusErrorf(http.StatusConflict, "DeleteConflict", "Cannot delete entity, must delete policies first.")
+		}
+		for _, pr := range s.profiles {
+			for _, rn := range pr.roles {
+				if rn == r.name {
+					return nil, core.StatusErrorf(http.StatusConflict, "DeleteConflict", "Cannot delete entity, must remove roles from instance profile first.")
+				}
 			}
 		}
-	}
-	delete(s.roles, r.name)
-	s.gen++
-	return nil, nil
+		delete(s.roles, r.name)
+		s.gen++
+		return nil, nil
+	})
 }
 
 func (s *Service) putRolePolicy(_ context.Context, p url.Values) (any, error) {
@@ -247,75 +246,59 @@ func (s *Service) putRolePolicy(_ context.Context, p url.Values) (any, error) {
 	if err := checkDocument("PolicyDocument", doc); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	total := size(doc)
-	for n, d := range r.inline {
-		if n != name {
-			total += size(d)
+	return s.withRole(p, func(r *role) (any, error) {
+		total := size(doc)
+		for n, d := range r.inline {
+			if n != name {
+				total += size(d)
+			}
 		}
-	}
-	if total > maxInlinePerRole {
-		return nil, core.StatusErrorf(http.StatusConflict, "LimitExceeded", "Maximum policy size of %d bytes exceeded for role %s", maxInlinePerRole, r.name)
-	}
-	r.inline[name] = doc
-	s.gen++
-	return nil, nil
+		if total > maxInlinePerRole {
+			return nil, core.StatusErrorf(http.StatusConflict, "LimitExceeded", "Maximum policy size of %d bytes exceeded for role %s", maxInlinePerRole, r.name)
+		}
+		r.inline[name] = doc
+		s.gen++
+		return nil, nil
+	})
 }
 
 func (s *Service) getRolePolicy(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	doc, ok := r.inline[p.Get("PolicyName")]
-	if !ok {
-		return nil, noSuchEntity("The role policy with name %s cannot be found.", p.Get("PolicyName"))
-	}
-	return struct {
-		RoleName       string `xml:"RoleName"`
-		PolicyName     string `xml:"PolicyName"`
-		PolicyDocument string `xml:"PolicyDocument"`
-	}{r.name, p.Get("PolicyName"), url.QueryEscape(doc)}, nil
+	return s.withRole(p, func(r *role) (any, error) {
+		doc, ok := r.inline[p.Get("PolicyName")]
+		if !ok {
+			return nil, noSuchEntity("The role policy with name %s cannot be found.", p.Get("PolicyName"))
+		}
+		return struct {
+			RoleName       string `xml:"RoleName"`
+			PolicyName     string `xml:"PolicyName"`
+			PolicyDocument string `xml:"PolicyDocument"`
+		}{r.name, p.Get("PolicyName"), url.QueryEscape(doc)}, nil
+	})
 }
 
 func (s *Service) listRolePolicies(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(r.inline))
-	for n := range r.inline {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return struct {
-		PolicyNames []string `xml:"PolicyNames>member"`
-		IsTruncated bool     `xml:"IsTruncated"`
-	}{PolicyNames: names}, nil
+	return s.withRole(p, func(r *role) (any, error) {
+		names := make([]string, 0, len(r.inline))
+		for n := range r.inline {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return struct {
+			PolicyNames []string `xml:"PolicyNames>member"`
+			IsTruncated bool     `xml:"IsTruncated"`
+		}{PolicyNames: names}, nil
+	})
 }
 
 func (s *Service) deleteRolePolicy(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := r.inline[p.Get("PolicyName")]; !ok {
-		return nil, noSuchEntity("The role policy with name %s cannot be found.", p.Get("PolicyName"))
-	}
-	delete(r.inline, p.Get("PolicyName"))
-	s.gen++
-	return nil, nil
+	return s.withRole(p, func(r *role) (any, error) {
+		if _, ok := r.inline[p.Get("PolicyName")]; !ok {
+			return nil, noSuchEntity("The role policy with name %s cannot be found.", p.Get("PolicyName"))
+		}
+		delete(r.inline, p.Get("PolicyName"))
+		s.gen++
+		return nil, nil
+	})
 }
 
 // managed returns a managed policy's name and document: a customer managed policy of this
@@ -334,50 +317,42 @@ func (s *Service) managed(arn string) (name, doc string, err error) {
 
 func (s *Service) attachRolePolicy(_ context.Context, p url.Values) (any, error) {
 	arn := p.Get("PolicyArn")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := s.managed(arn); err != nil {
-		return nil, err
-	}
-	for _, a := range r.attached {
-		if a == arn {
-			return nil, nil
+	return s.withRole(p, func(r *role) (any, error) {
+		if _, _, err := s.managed(arn); err != nil {
+			return nil, err
 		}
-	}
-	if len(r.attached) >= 10 {
-		return nil, core.StatusErrorf(http.StatusConflict, "LimitExceeded", "Cannot exceed quota for PoliciesPerRole: 10")
-	}
-	r.attached = append(r.attached, arn)
-	if pol, ok := s.policies[arn]; ok {
-		pol.attachments++
-	}
-	s.gen++
-	return nil, nil
+		for _, a := range r.attached {
+			if a == arn {
+				return nil, nil
+			}
+		}
+		if len(r.attached) >= 10 {
+			return nil, core.StatusErrorf(http.StatusConflict, "LimitExceeded", "Cannot exceed quota for PoliciesPerRole: 10")
+		}
+		r.attached = append(r.attached, arn)
+		if pol, ok := s.policies[arn]; ok {
+			pol.attachments++
+		}
+		s.gen++
+		return nil, nil
+	})
 }
 
 func (s *Service) detachRolePolicy(_ context.Context, p url.Values) (any, error) {
 	arn := p.Get("PolicyArn")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	for i, a := range r.attached {
-		if a == arn {
-			r.attached = append(r.attached[:i], r.attached[i+1:]...)
-			if pol, ok := s.policies[arn]; ok {
-				pol.attachments--
+	return s.withRole(p, func(r *role) (any, error) {
+		for i, a := range r.attached {
+			if a == arn {
+				r.attached = append(r.attached[:i], r.attached[i+1:]...)
+				if pol, ok := s.policies[arn]; ok {
+					pol.attachments--
+				}
+				s.gen++
+				return nil, nil
 			}
-			s.gen++
-			return nil, nil
 		}
-	}
-	return nil, noSuchEntity("Policy %s was not found.", arn)
+		return nil, noSuchEntity("Policy %s was not found.", arn)
+	})
 }
 
 type attachedXML struct {
@@ -386,21 +361,17 @@ type attachedXML struct {
 }
 
 func (s *Service) listAttachedRolePolicies(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	out := []attachedXML{}
-	for _, a := range r.attached {
-		name, _, _ := s.managed(a)
-		out = append(out, attachedXML{name, a})
-	}
-	return struct {
-		AttachedPolicies []attachedXML `xml:"AttachedPolicies>member"`
-		IsTruncated      bool          `xml:"IsTruncated"`
-	}{AttachedPolicies: out}, nil
+	return s.withRole(p, func(r *role) (any, error) {
+		out := []attachedXML{}
+		for _, a := range r.attached {
+			name, _, _ := s.managed(a)
+			out = append(out, attachedXML{name, a})
+		}
+		return struct {
+			AttachedPolicies []attachedXML `xml:"AttachedPolicies>member"`
+			IsTruncated      bool          `xml:"IsTruncated"`
+		}{AttachedPolicies: out}, nil
+	})
 }
 
 type policyXML struct {
@@ -507,6 +478,11 @@ type profileXML struct {
 	Roles               []roleXML `xml:"Roles>member"`
 }
 
+// profileResult is the result of CreateInstanceProfile and GetInstanceProfile.
+type profileResult struct {
+	InstanceProfile profileXML `xml:"InstanceProfile"`
+}
+
 func (s *Service) profileXML(pr *profile) profileXML {
 	out := profileXML{Path: pr.path, InstanceProfileName: pr.name, InstanceProfileID: pr.id,
 		Arn: fmt.Sprintf("arn:aws:iam::%s:instance-profile%s%s", s.account, pr.path, pr.name), CreateDate: pr.created.UTC().Format(time.RFC3339), Roles: []roleXML{}}
@@ -518,6 +494,12 @@ func (s *Service) profileXML(pr *profile) profileXML {
 	return out
 }
 
+// withProfile runs op on the instance profile the request's InstanceProfileName names, under s.mu.
+func (s *Service) withProfile(p url.Values, op func(*profile) (any, error)) (any, error) {
+	return core.Locked(&s.mu, s.findProfile, p.Get("InstanceProfileName"), op)
+}
+
+// findProfile finds an instance profile by name. Caller holds s.mu.
 func (s *Service) findProfile(name string) (*profile, error) {
 	if pr, ok := s.profiles[name]; ok {
 		return pr, nil
@@ -542,70 +524,50 @@ func (s *Service) createInstanceProfile(_ context.Context, p url.Values) (any, e
 	pr := &profile{name: name, path: path, id: newID("AIPA"), created: s.clock.Now()}
 	s.profiles[name] = pr
 	s.gen++
-	return struct {
-		InstanceProfile profileXML `xml:"InstanceProfile"`
-	}{s.profileXML(pr)}, nil
+	return profileResult{s.profileXML(pr)}, nil
 }
 
 func (s *Service) getInstanceProfile(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pr, err := s.findProfile(p.Get("InstanceProfileName"))
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		InstanceProfile profileXML `xml:"InstanceProfile"`
-	}{s.profileXML(pr)}, nil
+	return s.withProfile(p, func(pr *profile) (any, error) {
+		return profileResult{s.profileXML(pr)}, nil
+	})
 }
 
 func (s *Service) addRoleToInstanceProfile(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pr, err := s.findProfile(p.Get("InstanceProfileName"))
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.findRole(p.Get("RoleName"))
-	if err != nil {
-		return nil, err
-	}
-	if len(pr.roles) > 0 {
-		return nil, core.StatusErrorf(http.StatusConflict, "LimitExceeded", "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
-	}
-	pr.roles = append(pr.roles, r.name)
-	s.gen++
-	return nil, nil
+	return s.withProfile(p, func(pr *profile) (any, error) {
+		r, err := s.findRole(p.Get("RoleName"))
+		if err != nil {
+			return nil, err
+		}
+		if len(pr.roles) > 0 {
+			return nil, core.StatusErrorf(http.StatusConflict, "LimitExceeded", "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
+		}
+		pr.roles = append(pr.roles, r.name)
+		s.gen++
+		return nil, nil
+	})
 }
 
 func (s *Service) removeRoleFromInstanceProfile(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pr, err := s.findProfile(p.Get("InstanceProfileName"))
-	if err != nil {
-		return nil, err
-	}
-	for i, rn := range pr.roles {
-		if rn == p.Get("RoleName") {
-			pr.roles = append(pr.roles[:i], pr.roles[i+1:]...)
-			s.gen++
-			return nil, nil
+	return s.withProfile(p, func(pr *profile) (any, error) {
+		for i, rn := range pr.roles {
+			if rn == p.Get("RoleName") {
+				pr.roles = append(pr.roles[:i], pr.roles[i+1:]...)
+				s.gen++
+				return nil, nil
+			}
 		}
-	}
-	return nil, noSuchEntity("The role with name %s cannot be found.", p.Get("RoleName"))
+		return nil, noSuchEntity("The role with name %s cannot be found.", p.Get("RoleName"))
+	})
 }
 
 func (s *Service) deleteInstanceProfile(_ context.Context, p url.Values) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pr, err := s.findProfile(p.Get("InstanceProfileName"))
-	if err != nil {
-		return nil, err
-	}
-	if len(pr.roles) > 0 {
-		return nil, core.StatusErrorf(http.StatusConflict, "DeleteConflict", "Cannot delete entity, must remove roles from instance profile first.")
-	}
-	delete(s.profiles, pr.name)
-	s.gen++
-	return nil, nil
+	return s.withProfile(p, func(pr *profile) (any, error) {
+		if len(pr.roles) > 0 {
+			return nil, core.StatusErrorf(http.StatusConflict, "DeleteConflict", "Cannot delete entity, must remove roles from instance profile first.")
+		}
+		delete(s.profiles, pr.name)
+		s.gen++
+		return nil, nil
+	})
 }

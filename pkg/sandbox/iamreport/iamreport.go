@@ -159,11 +159,9 @@ func strs(v any) []string {
 	return nil
 }
 
-// matches reports whether an IAM action pattern (with * and ?) matches action, case-insensitively.
-func matches(pattern, action string) bool {
-	re := "(?i)^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*"), `\?`, ".") + "$"
-	ok, _ := regexp.MatchString(re, action)
-	return ok
+// actionPattern matches the actions an IAM action pattern (with * and ?) names, case-insensitively.
+func actionPattern(pattern string) *regexp.Regexp {
+	return regexp.MustCompile("(?i)^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*"), `\?`, ".") + "$")
 }
 
 // Build holds statements against decisions: one Row per granted action of each statement.
@@ -184,8 +182,9 @@ func Build(statements []Statement, decisions []sandbox.Decision) []Row {
 		used := byGrant[key{st.Role, fmt.Sprintf("%s#%d", st.Policy, st.Number)}]
 		for _, a := range st.Actions {
 			r := Row{Statement: st, Action: a, Operations: map[string]int{}}
+			pattern := actionPattern(a)
 			for _, d := range used {
-				if matches(a, d.Action) {
+				if pattern.MatchString(d.Action) {
 					r.Uses++
 					r.Operations[d.Service+" "+d.Operation]++
 				}

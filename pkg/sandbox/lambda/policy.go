@@ -18,7 +18,10 @@ type permissionInput struct {
 	StatementId, Action, Principal, SourceArn, SourceAccount string
 }
 
-var statementIDRe = regexp.MustCompile(`^[a-zA-Z0-9-_]{1,100}$`)
+var (
+	statementIDRe = regexp.MustCompile(`^[a-zA-Z0-9-_]{1,100}$`)
+	accountIDRe   = regexp.MustCompile(`^\d{12}$`)
+)
 
 func (s *Service) addPermission(f *function, body []byte) (*core.RESTResponse, error) {
 	var in permissionInput
@@ -37,7 +40,7 @@ func (s *Service) addPermission(f *function, body []byte) (*core.RESTResponse, e
 	switch {
 	case strings.HasSuffix(in.Principal, ".amazonaws.com"):
 		st["Principal"] = map[string]any{"Service": in.Principal}
-	case regexp.MustCompile(`^\d{12}$`).MatchString(in.Principal):
+	case accountIDRe.MatchString(in.Principal):
 		st["Principal"] = map[string]any{"AWS": "arn:aws:iam::" + in.Principal + ":root"}
 	case in.Principal == "*":
 		st["Principal"] = "*"

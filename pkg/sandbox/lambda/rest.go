@@ -57,15 +57,9 @@ func (s *Service) ServeREST(ctx context.Context, op string, r *http.Request, bod
 	case "ListFunctions":
 		return s.listFunctions()
 	case "AddPermission", "GetPolicy", "RemovePermission":
-		rest := strings.TrimPrefix(r.URL.EscapedPath(), invokePrefix)
-		seg, tail, _ := strings.Cut(rest, "/")
-		name, err := unescapeName(seg)
+		f, tail, err := s.pathFunction(r)
 		if err != nil {
-			return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint", seg)
-		}
-		f, cerr := s.resolve(name)
-		if cerr != nil {
-			return nil, cerr
+			return nil, err
 		}
 		switch op {
 		case "AddPermission":
@@ -76,15 +70,9 @@ func (s *Service) ServeREST(ctx context.Context, op string, r *http.Request, bod
 		sid, _ := url.PathUnescape(strings.TrimPrefix(tail, "policy/"))
 		return s.removePermission(f, sid)
 	case "GetFunction", "GetFunctionConfiguration":
-		rest := strings.TrimPrefix(r.URL.EscapedPath(), invokePrefix)
-		seg, _, _ := strings.Cut(rest, "/")
-		name, err := unescapeName(seg)
+		f, _, err := s.pathFunction(r)
 		if err != nil {
-			return nil, core.Errorf("ValidationException", "1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint", seg)
-		}
-		f, cerr := s.resolve(name)
-		if cerr != nil {
-			return nil, cerr
+			return nil, err
 		}
 		cfg := s.configuration(f)
 		if op == "GetFunction" {
@@ -204,10 +192,30 @@ func (s *Service) PathParams(op string, r *http.Request) map[string]string {
 	if op == "ListFunctions" {
 		return nil
 	}
-	rest := strings.TrimPrefix(r.URL.EscapedPath(), invokePrefix)
-	name, _, _ := strings.Cut(rest, "/")
-	if n, err := url.PathUnescape(name); err == nil {
-		name = n
+	seg, _ := splitFunctionPath(r)
+	if n, err := unescapeName(seg); err == nil {
+		seg = n
 	}
-	return map[string]string{"FunctionName": name}
+	return map[string]string{"FunctionName": seg}
+}
+
+// splitFunctionPath splits /2015-03-31/functions/<FunctionName>[/<tail>] into the escaped name
+// segment and the rest.
+func splitFunctionPath(r *http.Request) (seg, tail string) {
+	seg, tail, _ = strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), invokePrefix), "/")
+	return seg, tail
+}
+
+// pathFunction is the function the path names, and the path after its name.
+func (s *Service) pathFunction(r *http.Request) (*function, string, error) {
+	seg, tail := splitFunctionPath(r)
+	name, err := unescapeName(seg)
+	if err != nil {
+		return nil, "", core.Errorf("ValidationException", "1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint", seg)
+	}
+	f, cerr := s.resolve(name)
+	if cerr != nil {
+		return nil, "", cerr
+	}
+	return f, tail, nil
 }
