@@ -67,14 +67,15 @@ type enforcer struct {
 	decisions []Decision
 }
 
-// EnforceIAM makes every call of a principal bound to a role (BindRole), every call a state
-// machine's task makes with the state machine's role, and every delivery EventBridge makes to a
-// Lambda target (as events.amazonaws.com, allowed only by the function's policy), pass IAM as AWS
-// would decide it: each action the operation needs (authz.Needs) must be allowed by the role's identity
-// policies (this sandbox's IAM) and, where the resource has one, its resource policy (a KMS key
-// policy, a topic policy, a secret's resource policy, a function's policy), as judge decides. A denied call is
-// answered with the service's own access-denied error and AWS's message, and nothing of it is
-// done. Decisions returns what was judged.
+// EnforceIAM makes these pass IAM as AWS would decide it: every call of a principal bound to a
+// role (BindRole); every call a state machine's task makes with the state machine's role; every
+// delivery EventBridge makes to a Lambda target (as events.amazonaws.com) and every invocation of a
+// rotation function by Secrets Manager (as secretsmanager.amazonaws.com), each allowed only by the
+// function's policy for that rule or secret. Each action the operation needs (authz.Needs) must be
+// allowed by the role's identity policies (this sandbox's IAM) and, where the resource has one, its
+// resource policy (a KMS key policy, a topic policy, a secret's resource policy, a function's
+// policy), as judge decides. A denied call is answered with the service's own access-denied error
+// and AWS's message, and nothing of it is done. Decisions returns what was judged.
 func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	e := &enforcer{judge: judge, iam: sb.IAM, cache: map[string]iamjudge.Result{}}
 	e.env = authz.Env{Region: sb.Region, Account: sb.Account, Lookup: sb.lookup}
@@ -87,6 +88,15 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	sb.Events.SetDeliveryAuthorizer(func(ctx context.Context, ruleARN, targetARN string) error {
 		if denied := e.authorizeService(ctx, sb.Clock.Now(), "events.amazonaws.com", "lambda", "Invoke", "lambda:InvokeFunction", targetARN,
 			map[string][]string{"aws:SourceArn": {ruleARN}, "aws:SourceAccount": {sb.Account}}); denied != nil {
+			return denied
+		}
+		return nil
+	})
+	// Secrets Manager invokes a secret's rotation function as secretsmanager.amazonaws.com: the
+	// function's policy must allow it for that secret (the template's AWS::Lambda::Permission).
+	sb.SecretsManager.SetInvokeAuthorizer(func(ctx context.Context, secretARN, fnARN string) error {
+		if denied := e.authorizeService(ctx, sb.Clock.Now(), "secretsmanager.amazonaws.com", "lambda", "Invoke", "lambda:InvokeFunction", fnARN,
+			map[string][]string{"aws:SourceArn": {secretARN}, "aws:SourceAccount": {sb.Account}}); denied != nil {
 			return denied
 		}
 		return nil

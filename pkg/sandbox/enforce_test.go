@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/sandbox/events"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
+	sbsecrets "github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
@@ -291,4 +293,143 @@ func TestEnforceIAMEventBridgeDelivery(t *testing.T) {
 	}
 	_, err = lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("relay"), StatementId: aws.String("alerts"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("events.amazonaws.com")})
 	sandboxtest.WantCode(t, err, "ResourceConflictException")
+}
+
+// TestEnforceIAMRotationInvoke: Secrets Manager invokes a rotation function as
+// secretsmanager.amazonaws.com, allowed only by the function's policy for that secret. RotateSecret
+// naming a function that does not allow it answers AccessDeniedException and configures nothing;
+// a permission for another secret does not do; the secret's own permission does; a rotation step
+// after the permission is removed is refused and invokes nothing.
+func TestEnforceIAMRotationInvoke(t *testing.T) {
+	ctx := sandboxtest.Context(t, 3*time.Minute)
+	env := enforcedSandbox(ctx, t)
+	op := env.NoRetryConfig()
+	smc := secretsmanager.NewFromConfig(op)
+	// A minimal rotation function: a new pending value, then AWSCURRENT moved to it.
+	fn, err := env.Lambda.RegisterHandler("rotator", func(ctx context.Context, payload []byte) ([]byte, error) {
+		var ev struct{ Step, SecretId, ClientRequestToken string }
+		err := json.Unmarshal(payload, &ev)
+		if err != nil {
+			return nil, err
+		}
+		switch ev.Step {
+		case "createSecret":
+			_, err = smc.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &ev.SecretId, ClientRequestToken: &ev.ClientRequestToken,
+				SecretString: aws.String("rotated"), VersionStages: []string{"AWSPENDING"}})
+		case "finishSecret":
+			var d *secretsmanager.DescribeSecretOutput
+			if d, err = smc.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &ev.SecretId}); err != nil {
+				return nil, err
+			}
+			var current string
+			for v, stages := range d.VersionIdsToStages {
+				if slices.Contains(stages, "AWSCURRENT") {
+					current = v
+				}
+			}
+			_, err = smc.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: &ev.SecretId, VersionStage: aws.String("AWSCURRENT"),
+				MoveToVersionId: &ev.ClientRequestToken, RemoveFromVersionId: &current})
+		}
+		return []byte(`null`), err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := smc.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("app"), SecretString: aws.String("first")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := smc.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("other"), SecretString: aws.String("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := lambda.NewFromConfig(op)
+	permit := func(id, source string) {
+		t.Helper()
+		if _, err := lc.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("rotator"), StatementId: aws.String(id), Action: aws.String("lambda:InvokeFunction"),
+			Principal: aws.String("secretsmanager.amazonaws.com"), SourceArn: aws.String(source), SourceAccount: aws.String(env.Account)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotate := func(withFunction bool) error {
+		in := &secretsmanager.RotateSecretInput{SecretId: sec.ARN}
+		if withFunction {
+			in.RotationLambdaARN = aws.String(fn)
+		}
+		_, err := smc.RotateSecret(ctx, in)
+		return err
+	}
+	err = rotate(true)
+	sandboxtest.WantCode(t, err, "AccessDeniedException")
+	if err != nil && !strings.Contains(err.Error(), "Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com") {
+		t.Errorf("RotateSecret with no permission: %v, want Secrets Manager's message", err)
+	}
+	if d, err := smc.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: sec.ARN}); err != nil || aws.ToBool(d.RotationEnabled) || d.RotationLambdaARN != nil {
+		t.Errorf("a refused RotateSecret configured rotation: enabled %v, function %v (%v)", aws.ToBool(d.RotationEnabled), aws.ToString(d.RotationLambdaARN), err)
+	}
+	permit("other", aws.ToString(other.ARN))
+	sandboxtest.WantCode(t, rotate(true), "AccessDeniedException")
+	permit("app", aws.ToString(sec.ARN))
+	if err := rotate(true); err != nil {
+		t.Fatalf("RotateSecret with the secret's permission: %v", err)
+	}
+	waitRotated := func(want string) {
+		t.Helper()
+		for ctx.Err() == nil {
+			d, err := smc.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: sec.ARN})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending := false
+			for _, stages := range d.VersionIdsToStages {
+				pending = pending || (slices.Contains(stages, "AWSPENDING") && !slices.Contains(stages, "AWSCURRENT"))
+			}
+			if !pending {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		v, err := smc.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: sec.ARN})
+		if err != nil || aws.ToString(v.SecretString) != want {
+			t.Fatalf("current value after rotation = %q (%v), want %q", aws.ToString(v.SecretString), err, want)
+		}
+	}
+	waitRotated("rotated")
+	invoked := len(env.Lambda.History("rotator"))
+	if invoked != 4 {
+		t.Errorf("rotator invoked %d times, want 4 (one per step)", invoked)
+	}
+	if _, err := lc.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String("rotator"), StatementId: aws.String("app")}); err != nil {
+		t.Fatal(err)
+	}
+	// The configured function, no longer permitted: RotateSecret starts, its first step is refused.
+	failed := make(chan string, 4)
+	env.SecretsManager.OnRotationEvent(func(ev sbsecrets.RotationEvent) {
+		if ev.Name == sbsecrets.EventRotationFailed {
+			failed <- ev.Step
+		}
+	})
+	if err := rotate(false); err != nil {
+		t.Fatalf("RotateSecret with the configured function: %v", err)
+	}
+	select {
+	case step := <-failed:
+		if step != sbsecrets.StepCreateSecret {
+			t.Errorf("rotation failed at %s, want %s", step, sbsecrets.StepCreateSecret)
+		}
+	case <-ctx.Done():
+		t.Fatal("no RotationFailed event after the permission was removed")
+	}
+	if n := len(env.Lambda.History("rotator")); n != invoked {
+		t.Errorf("rotator invoked %d times after its permission was removed, want %d", n, invoked)
+	}
+	denied := 0
+	for _, d := range env.Decisions() {
+		if d.Session == "secretsmanager.amazonaws.com" && !d.Allowed {
+			denied++
+		}
+	}
+	if denied != 3 {
+		t.Errorf("%d refused invocations by secretsmanager.amazonaws.com recorded, want 3", denied)
+	}
 }

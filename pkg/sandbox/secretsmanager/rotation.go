@@ -147,7 +147,45 @@ type rotationEvent struct {
 	RotationToken      string
 }
 
-func (s *Service) rotateSecret(_ context.Context, in rotateSecretInput) (any, error) {
+// InvokeAuthorizer judges Secrets Manager (secretsmanager.amazonaws.com) invoking the rotation
+// function lambdaARN for the secret secretARN; a non-nil error refuses it and invokes nothing.
+type InvokeAuthorizer func(ctx context.Context, secretARN, lambdaARN string) error
+
+// SetInvokeAuthorizer makes RotateSecret with a RotationLambdaARN, and each rotation step, pass
+// authorize first; nil (the default) allows all. RotateSecret refused by it answers
+// AccessDeniedException, as the Secrets Manager User Guide's rotation troubleshooting describes
+// (the service checks that the function's policy lets it invoke the function when a rotation
+// function is set); a refused step fails that rotation.
+func (s *Service) SetInvokeAuthorizer(authorize InvokeAuthorizer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authorize = authorize
+}
+
+// msgCannotInvoke is the service's AccessDeniedException message for a rotation function whose
+// policy does not let it invoke the function.
+const msgCannotInvoke = "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com."
+
+// checkInvoke asks the authorizer, if any, whether the service may invoke lambdaARN for the
+// secret id names. It is called without s.mu held: the authorizer reads other services' policies.
+func (s *Service) checkInvoke(ctx context.Context, id, lambdaARN string) error {
+	s.mu.Lock()
+	authorize := s.authorize
+	var arn string
+	if sec, err := s.findLive(id); err == nil {
+		arn = sec.arn
+	}
+	s.mu.Unlock()
+	if authorize == nil || arn == "" {
+		return nil // an unknown secret is refused by the operation itself
+	}
+	if err := authorize(ctx, arn, lambdaARN); err != nil {
+		return core.Errorf("AccessDeniedException", "%s", msgCannotInvoke)
+	}
+	return nil
+}
+
+func (s *Service) rotateSecret(ctx context.Context, in rotateSecretInput) (any, error) {
 	sched, err := parseRules(in.RotationRules)
 	if err != nil {
 		return nil, err
@@ -155,6 +193,11 @@ func (s *Service) rotateSecret(_ context.Context, in rotateSecretInput) (any, er
 	tok, err := token(in.ClientRequestToken)
 	if err != nil {
 		return nil, err
+	}
+	if in.RotationLambdaARN != nil {
+		if err := s.checkInvoke(ctx, in.SecretId, *in.RotationLambdaARN); err != nil {
+			return nil, err
+		}
 	}
 	return core.Locked(&s.mu, s.findLive, in.SecretId, func(sec *secret) (any, error) {
 		lambdaARN := sec.rotationLambda
@@ -292,6 +335,14 @@ func (s *Service) runRotation(sec *secret, tok, lambdaARN string, immediately bo
 func (s *Service) invokeStep(lambdaARN, step, secretARN, tok, rotationToken string) error {
 	if s.invoker == nil {
 		return errors.New("no Lambda invoker is wired into this sandbox's Secrets Manager")
+	}
+	s.mu.Lock()
+	authorize := s.authorize
+	s.mu.Unlock()
+	if authorize != nil {
+		if err := authorize(s.ctx, secretARN, lambdaARN); err != nil {
+			return fmt.Errorf("invoke %s for %s: %w", lambdaARN, step, err)
+		}
 	}
 	payload, err := json.Marshal(rotationEvent{Step: step, SecretId: secretARN, ClientRequestToken: tok, RotationToken: rotationToken})
 	if err != nil {

@@ -57,6 +57,8 @@ type Service struct {
 	// delivering them.
 	queue       []RotationEvent
 	dispatching bool
+	// authorize, when set, judges each invocation of a rotation function (SetInvokeAuthorizer).
+	authorize InvokeAuthorizer
 }
 
 // New returns an empty Secrets Manager on the sandbox clock. invoker runs rotation functions; it
