@@ -142,10 +142,8 @@ type demo struct {
 	alertTopic string
 	// What setup prepared for the rotation section (when it runs): MariaDB and the rotation
 	// function's host build, or why not.
-	db        *mariadbtest.Server
-	dbErr     error
-	rotateBin string
-	rotateErr error
+	db    *mariadbtest.Server
+	dbErr error
 }
 
 // sectionResult is one line of the summary.
@@ -488,16 +486,6 @@ func (d *demo) setup(ctx context.Context) error {
 		}()
 	}
 	err := d.compileLambdas(ctx)
-	if err == nil && d.runs("rotation") {
-		p.line("building lambdas/rotate for this host...")
-		w0 := time.Now()
-		d.rotateBin, d.rotateErr = lambdaruntime.BuildHost(ctx, filepath.Join(d.cfg.root, "lambdas", "rotate"), d.binDir)
-		if d.rotateErr != nil {
-			p.line("lambdas/rotate did not build: %v", d.rotateErr)
-		} else {
-			p.line("built lambdas/rotate in %s", round(time.Since(w0)))
-		}
-	}
 	wg.Wait()
 	return err
 }

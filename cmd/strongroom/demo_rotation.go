@@ -13,17 +13,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/strongroom/strongroom/pkg/dbsecret"
 	"github.com/strongroom/strongroom/pkg/rotation"
-	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
 	"github.com/strongroom/strongroom/pkg/secretclient"
 )
 
-// rotateFunction is the rotation function's name in the sandbox's Lambda.
-const rotateFunction = "strongroom-demo-rotate"
+// databaseStack is the stack the rotation section deploys from cdk.out.
+const databaseStack = "StrongroomDatabase"
 
 // Rotation section settings.
 const (
@@ -31,9 +30,6 @@ const (
 	// a pool that opens a new connection (a new login) for every query: the worst case, since only
 	// a login can meet changed credentials.
 	demoAppClients = 4
-	// demoSchedule is the rotation schedule set with RotateSecret (RDS's default is 7 days); the
-	// demo rotates immediately and ends long before the next scheduled rotation.
-	demoSchedule = "rate(7 days)"
 	// rotationTimeout bounds one rotation in wall time.
 	demoRotationTimeout = 60 * time.Second
 )
@@ -41,54 +37,70 @@ const (
 // rotationDemo holds what the rotation section works with.
 type rotationDemo struct {
 	*demo
-	db    *mariadbtest.Server
-	smc   *sm.Client
-	fnARN string
-	tls   dbsecret.TLS
+	db  *mariadbtest.Server
+	smc *sm.Client
+	tls dbsecret.TLS
+	// superARN and userARN are the stack's secrets (its SuperuserSecretArn and UserSecretArn outputs).
+	superARN, userARN string
 }
 
-// rotation rotates a single-user and an alternating-users secret of a real MariaDB server while an
-// application keeps querying it. Setup started the server and built the function.
+// rotation deploys the database stack from cdk.out onto a real MariaDB server standing for its RDS
+// instance, then rotates its superuser secret (single user) and its user secret (alternating
+// users) with the stack's own rotation functions, invoked by Secrets Manager as the functions'
+// policies allow, while an application keeps querying. Setup started the server.
 func (d *demo) rotation(ctx context.Context) (string, error) {
 	p := d.p
-	p.heading("2. MariaDB credential rotation: Secrets Manager -> rotation Lambda -> MariaDB over TLS")
+	p.heading("2. MariaDB credential rotation: " + databaseStack + " from cdk.out -> Secrets Manager -> rotation Lambdas -> MariaDB over TLS")
 	if d.dbErr != nil {
 		return "", d.dbErr
 	}
-	if d.rotateErr != nil {
-		return "", d.rotateErr
-	}
-	db, bin := d.db, d.rotateBin
+	db := d.db
 	defer func() {
 		// Shutting the server down is no part of the workflow.
 		d.clock.stop()
 		db.Stop()
 	}()
-	p.line("MariaDB on %s: require_secure_transport=ON, server certificate from a throw-away CA", db.Addr())
-
-	// The function verifies the database certificate against DB_CA_BUNDLE (the RDS bundle in
-	// production, the throw-away CA here); the strategy follows each secret (masterarn or not).
-	fnARN, err := d.sb.Lambda.RegisterBinary(rotateFunction, bin, d.logs,
-		sblambda.WithEnv(map[string]string{rotation.EnvCABundle: db.CAFile, rotation.EnvTLS: "required"}),
-		sblambda.WithTimeout(30*time.Second))
+	p.line("MariaDB on %s stands for the stack's RDS instance: require_secure_transport=ON, server certificate from a throw-away CA that stands for Amazon RDS's CA bundle", db.Addr())
+	d.deploy.DB = &deploy.Database{Host: db.Host, Port: db.Port, CAFile: db.CAFile, CreateMaster: db.CreateMaster}
+	log, err := d.newDeployLog(databaseStack)
 	if err != nil {
-		return "", fmt.Errorf("register the rotation function: %w", err)
+		return "", err
 	}
-	p.line("registered %s = lambdas/rotate (real binary, Lambda Runtime API), DB_TLS=required", rotateFunction)
+	p.line("deploying %s from cdk.out", databaseStack)
+	st, err := d.deployStack(ctx, log)
 	d.clock.start()
+	if err != nil {
+		if st != nil {
+			for _, o := range st.CustomResources {
+				printOutcome(d, "application user Create (before the deploy failed)", o)
+			}
+		}
+		return "", fmt.Errorf("deploy %s: %w", databaseStack, err)
+	}
+	for _, o := range st.CustomResources {
+		printOutcome(d, "application user Create", o)
+	}
 	tl, err := dbsecret.NewTLS(dbsecret.TLSRequired, db.CAFile)
 	if err != nil {
 		return "", err
 	}
-	r := &rotationDemo{demo: d, db: db, smc: sm.NewFromConfig(d.aws), fnARN: fnARN, tls: tl}
+	r := &rotationDemo{demo: d, db: db, smc: sm.NewFromConfig(d.aws), tls: tl}
+	for name, into := range map[string]*string{"SuperuserSecretArn": &r.superARN, "UserSecretArn": &r.userARN} {
+		v, err := st.Output(name)
+		if err != nil {
+			return "", err
+		}
+		*into = fmt.Sprint(v)
+	}
 	// The parts run in this order, each after its heading; an error names the part it came from.
 	parts := []struct {
 		name, heading string
 		run           func(context.Context) (string, error)
 	}{
-		{"single user", "single user: the user changes its own password", r.singleUser},
-		{"alternating users", "alternating users: the superuser secret clones the user; rotations alternate between the two", r.alternatingUsers},
-		{"failed rotation", "a rotation that fails: the superuser secret holds a wrong password (changed outside Secrets Manager)", r.failedRotation},
+		{"deployed", "what the deploy did: the superuser's generated password replaced at once, the user's rotation tested", r.deployed},
+		{"single user", "single user: the superuser secret's user changes its own password", r.singleUser},
+		{"alternating users", "alternating users: the superuser clones the application user; rotations alternate between the two", r.alternatingUsers},
+		{"failed rotation", "a rotation that fails: the superuser's password changed outside Secrets Manager", r.failedRotation},
 	}
 	results := make([]string, len(parts))
 	for i, part := range parts {
@@ -97,22 +109,78 @@ func (d *demo) rotation(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("%s: %w", part.name, err)
 		}
 	}
-	return fmt.Sprintf("application failed queries: single user %s; alternating users %s; a failed rotation %s", results[0], results[1], results[2]), nil
+	return fmt.Sprintf("application failed queries: single user %s; alternating users %s; a failed rotation %s", results[1], results[2], results[3]), nil
 }
 
-// singleUser: the user changes its own password; the old one stops working.
-func (r *rotationDemo) singleUser(ctx context.Context) (string, error) {
+// deployed waits for the rotations the stack's schedules started (CloudFormation rotates the
+// superuser secret at once and tests the user secret's function) and checks what they left: the
+// superuser's generated password no longer logs in, its new one does, and so does the application
+// user the stack's Custom::DatabaseUser created. It creates the application's table as a schema
+// migration would.
+func (r *rotationDemo) deployed(ctx context.Context) (string, error) {
 	p := r.p
-	arn, err := r.userSecret(ctx, "app_single", "appdb_single", "strongroom/demo/app-single", "")
+	for _, arn := range []string{r.superARN, r.userARN} {
+		fn, err := r.rotationFunction(ctx, arn)
+		if err != nil {
+			return "", err
+		}
+		if _, err := r.waitRotation(ctx, arn, fn, 0, true); err != nil {
+			return "", err
+		}
+	}
+	super, err := r.current(ctx, r.superARN, "AWSCURRENT")
 	if err != nil {
 		return "", err
 	}
+	generated, err := r.current(ctx, r.superARN, "AWSPREVIOUS")
+	if err != nil {
+		return "", fmt.Errorf("the superuser secret has no AWSPREVIOUS after the deploy's rotation: %w", err)
+	}
+	if err := r.db.Login(ctx, super.Username, super.Password, super.DBName); err != nil {
+		return "", fmt.Errorf("the superuser's rotated password does not log in: %w", err)
+	}
+	if err := r.refused(ctx, generated, "CloudFormation's generated password (now AWSPREVIOUS)"); err != nil {
+		return "", err
+	}
+	user, err := r.current(ctx, r.userARN, "AWSCURRENT")
+	if err != nil {
+		return "", err
+	}
+	if err := r.db.Login(ctx, user.Username, user.Password, user.DBName); err != nil {
+		return "", fmt.Errorf("the application user %s the stack created does not log in: %w", user.Username, err)
+	}
+	p.line("application user %s (created by the stack's Custom::DatabaseUser) logs in to database %s", user.Username, user.DBName)
+	if err := r.db.Exec(ctx, "CREATE TABLE `"+user.DBName+"`.t (id INT PRIMARY KEY, v VARCHAR(64))", "INSERT INTO `"+user.DBName+"`.t VALUES (1, 'one')"); err != nil {
+		return "", err
+	}
+	p.line("the application's table %s.t created (a schema migration's job)", user.DBName)
+	return "", nil
+}
+
+// refused checks that s's credentials no longer log in, printing what the server said.
+func (r *rotationDemo) refused(ctx context.Context, s *dbsecret.Secret, what string) error {
+	err := r.db.Login(ctx, s.Username, s.Password, s.DBName)
+	if err == nil {
+		return fmt.Errorf("%s of %s should be refused; it logged in", what, s.Username)
+	}
+	if !dbsecret.IsAccessDenied(err) {
+		return fmt.Errorf("%s of %s should be refused; login failed otherwise: %w", what, s.Username, err)
+	}
+	r.p.line("%s of %s is refused: %s", what, s.Username, firstLine(err.Error()))
+	return nil
+}
+
+// singleUser: the superuser changes its own password while the application uses the secret; the
+// old password stops working.
+func (r *rotationDemo) singleUser(ctx context.Context) (string, error) {
+	p := r.p
+	arn := r.superARN
 	before, err := r.current(ctx, arn, "AWSCURRENT")
 	if err != nil {
 		return "", err
 	}
 	app := r.startApp(arn)
-	err = r.rotate(ctx, arn, true)
+	err = r.rotate(ctx, arn)
 	res := app.stop()
 	if err != nil {
 		return "", err
@@ -131,14 +199,9 @@ func (r *rotationDemo) singleUser(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("the new AWSCURRENT password of %s does not log in: %w", after.Username, err)
 	}
 	p.line("new password (AWSCURRENT) of %s logs in", after.Username)
-	err = r.db.Login(ctx, before.Username, before.Password, before.DBName)
-	if err == nil {
-		return "", fmt.Errorf("the old password (now AWSPREVIOUS) of %s should be refused; it logged in", before.Username)
+	if err := r.refused(ctx, before, "old password (AWSPREVIOUS)"); err != nil {
+		return "", err
 	}
-	if !dbsecret.IsAccessDenied(err) {
-		return "", fmt.Errorf("the old password (now AWSPREVIOUS) of %s should be refused; login failed otherwise: %w", before.Username, err)
-	}
-	p.line("old password (AWSPREVIOUS) of %s is refused: %s", before.Username, firstLine(err.Error()))
 	p.line("application: %s", res)
 	return fmt.Sprintf("%d of %d", res.failed, res.total()), nil
 }
@@ -147,17 +210,10 @@ func (r *rotationDemo) singleUser(ctx context.Context) (string, error) {
 // the two, so the credentials an application holds keep working.
 func (r *rotationDemo) alternatingUsers(ctx context.Context) (string, error) {
 	p := r.p
-	adminARN, err := r.userSecret(ctx, "admin_demo", "", "strongroom/demo/admin", "")
-	if err != nil {
-		return "", err
-	}
-	arn, err := r.userSecret(ctx, "app", "appdb", "strongroom/demo/app", adminARN)
-	if err != nil {
-		return "", err
-	}
+	arn := r.userARN
 	app := r.startApp(arn)
 	for i := 1; i <= 2; i++ {
-		if err := r.rotate(ctx, arn, i == 1); err != nil {
+		if err := r.rotate(ctx, arn); err != nil {
 			app.stop()
 			return "", err
 		}
@@ -184,38 +240,40 @@ func (r *rotationDemo) alternatingUsers(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%d of %d", res.failed, res.total()), nil
 }
 
-// failedRotation rotates a secret whose superuser secret holds a wrong password: setSecret cannot
-// log in, Secrets Manager records RotationFailed, and the alerts stack (section 1) e-mails it. The
-// current credentials keep working.
+// failedRotation changes the superuser's password in the database outside Secrets Manager, so
+// the user secret's setSecret cannot log in as the superuser: Secrets Manager records
+// RotationFailed, and the alerts stack (section 1) e-mails it. The current credentials keep working.
 func (r *rotationDemo) failedRotation(ctx context.Context) (string, error) {
 	p := r.p
-	admin, err := r.newUser(ctx, "admin_stale", "")
+	super, err := r.current(ctx, r.superARN, "AWSCURRENT")
 	if err != nil {
 		return "", err
 	}
-	wrong, err := r.smc.GetRandomPassword(ctx, &sm.GetRandomPasswordInput{PasswordLength: aws.Int64(32), ExcludeCharacters: aws.String(rotation.DefaultExcludeCharacters)})
+	other, err := r.smc.GetRandomPassword(ctx, &sm.GetRandomPasswordInput{PasswordLength: aws.Int64(32), ExcludeCharacters: aws.String(rotation.DefaultExcludeCharacters)})
 	if err != nil {
 		return "", fmt.Errorf("generate a password: %w", err)
 	}
-	admin.Password = aws.ToString(wrong.RandomPassword)
-	adminARN, err := r.createSecret(ctx, "strongroom/demo/admin-stale", admin)
+	root, err := r.db.Root()
 	if err != nil {
 		return "", err
 	}
-	arn, err := r.userSecret(ctx, "app_fail", "appdb_fail", "strongroom/demo/app-fail", adminARN)
+	err = mariadbtest.SetPassword(ctx, root, "'"+super.Username+"'@'%'", aws.ToString(other.RandomPassword))
+	root.Close()
 	if err != nil {
 		return "", err
 	}
+	p.line("the password of %s changed in the database by hand: the superuser secret is stale", super.Username)
+	arn := r.userARN
 	seen := 0
 	if r.alertTopic != "" {
 		seen = len(r.sb.SNS.Deliveries(r.alertTopic))
 	}
-	msg, err := r.rotateOnce(ctx, arn, true)
+	msg, err := r.rotateOnce(ctx, arn)
 	if err != nil {
 		return "", err
 	}
 	if msg == "" {
-		return "", fmt.Errorf("rotation of %s succeeded with a wrong superuser password", shortName(arn))
+		return "", fmt.Errorf("rotation of %s succeeded with a stale superuser secret", shortName(arn))
 	}
 	// The function error as Secrets Manager saw it: "invoke <function> for <step>: <type>: <message>".
 	if i := strings.Index(msg, "Error: "); i >= 0 {
@@ -264,99 +322,60 @@ func (r *rotationDemo) failedRotation(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("no RotationFailed e-mail reached %s within 10 s", alertsEveryone)
 }
 
-// newUser creates a database user with a password from GetRandomPassword; dbName, when set, is
-// created with a table the user may read and write, else the user is a superuser as the RDS master
-// user is.
-func (r *rotationDemo) newUser(ctx context.Context, name, dbName string) (*dbsecret.Secret, error) {
-	pw, err := r.smc.GetRandomPassword(ctx, &sm.GetRandomPasswordInput{PasswordLength: aws.Int64(32), ExcludeCharacters: aws.String(rotation.DefaultExcludeCharacters)})
-	if err != nil {
-		return nil, fmt.Errorf("generate a password for %s: %w", name, err)
-	}
-	grant := "ALL PRIVILEGES ON *.* WITH GRANT OPTION"
-	if dbName != "" {
-		if err := r.db.CreateDatabase(ctx, dbName); err != nil {
-			return nil, err
-		}
-		grant = "SELECT, INSERT, UPDATE ON `" + dbName + "`.*"
-	}
-	if err := r.db.CreateUser(ctx, name, aws.ToString(pw.RandomPassword), grant); err != nil {
-		return nil, err
-	}
-	return &dbsecret.Secret{Engine: dbsecret.EngineMariaDB, Host: r.db.Host, Port: r.db.Port, Username: name,
-		Password: aws.ToString(pw.RandomPassword), DBName: dbName}, nil
-}
-
-// userSecret creates the database user name (see newUser for dbName) and stores its credentials
-// as the secret secretName, naming masterARN, when set, as the superuser secret that rotates it
-// (the alternating users strategy). It returns the secret's ARN.
-func (r *rotationDemo) userSecret(ctx context.Context, name, dbName, secretName, masterARN string) (string, error) {
-	u, err := r.newUser(ctx, name, dbName)
-	if err != nil {
-		return "", err
-	}
-	u.MasterARN = masterARN
-	return r.createSecret(ctx, secretName, u)
-}
-
-// createSecret stores s in the RDS shape and prints it without its password.
-func (r *rotationDemo) createSecret(ctx context.Context, name string, s *dbsecret.Secret) (string, error) {
-	body, err := s.JSON()
-	if err != nil {
-		return "", err
-	}
-	out, err := r.smc.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(body)})
-	if err != nil {
-		return "", fmt.Errorf("create secret %s: %w", name, err)
-	}
-	var keys map[string]any
-	_ = json.Unmarshal([]byte(body), &keys)
-	members := make([]string, 0, len(keys))
-	for _, k := range []string{"engine", "host", "port", "username", "password", "dbname", "masterarn"} {
-		if _, ok := keys[k]; ok {
-			members = append(members, k)
-		}
-	}
-	p := r.p
-	p.line("secret %s: user %s, members %s", name, s.Username, strings.Join(members, ","))
-	return aws.ToString(out.ARN), nil
-}
-
 // current reads a version of the secret, as the application's SDK would.
 func (r *rotationDemo) current(ctx context.Context, arn, stage string) (*dbsecret.Secret, error) {
 	out, err := r.smc.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String(stage)})
 	if err != nil {
-		return nil, fmt.Errorf("read %s of %s: %w", stage, arn, err)
+		return nil, fmt.Errorf("read %s of %s: %w", stage, shortName(arn), err)
 	}
 	return dbsecret.Parse(aws.ToString(out.SecretString))
 }
 
-// rotate runs RotateSecret (configuring the function and schedule the first time) and waits for the
-// rotation to end, printing each step the function ran.
-func (r *rotationDemo) rotate(ctx context.Context, arn string, configure bool) error {
-	msg, err := r.rotateOnce(ctx, arn, configure)
+// rotationFunction is the name of the rotation function the secret's schedule names.
+func (r *rotationDemo) rotationFunction(ctx context.Context, arn string) (string, error) {
+	desc, err := r.smc.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("describe %s: %w", shortName(arn), err)
+	}
+	fn := aws.ToString(desc.RotationLambdaARN)
+	if fn == "" {
+		return "", fmt.Errorf("%s has no rotation function: the stack's rotation schedule did not configure one", shortName(arn))
+	}
+	return fn[strings.LastIndex(fn, ":")+1:], nil
+}
+
+// rotate runs RotateSecret and waits for the rotation to end, printing each step the function ran.
+func (r *rotationDemo) rotate(ctx context.Context, arn string) error {
+	msg, err := r.rotateOnce(ctx, arn)
 	if err == nil && msg != "" {
 		err = fmt.Errorf("rotation of %s failed: %s", shortName(arn), msg)
 	}
 	return err
 }
 
-// rotateOnce runs one rotation and returns why it failed ("" when it succeeded); err is for a
+// rotateOnce runs one rotation with the secret's configured function and schedule (as the stack's
+// RotationSchedule set them) and returns why it failed ("" when it succeeded); err is for a
 // rotation that could not be run or observed.
-func (r *rotationDemo) rotateOnce(ctx context.Context, arn string, configure bool) (string, error) {
-	p := r.p
-	ctx, cancel := context.WithTimeout(ctx, demoRotationTimeout)
-	defer cancel()
-	in := &sm.RotateSecretInput{SecretId: aws.String(arn)}
-	if configure {
-		in.RotationLambdaARN = aws.String(r.fnARN)
-		in.RotationRules = &smtypes.RotationRulesType{ScheduleExpression: aws.String(demoSchedule)}
+func (r *rotationDemo) rotateOnce(ctx context.Context, arn string) (string, error) {
+	fn, err := r.rotationFunction(ctx, arn)
+	if err != nil {
+		return "", err
 	}
-	seen := len(r.sb.Lambda.History(rotateFunction))
-	out, err := r.smc.RotateSecret(ctx, in)
+	seen := len(r.sb.Lambda.History(fn))
+	out, err := r.smc.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: aws.String(arn)})
 	if err != nil {
 		return "", fmt.Errorf("RotateSecret: %w", err)
 	}
-	p.line("RotateSecret %s -> version %s", shortName(arn), shortID(aws.ToString(out.VersionId)))
+	r.p.line("RotateSecret %s -> version %s", shortName(arn), shortID(aws.ToString(out.VersionId)))
+	return r.waitRotation(ctx, arn, fn, seen, false)
+}
+
+// waitRotation waits for the secret's rotation to end, prints the steps fn ran since its seen-th
+// invocation (and, with schedule, the secret's rotation schedule), and returns why the rotation
+// failed ("" when it succeeded).
+func (r *rotationDemo) waitRotation(ctx context.Context, arn, fn string, seen int, schedule bool) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, demoRotationTimeout)
+	defer cancel()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -369,12 +388,12 @@ func (r *rotationDemo) rotateOnce(ctx context.Context, arn string, configure boo
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("rotation of %s did not finish: %w", arn, ctx.Err())
+			return "", fmt.Errorf("rotation of %s did not finish: %w", shortName(arn), ctx.Err())
 		case <-tick.C:
 		}
 	}
 	var steps []string
-	for _, inv := range r.sb.Lambda.History(rotateFunction)[seen:] {
+	for _, inv := range r.sb.Lambda.History(fn)[seen:] {
 		var ev struct{ Step string }
 		_ = json.Unmarshal(inv.Payload, &ev)
 		s := ev.Step
@@ -383,16 +402,16 @@ func (r *rotationDemo) rotateOnce(ctx context.Context, arn string, configure boo
 		}
 		steps = append(steps, s)
 	}
-	p.line("  rotation function ran: %s", strings.Join(steps, " -> "))
+	r.p.line("  %s: rotation function %s ran: %s", shortName(arn), fn, strings.Join(steps, " -> "))
 	msg, err := r.sb.SecretsManager.LastRotationError(arn)
 	if err != nil || msg != "" {
 		return msg, err
 	}
 	desc, err := r.smc.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(arn)})
 	if err != nil {
-		return "", fmt.Errorf("describe %s: %w", arn, err)
+		return "", fmt.Errorf("describe %s: %w", shortName(arn), err)
 	}
-	if configure {
+	if schedule {
 		next := "none"
 		if desc.NextRotationDate != nil {
 			next = desc.NextRotationDate.UTC().Format(time.RFC3339)
@@ -401,7 +420,11 @@ func (r *rotationDemo) rotateOnce(ctx context.Context, arn string, configure boo
 		if aws.ToBool(desc.RotationEnabled) {
 			enabled = "rotation enabled"
 		}
-		p.line("  %s, schedule %s, next rotation %s", enabled, demoSchedule, next)
+		expr := "none"
+		if desc.RotationRules != nil {
+			expr = aws.ToString(desc.RotationRules.ScheduleExpression)
+		}
+		r.p.line("  %s, schedule %s, next rotation %s", enabled, expr, next)
 	}
 	return "", nil
 }

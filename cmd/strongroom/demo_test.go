@@ -81,19 +81,26 @@ func TestDemo(t *testing.T) {
 
 	t.Run("rotation", func(t *testing.T) {
 		checkContains(t, text,
-			"old password (AWSPREVIOUS) of app_single is refused: Error 1045 (28000): Access denied for user 'app_single'",
-			"new password (AWSCURRENT) of app_single logs in",
+			"deploying StrongroomDatabase from cdk.out",
+			"application user Create answered SUCCESS",
+			"ran: createSecret -> setSecret -> testSecret -> finishSecret\n",
+			": rotation function StrongroomDatabase-UserRotation",
+			"ran: testSecret\n",
+			"CloudFormation's generated password (now AWSPREVIOUS) of strongroom_admin is refused: Error 1045 (28000): Access denied for user 'strongroom_admin'",
+			"application user app (created by the stack's Custom::DatabaseUser) logs in to database app",
+			"old password (AWSPREVIOUS) of strongroom_admin is refused: Error 1045 (28000): Access denied for user 'strongroom_admin'",
+			"new password (AWSCURRENT) of strongroom_admin logs in",
 			"rotation 1: both users log in: AWSCURRENT=app_clone, AWSPREVIOUS=app",
 			"rotation 2: both users log in: AWSCURRENT=app, AWSPREVIOUS=app_clone",
-			"rotation function ran: createSecret -> setSecret -> testSecret -> finishSecret",
-			"rotation function ran: createSecret -> setSecret FAILED (TerminalError)",
-			"rotation failed as it should: setSecret: as superuser admin_stale",
-			"AWSCURRENT of app_fail still logs in; the AWSPENDING version stays for the next attempt",
+			"ran: createSecret -> setSecret FAILED (TerminalError)",
+			"rotation failed as it should: setSecret: as superuser strongroom_admin",
+			"AWSCURRENT of app still logs in; the AWSPENDING version stays for the next attempt",
 			"the alerts stack e-mailed the real RotationFailed event:\n   -> To: security-team@example.com  Subject: [CRITICAL] secretsmanager:RotationFailed",
-			"| Result:     FAILED: Error when executing lambda arn:aws:lambda:us-east-1:123456789012:function:strongroom-demo-rotate during setSecret step",
+			"| Result:     FAILED: Error when executing lambda arn:aws:lambda:us-east-1:123456789012:function:StrongroomDatabase-UserRotation",
 		)
-		if n := strings.Count(text, "rotation function ran: createSecret -> setSecret -> testSecret -> finishSecret"); n != 3 {
-			t.Errorf("%d complete rotations printed; want 3 (one single user, two alternating)", n)
+		// The deploy's superuser rotation, one single user, two alternating.
+		if n := strings.Count(text, "ran: createSecret -> setSecret -> testSecret -> finishSecret"); n != 4 {
+			t.Errorf("%d complete rotations printed; want 4 (the deploy's, one single user, two alternating)", n)
 		}
 		m := regexp.MustCompile(`application failed queries: single user (\d+) of (\d+); alternating users (\d+) of (\d+); a failed rotation left AWSCURRENT working and was e-mailed`).FindStringSubmatch(text)
 		if m == nil {

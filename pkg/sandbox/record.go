@@ -200,20 +200,77 @@ func (rc *Recorder) ScanExcept(allowed func(r Record, p Part) bool, secrets ...s
 		blobs = append(blobs, blob{"source " + n, srcs[n]()})
 	}
 
-	var out []Finding
+	type pattern struct {
+		secret int
+		enc    encoded
+	}
+	var patterns []pattern
 	for i, s := range secrets {
 		if len(s) < 4 {
 			continue
 		}
 		for _, enc := range encodings(s) {
-			for _, b := range blobs {
-				if bytes.Contains(b.data, []byte(enc.form)) {
-					out = append(out, Finding{Secret: i, Where: b.where, Encoding: enc.name})
-				}
+			patterns = append(patterns, pattern{i, enc})
+		}
+	}
+	forms := make([]string, len(patterns))
+	for i, p := range patterns {
+		forms[i] = p.enc.form
+	}
+	m := newMatcher(forms)
+	found := make([][]bool, len(blobs)) // found[blob][pattern]
+	for bi, b := range blobs {
+		found[bi] = m.find(b.data)
+	}
+	var out []Finding
+	for pi, p := range patterns {
+		for bi, b := range blobs {
+			if found[bi][pi] {
+				out = append(out, Finding{Secret: p.secret, Where: b.where, Encoding: p.enc.name})
 			}
 		}
 	}
 	return out
+}
+
+// matcher finds which of many patterns (each at least 4 bytes) occur in a text in one pass over
+// it, where a bytes.Contains per pattern would read the text once per pattern: a demo's records,
+// logs and sources run to megabytes, and its secret values times their encodings to hundreds of
+// patterns. Each text position is first checked against a bitmap of the patterns' first two
+// bytes, then against the patterns that start with the position's four bytes.
+type matcher struct {
+	forms []string
+	pair  [1 << 16 / 64]uint64 // first two bytes of some pattern
+	quad  map[uint32][]int     // patterns by their first four bytes
+}
+
+func newMatcher(forms []string) *matcher {
+	m := &matcher{forms: forms, quad: map[uint32][]int{}}
+	for i, f := range forms {
+		p := uint32(f[0])<<8 | uint32(f[1])
+		m.pair[p/64] |= 1 << (p % 64)
+		q := uint32(f[0])<<24 | uint32(f[1])<<16 | uint32(f[2])<<8 | uint32(f[3])
+		m.quad[q] = append(m.quad[q], i)
+	}
+	return m
+}
+
+// find reports, for each pattern, whether it occurs in data.
+func (m *matcher) find(data []byte) []bool {
+	found := make([]bool, len(m.forms))
+	for i := 0; i+4 <= len(data); i++ {
+		p := uint32(data[i])<<8 | uint32(data[i+1])
+		if m.pair[p/64]&(1<<(p%64)) == 0 {
+			continue
+		}
+		q := p<<16 | uint32(data[i+2])<<8 | uint32(data[i+3])
+		for _, pi := range m.quad[q] {
+			if !found[pi] && bytes.HasPrefix(data[i:], []byte(m.forms[pi])) {
+				found[pi] = true
+			}
+		}
+	}
+	return found
 }
 
 type encoded struct{ name, form string }

@@ -13,6 +13,9 @@
 // Sandbox.EnforceIAM every call is judged on the policies the template deploys. Resource types the
 // sandbox does not emulate (logs, alarms, S3, CloudTrail, SQS, ...) are listed in Stack.NotEmulated
 // with a placeholder id, so nothing is skipped silently.
+// Secrets (generated as CloudFormation generates them), their target attachments and rotation
+// schedules are created in Secrets Manager; an AWS::RDS::DBInstance stands on Deployer.DB, a real
+// database server the caller brings (database.go).
 // Network resources map onto the sandbox's default VPC: a VPC to the default VPC, subnets to its
 // subnets in order, an instance to its SSM-managed client instance.
 package deploy
@@ -60,6 +63,8 @@ type Deployer struct {
 	FunctionLogs io.Writer
 	// Progress, when set, is told about each resource.
 	Progress func(format string, args ...any)
+	// DB, when set, is the database server an AWS::RDS::DBInstance stands for.
+	DB *Database
 
 	// exports are the Outputs with an Export name of the stacks deployed so far (Fn::ImportValue).
 	exports map[string]any
@@ -106,6 +111,15 @@ func (s *Stack) Physical(id string) string { return s.physical[id] }
 
 // Attr returns a resource attribute.
 func (s *Stack) Attr(id, attr string) any { return s.attrs[id][attr] }
+
+// Output evaluates the stack's output name (its Value), as DescribeStacks would show it.
+func (s *Stack) Output(name string) (any, error) {
+	o, _ := s.Template.Outputs[name].(map[string]any)
+	if o == nil {
+		return nil, fmt.Errorf("stack %s has no output %s", s.Name, name)
+	}
+	return s.eval.Resolve(o["Value"])
+}
 
 // Resolve evaluates a template value (for example a custom resource's properties) in this stack.
 func (s *Stack) Resolve(v any) (any, error) { return s.eval.Resolve(v) }
@@ -192,6 +206,23 @@ func (d *Deployer) props(st *Stack, r cfntemplate.Resource) (map[string]any, err
 	return m, nil
 }
 
+// fromProps creates a resource of its type from the resource's resolved properties.
+var fromProps = map[string]func(d *Deployer, ctx context.Context, st *Stack, id string, p map[string]any, set func(string, map[string]any)) error{
+	"AWS::IAM::Role":                              (*Deployer).role,
+	"AWS::IAM::Policy":                            (*Deployer).policy,
+	"AWS::IAM::ManagedPolicy":                     (*Deployer).managedPolicy,
+	"AWS::IAM::InstanceProfile":                   (*Deployer).instanceProfile,
+	"AWS::SNS::TopicPolicy":                       (*Deployer).topicPolicy,
+	"AWS::Lambda::Permission":                     (*Deployer).permission,
+	"AWS::SecretsManager::Secret":                 (*Deployer).secret,
+	"AWS::SecretsManager::SecretTargetAttachment": (*Deployer).targetAttachment,
+	"AWS::SecretsManager::RotationSchedule":       (*Deployer).rotationSchedule,
+	"AWS::RDS::DBInstance":                        (*Deployer).dbInstance,
+	"AWS::EC2::Instance": func(d *Deployer, _ context.Context, _ *Stack, _ string, p map[string]any, set func(string, map[string]any)) error {
+		return d.instance(p, set)
+	},
+}
+
 func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntemplate.Resource) error {
 	set := func(physical string, attrs map[string]any) {
 		st.physical[id] = physical
@@ -202,6 +233,13 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 	}
 	if strings.HasPrefix(r.Type, "Custom::") || r.Type == "AWS::CloudFormation::CustomResource" {
 		return d.customResource(ctx, st, id, r)
+	}
+	if create, ok := fromProps[r.Type]; ok {
+		p, err := d.props(st, r)
+		if err != nil {
+			return err
+		}
+		return create(d, ctx, st, id, p, set)
 	}
 	switch r.Type {
 	case "AWS::Lambda::Function":
@@ -316,27 +354,6 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 		set(aws.ToString(out.SubscriptionArn), nil)
 	case "AWS::Events::Rule":
 		return d.rule(ctx, st, id, r, set)
-	case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::InstanceProfile", "AWS::EC2::Instance", "AWS::SNS::TopicPolicy", "AWS::Lambda::Permission":
-		p, err := d.props(st, r)
-		if err != nil {
-			return err
-		}
-		switch r.Type {
-		case "AWS::IAM::Role":
-			return d.role(ctx, st, id, p, set)
-		case "AWS::IAM::Policy":
-			return d.policy(ctx, st, id, p, set)
-		case "AWS::IAM::ManagedPolicy":
-			return d.managedPolicy(ctx, st, id, p, set)
-		case "AWS::IAM::InstanceProfile":
-			return d.instanceProfile(ctx, st, id, p, set)
-		case "AWS::SNS::TopicPolicy":
-			return d.topicPolicy(ctx, st, id, p, set)
-		case "AWS::Lambda::Permission":
-			return d.permission(ctx, st, id, p, set)
-		default:
-			return d.instance(p, set)
-		}
 	case "AWS::DynamoDB::Table":
 		return d.table(ctx, st, id, r, set)
 	case "AWS::EC2::VPC":
@@ -390,6 +407,12 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 		if vars, ok := e["Variables"].(map[string]any); ok {
 			for k, v := range vars {
 				env[k] = fmt.Sprint(v)
+				if strings.HasPrefix(env[k], taskRoot) {
+					// A file of the function's asset, which Lambda unpacks under /var/task.
+					if env[k], err = d.taskFile(filepath.Join(d.CDKOut, assetPath), env[k]); err != nil {
+						return fmt.Errorf("environment %s: %w", k, err)
+					}
+				}
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
@@ -101,5 +103,107 @@ func TestDynamoDBTable(t *testing.T) {
 	}}}})
 	if _, err := d.Deploy(ctx, "Streams"); err == nil || !strings.Contains(err.Error(), "StreamSpecification") {
 		t.Fatalf("deploy of a table with a stream: %v", err)
+	}
+}
+
+// TestDatabaseResources deploys the database resources as infra/database synthesizes them: a
+// secret CloudFormation generates from a template, an RDS instance whose master credentials are
+// dynamic references to it (created on the Database the deployer is given), the secret's target
+// attachment (host, port, engine, instance id added as a new current version) and a rotation
+// schedule that only tests the function (RotateImmediatelyOnUpdate false: testSecret alone).
+func TestDatabaseResources(t *testing.T) {
+	env := sandboxtest.New(t)
+	dir := t.TempDir()
+	fn, err := env.Lambda.RegisterHandler("rotator", func(context.Context, []byte) ([]byte, error) { return []byte(`null`), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := func(id string) map[string]any { return map[string]any{"Ref": id} }
+	resolve := func(key string) map[string]any {
+		return map[string]any{"Fn::Join": []any{"", []any{"{{resolve:secretsmanager:", ref("Super"), ":SecretString:" + key + "::}}"}}}
+	}
+	writeTemplate(t, dir, "Database", map[string]any{
+		"Resources": map[string]any{
+			"Super": map[string]any{"Type": "AWS::SecretsManager::Secret", "Properties": map[string]any{"GenerateSecretString": map[string]any{
+				"SecretStringTemplate": `{"username":"admin","dbname":"app"}`, "GenerateStringKey": "password", "PasswordLength": 30, "ExcludeCharacters": "\"@/\\'",
+			}}},
+			"DB": map[string]any{"Type": "AWS::RDS::DBInstance", "Properties": map[string]any{
+				"Engine": "mariadb", "DBName": "app", "DBInstanceIdentifier": "My-DB", "MasterUsername": resolve("username"), "MasterUserPassword": resolve("password"),
+			}},
+			"Attach": map[string]any{"Type": "AWS::SecretsManager::SecretTargetAttachment", "Properties": map[string]any{
+				"SecretId": ref("Super"), "TargetId": ref("DB"), "TargetType": "AWS::RDS::DBInstance",
+			}},
+			"Schedule": map[string]any{"Type": "AWS::SecretsManager::RotationSchedule", "Properties": map[string]any{
+				"SecretId": ref("Attach"), "RotationLambdaARN": fn, "RotateImmediatelyOnUpdate": false,
+				"RotationRules": map[string]any{"ScheduleExpression": "rate(30 days)", "Duration": "4h"},
+			}},
+		},
+	})
+	var master []string
+	d := &deploy.Deployer{SB: env.Sandbox, Cfg: env.NoRetryConfig(), CDKOut: dir, DB: &deploy.Database{Host: "127.0.0.1", Port: 13306,
+		CreateMaster: func(_ context.Context, user, password, dbName string) error {
+			master = append(master, user, password, dbName)
+			return nil
+		}}}
+	ctx := sandboxtest.Context(t, 30*time.Second)
+	st, err := d.Deploy(ctx, "Database")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smc := secretsmanager.NewFromConfig(env.NoRetryConfig())
+	arn := st.Physical("Super")
+	if !strings.Contains(arn, ":secret:Super-") || st.Physical("Attach") != arn || st.Physical("Schedule") != arn {
+		t.Fatalf("physical ids: secret %q, attachment %q, schedule %q; want the secret's ARN, named Super-<random>", arn, st.Physical("Attach"), st.Physical("Schedule"))
+	}
+	prev, err := smc.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn, VersionStage: aws.String("AWSPREVIOUS")})
+	if err != nil {
+		t.Fatalf("the generated version, now AWSPREVIOUS: %v", err)
+	}
+	var generated map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(prev.SecretString)), &generated); err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := generated["password"].(string)
+	if len(pw) != 30 || strings.ContainsAny(pw, "\"@/\\'") || generated["username"] != "admin" || len(generated) != 3 {
+		t.Errorf("generated secret has keys %d, username %v, a password of %d characters (excluded ones: %v)", len(generated), generated["username"], len(pw), strings.ContainsAny(pw, "\"@/\\'"))
+	}
+	if len(master) != 3 || master[0] != "admin" || master[1] != pw || master[2] != "app" {
+		t.Errorf("CreateMaster got user %v, the generated password %v, database %v", master[0], len(master) > 1 && master[1] == pw, master[len(master)-1])
+	}
+	cur, err := smc.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attached map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(cur.SecretString)), &attached); err != nil {
+		t.Fatal(err)
+	}
+	if attached["host"] != "127.0.0.1" || attached["port"] != float64(13306) || attached["engine"] != "mariadb" || attached["dbInstanceIdentifier"] != "my-db" || attached["password"] != pw {
+		t.Errorf("attached secret: host %v port %v engine %v id %v, password kept %v", attached["host"], attached["port"], attached["engine"], attached["dbInstanceIdentifier"], attached["password"] == pw)
+	}
+	desc, err := smc.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &arn})
+	if err != nil || !aws.ToBool(desc.RotationEnabled) || aws.ToString(desc.RotationLambdaARN) != fn || aws.ToString(desc.RotationRules.Duration) != "4h" {
+		t.Fatalf("rotation configuration: %v %+v", err, desc)
+	}
+	for ctx.Err() == nil {
+		if busy, _ := env.SecretsManager.Rotating(arn); !busy {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var steps []string
+	for _, inv := range env.Lambda.History("rotator") {
+		var ev struct{ Step string }
+		_ = json.Unmarshal(inv.Payload, &ev)
+		steps = append(steps, ev.Step)
+	}
+	if strings.Join(steps, ",") != "testSecret" {
+		t.Errorf("the schedule's first rotation ran %v; want testSecret alone (RotateImmediatelyOnUpdate false)", steps)
+	}
+
+	// Without a database server the instance cannot stand, and the error says what to set.
+	d.DB = nil
+	if _, err := d.Deploy(ctx, "Database"); err == nil || !strings.Contains(err.Error(), "Deployer.DB") {
+		t.Fatalf("deploy with no database server: %v", err)
 	}
 }

@@ -299,6 +299,25 @@ func (s *Server) CreateUser(ctx context.Context, name, password string, grants .
 	return nil
 }
 
+// RDSMasterPrivileges are the privileges RDS for MariaDB gives an instance's master user, on *.*
+// with the grant option (Amazon RDS User Guide, "Master user account privileges").
+const RDSMasterPrivileges = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES, " +
+	"CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION CLIENT, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, " +
+	"CREATE USER, EVENT, TRIGGER, REPLICATION SLAVE"
+
+// CreateMaster sets the server up as RDS sets up a new instance: the master user with password and
+// RDSMasterPrivileges, and the database dbName (none when empty). user and dbName are the
+// template's text.
+func (s *Server) CreateMaster(ctx context.Context, user, password, dbName string) error {
+	if err := s.CreateUser(ctx, user, password, RDSMasterPrivileges+" ON *.* WITH GRANT OPTION"); err != nil {
+		return err
+	}
+	if dbName == "" {
+		return nil
+	}
+	return s.Exec(ctx, "CREATE DATABASE `"+strings.ReplaceAll(dbName, "`", "``")+"`")
+}
+
 // SetPassword sets the password of account (a quoted account name such as 'app'@'%') without the
 // password ever being part of SQL text the client sends: MariaDB cannot prepare SET PASSWORD or
 // ALTER USER, so the password goes to a session variable as a prepared-statement parameter and the
