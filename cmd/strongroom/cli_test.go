@@ -234,7 +234,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"nag-report"}, "strongroom nag-report: missing the cloud assembly directory, for example cdk.out", "usage: strongroom nag-report"},
 		{[]string{"cost"}, "strongroom cost: missing the cloud assembly directory, for example cdk.out", "usage: strongroom cost"},
 		{[]string{"cost", "a", "b"}, `strongroom cost: unexpected argument "b": cost reads one cloud assembly directory`, "usage: strongroom cost"},
-		{[]string{"iam-report", "-stacks", " "}, `strongroom iam-report: -stacks is empty: name at least one stack, for example "StrongroomAlerts StrongroomCluster StrongroomKeyStore"`, "usage: strongroom iam-report"},
+		{[]string{"iam-report", "-stacks", " "}, `strongroom iam-report: -stacks is empty: name at least one stack, for example "StrongroomAlerts StrongroomDatabase StrongroomCluster StrongroomKeyStore"`, "usage: strongroom iam-report"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

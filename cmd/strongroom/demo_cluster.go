@@ -20,6 +20,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
 )
 
 // clusterStack is the cluster stack's name in cdk.out.
@@ -123,6 +124,10 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("after the update the cluster has %d ACTIVE HSMs; want %d", len(hsms), to)
 	}
 	p.line("cluster %s is ACTIVE with %d HSMs in %s", clusterID, to, strings.Join(hsms, ", "))
+	if err := d.clusterHealth(ctx, st); err != nil {
+		stop()
+		return "", err
+	}
 
 	outs, err := d.deploy.Destroy(ctx, st)
 	stop()
@@ -413,4 +418,28 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// clusterHealth fires the cluster stack's health rule once, as its schedule would, so its check
+// runs with its own role on the cluster as it is, and prints each finding. Whatever the findings
+// say (a new sandbox cluster has no backup yet), the check must run and report.
+func (d *demo) clusterHealth(ctx context.Context, st *deploy.Stack) error {
+	ruleID := resourceAt(st, "HealthCheckRule")
+	if ruleID == "" {
+		return fmt.Errorf("stack %s has no HealthCheckRule", clusterStack)
+	}
+	rule := st.Physical(ruleID)
+	schedule, _ := st.Template.Resources[ruleID].Properties["ScheduleExpression"].(string)
+	d.p.line("health check: rule %s runs lambdas/cluster-health %s; the sandbox fires it now, as the schedule would (FireSchedule)", rule, schedule)
+	mailed, findings, err := d.fireHealthCheck(ctx, rule)
+	if err != nil {
+		return fmt.Errorf("cluster health check: %w", err)
+	}
+	for _, f := range findings {
+		d.p.line("health check: %s %s: %s", f.Condition, f.Status, f.Summary)
+	}
+	for _, m := range mailed {
+		d.p.line("  the relay mailed: %s", m.Subject)
+	}
+	return nil
 }

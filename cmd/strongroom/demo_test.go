@@ -127,7 +127,9 @@ func TestDemo(t *testing.T) {
 		checkOrder(t, text,
 			"cluster cluster-", ": CREATE_IN_PROGRESS\n", "CREATE_IN_PROGRESS -> UNINITIALIZED", "UNINITIALIZED -> INITIALIZE_IN_PROGRESS",
 			"INITIALIZE_IN_PROGRESS -> INITIALIZED", "INITIALIZED -> ACTIVE", "Create answered SUCCESS", "Data.HsmIps",
-			"Update HsmCount 2 -> 3 answered SUCCESS", "is ACTIVE with 3 HSMs", "ACTIVE -> DELETE_IN_PROGRESS",
+			"Update HsmCount 2 -> 3 answered SUCCESS", "is ACTIVE with 3 HSMs",
+			"runs lambdas/cluster-health rate(5 minutes)", "health check: cluster-state OK: cluster cluster-", "health check: backup-age OK",
+			"ACTIVE -> DELETE_IN_PROGRESS",
 			"DELETE_IN_PROGRESS -> DELETED", "Delete answered SUCCESS", "customer CA secret")
 		if !strings.Contains(text, "cluster   ok      ") {
 			t.Error("summary does not report the cluster section ok")

@@ -14,7 +14,7 @@ import (
 var iamReportOut io.Writer = os.Stdout
 
 // demoStacks are the stacks `make demo` deploys, whose roles its IAM decisions cover.
-const demoStacks = "StrongroomAlerts StrongroomCluster StrongroomKeyStore"
+const demoStacks = "StrongroomAlerts StrongroomDatabase StrongroomCluster StrongroomKeyStore"
 
 // runIAMReport holds the statements the templates grant each role against the IAM decisions a demo
 // run made.

@@ -110,8 +110,14 @@ var Cluster = &Resource{
 		{Placeholder: "ScaleFunctionArn", Function: Function{Name: "cluster-scale",
 			Grants: []Grant{
 				describeClusters,
+				// The Service Authorization Reference's operations table lists what CreateHsm and
+				// DeleteHsm authorize with the caller's permissions: the HSM's network interface and
+				// the cluster's security group (CloudHSM makes the group again if it is gone).
 				grant(acts("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-					"ec2:DetachNetworkInterface", "ec2:DescribeSubnets", "ec2:CreateTags"), whyNetwork, on(Any)),
+					"ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"), whyNetwork, on(Any)),
+				grant(acts("ec2:CreateSecurityGroup"), whyClusterGroup, on(Vpc), on(NewSecurityGroups)),
+				grant(acts("ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"),
+					whyClusterGroup, on(VpcSecurityGroups)),
 				grant(acts("cloudhsm:CreateHsm"), whyClusters, on(Clusters)),
 				// The Service Authorization Reference gives cloudhsm:DeleteHsm no resource type, so IAM
 				// authorizes it on "*": a grant naming the clusters would refuse every DeleteHsm.

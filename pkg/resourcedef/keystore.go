@@ -79,7 +79,8 @@ var KeyStore = &Resource{
 			Env: map[string]Ref{"SECRET_KMS_KEY_ID": on(Key)},
 			Grants: []Grant{
 				grant(acts("secretsmanager:GetRandomPassword"), whyNoARN("secretsmanager:GetRandomPassword"), on(Any)),
-				grant(acts("secretsmanager:DescribeSecret", "secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:PutSecretValue"),
+				// CreateSecret is called with no tags (lambdas/keystore-password), so no TagResource.
+				grant(acts("secretsmanager:DescribeSecret", "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"),
 					whyKmsUserSecret, on(Secret, KmsUserPasswordSecret)),
 				// Secrets Manager encrypts a new secret value with GenerateDataKey and reads it back with
 				// Decrypt under the caller's permissions (CreateSecret's and PutSecretValue's required

@@ -25,6 +25,7 @@ const (
 	srcSecretKey        = "AWS Secrets Manager User Guide, Secret encryption and decryption, Permissions for the KMS key"
 	srcRotationInvoke   = "AWS Secrets Manager User Guide, Rotation by Lambda function, Permissions for rotation (the function's resource policy lets secretsmanager.amazonaws.com invoke it)"
 	srcCloudHSMAdmin    = "AWS CloudHSM User Guide, Identity and access management, IAM administrators group (CloudHSM manages the cluster's security group and HSM interfaces with the caller's EC2 permissions)"
+	srcCloudHSMOps      = "Service Authorization Reference, AWS CloudHSM, API operations table (CreateHsm authorizes cloudhsm:CreateHsm and the EC2 actions on the HSM's network interface and the cluster's security group)"
 	srcCloudHSMSLR      = "AWS CloudHSM User Guide, Service-linked roles for AWS CloudHSM (iam:CreateServiceLinkedRole on the first cluster)"
 	srcEventsPassRole   = "Amazon EventBridge User Guide, Using identity-based policies, iam:PassRole for a target's RoleArn"
 	srcEventsDelivery   = "Amazon EventBridge User Guide, Using resource-based policies for Amazon EventBridge (Lambda and SNS targets)"
@@ -211,14 +212,27 @@ var Specials = []Special{
 			need("ec2:DeleteSecurityGroup", e.arn("ec2", "security-group/*"), ctx),
 		}, nil
 	}},
-	{"cloudhsmv2", "CreateHsm", srcCloudHSMAdmin, func(e Env, _ Request) ([]Need, error) {
+	{"cloudhsmv2", "CreateHsm", srcCloudHSMOps, func(e Env, r Request) ([]Need, error) {
 		ctx := map[string][]string{"ec2:Region": {e.Region}}
+		group := e.arn("ec2", "security-group/*") // the cluster's group
+		vpcARN := e.arn("ec2", "vpc/*")
+		if vpc := e.lookup(ClusterVPC, r.str("ClusterId")); vpc != "" {
+			vpcARN = e.arn("ec2", "vpc/"+vpc)
+			ctx["ec2:Vpc"] = []string{vpcARN}
+		}
 		return []Need{
 			need("ec2:DescribeSubnets", "*", ctx),
 			need("ec2:DescribeNetworkInterfaces", "*", ctx),
+			need("ec2:DescribeSecurityGroups", "*", ctx),
 			need("ec2:CreateNetworkInterface", e.arn("ec2", "network-interface/*"), ctx),
 			need("ec2:CreateNetworkInterface", e.arn("ec2", "subnet/*"), ctx),
-			need("ec2:CreateNetworkInterface", e.arn("ec2", "security-group/*"), ctx),
+			need("ec2:CreateNetworkInterface", group, ctx),
+			need("ec2:DeleteNetworkInterface", e.arn("ec2", "network-interface/*"), ctx),
+			need("ec2:CreateSecurityGroup", group, ctx),
+			need("ec2:CreateSecurityGroup", vpcARN, ctx),
+			need("ec2:AuthorizeSecurityGroupIngress", group, ctx),
+			need("ec2:AuthorizeSecurityGroupEgress", group, ctx),
+			need("ec2:RevokeSecurityGroupEgress", group, ctx),
 		}, nil
 	}},
 	{"cloudhsmv2", "DeleteHsm", srcCloudHSMAdmin, func(e Env, _ Request) ([]Need, error) {

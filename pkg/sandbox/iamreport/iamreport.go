@@ -62,6 +62,62 @@ var Reasons = map[string]string{
 	"sqs:SendMessage":                "a dead-letter queue: Lambda or EventBridge sends failed events to it with the role (the sandbox does not emulate SQS)",
 }
 
+// PathReason is why one role's action is granted although the demo takes no path that uses it: the
+// path that does, and where it is coded and tested. Role is a substring of the role's name.
+type PathReason struct {
+	Role, Action, Reason string
+}
+
+// Why the paths below are not in the demo: each is a retry, a repair, a setting the demo leaves at
+// its default, or a failure the demo does not inject; each named test runs it (with the step's
+// grants from pkg/resourcedef, outside IAM enforcement).
+const (
+	pathRetryCreate  = "a step run again (a retry after a crash or a timeout) whose CreateSecret finds the secret it made before (ResourceExistsException) describes it instead (pkg/hsmcluster/password; clustertest TestCrashAfterSideEffect)"
+	pathStartUnknown = "after a StartExecution whose answer was lost (a timeout, a 5xx) the entry step asks whether the execution started (pkg/customresource/entry; TestEntryFindsAStartWhoseAnswerWasLost)"
+	pathSafetyNet    = "the safety net answers CloudFormation for an execution that ended without answering, reading its history for the reason (pkg/customresource/safetynet; clustertest TestSafetyNetAnswersWhenTheWorkflowCannot)"
+	pathVPCSubnets   = "a function in a VPC: Lambda looks up its subnets with the role when it creates the network interfaces"
+	pathRecovery     = "a single-user rotation recovers a password an abandoned rotation already set by listing the secret's unlabelled versions (pkg/rotation setSecret; TestAbandonedRotationRecovers)"
+)
+
+// PathReasons are the role-specific reasons, for actions that the prefix Reasons do not cover.
+var PathReasons = []PathReason{
+	{"ApplicationUserFunctionRole", "ec2:DescribeSubnets", pathVPCSubnets},
+	{"SuperuserRotationRole", "ec2:DescribeSubnets", pathVPCSubnets},
+	{"UserRotationRole", "ec2:DescribeSubnets", pathVPCSubnets},
+	{"SuperuserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
+	{"UserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
+	{"ClusterCreateRole", "iam:CreateServiceLinkedRole", "the account's first cluster: CloudHSM creates its service-linked role AWSServiceRoleForCloudHSM with the caller's permission (the sandbox account has it already)"},
+	{"ClusterPasswordRole", "secretsmanager:DescribeSecret", pathRetryCreate},
+	{"ClusterSignRole", "secretsmanager:GetSecretValue", "a signing step run again (a retry after a crash or a timeout) finds the customer CA it created and reads its key (pkg/customerca; clustertest TestCrashAfterSideEffect)"},
+	{"ClusterSettingsRole", "cloudhsm:ModifyCluster", "an Update that changes BackupRetentionDays (pkg/hsmcluster/settings; clustertest TestUpdateAppliesBackupRetentionAndTags): the demo's Update changes HsmCount only"},
+	{"ClusterSettingsRole", "cloudhsm:TagResource", "an Update that adds or changes the cluster's Tags (pkg/hsmcluster/settings; clustertest TestUpdateAppliesBackupRetentionAndTags)"},
+	{"ClusterSettingsRole", "cloudhsm:UntagResource", "an Update that removes one of the cluster's Tags (pkg/hsmcluster/settings; clustertest TestUpdateAppliesBackupRetentionAndTags)"},
+	{"ClusterEntryRole", "states:DescribeExecution", pathStartUnknown},
+	{"KeyStoreEntryRole", "states:DescribeExecution", pathStartUnknown},
+	{"ClusterSafetyNetRole", "states:DescribeExecution", pathSafetyNet},
+	{"ClusterSafetyNetRole", "states:GetExecutionHistory", pathSafetyNet},
+	{"TrailRelayRole", "states:GetExecutionHistory", "the relay reads a failed execution's history to say which step failed and why; the demo's failed workflow is the key store's (its relay grant is used), the cluster's never fails there"},
+	{"KeystoreDeleteRole", "kms:DeleteCustomKeyStore", "a stack deletion with DeleteKeyStoreOnStackDeletion true (pkg/keystore/delete; keystoretest TestKeyStoreLifecycle): the demo keeps the store"},
+	{"KeystoreDeleteRole", "secretsmanager:DeleteSecret", "a stack deletion with DeleteKeyStoreOnStackDeletion true deletes the kmsuser password secret (pkg/keystore/delete; keystoretest TestKeyStoreLifecycle)"},
+	{"KeystorePasswordRole", "secretsmanager:DescribeSecret", "a kmsuser password rotation (the RotateWorkflow, off unless strongroom:kmsUserRotationSchedule is set) reads the secret's versions (pkg/keystore/password; keystoretest TestRotationFaultMatrix)"},
+	{"KeystorePasswordRole", "secretsmanager:PutSecretValue", "a kmsuser password rotation puts the new password (pkg/keystore/password; keystoretest TestRotationFaultMatrix)"},
+	{"KeystoreUpdateRole", "cloudhsm:DescribeClusters", "KMS requires it of the caller of an UpdateCustomKeyStore that moves the store to another cluster (authz.Specials; pkg/keystore/update): the demo's Update renames, and an injected KMS fault fails it"},
+	{"KeystoreUpdateRole", "kms:UpdateCustomKeyStore", "an Update that renames the store or moves it (pkg/keystore/update; keystoretest TestKeyStoreLifecycle): the demo's is failed by an injected KMS fault, which answers before IAM judges"},
+	{"KeystoreUpdateRole", "secretsmanager:GetSecretValue", "an Update that gives KMS the kmsuser password again (pkg/keystore/update; keystoretest TestKeyStoreLifecycle)"},
+	{"KeystoreUpdateRole", "kms:Decrypt", "Secrets Manager decrypts the kmsuser password for the Update step's GetSecretValue (pkg/keystore/update; keystoretest TestKeyStoreLifecycle)"},
+	{"RotateWorkflowRole", "lambda:InvokeFunction", "the kmsuser rotation workflow invokes its steps; its schedule is off unless strongroom:kmsUserRotationSchedule is set (keystoretest TestRotationFaultMatrix)"},
+}
+
+// pathReason is PathReasons' reason for role's action, "" when it has none.
+func pathReason(role, action string) string {
+	for _, p := range PathReasons {
+		if p.Action == action && strings.Contains(role, p.Role) {
+			return p.Reason
+		}
+	}
+	return ""
+}
+
 func reason(action string) string {
 	best := ""
 	for prefix := range Reasons {
@@ -191,6 +247,9 @@ func Build(statements []Statement, decisions []sandbox.Decision) []Row {
 			}
 			if r.Uses == 0 {
 				r.Reason = reason(a)
+			}
+			if r.Uses == 0 && r.Reason == "" {
+				r.Reason = pathReason(st.Role, a)
 			}
 			rows = append(rows, r)
 		}

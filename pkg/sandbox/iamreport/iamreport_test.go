@@ -82,3 +82,35 @@ func TestReport(t *testing.T) {
 		t.Errorf("unused = %d (want 1); a Deny statement is no grant:\n%s", unused, text)
 	}
 }
+
+// TestPathReasons: a role-specific reason covers its action only in the roles it names; the same
+// action unused in another role is flagged, and a used action carries no reason.
+func TestPathReasons(t *testing.T) {
+	sts := []iamreport.Statement{
+		{Stack: "S", Role: "S-ClusterSettingsRoleAB12", Policy: "P1", Number: 1, Actions: []string{"cloudhsm:ModifyCluster"}},
+		{Stack: "S", Role: "S-ClusterScaleRoleCD34", Policy: "P2", Number: 1, Actions: []string{"cloudhsm:ModifyCluster"}},
+		{Stack: "S", Role: "S-UserRotationRoleEF56", Policy: "P3", Number: 1, Actions: []string{"secretsmanager:ListSecretVersionIds"}},
+	}
+	decisions := []sandbox.Decision{{Role: "arn:aws:iam::123456789012:role/S-UserRotationRoleEF56", Service: "secretsmanager", Operation: "ListSecretVersionIds",
+		Action: "secretsmanager:ListSecretVersionIds", Allowed: true, Grants: []string{"P3#1"}}}
+	rows := iamreport.Build(sts, decisions)
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(rows))
+	}
+	for _, r := range rows {
+		switch r.Role {
+		case "S-ClusterSettingsRoleAB12":
+			if r.Unused() || !strings.Contains(r.Reason, "BackupRetentionDays") {
+				t.Errorf("settings role's ModifyCluster: reason %q, want the settings path", r.Reason)
+			}
+		case "S-ClusterScaleRoleCD34":
+			if !r.Unused() {
+				t.Errorf("scale role's ModifyCluster has reason %q; no path uses it there, so it must be flagged", r.Reason)
+			}
+		case "S-UserRotationRoleEF56":
+			if r.Uses != 1 || r.Reason != "" {
+				t.Errorf("used ListSecretVersionIds: uses %d, reason %q; want 1 and none", r.Uses, r.Reason)
+			}
+		}
+	}
+}
