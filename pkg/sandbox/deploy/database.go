@@ -196,8 +196,9 @@ func (d *Deployer) dbInstance(ctx context.Context, st *Stack, id string, p map[s
 	if d.DB == nil {
 		return errors.New("the sandbox has no RDS: set Deployer.DB to the database server the instance stands for (the demo starts MariaDB)")
 	}
-	if e := str(p["Engine"]); e != "mariadb" && e != "mysql" {
-		return fmt.Errorf("engine %q (property Engine): the sandbox's database server is MariaDB (mariadb or mysql)", e)
+	engine := str(p["Engine"])
+	if engine != "mariadb" && engine != "mysql" {
+		return fmt.Errorf("engine %q (property Engine): the sandbox's database server is MariaDB (mariadb or mysql)", engine)
 	}
 	user, err := d.resolveSecrets(ctx, str(p["MasterUsername"]))
 	if err != nil {
@@ -220,6 +221,7 @@ func (d *Deployer) dbInstance(ctx context.Context, st *Stack, id string, p map[s
 	set(ident, map[string]any{
 		"Endpoint.Address": d.DB.Host, "Endpoint.Port": strconv.Itoa(d.DB.Port),
 		"DBInstanceArn": fmt.Sprintf("arn:aws:rds:%s:%s:db:%s", d.SB.Region, d.SB.Account, ident),
+		"engine":        engine, // for a target attachment; CloudFormation has no such attribute
 	})
 	d.progress("database instance %s = MariaDB on %s:%d", ident, d.DB.Host, d.DB.Port)
 	return nil
@@ -252,7 +254,7 @@ func (d *Deployer) targetAttachment(ctx context.Context, st *Stack, id string, p
 		return errors.New("the secret's value is not a JSON object: a target attachment adds keys to it")
 	}
 	port, _ := strconv.Atoi(str(st.attrs[target]["Endpoint.Port"]))
-	fields["engine"] = "mariadb"
+	fields["engine"] = st.attrs[target]["engine"]
 	fields["host"] = st.attrs[target]["Endpoint.Address"]
 	fields["port"] = port
 	fields["dbInstanceIdentifier"] = st.physical[target]
