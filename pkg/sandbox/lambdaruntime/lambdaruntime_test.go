@@ -452,3 +452,42 @@ func TestRuntimeThatNeverAsksAgain(t *testing.T) {
 		t.Errorf("second invocation = %+v; want Sandbox.Timedout", res.FunctionError)
 	}
 }
+
+// TestBuildHostTakesPrebuilt: with EnvPrebuilt naming a directory built from <root>/lambdas,
+// BuildHost copies DIR/<name> for the package <root>/lambdas/<name> into its output directory
+// (here a file go build could not make: the package has no Go files), and builds a package it
+// does not hold (which then fails, for the same reason).
+func TestBuildHostTakesPrebuilt(t *testing.T) {
+	lambdas := filepath.Join(t.TempDir(), "lambdas")
+	for _, d := range []string{"fn", "other"} {
+		if err := os.MkdirAll(filepath.Join(lambdas, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pre := t.TempDir()
+	if err := os.WriteFile(filepath.Join(pre, lambdaruntime.PrebuiltSourceFile), []byte(lambdas+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pre, "fn"), []byte("prebuilt fn"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(lambdaruntime.EnvPrebuilt, pre)
+	out := t.TempDir()
+	p, err := lambdaruntime.BuildHost(context.Background(), filepath.Join(lambdas, "fn"), out)
+	if err != nil {
+		t.Fatalf("BuildHost of a prebuilt package: %v", err)
+	}
+	if want := filepath.Join(out, "fn", "bootstrap"); p != want {
+		t.Errorf("path = %s; want %s", p, want)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil || string(got) != "prebuilt fn" {
+		t.Errorf("bootstrap = %q, %v; want the prebuilt file's bytes", got, err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm()&0o100 == 0 {
+		t.Errorf("bootstrap is not executable: %v %v", fi, err)
+	}
+	if _, err := lambdaruntime.BuildHost(context.Background(), filepath.Join(lambdas, "other"), out); err == nil {
+		t.Error("BuildHost of a package the directory does not hold (and without Go files) succeeded; want go build's error")
+	}
+}
