@@ -56,14 +56,16 @@ deps: npm ## install what tests and the demo need (npm packages; Debian packages
 .PHONY: build
 build: ## build every lambdas/* into build/<name>/bootstrap (arm64, provided.al2023)
 	@mkdir -p $(BUILD_DIR)
-	@# One line, a dot per bootstrap; a failed build prints the go command's errors.
+	@# One go build for all of them: it loads the shared packages once and links two at a time (a go build
+	@# per function spent about as much CPU in the go command as in the linker). A dot per bootstrap
+	@# placed; a failed build prints the go command's errors.
 	@printf 'building %d Lambda bootstraps (linux/arm64) into $(BUILD_DIR)/<name>/bootstrap ' $(words $(LAMBDAS)); start=$$SECONDS; \
-	for fn in $(LAMBDAS); do \
-	  if ! out=$$(GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_GOFLAGS) -o $(BUILD_DIR)/$$fn/bootstrap ./lambdas/$$fn 2>&1); then \
-	    printf ' FAILED: lambdas/%s\n%s\n' "$$fn" "$$out" >&2; exit 1; \
-	  fi; \
-	  printf .; \
-	done; \
+	tmp=$$(mktemp -d); \
+	if ! out=$$(GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_GOFLAGS) -o $$tmp/ $(addprefix ./lambdas/,$(LAMBDAS)) 2>&1); then \
+	  rm -rf $$tmp; printf ' FAILED\n%s\n' "$$out" >&2; exit 1; \
+	fi; \
+	for fn in $(LAMBDAS); do mkdir -p $(BUILD_DIR)/$$fn && mv -f $$tmp/$$fn $(BUILD_DIR)/$$fn/bootstrap; printf .; done; \
+	rm -rf $$tmp; \
 	printf ' done (%ss)\n' $$((SECONDS - start))
 
 # The region `strongroom cost` prices environment-agnostic stacks in (pinned stacks name their own).
