@@ -97,12 +97,18 @@ synth: build npm ## synthesize every stack into cdk.out (offline, no credentials
 SLOW_TESTS    := ./pkg/sandbox/testkit/clustertest ./pkg/sandbox/testkit/keystoretest ./cmd/strongroom
 TEST_PARALLEL ?= 3
 
+# The host executables of lambdas/* the test processes copy (lambdaruntime.EnvPrebuilt).
+HOST_LAMBDAS := $(CURDIR)/$(BUILD_DIR)/host-lambdas
+
 .PHONY: test
 test: lint deps ## run every test, after make lint
-	@# The kits and the demo build lambdas/* for the host (lambdaruntime.BuildFlags) as they start, three
-	@# test processes at once, each compiling the same SDK packages: compile them once first, so each links.
-	CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc ./lambdas/...
-	$(GO) test -count=1 -timeout 20m -p $(TEST_PARALLEL) $(SLOW_TESTS) ./...
+	@# The kits, the demo and the functions' own tests build lambdas/* for the host (lambdaruntime.BuildHost)
+	@# as they start, each test process linking the same executables: link each once here, with
+	@# lambdaruntime.BuildFlags, and each test process copies it (lambdaruntime.EnvPrebuilt).
+	rm -rf $(HOST_LAMBDAS) && mkdir -p $(HOST_LAMBDAS)
+	CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w -buildid=' -o $(HOST_LAMBDAS)/ ./lambdas/...
+	printf '%s\n' "$(CURDIR)/lambdas" > $(HOST_LAMBDAS)/source-dir
+	STRONGROOM_PREBUILT_HOST_LAMBDAS=$(HOST_LAMBDAS) $(GO) test -count=1 -timeout 20m -p $(TEST_PARALLEL) $(SLOW_TESTS) ./...
 	@$(call fuzz-each,$(TEST_FUZZTIME))
 
 # Fuzz targets, as <package dir>/<target>: go test -fuzz takes one package and one target a run.
