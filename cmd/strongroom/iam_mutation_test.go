@@ -30,12 +30,16 @@ import (
 
 // Outcomes of one mutation.
 const (
-	outcomeDeniedFailed    = "denied+FAILED"         // the wanted outcome
-	outcomeDeniedNotFailed = "denied but not FAILED" // a defect: denied, but not answered FAILED once, or something left behind
-	outcomeNoFailure       = "no failure"            // the grant is not needed on the demo's paths
-	outcomeHang            = "hang"                  // a defect: no answer, or the run outlasted its bound
-	outcomeOtherFailure    = "failed, not denied"    // the run failed with no denial of the grant's actions
-	outcomeNotDeployed     = "not deployed"          // the demo does not deploy the grant's stack
+	outcomeDeniedFailed = "denied+FAILED" // the wanted outcome
+	// The Create answered FAILED and so did the rollback's Delete, denied the same grant: what the
+	// Create made stays, as a stack in ROLLBACK_FAILED keeps it on AWS. Not the workflow's defect (no
+	// workflow can delete without the permission to), but listed apart because something is left.
+	outcomeDeniedRollbackFailed = "denied+FAILED, rollback FAILED"
+	outcomeDeniedNotFailed      = "denied but not FAILED" // a defect: denied, but not answered FAILED once, or something left behind
+	outcomeNoFailure            = "no failure"            // the grant is not needed on the demo's paths
+	outcomeHang                 = "hang"                  // a defect: no answer, or the run outlasted its bound
+	outcomeOtherFailure         = "failed, not denied"    // the run failed with no denial of the grant's actions
+	outcomeNotDeployed          = "not deployed"          // the demo does not deploy the grant's stack
 )
 
 // mutationSection is the demo section that deploys stack and runs its workflows ("" for none):
@@ -141,7 +145,7 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 		}
 	}
 	var unanswered, twice, failed []string
-	createFailed := false
+	createFailed, rollbackFailed := false, false
 	for _, r := range o.requests {
 		what := r.Event.RequestType + " " + r.Event.LogicalResourceID
 		switch {
@@ -152,7 +156,12 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 		}
 		if len(r.Answers) > 0 && r.Answers[0].Response != nil && r.Answers[0].Response.Status == cloudformation.StatusFailed {
 			failed = append(failed, what)
-			createFailed = createFailed || r.Event.RequestType == cloudformation.RequestCreate
+			switch r.Event.RequestType {
+			case cloudformation.RequestCreate:
+				createFailed = true
+			case cloudformation.RequestDelete:
+				rollbackFailed = rollbackFailed || createFailed
+			}
 		}
 	}
 	firstErr := ""
@@ -188,11 +197,15 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 		problems = append(problems, "no custom resource answered FAILED")
 	}
 	problems = append(problems, twice...)
-	if createFailed && len(o.leftovers) > 0 {
+	left := createFailed && len(o.leftovers) > 0
+	if left && !rollbackFailed {
 		problems = append(problems, "left behind: "+strings.Join(o.leftovers, ", "))
 	}
 	if len(problems) > 0 {
 		return outcomeDeniedNotFailed, denial + "; " + strings.Join(problems, "; ")
+	}
+	if left {
+		return outcomeDeniedRollbackFailed, denial + "; FAILED: " + strings.Join(failed, ", ") + "; kept: " + strings.Join(o.leftovers, ", ")
 	}
 	return outcomeDeniedFailed, denial + "; FAILED: " + strings.Join(failed, ", ")
 }
@@ -360,8 +373,9 @@ func writeMatrix(t *testing.T, root, rows string, totals map[string]int, n, infe
 	var b strings.Builder
 	fmt.Fprintf(&b, "# IAM mutation matrix (cmd/strongroom/iam_mutation_test.go): each grant of cdk.out removed alone, the demo section that deploys it run\n")
 	fmt.Fprintf(&b, "# statement\tactions\toutcome\tdetail\n%s", rows)
-	fmt.Fprintf(&b, "# totals: %d of %d statements: %d %s, %d %s (%d of them not run: no baseline decision granted by them), %d %s; defects: %d %s, %d %s, %d %s\n",
-		done, n, totals[outcomeDeniedFailed], outcomeDeniedFailed, totals[outcomeNoFailure], outcomeNoFailure, inferred,
+	fmt.Fprintf(&b, "# totals: %d of %d statements: %d %s, %d %s, %d %s (%d of them not run: no baseline decision granted by them), %d %s; defects: %d %s, %d %s, %d %s\n",
+		done, n, totals[outcomeDeniedFailed], outcomeDeniedFailed, totals[outcomeDeniedRollbackFailed], outcomeDeniedRollbackFailed,
+		totals[outcomeNoFailure], outcomeNoFailure, inferred,
 		totals[outcomeNotDeployed], outcomeNotDeployed,
 		totals[outcomeDeniedNotFailed], outcomeDeniedNotFailed, totals[outcomeHang], outcomeHang, totals[outcomeOtherFailure], outcomeOtherFailure)
 	if err := os.MkdirAll(filepath.Join(root, "build"), 0o755); err != nil {
