@@ -225,7 +225,7 @@ func representative(t *testing.T, all []iammutation.Statement) []iammutation.Sta
 			return s.Stack == alertsStack && strings.HasPrefix(s.Resource, "TrailRelayRoleDefaultPolicy") && slices.Equal(s.Actions, []string{"sns:Publish"})
 		}},
 		{"the CloudTrail rule's permission to invoke the relay", func(s iammutation.Statement) bool {
-			return s.Stack == alertsStack && s.Kind == iammutation.KindLambdaPermision && strings.HasPrefix(s.Resource, "CloudTrailEventsRuleAllowEventRule")
+			return s.Stack == alertsStack && s.Kind == iammutation.KindLambdaPermission && strings.HasPrefix(s.Resource, "CloudTrailEventsRuleAllowEventRule")
 		}},
 		{"the cluster Create workflow role's lambda:InvokeFunction", func(s iammutation.Statement) bool {
 			return s.Stack == clusterStack && strings.HasPrefix(s.Resource, "ClusterCreateWorkflowRoleDefaultPolicy") && slices.Equal(s.Actions, []string{"lambda:InvokeFunction"})

@@ -21,12 +21,12 @@ import (
 
 // Kinds of grant.
 const (
-	KindPolicy          = "policy"            // AWS::IAM::Policy
-	KindManagedPolicy   = "managed policy"    // AWS::IAM::ManagedPolicy
-	KindRolePolicy      = "role inline"       // an AWS::IAM::Role's Policies
-	KindKeyPolicy       = "key policy"        // AWS::KMS::Key KeyPolicy
-	KindTopicPolicy     = "topic policy"      // AWS::SNS::TopicPolicy
-	KindLambdaPermision = "lambda permission" // AWS::Lambda::Permission
+	KindPolicy           = "policy"            // AWS::IAM::Policy
+	KindManagedPolicy    = "managed policy"    // AWS::IAM::ManagedPolicy
+	KindRolePolicy       = "role inline"       // an AWS::IAM::Role's Policies
+	KindKeyPolicy        = "key policy"        // AWS::KMS::Key KeyPolicy
+	KindTopicPolicy      = "topic policy"      // AWS::SNS::TopicPolicy
+	KindLambdaPermission = "lambda permission" // AWS::Lambda::Permission
 )
 
 // Statement is one grant of one stack's template.
@@ -206,7 +206,7 @@ func List(cdkOut string, stacks []string) ([]Statement, error) {
 				if _, ok := props["Principal"].(string); !ok || !strings.HasSuffix(props["Principal"].(string), ".amazonaws.com") {
 					b, _ = json.Marshal(map[string]any{"AWS": props["Principal"]})
 				}
-				out = append(out, Statement{ID: fmt.Sprintf("%s/%s#1", stack, id), Stack: stack, Resource: id, Kind: KindLambdaPermision,
+				out = append(out, Statement{ID: fmt.Sprintf("%s/%s#1", stack, id), Stack: stack, Resource: id, Kind: KindLambdaPermission,
 					Number: 1, Actions: strs(props["Action"]), Principal: string(b)})
 			default:
 				if kind, ok := kinds[typ]; ok {
@@ -307,7 +307,7 @@ func remove(t template, s Statement) (string, error) {
 		}
 		return fmt.Sprintf("resource %s (%s) removed", s.Resource, r["Type"])
 	}
-	if s.Kind == KindLambdaPermision {
+	if s.Kind == KindLambdaPermission {
 		return dropResource(), nil
 	}
 	doc := document(r)
