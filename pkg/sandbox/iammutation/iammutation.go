@@ -202,10 +202,12 @@ func List(cdkOut string, stacks []string) ([]Statement, error) {
 					add(KindRolePolicy, fmt.Sprint(m["PolicyName"]), doc)
 				}
 			case "AWS::Lambda::Permission":
-				b, _ := json.Marshal(map[string]any{"Service": props["Principal"]})
-				if _, ok := props["Principal"].(string); !ok || !strings.HasSuffix(props["Principal"].(string), ".amazonaws.com") {
-					b, _ = json.Marshal(map[string]any{"AWS": props["Principal"]})
+				// A permission's Principal is a service ("events.amazonaws.com") or an account or ARN.
+				key := "AWS"
+				if p, ok := props["Principal"].(string); ok && strings.HasSuffix(p, ".amazonaws.com") {
+					key = "Service"
 				}
+				b, _ := json.Marshal(map[string]any{key: props["Principal"]})
 				out = append(out, Statement{ID: fmt.Sprintf("%s/%s#1", stack, id), Stack: stack, Resource: id, Kind: KindLambdaPermission,
 					Number: 1, Actions: strs(props["Action"]), Principal: string(b)})
 			default:
