@@ -158,7 +158,8 @@ iam-report: ## each role's granted actions against the IAM decisions of the last
 
 # The mutation matrix (issue 13): every grant of cdk.out removed alone from a copy, the demo section that
 # deploys it run, each outcome in build/iam-mutations.txt (rewritten after each). Hours of wall time: a run
-# per grant that some decision of the baseline used. make test runs a representative subset.
+# per grant that some decision of the baseline used; IAM_MUTATIONS_STACKS="StrongroomKeyStore" limits it to some
+# stacks' grants. make test runs a representative subset.
 .PHONY: iam-mutations
 iam-mutations: build synth deps ## remove each grant from a copy of cdk.out and run its workflow (build/iam-mutations.txt)
 	IAM_MUTATIONS=all $(GO) test -count=1 -timeout 0 -run '^TestIAMMutations$$' -v ./cmd/strongroom
