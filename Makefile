@@ -164,6 +164,14 @@ demo: build synth deps ## run the demo in the local sandbox (alerts, rotation, c
 iam-report: ## each role's granted actions against the IAM decisions of the last make demo
 	@$(GO) run ./cmd/strongroom iam-report -decisions $(BUILD_DIR)/iam-decisions.jsonl
 
+# The mutation matrix (issue 13): every grant of cdk.out removed alone from a copy, the demo section that
+# deploys it run, each outcome in build/iam-mutations.txt (rewritten after each). Hours of wall time: a run
+# per grant that some decision of the baseline used; IAM_MUTATIONS_STACKS="StrongroomKeyStore" limits it to some
+# stacks' grants. make test runs a representative subset.
+.PHONY: iam-mutations
+iam-mutations: build synth deps ## remove each grant from a copy of cdk.out and run its workflow (build/iam-mutations.txt)
+	IAM_MUTATIONS=all $(GO) test -count=1 -timeout 0 -run '^TestIAMMutations$$' -v ./cmd/strongroom
+
 # The sandbox prints the AWS_ENDPOINT_URL and dummy credentials to export; SCALE=60 runs its clock 60x.
 SANDBOX_ADDR ?= 127.0.0.1:4580
 SCALE        ?= 1

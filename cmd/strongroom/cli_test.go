@@ -178,9 +178,9 @@ func TestHelpShowsDefaults(t *testing.T) {
 	for _, c := range []struct{ args, want []string }{
 		{[]string{"sandbox", "-h"}, []string{`(default "127.0.0.1:4580")`, "(default 1)"}},
 		{[]string{"sandbox", "fault", "-h"}, []string{`(default "127.0.0.1:4580")`, `(default "*")`}},
-		{[]string{"demo", "-h"}, []string{"usage: strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v] [-root DIR] [-iam-decisions FILE]\n",
-			"make build synth deps", "\n  -only ", "\n  -root ", "(default: found from the working directory)", "\n  -scale ", "(default 120)", "\n  -v"}},
-		{[]string{"sandbox", "-h"}, []string{"  fault ", "  records ", "strongroom sandbox <subcommand> -h"}},
+		{[]string{"demo", "-h"}, []string{"usage: strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v] [-root DIR] [-cdkout DIR] [-iam-decisions FILE]\n",
+			"make build synth deps", "\n  -cdkout ", "(default: cdk.out under the repository root)", "\n  -only ", "\n  -root ", "(default: found from the working directory)", "\n  -scale ", "(default 120)", "\n  -v"}},
+		{[]string{"sandbox", "-h"}, []string{"  fault ", "  records ", "strongroom sandbox <subcommand> -h", "\n  -cdkout ", "\n  -stacks "}},
 	} {
 		_, stdout, _ := runCapturedCtx(t, canceled(), c.args...)
 		assertInOrder(t, strings.Join(c.args, " "), stdout, c.want)
@@ -231,6 +231,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "-only", "database"}, `strongroom demo: -only "database": want one of alerts, rotation, cluster`, "usage: strongroom demo"},
 		{[]string{"demo", "-only", "bogus"}, `strongroom demo: -only "bogus": want one of alerts, rotation, cluster`, "usage: strongroom demo"},
 		{[]string{"demo", "-root"}, "strongroom demo: flag needs an argument: -root", "usage: strongroom demo"},
+		{[]string{"sandbox", "-stacks", "StrongroomAlerts"}, "strongroom sandbox: -stacks needs -cdkout: name the cloud assembly the stacks are in", "usage: strongroom sandbox"},
 		{[]string{"nag-report"}, "strongroom nag-report: missing the cloud assembly directory, for example cdk.out", "usage: strongroom nag-report"},
 		{[]string{"cost"}, "strongroom cost: missing the cloud assembly directory, for example cdk.out", "usage: strongroom cost"},
 		{[]string{"cost", "a", "b"}, `strongroom cost: unexpected argument "b": cost reads one cloud assembly directory`, "usage: strongroom cost"},
@@ -259,6 +260,7 @@ func TestUsageErrors(t *testing.T) {
 // TestRuntimeFailures checks that failures of a well-formed command line exit with status 1 and
 // say which command failed.
 func TestRuntimeFailures(t *testing.T) {
+	emptyDir := t.TempDir()
 	cases := []struct {
 		args []string
 		want string // the start of stderr
@@ -267,6 +269,9 @@ func TestRuntimeFailures(t *testing.T) {
 		{[]string{"nag-report", filepath.Join(t.TempDir(), "cdk.out")}, "strongroom nag-report: read nag reports: "},
 		{[]string{"cost", t.TempDir()}, "strongroom cost: read the cloud assembly's manifest (run make synth first): "},
 		{[]string{"iam-report", "-decisions", filepath.Join(t.TempDir(), "none.jsonl")}, "strongroom iam-report: open "},
+		{[]string{"demo", "-cdkout", emptyDir, "-only", "alerts"}, "strongroom demo: -cdkout " + emptyDir + ": no *.template.json in it: pass the directory cdk synth wrote (make synth writes cdk.out)"},
+		{[]string{"demo", "-cdkout", filepath.Join(emptyDir, "none")}, "strongroom demo: -cdkout " + filepath.Join(emptyDir, "none") + ": stat "},
+		{[]string{"sandbox", "-cdkout", emptyDir}, "strongroom sandbox: -cdkout " + emptyDir + ": no *.template.json in it: pass the directory cdk synth wrote"},
 		{[]string{"sandbox", "fault", "-addr", "127.0.0.1:1", "-list"}, "strongroom sandbox: reach the sandbox admin API at http://127.0.0.1:1/_sandbox/faults"},
 		{[]string{"sandbox", "records", "-addr", "127.0.0.1:1"}, "strongroom sandbox: reach the sandbox admin API at http://127.0.0.1:1/_sandbox/records"},
 	}

@@ -61,8 +61,17 @@ type demoConfig struct {
 	only    string
 	verbose bool
 	root    string
+	// cdkOut is the cloud assembly the demo deploys from: -cdkout, or <root>/cdk.out.
+	cdkOut string
 	// decisions, when set, is the file every IAM decision is written to (JSON lines).
 	decisions string
+	// hostBuilds, when set (tests only), is a directory of the functions' host builds kept across
+	// runs of one process: a function built there by an earlier run is registered without building
+	// it again (deploy.Deployer.ReuseHostBuilds). The mutation matrix runs the demo once per grant.
+	hostBuilds string
+	// observe, when set (tests only), is called with the run once its sections and IAM summary are
+	// done, before the sandbox closes, so a test can look at what the sandbox holds.
+	observe func(*demo)
 }
 
 // parseDemoFlags parses the demo's command line under the contract in usage.go: a *helpRequest
@@ -71,13 +80,14 @@ type demoConfig struct {
 // the same as none: the root is then found from the working directory, and not finding it is a
 // plain error, a runtime failure, because the command line is fine and where it ran is not.
 func parseDemoFlags(args []string) (demoConfig, error) {
-	fs := newFlagSet("demo", []string{"strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v] [-root DIR] [-iam-decisions FILE]"}, `
+	fs := newFlagSet("demo", []string{"strongroom demo [-scale N] [-only alerts|rotation|cluster] [-v] [-root DIR] [-cdkout DIR] [-iam-decisions FILE]"}, `
 Run Strongroom's workflows end to end in one process against a fresh local sandbox: the alerts
 stack with its relay, MariaDB credential rotation and, when cdk.out has it, the CloudHSM cluster
 stack with the KMS key store on it. Each event prints with the sandbox time; a summary and a scan
 of everything the sandbox recorded for the secret values it issued follow.
 
-Needs `+"`make build synth deps`"+` first (make demo does that).`)
+Needs `+"`make build synth deps`"+` first (make demo does that). -cdkout deploys another cloud assembly
+(a changed template, say) instead of cdk.out; its functions' assets must still match build/*/bootstrap.`)
 	var c demoConfig
 	fs.Float64Var(&c.scale, "scale", DefaultDemoScale, "sandbox seconds per wall second; Lambda steps take real wall time, so far above the default\n"+
 		"a step can outlast its 120 s (sandbox) Task timeout and the cluster workflow fails with States.Timeout")
@@ -85,6 +95,7 @@ Needs `+"`make build synth deps`"+` first (make demo does that).`)
 	fs.BoolVar(&c.verbose, "v", false, "print the functions' own logs (JSON, on stderr)")
 	fs.StringVar(&c.decisions, "iam-decisions", "", "write every IAM decision the sandbox made (role, call, action, resource, allowed, granting statements) to FILE as JSON lines")
 	fs.StringVar(&c.root, "root", "", "the repository root, holding cdk.out, build and lambdas (default: found from the working directory)")
+	fs.StringVar(&c.cdkOut, "cdkout", "", "the cloud assembly to deploy the stacks from (default: cdk.out under the repository root)")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -106,7 +117,29 @@ Needs `+"`make build synth deps`"+` first (make demo does that).`)
 		}
 		c.root = root
 	}
+	if c.cdkOut == "" {
+		c.cdkOut = filepath.Join(c.root, "cdk.out")
+	} else if err := checkCDKOut("-cdkout", c.cdkOut); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// checkCDKOut says what is wrong with dir as a cloud assembly given by flag: it must be a
+// directory holding at least one *.template.json. A plain error, not a usage error: the command
+// line is well formed, the directory is not what it names.
+func checkCDKOut(flag, dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: pass the directory cdk synth wrote (make synth writes cdk.out)", flag, dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s %s: not a directory: pass the directory cdk synth wrote (make synth writes cdk.out)", flag, dir)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.template.json")); len(m) == 0 {
+		return fmt.Errorf("%s %s: no *.template.json in it: pass the directory cdk synth wrote (make synth writes cdk.out)", flag, dir)
+	}
+	return nil
 }
 
 // findRepoRoot walks up from the working directory to the directory whose go.mod declares this
@@ -137,6 +170,8 @@ type demo struct {
 	logs   io.Writer // the functions' stdout and stderr
 	binDir string    // host builds of lambdas/*
 	deploy *deploy.Deployer
+	// stacks are the stacks deployed so far, in order, even one whose deploy failed.
+	stacks []*deploy.Stack
 	ran    []sectionResult
 	// alertTopic is the alerts stack's topic once section 1 has deployed it.
 	alertTopic string
@@ -182,11 +217,16 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 	}
 	defer func() { err = errors.Join(err, judge.Close()) }()
 	sb.EnforceIAM(judge)
-	binDir, err := os.MkdirTemp("", "strongroom-demo-")
-	if err != nil {
-		return fmt.Errorf("create a directory for host builds: %w", err)
+	binDir := cfg.hostBuilds
+	if binDir == "" {
+		if binDir, err = os.MkdirTemp("", "strongroom-demo-"); err != nil {
+			return fmt.Errorf("create a directory for host builds: %w", err)
+		}
+		defer os.RemoveAll(binDir)
 	}
-	defer os.RemoveAll(binDir)
+	if cfg.cdkOut == "" {
+		cfg.cdkOut = filepath.Join(cfg.root, "cdk.out")
+	}
 
 	// What the demo prints is kept by the recorder too, so the secret scan covers it.
 	p := newPrinter(io.MultiWriter(demoOut, sb.Recorder.Writer("demo output")), sb)
@@ -204,8 +244,9 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 			Credentials:  credentials.NewStaticCredentialsProvider(sandbox.AccessKeyID, sandbox.SecretAccessKey, ""),
 			BaseEndpoint: aws.String(url),
 		}}
-	d.deploy = &deploy.Deployer{SB: sb, Cfg: d.aws, CDKOut: filepath.Join(cfg.root, "cdk.out"),
-		BuildDir: filepath.Join(cfg.root, "build"), RepoRoot: cfg.root, BinDir: binDir, FunctionLogs: logs}
+	d.deploy = &deploy.Deployer{SB: sb, Cfg: d.aws, CDKOut: cfg.cdkOut,
+		BuildDir: filepath.Join(cfg.root, "build"), RepoRoot: cfg.root, BinDir: binDir, FunctionLogs: logs,
+		ReuseHostBuilds: cfg.hostBuilds != ""}
 
 	p.heading("Strongroom demo")
 	p.line("sandbox on %s, clock x%g (sandbox time on the left); every call below goes over HTTP with aws-sdk-go-v2", url, cfg.scale)
@@ -251,6 +292,9 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 	}
 	if denied := d.iamSummary(); denied > 0 {
 		failed = append(failed, fmt.Sprintf("IAM (%d calls denied)", denied))
+	}
+	if cfg.observe != nil {
+		cfg.observe(d)
 	}
 	p.heading("Secret scan")
 	p.line("scanning every call, payload, function log and environment the sandbox recorded, and this output, for the %d secret values it issued...", len(sb.SecretValues()))
@@ -543,6 +587,9 @@ func (d *demo) deployStack(ctx context.Context, log *deployLog) (*deploy.Stack, 
 		}
 	}
 	st, err := d.deploy.Deploy(ctx, log.stack)
+	if st != nil {
+		d.stacks = append(d.stacks, st)
+	}
 	cancel()
 	answers.Wait()
 	d.clock.stop()
@@ -592,9 +639,23 @@ type deployLog struct {
 	change string
 }
 
+// template is the path of stack's template in the cloud assembly the demo deploys.
+func (d *demo) template(stack string) string {
+	return filepath.Join(d.cfg.cdkOut, stack+".template.json")
+}
+
+// assembly names the cloud assembly the demo deploys, for what it prints: cdk.out, or -cdkout's
+// directory.
+func (d *demo) assembly() string {
+	if d.cfg.cdkOut == filepath.Join(d.cfg.root, "cdk.out") {
+		return "cdk.out"
+	}
+	return d.cfg.cdkOut
+}
+
 // newDeployLog reads stack's template from cdk.out to count its functions.
 func (d *demo) newDeployLog(stack string) (*deployLog, error) {
-	t, err := cfntemplate.Load(filepath.Join(d.cfg.root, "cdk.out", stack+".template.json"))
+	t, err := cfntemplate.Load(d.template(stack))
 	if err != nil {
 		return nil, err
 	}
@@ -754,7 +815,7 @@ func (d *demo) deployWatched(ctx context.Context, w *watcher, stack, typ, what, 
 	if err != nil {
 		return watchedDeploy{}, err
 	}
-	d.p.line("deploying %s from cdk.out%s", stack, about)
+	d.p.line("deploying %s from %s%s", stack, d.assembly(), about)
 	st, err := d.deployStack(ctx, log)
 	w.poll(ctx)
 	d.clock.start()

@@ -46,7 +46,7 @@ const (
 func (d *demo) alerts(ctx context.Context) (string, error) {
 	p := d.p
 	p.heading("1. CloudTrail alerts: EventBridge -> relay Lambda -> SNS e-mail")
-	template := filepath.Join(d.cfg.root, "cdk.out", alertsStack+".template.json")
+	template := d.template(alertsStack)
 	if _, err := os.Stat(template); err != nil {
 		return "", fmt.Errorf("%s not found: run `make build synth` first (make demo does)", template)
 	}
@@ -153,11 +153,11 @@ func (d *demo) deployAlerts(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p.line("deploying %s from cdk.out (its function is the real lambdas/trailrelay, built for this host)...", alertsStack)
+	p.line("deploying %s from %s (its function is the real lambdas/trailrelay, built for this host)...", alertsStack, d.assembly())
 	st, err := d.deployStack(ctx, log)
 	d.deploy.Progress = nil
 	if err != nil {
-		return "", fmt.Errorf("deploy %s from cdk.out: %w", alertsStack, err)
+		return "", fmt.Errorf("deploy %s from %s: %w", alertsStack, d.assembly(), err)
 	}
 	if n := len(st.NotEmulated); n > 0 {
 		kinds := map[string]bool{}

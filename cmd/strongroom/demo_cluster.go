@@ -39,7 +39,7 @@ const watchInterval = 25 * time.Millisecond
 func (d *demo) cluster(ctx context.Context) (string, error) {
 	p := d.p
 	p.heading("3. CloudHSM cluster: Custom::CloudHsmCluster -> Step Functions -> Lambda steps")
-	template := filepath.Join(d.cfg.root, "cdk.out", clusterStack+".template.json")
+	template := d.template(clusterStack)
 	if _, err := os.Stat(template); err != nil {
 		p.line("skipped: cdk.out has no %s (%s): the CDK app does not declare it, or cdk.out predates it (make synth)", clusterStack, filepath.Base(template))
 		return "cdk.out has no " + clusterStack + " stack, so there is nothing to deploy", errSkipped

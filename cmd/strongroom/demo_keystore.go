@@ -40,7 +40,7 @@ const demoMessage = "attack at dawn"
 func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string) (string, error) {
 	p := d.p
 	p.heading("3a. KMS custom key store: Custom::CloudHsmKeyStore -> Step Functions -> Lambda steps, on cluster " + clusterID)
-	template := filepath.Join(d.cfg.root, "cdk.out", keyStoreStack+".template.json")
+	template := d.template(keyStoreStack)
 	if _, err := os.Stat(template); err != nil {
 		p.line("skipped: cdk.out has no %s (%s): cdk.out predates it (make synth)", keyStoreStack, filepath.Base(template))
 		return "key store skipped (not in cdk.out)", nil

@@ -44,7 +44,7 @@ func TestDemo(t *testing.T) {
 	defer cancel()
 
 	start := time.Now()
-	runErr := runDemoConfig(ctx, demoConfig{scale: DefaultDemoScale, root: root})
+	runErr := runDemoConfig(ctx, demoConfig{scale: DefaultDemoScale, root: root, hostBuilds: sharedHostBuilds(t)})
 	t.Logf("demo took %s of wall time; output:\n%s", time.Since(start).Round(time.Millisecond), out.String())
 	if runErr != nil {
 		// Reported, and the checks below still run, so each section's failure is named.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,10 +12,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
+	"github.com/strongroom/strongroom/pkg/sandbox/iammutation"
 )
 
 // sandboxOut receives what the sandbox commands print (tests replace it).
@@ -43,11 +51,18 @@ func runSandbox(ctx context.Context, args []string) error {
 		fmt.Fprintf(&subs, "  %-8s %s\n", sub.name, sub.summary)
 	}
 	fs := newFlagSet("sandbox", []string{
-		"strongroom sandbox [-addr host:port] [-scale N] [-v]",
+		"strongroom sandbox [-addr host:port] [-scale N] [-v] [-cdkout DIR [-stacks \"A B\"]]",
 		"strongroom sandbox <subcommand> [flags]",
 	}, `
 Serve every AWS API Strongroom calls, emulated on one local address with one clock, until interrupted
 (Ctrl-C). It prints the environment variables that point AWS clients at it.
+
+With -cdkout it first deploys a cloud assembly's stacks into it, as the demo does (each stack after
+the ones it depends on; functions are the lambdas/* builds whose bytes match the assets, so run it from
+the repository after make build synth): roles and policies, keys, topics, rules, state machines,
+functions bound to their roles, and each custom resource's Create run to its answer. A custom
+resource's workflow waits on the sandbox clock: give -scale (60 makes a cluster's creation take about
+20 s). IAM is not enforced on the served sandbox (the demo enforces it).
 
 Subcommands, for a running sandbox:
 `+subs.String()+`
@@ -55,8 +70,13 @@ Run `+"`strongroom sandbox <subcommand> -h`"+` for a subcommand's flags.`)
 	addr := fs.String("addr", sandbox.DefaultAddr, "address to listen on (127.0.0.1 only is recommended)")
 	scale := fs.Float64("scale", 1, "sandbox seconds per wall second (for example 60 makes a 20-minute cluster creation take 20 s)")
 	verbose := fs.Bool("v", false, "log every call (JSON, on stderr)")
+	cdkOut := fs.String("cdkout", "", "deploy the stacks of this cloud assembly (for example cdk.out) before serving")
+	stacks := fs.String("stacks", "", "with -cdkout, deploy only these stacks, space-separated (default: every stack in DIR)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *stacks != "" && *cdkOut == "" {
+		return usageErrorf(fs, "-stacks needs -cdkout: name the cloud assembly the stacks are in")
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf(fs, "unknown subcommand %q: want fault or records, before any flag", fs.Arg(0))
@@ -68,12 +88,77 @@ Run `+"`strongroom sandbox <subcommand> -h`"+` for a subcommand's flags.`)
 	if *verbose {
 		level = slog.LevelDebug
 	}
+	var order []string
+	if *cdkOut != "" {
+		if err := checkCDKOut("-cdkout", *cdkOut); err != nil {
+			return err
+		}
+		all, err := iammutation.Stacks(*cdkOut)
+		if err != nil {
+			return fmt.Errorf("-cdkout %s: %w", *cdkOut, err)
+		}
+		order = all
+		if *stacks != "" {
+			want := strings.Fields(*stacks)
+			for _, name := range want {
+				if !slices.Contains(all, name) {
+					return fmt.Errorf("-stacks: %s has no %s.template.json (it has %s)", *cdkOut, name, strings.Join(all, ", "))
+				}
+			}
+			// In the assembly's order, so each stack comes after the ones it imports from.
+			order = slices.DeleteFunc(slices.Clone(all), func(n string) bool { return !slices.Contains(want, n) })
+		}
+	}
 	sb := sandbox.New(sandbox.Options{Scale: *scale, Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))})
-	return sb.Serve(ctx, *addr, func(u string) {
+	ready := func(u string) {
 		fmt.Fprintf(sandboxOut, "# Strongroom sandbox on %s (clock x%g, services: %s). Point clients at it:\n", u, *scale, strings.Join(sb.ServiceIDs(), ", "))
 		fmt.Fprint(sandboxOut, sb.Exports())
 		fmt.Fprintln(sandboxOut, "# Interrupt (Ctrl-C) to stop. Faults: strongroom sandbox fault -h; calls: strongroom sandbox records.")
-	})
+	}
+	if len(order) == 0 {
+		return sb.Serve(ctx, *addr, ready)
+	}
+	u, err := sb.Start(*addr)
+	if err != nil {
+		return err
+	}
+	if err := deployAssembly(ctx, sb, u, *cdkOut, order); err != nil {
+		return errors.Join(err, sb.Close())
+	}
+	ready(u)
+	<-ctx.Done()
+	return sb.Close()
+}
+
+// deployAssembly deploys the stacks of cdkOut, in order, into the sandbox serving on u, printing
+// each resource as it is created (as shell comments, so the output stays sourceable).
+func deployAssembly(ctx context.Context, sb *sandbox.Sandbox, u, cdkOut string, order []string) error {
+	root, err := findRepoRoot()
+	if err != nil {
+		return fmt.Errorf("-cdkout deploys functions from the repository's lambdas/ and build/: %w", err)
+	}
+	binDir, err := os.MkdirTemp("", "strongroom-sandbox-")
+	if err != nil {
+		return fmt.Errorf("create a directory for host builds: %w", err)
+	}
+	// The host builds are needed only until each is registered: the sandbox starts a function's
+	// process from its own copy of the binary (lambda.RegisterBinary).
+	defer os.RemoveAll(binDir)
+	d := &deploy.Deployer{SB: sb, CDKOut: cdkOut, BuildDir: filepath.Join(root, "build"), RepoRoot: root, BinDir: binDir,
+		FunctionLogs: sb.Recorder.Writer("function logs"),
+		Cfg: aws.Config{Region: sb.Region, BaseEndpoint: aws.String(u),
+			Credentials: credentials.NewStaticCredentialsProvider(sandbox.AccessKeyID, sandbox.SecretAccessKey, "")},
+		Progress: func(format string, args ...any) { fmt.Fprintf(sandboxOut, "# deploy: "+format+"\n", args...) },
+	}
+	for _, name := range order {
+		st, err := d.Deploy(ctx, name)
+		if err != nil {
+			return fmt.Errorf("-cdkout %s: deploy %s: %w", cdkOut, name, err)
+		}
+		fmt.Fprintf(sandboxOut, "# deployed %s: %d functions, %d state machines, %d custom resources; %d resources not emulated (placeholders)\n",
+			name, len(st.Functions), len(st.Machines), len(st.CustomResources), len(st.NotEmulated))
+	}
+	return nil
 }
 
 func adminURL(addr string) string {

@@ -7,9 +7,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
@@ -101,5 +107,71 @@ func TestSandboxServe(t *testing.T) {
 	}
 	if _, err := http.Get(endpoint + "/_sandbox/health"); err == nil {
 		t.Error("the sandbox still answers after interruption")
+	}
+}
+
+// TestSandboxServeCDKOut: `strongroom sandbox -cdkout DIR` deploys DIR's stacks, each after the
+// stacks manifest.json says it depends on (Fn::ImportValue needs the exporter first), before it
+// prints the exports, so any AWS client finds them; -stacks picks some.
+func TestSandboxServeCDKOut(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// B imports A's key, and sorts first by name: only the manifest's order deploys it.
+	write("manifest.json", `{"version":"36.0.0","artifacts":{"B":{"type":"aws:cloudformation:stack","dependencies":["A"]},"A":{"type":"aws:cloudformation:stack"}}}`)
+	write("A.template.json", `{"Resources":{"Key":{"Type":"AWS::KMS::Key","Properties":{"Description":"cdkout test key",
+		"KeyPolicy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*",
+		"Principal":{"AWS":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::",{"Ref":"AWS::AccountId"},":root"]]}}}]}}}},
+		"Outputs":{"KeyArn":{"Value":{"Fn::GetAtt":["Key","Arn"]},"Export":{"Name":"A:KeyArn"}}}}`)
+	write("B.template.json", `{"Resources":{"Topic":{"Type":"AWS::SNS::Topic","Properties":{"TopicName":"cdkout-alerts","KmsMasterKeyId":{"Fn::ImportValue":"A:KeyArn"}}}}}`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pr, pw := io.Pipe()
+	old := sandboxOut
+	sandboxOut = pw
+	t.Cleanup(func() { sandboxOut = old })
+	done := make(chan error, 1)
+	go func() { done <- runSandbox(ctx, []string{"-addr", "127.0.0.1:0", "-cdkout", dir}); pw.Close() }()
+	var endpoint string
+	var printed []string
+	lines := bufio.NewScanner(pr)
+	for lines.Scan() {
+		printed = append(printed, lines.Text())
+		if v, ok := strings.CutPrefix(lines.Text(), "export AWS_ENDPOINT_URL="); ok {
+			endpoint = v
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if endpoint == "" {
+		t.Fatalf("no export AWS_ENDPOINT_URL line printed: %v (%v)", printed, <-done)
+	}
+	text := strings.Join(printed, "\n")
+	if !strings.Contains(text, "# deployed A: ") || strings.Index(text, "# deployed A: ") > strings.Index(text, "# deployed B: ") {
+		t.Errorf("want A deployed before B, before the exports:\n%s", text)
+	}
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(sandbox.AccessKeyID, sandbox.SecretAccessKey, "")}
+	attrs, err := sns.NewFromConfig(cfg).GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:cdkout-alerts")})
+	if err != nil {
+		t.Fatalf("the deployed topic: %v", err)
+	}
+	if k := attrs.Attributes["KmsMasterKeyId"]; !strings.HasPrefix(k, "arn:aws:kms:") {
+		t.Errorf("topic's KmsMasterKeyId = %q, want the key stack A exported", k)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("sandbox exited with %v", err)
+	}
+
+	// -stacks names a stack the assembly lacks: refused before anything is served.
+	err = runSandbox(context.Background(), []string{"-addr", "127.0.0.1:0", "-cdkout", dir, "-stacks", "A C"})
+	if err == nil || !strings.Contains(err.Error(), "-stacks: "+dir+" has no C.template.json (it has A, B)") {
+		t.Errorf("-stacks C: err = %v", err)
 	}
 }

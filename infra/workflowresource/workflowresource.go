@@ -193,7 +193,7 @@ func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
 		}
 		w.Functions[def.Health.Name] = w.Health
 	}
-	dlq := r.safetyNetRule(scope)
+	dlq, safetyNet := r.safetyNetRule(scope)
 	if p.AlertRelay != nil {
 		if err := r.alertRelay(scope, dlq); err != nil {
 			return nil, err
@@ -213,7 +213,17 @@ func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
 		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(def.ServiceTimeout.Seconds())),
 	})
 	// The workflows must exist, with their permissions, before CloudFormation sends the first request.
-	w.Resource.Node().AddDependency(w.Entry.Function, w.Entry.Role)
+	// So must the safety net (its rule with the rule's permission to invoke it, its function and role)
+	// and the alerts rule: a workflow that fails before it can answer (one whose role cannot invoke its
+	// answer step) is answered only by the safety net, and CloudFormation would otherwise create them
+	// beside the resource, possibly after its first workflow ended, and the sandbox's deploy, which
+	// goes in dependency order, always after (cmd/strongroom/iam_mutation_test.go found it: the
+	// Create went unanswered until its ServiceTimeout).
+	deps := []constructs.IDependable{w.Entry.Function, w.Entry.Role, safetyNet, w.SafetyNet.Function, w.SafetyNet.Role}
+	if w.AlertsRule != nil {
+		deps = append(deps, w.AlertsRule)
+	}
+	w.Resource.Node().AddDependency(deps...)
 	r.healthRule(scope, props)
 	return w, nil
 }
@@ -497,7 +507,7 @@ func (r *resolver) stateMachine(scope constructs.Construct, wf resourcedef.Workf
 
 // safetyNetRule sends the request workflows' executions that ended without success to the
 // safety net, with a dead-letter queue for deliveries that still fail.
-func (r *resolver) safetyNetRule(scope constructs.Construct) awssqs.Queue {
+func (r *resolver) safetyNetRule(scope constructs.Construct) (awssqs.Queue, awsevents.Rule) {
 	dlq := awssqs.NewQueue(scope, jsii.String("SafetyNetDLQ"), &awssqs.QueueProps{
 		Encryption: awssqs.QueueEncryption_KMS_MANAGED, EnforceSSL: jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
@@ -523,7 +533,7 @@ func (r *resolver) safetyNetRule(scope constructs.Construct) awssqs.Queue {
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(SafetyNetMaxEventAgeHours)),
 		RetryAttempts:   jsii.Number(TargetRetryAttempts),
 	}))
-	return dlq
+	return dlq, rule
 }
 
 // alertRelay sends every workflow's executions that ended without success to Props.AlertRelay,

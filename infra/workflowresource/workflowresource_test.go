@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -485,5 +486,56 @@ func TestHealthRule(t *testing.T) {
 				t.Errorf("events:PutEvents policies %v; want one, of the health role, on the default bus", bus)
 			}
 		})
+	}
+}
+
+// TestSafetyNetBeforeTheResource: the custom resource depends on its safety net (the rule, the
+// rule's permission to invoke the function, the function) and on the alerts rule, so both are in
+// place before CloudFormation sends the first request: a workflow that fails before it can answer
+// is answered only by the safety net.
+func TestSafetyNetBeforeTheResource(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	alerts := awscdk.NewStack(app, jsii.String("Alerts"), nil)
+	relay := awslambda.NewFunction(alerts, jsii.String("Relay"), &awslambda.FunctionProps{
+		Runtime: awslambda.Runtime_PYTHON_3_12(), Handler: jsii.String("index.handler"), Code: awslambda.Code_FromInline(jsii.String("def handler(e, c): pass")),
+	})
+	stack := awscdk.NewStack(app, jsii.String("Test"), nil)
+	w, err := workflowresource.New(stack, workflowresource.Props{
+		Definition: resourcedef.Cluster, SecretPrefix: "strongroom/Test/R", ClientInstanceID: jsii.String("i-0123456789abcdef0"), VpcID: jsii.String("vpc-0123456789abcdef0"),
+		Inputs: map[string][]*string{
+			resourcedef.InputCACertificateSecret: {jsii.String("arn:aws:secretsmanager:us-east-1:123456789012:secret:ca-AbCdEf")},
+			resourcedef.InputClusterSecretsKeys:  {jsii.String("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")},
+		},
+		AlertRelay: relay,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := templatetest.JSON(assertions.Template_FromStack(stack, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources := tmpl["Resources"].(map[string]any)
+	logical := func(c constructs.IConstruct) string {
+		return *awscdk.Stack_Of(c).GetLogicalId(c.Node().DefaultChild().(awscdk.CfnElement))
+	}
+	deps, _ := resources[logical(w.Resource)].(map[string]any)["DependsOn"].([]any)
+	want := []string{logical(w.SafetyNet.Function), logical(w.SafetyNet.Role), logical(w.AlertsRule)}
+	for id, r := range resources {
+		m := r.(map[string]any)
+		if m["Type"] == "AWS::Events::Rule" && strings.Contains(id, "SafetyNetRule") {
+			want = append(want, id)
+		}
+		if m["Type"] == "AWS::Lambda::Permission" && (strings.Contains(id, "SafetyNetRule") || strings.Contains(id, "WorkflowAlertsRule")) {
+			want = append(want, id)
+		}
+	}
+	if len(want) != 6 {
+		t.Fatalf("want the safety net's function, role, rule and permission, and the alerts rule and its permission; found %v", want)
+	}
+	for _, id := range want {
+		if !slices.Contains(deps, any(id)) {
+			t.Errorf("the custom resource does not depend on %s (DependsOn %v)", id, deps)
+		}
 	}
 }

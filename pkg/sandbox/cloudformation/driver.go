@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -233,6 +234,26 @@ func (d *Driver) Answers(requestID string) []Answer {
 		}
 	}
 	return nil
+}
+
+// Sent is one event the driver sent and the answers it got so far.
+type Sent struct {
+	Event   Event
+	Issued  time.Time // sandbox clock
+	Answers []Answer
+}
+
+// Requests returns every event sent so far, in the order sent, each with its answers so far (a
+// second answer to one event is a defect a test can look for).
+func (d *Driver) Requests() []Sent {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]Sent, 0, len(d.pending))
+	for _, r := range d.pending {
+		out = append(out, Sent{Event: r.event, Issued: r.issued, Answers: append([]Answer(nil), r.answers...)})
+	}
+	slices.SortStableFunc(out, func(a, b Sent) int { return a.Issued.Compare(b.Issued) })
+	return out
 }
 
 func (d *Driver) validate(spec ResourceSpec) error {

@@ -59,6 +59,10 @@ type Deployer struct {
 	// CDKOut is the cloud assembly; BuildDir holds build/<name>/bootstrap (what `make build` wrote);
 	// RepoRoot is the module root (for lambdas/<name>); BinDir caches host builds.
 	CDKOut, BuildDir, RepoRoot, BinDir string
+	// ReuseHostBuilds registers a function's host build already in BinDir instead of building it
+	// again: for a BinDir that several Deployers of one process share (cmd/strongroom's mutation
+	// matrix runs the demo once per grant over the same code).
+	ReuseHostBuilds bool
 	// FunctionLogs receives every function's stdout/stderr.
 	FunctionLogs io.Writer
 	// Progress, when set, is told about each resource.
@@ -394,9 +398,12 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 	if err != nil {
 		return err
 	}
-	bin, err := lambdaruntime.BuildHost(ctx, filepath.Join(d.RepoRoot, "lambdas", pkg), filepath.Join(d.BinDir, pkg))
-	if err != nil {
-		return err
+	// BuildHost writes <out dir>/<package>/bootstrap.
+	bin := filepath.Join(d.BinDir, pkg, pkg, "bootstrap")
+	if _, statErr := os.Stat(bin); !d.ReuseHostBuilds || statErr != nil {
+		if bin, err = lambdaruntime.BuildHost(ctx, filepath.Join(d.RepoRoot, "lambdas", pkg), filepath.Join(d.BinDir, pkg)); err != nil {
+			return err
+		}
 	}
 	p, err := d.props(st, r)
 	if err != nil {
