@@ -246,7 +246,11 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 		}}
 	d.deploy = &deploy.Deployer{SB: sb, Cfg: d.aws, CDKOut: cfg.cdkOut,
 		BuildDir: filepath.Join(cfg.root, "build"), RepoRoot: cfg.root, BinDir: binDir, FunctionLogs: logs,
-		ReuseHostBuilds: cfg.hostBuilds != ""}
+		ReuseHostBuilds: cfg.hostBuilds != "",
+		// A function's run is a real process whose wall time, scaled x120, would eat a state's
+		// TimeoutSeconds on a busy machine (an RSA key for the customer CA once took more than
+		// SignCsr's 120 s): the clock stops while one runs. The demo injects no latency faults.
+		HoldClock: true}
 
 	p.heading("Strongroom demo")
 	p.line("sandbox on %s, clock x%g (sandbox time on the left); every call below goes over HTTP with aws-sdk-go-v2", url, cfg.scale)

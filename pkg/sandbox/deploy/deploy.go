@@ -69,6 +69,9 @@ type Deployer struct {
 	Progress func(format string, args ...any)
 	// DB, when set, is the database server an AWS::RDS::DBInstance stands for.
 	DB *Database
+	// HoldClock registers every function with lambda.WithClockHeld: the sandbox clock stops while
+	// a function runs, so its wall time is not scaled into sandbox time its state's timeout counts.
+	HoldClock bool
 
 	// exports are the Outputs with an Export name of the stacks deployed so far (Fn::ImportValue).
 	exports map[string]any
@@ -431,6 +434,9 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 		name = name[:64]
 	}
 	opts := []sblambda.FunctionOption{sblambda.WithEnv(env)}
+	if d.HoldClock {
+		opts = append(opts, sblambda.WithClockHeld())
+	}
 	if to, ok := p["Timeout"].(float64); ok {
 		opts = append(opts, sblambda.WithTimeout(time.Duration(to)*time.Second))
 	}

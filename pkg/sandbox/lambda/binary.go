@@ -106,6 +106,9 @@ func (b *binary) put(p *lambdaruntime.Process) {
 }
 
 func (b *binary) run(ctx context.Context, _ string, payload []byte) ([]byte, *core.FunctionError, error) {
+	if h, ok := b.svc.clock.(interface{ Hold() (release func()) }); ok && b.fn.holdClock {
+		defer h.Hold()()
+	}
 	// An environment that died after its last invocation is noticed only by the next one; that
 	// invocation then runs in a fresh environment, as it would on Lambda.
 	for range 2 {

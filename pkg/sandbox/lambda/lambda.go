@@ -88,6 +88,8 @@ type function struct {
 	runner  runner
 	// policy holds the statements of the function's resource-based policy (AddPermission).
 	policy []map[string]any
+	// holdClock stops the sandbox clock while a bootstrap executable runs (WithClockHeld).
+	holdClock bool
 }
 
 // Service is the emulated Lambda.
@@ -150,6 +152,17 @@ func WithEnv(env map[string]string) FunctionOption {
 // WithTimeout sets the function's timeout (sandbox time for in-process handlers).
 func WithTimeout(d time.Duration) FunctionOption {
 	return func(f *function) { f.timeout = d }
+}
+
+// WithClockHeld stops the sandbox clock (when it can be held, as core.ScaledClock can) while an
+// invocation of the function's bootstrap executable runs, as the emulated client instance does for
+// a script: the wall time of a real process (generating an RSA key, say) is then not multiplied by
+// the clock's scale into sandbox time that a state's TimeoutSeconds counts. The function's own
+// timeout is in wall time either way. Not for a function whose invocation waits for something
+// that needs sandbox time to pass (a latency fault on a call it makes, a timer of another service):
+// that wait would last until the function's own timeout.
+func WithClockHeld() FunctionOption {
+	return func(f *function) { f.holdClock = true }
 }
 
 // ARN returns the function ARN for name.

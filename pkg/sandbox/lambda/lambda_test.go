@@ -307,3 +307,41 @@ func TestListAndGetFunctions(t *testing.T) {
 		t.Errorf("GetFunctionConfiguration of a missing function: err = %v", err)
 	}
 }
+
+// TestClockHeldWhileABinaryRuns: with WithClockHeld, the sandbox clock stands still while the
+// function's executable runs, so its wall time is not scaled into sandbox time; without it, the
+// same run takes sandbox time at the clock's scale.
+func TestClockHeldWhileABinaryRuns(t *testing.T) {
+	env := sandboxtest.New(t)
+	ctx := sandboxtest.Context(t, 120*time.Second)
+	bin, err := lambdaruntime.BuildHost(ctx, "./testdata/whoami", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := env.Recorder.Writer("whoami")
+	if _, err := env.Lambda.RegisterBinary("held", bin, logs, sblambda.WithClockHeld()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Lambda.RegisterBinary("running", bin, logs); err != nil {
+		t.Fatal(err)
+	}
+	// A minute of sandbox time is 600 µs of wall time: no process starts and calls STS that fast,
+	// while the moments around the held run (recording the invocation) take far less.
+	env.Clock.SetScale(100000)
+	client := lambda.NewFromConfig(env.AWSConfig())
+	took := func(name string) time.Duration {
+		t.Helper()
+		out, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{}`)})
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("Invoke %s: %v %v", name, err, out.FunctionError)
+		}
+		h := env.Lambda.History(name)
+		return h[len(h)-1].End.Sub(h[len(h)-1].Start)
+	}
+	if d := took("held"); d >= time.Minute {
+		t.Errorf("with the clock held the invocation took %v of sandbox time; want less than a minute", d)
+	}
+	if d := took("running"); d < time.Minute {
+		t.Errorf("without the hold the invocation took %v of sandbox time; want its wall time scaled x100000", d)
+	}
+}
