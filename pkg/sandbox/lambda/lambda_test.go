@@ -224,16 +224,8 @@ func TestLambdaInvokerPort(t *testing.T) {
 // TestBootstrapBinary runs a real aws-lambda-go executable behind the Runtime API emulator; its
 // SDK client finds the sandbox through the AWS_ENDPOINT_URL the sandbox put in its environment.
 func TestBootstrapBinary(t *testing.T) {
-	env := sandboxtest.New(t)
-	ctx := sandboxtest.Context(t, 120*time.Second)
-	bin, err := lambdaruntime.BuildHost(ctx, "./testdata/whoami", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := env.Recorder.Writer("whoami")
-	if _, err := env.Lambda.RegisterBinary("whoami", bin, logs, sblambda.WithEnv(map[string]string{"STAGE": "test"})); err != nil {
-		t.Fatal(err)
-	}
+	env, ctx := sandboxtest.New(t), sandboxtest.Context(t, 120*time.Second)
+	registerWhoami(ctx, t, env, "whoami", sblambda.WithEnv(map[string]string{"STAGE": "test"}))
 	client := lambda.NewFromConfig(env.AWSConfig())
 	out, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("whoami"), Payload: []byte(`{}`)})
 	if err != nil || out.FunctionError != nil {
@@ -312,19 +304,9 @@ func TestListAndGetFunctions(t *testing.T) {
 // function's executable runs, so its wall time is not scaled into sandbox time; without it, the
 // same run takes sandbox time at the clock's scale.
 func TestClockHeldWhileABinaryRuns(t *testing.T) {
-	env := sandboxtest.New(t)
-	ctx := sandboxtest.Context(t, 120*time.Second)
-	bin, err := lambdaruntime.BuildHost(ctx, "./testdata/whoami", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := env.Recorder.Writer("whoami")
-	if _, err := env.Lambda.RegisterBinary("held", bin, logs, sblambda.WithClockHeld()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Lambda.RegisterBinary("running", bin, logs); err != nil {
-		t.Fatal(err)
-	}
+	env, ctx := sandboxtest.New(t), sandboxtest.Context(t, 120*time.Second)
+	registerWhoami(ctx, t, env, "held", sblambda.WithClockHeld())
+	registerWhoami(ctx, t, env, "running")
 	// A minute of sandbox time is 600 µs of wall time: no process starts and calls STS that fast,
 	// while the moments around the held run (recording the invocation) take far less.
 	env.Clock.SetScale(100000)
@@ -343,5 +325,18 @@ func TestClockHeldWhileABinaryRuns(t *testing.T) {
 	}
 	if d := took("running"); d < time.Minute {
 		t.Errorf("without the hold the invocation took %v of sandbox time; want its wall time scaled x100000", d)
+	}
+}
+
+// registerWhoami builds testdata/whoami for the host and registers it as name, its output kept by
+// the recorder under "whoami".
+func registerWhoami(ctx context.Context, t *testing.T, env *sandboxtest.Env, name string, opts ...sblambda.FunctionOption) {
+	t.Helper()
+	bin, err := lambdaruntime.BuildHost(ctx, "./testdata/whoami", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Lambda.RegisterBinary(name, bin, env.Recorder.Writer("whoami"), opts...); err != nil {
+		t.Fatal(err)
 	}
 }
