@@ -83,24 +83,11 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	sb.Server.mu.Lock()
 	sb.Server.enforcer = e
 	sb.Server.mu.Unlock()
-	// EventBridge invokes a rule's Lambda targets as events.amazonaws.com: the function's
-	// resource-based policy (AWS::Lambda::Permission) must allow it for that rule.
-	sb.Events.SetDeliveryAuthorizer(func(ctx context.Context, ruleARN, targetARN string) error {
-		if denied := e.authorizeService(ctx, sb.Clock.Now(), "events.amazonaws.com", "lambda", "Invoke", "lambda:InvokeFunction", targetARN,
-			map[string][]string{"aws:SourceArn": {ruleARN}, "aws:SourceAccount": {sb.Account}}); denied != nil {
-			return denied
-		}
-		return nil
-	})
-	// Secrets Manager invokes a secret's rotation function as secretsmanager.amazonaws.com: the
-	// function's policy must allow it for that secret (the template's AWS::Lambda::Permission).
-	sb.SecretsManager.SetInvokeAuthorizer(func(ctx context.Context, secretARN, fnARN string) error {
-		if denied := e.authorizeService(ctx, sb.Clock.Now(), "secretsmanager.amazonaws.com", "lambda", "Invoke", "lambda:InvokeFunction", fnARN,
-			map[string][]string{"aws:SourceArn": {secretARN}, "aws:SourceAccount": {sb.Account}}); denied != nil {
-			return denied
-		}
-		return nil
-	})
+	// EventBridge invokes a rule's Lambda targets as events.amazonaws.com, and Secrets Manager a
+	// secret's rotation function as secretsmanager.amazonaws.com: the function's resource-based
+	// policy (the template's AWS::Lambda::Permission) must allow it for that rule or secret.
+	sb.Events.SetDeliveryAuthorizer(e.invokedBy(sb, "events.amazonaws.com"))
+	sb.SecretsManager.SetInvokeAuthorizer(e.invokedBy(sb, "secretsmanager.amazonaws.com"))
 	// A state machine's tasks call with its role: invoking a step needs lambda:InvokeFunction, an
 	// aws-sdk task its operation's actions, granted to the state machine's role.
 	sb.StepFunctions.SetAuthorizer(func(ctx context.Context, c stepfunctions.TaskCall) *core.Error {
@@ -115,11 +102,19 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	})
 }
 
-// authorizeService judges a call a service makes as its own principal (events.amazonaws.com
-// delivering to a function): only the resource's policy can allow it.
-func (e *enforcer) authorizeService(ctx context.Context, now time.Time, principal, service, op, action, resource string, cx map[string][]string) *core.Error {
-	return e.judgeAndRecord(ctx, now, e.iam.Generation(), principal, service, op,
-		iamjudge.Request{Principal: principal, Action: action, Resource: resource, ResourceAccount: e.env.Account, Context: cx})
+// invokedBy judges the service principal invoking a function on behalf of source (a rule, a
+// secret), as aws:SourceArn with the account as aws:SourceAccount: only the function's policy can
+// allow it.
+func (e *enforcer) invokedBy(sb *Sandbox, principal string) func(ctx context.Context, source, fnARN string) error {
+	return func(ctx context.Context, source, fnARN string) error {
+		if denied := e.judgeAndRecord(ctx, sb.Clock.Now(), e.iam.Generation(), principal, "lambda", "Invoke", iamjudge.Request{
+			Principal: principal, Action: "lambda:InvokeFunction", Resource: fnARN, ResourceAccount: e.env.Account,
+			Context: map[string][]string{"aws:SourceArn": {source}, "aws:SourceAccount": {e.env.Account}},
+		}); denied != nil {
+			return denied
+		}
+		return nil
+	}
 }
 
 // judgeAndRecord decides req with the resource's own policy added, records the Decision under
