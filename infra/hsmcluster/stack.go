@@ -191,15 +191,15 @@ func NewClusterStack(scope constructs.Construct, id string, p *StackProps) (*Clu
 		return nil, err
 	}
 	s.Cluster = c
-	// The instance reads the secrets the workflow creates, by their names under the cluster's prefix.
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("secretsmanager:GetSecretValue"),
-		Resources: jsii.Strings(
-			fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s/admin-password-??????", *stack.Partition(), *stack.Region(), *stack.Account(), c.SecretPrefix),
-			fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s/customer-ca/certificate-??????", *stack.Partition(), *stack.Region(), *stack.Account(), c.SecretPrefix),
-		),
-	}))
-	c.SecretsKey.GrantDecrypt(role)
+	// The instance reads the secrets the workflow creates, by their names under the cluster's
+	// prefix (resourcedef.Cluster's Instance grants).
+	statements, err := c.InstanceStatements()
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range statements {
+		role.AddToPolicy(st)
+	}
 	// Let the client reach the HSMs: an ingress rule on the security group CloudHSM created.
 	awsec2.NewCfnSecurityGroupIngress(stack, jsii.String("HsmIngressFromClient"), &awsec2.CfnSecurityGroupIngressProps{
 		GroupId: c.Resource.GetAttString(jsii.String("SecurityGroupId")), IpProtocol: jsii.String("tcp"),

@@ -123,13 +123,12 @@ func New(scope constructs.Construct, id string, p Props) (*CloudHsmKeyStore, err
 		// The documents read the password on the instance. A policy of this construct's own (not
 		// the role's default policy), so a role from the cluster's stack does not make that stack
 		// depend on this one.
-		secret := jsii.String(fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", *stack.Partition(), *stack.Region(), *stack.Account(), k.KmsUserPasswordSecretName))
+		statements, err := k.InstanceStatements()
+		if err != nil {
+			return nil, err
+		}
 		read := awsiam.NewPolicy(k.Construct, jsii.String("ClientReadsKmsUserPassword"), &awsiam.PolicyProps{
-			Roles: &[]awsiam.IRole{p.ClientRole},
-			Statements: &[]awsiam.PolicyStatement{
-				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: &[]*string{secret}}),
-				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("kms:Decrypt"), Resources: &[]*string{k.SecretsKey.KeyArn()}}),
-			},
+			Roles: &[]awsiam.IRole{p.ClientRole}, Statements: &statements,
 		})
 		// The Create's documents read the password on the instance: the grant must exist before the
 		// Create starts (CloudFormation creates resources with no dependency between them at once).

@@ -103,6 +103,8 @@ type WorkflowResource struct {
 	// histories.
 	AlertsRule       awsevents.Rule
 	AlertRelayPolicy awsiam.Policy
+
+	resolver *resolver
 }
 
 // Delivery settings of the rules' Lambda targets. EventBridge retries a delivery Lambda refuses
@@ -134,6 +136,7 @@ func New(scope constructs.Construct, p Props) (*WorkflowResource, error) {
 		WorkflowLogs: map[string]awslogs.LogGroup{}}
 	stack := awscdk.Stack_Of(scope)
 	r := &resolver{stack: stack, w: w, p: p}
+	w.resolver = r
 
 	w.SecretsKey = awskms.NewKey(scope, jsii.String("SecretsKey"), &awskms.KeyProps{
 		Description:       jsii.String(def.SecretsKey),
@@ -284,94 +287,114 @@ type resolver struct {
 	p     Props
 }
 
-func (r *resolver) arn(service, resource string) string {
-	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", *r.stack.Partition(), service, *r.stack.Region(), *r.stack.Account(), resource)
+// names are the stack's names for the definition's refs, as far as declared so far (the state
+// machines once declared): CloudFormation tokens in string form, resolved by resourcedef.Names.
+func (r *resolver) names() resourcedef.Names {
+	n := resourcedef.Names{
+		Partition: *r.stack.Partition(), Region: *r.stack.Region(), Account: *r.stack.Account(),
+		SecretPrefix: r.p.SecretPrefix, Documents: map[string]string{},
+		StateMachines: map[string]resourcedef.StateMachineName{}, Inputs: map[string][]string{},
+	}
+	if r.w.SecretsKey != nil {
+		n.KeyARN = *r.w.SecretsKey.KeyArn()
+	}
+	for name, d := range r.w.Documents {
+		n.Documents[name] = *d.Ref()
+	}
+	if r.p.ClientInstanceID != nil {
+		n.ClientInstanceID = *r.p.ClientInstanceID
+	}
+	if r.p.VpcID != nil {
+		n.VpcID = *r.p.VpcID
+	}
+	for kind, sm := range r.w.StateMachines {
+		n.StateMachines[kind] = resourcedef.StateMachineName{ARN: *sm.StateMachineArn(), Name: *sm.StateMachineName()}
+	}
+	for k, v := range r.p.Inputs {
+		for _, s := range v {
+			n.Inputs[k] = append(n.Inputs[k], *s)
+		}
+	}
+	return n
 }
 
-func (r *resolver) secretPattern(suffix string) string {
-	return "secret:" + r.p.SecretPrefix + "/" + suffix + "-??????"
-}
-
-// arns resolves a grant's ref to resource ARNs, and the cdk-nag findings a reason must cover.
-func (r *resolver) arns(ref resourcedef.Ref) (arns []*string, findings []string, err error) {
+// findings are the cdk-nag findings the ARN a ref resolves to raises, which the grant's reason
+// must cover: IAM5 flags "*" in a resource (a secret's "-??????" pattern is not flagged).
+func (r *resolver) findings(ref resourcedef.Ref) []string {
 	switch ref.Kind {
 	case resourcedef.Any:
-		return []*string{jsii.String("*")}, []string{"Resource::*"}, nil
+		return []string{"Resource::*"}
 	case resourcedef.Clusters:
-		return []*string{jsii.String(r.arn("cloudhsm", "cluster/*"))}, []string{"Resource::" + nagsuppress.ARN(r.stack, "cloudhsm", "cluster/*")}, nil
-	case resourcedef.Secret:
-		// "-??????" matches the six random characters Secrets Manager appends; cdk-nag's IAM5 flags
-		// only "*", so the pattern needs no suppression.
-		return []*string{jsii.String(r.arn("secretsmanager", r.secretPattern(ref.Arg)))}, nil, nil
-	case resourcedef.MissingSecret:
-		return []*string{jsii.String(r.arn("secretsmanager", "secret:"+r.p.SecretPrefix+"/"+ref.Arg))}, nil, nil
-	case resourcedef.Key:
-		return []*string{r.w.SecretsKey.KeyArn()}, nil, nil
-	case resourcedef.Document:
-		d, ok := r.w.Documents[ref.Arg]
-		if !ok {
-			return nil, nil, fmt.Errorf("document %s is not among the definition's Documents", ref.Arg)
-		}
-		return []*string{jsii.String(r.arn("ssm", "document/"+*d.Ref()))}, nil, nil
-	case resourcedef.ClientInstance:
-		if r.p.ClientInstanceID == nil {
-			return nil, nil, fmt.Errorf("a grant names the client instance: set Props.ClientInstanceID")
-		}
-		return []*string{jsii.String(r.arn("ec2", "instance/"+*r.p.ClientInstanceID))}, nil, nil
-	case resourcedef.Vpc:
-		if r.p.VpcID == nil {
-			return nil, nil, fmt.Errorf("a grant names the cluster's VPC: set Props.VpcID")
-		}
-		return []*string{jsii.String(r.arn("ec2", "vpc/"+*r.p.VpcID))}, nil, nil
+		return []string{"Resource::" + nagsuppress.ARN(r.stack, "cloudhsm", "cluster/*")}
 	case resourcedef.VpcSecurityGroups, resourcedef.NewSecurityGroups:
-		if r.p.VpcID == nil {
-			return nil, nil, fmt.Errorf("a grant names the security groups of the cluster's VPC: set Props.VpcID")
-		}
-		return []*string{jsii.String(r.arn("ec2", "security-group/*"))}, []string{"Resource::" + nagsuppress.ARN(r.stack, "ec2", "security-group/*")}, nil
-	case resourcedef.ServiceLinkedRole:
-		return []*string{jsii.String(fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s.amazonaws.com/AWSServiceRoleFor%s",
-			*r.stack.Partition(), *r.stack.Account(), ref.Arg, serviceRoleSuffix(ref.Arg)))}, nil, nil
-	case resourcedef.DefaultEventBus:
-		return []*string{jsii.String(r.arn("events", "event-bus/default"))}, nil, nil
-	case resourcedef.Input:
-		v, ok := r.p.Inputs[ref.Arg]
-		if !ok {
-			return nil, nil, fmt.Errorf("input %s is not given (Props.Inputs)", ref.Arg)
-		}
-		return v, nil, nil
-	case resourcedef.StateMachine:
-		sm, ok := r.w.StateMachines[ref.Arg]
-		if !ok {
-			return nil, nil, fmt.Errorf("no %s workflow", ref.Arg)
-		}
-		return []*string{sm.StateMachineArn()}, nil, nil
+		return []string{"Resource::" + nagsuppress.ARN(r.stack, "ec2", "security-group/*")}
 	case resourcedef.Executions:
-		sm, ok := r.w.StateMachines[ref.Arg]
-		if !ok {
-			return nil, nil, fmt.Errorf("no %s workflow", ref.Arg)
+		// The machine's Name attribute, which cdk-nag prints as <LogicalId.Name>, so a suppression
+		// can name this exact finding.
+		sm := r.w.StateMachines[ref.Arg]
+		logical := r.stack.GetLogicalId(sm.Node().DefaultChild().(awscdk.CfnElement))
+		return []string{"Resource::" + nagsuppress.ARN(r.stack, "states", "execution:<"+*logical+".Name>:*")}
+	}
+	return nil
+}
+
+// statement resolves g against names into a policy statement, with the cdk-nag findings its
+// wildcards raise (its Why must cover them).
+func (r *resolver) statement(names resourcedef.Names, g resourcedef.Grant) (awsiam.PolicyStatement, []string, error) {
+	st, err := names.Statement(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	props := &awsiam.PolicyStatementProps{Actions: jsii.Strings(st.Actions...), Resources: jsii.Strings(st.Resources...)}
+	if st.Condition != nil {
+		cond := map[string]any{}
+		for op, kv := range st.Condition {
+			cond[op] = kv
 		}
-		arn, finding := r.executions(sm)
-		return []*string{arn}, []string{finding}, nil
+		props.Conditions = &cond
 	}
-	return nil, nil, fmt.Errorf("unknown ref kind %q", ref.Kind)
+	var findings []string
+	for _, on := range g.On {
+		findings = append(findings, r.findings(on)...)
+	}
+	return awsiam.NewPolicyStatement(props), findings, nil
 }
 
-// executions is the ARN pattern of sm's executions, arn:...:execution:<machine name>:*, and the
-// cdk-nag finding its wildcard raises. The name is the machine's Name attribute, which cdk-nag
-// prints as <LogicalId.Name>, so a suppression can name this exact finding.
-func (r *resolver) executions(sm awsstepfunctions.StateMachine) (arn *string, finding string) {
-	logical := r.stack.GetLogicalId(sm.Node().DefaultChild().(awscdk.CfnElement))
-	arn = jsii.String(r.arn("states", "execution:"+*sm.StateMachineName()+":*"))
-	return arn, "Resource::" + nagsuppress.ARN(r.stack, "states", "execution:<"+*logical+".Name>:*")
+// statements declares grants as statements of role's policy, each wildcard's reason a cdk-nag
+// suppression on role.
+func (r *resolver) statements(role awsiam.IRole, grants []resourcedef.Grant) error {
+	names := r.names()
+	for _, g := range grants {
+		st, findings, err := r.statement(names, g)
+		if err != nil {
+			return err
+		}
+		role.AddToPrincipalPolicy(st)
+		if len(findings) > 0 {
+			nagsuppress.Add(role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5", Reason: g.Why, AppliesTo: findings})
+		}
+	}
+	return nil
 }
 
-// serviceRoleSuffix is the service-linked role's name after AWSServiceRoleFor.
-func serviceRoleSuffix(service string) string {
-	switch service {
-	case "cloudhsm":
-		return "CloudHSM"
+// InstanceStatements are the definition's Instance grants as policy statements, for the client
+// instance's role (which the construct's user owns). Such a grant names no wildcard cdk-nag flags:
+// one that did is refused, since its suppression would belong on a role of another construct.
+func (w *WorkflowResource) InstanceStatements() ([]awsiam.PolicyStatement, error) {
+	r := w.resolver
+	names := r.names()
+	var out []awsiam.PolicyStatement
+	for _, g := range r.p.Definition.Instance {
+		st, findings, err := r.statement(names, g)
+		if err != nil {
+			return nil, fmt.Errorf("%s client instance grant: %w", r.p.Definition.Type, err)
+		}
+		if len(findings) > 0 {
+			return nil, fmt.Errorf("%s client instance grant of %v names a wildcard (%v): name the resources", r.p.Definition.Type, g.Actions, findings)
+		}
+		out = append(out, st)
 	}
-	return service
+	return out, nil
 }
 
 // value resolves an Env ref.
@@ -428,34 +451,8 @@ func (r *resolver) function(scope constructs.Construct, id string, f resourcedef
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range f.Grants {
-		var resources []*string
-		var findings []string
-		for _, on := range g.On {
-			arns, fs, err := r.arns(on)
-			if err != nil {
-				return fail(err)
-			}
-			resources = append(resources, arns...)
-			findings = append(findings, fs...)
-		}
-		st := &awsiam.PolicyStatementProps{Actions: jsii.Strings(g.Actions...), Resources: &resources}
-		if g.Condition != nil {
-			cond := map[string]any{}
-			for op, kv := range g.Condition {
-				cond[op] = kv
-			}
-			st.Conditions = &cond
-		}
-		if len(g.On) == 1 && g.On[0].Kind == resourcedef.VpcSecurityGroups {
-			// Only groups of the cluster's VPC (resourcedef.Check keeps this ref alone in its grant).
-			st.Conditions = &map[string]any{"ArnEquals": map[string]any{"ec2:Vpc": r.arn("ec2", "vpc/"+*r.p.VpcID)}}
-		}
-		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(st))
-		if len(findings) == 0 {
-			continue
-		}
-		nagsuppress.Add(fn.Role, true, nagsuppress.Rule{ID: "AwsSolutions-IAM5", Reason: g.Why, AppliesTo: findings})
+	if err := r.statements(fn.Role, f.Grants); err != nil {
+		return fail(err)
 	}
 	return fn, nil
 }
@@ -551,9 +548,13 @@ func (r *resolver) alertRelay(scope constructs.Construct, dlq awssqs.Queue) erro
 	for _, wf := range def.Workflows {
 		sm := r.w.StateMachines[wf.Kind]
 		machines = append(machines, sm.StateMachineArn())
-		arn, finding := r.executions(sm)
-		executions = append(executions, arn)
-		findings = append(findings, finding)
+		ref := resourcedef.Ref{Kind: resourcedef.Executions, Arg: wf.Kind}
+		arns, err := r.names().ARNs(ref)
+		if err != nil {
+			return err
+		}
+		executions = append(executions, *jsii.Strings(arns...)...)
+		findings = append(findings, r.findings(ref)...)
 	}
 	r.w.AlertsRule = awsevents.NewRule(scope, jsii.String("WorkflowAlertsRule"), &awsevents.RuleProps{
 		Description: jsii.String("Strongroom " + def.Noun + " workflows that ended FAILED, TIMED_OUT or ABORTED, to the alert relay"),

@@ -50,6 +50,11 @@ var Cluster = &Resource{
 		}},
 	SecretsKey: "Encrypts the CloudHSM admin password and the customer CA secrets (Strongroom)",
 	Documents:  []string{hsmdocs.ActivateCluster},
+	// The activation document reads the admin password and the CA certificate on the instance.
+	Instance: []Grant{
+		grant(acts("secretsmanager:GetSecretValue"), whySecrets, on(Secret, AdminPasswordSecret), on(Secret, CACertSecret)),
+		grant(acts("kms:Decrypt"), "", on(Key)),
+	},
 	Workflows: []Workflow{
 		{Kind: "Create", File: "cluster-create.asl.json"},
 		{Kind: "Update", File: "cluster-update.asl.json"},

@@ -47,6 +47,12 @@ var KeyStore = &Resource{
 		}},
 	SecretsKey: "Encrypts the KMS key store's kmsuser password secret (Strongroom)",
 	Documents:  []string{hsmdocs.ChangeCryptoUserPassword, hsmdocs.CreateCryptoUser, hsmdocs.DeleteCryptoUser},
+	// The kmsuser documents read its password on the instance (and the cluster's admin password,
+	// which the cluster grants).
+	Instance: []Grant{
+		grant(acts("secretsmanager:GetSecretValue"), whyKmsUserSecret, on(Secret, KmsUserPasswordSecret)),
+		grant(acts("kms:Decrypt"), "", on(Key)),
+	},
 	Workflows: []Workflow{
 		{Kind: "Create", File: "keystore-create.asl.json"},
 		{Kind: "Update", File: "keystore-update.asl.json"},

@@ -43,6 +43,10 @@ type Resource struct {
 	SecretsKey string
 	// Documents are the SSM Command documents (pkg/hsmdocs names) the resource creates.
 	Documents []string
+	// Instance are the grants the client instance's role needs to run the Documents: the
+	// documents read the resource's secrets on the instance. The construct's user gives the role
+	// (infra/hsmcluster's stack, infra/keystore's ClientRole).
+	Instance []Grant
 }
 
 // Function is one Lambda function: lambdas/<Name>, its environment and its grants.

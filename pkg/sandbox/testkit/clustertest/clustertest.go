@@ -29,8 +29,9 @@ import (
 // safety net.
 func Functions() []string { return resourcedef.Cluster.FunctionNames() }
 
-// Options adjust a deployment: its stack name (default "strongroom-e2e") and extra environment
-// per function (for example a crash hook).
+// Options adjust a deployment: its stack name (default "strongroom-e2e"), construct id (default
+// "Cluster", the logical id the tests give the resource) and extra environment per function (for
+// example a crash hook).
 type Options = stacktest.DeployOptions
 
 // Deployment is the construct standing in one sandbox.
@@ -40,6 +41,7 @@ type Deployment = stacktest.Deployment
 // receives every function's output (pass a Recorder.Writer so secret scans cover it).
 func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, bins map[string]string, logs io.Writer, o Options) (*Deployment, error) {
 	o.StackName = cmp.Or(o.StackName, "strongroom-e2e")
+	o.ConstructID = cmp.Or(o.ConstructID, "Cluster")
 	return stacktest.Deploy(ctx, sb, cfg, resourcedef.Cluster, bins, logs, o)
 }
 

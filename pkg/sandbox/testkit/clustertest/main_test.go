@@ -51,6 +51,7 @@ func newRig(t *testing.T, o clustertest.Options, opts ...sandboxtest.Option) *ri
 	}
 	r := &rig{env: env, dep: dep, hsm: cloudhsmv2.NewFromConfig(env.AWSConfig()), ctx: ctx, logs: logs}
 	r.dep.LogOnFailure(t, env.Sandbox, logs, 40, "Create", "Update", "Delete")
+	r.dep.CheckIAM(t)
 	return r
 }
 

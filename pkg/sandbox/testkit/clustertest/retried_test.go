@@ -22,7 +22,7 @@ func TestRetriedRequestIsAnsweredOnce(t *testing.T) {
 		t.Skip("drives a cluster lifecycle; run without -short")
 	}
 	t.Parallel()
-	r := newMatrixRig(t)
+	r := newMatrixRig(t, clustertest.Options{})
 	entry := resourcedef.Cluster.Entry.Name
 	// delivery is the entry's first invocation for the request (the driver's own), or nil.
 	delivery := func(requestID string) []byte {

@@ -16,7 +16,8 @@ import (
 // that has a mistake in it, as a hand edit of pkg/hsmdocs could make: a cloudhsm-cli flag that
 // does not exist, or the password read from the wrong secret parameter. The client instance runs
 // the script as written, so the Create answers FAILED with the tool's own refusal (the CLI's
-// usage error, the AWS CLI's error) in its reason, and the rollback leaves nothing behind.
+// usage error, the AWS CLI's error with IAM's refusal) in its reason, and the rollback leaves
+// nothing behind.
 func TestDocumentMistakesFailWithTheToolsOwnError(t *testing.T) {
 	content, err := hsmdocs.Content(hsmdocs.CreateCryptoUser)
 	if err != nil {
@@ -25,15 +26,18 @@ func TestDocumentMistakesFailWithTheToolsOwnError(t *testing.T) {
 	cases := []struct {
 		name, old, new string
 		want           []string
+		denied         bool // IAM refuses a call of the mistaken document
 	}{
 		{name: "unknown cloudhsm-cli flag",
 			old:  "--role crypto-user --password $USER_PW",
 			new:  "--role crypto-user --pasword $USER_PW",
 			want: []string{"unexpected argument '--pasword' found", "user create kmsuser failed"}},
 		{name: "wrong secret ARN parameter",
-			old:  "password '{{UserPasswordSecretArn}}' USER_PW",
-			new:  "password '{{UserName}}' USER_PW",
-			want: []string{"ResourceNotFoundException", "GetSecretValue", "cannot read secret kmsuser"}},
+			old: "password '{{UserPasswordSecretArn}}' USER_PW",
+			new: "password '{{UserName}}' USER_PW",
+			// The instance's role may read only the secrets it is granted, so Secrets Manager refuses
+			// the read of a secret named kmsuser before it looks for one, as on AWS.
+			want: []string{"AccessDeniedException", "is not authorized to perform: secretsmanager:GetSecretValue", "secret:kmsuser "}, denied: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,7 +46,10 @@ func TestDocumentMistakesFailWithTheToolsOwnError(t *testing.T) {
 				t.Fatalf("the document no longer has %q once: the mistake cannot be made", tc.old)
 			}
 			const name = "strongroom-keystore-e2e-CreateCryptoUserDocument-MISTAKE"
-			r := newRig(t, keystoretest.Options{Env: map[string]map[string]string{"keystore-user": {"CREATE_USER_DOCUMENT": name}}}, 2)
+			r := newRig(t, keystoretest.Options{DocumentNames: map[string]string{hsmdocs.CreateCryptoUser: name}}, 2)
+			if tc.denied {
+				r.dep.ExpectDenials()
+			}
 			if _, err := ssm.NewFromConfig(r.env.AWSConfig()).CreateDocument(r.ctx, &ssm.CreateDocumentInput{
 				Name: aws.String(name), Content: aws.String(strings.Replace(content, tc.old, tc.new, 1)),
 			}); err != nil {

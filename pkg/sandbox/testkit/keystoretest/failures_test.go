@@ -55,7 +55,7 @@ func TestCreateFailuresAnswerWhyAndLeaveNothing(t *testing.T) {
 		{name: "one HSM only", hsms: 1, want: []string{"ClusterId", "1 ACTIVE HSM(s) in 1 Availability Zone(s)", "at least two ACTIVE HSMs"}},
 		{name: "kmsuser already exists", hsms: 2, foreignUser: true, want: []string{"kmsuser", "already exists"},
 			before: func(ctx context.Context, r *rig) error {
-				arn, err := r.secret(ctx, "operator/kmsuser", "Operat0rChosenPassw0rd")
+				arn, err := r.secret(ctx, keystoretest.OperatorSecretPrefix+"kmsuser", "Operat0rChosenPassw0rd")
 				if err != nil {
 					return err
 				}
@@ -69,7 +69,7 @@ func TestCreateFailuresAnswerWhyAndLeaveNothing(t *testing.T) {
 			}},
 		{name: "wrong kmsuser password", hsms: 2, storeCreated: true, want: []string{"INVALID_CREDENTIALS", "Fix:", "rotate-password"},
 			during: func(ctx context.Context, r *rig) error {
-				arn, err := r.secret(ctx, "operator/other-password", "An0therPassw0rdEntirely")
+				arn, err := r.secret(ctx, keystoretest.OperatorSecretPrefix+"other-password", "An0therPassw0rdEntirely")
 				if err != nil {
 					return err
 				}

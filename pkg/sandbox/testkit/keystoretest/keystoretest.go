@@ -197,17 +197,36 @@ func RunDocument(ctx context.Context, cfg aws.Config, doc string, params map[str
 	return fmt.Errorf("%s: timed out", doc)
 }
 
-// Options adjust a deployment: its stack name (default "strongroom-keystore-e2e") and extra
-// environment per function (for example a crash hook).
+// OperatorSecretPrefix names the secrets a test makes for an operator's own run of a kmsuser
+// document (Cluster.UserDocument): the client instance's role reads them, as an operator who runs
+// documents with their own secret would grant.
+const OperatorSecretPrefix = "operator/"
+
+// Options adjust a deployment: its stack name (default "strongroom-keystore-e2e"), construct id
+// (default "KeyStore", the logical id the tests give the resource) and extra environment per
+// function (for example a crash hook).
 type Options = stacktest.DeployOptions
 
 // Deployment is the construct standing in one sandbox, with the key store's own helpers.
 type Deployment struct{ *stacktest.Deployment }
 
-// Deploy registers everything the construct declares, from pkg/resourcedef's KeyStore. logs
-// receives every function's output (pass a Recorder.Writer so secret scans cover it).
-func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, bins map[string]string, logs io.Writer, o Options) (*Deployment, error) {
+// Deploy registers everything the construct declares, from pkg/resourcedef's KeyStore, for a
+// store on cluster c: its inputs are c's CA certificate secret (c's secrets are encrypted with
+// Secrets Manager's AWS managed key, so no cluster secrets key is an input), and the client
+// instance's role also reads c's admin password and CA certificate, as the cluster's stack grants
+// on AWS, and the secrets under OperatorSecretPrefix. logs receives every function's output (pass a Recorder.Writer so secret scans cover it).
+func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, c *Cluster, bins map[string]string, logs io.Writer, o Options) (*Deployment, error) {
 	o.StackName = cmp.Or(o.StackName, "strongroom-keystore-e2e")
+	o.ConstructID = cmp.Or(o.ConstructID, "KeyStore")
+	o.Inputs = map[string][]string{
+		resourcedef.InputCACertificateSecret: {c.CACertSecretARN},
+		resourcedef.InputClusterSecretsKeys:  {},
+		"ClusterAdminPasswordSecret":         {c.AdminSecretARN},
+		"OperatorSecrets":                    {"arn:aws:secretsmanager:" + sb.Region + ":" + sb.Account + ":secret:" + OperatorSecretPrefix + "*"},
+	}
+	o.Instance = append(o.Instance, resourcedef.Grant{Actions: []string{"secretsmanager:GetSecretValue"},
+		On: []resourcedef.Ref{{Kind: resourcedef.Input, Arg: "ClusterAdminPasswordSecret"}, {Kind: resourcedef.Input, Arg: resourcedef.InputCACertificateSecret},
+			{Kind: resourcedef.Input, Arg: "OperatorSecrets"}}})
 	d, err := stacktest.Deploy(ctx, sb, cfg, resourcedef.KeyStore, bins, logs, o)
 	if err != nil {
 		return nil, err

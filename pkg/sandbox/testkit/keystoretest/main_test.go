@@ -56,12 +56,13 @@ func newRig(t testing.TB, o keystoretest.Options, hsms int) *rig {
 	}
 	env.Clock.SetScale(scale)
 	logs := &sandboxtest.Buffer{}
-	dep, err := keystoretest.Deploy(ctx, env.Sandbox, env.AWSConfig(), binaries, io.MultiWriter(env.Recorder.Writer("function logs"), logs), o)
+	dep, err := keystoretest.Deploy(ctx, env.Sandbox, env.AWSConfig(), c, binaries, io.MultiWriter(env.Recorder.Writer("function logs"), logs), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &rig{env: env, dep: dep, cluster: c, kms: kms.NewFromConfig(env.AWSConfig()), ctx: ctx, logs: logs}
 	r.dep.LogOnFailure(t, env.Sandbox, logs, 30, "Create", "Update", "Delete", "Rotate")
+	r.dep.CheckIAM(t)
 	return r
 }
 

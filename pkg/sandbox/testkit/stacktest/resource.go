@@ -2,6 +2,7 @@ package stacktest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,6 +30,8 @@ type Deployment struct {
 	RuleName  string
 	// Definitions are the substituted ASL texts by kind.
 	Definitions map[string]string
+	// expectDenials is set when some function was deployed Ungranted.
+	expectDenials bool
 }
 
 // DeployOptions adjust a deployment.
@@ -37,6 +40,22 @@ type DeployOptions struct {
 	StackName string
 	// Env adds environment variables to named functions (for example a crash hook).
 	Env map[string]map[string]string
+	// ConstructID is the construct's id, which the resource's logical id is in a stack and its
+	// secret prefix names (strongroom/<stack>/<ConstructID>): the kits' default.
+	ConstructID string
+	// Inputs are the values of the definition's Input refs (resourcedef.Names.Inputs).
+	Inputs map[string][]string
+	// Instance adds grants to the client instance's role (for example the read of a cluster's
+	// secrets the test made itself, which the cluster's stack grants on AWS).
+	Instance []resourcedef.Grant
+	// DocumentNames names documents (by pkg/hsmdocs name) the test creates itself, under these
+	// names (for example one with a mistake in it); the functions are given and granted these.
+	DocumentNames map[string]string
+	// Without removes one grant (a grant matrix's case: grantmatrix.go).
+	Without *GrantID
+	// Ungranted names functions deployed with no grants at all (a test that shows a missing grant
+	// is refused).
+	Ungranted map[string]bool
 }
 
 // Deploy stands def up: its secrets key and documents, every function (the host binaries bins,
@@ -47,13 +66,25 @@ func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, def *resou
 	if err := def.Check(); err != nil {
 		return nil, err
 	}
-	d := &Deployment{Def: def, SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Documents: map[string]string{}}
+	if o.ConstructID == "" {
+		return nil, errors.New("stacktest.Deploy: DeployOptions.ConstructID is required (it names the resource's secrets)")
+	}
+	d := &Deployment{Def: def, SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Documents: map[string]string{},
+		expectDenials: len(o.Ungranted) > 0 || o.Without != nil}
 	key, err := CreateKey(ctx, cfg, def.SecretsKey)
 	if err != nil {
 		return nil, err
 	}
 	d.KeyARN = key
+	if judge == nil {
+		return nil, errors.New("stacktest.Deploy enforces IAM with the judge stacktest.Main starts: call Main from TestMain")
+	}
+	sb.EnforceIAM(judge)
 	for _, doc := range def.Documents {
+		if name, ok := o.DocumentNames[doc]; ok {
+			d.Documents[doc] = name
+			continue
+		}
 		// CloudFormation names an AWS::SSM::Document without a Name <stack>-<logical id>-<suffix>;
 		// the sandbox's SSM runs a document by its content, not its name.
 		name := d.StackName + "-" + strings.TrimPrefix(doc, "Strongroom-") + "Document-SANDBOX"
@@ -62,8 +93,19 @@ func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, def *resou
 		}
 		d.Documents[doc] = name
 	}
+	names := d.names(o)
+	if err := d.instanceRole(ctx, names, without(def.Instance, InstanceFunction, o.Without), o.Instance); err != nil {
+		return nil, err
+	}
 	reg := &Registrar{SB: sb, Bins: bins, Logs: logs, Extra: o.Env, ARNs: d.ARNs, Env: map[string]map[string]string{}}
 	register := func(f resourcedef.Function) error {
+		f.Grants = without(f.Grants, f.Name, o.Without)
+		if o.Ungranted[f.Name] {
+			f.Grants = nil
+		}
+		if err := d.functionRole(ctx, names, f); err != nil {
+			return err
+		}
 		env := map[string]string{}
 		for k, ref := range f.Env {
 			v, err := d.value(ref)
@@ -81,6 +123,9 @@ func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, def *resou
 			return nil, err
 		}
 		subs[s.Placeholder] = d.ARNs[s.Name]
+	}
+	if err := d.workflowRoles(ctx, d.ARNs); err != nil {
+		return nil, err
 	}
 	d.Machines, d.Definitions, err = StateMachines(ctx, cfg, sb.Account, d.StackName, def.Workflows, subs)
 	if err != nil {

@@ -3,7 +3,9 @@
 // synthesized template: building the lambdas/<name> mains for the host in TestMain, registering
 // them with the sandbox's Lambda service with the construct's environment, creating the state
 // machines from statemachines/ with the construct's DefinitionSubstitutions, the SSM documents,
-// the secrets key and the safety-net rule. Each harness keeps its own functions, environment,
+// the secrets key and the safety-net rule, each function, workflow and the client instance under
+// the role the construct declares (iam.go), with IAM enforced by one judge per test binary
+// (pkg/sandbox/iamjudge, started by Main). Each harness keeps its own functions, environment,
 // workflows and properties.
 //
 // pkg/sandbox/deploy does the same from a synthesized template (cdk.out), which these harnesses
@@ -39,10 +41,10 @@ import (
 	"github.com/strongroom/strongroom/pkg/lambdaenv"
 	"github.com/strongroom/strongroom/pkg/resourcedef"
 	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
-	"github.com/strongroom/strongroom/statemachines"
 )
 
 // RepoRoot returns the module root: the nearest directory above the working directory with go.mod.
@@ -126,12 +128,26 @@ func Main(m *testing.M, tempPrefix, what string, functions []string, bins *map[s
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	judged, err := iamjudge.Start(ctx, iamjudge.Options{Root: r})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start the IAM judge:", err)
+		return 1
+	}
+	defer func() { _ = judged.Close() }()
+	judge = judged
 	*bins, err = Binaries(ctx, r, dir, functions)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "build "+what+":", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	n, denied := iamCounts()
+	fmt.Fprintf(os.Stderr, "IAM enforced on %s: %d decisions judged, %d denied\n", what, n, denied)
+	if code == 0 && n == 0 && flag.Lookup("test.run").Value.String() == "" {
+		fmt.Fprintln(os.Stderr, "no call of "+what+" was judged: IAM enforcement is not on (stacktest.Deploy turns it on)")
+		return 1
+	}
+	return code
 }
 
 // Registrar registers host binaries as sandbox Lambda functions the way the constructs declare
@@ -203,7 +219,7 @@ func StateMachines(ctx context.Context, cfg aws.Config, account, stack string, w
 	arns, defs = map[string]string{}, map[string]string{}
 	sf := sfn.NewFromConfig(cfg)
 	for _, w := range workflows {
-		asl, err := statemachines.Read(w.File)
+		asl, err := readWorkflow(w.File)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -212,8 +228,8 @@ func StateMachines(ctx context.Context, cfg aws.Config, account, stack string, w
 			return nil, nil, fmt.Errorf("%s: %w", w.File, err)
 		}
 		out, err := sf.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-			Name: aws.String(stack + "-" + w.Kind + "Workflow"), Definition: aws.String(def),
-			RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s-%sWorkflowRole", account, stack, w.Kind)),
+			Name: aws.String(machineName(stack, w.Kind)), Definition: aws.String(def),
+			RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s", account, machineRole(stack, w.Kind))),
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("create the %s state machine: %w", w.Kind, err)
@@ -226,7 +242,8 @@ func StateMachines(ctx context.Context, cfg aws.Config, account, stack string, w
 
 // SafetyNet puts the construct's safety net: the rule <stack>-SafetyNetRule on Step Functions
 // execution status changes to FAILED, TIMED_OUT or ABORTED of machines, targeting the function
-// target with the construct's retry policy. It returns the rule's name.
+// target with the construct's retry policy, and the target's permission for the rule. It returns
+// the rule's name.
 func SafetyNet(ctx context.Context, cfg aws.Config, stack string, machines []string, target string) (string, error) {
 	pattern, _ := json.Marshal(map[string]any{
 		"source":      []string{"aws.states"},
@@ -238,8 +255,12 @@ func SafetyNet(ctx context.Context, cfg aws.Config, stack string, machines []str
 	})
 	rule := stack + "-SafetyNetRule"
 	eb := eventbridge.NewFromConfig(cfg)
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventPattern: aws.String(string(pattern))}); err != nil {
+	put, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventPattern: aws.String(string(pattern))})
+	if err != nil {
 		return "", fmt.Errorf("put the safety-net rule: %w", err)
+	}
+	if err := ruleMayInvoke(ctx, cfg, target, aws.ToString(put.RuleArn)); err != nil {
+		return "", err
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule), Targets: []ebtypes.Target{{
 		Id: aws.String("SafetyNet"), Arn: aws.String(target),

@@ -1,0 +1,93 @@
+package clustertest_test
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/strongroom/strongroom/pkg/resourcedef"
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/clustertest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/stacktest"
+)
+
+// TestAMissingGrantIsRefused shows that the kit's functions run under their roles with IAM
+// enforced (stacktest.Deploy): with the create step's grants gone, its first call is refused with
+// AWS's message naming the action and the step's role, the Create answers FAILED once, and the
+// rollback leaves no cluster.
+func TestAMissingGrantIsRefused(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, clustertest.Options{Ungranted: map[string]bool{"cluster-create": true}})
+	out, err := r.dep.Create(r.ctx, "Cluster", clustertest.Properties(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != cloudformation.StatusFailed || out.TimedOut || len(out.Duplicates) != 0 {
+		t.Fatalf("create answered %s (timed out %v, %d extra answers); want FAILED once: %s", out.Status, out.TimedOut, len(out.Duplicates), out.Reason)
+	}
+	for _, want := range []string{"assumed-role/strongroom-e2e-cluster-create/", "is not authorized to perform: cloudhsm:"} {
+		if !strings.Contains(out.Reason, want) {
+			t.Errorf("reason does not carry %q: %s", want, out.Reason)
+		}
+	}
+	denied := 0
+	for _, d := range r.env.Decisions() {
+		if !d.Allowed {
+			denied++
+			if !strings.HasSuffix(d.Role, "/strongroom-e2e-cluster-create") {
+				t.Errorf("refused a call of %s, not of the ungranted step: %s", d.Role, d.Message)
+			}
+		}
+	}
+	if denied == 0 {
+		t.Error("no call was refused")
+	}
+	if live := r.liveClusters(t); len(live) != 0 {
+		t.Errorf("%d clusters left after the refused create", len(live))
+	}
+}
+
+// TestEveryGrantIsNeeded is the kit's grant matrix (stacktest.Classify): each grant of
+// resourcedef.Cluster removed alone, then a lifecycle that takes every request path the cluster has
+// (Create with retention and tags, an Update that adds an HSM and changes them, an Update back to two
+// HSMs, the Delete). By default it removes two grants, each of which must be refused and fail: the
+// scale step's cloudhsm:CreateHsm (the Create fails, its rollback removes the cluster) and the delete
+// step's cloudhsm:DeleteCluster (the Delete fails and the cluster stays). With
+// STRONGROOM_FULL_GRANT_MATRIX=1 it removes every grant; a grant no path needed is listed as "no
+// failure". The table is written as grant-matrix.txt to $STRONGROOM_ARTIFACTS (or a temp dir).
+func TestEveryGrantIsNeeded(t *testing.T) {
+	t.Parallel()
+	stacktest.GrantMatrix(t, resourcedef.Cluster, []stacktest.Pick{{Function: "cluster-scale", Action: "cloudhsm:CreateHsm"}, {Function: "cluster-delete", Action: "cloudhsm:DeleteCluster"}},
+		"grant-matrix.txt", writeArtifact, runWithout)
+}
+
+// runWithout runs the matrix's lifecycle with grant id removed and classifies it.
+func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.Decision) {
+	r := newMatrixRig(t, clustertest.Options{Without: &id})
+	props := clustertest.Properties(2)
+	props["BackupRetentionDays"] = "90"
+	props["Tags"] = map[string]any{"team": "hsm", "owner": "security"}
+	var outcomes []*cloudformation.Outcome
+	send := func(f func() (*cloudformation.Outcome, error)) bool {
+		out, err := f()
+		if err != nil {
+			t.Fatal(err)
+		}
+		outcomes = append(outcomes, out)
+		return out.Status == cloudformation.StatusSuccess
+	}
+	var id0 string
+	if send(func() (*cloudformation.Outcome, error) { return r.dep.Create(r.ctx, "Cluster", props) }) {
+		id0 = outcomes[0].PhysicalResourceID
+		grown := clustertest.Properties(3)
+		grown["BackupRetentionDays"] = "30"
+		grown["Tags"] = map[string]any{"team": "keys", "env": "prod"}
+		back := maps.Clone(grown)
+		back["HsmCount"] = "2"
+		send(func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, props, grown) })
+		send(func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, grown, back) })
+		send(func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "Cluster", id0, back) })
+	}
+	return stacktest.Run{Outcomes: outcomes, Leftovers: len(r.liveClusters(t))}, r.env.Decisions()
+}

@@ -1,0 +1,59 @@
+package keystoretest_test
+
+import (
+	"maps"
+	"testing"
+
+	"github.com/strongroom/strongroom/pkg/resourcedef"
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/keystoretest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/stacktest"
+)
+
+// TestEveryGrantIsNeeded is the kit's grant matrix (stacktest.Classify): each grant of
+// resourcedef.KeyStore removed alone, then a lifecycle that takes the store's paths (Create, a
+// rename Update, the kmsuser password rotation, the Delete that deletes the store). By default it
+// removes two grants, each of which must be refused and fail: the create step's
+// kms:CreateCustomKeyStore grant and the client instance's read of the kmsuser password (the
+// Create's document cannot read it). With STRONGROOM_FULL_GRANT_MATRIX=1 it removes every grant; a
+// grant no path needed is listed as "no failure". The table is written as grant-matrix.txt to
+// $STRONGROOM_ARTIFACTS (or a temp dir).
+func TestEveryGrantIsNeeded(t *testing.T) {
+	stacktest.GrantMatrix(t, resourcedef.KeyStore, []stacktest.Pick{{Function: "keystore-create", Action: "kms:CreateCustomKeyStore"}, {Function: stacktest.InstanceFunction, Action: "secretsmanager:GetSecretValue"}},
+		"keystore-grant-matrix.txt", writeArtifact, runWithout)
+}
+
+// runWithout runs the matrix's lifecycle with grant id removed and classifies it.
+func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.Decision) {
+	r := newRig(t, keystoretest.Options{Without: &id}, 2)
+	props := r.dep.Properties(r.cluster, "KeyStore", "strongroom-matrix", true)
+	var run stacktest.Run
+	send := func(f func() (*cloudformation.Outcome, error)) bool {
+		out, err := f()
+		if err != nil {
+			t.Fatal(err)
+		}
+		run.Outcomes = append(run.Outcomes, out)
+		return out.Status == cloudformation.StatusSuccess
+	}
+	if send(func() (*cloudformation.Outcome, error) { return r.dep.Create(r.ctx, "KeyStore", props) }) {
+		store := run.Outcomes[0].PhysicalResourceID
+		renamed := maps.Clone(props)
+		renamed["KeyStoreName"] = "strongroom-matrix-renamed"
+		send(func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "KeyStore", store, props, renamed) })
+		status, _, cause, err := r.dep.Rotate(r.ctx, store, renamed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != "SUCCEEDED" {
+			run.Failed = append(run.Failed, "rotation "+status+": "+stacktest.Reason(cause, 120))
+		}
+		send(func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "KeyStore", store, renamed) })
+	}
+	run.Leftovers = r.stores(t)
+	if r.kmsUser(t) {
+		run.Leftovers++
+	}
+	return run, r.env.Decisions()
+}

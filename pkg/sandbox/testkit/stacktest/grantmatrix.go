@@ -1,0 +1,205 @@
+package stacktest
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/strongroom/strongroom/pkg/resourcedef"
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
+)
+
+// The grant matrix is the kits' half of issue 13's mutation proof (the other half,
+// pkg/sandbox/iammutation, removes statements from cdk.out and runs the demo): each grant of a
+// definition is removed alone (DeployOptions.Without), the kit's lifecycle runs, and the outcome is
+// classified. A grant the lifecycle never needed shows as "no failure"; a refusal that did not
+// fail the request, or a request answered twice or never, is a defect.
+
+// InstanceFunction is the name GrantID uses for the client instance's role (the definition's
+// Instance grants).
+const InstanceFunction = "client-instance"
+
+// GrantID names one grant of a definition: a function's grant (or InstanceFunction's) by its
+// place in the function's Grants, from 0.
+type GrantID struct {
+	Function string
+	Index    int
+}
+
+func (g GrantID) String() string { return fmt.Sprintf("%s#%d", g.Function, g.Index) }
+
+// Grants lists every grant of def: the functions' in Functions order, then the instance's.
+func Grants(def *resourcedef.Resource) []GrantID {
+	var out []GrantID
+	for _, f := range def.Functions() {
+		for i := range f.Grants {
+			out = append(out, GrantID{f.Name, i})
+		}
+	}
+	for i := range def.Instance {
+		out = append(out, GrantID{InstanceFunction, i})
+	}
+	return out
+}
+
+// Grant returns the grant id names.
+func Grant(def *resourcedef.Resource, id GrantID) (resourcedef.Grant, bool) {
+	grants := def.Instance
+	if id.Function != InstanceFunction {
+		grants = nil
+		for _, f := range def.Functions() {
+			if f.Name == id.Function {
+				grants = f.Grants
+			}
+		}
+	}
+	if id.Index < 0 || id.Index >= len(grants) {
+		return resourcedef.Grant{}, false
+	}
+	return grants[id.Index], true
+}
+
+// without returns grants less the one id names, when it is of function fn.
+func without(grants []resourcedef.Grant, fn string, id *GrantID) []resourcedef.Grant {
+	if id == nil || id.Function != fn || id.Index >= len(grants) {
+		return grants
+	}
+	return slices.Delete(slices.Clone(grants), id.Index, id.Index+1)
+}
+
+// FullGrantMatrixVar, set to 1, makes a kit's grant matrix remove every grant; by default it
+// removes the few its test names, to keep make test in its budget.
+const FullGrantMatrixVar = "STRONGROOM_FULL_GRANT_MATRIX"
+
+// FullGrantMatrix tells whether FullGrantMatrixVar asks for every grant.
+func FullGrantMatrix() bool { return os.Getenv(FullGrantMatrixVar) == "1" }
+
+// Grant matrix outcomes.
+const (
+	DeniedFailed        = "denied+FAILED"
+	DeniedDeleteRefused = "denied+FAILED, delete refused (the cluster or store stays, as a DELETE_FAILED stack keeps it)"
+	NoFailure           = "no failure"
+)
+
+// Run is what one lifecycle of a grant matrix did.
+type Run struct {
+	// Outcomes are every CloudFormation request the run sent (each with its Rollback).
+	Outcomes []*cloudformation.Outcome
+	// Failed are the workflows the run started itself that did not succeed (a key store's
+	// rotation), described.
+	Failed []string
+	// Leftovers count what the run left that its delete should have removed.
+	Leftovers int
+}
+
+// Classify classifies run with grant g removed, from decisions (what the sandbox judged). defect
+// is set when the outcome breaks the contract: a refusal of one of g's actions that no request or
+// workflow reported as failed, a request with no answer or more than one, leftovers though no
+// delete was refused, or a failure with no refusal of g's actions.
+func Classify(g resourcedef.Grant, decisions []sandbox.Decision, run Run) (cell string, defect bool) {
+	var denied []string
+	for _, d := range decisions {
+		if !d.Allowed && slices.Contains(g.Actions, d.Action) && !slices.Contains(denied, d.Action) {
+			denied = append(denied, d.Action)
+		}
+	}
+	failed, deleteFailed := false, false
+	var problems []string
+	var walk func(o *cloudformation.Outcome)
+	walk = func(o *cloudformation.Outcome) {
+		if o == nil {
+			return
+		}
+		switch {
+		case o.TimedOut || o.Answer == nil:
+			problems = append(problems, o.Event.RequestType+" unanswered")
+		case len(o.Duplicates) > 0:
+			problems = append(problems, fmt.Sprintf("%s answered %d extra times", o.Event.RequestType, len(o.Duplicates)))
+		}
+		if o.Status == cloudformation.StatusFailed {
+			failed = true
+			if o.Event.RequestType == "Delete" {
+				deleteFailed = true
+			}
+		}
+		walk(o.Rollback)
+		walk(o.Cleanup)
+	}
+	for _, o := range run.Outcomes {
+		walk(o)
+	}
+	if len(run.Failed) > 0 {
+		failed = true
+	}
+	leftovers := run.Leftovers
+	switch {
+	case len(problems) > 0:
+		return "DEFECT: " + strings.Join(problems, "; "), true
+	case len(denied) > 0 && !failed:
+		return "DEFECT: denied " + strings.Join(denied, ", ") + " but every request and workflow succeeded", true
+	case leftovers > 0 && !deleteFailed:
+		return fmt.Sprintf("DEFECT: %d left behind with no delete refused", leftovers), true
+	case len(denied) > 0 && deleteFailed && leftovers > 0:
+		return DeniedDeleteRefused + ": " + strings.Join(denied, ", "), false
+	case len(denied) > 0:
+		return DeniedFailed + ": " + strings.Join(denied, ", "), false
+	case failed:
+		return "DEFECT: FAILED with no refusal of the grant's actions", true
+	}
+	return NoFailure, false
+}
+
+// Pick names a grant by a function and one of its grant's actions.
+type Pick struct{ Function, Action string }
+
+// find returns the GrantID of def the pick names.
+func (p Pick) find(def *resourcedef.Resource) (GrantID, error) {
+	for _, id := range Grants(def) {
+		if g, _ := Grant(def, id); id.Function == p.Function && slices.Contains(g.Actions, p.Action) {
+			return id, nil
+		}
+	}
+	return GrantID{}, fmt.Errorf("no grant of %s holds %s in %s", p.Function, p.Action, def.Type)
+}
+
+// GrantMatrix runs a kit's grant matrix as parallel subtests of t: every grant of def with
+// FullGrantMatrix, otherwise the picks, each of which must then be refused (not NoFailure). run
+// deploys with the grant removed (DeployOptions.Without), takes the kit's lifecycle and returns
+// what it did and the sandbox's decisions. A defect fails its subtest. The table goes to write
+// (name, text) when the subtests end.
+func GrantMatrix(t *testing.T, def *resourcedef.Resource, picks []Pick, name string, write func(t *testing.T, name, text string),
+	run func(t *testing.T, id GrantID) (Run, []sandbox.Decision)) {
+	ids := Grants(def)
+	if !FullGrantMatrix() {
+		ids = nil
+		for _, p := range picks {
+			id, err := p.find(def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+	}
+	cells := make([]string, len(ids))
+	t.Cleanup(func() {
+		write(t, name, def.Type+" grants, each removed alone ("+t.Name()+")\n"+strings.Join(cells, "\n")+"\n")
+	})
+	for i, id := range ids {
+		t.Run(id.String(), func(t *testing.T) {
+			t.Parallel()
+			g, _ := Grant(def, id)
+			r, decisions := run(t, id)
+			cell, defect := Classify(g, decisions, r)
+			cells[i] = fmt.Sprintf("%-28s %-70s %s", id, strings.Join(g.Actions, ","), cell)
+			if defect {
+				t.Error(cell)
+			}
+			if !FullGrantMatrix() && cell == NoFailure {
+				t.Errorf("removing %s (%v) changed nothing; it must be refused", id, g.Actions)
+			}
+		})
+	}
+}

@@ -1,0 +1,210 @@
+package stacktest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/strongroom/strongroom/pkg/resourcedef"
+	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
+	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
+	"github.com/strongroom/strongroom/statemachines"
+)
+
+// The roles a kit deploys are the construct's (infra/workflowresource): each function's grants
+// from pkg/resourcedef resolved by resourcedef.Names, as the construct resolves them; each
+// workflow's lambda:InvokeFunction on the steps its ASL names (the function and its versions, as
+// CDK's grantInvoke writes it); the client instance's Instance grants beside AWS's
+// AmazonSSMManagedInstanceCore (infra/hsmcluster's stack); and the safety net's Lambda permission
+// for its rule. What the kits leave out has no emulation to call: CloudWatch Logs and X-Ray.
+
+// lambdaTrust, ec2Trust and statesTrust are the trust policies CDK writes for a function's, an
+// instance's and a state machine's role.
+const (
+	lambdaTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	ec2Trust    = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	statesTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+)
+
+// ssmManagedInstanceCore is the AWS-managed policy the client instance's role carries.
+const ssmManagedInstanceCore = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+// names are the deployment's names for the definition's refs; the state machines' are the ones
+// StateMachines gives them, so the functions that precede the machines can be granted on them.
+func (d *Deployment) names(o DeployOptions) resourcedef.Names {
+	n := resourcedef.Names{
+		Partition: "aws", Region: d.SB.Region, Account: d.SB.Account,
+		SecretPrefix: "strongroom/" + d.StackName + "/" + o.ConstructID, KeyARN: d.KeyARN,
+		Documents: d.Documents, ClientInstanceID: ec2.DefaultInstanceID, VpcID: ec2.DefaultVPCID,
+		StateMachines: map[string]resourcedef.StateMachineName{}, Inputs: o.Inputs,
+	}
+	for _, w := range d.Def.Workflows {
+		name := machineName(d.StackName, w.Kind)
+		n.StateMachines[w.Kind] = resourcedef.StateMachineName{ARN: n.ARN("states", "stateMachine:"+name), Name: name}
+	}
+	return n
+}
+
+// machineName is the name StateMachines gives the workflow of kind, and machineRole its role's.
+func machineName(stack, kind string) string { return stack + "-" + kind + "Workflow" }
+func machineRole(stack, kind string) string { return machineName(stack, kind) + "Role" }
+
+// role creates the role name trusting trust, with policy (nil: none) as its inline policy "grants"
+// and the managed policies, and returns its ARN.
+func role(ctx context.Context, c *iam.Client, name, trust string, policy any, managed ...string) (string, error) {
+	out, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)})
+	if err != nil {
+		return "", fmt.Errorf("create role %s: %w", name, err)
+	}
+	if policy != nil {
+		doc, err := json.Marshal(policy)
+		if err != nil {
+			return "", err
+		}
+		if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("grants"), PolicyDocument: aws.String(string(doc))}); err != nil {
+			return "", fmt.Errorf("role %s: put its policy: %w", name, err)
+		}
+	}
+	for _, m := range managed {
+		if _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(m)}); err != nil {
+			return "", fmt.Errorf("role %s: attach %s: %w", name, m, err)
+		}
+	}
+	return aws.ToString(out.Role.Arn), nil
+}
+
+// functionRole creates f's execution role from its grants and binds f's calls to it.
+func (d *Deployment) functionRole(ctx context.Context, names resourcedef.Names, f resourcedef.Function) error {
+	var policy any
+	if len(f.Grants) > 0 {
+		p, err := names.Policy(f.Grants)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", d.Def.Type, f.Name, err)
+		}
+		policy = p
+	}
+	arn, err := role(ctx, iam.NewFromConfig(d.Cfg), roleName(d.StackName, f.Name), lambdaTrust, policy)
+	if err != nil {
+		return err
+	}
+	d.SB.BindRole(f.Name, arn)
+	return nil
+}
+
+// roleName is <stack>-<name>, cut to IAM's 64 characters.
+func roleName(stack, name string) string {
+	n := stack + "-" + name
+	if len(n) > 64 {
+		n = n[:64]
+	}
+	return n
+}
+
+// workflowRoles creates each workflow's role: lambda:InvokeFunction on the steps its ASL names.
+func (d *Deployment) workflowRoles(ctx context.Context, stepARNs map[string]string) error {
+	c := iam.NewFromConfig(d.Cfg)
+	for _, w := range d.Def.Workflows {
+		asl, err := readWorkflow(w.File)
+		if err != nil {
+			return err
+		}
+		steps, err := d.Def.StepsOf(asl)
+		if err != nil {
+			return err
+		}
+		var resources []string
+		for _, s := range steps {
+			resources = append(resources, stepARNs[s.Name], stepARNs[s.Name]+":*")
+		}
+		policy := map[string]any{"Version": "2012-10-17", "Statement": []any{
+			map[string]any{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": resources}}}
+		if _, err := role(ctx, c, machineRole(d.StackName, w.Kind), statesTrust, policy); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// instanceRole creates the client instance's role (the definition's Instance grants, own, and
+// extra) and binds the instance's calls to it.
+func (d *Deployment) instanceRole(ctx context.Context, names resourcedef.Names, own, extra []resourcedef.Grant) error {
+	grants := append(append([]resourcedef.Grant(nil), own...), extra...)
+	var policy any
+	if len(grants) > 0 {
+		p, err := names.Policy(grants)
+		if err != nil {
+			return fmt.Errorf("%s client instance: %w", d.Def.Type, err)
+		}
+		policy = p
+	}
+	arn, err := role(ctx, iam.NewFromConfig(d.Cfg), roleName(d.StackName, "ClientRole"), ec2Trust, policy, ssmManagedInstanceCore)
+	if err != nil {
+		return err
+	}
+	d.SB.BindRole(sandbox.InstancePrincipal(ec2.DefaultInstanceID), arn)
+	return nil
+}
+
+// ruleMayInvoke lets EventBridge invoke fn for the rule ruleARN, as the AWS::Lambda::Permission
+// CDK adds for a rule's Lambda target.
+func ruleMayInvoke(ctx context.Context, cfg aws.Config, fn, ruleARN string) error {
+	if _, err := lambda.NewFromConfig(cfg).AddPermission(ctx, &lambda.AddPermissionInput{
+		FunctionName: aws.String(fn), StatementId: aws.String("AllowEventRule"), Action: aws.String("lambda:InvokeFunction"),
+		Principal: aws.String("events.amazonaws.com"), SourceArn: aws.String(ruleARN),
+	}); err != nil {
+		return fmt.Errorf("let the rule invoke %s: %w", fn, err)
+	}
+	return nil
+}
+
+// judge is the package's IAM judge (one Node process for every test of the binary), started by
+// Main; Deploy makes its sandbox enforce IAM with it.
+var judge *iamjudge.Judge
+
+// readWorkflow reads an ASL file of statemachines/.
+func readWorkflow(file string) (string, error) { return statemachines.Read(file) }
+
+// counts are the decisions every CheckIAM saw, for Main's report.
+var counts struct {
+	sync.Mutex
+	judged, denied int
+}
+
+func iamCounts() (judged, denied int) {
+	counts.Lock()
+	defer counts.Unlock()
+	return counts.judged, counts.denied
+}
+
+// ExpectDenials makes CheckIAM count refusals without failing: the test shows a refusal itself.
+func (d *Deployment) ExpectDenials() { d.expectDenials = true }
+
+// CheckIAM makes t fail, when it ends, for every call the sandbox refused: a grant the construct
+// lacks (a deployment with Ungranted functions, or told ExpectDenials, only counts them). It counts
+// the decisions for Main's report.
+func (d *Deployment) CheckIAM(t testing.TB) {
+	t.Cleanup(func() {
+		decisions := d.SB.Decisions()
+		denied := 0
+		for _, dec := range decisions {
+			if dec.Allowed {
+				continue
+			}
+			denied++
+			if !d.expectDenials {
+				t.Errorf("IAM refused %s %s of %s: %s", dec.Service, dec.Operation, dec.Session, dec.Message)
+			}
+		}
+		counts.Lock()
+		counts.judged += len(decisions)
+		counts.denied += denied
+		counts.Unlock()
+	})
+}
