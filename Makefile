@@ -99,6 +99,8 @@ TEST_PARALLEL ?= 3
 
 # The host executables of lambdas/* the test processes copy (lambdaruntime.EnvPrebuilt).
 HOST_LAMBDAS := $(CURDIR)/$(BUILD_DIR)/host-lambdas
+# The IAM decisions of the workflow test kits (pkg/sandbox/testkit/stacktest DecisionsDirVar).
+TEST_DECISIONS := $(CURDIR)/$(BUILD_DIR)/iam-decisions-tests
 
 .PHONY: test
 test: lint deps ## run every test, after make lint
@@ -108,7 +110,9 @@ test: lint deps ## run every test, after make lint
 	rm -rf $(HOST_LAMBDAS) && mkdir -p $(HOST_LAMBDAS)
 	CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w -buildid=' -o $(HOST_LAMBDAS)/ ./lambdas/...
 	printf '%s\n' "$(CURDIR)/lambdas" > $(HOST_LAMBDAS)/source-dir
-	STRONGROOM_PREBUILT_HOST_LAMBDAS=$(HOST_LAMBDAS) $(GO) test -count=1 -timeout 20m -p $(TEST_PARALLEL) $(SLOW_TESTS) ./...
+	@# The workflow test kits write every IAM decision they made here, for make iam-report.
+	rm -rf $(TEST_DECISIONS)
+	STRONGROOM_IAM_DECISIONS_DIR=$(TEST_DECISIONS) STRONGROOM_PREBUILT_HOST_LAMBDAS=$(HOST_LAMBDAS) $(GO) test -count=1 -timeout 20m -p $(TEST_PARALLEL) $(SLOW_TESTS) ./...
 	@$(call fuzz-each,$(TEST_FUZZTIME))
 
 # Fuzz targets, as <package dir>/<target>: go test -fuzz takes one package and one target a run.
@@ -161,8 +165,8 @@ demo: build synth deps ## run the demo in the local sandbox (alerts, rotation, c
 	@$(GO) run ./cmd/strongroom demo -iam-decisions $(BUILD_DIR)/iam-decisions.jsonl $(DEMO_FLAGS)
 
 .PHONY: iam-report
-iam-report: ## each role's granted actions against the IAM decisions of the last make demo
-	@$(GO) run ./cmd/strongroom iam-report -decisions $(BUILD_DIR)/iam-decisions.jsonl
+iam-report: ## each role's granted actions against the IAM decisions of the last make demo (and make test's kits)
+	@$(GO) run ./cmd/strongroom iam-report -decisions $(BUILD_DIR)/iam-decisions.jsonl $(if $(wildcard $(TEST_DECISIONS)/*.jsonl),-test-decisions $(TEST_DECISIONS))
 
 # The mutation matrix (issue 13): every grant of cdk.out removed alone from a copy, the demo section that
 # deploys it run, each outcome in build/iam-mutations.txt (rewritten after each). Hours of wall time: a run

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -49,7 +50,7 @@ func canceled() context.Context {
 var commandFlags = map[string][]string{
 	"cost":            {"region", "stacks"},
 	"demo":            {"iam-decisions", "only", "root", "scale", "v"},
-	"iam-report":      {"cdkout", "decisions", "stacks", "strict"},
+	"iam-report":      {"cdkout", "decisions", "stacks", "strict", "test-decisions"},
 	"help":            nil,
 	"nag-report":      {"suppressed"},
 	"sandbox":         {"addr", "scale", "v"},
@@ -261,6 +262,10 @@ func TestUsageErrors(t *testing.T) {
 // say which command failed.
 func TestRuntimeFailures(t *testing.T) {
 	emptyDir := t.TempDir()
+	noDecisions := filepath.Join(t.TempDir(), "decisions.jsonl")
+	if err := os.WriteFile(noDecisions, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		want string // the start of stderr
@@ -269,6 +274,7 @@ func TestRuntimeFailures(t *testing.T) {
 		{[]string{"nag-report", filepath.Join(t.TempDir(), "cdk.out")}, "strongroom nag-report: read nag reports: "},
 		{[]string{"cost", t.TempDir()}, "strongroom cost: read the cloud assembly's manifest (run make synth first): "},
 		{[]string{"iam-report", "-decisions", filepath.Join(t.TempDir(), "none.jsonl")}, "strongroom iam-report: open "},
+		{[]string{"iam-report", "-decisions", noDecisions, "-test-decisions", emptyDir}, "strongroom iam-report: -test-decisions: " + emptyDir + " holds no *.jsonl: make test writes the kits' decisions there"},
 		{[]string{"demo", "-cdkout", emptyDir, "-only", "alerts"}, "strongroom demo: -cdkout " + emptyDir + ": no *.template.json in it: pass the directory cdk synth wrote (make synth writes cdk.out)"},
 		{[]string{"demo", "-cdkout", filepath.Join(emptyDir, "none")}, "strongroom demo: -cdkout " + filepath.Join(emptyDir, "none") + ": stat "},
 		{[]string{"sandbox", "-cdkout", emptyDir}, "strongroom sandbox: -cdkout " + emptyDir + ": no *.template.json in it: pass the directory cdk synth wrote"},

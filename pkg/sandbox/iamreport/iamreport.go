@@ -1,8 +1,9 @@
 // Package iamreport measures least privilege: it holds every statement the synthesized templates
 // grant a role against the IAM decisions the sandbox made while running them (sandbox.Decision,
-// as `strongroom demo -iam-decisions FILE` writes them), so each granted action shows how often it
-// was used and by which operations, and an action never used shows the reason it is granted
-// anyway (Reasons) or is flagged as unused.
+// as `strongroom demo -iam-decisions FILE` writes them) and, optionally, the workflow test kits'
+// decisions (actors.go), so each granted action shows how often it was used and by which
+// operations, and an action never used shows the reason it is granted anyway (Reasons) or is
+// flagged as unused.
 package iamreport
 
 import (
@@ -31,6 +32,9 @@ type Statement struct {
 	Policy  string
 	Number  int
 	Actions []string
+	// Actors are what the role runs (a resource's function or workflow, the client instance), by
+	// which the kits' decisions are matched to it (actors.go).
+	Actors []string
 }
 
 // Row is one granted action of one statement and its use.
@@ -38,16 +42,19 @@ type Row struct {
 	Statement
 	Action string
 	// Uses counts the decisions this statement allowed for this action; Operations lists the
-	// calls ("kms Decrypt") that made them, with counts.
-	Uses       int
-	Operations map[string]int
+	// calls ("kms Decrypt") that made them, with counts. TestUses counts the test kits' decisions
+	// of the role's actors for this action (TestOperations their calls).
+	Uses           int
+	Operations     map[string]int
+	TestUses       int
+	TestOperations map[string]int
 	// Reason says why an unused action is granted anyway ("" when it was used, or when no reason
 	// is known: then it is unused and flagged).
 	Reason string
 }
 
 // Unused reports whether the action was never used and has no reason to be granted.
-func (r Row) Unused() bool { return r.Uses == 0 && r.Reason == "" }
+func (r Row) Unused() bool { return r.Uses == 0 && r.TestUses == 0 && r.Reason == "" }
 
 // Reasons are why actions a role is granted go unused in the sandbox and are still needed on AWS,
 // by action prefix. Each names what uses them there.
@@ -69,8 +76,9 @@ type PathReason struct {
 }
 
 // Why the paths below are not in the demo: each is a retry, a repair, a setting the demo leaves at
-// its default, or a failure the demo does not inject; each named test runs it (with the step's
-// grants from pkg/resourcedef, outside IAM enforcement).
+// its default, or a failure the demo does not inject; each named test runs it under IAM enforcement
+// (the kits' roles are built from the same grants), so with make test's decisions (-test-decisions)
+// most of these actions are counted as used and the reason is not needed.
 const (
 	pathRetryCreate  = "a step run again (a retry after a crash or a timeout) whose CreateSecret finds the secret it made before (ResourceExistsException) describes it instead (pkg/hsmcluster/password; clustertest TestCrashAfterSideEffect)"
 	pathStartUnknown = "after a StartExecution whose answer was lost (a timeout, a 5xx) the entry step asks whether the execution started (pkg/customresource/entry; TestEntryFindsAStartWhoseAnswerWasLost)"
@@ -132,6 +140,7 @@ func reason(action string) string {
 // is granted.
 func Load(cdkOut string, stacks []string) ([]Statement, error) {
 	var out []Statement
+	roleActors := map[string][]string{}
 	for _, stack := range stacks {
 		t, err := cfntemplate.Load(filepath.Join(cdkOut, stack+".template.json"))
 		if err != nil {
@@ -164,6 +173,9 @@ func Load(cdkOut string, stacks []string) ([]Statement, error) {
 				out = append(out, Statement{Stack: stack, Role: role, Policy: policy, Number: i + 1, Actions: strs(m["Action"])})
 			}
 		}
+		for role, as := range actors(t, roleName) {
+			roleActors[role] = append(roleActors[role], as...)
+		}
 		for _, id := range t.ByType("AWS::IAM::Role") {
 			name := roleName(map[string]any{"Ref": id})
 			pols, _ := t.Resources[id].Properties["Policies"].([]any)
@@ -186,6 +198,9 @@ func Load(cdkOut string, stacks []string) ([]Statement, error) {
 				}
 			}
 		}
+	}
+	for i := range out {
+		out[i].Actors = roleActors[out[i].Role]
 	}
 	return out, nil
 }
@@ -221,7 +236,7 @@ func actionPattern(pattern string) *regexp.Regexp {
 }
 
 // Build holds statements against decisions: one Row per granted action of each statement.
-func Build(statements []Statement, decisions []sandbox.Decision) []Row {
+func Build(statements []Statement, decisions []sandbox.Decision, tests []TestDecision) []Row {
 	type key struct{ role, grant string }
 	byGrant := map[key][]sandbox.Decision{}
 	for _, d := range decisions {
@@ -233,11 +248,17 @@ func Build(statements []Statement, decisions []sandbox.Decision) []Row {
 			byGrant[key{role, g}] = append(byGrant[key{role, g}], d)
 		}
 	}
+	byActor := map[string][]TestDecision{}
+	for _, d := range tests {
+		if d.Allowed && d.Actor != "" {
+			byActor[d.Actor] = append(byActor[d.Actor], d)
+		}
+	}
 	var rows []Row
 	for _, st := range statements {
 		used := byGrant[key{st.Role, fmt.Sprintf("%s#%d", st.Policy, st.Number)}]
 		for _, a := range st.Actions {
-			r := Row{Statement: st, Action: a, Operations: map[string]int{}}
+			r := Row{Statement: st, Action: a, Operations: map[string]int{}, TestOperations: map[string]int{}}
 			pattern := actionPattern(a)
 			for _, d := range used {
 				if pattern.MatchString(d.Action) {
@@ -245,10 +266,18 @@ func Build(statements []Statement, decisions []sandbox.Decision) []Row {
 					r.Operations[d.Service+" "+d.Operation]++
 				}
 			}
-			if r.Uses == 0 {
+			for _, actor := range st.Actors {
+				for _, d := range byActor[actor] {
+					if pattern.MatchString(d.Action) {
+						r.TestUses++
+						r.TestOperations[d.Service+" "+d.Operation]++
+					}
+				}
+			}
+			if r.Uses == 0 && r.TestUses == 0 {
 				r.Reason = reason(a)
 			}
-			if r.Uses == 0 && r.Reason == "" {
+			if r.Uses == 0 && r.TestUses == 0 && r.Reason == "" {
 				r.Reason = pathReason(st.Role, a)
 			}
 			rows = append(rows, r)
@@ -290,7 +319,15 @@ func ReadDecisions(path string) ([]sandbox.Decision, error) {
 // actions with no reason.
 func Write(w io.Writer, rows []Row) (unused int, err error) {
 	var b strings.Builder
-	roles, used, reasoned := map[string]bool{}, 0, 0
+	roles, used, testsOnly, reasoned := map[string]bool{}, 0, 0, 0
+	ops := func(m map[string]int) string {
+		out := make([]string, 0, len(m))
+		for op, n := range m {
+			out = append(out, fmt.Sprintf("%s x%d", op, n))
+		}
+		sort.Strings(out)
+		return strings.Join(out, ", ")
+	}
 	for i, r := range rows {
 		if i == 0 || r.Role != rows[i-1].Role {
 			fmt.Fprintf(&b, "%s (%s)\n", r.Role, r.Stack)
@@ -299,12 +336,14 @@ func Write(w io.Writer, rows []Row) (unused int, err error) {
 		switch {
 		case r.Uses > 0:
 			used++
-			ops := make([]string, 0, len(r.Operations))
-			for op, n := range r.Operations {
-				ops = append(ops, fmt.Sprintf("%s x%d", op, n))
+			fmt.Fprintf(&b, "  %s#%d %s: used %d (%s)", r.Policy, r.Number, r.Action, r.Uses, ops(r.Operations))
+			if r.TestUses > 0 {
+				fmt.Fprintf(&b, "; in the tests %d", r.TestUses)
 			}
-			sort.Strings(ops)
-			fmt.Fprintf(&b, "  %s#%d %s: used %d (%s)\n", r.Policy, r.Number, r.Action, r.Uses, strings.Join(ops, ", "))
+			b.WriteString("\n")
+		case r.TestUses > 0:
+			testsOnly++
+			fmt.Fprintf(&b, "  %s#%d %s: used in the tests %d (%s), not in the demo\n", r.Policy, r.Number, r.Action, r.TestUses, ops(r.TestOperations))
 		case r.Reason != "":
 			reasoned++
 			fmt.Fprintf(&b, "  %s#%d %s: not used here; %s\n", r.Policy, r.Number, r.Action, r.Reason)
@@ -313,8 +352,8 @@ func Write(w io.Writer, rows []Row) (unused int, err error) {
 			fmt.Fprintf(&b, "  %s#%d %s: UNUSED in this run: no call needed it; remove it if nothing needs it on AWS, else give the reason (pkg/sandbox/iamreport Reasons)\n", r.Policy, r.Number, r.Action)
 		}
 	}
-	fmt.Fprintf(&b, "iam-report: %d roles, %d granted actions: %d used, %d not used here with a reason, %d unused\n",
-		len(roles), len(rows), used, reasoned, unused)
+	fmt.Fprintf(&b, "iam-report: %d roles, %d granted actions: %d used in the demo, %d used only in the tests, %d not used here with a reason, %d unused\n",
+		len(roles), len(rows), used, testsOnly, reasoned, unused)
 	_, err = io.WriteString(w, b.String())
 	return unused, err
 }

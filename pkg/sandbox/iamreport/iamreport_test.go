@@ -58,7 +58,7 @@ func TestReport(t *testing.T) {
 		{Role: "arn:aws:iam::123456789012:role/Other-ClientRole910E33D4", Service: "secretsmanager", Operation: "GetSecretValue",
 			Action: "secretsmanager:GetSecretValue", Allowed: true, Grants: []string{"ClientRead#1"}},
 	}
-	rows := iamreport.Build(sts, decisions)
+	rows := iamreport.Build(sts, decisions, nil)
 	var out strings.Builder
 	unused, err := iamreport.Write(&out, rows)
 	if err != nil {
@@ -72,7 +72,7 @@ func TestReport(t *testing.T) {
 		"  StepPolicy#1 logs:PutLogEvents: not used here; CloudWatch Logs",
 		"  own#1 s3:GetObject: UNUSED",
 		"Other-ClientRole910E33D4 (Stack)\n  ClientRead#1 secretsmanager:GetSecretValue: used 1",
-		"iam-report: 2 roles, 5 granted actions: 3 used, 1 not used here with a reason, 1 unused\n",
+		"iam-report: 2 roles, 5 granted actions: 3 used in the demo, 0 used only in the tests, 1 not used here with a reason, 1 unused\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
@@ -93,7 +93,7 @@ func TestPathReasons(t *testing.T) {
 	}
 	decisions := []sandbox.Decision{{Role: "arn:aws:iam::123456789012:role/S-UserRotationRoleEF56", Service: "secretsmanager", Operation: "ListSecretVersionIds",
 		Action: "secretsmanager:ListSecretVersionIds", Allowed: true, Grants: []string{"P3#1"}}}
-	rows := iamreport.Build(sts, decisions)
+	rows := iamreport.Build(sts, decisions, nil)
 	if len(rows) != 3 {
 		t.Fatalf("%d rows, want 3", len(rows))
 	}
@@ -112,5 +112,84 @@ func TestPathReasons(t *testing.T) {
 				t.Errorf("used ListSecretVersionIds: uses %d, reason %q; want 1 and none", r.Uses, r.Reason)
 			}
 		}
+	}
+}
+
+// TestTestDecisions: a kit's decisions count for the template role that runs the same actor (a
+// step by its description, a workflow by its kind, the client instance by its profile), for the
+// actions they were allowed, and only for those: a denied kit decision, or another actor's, counts
+// for nothing. Written and read back through the kits' file format.
+func TestTestDecisions(t *testing.T) {
+	dir := t.TempDir()
+	role := func(id string) map[string]any {
+		return map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{"AssumeRolePolicyDocument": map[string]any{}}}
+	}
+	policy := func(roleID string, actions ...string) map[string]any {
+		return map[string]any{"Type": "AWS::IAM::Policy", "Properties": map[string]any{
+			"PolicyName": roleID + "Policy", "Roles": []any{map[string]any{"Ref": roleID}},
+			"PolicyDocument": map[string]any{"Statement": []any{map[string]any{"Effect": "Allow", "Action": actions, "Resource": "*"}}}}}
+	}
+	tmpl := map[string]any{"Resources": map[string]any{
+		"Resource":                      map[string]any{"Type": "Custom::CloudHsmCluster", "Properties": map[string]any{}},
+		"SettingsRole":                  role("SettingsRole"),
+		"SettingsPolicy":                policy("SettingsRole", "cloudhsm:ModifyCluster", "cloudhsm:TagResource"),
+		"Settings":                      map[string]any{"Type": "AWS::Lambda::Function", "Properties": map[string]any{"Description": "Strongroom Custom::CloudHsmCluster step cluster-settings", "Role": map[string]any{"Fn::GetAtt": []any{"SettingsRole", "Arn"}}}},
+		"UpdateWorkflowRole":            role("UpdateWorkflowRole"),
+		"UpdatePolicy":                  policy("UpdateWorkflowRole", "lambda:InvokeFunction"),
+		"ClusterUpdateWorkflowBA35A255": map[string]any{"Type": "AWS::StepFunctions::StateMachine", "Properties": map[string]any{"RoleArn": map[string]any{"Fn::GetAtt": []any{"UpdateWorkflowRole", "Arn"}}}},
+		"ClientRole":                    role("ClientRole"),
+		"ClientPolicy":                  policy("ClientRole", "secretsmanager:GetSecretValue"),
+		"Profile":                       map[string]any{"Type": "AWS::IAM::InstanceProfile", "Properties": map[string]any{"Roles": []any{map[string]any{"Ref": "ClientRole"}}}},
+	}}
+	b, _ := json.Marshal(tmpl)
+	if err := os.WriteFile(filepath.Join(dir, "S.template.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := iamreport.Load(dir, []string{"S"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kit := func(actor, action string, allowed bool) iamreport.TestDecision {
+		return iamreport.TestDecision{Decision: sandbox.Decision{Role: "arn:aws:iam::123456789012:role/kit-x", Service: "svc", Operation: "Op", Action: action, Allowed: allowed}, Actor: actor}
+	}
+	decisions := filepath.Join(dir, "kits")
+	if err := os.MkdirAll(decisions, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var lines []byte
+	for _, d := range []iamreport.TestDecision{
+		kit(iamreport.FunctionActor("Custom::CloudHsmCluster", "cluster-settings"), "cloudhsm:ModifyCluster", true),
+		kit(iamreport.FunctionActor("Custom::CloudHsmCluster", "cluster-settings"), "cloudhsm:ModifyCluster", true),
+		kit(iamreport.FunctionActor("Custom::CloudHsmCluster", "cluster-settings"), "cloudhsm:TagResource", false),
+		kit(iamreport.FunctionActor("Custom::CloudHsmCluster", "cluster-scale"), "cloudhsm:TagResource", true),
+		kit(iamreport.WorkflowActor("Custom::CloudHsmCluster", "Update"), "lambda:InvokeFunction", true),
+		kit(iamreport.InstanceActor, "secretsmanager:GetSecretValue", true),
+	} {
+		l, _ := json.Marshal(d)
+		lines = append(append(lines, l...), '\n')
+	}
+	if err := os.WriteFile(filepath.Join(decisions, "clustertest.jsonl"), lines, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests, err := iamreport.ReadTestDecisions(decisions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := iamreport.Build(sts, nil, tests)
+	got := map[string]int{}
+	for _, r := range rows {
+		got[r.Role+" "+r.Action] = r.TestUses
+	}
+	want := map[string]int{
+		"S-SettingsRole cloudhsm:ModifyCluster": 2, "S-SettingsRole cloudhsm:TagResource": 0,
+		"S-UpdateWorkflowRole lambda:InvokeFunction": 1, "S-ClientRole secretsmanager:GetSecretValue": 1,
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s: %d test uses, want %d (all: %v)", k, got[k], n, got)
+		}
+	}
+	if _, err := iamreport.ReadTestDecisions(t.TempDir()); err == nil {
+		t.Error("an empty directory: no error")
 	}
 }

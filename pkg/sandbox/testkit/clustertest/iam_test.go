@@ -50,12 +50,13 @@ func TestAMissingGrantIsRefused(t *testing.T) {
 
 // TestEveryGrantIsNeeded is the kit's grant matrix (stacktest.Classify): each grant of
 // resourcedef.Cluster removed alone, then a lifecycle that takes every request path the cluster has
-// (Create with retention and tags, an Update that adds an HSM and changes them, an Update back to two
-// HSMs, the Delete). By default it removes two grants, each of which must be refused and fail: the
-// scale step's cloudhsm:CreateHsm (the Create fails, its rollback removes the cluster) and the delete
-// step's cloudhsm:DeleteCluster (the Delete fails and the cluster stays). With
-// STRONGROOM_FULL_GRANT_MATRIX=1 it removes every grant; a grant no path needed is listed as "no
-// failure". The table is written as grant-matrix.txt to $STRONGROOM_ARTIFACTS (or a temp dir).
+// (Create with retention and tags, a run of the health check, an Update that adds an HSM and
+// changes them, an Update back to two HSMs, the Delete). By default it removes two grants, each of
+// which must be refused and fail: the scale step's cloudhsm:CreateHsm (the Create fails, its
+// rollback removes the cluster) and the delete step's cloudhsm:DeleteCluster (the Delete fails and
+// the cluster stays). With STRONGROOM_FULL_GRANT_MATRIX=1 it removes every grant; a grant no path
+// needed is listed as "no failure". The table is written as grant-matrix.txt to
+// $STRONGROOM_ARTIFACTS (or a temp dir).
 func TestEveryGrantIsNeeded(t *testing.T) {
 	t.Parallel()
 	stacktest.GrantMatrix(t, resourcedef.Cluster, []stacktest.Pick{{Function: "cluster-scale", Action: "cloudhsm:CreateHsm"}, {Function: "cluster-delete", Action: "cloudhsm:DeleteCluster"}},
@@ -68,26 +69,36 @@ func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.De
 	props := clustertest.Properties(2)
 	props["BackupRetentionDays"] = "90"
 	props["Tags"] = map[string]any{"team": "hsm", "owner": "security"}
-	var outcomes []*cloudformation.Outcome
+	var run stacktest.Run
 	send := func(f func() (*cloudformation.Outcome, error)) bool {
 		out, err := f()
 		if err != nil {
 			t.Fatal(err)
 		}
-		outcomes = append(outcomes, out)
+		run.Outcomes = append(run.Outcomes, out)
 		return out.Status == cloudformation.StatusSuccess
 	}
-	var id0 string
 	if send(func() (*cloudformation.Outcome, error) { return r.dep.Create(r.ctx, "Cluster", props) }) {
-		id0 = outcomes[0].PhysicalResourceID
+		id0 := run.Outcomes[0].PhysicalResourceID
 		grown := clustertest.Properties(3)
 		grown["BackupRetentionDays"] = "30"
 		grown["Tags"] = map[string]any{"team": "keys", "env": "prod"}
 		back := maps.Clone(grown)
 		back["HsmCount"] = "2"
+		// The health check's schedule rule sends the properties the construct gives the resource,
+		// which name its secrets.
+		checked := maps.Clone(props)
+		prefix := "strongroom/" + r.dep.StackName + "/Cluster/"
+		checked["AdminPasswordSecretName"] = prefix + resourcedef.AdminPasswordSecret
+		checked["CustomerCaKeySecretName"] = prefix + resourcedef.CAKeySecret
+		checked["CustomerCaCertificateSecretName"] = prefix + resourcedef.CACertSecret
+		if err := r.dep.CheckHealth(r.ctx, id0, checked); err != nil {
+			run.Failed = append(run.Failed, "health check: "+stacktest.Reason(err.Error(), 200))
+		}
 		send(func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, props, grown) })
 		send(func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, grown, back) })
 		send(func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "Cluster", id0, back) })
 	}
-	return stacktest.Run{Outcomes: outcomes, Leftovers: len(r.liveClusters(t))}, r.env.Decisions()
+	run.Leftovers = len(r.liveClusters(t))
+	return run, r.env.Decisions()
 }

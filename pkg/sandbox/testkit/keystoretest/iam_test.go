@@ -12,12 +12,12 @@ import (
 )
 
 // TestEveryGrantIsNeeded is the kit's grant matrix (stacktest.Classify): each grant of
-// resourcedef.KeyStore removed alone, then a lifecycle that takes the store's paths (Create, a
-// rename Update, the kmsuser password rotation, the Delete that deletes the store). By default it
-// removes two grants, each of which must be refused and fail: the create step's
-// kms:CreateCustomKeyStore grant and the client instance's read of the kmsuser password (the
+// resourcedef.KeyStore removed alone, then a lifecycle that takes the store's paths (Create, a run
+// of the health check, a rename Update, the kmsuser password rotation, the Delete that deletes the
+// store). By default it removes two grants, each of which must be refused and fail: the create
+// step's kms:CreateCustomKeyStore grant and the client instance's read of the kmsuser password (the
 // Create's document cannot read it). With STRONGROOM_FULL_GRANT_MATRIX=1 it removes every grant; a
-// grant no path needed is listed as "no failure". The table is written as grant-matrix.txt to
+// grant no path needed is listed as "no failure". The table is written as keystore-grant-matrix.txt to
 // $STRONGROOM_ARTIFACTS (or a temp dir).
 func TestEveryGrantIsNeeded(t *testing.T) {
 	stacktest.GrantMatrix(t, resourcedef.KeyStore, []stacktest.Pick{{Function: "keystore-create", Action: "kms:CreateCustomKeyStore"}, {Function: stacktest.InstanceFunction, Action: "secretsmanager:GetSecretValue"}},
@@ -39,6 +39,9 @@ func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.De
 	}
 	if send(func() (*cloudformation.Outcome, error) { return r.dep.Create(r.ctx, "KeyStore", props) }) {
 		store := run.Outcomes[0].PhysicalResourceID
+		if err := r.dep.CheckHealth(r.ctx, store, props); err != nil {
+			run.Failed = append(run.Failed, "health check: "+stacktest.Reason(err.Error(), 200))
+		}
 		renamed := maps.Clone(props)
 		renamed["KeyStoreName"] = "strongroom-matrix-renamed"
 		send(func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "KeyStore", store, props, renamed) })

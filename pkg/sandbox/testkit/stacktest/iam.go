@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
+	"github.com/strongroom/strongroom/pkg/sandbox/iamreport"
 	"github.com/strongroom/strongroom/statemachines"
 )
 
@@ -95,6 +98,7 @@ func (d *Deployment) functionRole(ctx context.Context, names resourcedef.Names, 
 		return err
 	}
 	d.SB.BindRole(f.Name, arn)
+	d.actors[arn] = iamreport.FunctionActor(d.Def.Type, f.Name)
 	return nil
 }
 
@@ -125,9 +129,11 @@ func (d *Deployment) workflowRoles(ctx context.Context, stepARNs map[string]stri
 		}
 		policy := map[string]any{"Version": "2012-10-17", "Statement": []any{
 			map[string]any{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": resources}}}
-		if _, err := role(ctx, c, machineRole(d.StackName, w.Kind), statesTrust, policy); err != nil {
+		arn, err := role(ctx, c, machineRole(d.StackName, w.Kind), statesTrust, policy)
+		if err != nil {
 			return err
 		}
+		d.actors[arn] = iamreport.WorkflowActor(d.Def.Type, w.Kind)
 	}
 	return nil
 }
@@ -149,6 +155,7 @@ func (d *Deployment) instanceRole(ctx context.Context, names resourcedef.Names, 
 		return err
 	}
 	d.SB.BindRole(sandbox.InstancePrincipal(ec2.DefaultInstanceID), arn)
+	d.actors[arn] = iamreport.InstanceActor
 	return nil
 }
 
@@ -206,5 +213,53 @@ func (d *Deployment) CheckIAM(t testing.TB) {
 		counts.judged += len(decisions)
 		counts.denied += denied
 		counts.Unlock()
+		if err := record(decisions, d.actors); err != nil {
+			t.Errorf("record the IAM decisions: %v", err)
+		}
 	})
+}
+
+// DecisionsDirVar names a directory: when set, each test binary of a kit writes every decision
+// its tests' sandboxes made to <dir>/<binary>.jsonl (iamreport.TestDecision, one per line), so
+// `strongroom iam-report -test-decisions DIR` counts the tests' uses of each grant beside the demo's.
+// make test sets it to build/iam-decisions-tests.
+const DecisionsDirVar = "STRONGROOM_IAM_DECISIONS_DIR"
+
+// decisionsOut is where record writes (nil: nowhere), opened by Main.
+var decisionsOut struct {
+	sync.Mutex
+	f *os.File
+}
+
+// openDecisions opens <DecisionsDirVar>/<name>.jsonl when the variable is set.
+func openDecisions(name string) (close func(), err error) {
+	dir := os.Getenv(DecisionsDirVar)
+	if dir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", DecisionsDirVar, err)
+	}
+	f, err := os.Create(filepath.Join(dir, name+".jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", DecisionsDirVar, err)
+	}
+	decisionsOut.f = f
+	return func() { _ = f.Close() }, nil
+}
+
+// record writes decisions, each with its role's actor, to the decisions file if one is open.
+func record(decisions []sandbox.Decision, actors map[string]string) error {
+	decisionsOut.Lock()
+	defer decisionsOut.Unlock()
+	if decisionsOut.f == nil {
+		return nil
+	}
+	enc := json.NewEncoder(decisionsOut.f)
+	for _, d := range decisions {
+		if err := enc.Encode(iamreport.TestDecision{Decision: d, Actor: actors[d.Role]}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

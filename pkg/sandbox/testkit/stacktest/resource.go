@@ -2,6 +2,7 @@ package stacktest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ type Deployment struct {
 	Definitions map[string]string
 	// expectDenials is set when some function was deployed Ungranted.
 	expectDenials bool
+	// actors name what each role's ARN stands for in the report (iamreport's actors).
+	actors map[string]string
 }
 
 // DeployOptions adjust a deployment.
@@ -70,7 +73,7 @@ func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, def *resou
 		return nil, errors.New("stacktest.Deploy: DeployOptions.ConstructID is required (it names the resource's secrets)")
 	}
 	d := &Deployment{Def: def, SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Documents: map[string]string{},
-		expectDenials: len(o.Ungranted) > 0 || o.Without != nil}
+		expectDenials: len(o.Ungranted) > 0 || o.Without != nil, actors: map[string]string{}}
 	key, err := CreateKey(ctx, cfg, def.SecretsKey)
 	if err != nil {
 		return nil, err
@@ -131,7 +134,10 @@ func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, def *resou
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []resourcedef.Function{def.Entry, def.SafetyNet} {
+	for _, f := range []resourcedef.Function{def.Entry, def.SafetyNet, def.Health} {
+		if f.Name == "" {
+			continue // a resource with no health check
+		}
 		if err := register(f); err != nil {
 			return nil, err
 		}
@@ -189,6 +195,22 @@ func (d *Deployment) Delete(ctx context.Context, logicalID, physicalID string, p
 	spec := d.Spec(logicalID, props)
 	spec.PhysicalResourceID = physicalID
 	return d.SB.CloudFormation.Delete(ctx, spec)
+}
+
+// CheckHealth runs the resource's health check once, as its schedule rule does (health.Input:
+// the resource's PhysicalResourceId and its properties), and returns the function's error.
+func (d *Deployment) CheckHealth(ctx context.Context, physicalID string, props map[string]any) error {
+	if d.Def.Health.Name == "" {
+		return fmt.Errorf("%s has no health check", d.Def.Type)
+	}
+	in, err := json.Marshal(map[string]any{"ResourceId": physicalID, "Properties": props})
+	if err != nil {
+		return err
+	}
+	if out, err := d.SB.Lambda.Invoke(ctx, d.Def.Health.Name, in); err != nil {
+		return fmt.Errorf("%s: %w: %s", d.Def.Health.Name, err, Reason(string(out), 300))
+	}
+	return nil
 }
 
 // Executions lists the executions of the workflow kind, newest first.

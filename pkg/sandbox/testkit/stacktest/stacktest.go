@@ -135,6 +135,12 @@ func Main(m *testing.M, tempPrefix, what string, functions []string, bins *map[s
 	}
 	defer func() { _ = judged.Close() }()
 	judge = judged
+	closeDecisions, err := openDecisions(strings.TrimSuffix(tempPrefix, "-bin-"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer closeDecisions()
 	*bins, err = Binaries(ctx, r, dir, functions)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "build "+what+":", err)
