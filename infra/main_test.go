@@ -117,7 +117,84 @@ func TestAppHasNoUnsuppressedNagFindings(t *testing.T) {
 	checkServicePrincipalsAreConfined(t, out)
 	checkAlarmsNotify(t, out)
 	checkWorkflowAlerts(t, out, rep)
+	checkDeadLetterQueuesAcceptEventBridge(t, out)
 	t.Log(rep.Summary())
+}
+
+// checkDeadLetterQueuesAcceptEventBridge: every queue a rule's target dead-letters to can be
+// written by EventBridge. EventBridge sends to a dead-letter queue as events.amazonaws.com, which
+// the policy of the AWS managed key alias/aws/sqs (which nobody can change) does not let use it: it
+// allows only the account's principals, through SQS. So a queue is either SSE-SQS
+// (SqsManagedSseEnabled, no KMS key), or encrypted with a customer managed key of the same
+// template whose key policy lets events.amazonaws.com GenerateDataKey and Decrypt.
+func checkDeadLetterQueuesAcceptEventBridge(t *testing.T, out string) {
+	t.Helper()
+	checked := 0
+	for path, b := range templates(t, out) {
+		var tmpl struct {
+			Resources map[string]struct {
+				Type       string
+				Properties map[string]any
+			}
+		}
+		if err := json.Unmarshal(b, &tmpl); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for id, r := range tmpl.Resources {
+			if r.Type != "AWS::Events::Rule" {
+				continue
+			}
+			targets, _ := r.Properties["Targets"].([]any)
+			for _, tg := range targets {
+				dlq, _ := tg.(map[string]any)["DeadLetterConfig"].(map[string]any)
+				if dlq == nil {
+					continue
+				}
+				checked++
+				ga, _ := dlq["Arn"].(map[string]any)["Fn::GetAtt"].([]any)
+				if len(ga) != 2 {
+					t.Errorf("%s %s: dead-letter queue %v is not a queue of the template", path, id, dlq["Arn"])
+					continue
+				}
+				q := tmpl.Resources[fmt.Sprint(ga[0])]
+				switch key := q.Properties["KmsMasterKeyId"].(type) {
+				case nil:
+					if q.Properties["SqsManagedSseEnabled"] != true {
+						t.Errorf("%s %s: dead-letter queue %v is not encrypted: use SSE-SQS", path, id, ga[0])
+					}
+				case string:
+					t.Errorf("%s %s: dead-letter queue %v is encrypted with %s, which EventBridge cannot use (its key policy allows only the account's principals): use SSE-SQS or a customer managed key that allows events.amazonaws.com", path, id, ga[0], key)
+				default:
+					kga, _ := key.(map[string]any)["Fn::GetAtt"].([]any)
+					if len(kga) != 2 || !keyAllowsEvents(tmpl.Resources[fmt.Sprint(kga[0])].Properties["KeyPolicy"]) {
+						t.Errorf("%s %s: dead-letter queue %v's key %v does not let events.amazonaws.com GenerateDataKey and Decrypt", path, id, ga[0], key)
+					}
+				}
+			}
+		}
+	}
+	if checked < 4 {
+		t.Errorf("only %d rule targets with a dead-letter queue: did the templates change?", checked)
+	}
+}
+
+// keyAllowsEvents: a key policy (as the template holds it) has an Allow statement for
+// events.amazonaws.com with kms:GenerateDataKey and kms:Decrypt.
+func keyAllowsEvents(policy any) bool {
+	doc, _ := policy.(map[string]any)
+	sts, _ := doc["Statement"].([]any)
+	for _, st := range sts {
+		m, _ := st.(map[string]any)
+		p, _ := m["Principal"].(map[string]any)
+		if m["Effect"] != "Allow" || fmt.Sprint(p["Service"]) != "events.amazonaws.com" {
+			continue
+		}
+		acts := fmt.Sprint(m["Action"])
+		if strings.Contains(acts, "kms:GenerateDataKey") && strings.Contains(acts, "kms:Decrypt") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkWorkflowAlerts: the cluster's and the key store's stacks each send every one of their

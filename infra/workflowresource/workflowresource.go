@@ -505,8 +505,12 @@ func (r *resolver) stateMachine(scope constructs.Construct, wf resourcedef.Workf
 // safetyNetRule sends the request workflows' executions that ended without success to the
 // safety net, with a dead-letter queue for deliveries that still fail.
 func (r *resolver) safetyNetRule(scope constructs.Construct) (awssqs.Queue, awsevents.Rule) {
+	// SSE-SQS, not the AWS managed key alias/aws/sqs: EventBridge sends dead letters as
+	// events.amazonaws.com, which that key's policy (fixed by AWS: the account's principals through
+	// SQS only) does not let use it, so every dead letter would be lost (infra/main_test.go
+	// checkDeadLetterQueuesAcceptEventBridge).
 	dlq := awssqs.NewQueue(scope, jsii.String("SafetyNetDLQ"), &awssqs.QueueProps{
-		Encryption: awssqs.QueueEncryption_KMS_MANAGED, EnforceSSL: jsii.Bool(true),
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED, EnforceSSL: jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
 	nagsuppress.Add(dlq, true, nagsuppress.Rule{ID: "AwsSolutions-SQS3", Reason: "this queue is itself the dead-letter queue of the safety net's deliveries."})
