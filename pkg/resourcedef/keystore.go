@@ -71,6 +71,11 @@ var KeyStore = &Resource{
 				grant(acts("kms:CreateCustomKeyStore", "kms:DescribeCustomKeyStores", "cloudhsm:DescribeClusters"), whyKeyStore, on(Any)),
 				grant(acts("secretsmanager:GetSecretValue"), whyKmsUserSecret, on(Secret, KmsUserPasswordSecret), on(Input, InputCACertificateSecret)),
 				grant(acts("kms:Decrypt"), "", on(Key), on(Input, InputClusterSecretsKeys)),
+				// KMS creates its service-linked role for key stores on the account's first
+				// CreateCustomKeyStore, with the caller's permission (KMS developer guide, "Authorizing
+				// AWS KMS to manage AWS CloudHSM and Amazon EC2 resources"): only that role.
+				{Actions: acts("iam:CreateServiceLinkedRole"), On: []Ref{on(ServiceLinkedRole, "cks.kms")},
+					Condition: map[string]map[string]string{"StringEquals": {"iam:AWSServiceName": "cks.kms.amazonaws.com"}}},
 			}}},
 		{Placeholder: "DeleteFunctionArn", Function: Function{Name: "keystore-delete",
 			Grants: []Grant{

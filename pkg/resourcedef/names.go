@@ -98,6 +98,8 @@ func serviceRoleSuffix(service string) string {
 	switch service {
 	case "cloudhsm":
 		return "CloudHSM"
+	case "cks.kms":
+		return "KeyManagementServiceCustomKeyStores"
 	}
 	return service
 }

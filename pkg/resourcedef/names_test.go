@@ -32,6 +32,7 @@ func TestNamesResolveEveryRef(t *testing.T) {
 		{on(Vpc), "arn:aws:ec2:eu-west-1:111122223333:vpc/vpc-1"},
 		{on(NewSecurityGroups), "arn:aws:ec2:eu-west-1:111122223333:security-group/*"},
 		{on(ServiceLinkedRole, "cloudhsm"), "arn:aws:iam::111122223333:role/aws-service-role/cloudhsm.amazonaws.com/AWSServiceRoleForCloudHSM"},
+		{on(ServiceLinkedRole, "cks.kms"), "arn:aws:iam::111122223333:role/aws-service-role/cks.kms.amazonaws.com/AWSServiceRoleForKeyManagementServiceCustomKeyStores"},
 		{on(DefaultEventBus), "arn:aws:events:eu-west-1:111122223333:event-bus/default"},
 		{on(Input, "In"), "arn:a,arn:b"},
 		{on(StateMachine, "Create"), "arn:aws:states:eu-west-1:111122223333:stateMachine:S-Create"},

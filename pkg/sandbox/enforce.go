@@ -282,9 +282,12 @@ func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, princi
 		policies[i] = iamjudge.Policy{Name: p.Name, Document: json.RawMessage(p.JSON)}
 	}
 	for _, n := range needs {
-		if n.Principal != "" || n.Only != "" {
-			// A call the service makes as its own principal is judged where the service makes it;
-			// a first-use need (a service-linked role that may exist already) is not judged.
+		slr := n.ServiceLinkedRole
+		if slr != nil && e.iam.RoleARNByName(slr.Name) != "" {
+			continue // the service made its role on an earlier call
+		}
+		if n.Principal != "" || (n.Only != "" && slr == nil) {
+			// A call the service makes as its own principal is judged where the service makes it.
 			continue
 		}
 		cx := map[string][]string{
@@ -298,6 +301,11 @@ func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, princi
 		if denied := e.judgeAndRecord(ctx, now, gen, roleARN, service, op, iamjudge.Request{Principal: principal, Action: n.Action,
 			Resource: n.Resource, ResourceAccount: e.env.Account, IdentityPolicies: policies, Context: cx}); denied != nil {
 			return denied
+		}
+		if slr != nil {
+			// The account's first such call: the service creates its role with the caller's
+			// permission, just judged (a fresh sandbox account has no service-linked role).
+			e.iam.EnsureServiceLinkedRole(slr.Principal, slr.Name)
 		}
 	}
 	return nil

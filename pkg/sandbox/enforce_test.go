@@ -433,3 +433,56 @@ func TestEnforceIAMRotationInvoke(t *testing.T) {
 		t.Errorf("%d refused invocations by secretsmanager.amazonaws.com recorded, want 3", denied)
 	}
 }
+
+// TestEnforceIAMServiceLinkedRoleOnFirstUse: a fresh account has no service-linked role, so the
+// first CreateCustomKeyStore needs the caller's iam:CreateServiceLinkedRole for KMS's key store role
+// (KMS developer guide, "Authorizing AWS KMS to manage AWS CloudHSM and Amazon EC2 resources"): a
+// role without it is refused naming it and creates nothing; a role with it gets past IAM and the
+// role then exists; after that, the role without it is no longer refused for it.
+func TestEnforceIAMServiceLinkedRoleOnFirstUse(t *testing.T) {
+	ctx := sandboxtest.Context(t, 3*time.Minute)
+	env := enforcedSandbox(ctx, t)
+	op := env.NoRetryConfig()
+	admin := iam.NewFromConfig(op)
+	const slr = "AWSServiceRoleForKeyManagementServiceCustomKeyStores"
+	store := `{"Effect":"Allow","Action":["kms:CreateCustomKeyStore","cloudhsm:DescribeClusters"],"Resource":"*"}`
+	create := `{"Effect":"Allow","Action":"iam:CreateServiceLinkedRole","Resource":"arn:aws:iam::` + env.Account +
+		`:role/aws-service-role/cks.kms.amazonaws.com/` + slr + `","Condition":{"StringEquals":{"iam:AWSServiceName":"cks.kms.amazonaws.com"}}}`
+	client := func(fn string, statements ...string) *kms.Client {
+		t.Helper()
+		role, err := admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(fn + "-role"), AssumeRolePolicyDocument: aws.String(
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(fn + "-role"), PolicyName: aws.String("p"),
+			PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`)}); err != nil {
+			t.Fatal(err)
+		}
+		env.BindRole(fn, aws.ToString(role.Role.Arn))
+		key, secret, token := env.Credentials(fn)
+		cfg := op.Copy()
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(key, secret, token)
+		return kms.NewFromConfig(cfg)
+	}
+	without, with := client("without", store), client("with", store, create)
+	in := &kms.CreateCustomKeyStoreInput{CustomKeyStoreName: aws.String("s"), CloudHsmClusterId: aws.String("cluster-none"),
+		KeyStorePassword: aws.String("kmsuser-password-1"), TrustAnchorCertificate: aws.String("not a certificate")}
+
+	_, err := without.CreateCustomKeyStore(ctx, in)
+	msg := sandboxtest.WantCode(t, err, "AccessDeniedException")
+	if !strings.Contains(msg, "is not authorized to perform: iam:CreateServiceLinkedRole on resource: arn:aws:iam::"+env.Account+":role/aws-service-role/cks.kms.amazonaws.com/"+slr) {
+		t.Errorf("denial: %s", msg)
+	}
+	if env.IAM.RoleARNByName(slr) != "" {
+		t.Fatal("a refused call created the service-linked role")
+	}
+	// Past IAM, KMS refuses the made-up cluster: the service-linked role exists now.
+	_, err = with.CreateCustomKeyStore(ctx, in)
+	sandboxtest.WantCode(t, err, "CloudHsmClusterNotFoundException")
+	if env.IAM.RoleARNByName(slr) == "" {
+		t.Fatal("the first allowed call did not create the service-linked role")
+	}
+	_, err = without.CreateCustomKeyStore(ctx, in)
+	sandboxtest.WantCode(t, err, "CloudHsmClusterNotFoundException")
+}

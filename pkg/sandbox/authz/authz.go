@@ -82,10 +82,16 @@ type Need struct {
 	Principal string
 	// Only says when the need applies, if not on every call ("when the role does not exist yet").
 	Only string
+	// ServiceLinkedRole, for iam:CreateServiceLinkedRole, is the service principal and the name of
+	// the role the service creates on the call when the account does not have it yet.
+	ServiceLinkedRole *ServiceLinkedRole
 	// Source cites the AWS documentation of an additional permission (Special.Source); "" for the
 	// operation's own action, which the Service Authorization Reference documents.
 	Source string
 }
+
+// ServiceLinkedRole is a service's service-linked role.
+type ServiceLinkedRole struct{ Principal, Name string }
 
 // operation builds the needs of one operation's own action(s).
 type operation func(e Env, r Request) ([]Need, error)

@@ -84,6 +84,7 @@ func (e Env) serviceLinkedRole(servicePrincipal, role string) Need {
 		fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s/%s", e.Partition, e.Account, servicePrincipal, role),
 		map[string][]string{"iam:AWSServiceName": {servicePrincipal}})
 	n.Only = "when the service-linked role does not exist yet"
+	n.ServiceLinkedRole = &ServiceLinkedRole{Principal: servicePrincipal, Name: role}
 	return n
 }
 

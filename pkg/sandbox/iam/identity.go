@@ -78,3 +78,20 @@ func (s *Service) RoleARNByName(name string) string {
 	}
 	return ""
 }
+
+// EnsureServiceLinkedRole creates the service-linked role name of servicePrincipal (path
+// /aws-service-role/<principal>/, trusting the principal) unless it exists, as a service does on
+// the first call that needs it, and returns its ARN. A fresh sandbox account has none.
+func (s *Service) EnsureServiceLinkedRole(servicePrincipal, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.roles[name]; ok {
+		return s.RoleARN(r.path, r.name)
+	}
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"` + servicePrincipal + `"},"Action":"sts:AssumeRole"}]}`
+	r := &role{name: name, path: "/aws-service-role/" + servicePrincipal + "/", id: newID("AROA"),
+		description: "service-linked role of " + servicePrincipal, trust: trust, created: s.clock.Now(), inline: map[string]string{}}
+	s.roles[name] = r
+	s.gen++
+	return s.RoleARN(r.path, r.name)
+}

@@ -94,7 +94,6 @@ var PathReasons = []PathReason{
 	{"UserRotationRole", "ec2:DescribeSubnets", pathVPCSubnets},
 	{"SuperuserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
 	{"UserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
-	{"ClusterCreateRole", "iam:CreateServiceLinkedRole", "the account's first cluster: CloudHSM creates its service-linked role AWSServiceRoleForCloudHSM with the caller's permission (the sandbox account has it already)"},
 	{"ClusterPasswordRole", "secretsmanager:DescribeSecret", pathRetryCreate},
 	{"ClusterSignRole", "secretsmanager:GetSecretValue", "a signing step run again (a retry after a crash or a timeout) finds the customer CA it created and reads its key (pkg/customerca; clustertest TestCrashAfterSideEffect)"},
 	{"ClusterSettingsRole", "cloudhsm:ModifyCluster", "an Update that changes BackupRetentionDays (pkg/hsmcluster/settings; clustertest TestUpdateAppliesBackupRetentionAndTags): the demo's Update changes HsmCount only"},

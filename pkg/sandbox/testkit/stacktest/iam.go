@@ -181,13 +181,13 @@ func readWorkflow(file string) (string, error) { return statemachines.Read(file)
 // counts are the decisions every CheckIAM saw, for Main's report.
 var counts struct {
 	sync.Mutex
-	judged, denied int
+	checks, judged, denied int
 }
 
-func iamCounts() (judged, denied int) {
+func iamCounts() (checks, judged, denied int) {
 	counts.Lock()
 	defer counts.Unlock()
-	return counts.judged, counts.denied
+	return counts.checks, counts.judged, counts.denied
 }
 
 // ExpectDenials makes CheckIAM count refusals without failing: the test shows a refusal itself.
@@ -210,6 +210,7 @@ func (d *Deployment) CheckIAM(t testing.TB) {
 			}
 		}
 		counts.Lock()
+		counts.checks++
 		counts.judged += len(decisions)
 		counts.denied += denied
 		counts.Unlock()
