@@ -42,7 +42,7 @@ type Service struct {
 
 	mu        sync.Mutex
 	authorize PublishAuthorizer
-	alarms map[string]*alarm // by name
+	alarms    map[string]*alarm // by name
 }
 
 // The states of an alarm.
