@@ -91,7 +91,7 @@ func TestEnforceIAMAlarmPublish(t *testing.T) {
 			delivered := env.SNS.Deliveries(arn)
 			alarmARN := env.CloudWatch.AlarmARN(name)
 			if c.denied == "" {
-				if len(delivered) != 1 || !strings.Contains(delivered[0].Message, `"AlarmArn":"`+alarmARN+`"`) {
+				if len(delivered) != 1 || !strings.Contains(delivered[0].Message, "- Alarm Arn:                  "+alarmARN+"\n") {
 					t.Errorf("deliveries %+v, want the alarm's notification", delivered)
 				}
 				var actions []string

@@ -158,10 +158,10 @@ func New(opts Options) *Sandbox {
 	return sb
 }
 
-// publishAlarm publishes an alarm action's notification to SNS, recorded as an internal Publish
-// by cloudwatch.amazonaws.com (no wire call records it).
+// publishAlarm publishes an alarm action's notification (MessageStructure json) to SNS, recorded
+// as an internal Publish by cloudwatch.amazonaws.com (no wire call records it).
 func (sb *Sandbox) publishAlarm(ctx context.Context, topicARN, subject, message string) error {
-	id, err := sb.SNS.Publish(ctx, topicARN, subject, message)
+	id, err := sb.SNS.Publish(ctx, topicARN, subject, message, "json")
 	rec := Record{
 		Time: sb.Clock.Now(), RequestID: core.NewUUID(), Service: "sns", Operation: "Publish", Protocol: "internal",
 		Path: topicARN, RequestBody: []byte(message), Status: 200, ResponseBody: []byte(id), Internal: true,

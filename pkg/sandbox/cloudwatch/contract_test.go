@@ -27,8 +27,10 @@ func TestAlarmsOverTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String("ops@example.com")}); err != nil {
-		t.Fatal(err)
+	for _, protocol := range []string{"email", "email-json"} {
+		if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String(protocol), Endpoint: aws.String(protocol + "@example.com")}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	put := &awscw.PutMetricAlarmInput{
 		AlarmName: aws.String("Strongroom-Dlq"), AlarmDescription: aws.String("events were lost"),
@@ -95,15 +97,28 @@ func TestAlarmsOverTheWire(t *testing.T) {
 		t.Errorf("by state: %v %+v", err, inAlarm)
 	}
 	d := sb.SNS.Deliveries(*topic.TopicArn)
-	if len(d) != 1 {
-		t.Fatalf("deliveries %+v, want the ALARM notification", d)
+	if len(d) != 2 || d[0].Protocol != "email" || d[1].Protocol != "email-json" {
+		t.Fatalf("deliveries %+v, want the ALARM notification to each subscriber", d)
 	}
-	if d[0].Subject != `ALARM: "Strongroom-Dlq" in US East (N. Virginia)` {
-		t.Errorf("subject %q", d[0].Subject)
+	for _, m := range d {
+		if m.Subject != `ALARM: "Strongroom-Dlq" in US East (N. Virginia)` {
+			t.Errorf("subject %q", m.Subject)
+		}
+	}
+	// An e-mail subscriber gets CloudWatch's text; the others the notification JSON.
+	for _, want := range []string{
+		`You are receiving this email because your Amazon CloudWatch Alarm "Strongroom-Dlq" in the US East (N. Virginia) region has entered the ALARM state, because "testing the alarm" at "`,
+		"- State Change:               INSUFFICIENT_DATA -> ALARM\n",
+		"- The alarm is in the ALARM state when the metric is GreaterThanOrEqualToThreshold 0.5 for at least 1 of the last 1 period(s) of 300 seconds.\n",
+		"- ALARM: [" + *topic.TopicArn + "]\n",
+	} {
+		if !strings.Contains(d[0].Message, want) {
+			t.Errorf("e-mail text %q\nwant it to contain %q", d[0].Message, want)
+		}
 	}
 	var n cloudwatch.Notification
-	if err := json.Unmarshal([]byte(d[0].Message), &n); err != nil {
-		t.Fatalf("notification %q: %v", d[0].Message, err)
+	if err := json.Unmarshal([]byte(d[1].Message), &n); err != nil {
+		t.Fatalf("notification %q: %v", d[1].Message, err)
 	}
 	if n.AlarmName != "Strongroom-Dlq" || n.NewStateValue != "ALARM" || n.OldStateValue != "INSUFFICIENT_DATA" || n.NewStateReason != "testing the alarm" ||
 		n.AWSAccountID != "123456789012" || n.AlarmArn != "arn:aws:cloudwatch:us-east-1:123456789012:alarm:Strongroom-Dlq" ||
@@ -120,8 +135,8 @@ func TestAlarmsOverTheWire(t *testing.T) {
 	if _, err := cw.SetAlarmState(ctx, &awscw.SetAlarmStateInput{AlarmName: math.AlarmName, StateValue: types.StateValueAlarm, StateReason: aws.String("disabled")}); err != nil {
 		t.Fatal(err)
 	}
-	if d := sb.SNS.Deliveries(*topic.TopicArn); len(d) != 1 {
-		t.Errorf("deliveries %d, want still 1", len(d))
+	if d := sb.SNS.Deliveries(*topic.TopicArn); len(d) != 2 {
+		t.Errorf("deliveries %d, want still 2", len(d))
 	}
 	if h := sb.CloudWatch.History("Strongroom-Dlq"); len(h) != 4 || h[2].Type != "Action" || !strings.HasPrefix(h[2].Summary, "Successfully") {
 		t.Errorf("history %+v", h)

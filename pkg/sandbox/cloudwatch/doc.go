@@ -10,8 +10,10 @@
 // MaxRecords and NextToken), SetAlarmState and DeleteAlarms. A new alarm is INSUFFICIENT_DATA.
 //
 // A change of state runs the new state's actions when ActionsEnabled: an SNS topic ARN action is a
-// publish of CloudWatch's alarm notification (Notification: the JSON AWS documents, with the subject
-// `ALARM: "<name>" in <Region name>`) through the Publisher the sandbox wires, which publishes as
+// publish of CloudWatch's alarm notification with the subject `ALARM: "<name>" in <Region name>`,
+// as MessageStructure json: Notification (the JSON AWS documents) for every protocol but e-mail,
+// which gets CloudWatch's text (the change, a console link, the alarm's details, threshold and
+// actions). It goes through the Publisher the sandbox wires, which publishes as
 // cloudwatch.amazonaws.com with the alarm's ARN as aws:SourceArn and the account as
 // aws:SourceAccount. A publish that fails (refused by the topic's or its key's policy, a topic that
 // does not exist) delivers nothing; the state still changes and the failure is an Action item of

@@ -3,6 +3,7 @@ package cloudwatch
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -61,8 +62,9 @@ type Dimension struct {
 // notificationTime is CloudWatch's timestamp format in notifications.
 const notificationTime = "2006-01-02T15:04:05.000-0700"
 
-// notification renders the subject and message of a's change from old to its state at now.
-// Caller holds s.mu.
+// notification renders the subject and message of a's change from old to its state at now: the
+// message is SNS's MessageStructure json, the Notification JSON by default and, for e-mail
+// subscribers, the text CloudWatch mails (emailText). Caller holds s.mu.
 func (s *Service) notification(a *alarm, old string, now time.Time) (subject, message string) {
 	region := regionNames[s.Region()]
 	if region == "" {
@@ -84,8 +86,46 @@ func (s *Service) notification(a *alarm, old string, now time.Time) (subject, me
 	if len(subject) > 100 { // SNS's limit on a subject
 		subject = subject[:100]
 	}
-	return subject, string(b)
+	structured, _ := json.Marshal(map[string]string{"default": string(b), "email": s.emailText(a, n, now)})
+	return subject, string(structured)
 }
+
+// emailText is the e-mail CloudWatch sends an e-mail subscriber: the change in a sentence, a link to
+// the alarm in the console, and the alarm's details, threshold and actions.
+func (s *Service) emailText(a *alarm, n Notification, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "You are receiving this email because your Amazon CloudWatch Alarm %q in the %s region has entered the %s state, because %q at %q.\n\n",
+		a.name, n.Region, a.state, a.reason, now.UTC().Format("Monday 02 January, 2006 15:04:05 MST"))
+	fmt.Fprintf(&b, "View this alarm in the AWS Management Console:\nhttps://%s.console.aws.amazon.com/cloudwatch/deeplink.js?region=%s#alarmsV2:alarm/%s\n\n",
+		s.Region(), s.Region(), url.PathEscape(a.name))
+	desc := ""
+	if n.AlarmDescription != nil {
+		desc = *n.AlarmDescription
+	}
+	fmt.Fprintf(&b, "Alarm Details:\n- Name:                       %s\n- Description:                %s\n- State Change:               %s -> %s\n"+
+		"- Reason for State Change:    %s\n- Timestamp:                  %s\n- AWS Account:                %s\n- Alarm Arn:                  %s\n\n",
+		a.name, desc, n.OldStateValue, a.state, a.reason, now.UTC().Format("Monday 02 January, 2006 15:04:05 MST"), n.AWSAccountID, a.arn)
+	t := n.Trigger
+	datapoints := t.DatapointsToAlarm
+	if datapoints == 0 {
+		datapoints = t.EvaluationPeriods
+	}
+	period := ""
+	if t.Period > 0 {
+		period = fmt.Sprintf(" of %d seconds", t.Period)
+	}
+	fmt.Fprintf(&b, "Threshold:\n- The alarm is in the ALARM state when the metric is %s %g for at least %d of the last %d period(s)%s.\n\n",
+		t.ComparisonOperator, t.Threshold, datapoints, t.EvaluationPeriods, period)
+	if t.MetricName != "" {
+		fmt.Fprintf(&b, "Monitored Metric:\n- MetricNamespace:                     %s\n- MetricName:                          %s\n- Period:                              %d seconds\n- Statistic:                           %s\n\n",
+			t.Namespace, t.MetricName, t.Period, t.Statistic)
+	} else {
+		fmt.Fprintf(&b, "Monitored Metrics: metric math (%d queries)\n\n", len(t.Metrics))
+	}
+	fmt.Fprintf(&b, "State Change Actions:\n- OK: %v\n- ALARM: %v\n- INSUFFICIENT_DATA: %v\n", n.OKActions, n.AlarmActions, n.InsufficientDataActions)
+	return b.String()
+}
+
 
 func trigger(m map[string]any) Trigger {
 	t := Trigger{

@@ -26,8 +26,9 @@ func WithAccount(account string) Option { return core.WithAccount[Service](accou
 // Principal is the service principal CloudWatch runs alarm actions as.
 const Principal = "cloudwatch.amazonaws.com"
 
-// Publisher publishes an alarm's notification to an SNS topic (SNS's Publish). An error is the
-// reason the action failed.
+// Publisher publishes an alarm's notification to an SNS topic (SNS's Publish, message being a
+// MessageStructure json: the Notification by default, CloudWatch's text for e-mail). An error is
+// the reason the action failed.
 type Publisher func(ctx context.Context, topicARN, subject, message string) error
 
 // PublishAuthorizer judges Principal publishing to topicARN on behalf of the alarm alarmARN (the
