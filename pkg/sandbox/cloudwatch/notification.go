@@ -126,7 +126,6 @@ func (s *Service) emailText(a *alarm, n Notification, now time.Time) string {
 	return b.String()
 }
 
-
 func trigger(m map[string]any) Trigger {
 	t := Trigger{
 		MetricName: str(m, "MetricName"), Namespace: str(m, "Namespace"), ComparisonOperator: str(m, "ComparisonOperator"),
