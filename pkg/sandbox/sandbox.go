@@ -106,6 +106,7 @@ func New(opts Options) *Sandbox {
 	// CloudWatch alarms publish their notifications to SNS topics as cloudwatch.amazonaws.com.
 	sb.CloudWatch = cloudwatch.New(srv.Clock, sb.publishAlarm, cloudwatch.WithRegion(srv.Region), cloudwatch.WithAccount(srv.Account))
 	srv.RegisterRPCv2(sb.CloudWatch)
+	srv.RegisterQuery(sb.CloudWatch) // the AWS CLI's protocol
 
 	sb.DynamoDB = dynamodb.New(srv.Clock, dynamodb.WithRegion(srv.Region), dynamodb.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.DynamoDB)

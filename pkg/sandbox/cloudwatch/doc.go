@@ -1,6 +1,8 @@
 // Package cloudwatch is the sandbox's Amazon CloudWatch alarms over the protocol aws-sdk-go-v2's
 // client speaks, Smithy RPC v2 CBOR (service GraniteServiceVersion20100801, awsQueryCompatible: an
-// error names its Query code), registered with Server.RegisterRPCv2.
+// error names its Query code), registered with Server.RegisterRPCv2, and over the Query protocol
+// the AWS CLI speaks (signing name "monitoring"), registered with Server.RegisterQuery: both read a
+// request into the same generic members, so each operation is written once.
 //
 // Operations: PutMetricAlarm (create or replace by name: the actions, ActionsEnabled, the
 // description and every metric field kept as given: MetricName, Namespace, Dimensions, Statistic,

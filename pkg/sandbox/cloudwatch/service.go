@@ -37,6 +37,7 @@ type PublishAuthorizer func(ctx context.Context, alarmARN, topicARN string) erro
 
 // Service is the emulated CloudWatch (alarms). It is safe for concurrent use.
 type Service struct {
+	core.QueryProtocol
 	clock core.Clock
 	core.Place
 	publish Publisher
@@ -91,14 +92,11 @@ func (s *Service) SetPublishAuthorizer(authorize PublishAuthorizer) {
 // New returns a CloudWatch with no alarms. publish runs SNS actions; nil makes every action fail
 // (no publisher is wired).
 func New(clock core.Clock, publish Publisher, opts ...Option) *Service {
-	s := &Service{clock: clock, Place: core.DefaultPlace, publish: publish, alarms: map[string]*alarm{}}
+	s := &Service{QueryProtocol: identity, clock: clock, Place: core.DefaultPlace, publish: publish, alarms: map[string]*alarm{}}
 	return core.Configure(s, opts)
 }
 
 var _ core.RPCv2Service = (*Service)(nil)
-
-// ServiceID implements core.RPCv2Service.
-func (s *Service) ServiceID() string { return "cloudwatch" }
 
 // ServiceName implements core.RPCv2Service: the Smithy service shape's name.
 func (s *Service) ServiceName() string { return "GraniteServiceVersion20100801" }
@@ -161,7 +159,7 @@ func str(in map[string]any, name string) string {
 // stringList reads a list of strings.
 func stringList(in map[string]any, name string) ([]string, error) {
 	raw, ok := in[name]
-	if !ok || raw == nil {
+	if !ok || raw == nil || raw == "" { // the Query protocol sends an empty list as ""
 		return nil, nil
 	}
 	list, ok := raw.([]any)
@@ -294,6 +292,22 @@ func checkMetric(in, m map[string]any) error {
 			return invalid("The parameter Threshold must be a number.")
 		}
 		m["Threshold"] = t
+	}
+	// Metric data queries given as Query parameters carry their numbers and booleans as strings.
+	queries, _ := m["Metrics"].([]any)
+	for _, q := range queries {
+		qm, _ := q.(map[string]any)
+		if v, ok := qm["ReturnData"].(string); ok {
+			qm["ReturnData"] = v == "true"
+		}
+		ms, _ := qm["MetricStat"].(map[string]any)
+		for _, holder := range []map[string]any{qm, ms} {
+			if n, ok, err := integer(holder, "Period"); err != nil {
+				return err
+			} else if ok {
+				holder["Period"] = n
+			}
+		}
 	}
 	if n, _ := m["EvaluationPeriods"].(int64); n < 1 {
 		return missing("EvaluationPeriods")
