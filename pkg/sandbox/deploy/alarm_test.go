@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,11 +45,26 @@ func TestCloudWatchAlarm(t *testing.T) {
 			}},
 		},
 		"Outputs": map[string]any{
-			"DlqAlarmArn": map[string]any{"Value": map[string]any{"Fn::GetAtt": []any{"DlqAlarm", "Arn"}}},
+			"DlqAlarmArn":  map[string]any{"Value": map[string]any{"Fn::GetAtt": []any{"DlqAlarm", "Arn"}}},
+			"PublishTopic": map[string]any{"Value": topic},
+		},
+	})
+	// Another stack's alarm names the topic as CDK references it across stacks in one Region.
+	writeTemplate(t, dir, "Db", map[string]any{
+		"Resources": map[string]any{
+			"CpuAlarm": map[string]any{"Type": "AWS::CloudWatch::Alarm", "Properties": map[string]any{
+				"AlarmActions": []any{map[string]any{"Fn::GetStackOutput": map[string]any{
+					"StackName": "Alerts", "Region": map[string]any{"Ref": "AWS::Region"}, "OutputName": "PublishTopic"}}},
+				"Namespace": "AWS/RDS", "MetricName": "CPUUtilization", "Statistic": "Average", "Period": 300,
+				"EvaluationPeriods": 3, "Threshold": 90, "ComparisonOperator": "GreaterThanThreshold",
+			}},
 		},
 	})
 	d := &deploy.Deployer{SB: env.Sandbox, Cfg: env.NoRetryConfig(), CDKOut: dir}
 	ctx := sandboxtest.Context(t, 30*time.Second)
+	if _, err := d.Deploy(ctx, "Db"); err == nil || !strings.Contains(err.Error(), "Fn::GetStackOutput: stack Alerts is not deployed") {
+		t.Errorf("Db before Alerts: %v, want Fn::GetStackOutput's error naming the stack", err)
+	}
 	st, err := d.Deploy(ctx, "Alerts")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +81,8 @@ func TestCloudWatchAlarm(t *testing.T) {
 		t.Errorf("Fn::GetAtt DlqAlarm.Arn = %v, %v", arn, err)
 	}
 	topicARN, _ := st.Resolve(topic)
-	out, err := cloudwatch.NewFromConfig(env.NoRetryConfig()).DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{})
+	cw := cloudwatch.NewFromConfig(env.NoRetryConfig())
+	out, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{})
 	if err != nil || len(out.MetricAlarms) != 2 {
 		t.Fatalf("DescribeAlarms: %v %+v", err, out)
 	}
@@ -79,5 +96,14 @@ func TestCloudWatchAlarm(t *testing.T) {
 		aws.ToString(failed.Metrics[2].MetricStat.Metric.MetricName) != "ExecutionsTimedOut" || aws.ToInt32(failed.Metrics[1].MetricStat.Period) != 300 ||
 		failed.AlarmActions[0] != topicARN {
 		t.Errorf("the metric math alarm is %+v", failed)
+	}
+
+	db, err := d.Deploy(ctx, "Db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{db.Physical("CpuAlarm")}})
+	if err != nil || len(cpu.MetricAlarms) != 1 || len(cpu.MetricAlarms[0].AlarmActions) != 1 || cpu.MetricAlarms[0].AlarmActions[0] != topicARN {
+		t.Errorf("the other stack's alarm: %v %+v, want the Alerts topic as its action", err, cpu)
 	}
 }

@@ -76,6 +76,8 @@ type Deployer struct {
 
 	// exports are the Outputs with an Export name of the stacks deployed so far (Fn::ImportValue).
 	exports map[string]any
+	// deployed are the stacks deployed so far by name, whose outputs Fn::GetStackOutput reads.
+	deployed map[string]*Stack
 }
 
 // Stack is a deployed stack.
@@ -144,7 +146,7 @@ func (d *Deployer) Deploy(ctx context.Context, name string) (*Stack, error) {
 		StackID: fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/00000000-0000-4000-8000-000000000000", d.SB.Region, d.SB.Account, name)}
 	st.eval = &cfntemplate.Evaluator{T: t, R: st, Env: cfntemplate.Env{
 		Region: d.SB.Region, AccountID: d.SB.Account, Partition: "aws", StackName: name, StackID: st.StackID, URLSuffix: "amazonaws.com",
-		Imports: d.exports,
+		Imports: d.exports, StackOutput: d.stackOutput,
 	}}
 	order, err := t.Order()
 	if err != nil {
@@ -169,7 +171,20 @@ func (d *Deployer) Deploy(ctx context.Context, name string) (*Stack, error) {
 	if err := d.export(st); err != nil {
 		return st, fmt.Errorf("stack %s: outputs: %w", name, err)
 	}
+	if d.deployed == nil {
+		d.deployed = map[string]*Stack{}
+	}
+	d.deployed[name] = st
 	return st, nil
+}
+
+// stackOutput is the output of a stack deployed already (cfntemplate.Env.StackOutput).
+func (d *Deployer) stackOutput(stack, output string) (any, error) {
+	st := d.deployed[stack]
+	if st == nil {
+		return nil, fmt.Errorf("Fn::GetStackOutput: stack %s is not deployed (deploy it first)", stack)
+	}
+	return st.Output(output)
 }
 
 // export evaluates the stack's exported outputs for the stacks deployed after it.
