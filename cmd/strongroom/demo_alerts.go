@@ -151,12 +151,12 @@ func (d *demo) subscribeAlerts(ctx context.Context, topicARN string) error {
 
 // alertsFirst deploys the alerts stack, subscribes the demo's addresses and tests one of its alarms
 // when the alerts section does not run: the other stacks import its alarm topic and alert relay
-// (Fn::ImportValue, Fn::GetStackOutput), so cdk deploy deploys it first. who says which stacks.
-func (d *demo) alertsFirst(ctx context.Context, who string) error {
+// (Fn::ImportValue, Fn::GetStackOutput), so cdk deploy deploys it first. why says what needs it.
+func (d *demo) alertsFirst(ctx context.Context, why string) error {
 	if d.runs("alerts") {
 		return nil
 	}
-	d.p.line("%s %s's alarm topic and alert relay: deploying it first", who, alertsStack)
+	d.p.line("%s: deploying %s first", why, alertsStack)
 	topic, err := d.deployAlerts(ctx)
 	if err != nil {
 		return err

@@ -46,7 +46,7 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 	}
 
 	// The key store's alerts are shown as the e-mails they become.
-	if err := d.alertsFirst(ctx, "the cluster and key store stacks import"); err != nil {
+	if err := d.alertsFirst(ctx, "the cluster and key store stacks import "+alertsStack+"'s alarm topic and alert relay"); err != nil {
 		return "", err
 	}
 
