@@ -175,6 +175,8 @@ type demo struct {
 	ran    []sectionResult
 	// alertTopic is the alerts stack's topic once section 1 has deployed it.
 	alertTopic string
+	// alarmsTested are the stacks one of whose alarms testAlarms has set to ALARM.
+	alarmsTested map[string]bool
 	// What setup prepared for the rotation section (when it runs): MariaDB and the rotation
 	// function's host build, or why not.
 	db    *mariadbtest.Server

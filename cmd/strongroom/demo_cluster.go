@@ -45,18 +45,9 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		return "cdk.out has no " + clusterStack + " stack, so there is nothing to deploy", errSkipped
 	}
 
-	if !d.runs("alerts") {
-		// The cluster and key store stacks import the alerts stack's topic and relay, so cdk deploy
-		// deploys that stack first; so does this section when it runs alone.
-		p.line("the cluster and key store stacks import %s's alarm topic and alert relay: deploying it first", alertsStack)
-		topic, err := d.deployAlerts(ctx)
-		if err != nil {
-			return "", err
-		}
-		// The key store's alerts are shown as the e-mails they become.
-		if err := d.subscribeAlerts(ctx, topic); err != nil {
-			return "", err
-		}
+	// The key store's alerts are shown as the e-mails they become.
+	if err := d.alertsFirst(ctx, "the cluster and key store stacks import "+alertsStack+"'s alarm topic and alert relay"); err != nil {
+		return "", err
 	}
 
 	w := newWatcher(d)
@@ -72,6 +63,9 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 	defer func() { d.deploy.Progress = nil }()
 	dep, err := d.deployWatched(ctx, w, clusterStack, clusterResourceType, "Create",
 		" (functions are the real lambdas/* binaries; state machines are statemachines/*.asl.json as synthesized)")
+	if err == nil {
+		err = d.testAlarms(ctx)
+	}
 	if err != nil {
 		stop()
 		return "", err

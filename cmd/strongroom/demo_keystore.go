@@ -47,6 +47,9 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string) (stri
 	}
 	dep, err := d.deployWatched(ctx, w, keyStoreStack, keyStoreResourceType, "key store Create",
 		"; it imports the cluster stack's exports (ClusterId, client instance, secrets)")
+	if err == nil {
+		err = d.testAlarms(ctx)
+	}
 	if err != nil {
 		return "", err
 	}

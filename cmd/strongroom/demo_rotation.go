@@ -62,6 +62,9 @@ func (d *demo) rotation(ctx context.Context) (string, error) {
 	}()
 	p.line("MariaDB on %s stands for the stack's RDS instance: require_secure_transport=ON, server certificate from a throw-away CA that stands for Amazon RDS's CA bundle", db.Addr())
 	d.deploy.DB = &deploy.Database{Host: db.Host, Port: db.Port, CAFile: db.CAFile, CreateMaster: db.CreateMaster}
+	if err := d.alertsFirst(ctx, "the database stack's alarms publish to "+alertsStack+"'s alarm topic"); err != nil {
+		return "", err
+	}
 	log, err := d.newDeployLog(databaseStack)
 	if err != nil {
 		return "", err
@@ -79,6 +82,9 @@ func (d *demo) rotation(ctx context.Context) (string, error) {
 	}
 	for _, o := range st.CustomResources {
 		printOutcome(d, "application user Create", o)
+	}
+	if err := d.testAlarms(ctx); err != nil {
+		return "", err
 	}
 	tl, err := dbsecret.NewTLS(dbsecret.TLSRequired, db.CAFile)
 	if err != nil {

@@ -79,6 +79,22 @@ func TestDemo(t *testing.T) {
 		}
 	})
 
+	t.Run("alarms", func(t *testing.T) {
+		// One alarm of each stack set to ALARM: CloudWatch's publish to the encrypted alert topic,
+		// allowed by the topic's and its key's CloudWatch statements, is mailed to everyone; the
+		// on-call subscription's filter policy matches no alarm notification.
+		for _, stack := range []string{alertsStack, databaseStack, clusterStack, keyStoreStack} {
+			mail := "   -> alarm e-mail to " + alertsEveryone + "  Subject: ALARM: \"" + stack + "-"
+			if got := strings.Count(text, mail); got != 1 {
+				t.Errorf("%d alarm e-mails %q...; want 1, for the alarm the demo set to ALARM", got, mail)
+			}
+		}
+		checkContains(t, text,
+			"      | - State Change:               INSUFFICIENT_DATA -> ALARM",
+			"      not to: "+alertsOnCall+` (its filter policy {"severity":["critical"]} matches no attribute of an alarm's notification)`,
+		)
+	})
+
 	t.Run("rotation", func(t *testing.T) {
 		checkContains(t, text,
 			"deploying StrongroomDatabase from cdk.out",

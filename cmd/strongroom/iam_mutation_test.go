@@ -228,9 +228,11 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 
 // representative picks the default subset from the statements: the alerts relay's sns:Publish (a
 // function's role), the CloudTrail rule's permission to invoke the relay (a Lambda permission), the
-// cluster Create workflow's lambda:InvokeFunction (a state machine's role: the workflow cannot
-// invoke its answer step either, so the safety net answers) and the cluster secrets key's statement
-// that lets IAM policies grant its use (a key policy).
+// alert key's statement that lets CloudWatch alarms publish to the encrypted topic (a service
+// principal's grant, about 2 s: the demo's alarm test is refused kms:GenerateDataKey), the cluster
+// Create workflow's lambda:InvokeFunction (a state machine's role: the workflow cannot invoke its
+// answer step either, so the safety net answers) and the cluster secrets key's statement that lets
+// IAM policies grant its use (a key policy).
 func representative(t *testing.T, all []iammutation.Statement) []iammutation.Statement {
 	t.Helper()
 	picks := []struct {
@@ -245,6 +247,9 @@ func representative(t *testing.T, all []iammutation.Statement) []iammutation.Sta
 		}},
 		{"the cluster Create workflow role's lambda:InvokeFunction", func(s iammutation.Statement) bool {
 			return s.Stack == clusterStack && strings.HasPrefix(s.Resource, "ClusterCreateWorkflowRoleDefaultPolicy") && slices.Equal(s.Actions, []string{"lambda:InvokeFunction"})
+		}},
+		{"the alert key's statement that lets CloudWatch alarms publish", func(s iammutation.Statement) bool {
+			return s.Stack == alertsStack && s.Kind == iammutation.KindKeyPolicy && strings.Contains(s.Principal, "cloudwatch.amazonaws.com")
 		}},
 		{"the cluster secrets key's policy", func(s iammutation.Statement) bool {
 			return s.Stack == clusterStack && s.Kind == iammutation.KindKeyPolicy && strings.HasPrefix(s.Resource, "ClusterSecretsKey")

@@ -113,6 +113,43 @@ func TestAWSCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("cloudwatch put-metric-alarm set-alarm-state describe-alarms", func(t *testing.T) {
+		topic := aws.Run("sns", "create-topic", "--name", "alarms")
+		arn, _ := topic["TopicArn"].(string)
+		aws.Run("sns", "subscribe", "--topic-arn", arn, "--protocol", "email", "--notification-endpoint", "ops@example.com")
+		if _, stderr, err := aws.Exec("cloudwatch", "put-metric-alarm", "--alarm-name", "dlq", "--alarm-actions", arn,
+			"--namespace", "AWS/SQS", "--metric-name", "ApproximateNumberOfMessagesVisible", "--dimensions", "Name=QueueName,Value=dlq",
+			"--statistic", "Maximum", "--period", "300", "--evaluation-periods", "1", "--threshold", "0.5",
+			"--comparison-operator", "GreaterThanOrEqualToThreshold"); err != nil {
+			t.Fatalf("put-metric-alarm: %v %s", err, stderr)
+		}
+		if _, stderr, err := aws.Exec("cloudwatch", "set-alarm-state", "--alarm-name", "dlq", "--state-value", "ALARM", "--state-reason", "cli test"); err != nil {
+			t.Fatalf("set-alarm-state: %v %s", err, stderr)
+		}
+		out := aws.Run("cloudwatch", "describe-alarms", "--alarm-names", "dlq")
+		alarms, _ := out["MetricAlarms"].([]any)
+		if len(alarms) != 1 {
+			t.Fatalf("describe-alarms = %v", out)
+		}
+		a := alarms[0].(map[string]any)
+		dims, _ := a["Dimensions"].([]any)
+		if a["StateValue"] != "ALARM" || a["StateReason"] != "cli test" || a["Threshold"] != 0.5 || a["Period"] != 300.0 ||
+			len(dims) != 1 || dims[0].(map[string]any)["Value"] != "dlq" || a["AlarmArn"] != "arn:aws:cloudwatch:us-east-1:"+env.Account+":alarm:dlq" {
+			t.Errorf("describe-alarms = %v", a)
+		}
+		if d := env.SNS.Deliveries(arn); len(d) != 1 || !strings.HasPrefix(d[0].Subject, `ALARM: "dlq"`) {
+			t.Errorf("deliveries = %+v, want the ALARM notification", d)
+		}
+		_, stderr, err := aws.Exec("cloudwatch", "set-alarm-state", "--alarm-name", "nope", "--state-value", "OK", "--state-reason", "x")
+		if err == nil || !strings.Contains(stderr, "(ResourceNotFound) when calling the SetAlarmState operation") {
+			t.Errorf("unknown alarm: err %v, stderr %q", err, stderr)
+		}
+		aws.Run("cloudwatch", "delete-alarms", "--alarm-names", "dlq")
+		if out := aws.Run("cloudwatch", "describe-alarms"); len(out["MetricAlarms"].([]any)) != 0 {
+			t.Errorf("after delete-alarms: %v", out)
+		}
+	})
+
 	// Every call the CLI made was answered by a service (none fell through to an unknown route).
 	for _, r := range env.Recorder.Records("", "") {
 		if r.Service == "unknown" {

@@ -5,14 +5,16 @@
 // any real AWS client given --endpoint-url.
 //
 // New wires every service in this tree to one Server: STS, Lambda, EventBridge, the CloudFormation
-// custom-resource driver, Secrets Manager, SNS, DynamoDB, EC2, CloudHSM, SSM, KMS and Step Functions. Cross-service wiring: Secrets Manager rotation, EventBridge
+// custom-resource driver, Secrets Manager, SNS, DynamoDB, EC2, CloudHSM, SSM, KMS, Step Functions and
+// CloudWatch (alarms). Cross-service wiring: Secrets Manager rotation, EventBridge
 // targets, Step Functions tasks and the CloudFormation driver invoke functions of the Lambda
 // registry; SSM's client instance reads secrets from Secrets Manager and acts on CloudHSM;
 // Step Functions' aws-sdk integrations call the JSON services through Server.Internal (so faults
 // and records apply to them too) and its execution status changes are published to EventBridge
 // as "Step Functions Execution Status Change" events; Secrets Manager's rotation service events
 // (RotationFailed, ...) are published as "AWS Service Event via CloudTrail" events, as if the
-// account had the CloudTrail trail AWS needs for that. Package sandboxtest starts one per test.
+// account had the CloudTrail trail AWS needs for that; a CloudWatch alarm's SNS actions publish to
+// SNS as cloudwatch.amazonaws.com. Package sandboxtest starts one per test.
 //
 // Routing, by what the request carries:
 //
@@ -22,10 +24,13 @@
 //	                                  operation is UnknownOperationException (400)
 //	form POST with Action=<Op>        Query services by the SigV4 credential scope's service, else by
 //	                                  the one service that has the Action; else InvalidAction (400)
+//	Smithy-Protocol: rpc-v2-cbor,     Smithy RPC v2 CBOR services (CloudWatch) by service name; an
+//	POST /service/<Svc>/operation/<Op> unknown one or operation is UnknownOperationException (404)
 //
 // Errors are written as each protocol's clients read them: JSON errors carry X-Amzn-ErrorType and
 // {"__type", "message", "Message"}; Query errors are <ErrorResponse><Error><Type/><Code/><Message/>
-// (EC2: <Response><Errors><Error>); REST-JSON errors carry X-Amzn-ErrorType and {"Type","message"}.
+// (EC2: <Response><Errors><Error>); REST-JSON errors carry X-Amzn-ErrorType and {"Type","message"};
+// RPC v2 CBOR errors are a CBOR {"__type", "message"} with the Query code in X-Amzn-Query-Error.
 // Every answer has an x-amzn-RequestId header, and Query answers carry the RequestId in the body.
 //
 // Faults (Faults, FaultKind) are injected per service and operation before the service runs, on

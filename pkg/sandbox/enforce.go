@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/authz"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudwatch"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
@@ -71,7 +72,8 @@ type enforcer struct {
 // role (BindRole); every call a state machine's task makes with the state machine's role; every
 // delivery EventBridge makes to a Lambda target (as events.amazonaws.com) and every invocation of a
 // rotation function by Secrets Manager (as secretsmanager.amazonaws.com), each allowed only by the
-// function's policy for that rule or secret. Each action the operation needs (authz.Needs) must be
+// function's policy for that rule or secret; every publish of a CloudWatch alarm's action (as
+// cloudwatch.amazonaws.com), allowed only by the topic's policy and its key's. Each action the operation needs (authz.Needs) must be
 // allowed by the role's identity policies (this sandbox's IAM) and, where the resource has one, its
 // resource policy (a KMS key policy, a topic policy, a secret's resource policy, a function's
 // policy), as judge decides. A denied call is answered with the service's own access-denied error
@@ -88,6 +90,9 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	// policy (the template's AWS::Lambda::Permission) must allow it for that rule or secret.
 	sb.Events.SetDeliveryAuthorizer(e.invokedBy(sb, "events.amazonaws.com"))
 	sb.SecretsManager.SetInvokeAuthorizer(e.invokedBy(sb, "secretsmanager.amazonaws.com"))
+	// CloudWatch publishes an alarm's notification as cloudwatch.amazonaws.com: the topic's policy,
+	// and for an encrypted topic its key's policy, must allow it for that alarm.
+	sb.CloudWatch.SetPublishAuthorizer(e.publishedBy(sb, cloudwatch.Principal))
 	// A state machine's tasks call with its role: invoking a step needs lambda:InvokeFunction, an
 	// aws-sdk task its operation's actions, granted to the state machine's role.
 	sb.StepFunctions.SetAuthorizer(func(ctx context.Context, c stepfunctions.TaskCall) *core.Error {
@@ -103,18 +108,50 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 }
 
 // invokedBy judges the service principal invoking a function on behalf of source (a rule, a
-// secret), as aws:SourceArn with the account as aws:SourceAccount: only the function's policy can
-// allow it.
+// secret): only the function's policy can allow it (onBehalfOf).
 func (e *enforcer) invokedBy(sb *Sandbox, principal string) func(ctx context.Context, source, fnARN string) error {
 	return func(ctx context.Context, source, fnARN string) error {
-		if denied := e.judgeAndRecord(ctx, sb.Clock.Now(), e.iam.Generation(), principal, "lambda", "Invoke", iamjudge.Request{
-			Principal: principal, Action: "lambda:InvokeFunction", Resource: fnARN, ResourceAccount: e.env.Account,
-			Context: map[string][]string{"aws:SourceArn": {source}, "aws:SourceAccount": {e.env.Account}},
+		return e.onBehalfOf(ctx, sb.Clock.Now(), principal, source, "lambda", "Invoke", authz.Request{Path: map[string]string{"FunctionName": fnARN}})
+	}
+}
+
+// publishedBy judges the service principal publishing to an SNS topic on behalf of source (an
+// alarm): sns:Publish on the topic and, for a topic with a KmsMasterKeyId, kms:GenerateDataKey
+// and kms:Decrypt on its key, which SNS calls on the publisher's behalf (authz.Specials), each
+// allowed only by the topic's or the key's policy (onBehalfOf).
+func (e *enforcer) publishedBy(sb *Sandbox, principal string) func(ctx context.Context, source, topicARN string) error {
+	return func(ctx context.Context, source, topicARN string) error {
+		return e.onBehalfOf(ctx, sb.Clock.Now(), principal, source, "sns", "Publish", authz.Request{Query: url.Values{"TopicArn": {topicARN}}})
+	}
+}
+
+// onBehalfOf judges principal, a service principal, making the call service/op (req) on behalf of
+// source, with source as aws:SourceArn and the account as aws:SourceAccount: each of the call's
+// authz.Needs is decided on the resource's own policy alone (a service principal has no identity
+// policy), recorded as a Decision under principal, and the first refusal is returned as service's
+// access-denied error.
+func (e *enforcer) onBehalfOf(ctx context.Context, now time.Time, principal, source, service, op string, req authz.Request) error {
+	needs, err := authz.Needs(e.env, service, op, req)
+	if err != nil {
+		// Fail closed, as for a role's call (authorize).
+		return deniedError(service, fmt.Sprintf("the sandbox cannot authorize %s's %s %s: %v", principal, service, op, err))
+	}
+	gen := e.iam.Generation()
+	for _, n := range needs {
+		if n.Principal != "" || n.Only != "" {
+			continue // made by yet another principal, or only on first use (authorize)
+		}
+		cx := map[string][]string{"aws:SourceArn": {source}, "aws:SourceAccount": {e.env.Account}}
+		for k, v := range n.Context {
+			cx[k] = v
+		}
+		if denied := e.judgeAndRecord(ctx, now, gen, principal, service, op, iamjudge.Request{
+			Principal: principal, Action: n.Action, Resource: n.Resource, ResourceAccount: e.env.Account, Context: cx,
 		}); denied != nil {
 			return denied
 		}
-		return nil
 	}
+	return nil
 }
 
 // judgeAndRecord decides req with the resource's own policy added, records the Decision under

@@ -13,6 +13,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudwatch"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/dynamodb"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
@@ -52,6 +53,7 @@ type Sandbox struct {
 	KMS            *kms.Service
 	StepFunctions  *stepfunctions.Service
 	DynamoDB       *dynamodb.Service
+	CloudWatch     *cloudwatch.Service
 
 	mu         sync.Mutex
 	executions []string // Step Functions execution ARNs seen in status changes
@@ -100,6 +102,11 @@ func New(opts Options) *Sandbox {
 
 	sb.SNS = sns.New(srv.Clock, sns.WithRegion(srv.Region), sns.WithAccount(srv.Account))
 	srv.RegisterQuery(sb.SNS)
+
+	// CloudWatch alarms publish their notifications to SNS topics as cloudwatch.amazonaws.com.
+	sb.CloudWatch = cloudwatch.New(srv.Clock, sb.publishAlarm, cloudwatch.WithRegion(srv.Region), cloudwatch.WithAccount(srv.Account))
+	srv.RegisterRPCv2(sb.CloudWatch)
+	srv.RegisterQuery(sb.CloudWatch) // the AWS CLI's protocol
 
 	sb.DynamoDB = dynamodb.New(srv.Clock, dynamodb.WithRegion(srv.Region), dynamodb.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.DynamoDB)
@@ -150,6 +157,23 @@ func New(opts Options) *Sandbox {
 		}
 	})
 	return sb
+}
+
+// publishAlarm publishes an alarm action's notification (MessageStructure json) to SNS, recorded
+// as an internal Publish by cloudwatch.amazonaws.com (no wire call records it).
+func (sb *Sandbox) publishAlarm(ctx context.Context, topicARN, subject, message string) error {
+	id, err := sb.SNS.Publish(ctx, topicARN, subject, message, "json")
+	rec := Record{
+		Time: sb.Clock.Now(), RequestID: core.NewUUID(), Service: "sns", Operation: "Publish", Protocol: "internal",
+		Path: topicARN, RequestBody: []byte(message), Status: 200, ResponseBody: []byte(id), Internal: true,
+		Caller: cloudwatch.Principal,
+	}
+	if err != nil {
+		ce := asCoreError(err)
+		rec.Status, rec.ErrorCode, rec.ResponseBody = ce.Status, ce.Code, []byte(ce.Message)
+	}
+	sb.Recorder.Add(rec)
+	return err
 }
 
 // executionHistories returns every known execution's history as JSON, for secret scans.

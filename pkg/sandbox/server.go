@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ type Server struct {
 	json     map[string]core.JSONService // by TargetPrefix
 	query    []core.QueryService
 	rest     []core.RESTService
+	rpc      map[string]core.RPCv2Service // by ServiceName
 	url      string
 	httpSrv  *http.Server
 	listener net.Listener
@@ -83,6 +85,7 @@ func NewServer(opts Options) *Server {
 		Account:  opts.Account,
 		log:      opts.Logger,
 		json:     map[string]core.JSONService{},
+		rpc:      map[string]core.RPCv2Service{},
 	}
 }
 
@@ -98,6 +101,13 @@ func (s *Server) RegisterQuery(svc core.QueryService) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.query = append(s.query, svc)
+}
+
+// RegisterRPCv2 adds a Smithy RPC v2 CBOR service, routed by the service name in its path.
+func (s *Server) RegisterRPCv2(svc core.RPCv2Service) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rpc[svc.ServiceName()] = svc
 }
 
 // RegisterREST adds a REST service, asked in registration order whether a request is its own.
@@ -121,13 +131,17 @@ func (s *Server) ServiceIDs() []string {
 	for _, r := range s.rest {
 		ids = append(ids, r.ServiceID())
 	}
+	for _, r := range s.rpc {
+		ids = append(ids, r.ServiceID())
+	}
 	sort.Strings(ids)
-	return ids
+	return slices.Compact(ids) // a service served over two protocols is one service
 }
 
 // ServedOperations lists, by service id (ServiceIDs), the operations each registered service
 // answers: a JSON service's Operations, a Query service's QueryOperations, a REST service's
-// RESTOperations. Each list is sorted.
+// RESTOperations, an RPC v2 service's RPCOperations (a service served over two protocols lists
+// each operation once). Each list is sorted.
 func (s *Server) ServedOperations() map[string][]string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -145,8 +159,14 @@ func (s *Server) ServedOperations() map[string][]string {
 	for _, r := range s.rest {
 		ops[r.ServiceID()] = append(ops[r.ServiceID()], r.RESTOperations()...)
 	}
+	for _, r := range s.rpc {
+		for op := range r.RPCOperations() {
+			ops[r.ServiceID()] = append(ops[r.ServiceID()], op)
+		}
+	}
 	for id := range ops {
 		sort.Strings(ops[id])
+		ops[id] = slices.Compact(ops[id])
 	}
 	return ops
 }
@@ -241,6 +261,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case restSvc != nil:
 		s.serveREST(call, restSvc, restOp)
+	case isRPCv2(r):
+		s.serveRPCv2(call)
 	case r.Header.Get("X-Amz-Target") != "":
 		s.serveJSON(call)
 	case r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):

@@ -114,6 +114,12 @@ var samples = map[string][]authz.Request{
 		query("Name=plain&TargetArn=" + url.QueryEscape("arn:aws:sns:"+region+":"+account+":plain") + "&TopicArn=" + url.QueryEscape("arn:aws:sns:"+region+":"+account+":plain") +
 			"&SubscriptionArn=" + url.QueryEscape("arn:aws:sns:"+region+":"+account+":plain:6f5e4d3c-2b1a-4f0e-9d8c-7b6a5f4e3d2c")),
 	},
+	"cloudwatch": {
+		body(`{"AlarmName":"Strongroom-Dlq","AlarmActions":["` + topic + `"],"OKActions":["` + topic + `"],"Tags":[{"Key":"team","Value":"vault"}],
+			"AlarmNames":["Strongroom-Dlq","Strongroom-Relay"]}`),
+		body(`{"AlarmName":"Strongroom-Dlq","AlarmNamePrefix":"Strongroom-","AlarmNames":["Strongroom-Dlq"]}`),
+		body(`{"AlarmName":"Strongroom-Dlq","AlarmNames":["Strongroom-Dlq"]}`),
+	},
 	"dynamodb": {
 		body(`{"TableName":"locks","Tags":[{"Key":"team","Value":"vault"}],"ReturnValues":"ALL_OLD","ReturnConsumedCapacity":"TOTAL"}`),
 		body(`{"TableName":"arn:aws:dynamodb:` + region + `:` + account + `:table/locks"}`),

@@ -3,6 +3,7 @@ package authz
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -21,6 +22,7 @@ var table = map[string]map[string]operation{
 	"ec2":            ec2Ops,
 	"lambda":         lambdaOps,
 	"iam":            iamOps,
+	"cloudwatch":     cloudwatchOps,
 	// STS GetCallerIdentity and the CloudFormation response URL need no permission: NoPermission.
 	"sts": {"GetCallerIdentity": noPermission},
 	"s3":  {"PutObject": noPermission},
@@ -789,4 +791,75 @@ var lambdaOps = map[string]operation{
 	},
 	"GetPolicy":        onFunction("lambda:GetPolicy"),
 	"RemovePermission": onFunction("lambda:RemovePermission"),
+}
+
+// ---- CloudWatch (alarms). The table reads a request's members from its CBOR body (decoded as
+// JSON is) or, for the Query protocol, from its parameters.
+
+// listOf returns a list member: a JSON list, or Query's name.member.N.
+func (r Request) listOf(name string) []string {
+	if r.Query != nil {
+		return r.members(name)
+	}
+	return r.strs(name)
+}
+
+// strOf returns a string member of a JSON body or Query parameters.
+func (r Request) strOf(name string) string {
+	if r.Query != nil {
+		return r.Query.Get(name)
+	}
+	return r.str(name)
+}
+
+func (e Env) alarmARN(name string) string { return e.arn("cloudwatch", "alarm:"+name) }
+
+// onAlarm is an operation on the alarm its AlarmName names.
+func onAlarm(action string) operation {
+	return func(e Env, r Request) ([]Need, error) {
+		name := r.strOf("AlarmName")
+		if name == "" {
+			return nil, fmt.Errorf("the request has no AlarmName: the table cannot name the alarm without it")
+		}
+		return one(action, e.alarmARN(name), nil)
+	}
+}
+
+// onAlarms is an operation on each alarm AlarmNames lists; with none, on every alarm whose name
+// begins with AlarmNamePrefix (every alarm without one).
+func onAlarms(action string, required bool) operation {
+	return func(e Env, r Request) ([]Need, error) {
+		names := r.listOf("AlarmNames")
+		if len(names) == 0 {
+			if required {
+				return nil, fmt.Errorf("the request has no AlarmNames: the table cannot name the alarms without them")
+			}
+			return one(action, e.alarmARN(r.strOf("AlarmNamePrefix")+"*"), nil)
+		}
+		var needs []Need
+		for _, n := range names {
+			needs = append(needs, need(action, e.alarmARN(n), nil))
+		}
+		return needs, nil
+	}
+}
+
+var cloudwatchOps = map[string]operation{
+	"PutMetricAlarm": func(e Env, r Request) ([]Need, error) {
+		needs, err := onAlarm("cloudwatch:PutMetricAlarm")(e, r)
+		if err != nil {
+			return nil, err
+		}
+		ctx := map[string][]string{"cloudwatch:AlarmActions": slices.Concat(r.listOf("AlarmActions"), r.listOf("OKActions"), r.listOf("InsufficientDataActions"))}
+		if r.Query != nil {
+			r.queryTags(ctx)
+		} else {
+			tags(r.JSON["Tags"], "Key", "Value", ctx)
+		}
+		needs[0] = need(needs[0].Action, needs[0].Resource, ctx)
+		return needs, nil
+	},
+	"DescribeAlarms": onAlarms("cloudwatch:DescribeAlarms", false),
+	"SetAlarmState":  onAlarm("cloudwatch:SetAlarmState"),
+	"DeleteAlarms":   onAlarms("cloudwatch:DeleteAlarms", true),
 }

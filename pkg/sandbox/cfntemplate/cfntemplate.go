@@ -5,7 +5,9 @@
 //
 // It covers the intrinsics CDK emits for the resources Strongroom uses: Ref, Fn::GetAtt, Fn::Join,
 // Fn::Sub (both forms), Fn::Select, Fn::Split, Fn::If with Conditions (Fn::Equals, Fn::Not,
-// Fn::And, Fn::Or, Condition), Fn::Base64, Fn::GetAZs, Fn::ImportValue and the pseudo parameters. Anything else is
+// Fn::And, Fn::Or, Condition), Fn::Base64, Fn::GetAZs, Fn::ImportValue, Fn::GetStackOutput (the
+// output of another stack in this Region, which CDK emits for a reference to another stack's
+// resource in a property such as an alarm's actions) and the pseudo parameters. Anything else is
 // an error naming the function, never a silent pass-through.
 package cfntemplate
 
@@ -70,6 +72,9 @@ type Env struct {
 	Parameters                                                  map[string]any
 	// Imports are the exports of stacks already deployed, for Fn::ImportValue.
 	Imports map[string]any
+	// StackOutput returns the value of output of stack, a stack already deployed, for
+	// Fn::GetStackOutput; nil resolves none.
+	StackOutput func(stack, output string) (any, error)
 }
 
 // NoValue is what AWS::NoValue resolves to; Resolve drops it from maps and lists.
@@ -246,6 +251,27 @@ func (e *Evaluator) intrinsic(name string, arg any) (any, error) {
 			return nil, fmt.Errorf("Fn::ImportValue %q: no deployed stack exports it (deploy the exporting stack first)", name)
 		}
 		return val, nil
+	case "Fn::GetStackOutput":
+		v, err := e.Resolve(arg)
+		if err != nil {
+			return nil, err
+		}
+		m, _ := v.(map[string]any)
+		stack, _ := m["StackName"].(string)
+		output, _ := m["OutputName"].(string)
+		if stack == "" || output == "" {
+			return nil, fmt.Errorf("Fn::GetStackOutput %v: want StackName and OutputName", v)
+		}
+		if region, _ := m["Region"].(string); region != "" && region != e.Env.Region {
+			return nil, fmt.Errorf("Fn::GetStackOutput of %s in %s: the sandbox has one Region, %s", stack, region, e.Env.Region)
+		}
+		if _, ok := m["RoleArn"]; ok {
+			return nil, fmt.Errorf("Fn::GetStackOutput of %s with a RoleArn (another account): the sandbox has one account", stack)
+		}
+		if e.Env.StackOutput == nil {
+			return nil, fmt.Errorf("Fn::GetStackOutput of %s.%s: no deployed stacks to read (deploy %s first)", stack, output, stack)
+		}
+		return e.Env.StackOutput(stack, output)
 	case "Fn::GetAZs":
 		return []any{e.Env.Region + "a", e.Env.Region + "b", e.Env.Region + "c"}, nil
 	case "Fn::If":

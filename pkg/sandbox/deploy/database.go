@@ -37,8 +37,17 @@ type Database struct {
 // infra/database ships it); in the sandbox it names Database.CAFile.
 const RDSBundleFile = "rds-global-bundle.pem"
 
-// nameChars make the random suffix of a generated secret name.
+// nameChars make the random suffix of a name CloudFormation generates.
 const nameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// randomSuffix is n random nameChars, the suffix CloudFormation gives a name it generates.
+func randomSuffix(n int) string {
+	suffix := make([]byte, n)
+	for i := range suffix {
+		suffix[i] = nameChars[rand.IntN(len(nameChars))]
+	}
+	return string(suffix)
+}
 
 // taskRoot is where Lambda unpacks a function's asset.
 const taskRoot = "/var/task/"
@@ -111,11 +120,7 @@ func (d *Deployer) secret(ctx context.Context, st *Stack, id string, p map[strin
 	name := str(p["Name"])
 	if name == "" {
 		// Not GetRandomPassword: what it returns is a secret value, and a name is not.
-		suffix := make([]byte, 12)
-		for i := range suffix {
-			suffix[i] = nameChars[rand.IntN(len(nameChars))]
-		}
-		name = id + "-" + string(suffix)
+		name = id + "-" + randomSuffix(12)
 	}
 	value := str(p["SecretString"])
 	if g, ok := p["GenerateSecretString"].(map[string]any); ok {

@@ -11,8 +11,9 @@
 // for the host and registered with the sandbox's Lambda service; its calls are sessions of its Role
 // (Server.BindRole), and the client instance's of its instance profile's role, so that with
 // Sandbox.EnforceIAM every call is judged on the policies the template deploys. Resource types the
-// sandbox does not emulate (logs, alarms, S3, CloudTrail, SQS, ...) are listed in Stack.NotEmulated
+// sandbox does not emulate (logs, dashboards, S3, CloudTrail, SQS, ...) are listed in Stack.NotEmulated
 // with a placeholder id, so nothing is skipped silently.
+// Alarms are created with CloudWatch's PutMetricAlarm (alarm.go).
 // Secrets (generated as CloudFormation generates them), their target attachments and rotation
 // schedules are created in Secrets Manager; an AWS::RDS::DBInstance stands on Deployer.DB, a real
 // database server the caller brings (database.go).
@@ -75,6 +76,8 @@ type Deployer struct {
 
 	// exports are the Outputs with an Export name of the stacks deployed so far (Fn::ImportValue).
 	exports map[string]any
+	// deployed are the stacks deployed so far by name, whose outputs Fn::GetStackOutput reads.
+	deployed map[string]*Stack
 }
 
 // Stack is a deployed stack.
@@ -143,7 +146,7 @@ func (d *Deployer) Deploy(ctx context.Context, name string) (*Stack, error) {
 		StackID: fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/00000000-0000-4000-8000-000000000000", d.SB.Region, d.SB.Account, name)}
 	st.eval = &cfntemplate.Evaluator{T: t, R: st, Env: cfntemplate.Env{
 		Region: d.SB.Region, AccountID: d.SB.Account, Partition: "aws", StackName: name, StackID: st.StackID, URLSuffix: "amazonaws.com",
-		Imports: d.exports,
+		Imports: d.exports, StackOutput: d.stackOutput,
 	}}
 	order, err := t.Order()
 	if err != nil {
@@ -168,7 +171,20 @@ func (d *Deployer) Deploy(ctx context.Context, name string) (*Stack, error) {
 	if err := d.export(st); err != nil {
 		return st, fmt.Errorf("stack %s: outputs: %w", name, err)
 	}
+	if d.deployed == nil {
+		d.deployed = map[string]*Stack{}
+	}
+	d.deployed[name] = st
 	return st, nil
+}
+
+// stackOutput is the output of a stack deployed already (cfntemplate.Env.StackOutput).
+func (d *Deployer) stackOutput(stack, output string) (any, error) {
+	st := d.deployed[stack]
+	if st == nil {
+		return nil, fmt.Errorf("Fn::GetStackOutput: stack %s is not deployed (deploy it first)", stack)
+	}
+	return st.Output(output)
 }
 
 // export evaluates the stack's exported outputs for the stacks deployed after it.
@@ -225,6 +241,7 @@ var fromProps = map[string]func(d *Deployer, ctx context.Context, st *Stack, id 
 	"AWS::SecretsManager::SecretTargetAttachment": (*Deployer).targetAttachment,
 	"AWS::SecretsManager::RotationSchedule":       (*Deployer).rotationSchedule,
 	"AWS::RDS::DBInstance":                        (*Deployer).dbInstance,
+	"AWS::CloudWatch::Alarm":                      (*Deployer).alarm,
 	"AWS::EC2::Instance": func(d *Deployer, _ context.Context, _ *Stack, _ string, p map[string]any, set func(string, map[string]any)) error {
 		return d.instance(p, set)
 	},

@@ -349,3 +349,22 @@ func (s *Service) render(d Delivery, raw bool) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// Publish publishes message (with subject, unless "", and MessageStructure structure, unless "")
+// to the topic as another emulated service does on its own behalf (CloudWatch's alarm actions):
+// the wire Publish's checks and deliveries, with no IAM judgement (the caller judges it first). It
+// returns the message id.
+func (s *Service) Publish(ctx context.Context, topicARN, subject, message, structure string) (string, error) {
+	p := url.Values{"TopicArn": {topicARN}, "Message": {message}}
+	if subject != "" {
+		p.Set("Subject", subject)
+	}
+	if structure != "" {
+		p.Set("MessageStructure", structure)
+	}
+	out, err := s.publish(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	return out.(publishOutput).MessageID, nil
+}
