@@ -318,6 +318,7 @@ func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, princi
 	for i, p := range id.Policies {
 		policies[i] = iamjudge.Policy{Name: p.Name, Document: json.RawMessage(p.JSON)}
 	}
+	var made []*authz.ServiceLinkedRole
 	for _, n := range needs {
 		slr := n.ServiceLinkedRole
 		if slr != nil && e.iam.RoleARNByName(slr.Name) != "" {
@@ -340,10 +341,14 @@ func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, princi
 			return denied
 		}
 		if slr != nil {
-			// The account's first such call: the service creates its role with the caller's
-			// permission, just judged (a fresh sandbox account has no service-linked role).
-			e.iam.EnsureServiceLinkedRole(slr.Principal, slr.Name)
+			made = append(made, slr)
 		}
+	}
+	// The account's first such call, allowed: the service creates its role with the caller's
+	// permission (a fresh sandbox account has no service-linked role). Only once every need of the
+	// call passed: a call refused for another action makes nothing.
+	for _, slr := range made {
+		e.iam.EnsureServiceLinkedRole(slr.Principal, slr.Name)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -36,6 +37,30 @@ func document(v any) (string, error) {
 	return string(b), err
 }
 
+// InlinePolicy is a role's inline policy: its name and document (JSON).
+type InlinePolicy struct{ Name, Document string }
+
+// CreateRole creates the role in describes with its inline policies and attached managed policies,
+// through IAM's API as CloudFormation does, and returns it. The test kits
+// (pkg/sandbox/testkit/stacktest) create their roles with it too.
+func CreateRole(ctx context.Context, c *iam.Client, in *iam.CreateRoleInput, inline []InlinePolicy, managed []string) (*iamtypes.Role, error) {
+	out, err := c.CreateRole(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("create role %s: %w", aws.ToString(in.RoleName), err)
+	}
+	for _, pol := range inline {
+		if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: in.RoleName, PolicyName: aws.String(pol.Name), PolicyDocument: aws.String(pol.Document)}); err != nil {
+			return nil, fmt.Errorf("role %s: policy %s: %w", aws.ToString(in.RoleName), pol.Name, err)
+		}
+	}
+	for _, a := range managed {
+		if _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: in.RoleName, PolicyArn: aws.String(a)}); err != nil {
+			return nil, fmt.Errorf("role %s: attach %s: %w", aws.ToString(in.RoleName), a, err)
+		}
+	}
+	return out.Role, nil
+}
+
 // role creates an AWS::IAM::Role with its inline Policies and ManagedPolicyArns. Ref is its name,
 // Fn::GetAtt Arn and RoleId as IAM returns them.
 func (d *Deployer) role(ctx context.Context, st *Stack, id string, p map[string]any, set func(string, map[string]any)) error {
@@ -55,27 +80,25 @@ func (d *Deployer) role(ctx context.Context, st *Stack, id string, p map[string]
 	if v := str(p["Description"]); v != "" {
 		in.Description = aws.String(v)
 	}
-	out, err := c.CreateRole(ctx, in)
-	if err != nil {
-		return err
-	}
+	var inline []InlinePolicy
 	for _, pol := range list(p["Policies"]) {
 		doc, err := document(pol["PolicyDocument"])
 		if err != nil {
 			return err
 		}
-		if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(str(pol["PolicyName"])), PolicyDocument: aws.String(doc)}); err != nil {
-			return fmt.Errorf("policy %s: %w", str(pol["PolicyName"]), err)
-		}
+		inline = append(inline, InlinePolicy{Name: str(pol["PolicyName"]), Document: doc})
 	}
+	var managed []string
 	arns, _ := p["ManagedPolicyArns"].([]any)
 	for _, a := range arns {
-		if _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(fmt.Sprint(a))}); err != nil {
-			return fmt.Errorf("attach %v: %w", a, err)
-		}
+		managed = append(managed, fmt.Sprint(a))
 	}
-	set(name, map[string]any{"Arn": aws.ToString(out.Role.Arn), "RoleId": aws.ToString(out.Role.RoleId)})
-	d.progress("role %s", aws.ToString(out.Role.Arn))
+	out, err := CreateRole(ctx, c, in, inline, managed)
+	if err != nil {
+		return err
+	}
+	set(name, map[string]any{"Arn": aws.ToString(out.Arn), "RoleId": aws.ToString(out.RoleId)})
+	d.progress("role %s", aws.ToString(out.Arn))
 	return nil
 }
 

@@ -1,10 +1,7 @@
 package iamreport
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -48,22 +45,11 @@ func ReadTestDecisions(dir string) ([]TestDecision, error) {
 	sort.Strings(paths)
 	var out []TestDecision
 	for _, p := range paths {
-		f, err := os.Open(p)
+		ds, err := readLines[TestDecision](p, "test decisions")
 		if err != nil {
 			return nil, err
 		}
-		dec := json.NewDecoder(f)
-		for {
-			var d TestDecision
-			if err := dec.Decode(&d); err == io.EOF {
-				break
-			} else if err != nil {
-				f.Close()
-				return nil, fmt.Errorf("read test decisions %s: %w", p, err)
-			}
-			out = append(out, d)
-		}
-		f.Close()
+		out = append(out, ds...)
 	}
 	return out, nil
 }

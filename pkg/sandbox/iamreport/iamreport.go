@@ -296,19 +296,24 @@ func Build(statements []Statement, decisions []sandbox.Decision, tests []TestDec
 
 // ReadDecisions reads decisions written one JSON object per line.
 func ReadDecisions(path string) ([]sandbox.Decision, error) {
+	return readLines[sandbox.Decision](path, "decisions")
+}
+
+// readLines reads the JSON objects of the file at path, one per line; what names them in errors.
+func readLines[T any](path, what string) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []sandbox.Decision
+	var out []T
 	dec := json.NewDecoder(f)
 	for {
-		var d sandbox.Decision
+		var d T
 		if err := dec.Decode(&d); err == io.EOF {
 			return out, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("read decisions %s: %w", path, err)
+			return nil, fmt.Errorf("read %s %s: %w", what, path, err)
 		}
 		out = append(out, d)
 	}

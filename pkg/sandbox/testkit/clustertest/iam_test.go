@@ -70,15 +70,7 @@ func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.De
 	props["BackupRetentionDays"] = "90"
 	props["Tags"] = map[string]any{"team": "hsm", "owner": "security"}
 	var run stacktest.Run
-	send := func(f func() (*cloudformation.Outcome, error)) bool {
-		out, err := f()
-		if err != nil {
-			t.Fatal(err)
-		}
-		run.Outcomes = append(run.Outcomes, out)
-		return out.Status == cloudformation.StatusSuccess
-	}
-	if send(func() (*cloudformation.Outcome, error) { return r.dep.Create(r.ctx, "Cluster", props) }) {
+	if run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Create(r.ctx, "Cluster", props) }) {
 		id0 := run.Outcomes[0].PhysicalResourceID
 		grown := clustertest.Properties(3)
 		grown["BackupRetentionDays"] = "30"
@@ -88,16 +80,16 @@ func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.De
 		// The health check's schedule rule sends the properties the construct gives the resource,
 		// which name its secrets.
 		checked := maps.Clone(props)
-		prefix := "strongroom/" + r.dep.StackName + "/Cluster/"
+		prefix := r.dep.SecretPrefix + "/"
 		checked["AdminPasswordSecretName"] = prefix + resourcedef.AdminPasswordSecret
 		checked["CustomerCaKeySecretName"] = prefix + resourcedef.CAKeySecret
 		checked["CustomerCaCertificateSecretName"] = prefix + resourcedef.CACertSecret
 		if err := r.dep.CheckHealth(r.ctx, id0, checked); err != nil {
 			run.Failed = append(run.Failed, "health check: "+stacktest.Reason(err.Error(), 200))
 		}
-		send(func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, props, grown) })
-		send(func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, grown, back) })
-		send(func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "Cluster", id0, back) })
+		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, props, grown) })
+		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, grown, back) })
+		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "Cluster", id0, back) })
 	}
 	run.Leftovers = len(r.liveClusters(t))
 	return run, r.env.Decisions()

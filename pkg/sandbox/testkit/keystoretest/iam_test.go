@@ -29,22 +29,14 @@ func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.De
 	r := newRig(t, keystoretest.Options{Without: &id}, 2)
 	props := r.dep.Properties(r.cluster, "KeyStore", "strongroom-matrix", true)
 	var run stacktest.Run
-	send := func(f func() (*cloudformation.Outcome, error)) bool {
-		out, err := f()
-		if err != nil {
-			t.Fatal(err)
-		}
-		run.Outcomes = append(run.Outcomes, out)
-		return out.Status == cloudformation.StatusSuccess
-	}
-	if send(func() (*cloudformation.Outcome, error) { return r.dep.Create(r.ctx, "KeyStore", props) }) {
+	if run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Create(r.ctx, "KeyStore", props) }) {
 		store := run.Outcomes[0].PhysicalResourceID
 		if err := r.dep.CheckHealth(r.ctx, store, props); err != nil {
 			run.Failed = append(run.Failed, "health check: "+stacktest.Reason(err.Error(), 200))
 		}
 		renamed := maps.Clone(props)
 		renamed["KeyStoreName"] = "strongroom-matrix-renamed"
-		send(func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "KeyStore", store, props, renamed) })
+		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "KeyStore", store, props, renamed) })
 		status, _, cause, err := r.dep.Rotate(r.ctx, store, renamed)
 		if err != nil {
 			t.Fatal(err)
@@ -52,7 +44,7 @@ func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.De
 		if status != "SUCCEEDED" {
 			run.Failed = append(run.Failed, "rotation "+status+": "+stacktest.Reason(cause, 120))
 		}
-		send(func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "KeyStore", store, renamed) })
+		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "KeyStore", store, renamed) })
 	}
 	run.Leftovers = r.stores(t)
 	if r.kmsUser(t) {

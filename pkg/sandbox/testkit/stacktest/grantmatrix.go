@@ -95,6 +95,18 @@ type Run struct {
 	Leftovers int
 }
 
+// Send sends one request of the lifecycle (f), adds its outcome, and tells whether it succeeded;
+// t fails at once when the request could not be sent.
+func (r *Run) Send(t testing.TB, f func() (*cloudformation.Outcome, error)) bool {
+	t.Helper()
+	out, err := f()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Outcomes = append(r.Outcomes, out)
+	return out.Status == cloudformation.StatusSuccess
+}
+
 // Classify classifies run with grant g removed, from decisions (what the sandbox judged). defect
 // is set when the outcome breaks the contract: a refusal of one of g's actions that no request or
 // workflow reported as failed, a request with no answer or more than one, leftovers though no

@@ -15,6 +15,7 @@ import (
 
 	"github.com/strongroom/strongroom/pkg/resourcedef"
 	"github.com/strongroom/strongroom/pkg/sandbox"
+	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
 	"github.com/strongroom/strongroom/pkg/sandbox/ec2"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamreport"
@@ -44,7 +45,7 @@ const ssmManagedInstanceCore = "arn:aws:iam::aws:policy/AmazonSSMManagedInstance
 func (d *Deployment) names(o DeployOptions) resourcedef.Names {
 	n := resourcedef.Names{
 		Partition: "aws", Region: d.SB.Region, Account: d.SB.Account,
-		SecretPrefix: "strongroom/" + d.StackName + "/" + o.ConstructID, KeyARN: d.KeyARN,
+		SecretPrefix: d.SecretPrefix, KeyARN: d.KeyARN,
 		Documents: d.Documents, ClientInstanceID: ec2.DefaultInstanceID, VpcID: ec2.DefaultVPCID,
 		StateMachines: map[string]resourcedef.StateMachineName{}, Inputs: o.Inputs,
 	}
@@ -60,27 +61,21 @@ func machineName(stack, kind string) string { return stack + "-" + kind + "Workf
 func machineRole(stack, kind string) string { return machineName(stack, kind) + "Role" }
 
 // role creates the role name trusting trust, with policy (nil: none) as its inline policy "grants"
-// and the managed policies, and returns its ARN.
+// and the managed policies (deploy.CreateRole, as a template's roles are made), and returns its ARN.
 func role(ctx context.Context, c *iam.Client, name, trust string, policy any, managed ...string) (string, error) {
-	out, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)})
-	if err != nil {
-		return "", fmt.Errorf("create role %s: %w", name, err)
-	}
+	var inline []deploy.InlinePolicy
 	if policy != nil {
 		doc, err := json.Marshal(policy)
 		if err != nil {
 			return "", err
 		}
-		if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("grants"), PolicyDocument: aws.String(string(doc))}); err != nil {
-			return "", fmt.Errorf("role %s: put its policy: %w", name, err)
-		}
+		inline = []deploy.InlinePolicy{{Name: "grants", Document: string(doc)}}
 	}
-	for _, m := range managed {
-		if _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(m)}); err != nil {
-			return "", fmt.Errorf("role %s: attach %s: %w", name, m, err)
-		}
+	r, err := deploy.CreateRole(ctx, c, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)}, inline, managed)
+	if err != nil {
+		return "", err
 	}
-	return aws.ToString(out.Role.Arn), nil
+	return aws.ToString(r.Arn), nil
 }
 
 // functionRole creates f's execution role from its grants and binds f's calls to it.

@@ -29,6 +29,9 @@ type Deployment struct {
 	Documents map[string]string
 	KeyARN    string
 	RuleName  string
+	// SecretPrefix names the resource's secrets, strongroom/<stack>/<construct id>, as the
+	// construct's SecretPrefix does.
+	SecretPrefix string
 	// Definitions are the substituted ASL texts by kind.
 	Definitions map[string]string
 	// expectDenials is set when some function was deployed Ungranted.
@@ -72,7 +75,8 @@ func Deploy(ctx context.Context, sb *sandbox.Sandbox, cfg aws.Config, def *resou
 	if o.ConstructID == "" {
 		return nil, errors.New("stacktest.Deploy: DeployOptions.ConstructID is required (it names the resource's secrets)")
 	}
-	d := &Deployment{Def: def, SB: sb, Cfg: cfg, StackName: o.StackName, ARNs: map[string]string{}, Documents: map[string]string{},
+	d := &Deployment{Def: def, SB: sb, Cfg: cfg, StackName: o.StackName, SecretPrefix: "strongroom/" + o.StackName + "/" + o.ConstructID,
+		ARNs: map[string]string{}, Documents: map[string]string{},
 		expectDenials: len(o.Ungranted) > 0 || o.Without != nil, actors: map[string]string{}}
 	key, err := CreateKey(ctx, cfg, def.SecretsKey)
 	if err != nil {
