@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 	"github.com/strongroom/strongroom/pkg/trailalert"
 	"github.com/strongroom/strongroom/pkg/trailalert/trailalerttest"
 )
@@ -158,8 +159,11 @@ func startHistory(t *testing.T, name string, raw []byte) (*historyServer, *sfn.C
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	// sandboxtest.HTTPClient reads each body whole: without it a history page larger than the
+	// transport's read buffer can fail mid-read against 127.0.0.1 (sandboxtest.WholeBody says why),
+	// as it did once in CI.
 	return h, sfn.New(sfn.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1, HTTPClient: sandboxtest.HTTPClient,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAEXAMPLE", "example", ""),
 	})
 }
