@@ -45,6 +45,7 @@ import (
 	"github.com/strongroom/strongroom/infra/nagsuppress"
 	"github.com/strongroom/strongroom/pkg/alertrules"
 	"github.com/strongroom/strongroom/pkg/alertstate"
+	"github.com/strongroom/strongroom/pkg/trailalert"
 )
 
 // Detail types EventBridge gives CloudTrail events. Secrets Manager's RotationFailed is a service event,
@@ -413,22 +414,22 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	// Decrypt as the caller).
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      relay.Role,
-		Actions:      jsii.Strings("sns:Publish"),
+		Actions:      jsii.Strings(trailalert.TopicActions...),
 		ResourceArns: &[]*string{topic.TopicArn()},
 	})
-	topicKey.Grant(relay.Role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
+	topicKey.Grant(relay.Role, *jsii.Strings(trailalert.TopicKeyActions...)...)
 	// Publish to the chat topics too (their key is topicKey, granted above). Not GrantPublish, whose
 	// kms:GenerateDataKey* is a wildcard the relay does not need.
 	for _, sev := range alertrules.Severities {
 		if t, ok := chatTopics[sev]; ok {
 			awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-				Grantee: relay.Role, Actions: jsii.Strings("sns:Publish"), ResourceArns: &[]*string{t.TopicArn()},
+				Grantee: relay.Role, Actions: jsii.Strings(trailalert.TopicActions...), ResourceArns: &[]*string{t.TopicArn()},
 			})
 		}
 	}
 	s.chatChannels(props.ChatChannels, chatTopics)
 	// The state: single-item reads and conditional writes (pkg/alertstate), on this table only.
-	stateTable.Grant(relay.Role, jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"))
+	stateTable.Grant(relay.Role, *jsii.Strings(alertstate.TableActions...)...)
 
 	// --- Rules ---
 	target := func() awsevents.IRuleTarget {

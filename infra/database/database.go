@@ -388,13 +388,13 @@ func NewDatabaseStack(scope constructs.Construct, id string, props *DatabaseStac
 	grantRotation(s.UserRotation.Role, s.UserSecret)
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      s.UserRotation.Role,
-		Actions:      jsii.Strings("secretsmanager:GetSecretValue"),
+		Actions:      jsii.Strings(rotation.MasterSecretActions...),
 		ResourceArns: &[]*string{s.SuperuserSecret.SecretArn()},
 	})
 	grantRotation(s.SuperuserRotation.Role, s.SuperuserSecret)
 	for _, fn := range []*golambda.Function{s.UserRotation, s.SuperuserRotation} {
 		// Secrets Manager encrypts and decrypts the secrets' values with the key as the caller.
-		s.Key.Grant(fn.Role, jsii.String("kms:Decrypt"), jsii.String("kms:GenerateDataKey"))
+		s.Key.Grant(fn.Role, *jsii.Strings(rotation.KeyActions...)...)
 	}
 
 	// --- The application user ---
@@ -524,7 +524,7 @@ func (s *DatabaseStack) rotationFunction(id, assetDir string, cfg dbconfig.Confi
 	}
 	// GetRandomPassword is not tied to a secret.
 	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("secretsmanager:GetRandomPassword"),
+		Actions:   jsii.Strings(rotation.AccountActions...),
 		Resources: jsii.Strings("*"),
 	}))
 	nagsuppress.Add(fn.Role, true, nagsuppress.Rule{
@@ -609,10 +609,10 @@ func (s *DatabaseStack) applicationUser(userDir, relayDir string, cfg dbconfig.C
 	// decrypts them with the stack's key; it writes nothing.
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      fn.Role,
-		Actions:      jsii.Strings("secretsmanager:GetSecretValue"),
+		Actions:      jsii.Strings(dbuser.SecretActions...),
 		ResourceArns: &[]*string{s.SuperuserSecret.SecretArn(), s.UserSecret.SecretArn()},
 	})
-	s.Key.Grant(fn.Role, jsii.String("kms:Decrypt"))
+	s.Key.Grant(fn.Role, *jsii.Strings(dbuser.KeyActions...)...)
 
 	relayFn, err := golambda.New(s.Stack, "ApplicationUserRelay", golambda.Props{
 		AssetDir:    relayDir,
@@ -626,7 +626,7 @@ func (s *DatabaseStack) applicationUser(userDir, relayDir string, cfg dbconfig.C
 	// The function itself only: no version or alias ARN (Function.GrantInvoke would add them).
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      relayFn.Role,
-		Actions:      jsii.Strings("lambda:InvokeFunction"),
+		Actions:      jsii.Strings(relay.InvokeActions...),
 		ResourceArns: &[]*string{fn.Function.FunctionArn()},
 	})
 	grants := make([]any, len(cfg.AppGrants))
@@ -650,19 +650,13 @@ func (s *DatabaseStack) applicationUser(userDir, relayDir string, cfg dbconfig.C
 	return nil
 }
 
-// RotationSecretActions are the actions pkg/rotation calls on the secret it rotates: the methods of
-// rotation.SecretsManager except GetRandomPassword, which is granted with the function on "*"
-// (a test keeps this list and the interface in step).
-var RotationSecretActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-	"secretsmanager:ListSecretVersionIds", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
-
 // grantRotation gives a rotation function the rotation protocol's actions on one secret
 // (GetRandomPassword is granted with the function). ListSecretVersionIds is how a single-user
 // rotation recovers a password an abandoned rotation already set.
 func grantRotation(role awsiam.IRole, secret awssecretsmanager.ISecret) {
 	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee:      role,
-		Actions:      jsii.Strings(RotationSecretActions...),
+		Actions:      jsii.Strings(rotation.SecretActions...),
 		ResourceArns: &[]*string{secret.SecretArn()},
 	})
 }

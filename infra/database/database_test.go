@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -23,6 +21,8 @@ import (
 	"github.com/strongroom/strongroom/infra/golambda"
 	"github.com/strongroom/strongroom/infra/settings"
 	"github.com/strongroom/strongroom/infra/templatetest"
+	"github.com/strongroom/strongroom/pkg/customresource/relay"
+	"github.com/strongroom/strongroom/pkg/dbuser"
 	"github.com/strongroom/strongroom/pkg/nagreport"
 	"github.com/strongroom/strongroom/pkg/rotation"
 )
@@ -472,19 +472,27 @@ func TestRotationPermissions(t *testing.T) {
 	userAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "UserSecret")
 	superAttach, _ := only(t, "AWS::SecretsManager::SecretTargetAttachment", "SuperuserSecret")
 	key, _ := only(t, "AWS::KMS::Key", "DatabaseKey")
-	// The granted actions are exactly what pkg/rotation's client interface calls (GetRandomPassword
-	// is granted on "*" below), so the grant cannot drift from the code.
-	var rotationActions []any
-	iface := reflect.TypeOf((*rotation.SecretsManager)(nil)).Elem()
-	for i := 0; i < iface.NumMethod(); i++ {
-		if m := iface.Method(i).Name; m != "GetRandomPassword" {
-			rotationActions = append(rotationActions, "secretsmanager:"+m)
+	// The granted actions are exactly what the functions' packages declare (each package's test
+	// holds its list to its client interface's methods, and lambdas/rotate's and lambdas/dbuser's
+	// tests run the functions under roles of these lists with IAM enforced), so the grants cannot
+	// drift from the code.
+	anys := func(actions ...[]string) []any {
+		var out []any
+		for _, a := range slices.Concat(actions...) {
+			out = append(out, a)
 		}
+		return out
 	}
-	sort.Slice(rotationActions, func(i, j int) bool { return rotationActions[i].(string) < rotationActions[j].(string) })
+	one := func(actions []string) any {
+		if len(actions) == 1 {
+			return actions[0]
+		}
+		return anys(actions)
+	}
+	rotationActions := anys(rotation.SecretActions)
 	eni := []any{"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
 		"ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses"}
-	star := append(slices.Clone(eni), "secretsmanager:GetRandomPassword")
+	star := append(slices.Clone(eni), anys(rotation.AccountActions)...)
 	xray := []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 	userFn, _ := only(t, "AWS::Lambda::Function", "ApplicationUserFunction")
 	cases := []struct {
@@ -493,25 +501,25 @@ func TestRotationPermissions(t *testing.T) {
 	}{
 		{"UserRotation", map[string]any{
 			jsonString(t, ref(userAttach)):  rotationActions,
-			jsonString(t, ref(superAttach)): "secretsmanager:GetSecretValue",
-			jsonString(t, arn(key)):         []any{"kms:Decrypt", "kms:GenerateDataKey"},
+			jsonString(t, ref(superAttach)): one(rotation.MasterSecretActions),
+			jsonString(t, arn(key)):         one(rotation.KeyActions),
 			`"*"`:                           []any{star, xray},
 		}},
 		{"SuperuserRotation", map[string]any{
 			jsonString(t, ref(superAttach)): rotationActions,
-			jsonString(t, arn(key)):         []any{"kms:Decrypt", "kms:GenerateDataKey"},
+			jsonString(t, arn(key)):         one(rotation.KeyActions),
 			`"*"`:                           []any{star, xray},
 		}},
 		// The application user function reads both secrets and decrypts them: nothing else but
 		// its network interfaces (and X-Ray, as every function).
 		{"ApplicationUserFunction", map[string]any{
-			jsonString(t, []any{ref(superAttach), ref(userAttach)}): "secretsmanager:GetSecretValue",
-			jsonString(t, arn(key)):                                 "kms:Decrypt",
+			jsonString(t, []any{ref(superAttach), ref(userAttach)}): one(dbuser.SecretActions),
+			jsonString(t, arn(key)):                                 one(dbuser.KeyActions),
 			`"*"`:                                                   []any{eni, xray},
 		}},
 		// Its relay invokes it, and can touch no secret or key.
 		{"ApplicationUserRelay", map[string]any{
-			jsonString(t, arn(userFn)): "lambda:InvokeFunction",
+			jsonString(t, arn(userFn)): one(relay.InvokeActions),
 			`"*"`:                      []any{xray},
 		}},
 	}

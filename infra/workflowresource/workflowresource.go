@@ -40,6 +40,7 @@ import (
 	"github.com/strongroom/strongroom/infra/nagsuppress"
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/resourcedef"
+	"github.com/strongroom/strongroom/pkg/trailalert"
 	"github.com/strongroom/strongroom/statemachines"
 )
 
@@ -579,7 +580,7 @@ func (r *resolver) alertRelay(scope constructs.Construct, dlq awssqs.Queue) erro
 	policy := awsiam.NewPolicy(scope, jsii.String("WorkflowAlertsRelayPolicy"), &awsiam.PolicyProps{
 		Roles: &[]awsiam.IRole{relay.Role()},
 		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings("states:GetExecutionHistory"), Resources: &executions,
+			Actions: jsii.Strings(trailalert.HistoryActions...), Resources: &executions,
 		})},
 	})
 	// An inline policy's name must be unique on its role, and CDK names it after its logical id,

@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/pkg/customresource/relay"
 	"github.com/strongroom/strongroom/pkg/dbsecret"
 	"github.com/strongroom/strongroom/pkg/dbuser"
 	"github.com/strongroom/strongroom/pkg/rotation"
@@ -19,18 +21,24 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/rotationtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/stacktest"
 )
 
 var db *mariadbtest.Server
 
-func TestMain(m *testing.M) { mariadbtest.Run(m, &db) }
+// TestMain runs the tests with a real MariaDB server and the IAM judge (stacktest.WithJudge).
+func TestMain(m *testing.M) {
+	os.Exit(stacktest.WithJudge("", "dbuser", func() int { return mariadbtest.Main(m, mariadbtest.Options{}, &db) }))
+}
 
 // TestThroughTheRelay builds this command and lambdas/cfn-relay as `make build` does (for the
 // host), registers both with the sandbox's Lambda as the stack wires them (the relay invokes
 // TARGET_FUNCTION), and lets the sandbox's CloudFormation drive Custom::DatabaseUser through the
 // relay: a Create makes the user, an Update changes its grants, a Create with a superuser secret
 // the database refuses answers FAILED naming the cause (never hanging), and no password appears in
-// anything the sandbox recorded.
+// anything the sandbox recorded. IAM is enforced as on AWS: each function runs under a role of
+// exactly the actions its package declares (pkg/dbuser, pkg/customresource/relay; what
+// infra/database grants), on the test's secrets, their customer managed key and the function.
 func TestThroughTheRelay(t *testing.T) {
 	ctx := sandboxtest.Context(t, 3*time.Minute)
 	bins := t.TempDir()
@@ -44,6 +52,10 @@ func TestThroughTheRelay(t *testing.T) {
 	}
 	e := rotationtest.New(t, db, rotation.Config{})
 	env := e.Sandbox
+	stacktest.EnforceIAM(t, env.Sandbox, false)
+	if e.KeyARN, err = stacktest.CreateKey(ctx, env.AWSConfig(), "the database secrets' key"); err != nil {
+		t.Fatal(err)
+	}
 	userFn, err := env.Lambda.RegisterBinary("strongroom-dbuser", userBin, env.Recorder.Writer("dbuser function"),
 		lambda.WithEnv(map[string]string{rotation.EnvCABundle: db.CAFile}), lambda.WithTimeout(30*time.Second))
 	if err != nil {
@@ -62,6 +74,15 @@ func TestThroughTheRelay(t *testing.T) {
 	}
 	userARN := e.CreateSecret(t, &dbsecret.Secret{Engine: dbsecret.EngineMariaDB, Host: db.Host, Port: db.Port,
 		Username: user, Password: password, DBName: dbname, MasterARN: adminARN})
+	wrong := "Wrong-" + db.UniqueName("pw") + "-Tq5"
+	wrongARN := e.CreateSecret(t, &dbsecret.Secret{Engine: dbsecret.EngineMariaDB, Host: db.Host, Port: db.Port, Username: admin.Name, Password: wrong})
+	// As infra/database grants them; the refused superuser's secret stands for a superuser secret
+	// whose password was changed outside Secrets Manager.
+	stacktest.FunctionRole(ctx, t, env.Sandbox, env.AWSConfig(), "strongroom-dbuser",
+		stacktest.Statement{Actions: dbuser.SecretActions, Resources: []string{adminARN, userARN, wrongARN}},
+		stacktest.Statement{Actions: dbuser.KeyActions, Resources: []string{e.KeyARN}})
+	stacktest.FunctionRole(ctx, t, env.Sandbox, env.AWSConfig(), "strongroom-cfn-relay",
+		stacktest.Statement{Actions: relay.InvokeActions, Resources: []string{userFn}})
 	props := func(superARN string, grants ...any) map[string]any {
 		return map[string]any{dbuser.PropSuperuserSecretArn: superARN, dbuser.PropUserSecretArn: userARN, dbuser.PropGrants: grants}
 	}
@@ -96,8 +117,6 @@ func TestThroughTheRelay(t *testing.T) {
 
 	// A superuser secret the database refuses: FAILED with the cause, and the rollback's Delete
 	// (of a resource never made) succeeds.
-	wrong := "Wrong-" + db.UniqueName("pw") + "-Tq5"
-	wrongARN := e.CreateSecret(t, &dbsecret.Secret{Engine: dbsecret.EngineMariaDB, Host: db.Host, Port: db.Port, Username: admin.Name, Password: wrong})
 	failed, err := env.CloudFormation.Create(ctx, cloudformation.ResourceSpec{StackName: "StrongroomDatabase", LogicalResourceID: "ApplicationUser2",
 		ResourceType: dbuser.ResourceType, ServiceToken: relayFn, ServiceTimeout: 2 * time.Minute, Properties: props(wrongARN, "SELECT ON "+dbname+".*")})
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,19 +10,27 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/strongroom/strongroom/pkg/dbsecret"
+	"github.com/strongroom/strongroom/pkg/rotation"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/mariadbtest"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
+	"github.com/strongroom/strongroom/pkg/sandbox/testkit/stacktest"
 )
 
 var db *mariadbtest.Server
 
-func TestMain(m *testing.M) { mariadbtest.Run(m, &db) }
+// TestMain runs the tests with a real MariaDB server and the IAM judge (stacktest.WithJudge).
+func TestMain(m *testing.M) {
+	os.Exit(stacktest.WithJudge("", "rotate", func() int { return mariadbtest.Main(m, mariadbtest.Options{}, &db) }))
+}
 
 // TestBinaryRotates builds this command as `make build` does (for the host), registers the
 // bootstrap with the sandbox's Lambda, and lets the sandbox's Secrets Manager rotate a real
 // MariaDB user through it: once with TLS verified against the test CA, once with TLS disabled.
+// IAM is enforced as on AWS: the function runs under a role of exactly the actions pkg/rotation
+// declares (which infra/database grants), on the secret it rotates and its customer managed key,
+// and Secrets Manager may invoke it for that secret only.
 func TestBinaryRotates(t *testing.T) {
 	ctx := sandboxtest.Context(t, 3*time.Minute)
 	bin, err := lambdaruntime.BuildHost(ctx, ".", t.TempDir())
@@ -39,6 +48,7 @@ func TestBinaryRotates(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			env := sandboxtest.New(t)
+			stacktest.EnforceIAM(t, env.Sandbox, false)
 			svc := env.SecretsManager
 			logs := &sandboxtest.Buffer{}
 			fn, err := env.Lambda.RegisterBinary("strongroom-rotate", bin, logs, lambda.WithEnv(tc.env), lambda.WithTimeout(30*time.Second))
@@ -55,8 +65,19 @@ func TestBinaryRotates(t *testing.T) {
 				t.Fatal(err)
 			}
 			body, _ := (&dbsecret.Secret{Engine: "mariadb", Host: db.Host, Port: db.Port, Username: name, Password: password, DBName: dbname}).JSON()
-			out, err := client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(body)})
+			keyARN, err := stacktest.CreateKey(ctx, env.AWSConfig(), "the database secrets' key")
 			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := client.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(body), KmsKeyId: aws.String(keyARN)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stacktest.FunctionRole(ctx, t, env.Sandbox, env.AWSConfig(), "strongroom-rotate",
+				stacktest.Statement{Actions: rotation.SecretActions, Resources: []string{*out.ARN}},
+				stacktest.Statement{Actions: rotation.AccountActions, Resources: []string{"*"}},
+				stacktest.Statement{Actions: rotation.KeyActions, Resources: []string{keyARN}})
+			if err := stacktest.MayInvoke(ctx, env.AWSConfig(), fn, "secretsmanager.amazonaws.com", *out.ARN); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := client.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: out.ARN, RotationLambdaARN: aws.String(fn)}); err != nil {

@@ -53,6 +53,54 @@ func fixtures(t testing.TB) map[string][]byte {
 	return trailalerttest.Fixtures(t, "../../pkg/trailalert/testdata/events")
 }
 
+// alertTopic creates the alert topic as infra/alerts does, encrypted with a customer managed key,
+// and returns both ARNs.
+func alertTopic(ctx context.Context, t *testing.T, env *sandboxtest.Env) (topicARN, keyARN string) {
+	t.Helper()
+	keyARN, err := stacktest.CreateKey(ctx, env.AWSConfig(), "the alert topic's key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := sns.NewFromConfig(env.AWSConfig()).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("strongroom-alerts"),
+		Attributes: map[string]string{"KmsMasterKeyId": keyARN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(topic.TopicArn), keyARN
+}
+
+// relayGrants are what the relay's role is granted on, as infra/alerts (and, for Executions,
+// infra/workflowresource) grant it on the stacks' resources; empty ones are left out.
+type relayGrants struct {
+	Topic, Key, Table, Executions string
+	// Rules may invoke the relay (the stacks' AWS::Lambda::Permission per rule).
+	Rules []string
+}
+
+// relayUnderIAM runs the relay function ("strongroom-trailrelay", fnARN) under a role of exactly
+// the actions pkg/trailalert and pkg/alertstate declare, on g's resources, with IAM enforced on
+// env (stacktest.EnforceIAM, which the caller turns on); each of g.Rules may invoke it.
+func relayUnderIAM(ctx context.Context, t *testing.T, env *sandboxtest.Env, fnARN string, g relayGrants) {
+	t.Helper()
+	var stmts []stacktest.Statement
+	for _, s := range []stacktest.Statement{
+		{Actions: trailalert.TopicActions, Resources: []string{g.Topic}},
+		{Actions: trailalert.TopicKeyActions, Resources: []string{g.Key}},
+		{Actions: alertstate.TableActions, Resources: []string{g.Table}},
+		{Actions: trailalert.HistoryActions, Resources: []string{g.Executions}},
+	} {
+		if s.Resources[0] != "" {
+			stmts = append(stmts, s)
+		}
+	}
+	stacktest.FunctionRole(ctx, t, env.Sandbox, env.AWSConfig(), "strongroom-trailrelay", stmts...)
+	for _, rule := range g.Rules {
+		if err := stacktest.MayInvoke(ctx, env.AWSConfig(), fnARN, "events.amazonaws.com", rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // snsSandbox is the sandbox's SNS emulator on 127.0.0.1 with one topic and two e-mail
 // subscriptions: everyone@ gets every alert, oncall@ filters on severity = critical.
 type snsSandbox struct {
@@ -356,10 +404,8 @@ func TestAlertsPipelineInSandbox(t *testing.T) {
 	cfg := env.AWSConfig()
 	snsc, ebc := sns.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg)
 
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("strongroom-alerts")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	topicARN, keyARN := alertTopic(ctx, t, env)
+	topic := &sns.CreateTopicOutput{TopicArn: aws.String(topicARN)}
 	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String("security@example.com")}); err != nil {
 		t.Fatal(err)
 	}
@@ -371,9 +417,12 @@ func TestAlertsPipelineInSandbox(t *testing.T) {
 	}
 	pattern := `{"detail-type":["AWS API Call via CloudTrail","AWS Console Sign In via CloudTrail","AWS Service Event via CloudTrail"],` +
 		`"source":["aws.cloudhsm","aws.kms","aws.secretsmanager","aws.iam","aws.sts","aws.cloudtrail","aws.signin"]}`
-	if _, err := ebc.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("cloudtrail-alerts"), EventPattern: aws.String(pattern)}); err != nil {
+	rule, err := ebc.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("cloudtrail-alerts"), EventPattern: aws.String(pattern)})
+	if err != nil {
 		t.Fatal(err)
 	}
+	stacktest.EnforceIAM(t, env.Sandbox, false)
+	relayUnderIAM(ctx, t, env, fnARN, relayGrants{Topic: topicARN, Key: keyARN, Rules: []string{aws.ToString(rule.RuleArn)}})
 	if _, err := ebc.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("cloudtrail-alerts"),
 		Targets: []ebtypes.Target{{Id: aws.String("relay"), Arn: aws.String(fnARN)}}}); err != nil {
 		t.Fatal(err)
@@ -469,11 +518,13 @@ func TestExecutionFailureAlertInSandbox(t *testing.T) {
 			ctx := sandboxtest.Context(t, time.Minute)
 			cfg := env.AWSConfig()
 			snsc, ebc, sfnc := sns.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg), sfn.NewFromConfig(cfg)
-			topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("strongroom-alerts")})
-			if err != nil {
-				t.Fatal(err)
+			topicARN, keyARN := alertTopic(ctx, t, env)
+			topic := &sns.CreateTopicOutput{TopicArn: aws.String(topicARN)}
+			// The relay in process calls with the test's own credentials; the bootstrap runs as the
+			// function, under its role.
+			if tc.binary {
+				stacktest.EnforceIAM(t, env.Sandbox, false)
 			}
-			topicARN := aws.ToString(topic.TopicArn)
 			if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String("oncall@example.com"),
 				Attributes: map[string]string{"FilterPolicy": `{"severity":["critical"]}`}}); err != nil {
 				t.Fatal(err)
@@ -487,7 +538,10 @@ func TestExecutionFailureAlertInSandbox(t *testing.T) {
 
 			var relayLogs sandboxtest.Buffer
 			logs := io.MultiWriter(&relayLogs, env.Recorder.Writer("trailrelay logs"))
-			var relayARN string
+			var (
+				relayARN string
+				err      error
+			)
 			if tc.binary {
 				relayARN, err = env.Lambda.RegisterBinary("strongroom-trailrelay", binaries["trailrelay"], logs,
 					sblambda.WithEnv(map[string]string{"TOPIC_ARN": topicARN}), sblambda.WithTimeout(30*time.Second))
@@ -515,15 +569,24 @@ func TestExecutionFailureAlertInSandbox(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sm, err := sfnc.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(machine), RoleArn: aws.String("arn:aws:iam::" + env.Account + ":role/workflow"),
+			machineRole := "arn:aws:iam::" + env.Account + ":role/workflow"
+			if tc.binary {
+				machineRole = stacktest.WorkflowRole(ctx, t, cfg, "workflow", stacktest.Statement{Actions: []string{"lambda:InvokeFunction"}, Resources: []string{step}})
+			}
+			sm, err := sfnc.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(machine), RoleArn: aws.String(machineRole),
 				Definition: aws.String(`{"StartAt":"Init","States":{"Init":{"Type":"Pass","Next":"CreateCluster"},
 				  "CreateCluster":{"Type":"Task","Resource":"` + step + `","End":true}}}`)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			pattern := `{"source":["aws.states"],"detail-type":["Step Functions Execution Status Change"],"detail":{"stateMachineArn":["` + aws.ToString(sm.StateMachineArn) + `"]}}`
-			if _, err := ebc.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("workflow-failures"), EventPattern: aws.String(pattern)}); err != nil {
+			rule, err := ebc.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("workflow-failures"), EventPattern: aws.String(pattern)})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.binary {
+				relayUnderIAM(ctx, t, env, relayARN, relayGrants{Topic: topicARN, Key: keyARN, Rules: []string{aws.ToString(rule.RuleArn)},
+					Executions: "arn:aws:states:" + env.Region + ":" + env.Account + ":execution:" + machine + ":*"})
 			}
 			if _, err := ebc.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("workflow-failures"),
 				Targets: []ebtypes.Target{{Id: aws.String("relay"), Arn: aws.String(relayARN)}}}); err != nil {
@@ -620,11 +683,8 @@ func TestHealthAlertsInSandbox(t *testing.T) {
 	ctx := sandboxtest.Context(t, time.Minute)
 	cfg := env.AWSConfig()
 	snsc, ebc, ddb := sns.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("strongroom-alerts")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	topicARN := aws.ToString(topic.TopicArn)
+	topicARN, keyARN := alertTopic(ctx, t, env)
+	topic := &sns.CreateTopicOutput{TopicArn: aws.String(topicARN)}
 	for _, sub := range []struct{ endpoint, filter string }{{"everyone@example.com", ""}, {"oncall@example.com", `{"severity":["critical"]}`}} {
 		in := &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("email"), Endpoint: aws.String(sub.endpoint)}
 		if sub.filter != "" {
@@ -634,9 +694,10 @@ func TestHealthAlertsInSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("alert-state"), BillingMode: ddbtypes.BillingModePayPerRequest,
+	table, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("alert-state"), BillingMode: ddbtypes.BillingModePayPerRequest,
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(alertstate.KeyAttribute), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(alertstate.KeyAttribute), AttributeType: ddbtypes.ScalarAttributeTypeS}}}); err != nil {
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(alertstate.KeyAttribute), AttributeType: ddbtypes.ScalarAttributeTypeS}}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	var relayLogs sandboxtest.Buffer
@@ -646,9 +707,13 @@ func TestHealthAlertsInSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	pattern := fmt.Sprintf(`{"source":[%q],"detail-type":[%q]}`, health.Source, health.DetailType)
-	if _, err := ebc.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("health"), EventPattern: aws.String(pattern)}); err != nil {
+	rule, err := ebc.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("health"), EventPattern: aws.String(pattern)})
+	if err != nil {
 		t.Fatal(err)
 	}
+	stacktest.EnforceIAM(t, env.Sandbox, false)
+	relayUnderIAM(ctx, t, env, relayARN, relayGrants{Topic: topicARN, Key: keyARN, Table: aws.ToString(table.TableDescription.TableArn),
+		Rules: []string{aws.ToString(rule.RuleArn)}})
 	if _, err := ebc.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("health"), Targets: []ebtypes.Target{{Id: aws.String("relay"), Arn: aws.String(relayARN)}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -701,7 +766,7 @@ func TestHealthAlertsInSandbox(t *testing.T) {
 	// A change whose alert SNS refused is alerted when the delivery is retried (Lambda's own
 	// retry of the asynchronous invocation).
 	// Three refusals: the SDK's own attempts, so the invocation fails and Lambda retries it.
-	rule, err := env.Faults.Add(sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultInternal, Count: 3})
+	fault, err := env.Faults.Add(sandbox.Fault{Service: "sns", Operation: "Publish", Kind: sandbox.FaultInternal, Count: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -718,7 +783,7 @@ func TestHealthAlertsInSandbox(t *testing.T) {
 		}
 	}
 	for _, f := range env.Faults.List() {
-		if f.ID == rule && f.Hits != 3 {
+		if f.ID == fault && f.Hits != 3 {
 			t.Errorf("the publish fault was hit %d times; want 3 (the invocation failed)", f.Hits)
 		}
 	}

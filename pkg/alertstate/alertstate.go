@@ -259,3 +259,7 @@ func (s *Store) openWindow(ctx context.Context, key string, pk, seen map[string]
 	}
 	return occ, true, nil
 }
+
+// TableActions are the IAM actions this package's calls need on the state table: the methods of
+// API (a test keeps the two in step). infra/alerts grants exactly these to the alert relay.
+var TableActions = []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}

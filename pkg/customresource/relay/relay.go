@@ -93,3 +93,7 @@ func (r *Relay) invoke(ctx context.Context, ev cfn.Event) customresource.Outcome
 	}
 	return o
 }
+
+// InvokeActions are the IAM actions the relay's call needs on its target function (the methods of
+// Invoker). infra/database grants exactly these, on the function itself (no version or alias).
+var InvokeActions = []string{"lambda:InvokeFunction"}

@@ -35,6 +35,9 @@ type Env struct {
 	Client      *sm.Client
 	FunctionARN string
 	DB          *mariadbtest.Server
+	// KeyARN, when set, is the KMS key CreateSecret encrypts secrets with (as the database stack's
+	// customer managed key), instead of Secrets Manager's AWS managed key.
+	KeyARN string
 
 	mu   sync.Mutex
 	wrap func(ev rotation.Event, run func() error) error
@@ -132,7 +135,11 @@ func (e *Env) CreateSecret(tb testing.TB, s *dbsecret.Secret) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out, err := e.Client.CreateSecret(context.Background(), &sm.CreateSecretInput{Name: aws.String(e.DB.UniqueName("strongroom/db/")), SecretString: aws.String(body)})
+	in := &sm.CreateSecretInput{Name: aws.String(e.DB.UniqueName("strongroom/db/")), SecretString: aws.String(body)}
+	if e.KeyARN != "" {
+		in.KmsKeyId = aws.String(e.KeyARN)
+	}
+	out, err := e.Client.CreateSecret(context.Background(), in)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package stacktest
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -154,14 +155,16 @@ func (d *Deployment) instanceRole(ctx context.Context, names resourcedef.Names, 
 	return nil
 }
 
-// ruleMayInvoke lets EventBridge invoke fn for the rule ruleARN, as the AWS::Lambda::Permission
-// CDK adds for a rule's Lambda target.
-func ruleMayInvoke(ctx context.Context, cfg aws.Config, fn, ruleARN string) error {
+// MayInvoke lets the service principal (events.amazonaws.com, secretsmanager.amazonaws.com)
+// invoke fn on behalf of sourceARN (a rule, a secret) only, as the AWS::Lambda::Permission CDK
+// adds for a rule's Lambda target or a rotation schedule.
+func MayInvoke(ctx context.Context, cfg aws.Config, fn, principal, sourceARN string) error {
+	sum := sha256.Sum256([]byte(principal + " " + sourceARN))
 	if _, err := lambda.NewFromConfig(cfg).AddPermission(ctx, &lambda.AddPermissionInput{
-		FunctionName: aws.String(fn), StatementId: aws.String("AllowEventRule"), Action: aws.String("lambda:InvokeFunction"),
-		Principal: aws.String("events.amazonaws.com"), SourceArn: aws.String(ruleARN),
+		FunctionName: aws.String(fn), StatementId: aws.String(fmt.Sprintf("Allow%x", sum[:8])), Action: aws.String("lambda:InvokeFunction"),
+		Principal: aws.String(principal), SourceArn: aws.String(sourceARN),
 	}); err != nil {
-		return fmt.Errorf("let the rule invoke %s: %w", fn, err)
+		return fmt.Errorf("let %s invoke %s for %s: %w", principal, fn, sourceARN, err)
 	}
 	return nil
 }
@@ -258,4 +261,62 @@ func record(decisions []sandbox.Decision, actors map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// Statement is one Allow statement of a function's role in the function's own test.
+type Statement struct{ Actions, Resources []string }
+
+// EnforceIAM makes sb enforce IAM with the binary's judge (started by Main or WithJudge), for a
+// function's own test (lambdas/*) that registers the function itself; FunctionRole then gives the
+// function its role. When t ends it fails for every call the sandbox refused, unless expectDenials
+// (the test shows a refusal itself), and counts the decisions for WithJudge's report.
+func EnforceIAM(t testing.TB, sb *sandbox.Sandbox, expectDenials bool) {
+	t.Helper()
+	if judge == nil {
+		t.Fatal("stacktest.EnforceIAM enforces IAM with the judge stacktest.Main or WithJudge starts: call one from TestMain")
+	}
+	sb.EnforceIAM(judge)
+	d := &Deployment{SB: sb, expectDenials: expectDenials}
+	d.CheckIAM(t)
+}
+
+// FunctionRole creates a role whose inline policy is statements (the actions the function's
+// package declares, on the test's resources, as its stack grants them on the stack's) and binds
+// the calls of the function principal (its registered name) to it, under EnforceIAM. When t ends
+// it fails if no call of the role was judged: a function whose calls all went around the role
+// proves nothing. It returns the role's ARN.
+func FunctionRole(ctx context.Context, t testing.TB, sb *sandbox.Sandbox, cfg aws.Config, principal string, statements ...Statement) string {
+	t.Helper()
+	arn := newRole(ctx, t, cfg, roleName("test", principal), lambdaTrust, statements...)
+	sb.BindRole(principal, arn)
+	t.Cleanup(func() {
+		for _, d := range sb.Decisions() {
+			if d.Role == arn {
+				return
+			}
+		}
+		t.Errorf("no call of %s was judged under its role %s", principal, arn)
+	})
+	return arn
+}
+
+// WorkflowRole creates a state machine's role (trusting states.amazonaws.com) whose inline policy
+// is statements, for a test's own state machine under EnforceIAM, and returns its ARN.
+func WorkflowRole(ctx context.Context, t testing.TB, cfg aws.Config, name string, statements ...Statement) string {
+	t.Helper()
+	return newRole(ctx, t, cfg, name, statesTrust, statements...)
+}
+
+// newRole creates the role name trusting trust with statements as its inline policy.
+func newRole(ctx context.Context, t testing.TB, cfg aws.Config, name, trust string, statements ...Statement) string {
+	t.Helper()
+	var stmts []map[string]any
+	for _, s := range statements {
+		stmts = append(stmts, map[string]any{"Effect": "Allow", "Action": s.Actions, "Resource": s.Resources})
+	}
+	arn, err := role(ctx, iam.NewFromConfig(cfg), name, trust, map[string]any{"Version": "2012-10-17", "Statement": stmts})
+	if err != nil {
+		t.Fatalf("create the role %s: %v", name, err)
+	}
+	return arn
 }

@@ -128,32 +128,45 @@ func Main(m *testing.M, tempPrefix, what string, functions []string, bins *map[s
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	judged, err := iamjudge.Start(ctx, iamjudge.Options{Root: r})
+	return WithJudge(r, what, func() int {
+		closeDecisions, err := openDecisions(strings.TrimSuffix(tempPrefix, "-bin-"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer closeDecisions()
+		*bins, err = Binaries(ctx, r, dir, functions)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "build "+what+":", err)
+			return 1
+		}
+		return m.Run()
+	})
+}
+
+// WithJudge runs run (a TestMain's body that calls m.Run, with root the module root) with the
+// binary's IAM judge started, which Deploy and EnforceIAM enforce with, and closed after. It
+// returns run's code, or 1 when the judge does not start, or when run passed, deployed or
+// enforced something, and no call of what was judged (enforcement is not on). Main uses it; a
+// function's own test that builds its function itself calls it from TestMain.
+func WithJudge(root, what string, run func() int) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	judged, err := iamjudge.Start(ctx, iamjudge.Options{Root: root})
+	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start the IAM judge:", err)
 		return 1
 	}
 	defer func() { _ = judged.Close() }()
 	judge = judged
-	closeDecisions, err := openDecisions(strings.TrimSuffix(tempPrefix, "-bin-"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer closeDecisions()
-	*bins, err = Binaries(ctx, r, dir, functions)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "build "+what+":", err)
-		return 1
-	}
-	code := m.Run()
+	code := run()
 	checks, n, denied := iamCounts()
 	if checks == 0 {
 		return code // no test deployed a resource (a binary that only builds functions)
 	}
 	fmt.Fprintf(os.Stderr, "IAM enforced on %s: %d decisions judged, %d denied\n", what, n, denied)
 	if code == 0 && n == 0 && flag.Lookup("test.run").Value.String() == "" {
-		fmt.Fprintln(os.Stderr, "no call of "+what+" was judged: IAM enforcement is not on (stacktest.Deploy turns it on)")
+		fmt.Fprintln(os.Stderr, "no call of "+what+" was judged: IAM enforcement is not on (stacktest.Deploy and stacktest.EnforceIAM turn it on)")
 		return 1
 	}
 	return code
@@ -268,7 +281,7 @@ func SafetyNet(ctx context.Context, cfg aws.Config, stack string, machines []str
 	if err != nil {
 		return "", fmt.Errorf("put the safety-net rule: %w", err)
 	}
-	if err := ruleMayInvoke(ctx, cfg, target, aws.ToString(put.RuleArn)); err != nil {
+	if err := MayInvoke(ctx, cfg, target, "events.amazonaws.com", aws.ToString(put.RuleArn)); err != nil {
 		return "", err
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule), Targets: []ebtypes.Target{{
