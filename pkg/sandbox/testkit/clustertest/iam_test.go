@@ -51,15 +51,18 @@ func TestAMissingGrantIsRefused(t *testing.T) {
 // TestEveryGrantIsNeeded is the kit's grant matrix (stacktest.Classify): each grant of
 // resourcedef.Cluster removed alone, then a lifecycle that takes every request path the cluster has
 // (Create with retention and tags, a run of the health check, an Update that adds an HSM and
-// changes them, an Update back to two HSMs, the Delete). By default it removes two grants, each of
-// which must be refused and fail: the scale step's cloudhsm:CreateHsm (the Create fails, its
-// rollback removes the cluster) and the delete step's cloudhsm:DeleteCluster (the Delete fails and
-// the cluster stays). With STRONGROOM_FULL_GRANT_MATRIX=1 it removes every grant; a grant no path
-// needed is listed as "no failure". The table is written as grant-matrix.txt to
-// $STRONGROOM_ARTIFACTS (or a temp dir).
+// changes them, an Update back to two HSMs, the Delete, and when all of that succeeded the safety
+// net's probe: a Delete whose workflow cannot answer, stacktest.Run.SafetyNetProbe). By default it
+// removes three grants, each of which must be refused and fail: the scale step's
+// cloudhsm:CreateHsm (the Create fails, its rollback removes the cluster), the delete step's
+// cloudhsm:DeleteCluster (the Delete fails and the cluster stays) and the safety net's
+// states:DescribeExecution (the probe goes unanswered). With STRONGROOM_FULL_GRANT_MATRIX=1 it
+// removes every grant; a grant no path needed is listed as "no failure". The table is written as
+// grant-matrix.txt to $STRONGROOM_ARTIFACTS (or a temp dir).
 func TestEveryGrantIsNeeded(t *testing.T) {
 	t.Parallel()
-	stacktest.GrantMatrix(t, resourcedef.Cluster, []stacktest.Pick{{Function: "cluster-scale", Action: "cloudhsm:CreateHsm"}, {Function: "cluster-delete", Action: "cloudhsm:DeleteCluster"}},
+	stacktest.GrantMatrix(t, resourcedef.Cluster, []stacktest.Pick{{Function: "cluster-scale", Action: "cloudhsm:CreateHsm"}, {Function: "cluster-delete", Action: "cloudhsm:DeleteCluster"},
+		{Function: "cfn-safetynet", Action: "states:DescribeExecution"}},
 		"grant-matrix.txt", writeArtifact, runWithout)
 }
 
@@ -90,6 +93,9 @@ func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.De
 		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, props, grown) })
 		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Update(r.ctx, "Cluster", id0, grown, back) })
 		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "Cluster", id0, back) })
+		if run.Succeeded() {
+			run.SafetyNetProbe(t, r.dep, r.ctx, "Cluster", id0, back)
+		}
 	}
 	run.Leftovers = len(r.liveClusters(t))
 	return run, r.env.Decisions()

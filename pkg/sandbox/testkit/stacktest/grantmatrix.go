@@ -1,6 +1,7 @@
 package stacktest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -81,7 +82,10 @@ func FullGrantMatrix() bool { return os.Getenv(FullGrantMatrixVar) == "1" }
 const (
 	DeniedFailed        = "denied+FAILED"
 	DeniedDeleteRefused = "denied+FAILED, delete refused (the cluster or store stays, as a DELETE_FAILED stack keeps it)"
-	NoFailure           = "no failure"
+	// DeniedUnanswered is a grant of the safety net's removed: the probe's request, whose workflow
+	// could not answer, goes unanswered, and CloudFormation fails it when its timeout ends.
+	DeniedUnanswered = "denied, the safety net's probe unanswered (CloudFormation fails it at its timeout)"
+	NoFailure        = "no failure"
 )
 
 // Run is what one lifecycle of a grant matrix did.
@@ -93,6 +97,49 @@ type Run struct {
 	Failed []string
 	// Leftovers count what the run left that its delete should have removed.
 	Leftovers int
+	// Probes are requests sent to take a path the lifecycle does not (SafetyNetProbe), each
+	// with the status it gets when every grant is there.
+	Probes []Probe
+}
+
+// Probe is a request a lifecycle sends to take a path it cannot otherwise take, and the status
+// CloudFormation gets for it when every grant is there.
+type Probe struct {
+	Outcome    *cloudformation.Outcome
+	WantStatus string
+}
+
+// Succeeded tells whether every request of the run so far succeeded and nothing it started
+// failed.
+func (r *Run) Succeeded() bool {
+	for _, o := range r.Outcomes {
+		if o.Status != cloudformation.StatusSuccess {
+			return false
+		}
+	}
+	return len(r.Failed) == 0
+}
+
+// SafetyNetProbe sends a Delete of physicalID, a resource the lifecycle already deleted (so its
+// workflow succeeds at once), while S3 refuses the workflow's two answers (AnswerSuccess, then the
+// catch-all AnswerFailure), as TestSafetyNetAnswersWhenTheWorkflowCannot does: the execution ends
+// FAILED without answering, and the safety net must answer FAILED. It adds the probe to the run.
+// Only after a lifecycle that Succeeded, with nothing else running: the two refusals must meet
+// the workflow's answers, and the safety net's third PutObject must pass.
+func (r *Run) SafetyNetProbe(t testing.TB, d *Deployment, ctx context.Context, logicalID, physicalID string, props map[string]any) {
+	t.Helper()
+	if !r.Succeeded() {
+		t.Fatal("SafetyNetProbe after a lifecycle that did not succeed: its refusals could meet another answer")
+	}
+	if _, err := d.SB.Faults.Add(sandbox.Fault{Service: "s3", Operation: "PutObject", Kind: sandbox.FaultError,
+		Code: "AccessDenied", Status: 403, Message: "Request has expired", Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.Delete(ctx, logicalID, physicalID, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Probes = append(r.Probes, Probe{Outcome: out, WantStatus: cloudformation.StatusFailed})
 }
 
 // Send sends one request of the lifecycle (f), adds its outcome, and tells whether it succeeded;
@@ -146,10 +193,25 @@ func Classify(g resourcedef.Grant, decisions []sandbox.Decision, run Run) (cell 
 	if len(run.Failed) > 0 {
 		failed = true
 	}
+	unanswered := false
+	for _, p := range run.Probes {
+		switch o := p.Outcome; {
+		case o.TimedOut || o.Answer == nil:
+			unanswered = true
+		case len(o.Duplicates) > 0:
+			problems = append(problems, fmt.Sprintf("probe %s answered %d extra times", o.Event.RequestType, len(o.Duplicates)))
+		case o.Status != p.WantStatus:
+			problems = append(problems, fmt.Sprintf("probe %s answered %s, want %s: %s", o.Event.RequestType, o.Status, p.WantStatus, Reason(o.Reason, 200)))
+		}
+	}
 	leftovers := run.Leftovers
 	switch {
 	case len(problems) > 0:
 		return "DEFECT: " + strings.Join(problems, "; "), true
+	case unanswered && len(denied) == 0:
+		return "DEFECT: the safety net's probe went unanswered with no refusal of the grant's actions", true
+	case unanswered:
+		return DeniedUnanswered + ": " + strings.Join(denied, ", "), false
 	case len(denied) > 0 && !failed:
 		return "DEFECT: denied " + strings.Join(denied, ", ") + " but every request and workflow succeeded", true
 	case leftovers > 0 && !deleteFailed:
