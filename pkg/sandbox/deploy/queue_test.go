@@ -41,7 +41,7 @@ func TestSQSQueueAndPolicy(t *testing.T) {
 			"Rule": map[string]any{"Type": "AWS::Events::Rule", "Properties": map[string]any{
 				"Name": "Alerts-CloudTrailEvents", "EventPattern": map[string]any{"source": []any{"aws.kms"}},
 				"Targets": []any{map[string]any{"Id": "Target0", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:relay",
-					"RetryPolicy": map[string]any{"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
+					"RetryPolicy":      map[string]any{"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
 					"DeadLetterConfig": map[string]any{"Arn": queueARN}}},
 			}},
 		},
