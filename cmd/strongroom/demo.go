@@ -177,6 +177,10 @@ type demo struct {
 	alertTopic string
 	// alarmsTested are the stacks one of whose alarms testAlarms has set to ALARM.
 	alarmsTested map[string]bool
+	// deadLettersShown are the stacks testDeadLetters has shown a dead letter of; refusedOnPurpose
+	// are the indexes (in Decisions) of the refusals it caused by taking a permission away.
+	deadLettersShown map[string]bool
+	refusedOnPurpose map[int]bool
 	// What setup prepared for the rotation section (when it runs): MariaDB and the rotation
 	// function's host build, or why not.
 	db    *mariadbtest.Server
@@ -318,14 +322,29 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 	return nil
 }
 
+// judged returns the decisions IAM made, without the refusals the demo caused on purpose
+// (refusedOnPurpose).
+func (d *demo) judged() []sandbox.Decision {
+	var out []sandbox.Decision
+	for i, x := range d.sb.Decisions() {
+		if !d.refusedOnPurpose[i] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // iamSummary prints what IAM judged, and every denial, and returns the number of denials.
 func (d *demo) iamSummary() int {
 	decisions := d.sb.Decisions()
 	roles := map[string]bool{}
-	var denied []sandbox.Decision
-	for _, x := range decisions {
+	var denied, purposely []sandbox.Decision
+	for i, x := range decisions {
 		roles[x.Role] = true
-		if !x.Allowed {
+		switch {
+		case !x.Allowed && d.refusedOnPurpose[i]:
+			purposely = append(purposely, x)
+		case !x.Allowed:
 			denied = append(denied, x)
 		}
 	}
@@ -338,6 +357,9 @@ func (d *demo) iamSummary() int {
 	d.p.line("%d authorizations of %d deployed roles and AWS services judged by iam-simulate on the templates' policies; %d denied", len(decisions), len(roles), len(denied))
 	for _, x := range denied {
 		d.p.line("denied %s %s: %s", x.Service, x.Operation, x.Message)
+	}
+	for _, x := range purposely {
+		d.p.line("refused on purpose (a rule's permission taken away to show its dead letter): %s %s on %s", x.Role, x.Action, x.Resource)
 	}
 	return len(denied)
 }

@@ -22,8 +22,11 @@ const alarmTestReason = "Testing the alarm's notification from the Strongroom de
 // the alert topic got. CloudWatch publishes to that encrypted topic as cloudwatch.amazonaws.com,
 // so the topic's policy and its key's (infra/alarmtopic) are judged as on AWS: an alarm that
 // reaches nobody is an error naming the refusal. It does nothing before the alert topic has
-// subscribers (subscribeAlerts).
+// subscribers (subscribeAlerts). It first shows the stacks' dead letters (testDeadLetters).
 func (d *demo) testAlarms(ctx context.Context) error {
+	if err := d.testDeadLetters(ctx); err != nil {
+		return err
+	}
 	if d.alertTopic == "" {
 		return nil
 	}

@@ -95,6 +95,23 @@ func TestDemo(t *testing.T) {
 		)
 	})
 
+	t.Run("dead letters", func(t *testing.T) {
+		// Each stack with a dead-letter queue shows one dead letter reaching it, refused by the
+		// rule's function (its permission taken away) and sent as events.amazonaws.com, allowed by
+		// the queue's policy (and the alert key's, for the encrypted alert queue).
+		for _, stack := range []string{alertsStack, clusterStack, keyStoreStack} {
+			line := stack + ": dead letter in " + stack + "-"
+			if !strings.Contains(text, line) || !strings.Contains(between(text, line, "\n"), ": ERROR_CODE NO_PERMISSIONS, RULE_ARN arn:aws:events:us-east-1:123456789012:rule/") {
+				t.Errorf("no dead letter of %s printed (want %q... ERROR_CODE NO_PERMISSIONS, RULE_ARN ...)", stack, line)
+			}
+		}
+		checkContains(t, text,
+			"StrongroomAlerts: dead letter in StrongroomAlerts-UndeliveredAlerts",
+			"RULE_ARN arn:aws:events:us-east-1:123456789012:rule/StrongroomAlerts-CloudTrailEvents (sent as events.amazonaws.com, allowed by the queue's policy and its KMS key's)",
+			"refused on purpose (a rule's permission taken away to show its dead letter)",
+		)
+	})
+
 	t.Run("rotation", func(t *testing.T) {
 		checkContains(t, text,
 			"deploying StrongroomDatabase from cdk.out",

@@ -108,7 +108,7 @@ func runSection(t *testing.T, root, cdkOut, hostBuilds, section string) observat
 	start := time.Now()
 	o.err = runDemoConfig(ctx, demoConfig{scale: DefaultDemoScale, root: root, cdkOut: cdkOut, only: section, hostBuilds: hostBuilds,
 		observe: func(d *demo) {
-			o.decisions = d.sb.Decisions()
+			o.decisions = d.judged()
 			o.requests = d.sb.CloudFormation.Requests()
 			o.leftovers = leftovers(context.Background(), d)
 		}})
@@ -231,8 +231,11 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 // alert key's statement that lets CloudWatch alarms publish to the encrypted topic (a service
 // principal's grant, about 2 s: the demo's alarm test is refused kms:GenerateDataKey), the cluster
 // Create workflow's lambda:InvokeFunction (a state machine's role: the workflow cannot invoke its
-// answer step either, so the safety net answers) and the cluster secrets key's statement that lets
-// IAM policies grant its use (a key policy).
+// answer step either, so the safety net answers), the cluster secrets key's statement that lets
+// IAM policies grant its use (a key policy), and the two grants EventBridge's dead letters to the
+// encrypted alert queue need (about 2 s each: the demo's dead letter is refused): the queue
+// policy's statement for the CloudTrail rule (sqs:SendMessage) and the alert key's
+// AllowEventBridgeDeadLetters (kms:GenerateDataKey).
 func representative(t *testing.T, all []iammutation.Statement) []iammutation.Statement {
 	t.Helper()
 	picks := []struct {
@@ -254,6 +257,22 @@ func representative(t *testing.T, all []iammutation.Statement) []iammutation.Sta
 		{"the cluster secrets key's policy", func(s iammutation.Statement) bool {
 			return s.Stack == clusterStack && s.Kind == iammutation.KindKeyPolicy && strings.HasPrefix(s.Resource, "ClusterSecretsKey")
 		}},
+		{"the alert queue policy's statement that lets the CloudTrail rule send dead letters", func(s iammutation.Statement) bool {
+			return s.Stack == alertsStack && s.Kind == iammutation.KindQueuePolicy && strings.Contains(s.Principal, "events.amazonaws.com") &&
+				slices.Equal(s.Actions, []string{"sqs:SendMessage"})
+		}},
+		{"the alert key's statement that lets EventBridge send dead letters", func(s iammutation.Statement) bool {
+			return s.Stack == alertsStack && s.Kind == iammutation.KindKeyPolicy && strings.Contains(s.Principal, "events.amazonaws.com")
+		}},
+	}
+	// IAM_MUTATIONS_PICKS=<text> runs only the picks whose description contains it.
+	if only := os.Getenv("IAM_MUTATIONS_PICKS"); only != "" {
+		picks = slices.DeleteFunc(picks, func(p struct {
+			what string
+			ok   func(iammutation.Statement) bool
+		}) bool {
+			return !strings.Contains(p.what, only)
+		})
 	}
 	var out []iammutation.Statement
 	for _, p := range picks {

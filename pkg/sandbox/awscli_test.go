@@ -150,6 +150,44 @@ func TestAWSCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("sqs create-queue send-message receive-message (Query protocol)", func(t *testing.T) {
+		created := aws.Run("sqs", "create-queue", "--queue-name", "dlq", "--attributes", "MessageRetentionPeriod=1209600,VisibilityTimeout=45")
+		url, _ := created["QueueUrl"].(string)
+		if url != env.URL+"/"+env.Account+"/dlq" {
+			t.Fatalf("create-queue = %v", created)
+		}
+		sent := aws.Run("sqs", "send-message", "--queue-url", url, "--message-body", `{"detail":{}}`,
+			"--message-attributes", `{"ERROR_CODE":{"DataType":"String","StringValue":"NO_PERMISSIONS"}}`)
+		if sent["MD5OfMessageBody"] != "4d825f0935d38a85995d821c6902df72" || sent["MD5OfMessageAttributes"] == nil {
+			t.Errorf("send-message = %v", sent)
+		}
+		attrs := aws.Run("sqs", "get-queue-attributes", "--queue-url", url, "--attribute-names", "All")
+		a, _ := attrs["Attributes"].(map[string]any)
+		if a["QueueArn"] != "arn:aws:sqs:us-east-1:"+env.Account+":dlq" || a["ApproximateNumberOfMessages"] != "1" || a["VisibilityTimeout"] != "45" {
+			t.Errorf("get-queue-attributes = %v", attrs)
+		}
+		got := aws.Run("sqs", "receive-message", "--queue-url", url, "--message-attribute-names", "All", "--attribute-names", "ApproximateReceiveCount")
+		msgs, _ := got["Messages"].([]any)
+		if len(msgs) != 1 {
+			t.Fatalf("receive-message = %v", got)
+		}
+		m := msgs[0].(map[string]any)
+		ma, _ := m["MessageAttributes"].(map[string]any)
+		code, _ := ma["ERROR_CODE"].(map[string]any)
+		if m["Body"] != `{"detail":{}}` || code["StringValue"] != "NO_PERMISSIONS" || m["Attributes"].(map[string]any)["ApproximateReceiveCount"] != "1" ||
+			m["MD5OfMessageAttributes"] != sent["MD5OfMessageAttributes"] {
+			t.Errorf("received %v (sent %v)", m, sent)
+		}
+		aws.Run("sqs", "delete-message", "--queue-url", url, "--receipt-handle", m["ReceiptHandle"].(string))
+		if list := aws.Run("sqs", "list-queues"); len(list["QueueUrls"].([]any)) != 1 {
+			t.Errorf("list-queues = %v", list)
+		}
+		_, stderr, err := aws.Exec("sqs", "get-queue-url", "--queue-name", "nope")
+		if err == nil || !strings.Contains(stderr, "(AWS.SimpleQueueService.NonExistentQueue) when calling the GetQueueUrl operation") {
+			t.Errorf("unknown queue: err %v, stderr %q", err, stderr)
+		}
+	})
+
 	// Every call the CLI made was answered by a service (none fell through to an unknown route).
 	for _, r := range env.Recorder.Records("", "") {
 		if r.Service == "unknown" {

@@ -5,7 +5,7 @@
 // any real AWS client given --endpoint-url.
 //
 // New wires every service in this tree to one Server: STS, Lambda, EventBridge, the CloudFormation
-// custom-resource driver, Secrets Manager, SNS, DynamoDB, EC2, CloudHSM, SSM, KMS, Step Functions and
+// custom-resource driver, Secrets Manager, SNS, SQS, DynamoDB, EC2, CloudHSM, SSM, KMS, Step Functions and
 // CloudWatch (alarms). Cross-service wiring: Secrets Manager rotation, EventBridge
 // targets, Step Functions tasks and the CloudFormation driver invoke functions of the Lambda
 // registry; SSM's client instance reads secrets from Secrets Manager and acts on CloudHSM;
@@ -14,7 +14,8 @@
 // as "Step Functions Execution Status Change" events; Secrets Manager's rotation service events
 // (RotationFailed, ...) are published as "AWS Service Event via CloudTrail" events, as if the
 // account had the CloudTrail trail AWS needs for that; a CloudWatch alarm's SNS actions publish to
-// SNS as cloudwatch.amazonaws.com. Package sandboxtest starts one per test.
+// SNS as cloudwatch.amazonaws.com; EventBridge sends a target's dead letters to its SQS queue as
+// events.amazonaws.com. Package sandboxtest starts one per test.
 //
 // Routing, by what the request carries:
 //
@@ -28,7 +29,8 @@
 //	POST /service/<Svc>/operation/<Op> unknown one or operation is UnknownOperationException (404)
 //
 // Errors are written as each protocol's clients read them: JSON errors carry X-Amzn-ErrorType and
-// {"__type", "message", "Message"}; Query errors are <ErrorResponse><Error><Type/><Code/><Message/>
+// {"__type", "message", "Message"} (an awsQueryCompatible one, SQS, also the Query code in
+// X-Amzn-Query-Error: core.QueryCompatible); Query errors are <ErrorResponse><Error><Type/><Code/><Message/>
 // (EC2: <Response><Errors><Error>); REST-JSON errors carry X-Amzn-ErrorType and {"Type","message"};
 // RPC v2 CBOR errors are a CBOR {"__type", "message"} with the Query code in X-Amzn-Query-Error.
 // Every answer has an x-amzn-RequestId header, and Query answers carry the RequestId in the body.

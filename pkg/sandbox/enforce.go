@@ -72,7 +72,9 @@ type enforcer struct {
 // role (BindRole); every call a state machine's task makes with the state machine's role; every
 // delivery EventBridge makes to a Lambda target (as events.amazonaws.com) and every invocation of a
 // rotation function by Secrets Manager (as secretsmanager.amazonaws.com), each allowed only by the
-// function's policy for that rule or secret; every publish of a CloudWatch alarm's action (as
+// function's policy for that rule or secret; every dead letter EventBridge sends to a target's
+// queue (as events.amazonaws.com, sendDeadLetter), allowed only by the queue's policy and, for an
+// encrypted queue, its key's; every publish of a CloudWatch alarm's action (as
 // cloudwatch.amazonaws.com), allowed only by the topic's policy and its key's. Each action the operation needs (authz.Needs) must be
 // allowed by the role's identity policies (this sandbox's IAM) and, where the resource has one, its
 // resource policy (a KMS key policy, a topic policy, a secret's resource policy, a function's
@@ -88,7 +90,7 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	// EventBridge invokes a rule's Lambda targets as events.amazonaws.com, and Secrets Manager a
 	// secret's rotation function as secretsmanager.amazonaws.com: the function's resource-based
 	// policy (the template's AWS::Lambda::Permission) must allow it for that rule or secret.
-	sb.Events.SetDeliveryAuthorizer(e.invokedBy(sb, "events.amazonaws.com"))
+	sb.Events.SetDeliveryAuthorizer(e.invokedBy(sb, eventsPrincipal))
 	sb.SecretsManager.SetInvokeAuthorizer(e.invokedBy(sb, "secretsmanager.amazonaws.com"))
 	// CloudWatch publishes an alarm's notification as cloudwatch.amazonaws.com: the topic's policy,
 	// and for an encrypted topic its key's policy, must allow it for that alarm.
@@ -218,6 +220,8 @@ func (sb *Sandbox) lookup(kind authz.Kind, ref string) string {
 		return r.KMSKeyID
 	case authz.TopicKMSKey:
 		return sb.SNS.TopicAttribute(ref, "KmsMasterKeyId")
+	case authz.QueueKMSKey:
+		return sb.SQS.Attribute(ref, "KmsMasterKeyId")
 	case authz.CiphertextKey:
 		blob, err := base64.StdEncoding.DecodeString(ref)
 		if err != nil {
@@ -250,6 +254,8 @@ func (sb *Sandbox) resourcePolicy(arn string) string {
 		}
 	case "sns":
 		return sb.SNS.TopicAttribute(arn, "Policy")
+	case "sqs":
+		return sb.SQS.Attribute(arn, "Policy")
 	case "secretsmanager":
 		r, _ := sb.SecretsManager.Ref(arn)
 		return r.Policy
@@ -270,6 +276,8 @@ var accessDenied = map[string]struct {
 	"dynamodb": {"AccessDeniedException", http.StatusBadRequest}, "lambda": {"AccessDeniedException", http.StatusForbidden},
 	"sns": {"AuthorizationError", http.StatusForbidden}, "ec2": {"UnauthorizedOperation", http.StatusForbidden},
 	"iam": {"AccessDenied", http.StatusForbidden}, "sts": {"AccessDenied", http.StatusForbidden},
+	// SQS's JSON answer names the Query code AccessDenied in X-Amzn-Query-Error (sqs.QueryErrorCode).
+	"sqs": {"AccessDenied", http.StatusForbidden},
 }
 
 func deniedError(service, message string) *core.Error {

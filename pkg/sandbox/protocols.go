@@ -26,6 +26,7 @@ func (s *Server) serveJSON(c *call) {
 	if ok {
 		c.service = svc.ServiceID()
 		version = svc.JSONVersion()
+		c.queryCompatible, _ = svc.(core.QueryCompatible)
 	} else {
 		c.service = "unknown"
 	}
@@ -71,6 +72,9 @@ func (s *Server) serveJSON(c *call) {
 // (aws-sdk-go-v2 matches either; other SDKs and tools may look for the model's exact name).
 func (c *call) writeJSONError(version string, e *core.Error) {
 	c.w.Header().Set("X-Amzn-ErrorType", e.Code)
+	if c.queryCompatible != nil {
+		c.w.Header().Set("X-Amzn-Query-Error", c.queryCompatible.QueryErrorCode(e.Code)+";"+faultKind(e))
+	}
 	fields := map[string]any{}
 	for k, v := range e.Fields {
 		fields[k] = v
@@ -114,6 +118,7 @@ func (s *Server) serveQuery(c *call) {
 	ns := ""
 	if svc != nil {
 		c.service, flavor, ns = svc.ServiceID(), svc.Flavor(), svc.XMLNamespace()
+		c.queryCompatible, _ = svc.(core.QueryCompatible)
 	} else {
 		c.service = "unknown"
 	}
@@ -199,6 +204,9 @@ func escapeXML(s string) string {
 
 // writeQueryError writes a Query error in the service's dialect.
 func (c *call) writeQueryError(flavor core.QueryFlavor, ns string, e *core.Error) {
+	if c.queryCompatible != nil {
+		e = &core.Error{Code: c.queryCompatible.QueryErrorCode(e.Code), Message: e.Message, Status: e.Status, Fields: e.Fields}
+	}
 	var extra bytes.Buffer
 	for k, v := range e.Fields {
 		fmt.Fprintf(&extra, "<%s>%s</%s>", k, escapeXML(fmt.Sprint(v)), k)
@@ -209,10 +217,7 @@ func (c *call) writeQueryError(flavor core.QueryFlavor, ns string, e *core.Error
 		fmt.Fprintf(&b, "<Response><Errors><Error><Code>%s</Code><Message>%s</Message>%s</Error></Errors><RequestID>%s</RequestID></Response>",
 			escapeXML(e.Code), escapeXML(e.Message), extra.String(), c.id)
 	} else {
-		kind := "Sender"
-		if e.Fault() {
-			kind = "Receiver"
-		}
+		kind := faultKind(e)
 		xmlns := ""
 		if ns != "" {
 			xmlns = ` xmlns="` + escapeXML(ns) + `"`
@@ -221,6 +226,14 @@ func (c *call) writeQueryError(flavor core.QueryFlavor, ns string, e *core.Error
 			xmlns, kind, escapeXML(e.Code), escapeXML(e.Message), extra.String(), c.id)
 	}
 	c.writeRaw(e.Status, "text/xml", b.Bytes(), e.Code)
+}
+
+// faultKind is the Query protocol's name for who is at fault: Receiver for a 5xx, else Sender.
+func faultKind(e *core.Error) string {
+	if e.Fault() {
+		return "Receiver"
+	}
+	return "Sender"
 }
 
 // serveREST answers a REST request for svc's operation op.

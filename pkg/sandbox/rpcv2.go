@@ -94,12 +94,8 @@ func (c *call) writeRPCv2Error(e *core.Error) {
 	for k, v := range e.Fields {
 		m[k] = cbor.String(fmt.Sprint(v))
 	}
-	kind := "Sender"
-	if e.Fault() {
-		kind = "Receiver"
-	}
 	c.w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
-	c.w.Header().Set("X-Amzn-Query-Error", e.Code+";"+kind)
+	c.w.Header().Set("X-Amzn-Query-Error", e.Code+";"+faultKind(e))
 	c.writeRaw(e.Status, "application/cbor", cbor.Encode(m), e.Code)
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
+	"github.com/strongroom/strongroom/pkg/sandbox/authz"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudwatch"
@@ -23,6 +24,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/sns"
+	"github.com/strongroom/strongroom/pkg/sandbox/sqs"
 	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
 	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
 	"github.com/strongroom/strongroom/pkg/sandbox/sts"
@@ -47,6 +49,7 @@ type Sandbox struct {
 	CloudFormation *cloudformation.Driver
 	SecretsManager *secretsmanager.Service
 	SNS            *sns.Service
+	SQS            *sqs.Service
 	EC2            *ec2.Service
 	CloudHSM       *cloudhsm.Service
 	SSM            *ssm.Service
@@ -102,6 +105,13 @@ func New(opts Options) *Sandbox {
 
 	sb.SNS = sns.New(srv.Clock, sns.WithRegion(srv.Region), sns.WithAccount(srv.Account))
 	srv.RegisterQuery(sb.SNS)
+
+	// SQS over JSON 1.0 (the SDK's protocol) and Query (the AWS CLI's); queue URLs are this server's.
+	sb.SQS = sqs.New(srv.Clock, srv.URL, sqs.WithRegion(srv.Region), sqs.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.SQS)
+	srv.RegisterQuery(sqs.NewQuery(sb.SQS))
+	// EventBridge sends a target's dead letters to its queue as events.amazonaws.com.
+	sb.Events.SetDeadLetterSender(sb.sendDeadLetter)
 
 	// CloudWatch alarms publish their notifications to SNS topics as cloudwatch.amazonaws.com.
 	sb.CloudWatch = cloudwatch.New(srv.Clock, sb.publishAlarm, cloudwatch.WithRegion(srv.Region), cloudwatch.WithAccount(srv.Account))
@@ -176,6 +186,47 @@ func (sb *Sandbox) publishAlarm(ctx context.Context, topicARN, subject, message 
 	return err
 }
 
+// sendDeadLetter sends EventBridge's dead letter of the rule ruleARN to the queue queueARN as
+// events.amazonaws.com (events.DeadLetterSender). Under EnforceIAM it is judged first as SQS's
+// SendMessage made on the rule's behalf (onBehalfOf: aws:SourceArn the rule, aws:SourceAccount the
+// account), which only the queue's policy, and for a queue with a KmsMasterKeyId its key's policy
+// (kms:GenerateDataKey and kms:Decrypt, authz.Specials), can allow; a refused dead letter is not
+// sent. It is recorded as an internal SendMessage by events.amazonaws.com.
+func (sb *Sandbox) sendDeadLetter(ctx context.Context, ruleARN, queueARN, body string, attributes map[string]string) error {
+	queueURL := sb.SQS.URL(sb.SQS.NameOf(queueARN))
+	sb.Server.mu.RLock()
+	e := sb.Server.enforcer
+	sb.Server.mu.RUnlock()
+	var err error
+	if e != nil {
+		err = e.onBehalfOf(ctx, sb.Clock.Now(), eventsPrincipal, ruleARN, "sqs", "SendMessage", authz.Request{JSON: map[string]any{"QueueUrl": queueURL}})
+	}
+	id := ""
+	if err == nil {
+		attrs := make(map[string]sqs.AttributeValue, len(attributes))
+		for k, v := range attributes {
+			attrs[k] = sqs.AttributeValue{DataType: "String", StringValue: &v}
+		}
+		id, err = sb.SQS.Send(queueURL, body, attrs, eventsPrincipal)
+	}
+	rec := Record{
+		Time: sb.Clock.Now(), RequestID: core.NewUUID(), Service: "sqs", Operation: "SendMessage", Protocol: "internal",
+		Path: queueURL, RequestBody: []byte(body), Status: 200, ResponseBody: []byte(id), Internal: true, Caller: eventsPrincipal,
+	}
+	if err != nil {
+		ce := asCoreError(err)
+		rec.Status, rec.ErrorCode, rec.ResponseBody = ce.Status, ce.Code, []byte(ce.Message)
+	}
+	sb.Recorder.Add(rec)
+	if err != nil {
+		return fmt.Errorf("send the dead letter of rule %s to queue %s as %s: %w", ruleARN, queueARN, eventsPrincipal, err)
+	}
+	return nil
+}
+
+// eventsPrincipal is EventBridge's service principal.
+const eventsPrincipal = "events.amazonaws.com"
+
 // executionHistories returns every known execution's history as JSON, for secret scans.
 func (sb *Sandbox) executionHistories() []byte {
 	sb.mu.Lock()
@@ -209,6 +260,7 @@ func (sb *Sandbox) Serve(ctx context.Context, addr string, ready func(url string
 // Close stops the HTTP server and then every function environment and queued retry.
 func (sb *Sandbox) Close() error {
 	err := sb.Server.Close()
+	sb.Events.Close()
 	sb.StepFunctions.Close()
 	sb.SSM.Close()
 	sb.KMS.Close()

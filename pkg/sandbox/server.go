@@ -288,6 +288,8 @@ type call struct {
 	injected  string
 	// caller is the principal whose sandbox-issued credentials signed the call, if any (callerOf).
 	caller string
+	// queryCompatible, for a service that is (SQS), names each error's Query code.
+	queryCompatible core.QueryCompatible
 }
 
 // record stores the finished call.

@@ -47,6 +47,9 @@ const (
 	SecretKMSKey Kind = "secret-kms-key"
 	// TopicKMSKey: a topic's ARN -> the ARN of its KmsMasterKeyId's key, "" for an unencrypted topic.
 	TopicKMSKey Kind = "topic-kms-key"
+	// QueueKMSKey: an SQS queue's ARN -> its KmsMasterKeyId (a key id, ARN or alias), "" for a
+	// queue with no customer managed key (SSE-SQS or none).
+	QueueKMSKey Kind = "queue-kms-key"
 	// CiphertextKey: a Decrypt request's CiphertextBlob (base64, as on the wire) -> the ARN of the
 	// key that encrypted it (symmetric Decrypt need not name its key; it is authorized on that key).
 	CiphertextKey Kind = "ciphertext-key"

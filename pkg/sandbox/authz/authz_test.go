@@ -35,6 +35,8 @@ const (
 	topic     = "arn:aws:sns:" + region + ":" + account + ":alerts"
 	machine   = "arn:aws:states:" + region + ":" + account + ":stateMachine:create"
 	execution = "arn:aws:states:" + region + ":" + account + ":execution:create:Create-1"
+	queueURL  = "http://127.0.0.1:4580/" + account + "/undelivered"
+	queue     = "arn:aws:sqs:" + region + ":" + account + ":undelivered"
 )
 
 // env resolves what the samples name as the sandbox would: alias/app names key, the secret db is
@@ -49,6 +51,8 @@ var env = authz.Env{Region: region, Account: account, Lookup: func(kind authz.Ki
 		return otherKey
 	case kind == authz.TopicKMSKey && ref == topic:
 		return "alias/app"
+	case kind == authz.QueueKMSKey && ref == queue:
+		return key
 	}
 	return ""
 }}
@@ -113,6 +117,11 @@ var samples = map[string][]authz.Request{
 			"&Protocol=lambda&Endpoint=" + url.QueryEscape(fn) + "&Tags.member.1.Key=team&Tags.member.1.Value=vault"),
 		query("Name=plain&TargetArn=" + url.QueryEscape("arn:aws:sns:"+region+":"+account+":plain") + "&TopicArn=" + url.QueryEscape("arn:aws:sns:"+region+":"+account+":plain") +
 			"&SubscriptionArn=" + url.QueryEscape("arn:aws:sns:"+region+":"+account+":plain:6f5e4d3c-2b1a-4f0e-9d8c-7b6a5f4e3d2c")),
+	},
+	"sqs": {
+		body(`{"QueueName":"undelivered","QueueUrl":"` + queueURL + `","tags":{"team":"vault"},"MessageBody":"{}","ReceiptHandle":"r"}`),
+		body(`{"QueueName":"plain","QueueUrl":"https://sqs.` + region + `.amazonaws.com/` + account + `/plain"}`),
+		query("QueueName=undelivered&QueueUrl=" + url.QueryEscape(queueURL) + "&Tag.1.Key=team&Tag.1.Value=vault"),
 	},
 	"cloudwatch": {
 		body(`{"AlarmName":"Strongroom-Dlq","AlarmActions":["` + topic + `"],"OKActions":["` + topic + `"],"Tags":[{"Key":"team","Value":"vault"}],
@@ -391,6 +400,21 @@ func TestSpecialCases(t *testing.T) {
 	}
 	if got := find(needs(t, "secretsmanager", "GetSecretValue", body(`{"SecretId":"db"}`)), "kms:Decrypt"); len(got) != 1 || got[0].Resource != otherKey {
 		t.Errorf("GetSecretValue of a secret under %s: %+v, want kms:Decrypt on it", otherKey, got)
+	}
+
+	// SQS on a queue with a customer managed key: a producer's GenerateDataKey and Decrypt, a
+	// consumer's Decrypt, via SQS; on a queue without one, none.
+	send := needs(t, "sqs", "SendMessage", body(`{"QueueUrl":"`+queueURL+`","MessageBody":"x"}`))
+	for _, action := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
+		if got := find(send, action); len(got) != 1 || got[0].Resource != key || !slices.Equal(got[0].Context["kms:ViaService"], []string{"sqs." + region + ".amazonaws.com"}) {
+			t.Errorf("SendMessage to an encrypted queue: %s needs %+v, want the caller's on %s via sqs", action, got, key)
+		}
+	}
+	if got := needs(t, "sqs", "ReceiveMessage", body(`{"QueueUrl":"`+queueURL+`"}`)); len(find(got, "kms:Decrypt")) != 1 || len(find(got, "kms:GenerateDataKey")) != 0 {
+		t.Errorf("ReceiveMessage from an encrypted queue: %+v, want kms:Decrypt only", got)
+	}
+	if got := find(needs(t, "sqs", "SendMessage", samples["sqs"][1]), "kms:GenerateDataKey"); len(got) != 0 {
+		t.Errorf("SendMessage to a queue without a customer managed key: %+v, want no KMS need", got)
 	}
 
 	// Rotation: Secrets Manager invokes the function as its service principal, allowed by the

@@ -33,6 +33,7 @@ const (
 	srcSSMPassRole      = "AWS Systems Manager User Guide, Run Command notifications (iam:PassRole for ServiceRoleArn)"
 	srcSNSTagOnCreate   = "Amazon SNS Developer Guide, Amazon SNS tags, tagging on creation (sns:CreateTopic and sns:TagResource)"
 	srcSNSPublishKMS    = "Amazon SNS Developer Guide, Encryption at rest, Configuring AWS KMS permissions (publishers need kms:GenerateDataKey and kms:Decrypt)"
+	srcSQSKMS           = "Amazon SQS Developer Guide, Key management, Configure KMS permissions for producers and consumers (producers need kms:GenerateDataKey and kms:Decrypt, consumers kms:Decrypt)"
 	srcCloudHSMTags     = "Service Authorization Reference, AWS CloudHSM, API operations table (CreateCluster with TagList also authorizes cloudhsm:TagResource)"
 	srcProfilePassRole  = "IAM User Guide, Use an IAM role to grant permissions to applications running on Amazon EC2 instances (iam:PassRole to add a role to an instance profile)"
 	srcGetCallerNoPerms = "AWS STS API Reference, GetCallerIdentity (no permissions are required)"
@@ -303,6 +304,33 @@ var Specials = []Special{
 		ctx["kms:ViaService"] = []string{e.viaService("sns")}
 		return []Need{need("kms:GenerateDataKey", arn, ctx), need("kms:Decrypt", arn, ctx)}, nil
 	}},
+	{"sqs", "SendMessage", srcSQSKMS, queueKeyNeeds("kms:GenerateDataKey", "kms:Decrypt")},
+	{"sqs", "ReceiveMessage", srcSQSKMS, queueKeyNeeds("kms:Decrypt")},
+}
+
+// queueKeyNeeds are the KMS actions SQS uses on an encrypted queue's customer managed key on the
+// caller's behalf (kms:ViaService sqs.<region>.amazonaws.com); none for a queue without one.
+func queueKeyNeeds(actions ...string) func(e Env, r Request) ([]Need, error) {
+	return func(e Env, r Request) ([]Need, error) {
+		queue, err := e.queueARN(r.strOf("QueueUrl"))
+		if err != nil {
+			return nil, err
+		}
+		key := e.lookup(QueueKMSKey, queue)
+		if key == "" {
+			return nil, nil
+		}
+		arn, ctx, err := e.kmsKey(key)
+		if err != nil {
+			return nil, err
+		}
+		ctx["kms:ViaService"] = []string{e.viaService("sqs")}
+		var needs []Need
+		for _, a := range actions {
+			needs = append(needs, need(a, arn, ctx))
+		}
+		return needs, nil
+	}
 }
 
 // hasService reports whether arn is an ARN of service.

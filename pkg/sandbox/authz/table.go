@@ -3,6 +3,7 @@ package authz
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -23,6 +24,7 @@ var table = map[string]map[string]operation{
 	"lambda":         lambdaOps,
 	"iam":            iamOps,
 	"cloudwatch":     cloudwatchOps,
+	"sqs":            sqsOps,
 	// STS GetCallerIdentity and the CloudFormation response URL need no permission: NoPermission.
 	"sts": {"GetCallerIdentity": noPermission},
 	"s3":  {"PutObject": noPermission},
@@ -862,4 +864,85 @@ var cloudwatchOps = map[string]operation{
 	"DescribeAlarms": onAlarms("cloudwatch:DescribeAlarms", false),
 	"SetAlarmState":  onAlarm("cloudwatch:SetAlarmState"),
 	"DeleteAlarms":   onAlarms("cloudwatch:DeleteAlarms", true),
+}
+
+// ---- SQS (JSON 1.0, and Query for the AWS CLI: strOf reads either). A queue is named by its URL,
+// whose path ends in /<account>/<name>, or by name (CreateQueue, GetQueueUrl).
+
+// queueARN is the ARN of the queue a queue URL names.
+func (e Env) queueARN(queueURL string) (string, error) {
+	u, err := url.Parse(queueURL)
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if queueURL == "" || err != nil || len(segs) < 2 {
+		return "", fmt.Errorf("the request's QueueUrl %q does not end in /<account>/<queue name>: the table cannot name the queue without it", queueURL)
+	}
+	return fmt.Sprintf("arn:%s:sqs:%s:%s:%s", e.Partition, e.Region, segs[len(segs)-2], segs[len(segs)-1]), nil
+}
+
+// onQueue is an operation on the queue its QueueUrl names.
+func onQueue(action string) operation {
+	return func(e Env, r Request) ([]Need, error) {
+		arn, err := e.queueARN(r.strOf("QueueUrl"))
+		if err != nil {
+			return nil, err
+		}
+		return one(action, arn, nil)
+	}
+}
+
+// byQueueName is an operation on the queue its QueueName names.
+func byQueueName(action string) operation {
+	return func(e Env, r Request) ([]Need, error) {
+		name := r.strOf("QueueName")
+		if name == "" {
+			return nil, fmt.Errorf("the request has no QueueName: the table cannot name the queue without it")
+		}
+		return one(action, e.arn("sqs", name), nil)
+	}
+}
+
+var sqsOps = map[string]operation{
+	"CreateQueue": func(e Env, r Request) ([]Need, error) {
+		needs, err := byQueueName("sqs:CreateQueue")(e, r)
+		if err != nil {
+			return nil, err
+		}
+		ctx := map[string][]string{}
+		if r.Query != nil {
+			for _, t := range queryPairs(r.Query, "Tag") {
+				ctx["aws:RequestTag/"+t[0]] = []string{t[1]}
+				ctx["aws:TagKeys"] = append(ctx["aws:TagKeys"], t[0])
+			}
+		} else if m, ok := r.JSON["tags"].(map[string]any); ok {
+			for k, v := range m {
+				ctx["aws:RequestTag/"+k] = []string{fmt.Sprint(v)}
+				ctx["aws:TagKeys"] = append(ctx["aws:TagKeys"], k)
+			}
+		}
+		slices.Sort(ctx["aws:TagKeys"])
+		needs[0] = need(needs[0].Action, needs[0].Resource, ctx)
+		return needs, nil
+	},
+	"GetQueueUrl":             byQueueName("sqs:GetQueueUrl"),
+	"GetQueueAttributes":      onQueue("sqs:GetQueueAttributes"),
+	"SetQueueAttributes":      onQueue("sqs:SetQueueAttributes"),
+	"ListQueues":              wildcard("sqs:ListQueues"),
+	"DeleteQueue":             onQueue("sqs:DeleteQueue"),
+	"SendMessage":             onQueue("sqs:SendMessage"),
+	"ReceiveMessage":          onQueue("sqs:ReceiveMessage"),
+	"DeleteMessage":           onQueue("sqs:DeleteMessage"),
+	"ChangeMessageVisibility": onQueue("sqs:ChangeMessageVisibility"),
+	"PurgeQueue":              onQueue("sqs:PurgeQueue"),
+}
+
+// queryPairs returns the Key and Value of each element of a Query list prefix.N.Key/Value.
+func queryPairs(q url.Values, prefix string) [][2]string {
+	var out [][2]string
+	for i := 1; ; i++ {
+		k := q.Get(fmt.Sprintf("%s.%d.Key", prefix, i))
+		if k == "" {
+			return out
+		}
+		out = append(out, [2]string{k, q.Get(fmt.Sprintf("%s.%d.Value", prefix, i))})
+	}
 }

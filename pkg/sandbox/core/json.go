@@ -104,3 +104,12 @@ func (t *EpochTime) UnmarshalJSON(b []byte) error {
 
 // Epoch returns a pointer to t as an EpochTime, for optional output members.
 func Epoch(t time.Time) *EpochTime { e := EpochTime(t); return &e }
+
+// QueryCompatible is a JSON service whose model carries the awsQueryCompatible trait (SQS): its
+// errors also name their Query protocol code, in the X-Amzn-Query-Error header of a JSON answer
+// ("<code>;Sender", which the SDK reports as the error's code) and as the Code of a Query answer.
+type QueryCompatible interface {
+	// QueryErrorCode returns the Query code of the error shape code (the shape's awsQueryError
+	// trait), code itself when the shape has none.
+	QueryErrorCode(code string) string
+}

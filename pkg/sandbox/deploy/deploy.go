@@ -11,9 +11,10 @@
 // for the host and registered with the sandbox's Lambda service; its calls are sessions of its Role
 // (Server.BindRole), and the client instance's of its instance profile's role, so that with
 // Sandbox.EnforceIAM every call is judged on the policies the template deploys. Resource types the
-// sandbox does not emulate (logs, dashboards, S3, CloudTrail, SQS, ...) are listed in Stack.NotEmulated
+// sandbox does not emulate (logs, dashboards, S3, CloudTrail, ...) are listed in Stack.NotEmulated
 // with a placeholder id, so nothing is skipped silently.
-// Alarms are created with CloudWatch's PutMetricAlarm (alarm.go).
+// Alarms are created with CloudWatch's PutMetricAlarm (alarm.go), queues and their policies with
+// SQS (queue.go); rules keep their targets' RetryPolicy and DeadLetterConfig.
 // Secrets (generated as CloudFormation generates them), their target attachments and rotation
 // schedules are created in Secrets Manager; an AWS::RDS::DBInstance stands on Deployer.DB, a real
 // database server the caller brings (database.go).
@@ -31,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -236,6 +238,8 @@ var fromProps = map[string]func(d *Deployer, ctx context.Context, st *Stack, id 
 	"AWS::IAM::ManagedPolicy":                     (*Deployer).managedPolicy,
 	"AWS::IAM::InstanceProfile":                   (*Deployer).instanceProfile,
 	"AWS::SNS::TopicPolicy":                       (*Deployer).topicPolicy,
+	"AWS::SQS::Queue":                             (*Deployer).queue,
+	"AWS::SQS::QueuePolicy":                       (*Deployer).queuePolicy,
 	"AWS::Lambda::Permission":                     (*Deployer).permission,
 	"AWS::SecretsManager::Secret":                 (*Deployer).secret,
 	"AWS::SecretsManager::SecretTargetAttachment": (*Deployer).targetAttachment,
@@ -511,7 +515,12 @@ func (d *Deployer) rule(ctx context.Context, st *Stack, id string, r cfntemplate
 	if err != nil {
 		return err
 	}
-	name := st.Name + "-" + id
+	// A rule's Name is its name, as CloudFormation gives it (a key or queue policy may name the
+	// rule's ARN by it); without one, <stack>-<logical id>.
+	name := str(p["Name"])
+	if name == "" {
+		name = st.Name + "-" + id
+	}
 	if len(name) > 64 {
 		name = name[:64]
 	}
@@ -621,8 +630,11 @@ func (d *Deployer) table(ctx context.Context, st *Stack, id string, r cfntemplat
 // str, list, integer and boolean read resolved template values, in which CloudFormation accepts
 // numbers and booleans also as strings.
 func str(v any) string {
-	if v == nil {
+	switch v := v.(type) {
+	case nil:
 		return ""
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64) // a JSON number such as 1209600, never 1.2096e+06
 	}
 	return fmt.Sprint(v)
 }

@@ -9,18 +9,37 @@
 // (other target ARNs are stored and listed, and their deliveries are recorded as skipped);
 // Input and InputPath ($ or a dotted path such as $.detail) are applied, InputTransformer is
 // refused; scheduled rules have no timer: a schedule fires when FireSchedule is called (a test or
-// the demo stands in for the clock reaching the next run); there are no retries or dead-letter
-// queues beyond the Lambda service's own asynchronous retries.
+// the demo stands in for the clock reaching the next run).
+//
+// A target's RetryPolicy and DeadLetterConfig are kept (PutTargets checks the dead-letter queue is
+// an SQS queue ARN; ListTargetsByRule returns them) and applied as the EventBridge User Guide's
+// "Event retry policy and using dead-letter queues" describes, to handing an event to a Lambda
+// target: an error that retrying cannot fix (the function's policy does not allow
+// events.amazonaws.com: NO_PERMISSIONS; the function does not exist: NO_RESOURCE) sends the event
+// to the target's dead-letter queue at once; a retriable one (Lambda throttling or a service error
+// on accepting the event: THROTTLING, INTERNAL_ERROR) is retried with backoff on the sandbox clock
+// until MaximumRetryAttempts (default 185) or MaximumEventAgeInSeconds (default 86,400) runs out,
+// then dead-lettered (WaitIdle waits for those retries). An event Lambda accepted is Lambda's from
+// then on: a function that fails runs the Lambda service's own asynchronous retries and is never
+// an EventBridge dead letter. The dead letter is the event as the rule matched it, with the
+// message attributes the guide lists (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE, and after
+// retries EXHAUSTED_RETRY_CONDITION and RETRY_ATTEMPTS), sent through the DeadLetterSender the
+// sandbox wires, which sends it as events.amazonaws.com (and under IAM enforcement judges it on the
+// queue's policy and its key's); a dead letter that cannot be sent is lost, and the Delivery says
+// why (DeadLetterErr). A target with no dead-letter queue loses the event, as on AWS.
 package events
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,10 +62,29 @@ type Service struct {
 	lambda          core.AsyncLambdaInvoker
 	region, account string
 
-	mu         sync.Mutex
-	rules      map[string]*rule
-	deliveries []Delivery
-	authorize  DeliveryAuthorizer
+	mu          sync.Mutex
+	rules       map[string]*rule
+	deliveries  []Delivery
+	authorize   DeliveryAuthorizer
+	deadLetters DeadLetterSender
+	// retrying counts the deliveries whose retries run in the background (WaitIdle), under
+	// retryCtx, which Close cancels.
+	retrying    sync.WaitGroup
+	retryCtx    context.Context
+	stopRetries context.CancelFunc
+}
+
+// DeadLetterSender sends a dead letter of the rule ruleARN to the SQS queue queueARN, as
+// EventBridge does: as events.amazonaws.com, with the rule as aws:SourceArn. A non-nil error means
+// the dead letter was not sent and is lost.
+type DeadLetterSender func(ctx context.Context, ruleARN, queueARN, body string, attributes map[string]string) error
+
+// SetDeadLetterSender wires the SQS that dead letters go to; with none, every dead letter is lost
+// (recorded in its Delivery).
+func (s *Service) SetDeadLetterSender(send DeadLetterSender) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deadLetters = send
 }
 
 // DeliveryAuthorizer decides whether EventBridge, as events.amazonaws.com, may invoke a Lambda
@@ -70,13 +108,32 @@ type rule struct {
 
 // Target is a rule target as PutTargets takes it (the members the sandbox supports).
 type Target struct {
-	ID               string          `json:"Id"`
-	Arn              string          `json:"Arn"`
-	Input            *string         `json:"Input,omitempty"`
-	InputPath        *string         `json:"InputPath,omitempty"`
-	RoleArn          *string         `json:"RoleArn,omitempty"`
-	InputTransformer json.RawMessage `json:"InputTransformer,omitempty"`
+	ID               string            `json:"Id"`
+	Arn              string            `json:"Arn"`
+	Input            *string           `json:"Input,omitempty"`
+	InputPath        *string           `json:"InputPath,omitempty"`
+	RoleArn          *string           `json:"RoleArn,omitempty"`
+	InputTransformer json.RawMessage   `json:"InputTransformer,omitempty"`
+	RetryPolicy      *RetryPolicy      `json:"RetryPolicy,omitempty"`
+	DeadLetterConfig *DeadLetterConfig `json:"DeadLetterConfig,omitempty"`
 }
+
+// RetryPolicy is a target's retry policy (EventBridge API Reference, RetryPolicy).
+type RetryPolicy struct {
+	MaximumRetryAttempts     *int `json:",omitempty"`
+	MaximumEventAgeInSeconds *int `json:",omitempty"`
+}
+
+// DeadLetterConfig names a target's dead-letter queue.
+type DeadLetterConfig struct {
+	Arn *string `json:",omitempty"`
+}
+
+// Retry limits and defaults (EventBridge API Reference, RetryPolicy).
+const (
+	DefaultMaximumRetryAttempts = 185
+	DefaultMaximumEventAge      = 86400 * time.Second
+)
 
 // Delivery is one event handed to one target.
 type Delivery struct {
@@ -88,13 +145,29 @@ type Delivery struct {
 	// Err is why the event was not handed to the target, empty when it was.
 	Err  string
 	Time time.Time
+	// ErrorCode is the dead-letter ERROR_CODE of Err (NO_PERMISSIONS, NO_RESOURCE, THROTTLING,
+	// INTERNAL_ERROR), and Retries how many times the event was retried before it was given up.
+	ErrorCode string
+	Retries   int
+	// DeadLetter is the queue the event was sent to as a dead letter, DeadLetterErr why it could
+	// not be (the dead letter is lost); both empty for a target with no dead-letter queue.
+	DeadLetter, DeadLetterErr string
 }
 
 // New returns EventBridge delivering to Lambda targets through lambda.
 func New(clock core.Clock, lambda core.AsyncLambdaInvoker, region, account string) *Service {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
 		JSONProtocol: identity, clock: clock, lambda: lambda, region: region, account: account, rules: map[string]*rule{},
+		retryCtx: ctx, stopRetries: cancel,
 	}
+}
+
+// Close stops the deliveries being retried (each is recorded as it stands, without a dead letter)
+// and waits for them.
+func (s *Service) Close() {
+	s.stopRetries()
+	s.retrying.Wait()
 }
 
 // identity is how EventBridge is addressed on the wire.
@@ -348,6 +421,12 @@ func (s *Service) putTargets(_ context.Context, in putTargetsInput) (any, error)
 				return nil, validationError("Input is not valid JSON text.")
 			case t.Input != nil && t.InputPath != nil:
 				return nil, validationError("Only one of Input, InputPath, or InputTransformer must be provided.")
+			case t.DeadLetterConfig != nil && t.DeadLetterConfig.Arn != nil && !isQueueARN(*t.DeadLetterConfig.Arn):
+				return nil, validationError("Parameter(s) DeadLetterConfig.Arn is not valid. Reason: %s is not an Amazon SQS queue ARN.", *t.DeadLetterConfig.Arn)
+			case t.RetryPolicy != nil && t.RetryPolicy.MaximumRetryAttempts != nil && (*t.RetryPolicy.MaximumRetryAttempts < 0 || *t.RetryPolicy.MaximumRetryAttempts > DefaultMaximumRetryAttempts):
+				return nil, validationError("1 validation error detected: Value '%d' at 'targets.retryPolicy.maximumRetryAttempts' failed to satisfy constraint: Member must have value between 0 and 185", *t.RetryPolicy.MaximumRetryAttempts)
+			case t.RetryPolicy != nil && t.RetryPolicy.MaximumEventAgeInSeconds != nil && (*t.RetryPolicy.MaximumEventAgeInSeconds < 60 || *t.RetryPolicy.MaximumEventAgeInSeconds > 86400):
+				return nil, validationError("1 validation error detected: Value '%d' at 'targets.retryPolicy.maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value between 60 and 86400", *t.RetryPolicy.MaximumEventAgeInSeconds)
 			}
 			r.targets[t.ID] = t
 		}
@@ -548,7 +627,8 @@ func (s *Service) dispatch(ctx context.Context, env Envelope) {
 }
 
 // deliver hands the event body to one target of rule (after its Input or InputPath) and records
-// the delivery.
+// the delivery. A failure to hand it over is dead-lettered at once, or, when it is retriable,
+// retried in the background (the delivery is then recorded when the retries end).
 func (s *Service) deliver(ctx context.Context, rule string, t Target, body []byte) Delivery {
 	d := Delivery{Rule: rule, TargetID: t.ID, Arn: t.Arn, Time: s.clock.Now()}
 	payload, err := targetInput(t, body)
@@ -560,23 +640,153 @@ func (s *Service) deliver(ctx context.Context, rule string, t Target, body []byt
 		d.Payload, d.Err = payload, "skipped: the sandbox delivers only to Lambda function targets"
 	default:
 		d.Payload = payload
-		s.mu.Lock()
-		authorize := s.authorize
-		s.mu.Unlock()
-		if authorize != nil {
-			if err := authorize(ctx, s.ruleArn(rule), t.Arn); err != nil {
-				d.Err = err.Error()
-				break
+		code, err := s.hand(ctx, rule, t, payload)
+		if err != nil {
+			d.Err, d.ErrorCode = err.Error(), code
+			if retriable(code) {
+				s.retrying.Add(1)
+				go s.retry(s.retryCtx, d, t, body)
+				return d
 			}
-		}
-		if err := s.lambda.InvokeAsync(ctx, t.Arn, payload); err != nil {
-			d.Err = err.Error()
+			s.deadLetter(ctx, &d, t, body, "")
 		}
 	}
+	s.record(d)
+	return d
+}
+
+func (s *Service) record(d Delivery) {
 	s.mu.Lock()
 	s.deliveries = append(s.deliveries, d)
 	s.mu.Unlock()
-	return d
+}
+
+// hand passes payload to the Lambda target t as EventBridge does (authorized as
+// events.amazonaws.com for the rule), returning the dead-letter error code of a failure.
+func (s *Service) hand(ctx context.Context, rule string, t Target, payload []byte) (string, error) {
+	s.mu.Lock()
+	authorize := s.authorize
+	s.mu.Unlock()
+	if authorize != nil {
+		if err := authorize(ctx, s.ruleArn(rule), t.Arn); err != nil {
+			return "NO_PERMISSIONS", err
+		}
+	}
+	err := s.lambda.InvokeAsync(ctx, t.Arn, payload)
+	if err == nil {
+		return "", nil
+	}
+	var ce *core.Error
+	switch {
+	case !errors.As(err, &ce):
+		return "INTERNAL_ERROR", err
+	case ce.Code == "ResourceNotFoundException":
+		return "NO_RESOURCE", err
+	case ce.Code == "TooManyRequestsException" || ce.Code == "ThrottlingException" || ce.Status == http.StatusTooManyRequests:
+		return "THROTTLING", err
+	case ce.Fault():
+		return "INTERNAL_ERROR", err
+	case ce.Code == "AccessDeniedException":
+		return "NO_PERMISSIONS", err
+	}
+	return "INVALID_PARAMETER", err
+}
+
+// retriable reports whether EventBridge retries a failure with this code (the guide: missing
+// permissions and a missing target are not retried, nor is a request the target refuses).
+func retriable(code string) bool { return code == "THROTTLING" || code == "INTERNAL_ERROR" }
+
+// retryDelay is the sandbox time before retry n (from 1): exponential from 1 s, at most 5 minutes,
+// standing in for EventBridge's exponential backoff with jitter.
+func retryDelay(n int) time.Duration {
+	return min(time.Second<<min(n-1, 9), 5*time.Minute)
+}
+
+// retry retries d until the target takes the event or t's RetryPolicy runs out, then records d,
+// dead-lettered if it never got through.
+func (s *Service) retry(ctx context.Context, d Delivery, t Target, body []byte) {
+	defer s.retrying.Done()
+	attempts, age := DefaultMaximumRetryAttempts, DefaultMaximumEventAge
+	if p := t.RetryPolicy; p != nil {
+		if p.MaximumRetryAttempts != nil {
+			attempts = *p.MaximumRetryAttempts
+		}
+		if p.MaximumEventAgeInSeconds != nil {
+			age = time.Duration(*p.MaximumEventAgeInSeconds) * time.Second
+		}
+	}
+	exhausted := "MaximumRetryAttempts"
+	for d.Retries < attempts {
+		wait := retryDelay(d.Retries + 1)
+		if s.clock.Now().Add(wait).Sub(d.Time) > age {
+			exhausted = "MaximumEventAgeInSeconds"
+			break
+		}
+		if s.clock.Sleep(ctx, wait) != nil {
+			d.DeadLetterErr = "the sandbox closed while the delivery was being retried"
+			s.record(d)
+			return
+		}
+		d.Retries++
+		code, err := s.hand(ctx, d.Rule, t, d.Payload)
+		if err == nil {
+			d.Err, d.ErrorCode = "", ""
+			s.record(d)
+			return
+		}
+		d.Err, d.ErrorCode = err.Error(), code
+		if !retriable(code) {
+			exhausted = ""
+			break
+		}
+	}
+	s.deadLetter(ctx, &d, t, body, exhausted)
+	s.record(d)
+}
+
+// deadLetter sends the event body that could not be delivered to t's dead-letter queue, if it has
+// one, with the attributes the EventBridge User Guide lists; exhausted names the retry limit that
+// ran out ("" when the error was not retried).
+func (s *Service) deadLetter(ctx context.Context, d *Delivery, t Target, body []byte, exhausted string) {
+	if t.DeadLetterConfig == nil || t.DeadLetterConfig.Arn == nil {
+		return
+	}
+	d.DeadLetter = *t.DeadLetterConfig.Arn
+	attrs := map[string]string{
+		"RULE_ARN": s.ruleArn(d.Rule), "TARGET_ARN": t.Arn, "ERROR_CODE": d.ErrorCode, "ERROR_MESSAGE": d.Err,
+	}
+	if exhausted != "" {
+		attrs["EXHAUSTED_RETRY_CONDITION"] = exhausted
+		attrs["RETRY_ATTEMPTS"] = strconv.Itoa(d.Retries)
+	}
+	s.mu.Lock()
+	send := s.deadLetters
+	s.mu.Unlock()
+	if send == nil {
+		d.DeadLetterErr = "no dead-letter sender is wired (the sandbox's SQS sends them)"
+		return
+	}
+	if err := send(ctx, s.ruleArn(d.Rule), d.DeadLetter, string(body), attrs); err != nil {
+		d.DeadLetterErr = err.Error()
+	}
+}
+
+// WaitIdle waits until no delivery is being retried, or ctx ends.
+func (s *Service) WaitIdle(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.retrying.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// isQueueARN reports whether arn is an SQS queue's ARN.
+func isQueueARN(arn string) bool {
+	parts := strings.Split(arn, ":")
+	return len(parts) == 6 && parts[0] == "arn" && parts[2] == "sqs" && parts[3] != "" && parts[4] != "" && parts[5] != ""
 }
 
 // Scheduled events, as EventBridge sends them to a scheduled rule's targets (the EventBridge user
