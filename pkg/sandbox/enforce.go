@@ -93,6 +93,11 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	// CloudWatch publishes an alarm's notification as cloudwatch.amazonaws.com: the topic's policy,
 	// and for an encrypted topic its key's policy, must allow it for that alarm.
 	sb.CloudWatch.SetPublishAuthorizer(e.publishedBy(sb, cloudwatch.Principal))
+	// S3 server access logging writes log objects as logging.s3.amazonaws.com on behalf of the
+	// source bucket: only the target bucket's policy can allow it.
+	sb.S3.SetDeliveryAuthorizer(func(ctx context.Context, principal, source, bucket, key, acl string) error {
+		return e.onBehalfOf(ctx, sb.Clock.Now(), principal, source, "s3", "PutObject", objectWrite(bucket, key, acl))
+	})
 	// A state machine's tasks call with its role: invoking a step needs lambda:InvokeFunction, an
 	// aws-sdk task its operation's actions, granted to the state machine's role.
 	sb.StepFunctions.SetAuthorizer(func(ctx context.Context, c stepfunctions.TaskCall) *core.Error {
@@ -229,6 +234,11 @@ func (sb *Sandbox) lookup(kind authz.Kind, ref string) string {
 	case authz.SubnetVPC:
 		vpc, _ := sb.EC2.SubnetVPC(ref)
 		return vpc
+	case authz.BucketKMSKey:
+		return sb.S3.BucketKMSKey(ref)
+	case authz.ObjectKMSKey:
+		bucket, key, _ := strings.Cut(ref, "/")
+		return sb.S3.ObjectKMSKey(bucket, key)
 	case authz.ClusterVPC:
 		c, _ := sb.CloudHSM.Cluster(ref)
 		return c.VpcID
@@ -255,6 +265,10 @@ func (sb *Sandbox) resourcePolicy(arn string) string {
 		return r.Policy
 	case "lambda":
 		return sb.Lambda.Policy(arn)
+	case "s3":
+		// A bucket's policy governs the bucket and its objects (arn:aws:s3:::bucket[/key]).
+		bucket, _, _ := strings.Cut(parts[5], "/")
+		return sb.S3.BucketPolicy(bucket)
 	}
 	return ""
 }
@@ -270,6 +284,7 @@ var accessDenied = map[string]struct {
 	"dynamodb": {"AccessDeniedException", http.StatusBadRequest}, "lambda": {"AccessDeniedException", http.StatusForbidden},
 	"sns": {"AuthorizationError", http.StatusForbidden}, "ec2": {"UnauthorizedOperation", http.StatusForbidden},
 	"iam": {"AccessDenied", http.StatusForbidden}, "sts": {"AccessDenied", http.StatusForbidden},
+	"s3": {"AccessDenied", http.StatusForbidden},
 }
 
 func deniedError(service, message string) *core.Error {
@@ -401,4 +416,13 @@ func restRequest(svc core.RESTService, op string, r *http.Request, body []byte) 
 		_ = json.Unmarshal(body, &req.JSON)
 	}
 	return req
+}
+
+// objectWrite is a PutObject request as authz reads it, made by a service over TLS.
+func objectWrite(bucket, key, acl string) authz.Request {
+	p := map[string]string{"Bucket": bucket, "Key": key, "SecureTransport": "true"}
+	if acl != "" {
+		p["ACL"] = acl
+	}
+	return authz.Request{Path: p}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/kms"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/s3"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/sns"
 	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
@@ -54,6 +55,7 @@ type Sandbox struct {
 	StepFunctions  *stepfunctions.Service
 	DynamoDB       *dynamodb.Service
 	CloudWatch     *cloudwatch.Service
+	S3             *s3.Service
 
 	mu         sync.Mutex
 	executions []string // Step Functions execution ARNs seen in status changes
@@ -123,6 +125,12 @@ func New(opts Options) *Sandbox {
 	// KMS custom key stores connect to the emulated cluster as kmsuser.
 	sb.KMS = kms.New(srv.Clock, sb.CloudHSM, kms.WithRegion(srv.Region), kms.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.KMS)
+
+	// S3 after the CloudFormation driver, whose response URLs are S3 paths too; SSE-KMS objects'
+	// data keys come from KMS as S3 asks for them (recorded as internal KMS calls).
+	sb.S3 = s3.New(srv.Clock, srv.Internal(sb.KMS), s3.WithRegion(srv.Region), s3.WithAccount(srv.Account))
+	sb.S3.SetRequester(srv.requesterARN)
+	srv.RegisterREST(sb.S3)
 
 	sb.StepFunctions = stepfunctions.New(srv.Clock, sb.Lambda, stepfunctions.WithRegion(srv.Region), stepfunctions.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.StepFunctions)

@@ -288,6 +288,8 @@ type call struct {
 	injected  string
 	// caller is the principal whose sandbox-issued credentials signed the call, if any (callerOf).
 	caller string
+	// restSvc is the REST service answering, whose errors may have their own body (core.RESTErrorBody).
+	restSvc core.RESTService
 }
 
 // record stores the finished call.

@@ -49,6 +49,8 @@ var env = authz.Env{Region: region, Account: account, Lookup: func(kind authz.Ki
 		return otherKey
 	case kind == authz.TopicKMSKey && ref == topic:
 		return "alias/app"
+	case kind == authz.BucketKMSKey && ref == "sse", kind == authz.ObjectKMSKey && ref == "sse/k":
+		return key
 	}
 	return ""
 }}
@@ -134,7 +136,12 @@ var samples = map[string][]authz.Request{
 		{Path: map[string]string{"FunctionName": account + ":function:rotate"}, JSON: map[string]any{"StatementId": "events", "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com"}},
 	},
 	"sts": {{}},
-	"s3":  {{}},
+	"s3": {
+		{Path: map[string]string{"Bucket": "trail", "Key": "AWSLogs/" + account + "/x.json.gz", "SecureTransport": "true", "ACL": "bucket-owner-full-control",
+			"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key, "SSEKMSEncryptionContext": `{"aws:cloudtrail:arn":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/t"}`}},
+		{Path: map[string]string{"Bucket": "logs", "Key": "a/b", "SecureTransport": "false", "Prefix": "a/", "Delimiter": "/"}},
+		{Path: map[string]string{"Bucket": "sse", "Key": "k"}},
+	},
 	"iam": {
 		query("RoleName=StrongroomStep&PolicyName=inline&PolicyArn=" + url.QueryEscape("arn:aws:iam::"+account+":policy/managed") +
 			"&InstanceProfileName=client&VersionId=v1&Tags.member.1.Key=team&Tags.member.1.Value=vault"),

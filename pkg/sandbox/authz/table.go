@@ -23,9 +23,10 @@ var table = map[string]map[string]operation{
 	"lambda":         lambdaOps,
 	"iam":            iamOps,
 	"cloudwatch":     cloudwatchOps,
-	// STS GetCallerIdentity and the CloudFormation response URL need no permission: NoPermission.
+	// STS GetCallerIdentity needs no permission: NoPermission. (A CloudFormation response URL is
+	// an S3 PutObject pre-signed by CloudFormation, whose caller is no principal: never judged.)
 	"sts": {"GetCallerIdentity": noPermission},
-	"s3":  {"PutObject": noPermission},
+	"s3":  s3Ops,
 }
 
 func noPermission(Env, Request) ([]Need, error) { return nil, nil }
