@@ -13,6 +13,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/hsmdocs"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudtrail"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudwatch"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/dynamodb"
@@ -56,6 +57,7 @@ type Sandbox struct {
 	DynamoDB       *dynamodb.Service
 	CloudWatch     *cloudwatch.Service
 	S3             *s3.Service
+	CloudTrail     *cloudtrail.Service
 
 	mu         sync.Mutex
 	executions []string // Step Functions execution ARNs seen in status changes
@@ -131,6 +133,9 @@ func New(opts Options) *Sandbox {
 	sb.S3 = s3.New(srv.Clock, srv.Internal(sb.KMS), s3.WithRegion(srv.Region), s3.WithAccount(srv.Account))
 	sb.S3.SetRequester(srv.requesterARN)
 	srv.RegisterREST(sb.S3)
+	// Trails deliver the calls the server records, as CloudTrail's management events.
+	sb.CloudTrail = cloudtrail.New(srv.Clock, sb.S3, srv.cloudTrailRecords, sb.KMS.KeyARN, cloudtrail.WithRegion(srv.Region), cloudtrail.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.CloudTrail)
 
 	sb.StepFunctions = stepfunctions.New(srv.Clock, sb.Lambda, stepfunctions.WithRegion(srv.Region), stepfunctions.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.StepFunctions)

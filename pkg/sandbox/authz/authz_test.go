@@ -136,6 +136,10 @@ var samples = map[string][]authz.Request{
 		{Path: map[string]string{"FunctionName": account + ":function:rotate"}, JSON: map[string]any{"StatementId": "events", "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com"}},
 	},
 	"sts": {{}},
+	"cloudtrail": {
+		body(`{"Name":"main","TrailName":"main","S3BucketName":"trail","KmsKeyId":"` + key + `"}`),
+		body(`{"Name":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/main","TrailName":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/main"}`),
+	},
 	"s3": {
 		{Path: map[string]string{"Bucket": "trail", "Key": "AWSLogs/" + account + "/x.json.gz", "SecureTransport": "true", "ACL": "bucket-owner-full-control",
 			"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key, "SSEKMSEncryptionContext": `{"aws:cloudtrail:arn":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/t"}`}},

@@ -3,6 +3,7 @@ package authz
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // ---- S3
@@ -123,4 +124,32 @@ func (e Env) s3KMSNeeds(r Request, write bool, action string) ([]Need, error) {
 		ctx["kms:EncryptionContextKeys"] = append(ctx["kms:EncryptionContextKeys"], k)
 	}
 	return []Need{need(action, arn, ctx)}, nil
+}
+
+// ---- CloudTrail
+
+// onTrail is a CloudTrail operation on the trail its field (Name or TrailName, a name or an ARN) names.
+func onTrail(action, field string) operation {
+	return func(e Env, r Request) ([]Need, error) {
+		name, err := r.required(field)
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(name, "arn:") {
+			name = e.arn("cloudtrail", "trail/"+name)
+		}
+		return one(action, name, nil)
+	}
+}
+
+var cloudtrailOps = map[string]operation{
+	"CreateTrail":       onTrail("cloudtrail:CreateTrail", "Name"),
+	"GetTrail":          onTrail("cloudtrail:GetTrail", "Name"),
+	"DeleteTrail":       onTrail("cloudtrail:DeleteTrail", "Name"),
+	"StartLogging":      onTrail("cloudtrail:StartLogging", "Name"),
+	"StopLogging":       onTrail("cloudtrail:StopLogging", "Name"),
+	"GetTrailStatus":    onTrail("cloudtrail:GetTrailStatus", "Name"),
+	"PutEventSelectors": onTrail("cloudtrail:PutEventSelectors", "TrailName"),
+	"GetEventSelectors": onTrail("cloudtrail:GetEventSelectors", "TrailName"),
+	"DescribeTrails":    wildcard("cloudtrail:DescribeTrails"),
 }
