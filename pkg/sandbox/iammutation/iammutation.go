@@ -4,8 +4,9 @@
 // that it fails with an AccessDenied naming the action (cmd/strongroom's iam_mutation_test.go).
 //
 // The grants are every Allow statement of an AWS::IAM::Policy, an AWS::IAM::ManagedPolicy and a
-// role's inline Policies, every Allow statement of an AWS::KMS::Key's KeyPolicy and of an
-// AWS::SNS::TopicPolicy, and every AWS::Lambda::Permission (one statement each).
+// role's inline Policies, every Allow statement of an AWS::KMS::Key's KeyPolicy, of an
+// AWS::SNS::TopicPolicy and of an AWS::S3::BucketPolicy, and every AWS::Lambda::Permission (one
+// statement each).
 package iammutation
 
 import (
@@ -26,6 +27,7 @@ const (
 	KindRolePolicy       = "role inline"       // an AWS::IAM::Role's Policies
 	KindKeyPolicy        = "key policy"        // AWS::KMS::Key KeyPolicy
 	KindTopicPolicy      = "topic policy"      // AWS::SNS::TopicPolicy
+	KindBucketPolicy     = "bucket policy"     // AWS::S3::BucketPolicy
 	KindLambdaPermission = "lambda permission" // AWS::Lambda::Permission
 )
 
@@ -143,7 +145,7 @@ func (t template) resources() map[string]map[string]any {
 func document(r map[string]any) map[string]any {
 	p, _ := r["Properties"].(map[string]any)
 	switch r["Type"] {
-	case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy":
+	case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy":
 		d, _ := p["PolicyDocument"].(map[string]any)
 		return d
 	case "AWS::KMS::Key":
@@ -155,7 +157,7 @@ func document(r map[string]any) map[string]any {
 
 var kinds = map[string]string{
 	"AWS::IAM::Policy": KindPolicy, "AWS::IAM::ManagedPolicy": KindManagedPolicy,
-	"AWS::SNS::TopicPolicy": KindTopicPolicy, "AWS::KMS::Key": KindKeyPolicy,
+	"AWS::SNS::TopicPolicy": KindTopicPolicy, "AWS::KMS::Key": KindKeyPolicy, "AWS::S3::BucketPolicy": KindBucketPolicy,
 }
 
 // List returns every grant of the stacks' templates in cdkOut, by ID.
@@ -332,7 +334,7 @@ func remove(t template, s Statement) (string, error) {
 		return fmt.Sprintf("statement %d of %d removed", s.Number, len(sts)), nil
 	}
 	switch s.Kind {
-	case KindPolicy, KindTopicPolicy:
+	case KindPolicy, KindTopicPolicy, KindBucketPolicy:
 		return dropResource(), nil
 	case KindKeyPolicy:
 		doc["Statement"] = []any{map[string]any{
