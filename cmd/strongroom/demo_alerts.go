@@ -126,6 +126,9 @@ func (d *demo) alerts(ctx context.Context) (string, error) {
 	if err := d.testAlarms(ctx); err != nil {
 		return "", err
 	}
+	if err := d.showTrail(ctx); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("%d events -> %d e-mails to %s, %d to %s", len(events), subjects, alertsEveryone, onCall, alertsOnCall), nil
 }
 

@@ -112,6 +112,22 @@ func TestDemo(t *testing.T) {
 		)
 	})
 
+	t.Run("trail", func(t *testing.T) {
+		// The alerts stack's trail delivers an SSE-KMS log file, read back as the account, of calls
+		// the demo made (the relay's own, as its role), and the trail bucket's access log records
+		// that read.
+		section := between(text, "== 1. ", "== 2. ")
+		checkContains(t, section,
+			"(as cloudtrail.amazonaws.com, SSE-KMS with the trail key)",
+			"/AWSLogs/123456789012/CloudTrail/us-east-1/",
+			"GetObject as the account (aws:kms, key arn:aws:kms:us-east-1:123456789012:key/",
+			"1x cloudtrail:StartLogging by root",
+			"dynamodb:UpdateItem by StrongroomAlerts-TrailRelayRole",
+			"(as logging.s3.amazonaws.com)",
+			"      REST.GET.OBJECT AWSLogs/123456789012/CloudTrail/us-east-1/",
+		)
+	})
+
 	t.Run("rotation", func(t *testing.T) {
 		checkContains(t, text,
 			"deploying StrongroomDatabase from cdk.out",

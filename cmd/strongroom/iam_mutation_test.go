@@ -229,7 +229,11 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 // representative picks the default subset from the statements: the alerts relay's sns:Publish (a
 // function's role), the CloudTrail rule's permission to invoke the relay (a Lambda permission), the
 // alert key's statement that lets CloudWatch alarms publish to the encrypted topic (a service
-// principal's grant, about 2 s: the demo's alarm test is refused kms:GenerateDataKey), the cluster
+// principal's grant, about 2 s: the demo's alarm test is refused kms:GenerateDataKey), the trail
+// bucket's statement that lets CloudTrail write, the access log bucket's that lets S3 server access
+// logging write and the trail key's that lets CloudTrail encrypt (service principals' grants in a
+// bucket policy and a key policy, about 2 s each: the trail's or the access log's delivery is
+// refused s3:PutObject or kms:GenerateDataKey), the cluster
 // Create workflow's lambda:InvokeFunction (a state machine's role: the workflow cannot invoke its
 // answer step either, so the safety net answers), the cluster secrets key's statement that lets
 // IAM policies grant its use (a key policy), and the two grants EventBridge's dead letters to the
@@ -253,6 +257,15 @@ func representative(t *testing.T, all []iammutation.Statement) []iammutation.Sta
 		}},
 		{"the alert key's statement that lets CloudWatch alarms publish", func(s iammutation.Statement) bool {
 			return s.Stack == alertsStack && s.Kind == iammutation.KindKeyPolicy && strings.Contains(s.Principal, "cloudwatch.amazonaws.com")
+		}},
+		{"the trail bucket's statement that lets CloudTrail write", func(s iammutation.Statement) bool {
+			return s.Stack == alertsStack && s.Kind == iammutation.KindBucketPolicy && strings.HasPrefix(s.Resource, "TrailBucketPolicy") && slices.Equal(s.Actions, []string{"s3:PutObject"})
+		}},
+		{"the access log bucket's statement that lets S3 server access logging write", func(s iammutation.Statement) bool {
+			return s.Stack == alertsStack && s.Kind == iammutation.KindBucketPolicy && strings.Contains(s.Principal, "logging.s3.amazonaws.com")
+		}},
+		{"the trail key's statement that lets CloudTrail encrypt", func(s iammutation.Statement) bool {
+			return s.Stack == alertsStack && s.Kind == iammutation.KindKeyPolicy && strings.Contains(s.Principal, "cloudtrail.amazonaws.com") && slices.Contains(s.Actions, "kms:GenerateDataKey*")
 		}},
 		{"the cluster secrets key's policy", func(s iammutation.Statement) bool {
 			return s.Stack == clusterStack && s.Kind == iammutation.KindKeyPolicy && strings.HasPrefix(s.Resource, "ClusterSecretsKey")

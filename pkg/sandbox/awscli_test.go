@@ -188,6 +188,42 @@ func TestAWSCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("s3 and cloudtrail", func(t *testing.T) {
+		aws.Run("s3api", "create-bucket", "--bucket", "cli-trail")
+		src := t.TempDir() + "/note.txt"
+		if err := os.WriteFile(src, []byte("written by the AWS CLI"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, err := aws.Exec("s3", "cp", src, "s3://cli-trail/notes/note.txt"); err != nil {
+			t.Fatalf("s3 cp: %v %s", err, stderr)
+		}
+		listed := aws.Run("s3api", "list-objects-v2", "--bucket", "cli-trail", "--prefix", "notes/")
+		if c, _ := listed["Contents"].([]any); len(c) != 1 || c[0].(map[string]any)["Key"] != "notes/note.txt" {
+			t.Errorf("list-objects-v2 = %v", listed)
+		}
+		dst := t.TempDir() + "/back.txt"
+		if _, stderr, err := aws.Exec("s3", "cp", "s3://cli-trail/notes/note.txt", dst); err != nil {
+			t.Fatalf("s3 cp back: %v %s", err, stderr)
+		}
+		if got, _ := os.ReadFile(dst); string(got) != "written by the AWS CLI" {
+			t.Errorf("object read back: %q", got)
+		}
+		_, stderr, err := aws.Exec("s3api", "get-bucket-policy", "--bucket", "cli-trail")
+		if err == nil || !strings.Contains(stderr, "(NoSuchBucketPolicy) when calling the GetBucketPolicy operation") {
+			t.Errorf("get-bucket-policy: err %v, stderr %q", err, stderr)
+		}
+		created := aws.Run("cloudtrail", "create-trail", "--name", "cli", "--s3-bucket-name", "cli-trail")
+		aws.Run("cloudtrail", "start-logging", "--name", "cli")
+		status := aws.Run("cloudtrail", "get-trail-status", "--name", "cli")
+		if created["TrailARN"] != "arn:aws:cloudtrail:us-east-1:"+env.Account+":trail/cli" || status["IsLogging"] != true {
+			t.Errorf("create-trail %v, status %v", created, status)
+		}
+		_, stderr, err = aws.Exec("cloudtrail", "create-trail", "--name", "other", "--s3-bucket-name", "no-such-bucket")
+		if err == nil || !strings.Contains(stderr, "(S3BucketDoesNotExistException) when calling the CreateTrail operation") {
+			t.Errorf("create-trail on a missing bucket: err %v, stderr %q", err, stderr)
+		}
+	})
+
 	// Every call the CLI made was answered by a service (none fell through to an unknown route).
 	for _, r := range env.Recorder.Records("", "") {
 		if r.Service == "unknown" {

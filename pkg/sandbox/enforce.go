@@ -7,16 +7,19 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/authz"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudtrail"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudwatch"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
+	"github.com/strongroom/strongroom/pkg/sandbox/s3"
 	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
 )
 
@@ -95,6 +98,14 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	// CloudWatch publishes an alarm's notification as cloudwatch.amazonaws.com: the topic's policy,
 	// and for an encrypted topic its key's policy, must allow it for that alarm.
 	sb.CloudWatch.SetPublishAuthorizer(e.publishedBy(sb, cloudwatch.Principal))
+	// CloudTrail checks the trail's bucket and key policies on CreateTrail and writes each log file as
+	// cloudtrail.amazonaws.com on behalf of the trail: only those policies can allow it.
+	sb.CloudTrail.SetAuthorizer(trailAuthorizer{e: e, sb: sb})
+	// S3 server access logging writes log objects as logging.s3.amazonaws.com on behalf of the
+	// source bucket: only the target bucket's policy can allow it.
+	sb.S3.SetDeliveryAuthorizer(func(ctx context.Context, principal, source, bucket, key, acl string) error {
+		return e.onBehalfOf(ctx, sb.Clock.Now(), principal, source, "s3", "PutObject", objectWrite(bucket, key, acl))
+	})
 	// A state machine's tasks call with its role: invoking a step needs lambda:InvokeFunction, an
 	// aws-sdk task its operation's actions, granted to the state machine's role.
 	sb.StepFunctions.SetAuthorizer(func(ctx context.Context, c stepfunctions.TaskCall) *core.Error {
@@ -133,10 +144,18 @@ func (e *enforcer) publishedBy(sb *Sandbox, principal string) func(ctx context.C
 // policy), recorded as a Decision under principal, and the first refusal is returned as service's
 // access-denied error.
 func (e *enforcer) onBehalfOf(ctx context.Context, now time.Time, principal, source, service, op string, req authz.Request) error {
+	return e.needsOnBehalfOf(ctx, now, principal, source, service, op, req, nil)
+}
+
+// needsOnBehalfOf is onBehalfOf judging only the needs keep accepts (every need when keep is nil).
+func (e *enforcer) needsOnBehalfOf(ctx context.Context, now time.Time, principal, source, service, op string, req authz.Request, keep func(authz.Need) bool) error {
 	needs, err := authz.Needs(e.env, service, op, req)
 	if err != nil {
 		// Fail closed, as for a role's call (authorize).
 		return deniedError(service, fmt.Sprintf("the sandbox cannot authorize %s's %s %s: %v", principal, service, op, err))
+	}
+	if keep != nil {
+		needs = slices.DeleteFunc(needs, func(n authz.Need) bool { return !keep(n) })
 	}
 	gen := e.iam.Generation()
 	for _, n := range needs {
@@ -233,6 +252,11 @@ func (sb *Sandbox) lookup(kind authz.Kind, ref string) string {
 	case authz.SubnetVPC:
 		vpc, _ := sb.EC2.SubnetVPC(ref)
 		return vpc
+	case authz.BucketKMSKey:
+		return sb.S3.BucketKMSKey(ref)
+	case authz.ObjectKMSKey:
+		bucket, key, _ := strings.Cut(ref, "/")
+		return sb.S3.ObjectKMSKey(bucket, key)
 	case authz.ClusterVPC:
 		c, _ := sb.CloudHSM.Cluster(ref)
 		return c.VpcID
@@ -261,6 +285,10 @@ func (sb *Sandbox) resourcePolicy(arn string) string {
 		return r.Policy
 	case "lambda":
 		return sb.Lambda.Policy(arn)
+	case "s3":
+		// A bucket's policy governs the bucket and its objects (arn:aws:s3:::bucket[/key]).
+		bucket, _, _ := strings.Cut(parts[5], "/")
+		return sb.S3.BucketPolicy(bucket)
 	}
 	return ""
 }
@@ -278,6 +306,7 @@ var accessDenied = map[string]struct {
 	"iam": {"AccessDenied", http.StatusForbidden}, "sts": {"AccessDenied", http.StatusForbidden},
 	// SQS's JSON answer names the Query code AccessDenied in X-Amzn-Query-Error (sqs.QueryErrorCode).
 	"sqs": {"AccessDenied", http.StatusForbidden},
+	"s3": {"AccessDenied", http.StatusForbidden},
 }
 
 func deniedError(service, message string) *core.Error {
@@ -409,4 +438,52 @@ func restRequest(svc core.RESTService, op string, r *http.Request, body []byte) 
 		_ = json.Unmarshal(body, &req.JSON)
 	}
 	return req
+}
+
+// objectWrite is a PutObject request as authz reads it, made by a service over TLS.
+func objectWrite(bucket, key, acl string) authz.Request {
+	p := map[string]string{"Bucket": bucket, "Key": key, "SecureTransport": "true"}
+	if acl != "" {
+		p["ACL"] = acl
+	}
+	return authz.Request{Path: p}
+}
+
+// trailAuthorizer judges CloudTrail on behalf of a trail (cloudtrail.Authorizer): its bucket's
+// policy for s3:GetBucketAcl and s3:PutObject with bucket-owner-full-control, its key's policy
+// for the data key S3 asks KMS for with CloudTrail's encryption context, each as
+// cloudtrail.amazonaws.com with the trail as aws:SourceArn (onBehalfOf).
+type trailAuthorizer struct {
+	e  *enforcer
+	sb *Sandbox
+}
+
+// trailWrite is CloudTrail's PutObject of a log file, SSE-KMS under kmsKey when set.
+func trailWrite(trailARN, bucket, key, kmsKey string) authz.Request {
+	req := objectWrite(bucket, key, "bucket-owner-full-control")
+	if kmsKey != "" {
+		ec, _ := json.Marshal(map[string]string{"aws:cloudtrail:arn": trailARN, "aws:s3:arn": s3.ObjectARN(bucket, key)})
+		req.Path["ServerSideEncryption"], req.Path["SSEKMSKeyId"], req.Path["SSEKMSEncryptionContext"] = "aws:kms", kmsKey, string(ec)
+	}
+	return req
+}
+
+func (a trailAuthorizer) Bucket(ctx context.Context, trailARN, bucket, key string) error {
+	now := a.sb.Clock.Now()
+	if err := a.e.onBehalfOf(ctx, now, cloudtrail.Principal, trailARN, "s3", "GetBucketAcl", authz.Request{Path: map[string]string{"Bucket": bucket, "SecureTransport": "true"}}); err != nil {
+		return err
+	}
+	return a.e.needsOnBehalfOf(ctx, now, cloudtrail.Principal, trailARN, "s3", "PutObject", trailWrite(trailARN, bucket, key, ""),
+		func(n authz.Need) bool { return strings.HasPrefix(n.Action, "s3:") })
+}
+
+func (a trailAuthorizer) Key(ctx context.Context, trailARN, kmsKey, bucket, key string, describe bool) error {
+	now := a.sb.Clock.Now()
+	if describe {
+		if err := a.e.onBehalfOf(ctx, now, cloudtrail.Principal, trailARN, "kms", "DescribeKey", authz.Request{JSON: map[string]any{"KeyId": kmsKey}}); err != nil {
+			return err
+		}
+	}
+	return a.e.needsOnBehalfOf(ctx, now, cloudtrail.Principal, trailARN, "s3", "PutObject", trailWrite(trailARN, bucket, key, kmsKey),
+		func(n authz.Need) bool { return strings.HasPrefix(n.Action, "kms:") })
 }

@@ -57,3 +57,13 @@ func (s *Server) callerOf(r *http.Request) string {
 	defer s.principals.mu.RUnlock()
 	return s.principals.byKey[key]
 }
+
+// requesterARN names the principal that signed r as AWS logs it (an S3 access log's requester):
+// a bound role's session ARN, else the account's root (the operator's static key).
+func (s *Server) requesterARN(r *http.Request) string {
+	caller := s.callerOf(r)
+	if role := s.RoleOf(caller); role != "" {
+		return sessionARN(s.Account, role, strings.TrimPrefix(caller, instancePrefix))
+	}
+	return "arn:aws:iam::" + s.Account + ":root"
+}

@@ -17,10 +17,19 @@ import (
 func (s *Server) serveJSON(c *call) {
 	c.protocol = "json"
 	target := c.r.Header.Get("X-Amz-Target")
-	prefix, op, _ := strings.Cut(target, ".")
+	// The target is <prefix>.<operation>; a prefix may itself be qualified by its Smithy namespace
+	// (the AWS CLI's com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101), which the service's
+	// short prefix ends.
+	prefix, op := target, ""
+	if i := strings.LastIndex(target, "."); i >= 0 {
+		prefix, op = target[:i], target[i+1:]
+	}
 	c.operation = op
 	s.mu.RLock()
 	svc, ok := s.json[prefix]
+	if !ok {
+		svc, ok = s.json[prefix[strings.LastIndex(prefix, ".")+1:]]
+	}
 	s.mu.RUnlock()
 	version := "1.1"
 	if ok {
@@ -239,6 +248,7 @@ func faultKind(e *core.Error) string {
 // serveREST answers a REST request for svc's operation op.
 func (s *Server) serveREST(c *call, svc core.RESTService, op string) {
 	c.protocol, c.service, c.operation = "rest", svc.ServiceID(), op
+	c.restSvc = svc
 	if _, err := signingService(c.r); err != nil {
 		c.writeRESTError(err)
 		return
@@ -271,6 +281,11 @@ func (s *Server) serveREST(c *call, svc core.RESTService, op string) {
 // writeRESTError writes a REST-JSON error as Lambda does: X-Amzn-ErrorType header and a body
 // {"Type": "User"|"Service", "message": ...}.
 func (c *call) writeRESTError(e *core.Error) {
+	if eb, ok := c.restSvc.(core.RESTErrorBody); ok {
+		contentType, body := eb.RESTError(e, c.id, c.r)
+		c.writeRaw(e.Status, contentType, body, e.Code)
+		return
+	}
 	c.w.Header().Set("X-Amzn-ErrorType", e.Code)
 	kind := "User"
 	if e.Fault() {

@@ -14,6 +14,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/authz"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudformation"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudhsm"
+	"github.com/strongroom/strongroom/pkg/sandbox/cloudtrail"
 	"github.com/strongroom/strongroom/pkg/sandbox/cloudwatch"
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/dynamodb"
@@ -22,6 +23,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/kms"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/s3"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/sns"
 	"github.com/strongroom/strongroom/pkg/sandbox/sqs"
@@ -57,6 +59,8 @@ type Sandbox struct {
 	StepFunctions  *stepfunctions.Service
 	DynamoDB       *dynamodb.Service
 	CloudWatch     *cloudwatch.Service
+	S3             *s3.Service
+	CloudTrail     *cloudtrail.Service
 
 	mu         sync.Mutex
 	executions []string // Step Functions execution ARNs seen in status changes
@@ -133,6 +137,15 @@ func New(opts Options) *Sandbox {
 	// KMS custom key stores connect to the emulated cluster as kmsuser.
 	sb.KMS = kms.New(srv.Clock, sb.CloudHSM, kms.WithRegion(srv.Region), kms.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.KMS)
+
+	// S3 after the CloudFormation driver, whose response URLs are S3 paths too; SSE-KMS objects'
+	// data keys come from KMS as S3 asks for them (recorded as internal KMS calls).
+	sb.S3 = s3.New(srv.Clock, srv.Internal(sb.KMS), s3.WithRegion(srv.Region), s3.WithAccount(srv.Account))
+	sb.S3.SetRequester(srv.requesterARN)
+	srv.RegisterREST(sb.S3)
+	// Trails deliver the calls the server records, as CloudTrail's management events.
+	sb.CloudTrail = cloudtrail.New(srv.Clock, sb.S3, srv.cloudTrailRecords, sb.KMS.KeyARN, cloudtrail.WithRegion(srv.Region), cloudtrail.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.CloudTrail)
 
 	sb.StepFunctions = stepfunctions.New(srv.Clock, sb.Lambda, stepfunctions.WithRegion(srv.Region), stepfunctions.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.StepFunctions)

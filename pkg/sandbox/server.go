@@ -290,6 +290,8 @@ type call struct {
 	caller string
 	// queryCompatible, for a service that is (SQS), names each error's Query code.
 	queryCompatible core.QueryCompatible
+	// restSvc is the REST service answering, whose errors may have their own body (core.RESTErrorBody).
+	restSvc core.RESTService
 }
 
 // record stores the finished call.

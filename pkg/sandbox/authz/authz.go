@@ -60,6 +60,10 @@ const (
 	// its VPC. They give ec2:Vpc, which EC2 sets on a call on a security group from the group's VPC.
 	SubnetVPC  Kind = "subnet-vpc"
 	ClusterVPC Kind = "cluster-vpc"
+	// BucketKMSKey: a bucket name -> the key of its default SSE-KMS encryption, "" for none.
+	// ObjectKMSKey: <bucket>/<key> -> the key an SSE-KMS object is encrypted with, "" for none.
+	BucketKMSKey Kind = "bucket-kms-key"
+	ObjectKMSKey Kind = "object-kms-key"
 )
 
 // Request is one call's decoded request.

@@ -51,7 +51,7 @@ var env = authz.Env{Region: region, Account: account, Lookup: func(kind authz.Ki
 		return otherKey
 	case kind == authz.TopicKMSKey && ref == topic:
 		return "alias/app"
-	case kind == authz.QueueKMSKey && ref == queue:
+	case kind == authz.QueueKMSKey && ref == queue, kind == authz.BucketKMSKey && ref == "sse", kind == authz.ObjectKMSKey && ref == "sse/k":
 		return key
 	}
 	return ""
@@ -143,7 +143,16 @@ var samples = map[string][]authz.Request{
 		{Path: map[string]string{"FunctionName": account + ":function:rotate"}, JSON: map[string]any{"StatementId": "events", "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com"}},
 	},
 	"sts": {{}},
-	"s3":  {{}},
+	"cloudtrail": {
+		body(`{"Name":"main","TrailName":"main","S3BucketName":"trail","KmsKeyId":"` + key + `"}`),
+		body(`{"Name":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/main","TrailName":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/main"}`),
+	},
+	"s3": {
+		{Path: map[string]string{"Bucket": "trail", "Key": "AWSLogs/" + account + "/x.json.gz", "SecureTransport": "true", "ACL": "bucket-owner-full-control",
+			"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key, "SSEKMSEncryptionContext": `{"aws:cloudtrail:arn":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/t"}`}},
+		{Path: map[string]string{"Bucket": "logs", "Key": "a/b", "SecureTransport": "false", "Prefix": "a/", "Delimiter": "/"}},
+		{Path: map[string]string{"Bucket": "sse", "Key": "k"}},
+	},
 	"iam": {
 		query("RoleName=StrongroomStep&PolicyName=inline&PolicyArn=" + url.QueryEscape("arn:aws:iam::"+account+":policy/managed") +
 			"&InstanceProfileName=client&VersionId=v1&Tags.member.1.Key=team&Tags.member.1.Value=vault"),

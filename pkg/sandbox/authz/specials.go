@@ -37,13 +37,12 @@ const (
 	srcCloudHSMTags     = "Service Authorization Reference, AWS CloudHSM, API operations table (CreateCluster with TagList also authorizes cloudhsm:TagResource)"
 	srcProfilePassRole  = "IAM User Guide, Use an IAM role to grant permissions to applications running on Amazon EC2 instances (iam:PassRole to add a role to an instance profile)"
 	srcGetCallerNoPerms = "AWS STS API Reference, GetCallerIdentity (no permissions are required)"
-	srcResponseURL      = "AWS CloudFormation User Guide, Custom resources, response objects (a pre-signed Amazon S3 URL that CloudFormation issues)"
+	srcS3KMS            = "Amazon S3 User Guide, Using server-side encryption with AWS KMS keys (SSE-KMS), permissions (kms:GenerateDataKey to upload, kms:Decrypt to download)"
 )
 
 // NoPermission lists the operations that need no IAM permission at all, with their source.
 var NoPermission = map[[2]string]string{
 	{"sts", "GetCallerIdentity"}: srcGetCallerNoPerms,
-	{"s3", "PutObject"}:          srcResponseURL, // only the CloudFormation response URL is served as s3
 }
 
 // viaService is the kms:ViaService value of a KMS call a service makes with its caller's
@@ -95,6 +94,8 @@ func describeClustersNeed(Env, Request) ([]Need, error) {
 
 // Specials are every additional permission of every operation, in one place.
 var Specials = []Special{
+	{"s3", "PutObject", srcS3KMS, func(e Env, r Request) ([]Need, error) { return e.s3KMSNeeds(r, true, "kms:GenerateDataKey") }},
+	{"s3", "GetObject", srcS3KMS, func(e Env, r Request) ([]Need, error) { return e.s3KMSNeeds(r, false, "kms:Decrypt") }},
 	{"iam", "AddRoleToInstanceProfile", srcProfilePassRole, func(e Env, r Request) ([]Need, error) {
 		name, err := r.queryRequired("RoleName")
 		if err != nil {

@@ -25,9 +25,12 @@ var table = map[string]map[string]operation{
 	"iam":            iamOps,
 	"cloudwatch":     cloudwatchOps,
 	"sqs":            sqsOps,
-	// STS GetCallerIdentity and the CloudFormation response URL need no permission: NoPermission.
+	// STS GetCallerIdentity needs no permission: NoPermission. (A CloudFormation response URL is
+	// an S3 PutObject pre-signed by CloudFormation, whose caller is no principal: never judged.)
 	"sts": {"GetCallerIdentity": noPermission},
-	"s3":  {"PutObject": noPermission},
+	"s3":  s3Ops,
+	// CloudTrail's own calls on S3 and KMS are judged where it makes them (Sandbox.EnforceIAM).
+	"cloudtrail": cloudtrailOps,
 }
 
 func noPermission(Env, Request) ([]Need, error) { return nil, nil }

@@ -45,3 +45,9 @@ type FaultCodes interface {
 type RESTPathParams interface {
 	PathParams(op string, r *http.Request) map[string]string
 }
+
+// RESTErrorBody is implemented by a REST service whose errors are not REST-JSON (S3's XML
+// <Error>): the server writes an *Error, its own or an access denial, in the body it returns.
+type RESTErrorBody interface {
+	RESTError(e *Error, requestID string, r *http.Request) (contentType string, body []byte)
+}

@@ -11,10 +11,12 @@
 // for the host and registered with the sandbox's Lambda service; its calls are sessions of its Role
 // (Server.BindRole), and the client instance's of its instance profile's role, so that with
 // Sandbox.EnforceIAM every call is judged on the policies the template deploys. Resource types the
-// sandbox does not emulate (logs, dashboards, S3, CloudTrail, ...) are listed in Stack.NotEmulated
+// sandbox does not emulate (logs, dashboards, ...) are listed in Stack.NotEmulated
 // with a placeholder id, so nothing is skipped silently.
 // Alarms are created with CloudWatch's PutMetricAlarm (alarm.go), queues and their policies with
-// SQS (queue.go); rules keep their targets' RetryPolicy and DeadLetterConfig.
+// SQS (queue.go); rules keep their targets' RetryPolicy and DeadLetterConfig. Buckets, their
+// policies and the trail are created in S3 and CloudTrail (trail.go): CreateTrail checks the
+// bucket's and key's policies as CloudTrail does.
 // Secrets (generated as CloudFormation generates them), their target attachments and rotation
 // schedules are created in Secrets Manager; an AWS::RDS::DBInstance stands on Deployer.DB, a real
 // database server the caller brings (database.go).
@@ -246,6 +248,9 @@ var fromProps = map[string]func(d *Deployer, ctx context.Context, st *Stack, id 
 	"AWS::SecretsManager::RotationSchedule":       (*Deployer).rotationSchedule,
 	"AWS::RDS::DBInstance":                        (*Deployer).dbInstance,
 	"AWS::CloudWatch::Alarm":                      (*Deployer).alarm,
+	"AWS::S3::Bucket":                             (*Deployer).bucket,
+	"AWS::S3::BucketPolicy":                       (*Deployer).bucketPolicy,
+	"AWS::CloudTrail::Trail":                      (*Deployer).trail,
 	"AWS::EC2::Instance": func(d *Deployer, _ context.Context, _ *Stack, _ string, p map[string]any, set func(string, map[string]any)) error {
 		return d.instance(p, set)
 	},

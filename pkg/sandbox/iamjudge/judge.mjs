@@ -43,17 +43,21 @@ async function decide(req) {
       throw new Error(`request.${field} is missing`)
     }
   }
+  const context = { ...(req.context ?? {}) }
   const simulation = {
     request: {
       principal: req.principal,
       action: req.action,
       resource: { resource: req.resource, accountId: req.resourceAccount },
-      contextVariables: req.context ?? {}
+      contextVariables: context
     },
-    identityPolicies: (req.identityPolicies ?? []).map((p) => ({ name: p.name, policy: p.policy })),
+    identityPolicies: (req.identityPolicies ?? []).map((p) => ({ name: p.name, policy: withEncryptionContext(p.policy, context) })),
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    resourcePolicy: req.resourcePolicy ?? undefined
+    resourcePolicy: req.resourcePolicy ? withEncryptionContext(req.resourcePolicy, context) : undefined
+  }
+  for (const k of Object.keys(context)) {
+    if (encryptionContextKey.test(k)) delete context[k]
   }
   const res = await simulate.runSimulation(simulation, { simulationMode: 'Strict' })
   if (res.resultType === 'error') {
@@ -72,6 +76,57 @@ async function decide(req) {
     denials: analysis && res.overallResult !== 'Allowed' ? simulate.getDenialReasons(analysis) : [],
     grants: analysis && res.overallResult === 'Allowed' ? simulate.getGrantReasons(analysis) : [],
     ignoredContextKeys: one?.ignoredContextKeys ?? []
+  }
+}
+
+// encryptionContextKey matches kms:EncryptionContext:<key> (not kms:EncryptionContextKeys).
+const encryptionContextKey = /^kms:encryptioncontext:(.+)$/i
+
+// withEncryptionContext decides a policy's kms:EncryptionContext:<key> conditions here, because
+// iam-simulate cannot: it keeps a variable part of a condition key only after a "/" (aws:RequestTag/<key>),
+// so kms:EncryptionContext:<key> of a request is ignored and every condition on it fails (a key
+// policy's "kms:EncryptionContext:aws:cloudtrail:arn" would refuse CloudTrail on every call). A
+// satisfied condition is removed from its statement; a statement with an unsatisfied one can never
+// apply, so its Resource is replaced by an ARN no request names (the statement keeps its place, so
+// grants still name it by its number). Supported: the String* operators (Like with * and ?), their
+// IfExists forms, on single-valued keys; any other operator on such a key is an error naming it.
+function withEncryptionContext(policy, context) {
+  const doc = typeof policy === 'string' ? JSON.parse(policy) : structuredClone(policy)
+  const statements = Array.isArray(doc.Statement) ? doc.Statement : doc.Statement ? [doc.Statement] : []
+  const values = {}
+  for (const [k, v] of Object.entries(context)) {
+    const m = encryptionContextKey.exec(k)
+    if (m) values[m[1]] = (Array.isArray(v) ? v : [v]).map(String)
+  }
+  for (const st of statements) {
+    for (const [op, block] of Object.entries(st.Condition ?? {})) {
+      for (const key of Object.keys(block)) {
+        const m = encryptionContextKey.exec(key)
+        if (!m) continue
+        if (!conditionHolds(op, block[key], values[m[1]], key)) st.Resource = 'arn:aws:kms:sandbox-none:000000000000:key/encryption-context-condition-not-met'
+        delete block[key]
+      }
+      if (Object.keys(block).length === 0) delete st.Condition[op]
+    }
+    if (st.Condition && Object.keys(st.Condition).length === 0) delete st.Condition
+  }
+  return doc
+}
+
+function conditionHolds(op, want, got, key) {
+  const base = op.replace(/IfExists$/, '')
+  const wants = (Array.isArray(want) ? want : [want]).map(String)
+  if (got === undefined || got.length === 0) return op.endsWith('IfExists') || base.startsWith('StringNot')
+  const like = (p, v) => new RegExp('^' + p.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('') + '$').test(v)
+  const any = (f) => got.some((v) => wants.some((w) => f(w, v)))
+  switch (base) {
+    case 'StringEquals': return any((w, v) => w === v)
+    case 'StringNotEquals': return !any((w, v) => w === v)
+    case 'StringEqualsIgnoreCase': return any((w, v) => w.toLowerCase() === v.toLowerCase())
+    case 'StringNotEqualsIgnoreCase': return !any((w, v) => w.toLowerCase() === v.toLowerCase())
+    case 'StringLike': return any(like)
+    case 'StringNotLike': return !any(like)
+    default: throw new Error(`the judge cannot decide the condition ${op} on ${key}: only String operators are supported on kms:EncryptionContext keys`)
   }
 }
 

@@ -357,3 +357,31 @@ func TestCallAfterCloseFails(t *testing.T) {
 		t.Errorf("Decide after Close: %v, want an error saying the judge process ended", err)
 	}
 }
+
+// A key policy's kms:EncryptionContext:<key> condition is decided on the request's encryption
+// context (iam-simulate alone ignores such keys, so the condition failed on every request): CloudTrail's
+// statement allows a data key for a trail of the account and for no other context, and the grant keeps
+// its statement number.
+func TestEncryptionContextCondition(t *testing.T) {
+	trail := "arn:aws:cloudtrail:us-east-1:" + account + ":trail/main"
+	policy := doc(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+account+`:root"},"Action":"kms:DescribeKey","Resource":"*"}`,
+		`{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"kms:GenerateDataKey*","Resource":"*",
+		  "Condition":{"StringEquals":{"aws:SourceArn":"`+trail+`"},"StringLike":{"kms:EncryptionContext:aws:cloudtrail:arn":"arn:aws:cloudtrail:*:`+account+`:trail/*"}}}`)
+	req := func(ec string) iamjudge.Request {
+		cx := map[string][]string{"aws:SourceArn": {trail}, "aws:SourceAccount": {account}}
+		if ec != "" {
+			cx["kms:EncryptionContext:aws:cloudtrail:arn"] = []string{ec}
+		}
+		return iamjudge.Request{Principal: "cloudtrail.amazonaws.com", Action: "kms:GenerateDataKey", Resource: key,
+			ResourceAccount: account, ResourcePolicy: policy, Context: cx}
+	}
+	res := expect(t, req(trail), iamjudge.Allowed, "")
+	if len(res.Grants) != 1 || res.Grants[0].StatementIndex != 2 {
+		t.Errorf("grants %+v, want the key policy's statement 2", res.Grants)
+	}
+	for _, ec := range []string{"arn:aws:cloudtrail:us-east-1:999988887777:trail/main", ""} {
+		if res := decide(t, req(ec)); res.Decision != iamjudge.ImplicitlyDenied {
+			t.Errorf("encryption context %q: %s, want ImplicitlyDenied", ec, res.Decision)
+		}
+	}
+}

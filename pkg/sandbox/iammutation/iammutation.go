@@ -5,7 +5,7 @@
 //
 // The grants are every Allow statement of an AWS::IAM::Policy, an AWS::IAM::ManagedPolicy and a
 // role's inline Policies, every Allow statement of an AWS::KMS::Key's KeyPolicy, of an
-// AWS::SNS::TopicPolicy and of an AWS::SQS::QueuePolicy, and every AWS::Lambda::Permission (one
+// AWS::SNS::TopicPolicy, of an AWS::SQS::QueuePolicy and of an AWS::S3::BucketPolicy, and every AWS::Lambda::Permission (one
 // statement each).
 package iammutation
 
@@ -28,6 +28,7 @@ const (
 	KindKeyPolicy        = "key policy"        // AWS::KMS::Key KeyPolicy
 	KindTopicPolicy      = "topic policy"      // AWS::SNS::TopicPolicy
 	KindQueuePolicy      = "queue policy"      // AWS::SQS::QueuePolicy
+	KindBucketPolicy     = "bucket policy"     // AWS::S3::BucketPolicy
 	KindLambdaPermission = "lambda permission" // AWS::Lambda::Permission
 )
 
@@ -145,7 +146,7 @@ func (t template) resources() map[string]map[string]any {
 func document(r map[string]any) map[string]any {
 	p, _ := r["Properties"].(map[string]any)
 	switch r["Type"] {
-	case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy":
+	case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy":
 		d, _ := p["PolicyDocument"].(map[string]any)
 		return d
 	case "AWS::KMS::Key":
@@ -157,7 +158,7 @@ func document(r map[string]any) map[string]any {
 
 var kinds = map[string]string{
 	"AWS::IAM::Policy": KindPolicy, "AWS::IAM::ManagedPolicy": KindManagedPolicy,
-	"AWS::SNS::TopicPolicy": KindTopicPolicy, "AWS::SQS::QueuePolicy": KindQueuePolicy, "AWS::KMS::Key": KindKeyPolicy,
+	"AWS::SNS::TopicPolicy": KindTopicPolicy, "AWS::SQS::QueuePolicy": KindQueuePolicy, "AWS::KMS::Key": KindKeyPolicy, "AWS::S3::BucketPolicy": KindBucketPolicy,
 }
 
 // List returns every grant of the stacks' templates in cdkOut, by ID.
@@ -334,7 +335,7 @@ func remove(t template, s Statement) (string, error) {
 		return fmt.Sprintf("statement %d of %d removed", s.Number, len(sts)), nil
 	}
 	switch s.Kind {
-	case KindPolicy, KindTopicPolicy, KindQueuePolicy:
+	case KindPolicy, KindTopicPolicy, KindQueuePolicy, KindBucketPolicy:
 		return dropResource(), nil
 	case KindKeyPolicy:
 		doc["Statement"] = []any{map[string]any{
