@@ -129,6 +129,13 @@ func (d *demo) alerts(ctx context.Context) (string, error) {
 	if err := d.showTrail(ctx); err != nil {
 		return "", err
 	}
+	for _, st := range d.stacks {
+		if st.Name == alertsStack {
+			if err := d.showFunctionDeadLetter(ctx, st); err != nil {
+				return "", fmt.Errorf("%s's function dead letters: %w", st.Name, err)
+			}
+		}
+	}
 	return fmt.Sprintf("%d events -> %d e-mails to %s, %d to %s", len(events), subjects, alertsEveryone, onCall, alertsOnCall), nil
 }
 

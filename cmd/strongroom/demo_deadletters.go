@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -14,6 +16,7 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/strongroom/strongroom/pkg/sandbox"
 	"github.com/strongroom/strongroom/pkg/sandbox/deploy"
 	"github.com/strongroom/strongroom/pkg/sandbox/events"
 )
@@ -45,6 +48,7 @@ func (d *demo) testDeadLetters(ctx context.Context) error {
 		if err := d.testDeadLetter(ctx, st); err != nil {
 			return fmt.Errorf("%s's dead letters: %w", st.Name, err)
 		}
+
 	}
 	return nil
 }
@@ -226,4 +230,96 @@ func list(v any) []map[string]any {
 		}
 	}
 	return out
+}
+
+// relayDeadLetterFixture is the recorded CloudTrail event the relay fails to relay on purpose (not
+// one of alertFixtures, which the relay has already alerted on and would hold back as a repeat).
+const relayDeadLetterFixture = "05-cloudhsm-deletehsm"
+
+// showFunctionDeadLetter shows the alert relay's own dead letter: with SNS refusing every Publish of
+// the relay (an injected InternalError, for its calls only), the relay fails a CloudTrail event on
+// its first attempt and on both of Lambda's retries (its EventInvokeConfig), and Lambda sends the
+// event to the relay's DeadLetterConfig queue with the relay's execution role: the role's
+// sqs:SendMessage and, for the encrypted queue, kms:GenerateDataKey and kms:Decrypt on its key are
+// judged. It receives the dead letter with the SDK and prints its attributes; a dead letter that
+// does not arrive is an error naming why. Lambda's retries wait minutes of sandbox time: only once
+// the demo's clock runs (the alerts section, after the stack is deployed; a section that deploys the
+// alerts stack first holds the clock).
+func (d *demo) showFunctionDeadLetter(ctx context.Context, st *deploy.Stack) error {
+	var fn, queue string
+	for _, id := range slices.Sorted(maps.Keys(st.Template.Resources)) {
+		r := st.Template.Resources[id]
+		if r.Type != "AWS::Lambda::Function" || r.Properties["DeadLetterConfig"] == nil {
+			continue
+		}
+		props, err := st.Resolve(r.Properties)
+		if err != nil {
+			return err
+		}
+		dl, _ := props.(map[string]any)["DeadLetterConfig"].(map[string]any)
+		fn, queue = st.Functions[id], fmt.Sprint(dl["TargetArn"])
+		break
+	}
+	if fn == "" {
+		return nil
+	}
+	p := d.p
+	raw, err := os.ReadFile(filepath.Join(d.cfg.root, "pkg", "trailalert", "testdata", "events", relayDeadLetterFixture+".json"))
+	if err != nil {
+		return fmt.Errorf("read recorded event: %w", err)
+	}
+	var ev events.Envelope
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return fmt.Errorf("read recorded event %s: %w", relayDeadLetterFixture, err)
+	}
+	fault, err := d.sb.Faults.Add(sandbox.Fault{Service: "sns", Operation: "Publish", Caller: fn, Kind: sandbox.FaultInternal})
+	if err != nil {
+		return err
+	}
+	p.line("%s: dead letter of the relay: SNS refuses every Publish of %s for a moment (an injected InternalError)", st.Name, fn)
+	before := len(d.sb.Lambda.DeadLetters())
+	_, perr := d.sb.Events.Publish(ctx, ev.Source, ev.DetailType, ev.Detail, ev.Resources...)
+	werr := d.sb.Lambda.WaitIdle(ctx)
+	d.sb.Faults.Remove(fault)
+	if err := errors.Join(perr, werr); err != nil {
+		return err
+	}
+	dls := d.sb.Lambda.DeadLetters()[before:]
+	if len(dls) != 1 {
+		return fmt.Errorf("the relay's failed event made %d dead letters, want 1 (Lambda's retries exhausted)", len(dls))
+	}
+	if dls[0].Err != "" {
+		return fmt.Errorf("the relay's dead letter was lost: %s", dls[0].Err)
+	}
+	url := d.sb.SQS.URL(d.sb.SQS.NameOf(queue))
+	qc := sqs.NewFromConfig(d.aws)
+	out, err := qc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+	if err != nil {
+		return fmt.Errorf("receive the relay's dead letter: %w", err)
+	}
+	found := false
+	for _, m := range out.Messages {
+		attr := func(n string) string { return aws.ToString(m.MessageAttributes[n].StringValue) }
+		if attr("RequestID") != dls[0].RequestID {
+			continue
+		}
+		found = true
+		msg := attr("ErrorMessage")
+		if len(msg) > 100 {
+			msg = msg[:100] + "..."
+		}
+		grants := "sqs:SendMessage"
+		if d.sb.SQS.Attribute(queue, "KmsMasterKeyId") != "" {
+			grants += " and kms:GenerateDataKey on the queue's key"
+		}
+		p.line("%s: dead letter of %s in %s after 3 attempts: RequestID %s, ErrorCode %s, ErrorMessage %q (sent by Lambda with the function's role, allowed by its %s)",
+			st.Name, fn, d.sb.SQS.NameOf(queue), attr("RequestID"), attr("ErrorCode"), msg, grants)
+		if _, err := qc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+			return err
+		}
+	}
+	if !found {
+		return fmt.Errorf("queue %s does not hold the relay's dead letter %s", queue, dls[0].RequestID)
+	}
+	return nil
 }

@@ -109,6 +109,11 @@ func TestDemo(t *testing.T) {
 			"StrongroomAlerts: dead letter in StrongroomAlerts-UndeliveredAlerts",
 			"RULE_ARN arn:aws:events:us-east-1:123456789012:rule/StrongroomAlerts-CloudTrailEvents (sent as events.amazonaws.com, allowed by the queue's policy and its KMS key's)",
 			"refused on purpose (a rule's permission taken away to show its dead letter)",
+			// The relay's own dead letter, sent by Lambda with the relay's role after 3 attempts.
+			"StrongroomAlerts: dead letter of StrongroomAlerts-TrailRelay",
+			"after 3 attempts: RequestID ",
+			"ErrorCode 200, ErrorMessage \"RetryableError: publish event",
+			"(sent by Lambda with the function's role, allowed by its sqs:SendMessage and kms:GenerateDataKey on the queue's key)",
 		)
 	})
 

@@ -239,7 +239,8 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 // IAM policies grant its use (a key policy), and the two grants EventBridge's dead letters to the
 // encrypted alert queue need (about 2 s each: the demo's dead letter is refused): the queue
 // policy's statement for the CloudTrail rule (sqs:SendMessage) and the alert key's
-// AllowEventBridgeDeadLetters (kms:GenerateDataKey).
+// AllowEventBridgeDeadLetters (kms:GenerateDataKey); and the relay role's sqs:SendMessage, with which
+// Lambda sends the relay's own failed event to its dead-letter queue (the demo's is then lost).
 func representative(t *testing.T, all []iammutation.Statement) []iammutation.Statement {
 	t.Helper()
 	picks := []struct {
@@ -276,6 +277,9 @@ func representative(t *testing.T, all []iammutation.Statement) []iammutation.Sta
 		}},
 		{"the alert key's statement that lets EventBridge send dead letters", func(s iammutation.Statement) bool {
 			return s.Stack == alertsStack && s.Kind == iammutation.KindKeyPolicy && strings.Contains(s.Principal, "events.amazonaws.com")
+		}},
+		{"the alerts relay role's sqs:SendMessage to its dead-letter queue", func(s iammutation.Statement) bool {
+			return s.Stack == alertsStack && strings.HasPrefix(s.Resource, "TrailRelayRoleDefaultPolicy") && slices.Equal(s.Actions, []string{"sqs:SendMessage"})
 		}},
 	}
 	// IAM_MUTATIONS_PICKS=<text> runs only the picks whose description contains it.

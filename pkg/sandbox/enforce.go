@@ -306,7 +306,7 @@ var accessDenied = map[string]struct {
 	"iam": {"AccessDenied", http.StatusForbidden}, "sts": {"AccessDenied", http.StatusForbidden},
 	// SQS's JSON answer names the Query code AccessDenied in X-Amzn-Query-Error (sqs.QueryErrorCode).
 	"sqs": {"AccessDenied", http.StatusForbidden},
-	"s3": {"AccessDenied", http.StatusForbidden},
+	"s3":  {"AccessDenied", http.StatusForbidden},
 }
 
 func deniedError(service, message string) *core.Error {

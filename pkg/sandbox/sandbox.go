@@ -116,6 +116,7 @@ func New(opts Options) *Sandbox {
 	srv.RegisterQuery(sqs.NewQuery(sb.SQS))
 	// EventBridge sends a target's dead letters to its queue as events.amazonaws.com.
 	sb.Events.SetDeadLetterSender(sb.sendDeadLetter)
+	sb.Lambda.SetDeadLetterSender(sb.sendFunctionDeadLetter)
 
 	// CloudWatch alarms publish their notifications to SNS topics as cloudwatch.amazonaws.com.
 	sb.CloudWatch = cloudwatch.New(srv.Clock, sb.publishAlarm, cloudwatch.WithRegion(srv.Region), cloudwatch.WithAccount(srv.Account))
@@ -199,20 +200,43 @@ func (sb *Sandbox) publishAlarm(ctx context.Context, topicARN, subject, message 
 	return err
 }
 
-// sendDeadLetter sends EventBridge's dead letter of the rule ruleARN to the queue queueARN as
-// events.amazonaws.com (events.DeadLetterSender). Under EnforceIAM it is judged first as SQS's
-// SendMessage made on the rule's behalf (onBehalfOf: aws:SourceArn the rule, aws:SourceAccount the
-// account), which only the queue's policy, and for a queue with a KmsMasterKeyId its key's policy
-// (kms:GenerateDataKey and kms:Decrypt, authz.Specials), can allow; a refused dead letter is not
-// sent. It is recorded as an internal SendMessage by events.amazonaws.com.
+// sendDeadLetter sends EventBridge's dead letter of rule ruleARN to the queue queueARN as
+// events.amazonaws.com on behalf of the rule: under EnforceIAM only the queue's policy (and an
+// encrypted queue's key's) can allow it (onBehalfOf). The send is recorded as an internal call.
 func (sb *Sandbox) sendDeadLetter(ctx context.Context, ruleARN, queueARN, body string, attributes map[string]string) error {
+	return sb.sendToQueue(ctx, eventsPrincipal, "rule "+ruleARN, queueARN, body, attributes, func(e *enforcer, req authz.Request) error {
+		return e.onBehalfOf(ctx, sb.Clock.Now(), eventsPrincipal, ruleARN, "sqs", "SendMessage", req)
+	})
+}
+
+// sendFunctionDeadLetter sends a function's asynchronous event that failed every attempt to its
+// dead-letter queue, as Lambda does with the function's execution role (Lambda developer guide,
+// "Dead-letter queues"): under EnforceIAM the role bound to the function must be allowed
+// sqs:SendMessage on the queue and, for an encrypted queue, the key's actions via SQS.
+func (sb *Sandbox) sendFunctionDeadLetter(ctx context.Context, function, queueARN, body string, attributes map[string]string) error {
+	return sb.sendToQueue(ctx, function, "function "+function, queueARN, body, attributes, func(e *enforcer, req authz.Request) error {
+		role := sb.Server.RoleOf(function)
+		if role == "" {
+			return nil // a function with no role is the operator's stand-in, not judged (BindRole)
+		}
+		if denied := e.authorize(ctx, sb.Clock.Now(), role, sessionARN(sb.Account, role, function), "sqs", "SendMessage", req); denied != nil {
+			return denied
+		}
+		return nil
+	})
+}
+
+// sendToQueue sends body with attributes to the queue queueARN as caller, after judge allows it
+// when IAM is enforced, and records the send as an internal call; what names the sender in an
+// error.
+func (sb *Sandbox) sendToQueue(ctx context.Context, caller, what, queueARN, body string, attributes map[string]string, judge func(*enforcer, authz.Request) error) error {
 	queueURL := sb.SQS.URL(sb.SQS.NameOf(queueARN))
 	sb.Server.mu.RLock()
 	e := sb.Server.enforcer
 	sb.Server.mu.RUnlock()
 	var err error
 	if e != nil {
-		err = e.onBehalfOf(ctx, sb.Clock.Now(), eventsPrincipal, ruleARN, "sqs", "SendMessage", authz.Request{JSON: map[string]any{"QueueUrl": queueURL}})
+		err = judge(e, authz.Request{JSON: map[string]any{"QueueUrl": queueURL}})
 	}
 	id := ""
 	if err == nil {
@@ -220,11 +244,11 @@ func (sb *Sandbox) sendDeadLetter(ctx context.Context, ruleARN, queueARN, body s
 		for k, v := range attributes {
 			attrs[k] = sqs.AttributeValue{DataType: "String", StringValue: &v}
 		}
-		id, err = sb.SQS.Send(queueURL, body, attrs, eventsPrincipal)
+		id, err = sb.SQS.Send(queueURL, body, attrs, caller)
 	}
 	rec := Record{
 		Time: sb.Clock.Now(), RequestID: core.NewUUID(), Service: "sqs", Operation: "SendMessage", Protocol: "internal",
-		Path: queueURL, RequestBody: []byte(body), Status: 200, ResponseBody: []byte(id), Internal: true, Caller: eventsPrincipal,
+		Path: queueURL, RequestBody: []byte(body), Status: 200, ResponseBody: []byte(id), Internal: true, Caller: caller,
 	}
 	if err != nil {
 		ce := asCoreError(err)
@@ -232,7 +256,7 @@ func (sb *Sandbox) sendDeadLetter(ctx context.Context, ruleARN, queueARN, body s
 	}
 	sb.Recorder.Add(rec)
 	if err != nil {
-		return fmt.Errorf("send the dead letter of rule %s to queue %s as %s: %w", ruleARN, queueARN, eventsPrincipal, err)
+		return fmt.Errorf("send the dead letter of %s to queue %s as %s: %w", what, queueARN, caller, err)
 	}
 	return nil
 }

@@ -794,8 +794,10 @@ var lambdaOps = map[string]operation{
 		}
 		return needs, err
 	},
-	"GetPolicy":        onFunction("lambda:GetPolicy"),
-	"RemovePermission": onFunction("lambda:RemovePermission"),
+	"GetPolicy":                    onFunction("lambda:GetPolicy"),
+	"RemovePermission":             onFunction("lambda:RemovePermission"),
+	"PutFunctionEventInvokeConfig": onFunction("lambda:PutFunctionEventInvokeConfig"),
+	"GetFunctionEventInvokeConfig": onFunction("lambda:GetFunctionEventInvokeConfig"),
 }
 
 // ---- CloudWatch (alarms). The table reads a request's members from its CBOR body (decoded as

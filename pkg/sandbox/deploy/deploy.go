@@ -243,6 +243,7 @@ var fromProps = map[string]func(d *Deployer, ctx context.Context, st *Stack, id 
 	"AWS::SQS::Queue":                             (*Deployer).queue,
 	"AWS::SQS::QueuePolicy":                       (*Deployer).queuePolicy,
 	"AWS::Lambda::Permission":                     (*Deployer).permission,
+	"AWS::Lambda::EventInvokeConfig":              (*Deployer).eventInvokeConfig,
 	"AWS::SecretsManager::Secret":                 (*Deployer).secret,
 	"AWS::SecretsManager::SecretTargetAttachment": (*Deployer).targetAttachment,
 	"AWS::SecretsManager::RotationSchedule":       (*Deployer).rotationSchedule,
@@ -465,6 +466,10 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 	}
 	if to, ok := p["Timeout"].(float64); ok {
 		opts = append(opts, sblambda.WithTimeout(time.Duration(to)*time.Second))
+	}
+	if dlq, ok := p["DeadLetterConfig"].(map[string]any); ok && str(dlq["TargetArn"]) != "" {
+		// Lambda sends an asynchronous event that failed every attempt there, with this role.
+		opts = append(opts, sblambda.WithDeadLetterQueue(str(dlq["TargetArn"])))
 	}
 	// The function's calls are sessions of its execution role, as Lambda gives it the role's.
 	role := str(p["Role"])

@@ -229,3 +229,27 @@ func (d *Deployer) permission(ctx context.Context, st *Stack, id string, p map[s
 	set(physicalName(st, id, 256), nil)
 	return nil
 }
+
+// eventInvokeConfig sets an AWS::Lambda::EventInvokeConfig's retries and maximum event age on its
+// function (PutFunctionEventInvokeConfig), which the sandbox's Lambda applies to asynchronous
+// events before it sends one that failed to the function's dead-letter queue.
+func (d *Deployer) eventInvokeConfig(ctx context.Context, st *Stack, id string, p map[string]any, set func(string, map[string]any)) error {
+	in := &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String(str(p["FunctionName"]))}
+	if q := str(p["Qualifier"]); q != "" {
+		in.Qualifier = aws.String(q)
+	}
+	if v, ok := p["MaximumRetryAttempts"].(float64); ok {
+		in.MaximumRetryAttempts = aws.Int32(int32(v))
+	}
+	if v, ok := p["MaximumEventAgeInSeconds"].(float64); ok {
+		in.MaximumEventAgeInSeconds = aws.Int32(int32(v))
+	}
+	if p["DestinationConfig"] != nil {
+		return fmt.Errorf("DestinationConfig: the sandbox's Lambda has no asynchronous invocation destinations")
+	}
+	if _, err := lambda.NewFromConfig(d.Cfg).PutFunctionEventInvokeConfig(ctx, in); err != nil {
+		return err
+	}
+	set(physicalName(st, id, 256), nil)
+	return nil
+}

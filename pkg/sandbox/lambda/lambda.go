@@ -22,7 +22,12 @@
 // versions, aliases or concurrency settings; ListFunctions does not paginate); Qualifier must be empty or $LATEST; X-Amz-Log-Type: Tail is ignored; in-process
 // handlers have no timeout unless one is registered, and it is measured on the sandbox clock,
 // while bootstrap executables run in wall time with their lambdaruntime timeout; asynchronous
-// events are kept in memory only (no dead-letter queue or destinations).
+// events are kept in memory only. An asynchronous event whose every attempt failed, or that grew
+// older than its maximum age, goes to the function's dead-letter queue (WithDeadLetterQueue), sent
+// through SetDeadLetterSender with the function's own role as Lambda sends it, with the attributes
+// Lambda's developer guide documents (RequestID, ErrorCode, ErrorMessage);
+// PutFunctionEventInvokeConfig sets the retries (0 to 2) and the maximum age (invokeconfig.go).
+// There are no destinations.
 package lambda
 
 import (
@@ -33,6 +38,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -90,6 +96,16 @@ type function struct {
 	policy []map[string]any
 	// holdClock stops the sandbox clock while a bootstrap executable runs (WithClockHeld).
 	holdClock bool
+	// deadLetter is the ARN of the queue failed asynchronous events go to ("" for none).
+	deadLetter string
+	// retries and maxAge bound an asynchronous event's attempts (WithEventInvokeConfig);
+	// retries < 0 means Lambda's default, 2.
+	retries int
+	maxAge  time.Duration
+	// invokeConfigSet and invokeConfigModified say whether and when PutFunctionEventInvokeConfig
+	// set them.
+	invokeConfigSet      bool
+	invokeConfigModified time.Time
 }
 
 // Service is the emulated Lambda.
@@ -106,6 +122,37 @@ type Service struct {
 	closed          bool
 	asyncCtx        context.Context
 	cancelAsyncWork context.CancelFunc
+	sendDeadLetter  DeadLetterSender
+	deadLetters     []DeadLetter
+}
+
+// DeadLetterSender sends a failed asynchronous event (body) with attributes to the SQS queue
+// queueARN on behalf of the function (its name): on AWS with the function's execution role, which
+// needs sqs:SendMessage on the queue. A non-nil error is why it was not sent (the event is lost).
+type DeadLetterSender func(ctx context.Context, function, queueARN, body string, attributes map[string]string) error
+
+// DeadLetter is one asynchronous event Lambda gave up on, and what became of it.
+type DeadLetter struct {
+	Function, Queue string
+	RequestID       string
+	Attributes      map[string]string
+	// Err is why it could not be sent ("" when it was).
+	Err string
+}
+
+// SetDeadLetterSender sets how failed asynchronous events reach a function's dead-letter queue;
+// without one they are recorded (DeadLetters) and lost.
+func (s *Service) SetDeadLetterSender(send DeadLetterSender) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sendDeadLetter = send
+}
+
+// DeadLetters returns the asynchronous events given up on so far, in order.
+func (s *Service) DeadLetters() []DeadLetter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.deadLetters)
 }
 
 // Config configures the service.
@@ -165,6 +212,12 @@ func WithClockHeld() FunctionOption {
 	return func(f *function) { f.holdClock = true }
 }
 
+// WithDeadLetterQueue sends the function's asynchronous events that failed every attempt to the
+// SQS queue queueARN (the function's DeadLetterConfig.TargetArn).
+func WithDeadLetterQueue(queueARN string) FunctionOption {
+	return func(f *function) { f.deadLetter = queueARN }
+}
+
 // ARN returns the function ARN for name.
 func (s *Service) ARN(name string) string {
 	return "arn:aws:lambda:" + s.region + ":" + s.account + ":function:" + name
@@ -183,7 +236,7 @@ func (s *Service) register(name string, f *function, opts []FunctionOption) (str
 	if !validName(name) {
 		return "", fmt.Errorf("register function %q: a name is 1-64 letters, digits, hyphens or underscores", name)
 	}
-	f.name, f.arn = name, s.ARN(name)
+	f.name, f.arn, f.retries = name, s.ARN(name), -1
 	for _, o := range opts {
 		o(f)
 	}
@@ -316,18 +369,64 @@ func (s *Service) InvokeAsync(_ context.Context, fn string, payload []byte) erro
 	return nil
 }
 
-// runAsync makes up to three attempts, waiting AsyncRetryDelays (sandbox time) between them.
+// runAsync makes up to three attempts (fewer with WithEventInvokeConfig), waiting
+// AsyncRetryDelays (sandbox time) between them, and sends an event whose last attempt failed to
+// the function's dead-letter queue.
 func (s *Service) runAsync(f *function, payload []byte) {
 	defer s.pending.Done()
+	queued := s.clock.Now()
+	s.mu.Lock()
+	retries, maxAge := len(AsyncRetryDelays), f.maxAge
+	if f.retries >= 0 {
+		retries = f.retries
+	}
+	s.mu.Unlock()
 	for attempt := 1; ; attempt++ {
 		inv, err := s.run(s.asyncCtx, f, payload, true, attempt)
-		if err != nil || inv.Error == nil || attempt > len(AsyncRetryDelays) {
+		if err != nil || inv.Error == nil {
+			return
+		}
+		if attempt > retries {
+			s.deadLetter(f, payload, inv)
 			return
 		}
 		if s.clock.Sleep(s.asyncCtx, AsyncRetryDelays[attempt-1]) != nil {
 			return
 		}
+		if maxAge > 0 && s.clock.Now().Sub(queued) > maxAge {
+			s.deadLetter(f, payload, inv)
+			return
+		}
 	}
+}
+
+// deadLetter sends the event of the failed invocation inv to f's dead-letter queue, if it has
+// one, with the attributes Lambda gives a dead letter: the request ID, the error code (Lambda sends
+// the HTTP status a function error answers with, 200) and the error message (its first kilobyte).
+func (s *Service) deadLetter(f *function, payload []byte, inv Invocation) {
+	if f.deadLetter == "" {
+		return
+	}
+	msg := inv.Error.Type + ": " + inv.Error.Message
+	if len(msg) > 1024 {
+		msg = msg[:1024]
+	}
+	d := DeadLetter{Function: f.name, Queue: f.deadLetter, RequestID: inv.RequestID,
+		Attributes: map[string]string{"RequestID": inv.RequestID, "ErrorCode": "200", "ErrorMessage": msg}}
+	s.mu.Lock()
+	send := s.sendDeadLetter
+	s.mu.Unlock()
+	switch {
+	case send == nil:
+		d.Err = "no dead-letter sender: the sandbox delivers dead letters only with its SQS"
+	default:
+		if err := send(s.asyncCtx, f.name, f.deadLetter, string(payload), d.Attributes); err != nil {
+			d.Err = err.Error()
+		}
+	}
+	s.mu.Lock()
+	s.deadLetters = append(s.deadLetters, d)
+	s.mu.Unlock()
 }
 
 // WaitIdle waits until no asynchronous invocation is queued or running, or ctx ends.

@@ -22,6 +22,17 @@ func (s *Service) ServiceID() string { return "lambda" }
 // GET .../functions/{name}/configuration GetFunctionConfiguration.
 func (s *Service) MatchREST(r *http.Request) string {
 	p := r.URL.EscapedPath()
+	if rest, ok := strings.CutPrefix(p, eventInvokePrefix); ok {
+		if name, tail, _ := strings.Cut(rest, "/"); name != "" && tail == "event-invoke-config" {
+			switch r.Method {
+			case http.MethodPut:
+				return "PutFunctionEventInvokeConfig"
+			case http.MethodGet:
+				return "GetFunctionEventInvokeConfig"
+			}
+		}
+		return ""
+	}
 	if !strings.HasPrefix(p, invokePrefix) && p != strings.TrimSuffix(invokePrefix, "/") {
 		return ""
 	}
@@ -48,7 +59,8 @@ func (s *Service) MatchREST(r *http.Request) string {
 
 // RESTOperations implements core.RESTService: the operations MatchREST returns.
 func (s *Service) RESTOperations() []string {
-	return []string{"Invoke", "ListFunctions", "GetFunction", "GetFunctionConfiguration", "AddPermission", "GetPolicy", "RemovePermission"}
+	return []string{"Invoke", "ListFunctions", "GetFunction", "GetFunctionConfiguration", "AddPermission", "GetPolicy", "RemovePermission",
+		"PutFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig"}
 }
 
 // ServeREST implements core.RESTService.
@@ -56,6 +68,8 @@ func (s *Service) ServeREST(ctx context.Context, op string, r *http.Request, bod
 	switch op {
 	case "ListFunctions":
 		return s.listFunctions()
+	case "PutFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig":
+		return s.eventInvokeConfig(op, r, body)
 	case "AddPermission", "GetPolicy", "RemovePermission":
 		f, tail, err := s.pathFunction(r)
 		if err != nil {
@@ -199,10 +213,15 @@ func (s *Service) PathParams(op string, r *http.Request) map[string]string {
 	return map[string]string{"FunctionName": seg}
 }
 
-// splitFunctionPath splits /2015-03-31/functions/<FunctionName>[/<tail>] into the escaped name
-// segment and the rest.
+// splitFunctionPath splits /2015-03-31/functions/<FunctionName>[/<tail>] (or the
+// event-invoke-config API's /2019-09-25/functions/...) into the escaped name segment and the rest.
 func splitFunctionPath(r *http.Request) (seg, tail string) {
-	seg, tail, _ = strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), invokePrefix), "/")
+	p := r.URL.EscapedPath()
+	if rest, ok := strings.CutPrefix(p, eventInvokePrefix); ok {
+		seg, tail, _ = strings.Cut(rest, "/")
+		return seg, tail
+	}
+	seg, tail, _ = strings.Cut(strings.TrimPrefix(p, invokePrefix), "/")
 	return seg, tail
 }
 

@@ -23,6 +23,8 @@ func TestRESTOperationsAreWhatMatchRESTRoutes(t *testing.T) {
 		{http.MethodPost, "/2015-03-31/functions/rotate/policy"},
 		{http.MethodGet, "/2015-03-31/functions/rotate/policy"},
 		{http.MethodDelete, "/2015-03-31/functions/rotate/policy/events"},
+		{http.MethodPut, "/2019-09-25/functions/rotate/event-invoke-config"},
+		{http.MethodGet, "/2019-09-25/functions/rotate/event-invoke-config"},
 	} {
 		op := s.MatchREST(httptest.NewRequest(r.method, r.path, nil))
 		if op == "" {
