@@ -15,7 +15,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -58,13 +57,4 @@ func Properties(hsmCount int) map[string]any {
 		"HsmCount":         fmt.Sprint(hsmCount),
 		"ClientInstanceId": ec2.DefaultInstanceID,
 	}
-}
-
-// Reason shortens a FAILED reason for a table cell.
-func Reason(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }

@@ -112,7 +112,7 @@ func (l *lifeRun) answered(what string, o *cloudformation.Outcome) string {
 	if l.firstFailure == "" {
 		l.firstFailure = reason
 	}
-	return what + " FAILED: " + clustertest.Reason(reason, 140)
+	return what + " FAILED: " + stacktest.Reason(reason, 140)
 }
 
 // settle waits until no execution runs and no asynchronous invocation is queued or running
@@ -546,7 +546,7 @@ func (m faultMatrix) runCase(t *testing.T, c siteCase) caseOutcome {
 		}
 	}
 	if c.kind != sandbox.FaultError && c.count > 0 && l.failed > 0 && !m.failsByDesign {
-		o.problems = append(o.problems, fmt.Sprintf("a %s fault was not absorbed by retries: %s", c.fault(), clustertest.Reason(l.firstFailure, 200)))
+		o.problems = append(o.problems, fmt.Sprintf("a %s fault was not absorbed by retries: %s", c.fault(), stacktest.Reason(l.firstFailure, 200)))
 	}
 	if m.expect != nil {
 		o.problems = append(o.problems, m.expect(r, c, l)...)
