@@ -64,6 +64,8 @@ type Sandbox struct {
 
 	mu         sync.Mutex
 	executions []string // Step Functions execution ARNs seen in status changes
+	// functionENIs are the network interfaces Lambda made for each VPC function (AttachFunctionVPC).
+	functionENIs map[string][]FunctionENI
 }
 
 // New builds a sandbox with every available service registered. Call Start to serve it.
