@@ -307,6 +307,9 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 			return err
 		}
 		arn := aws.ToString(out.StateMachineArn)
+		if tc, ok := p["TracingConfiguration"].(map[string]any); ok && boolean(tc["Enabled"]) {
+			d.SB.SetActiveTracing(arn) // each execution's segment, sent with the state machine's role
+		}
 		st.Machines[id] = arn
 		set(arn, map[string]any{"Arn": arn, "Name": st.Name + "-" + name})
 		d.progress("state machine %s", arn)
@@ -507,6 +510,9 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 	arn, err := d.SB.Lambda.RegisterBinary(name, bin, d.FunctionLogs, opts...)
 	if err != nil {
 		return err
+	}
+	if tc, ok := p["TracingConfig"].(map[string]any); ok && str(tc["Mode"]) == "Active" {
+		d.SB.SetActiveTracing(name) // each invocation's segment, sent with the function's role
 	}
 	st.Functions[id] = name
 	set(name, map[string]any{"Arn": arn})
