@@ -961,4 +961,3 @@ var xrayOps = map[string]operation{
 	"GetSamplingTargets":  wildcard("xray:GetSamplingTargets"),
 	"BatchGetTraces":      wildcard("xray:BatchGetTraces"),
 }
-
