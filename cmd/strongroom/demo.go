@@ -300,6 +300,7 @@ func runDemoConfig(ctx context.Context, cfg demoConfig) (err error) {
 			break
 		}
 	}
+	d.tracesAndInterfaces()
 	if denied := d.iamSummary(); denied > 0 {
 		failed = append(failed, fmt.Sprintf("IAM (%d calls denied)", denied))
 	}

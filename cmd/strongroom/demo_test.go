@@ -279,6 +279,25 @@ func TestDemo(t *testing.T) {
 		}
 	})
 
+	t.Run("x-ray and vpc", func(t *testing.T) {
+		// Every stack's traced functions and state machines sent their segments with their roles,
+		// and each of the database stack's VPC functions has one network interface per subnet.
+		section := between(text, "== X-Ray and VPC network interfaces", "== IAM")
+		for _, stack := range []string{alertsStack, databaseStack, clusterStack, keyStoreStack} {
+			m := regexp.MustCompile(regexp.QuoteMeta(stack) + `: X-Ray received (\d+) segments: (.*)`).FindStringSubmatch(section)
+			if m == nil || m[1] == "0" {
+				t.Errorf("no segments of %s printed: %q", stack, m)
+			}
+		}
+		checkMatch(t, section,
+			`StrongroomAlerts: X-Ray received \d+ segments: TrailRelay9A8CC26A [1-9]`,
+			`StrongroomCluster: X-Ray received \d+ segments: .*ClusterCreateWorkflow96780394 1`,
+		)
+		for _, fn := range []string{"ApplicationUserFunction9A0A684A", "SuperuserRotation32FB06B1", "UserRotationBCBF627D"} {
+			checkMatch(t, section, databaseStack+": "+fn+` in its VPC: network interfaces eni-[0-9a-f]{17} \(subnet-[0-9a-f]+, 10\.0\.\d+\.\d+\), eni-[0-9a-f]{17} \(subnet-`)
+		}
+	})
+
 	t.Run("summary", func(t *testing.T) {
 		if !strings.Contains(text, "found in records, payloads, logs, environments and this output: 0") {
 			t.Error("the secret scan found secrets in what the sandbox recorded")

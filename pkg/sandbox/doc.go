@@ -6,7 +6,7 @@
 //
 // New wires every service in this tree to one Server: STS, Lambda, EventBridge, the CloudFormation
 // custom-resource driver, Secrets Manager, SNS, SQS, DynamoDB, EC2, CloudHSM, SSM, KMS, Step Functions and
-// CloudWatch (alarms). Cross-service wiring: Secrets Manager rotation, EventBridge
+// CloudWatch (alarms), S3, CloudTrail and X-Ray. Cross-service wiring: Secrets Manager rotation, EventBridge
 // targets, Step Functions tasks and the CloudFormation driver invoke functions of the Lambda
 // registry; SSM's client instance reads secrets from Secrets Manager and acts on CloudHSM;
 // Step Functions' aws-sdk integrations call the JSON services through Server.Internal (so faults
@@ -15,12 +15,15 @@
 // (RotationFailed, ...) are published as "AWS Service Event via CloudTrail" events, as if the
 // account had the CloudTrail trail AWS needs for that; a CloudWatch alarm's SNS actions publish to
 // SNS as cloudwatch.amazonaws.com; EventBridge sends a target's dead letters to its SQS queue as
-// events.amazonaws.com. Package sandboxtest starts one per test.
+// events.amazonaws.com; Lambda makes a VPC function's network interfaces in EC2 (AttachFunctionVPC)
+// and a traced function's or state machine's segments reach X-Ray (SetActiveTracing), each with the
+// resource's role. Package sandboxtest starts one per test.
 //
 // Routing, by what the request carries:
 //
 //	/_sandbox/...                     the admin API (faults, records, clock, health; see adminPrefix)
-//	a RESTService's method and path   Lambda Invoke, CloudFormation ResponseURLs (S3 pre-signed PUTs)
+//	a RESTService's method and path   Lambda Invoke, CloudFormation ResponseURLs (S3 pre-signed PUTs),
+//	                                  X-Ray (signed for xray)
 //	X-Amz-Target: <Prefix>.<Op>       JSON 1.0/1.1 services by target prefix; an unknown prefix or
 //	                                  operation is UnknownOperationException (400)
 //	form POST with Action=<Op>        Query services by the SigV4 credential scope's service, else by

@@ -78,7 +78,9 @@ type enforcer struct {
 // function's policy for that rule or secret; every dead letter EventBridge sends to a target's
 // queue (as events.amazonaws.com, sendDeadLetter), allowed only by the queue's policy and, for an
 // encrypted queue, its key's; every publish of a CloudWatch alarm's action (as
-// cloudwatch.amazonaws.com), allowed only by the topic's policy and its key's. Each action the operation needs (authz.Needs) must be
+// cloudwatch.amazonaws.com), allowed only by the topic's policy and its key's; the EC2 calls Lambda
+// makes with a VPC function's role (AttachFunctionVPC) and every X-Ray segment a traced function or
+// state machine sends with its role (SetActiveTracing). Each action the operation needs (authz.Needs) must be
 // allowed by the role's identity policies (this sandbox's IAM) and, where the resource has one, its
 // resource policy (a KMS key policy, a topic policy, a secret's resource policy, a function's
 // policy), as judge decides. A denied call is answered with the service's own access-denied error

@@ -30,6 +30,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/ssm"
 	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
 	"github.com/strongroom/strongroom/pkg/sandbox/sts"
+	"github.com/strongroom/strongroom/pkg/sandbox/xray"
 )
 
 // Static credentials the sandbox hands to the functions it runs and prints for shells. The
@@ -61,9 +62,15 @@ type Sandbox struct {
 	CloudWatch     *cloudwatch.Service
 	S3             *s3.Service
 	CloudTrail     *cloudtrail.Service
+	XRay           *xray.Service
 
 	mu         sync.Mutex
 	executions []string // Step Functions execution ARNs seen in status changes
+	// traced are the functions (by name) with TracingConfig Active and the state machines (by ARN)
+	// with tracing enabled (SetActiveTracing).
+	traced map[string]bool
+	// functionENIs are the network interfaces Lambda made for each VPC function (AttachFunctionVPC).
+	functionENIs map[string][]FunctionENI
 }
 
 // New builds a sandbox with every available service registered. Call Start to serve it.
@@ -139,6 +146,10 @@ func New(opts Options) *Sandbox {
 	sb.KMS = kms.New(srv.Clock, sb.CloudHSM, kms.WithRegion(srv.Region), kms.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.KMS)
 
+	// X-Ray before S3, whose MatchREST would take any path signed for s3 (X-Ray's only xray's).
+	sb.XRay = xray.New(srv.Clock, xray.WithRegion(srv.Region), xray.WithAccount(srv.Account))
+	srv.RegisterREST(sb.XRay)
+
 	// S3 after the CloudFormation driver, whose response URLs are S3 paths too; SSE-KMS objects'
 	// data keys come from KMS as S3 asks for them (recorded as internal KMS calls).
 	sb.S3 = s3.New(srv.Clock, srv.Internal(sb.KMS), s3.WithRegion(srv.Region), s3.WithAccount(srv.Account))
@@ -169,6 +180,7 @@ func New(opts Options) *Sandbox {
 	// output, which AWS keeps for 90 days).
 	srv.Recorder.AddSource("step functions execution histories", sb.executionHistories)
 	sb.StepFunctions.OnStatusChange(func(c stepfunctions.StatusChange) {
+		sb.traceExecution(c)
 		if arn, ok := c.Detail["executionArn"].(string); ok {
 			sb.mu.Lock()
 			if !slices.Contains(sb.executions, arn) {
@@ -343,6 +355,7 @@ func (sb *Sandbox) functionEnv(function string) map[string]string {
 // asynchronous Event run. These records are Internal; a synchronous Invoke over HTTP is recorded
 // once, by the server.
 func (sb *Sandbox) recordInvocation(inv lambda.Invocation) {
+	sb.traceInvocation(inv)
 	if inv.ViaAPI {
 		return
 	}

@@ -142,7 +142,8 @@ var samples = map[string][]authz.Request{
 		{Path: map[string]string{"FunctionName": fn}, Query: url.Values{"Qualifier": {"live"}}},
 		{Path: map[string]string{"FunctionName": account + ":function:rotate"}, JSON: map[string]any{"StatementId": "events", "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com"}},
 	},
-	"sts": {{}},
+	"sts":  {{}},
+	"xray": {body(`{"TraceSegmentDocuments":["{}"],"TraceIds":["1-5f84c7a1-0123456789abcdef01234567"]}`)},
 	"cloudtrail": {
 		body(`{"Name":"main","TrailName":"main","S3BucketName":"trail","KmsKeyId":"` + key + `"}`),
 		body(`{"Name":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/main","TrailName":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/main"}`),

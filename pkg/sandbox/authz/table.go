@@ -31,6 +31,7 @@ var table = map[string]map[string]operation{
 	"s3":  s3Ops,
 	// CloudTrail's own calls on S3 and KMS are judged where it makes them (Sandbox.EnforceIAM).
 	"cloudtrail": cloudtrailOps,
+	"xray":       xrayOps,
 }
 
 func noPermission(Env, Request) ([]Need, error) { return nil, nil }
@@ -950,4 +951,13 @@ func queryPairs(q url.Values, prefix string) [][2]string {
 		}
 		out = append(out, [2]string{k, q.Get(fmt.Sprintf("%s.%d.Value", prefix, i))})
 	}
+}
+
+// ---- X-Ray (REST-JSON). None of these actions has a resource type: each is authorized on "*".
+var xrayOps = map[string]operation{
+	"PutTraceSegments":    wildcard("xray:PutTraceSegments"),
+	"PutTelemetryRecords": wildcard("xray:PutTelemetryRecords"),
+	"GetSamplingRules":    wildcard("xray:GetSamplingRules"),
+	"GetSamplingTargets":  wildcard("xray:GetSamplingTargets"),
+	"BatchGetTraces":      wildcard("xray:BatchGetTraces"),
 }

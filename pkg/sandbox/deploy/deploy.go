@@ -307,6 +307,9 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 			return err
 		}
 		arn := aws.ToString(out.StateMachineArn)
+		if tc, ok := p["TracingConfiguration"].(map[string]any); ok && boolean(tc["Enabled"]) {
+			d.SB.SetActiveTracing(arn) // each execution's segment, sent with the state machine's role
+		}
 		st.Machines[id] = arn
 		set(arn, map[string]any{"Arn": arn, "Name": st.Name + "-" + name})
 		d.progress("state machine %s", arn)
@@ -390,6 +393,26 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 		return d.rule(ctx, st, id, r, set)
 	case "AWS::DynamoDB::Table":
 		return d.table(ctx, st, id, r, set)
+	case "AWS::EC2::SecurityGroup":
+		// A group in the sandbox's EC2 (its rules are not emulated), so a VPC function's network
+		// interfaces can name it.
+		p, err := d.props(st, r)
+		if err != nil {
+			return err
+		}
+		vpc := str(p["VpcId"])
+		if vpc == "" {
+			vpc = sbec2.DefaultVPCID
+		}
+		name := str(p["GroupName"])
+		if name == "" {
+			name = st.Name + "-" + id // CloudFormation's generated name, without its suffix
+		}
+		gid, err := d.SB.EC2.CreateGroup(vpc, name, str(p["GroupDescription"]))
+		if err != nil {
+			return err
+		}
+		set(gid, map[string]any{"GroupId": gid, "VpcId": vpc})
 	case "AWS::EC2::VPC":
 		set(sbec2.DefaultVPCID, map[string]any{"CidrBlock": "10.0.0.0/16", "VpcId": sbec2.DefaultVPCID})
 	case "AWS::EC2::Subnet":
@@ -477,9 +500,19 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 		return errors.New("no Role: a function needs an execution role")
 	}
 	d.SB.BindRole(name, role)
+	if vpc, ok := p["VpcConfig"].(map[string]any); ok && len(strs(vpc["SubnetIds"])) > 0 {
+		// CreateFunction makes the function's network interfaces with its role first, and fails
+		// with nothing created when the role may not (Sandbox.AttachFunctionVPC).
+		if _, err := d.SB.AttachFunctionVPC(ctx, name, strs(vpc["SubnetIds"]), strs(vpc["SecurityGroupIds"])); err != nil {
+			return fmt.Errorf("create function %s in its VPC: %w", name, err)
+		}
+	}
 	arn, err := d.SB.Lambda.RegisterBinary(name, bin, d.FunctionLogs, opts...)
 	if err != nil {
 		return err
+	}
+	if tc, ok := p["TracingConfig"].(map[string]any); ok && str(tc["Mode"]) == "Active" {
+		d.SB.SetActiveTracing(name) // each invocation's segment, sent with the function's role
 	}
 	st.Functions[id] = name
 	set(name, map[string]any{"Arn": arn})

@@ -162,7 +162,7 @@ type Versions struct {
 // stacks use, whose actions a later step maps each sandbox operation to.
 var EmulatedServices = []string{
 	"kms", "secretsmanager", "cloudhsm", "ssm", "sns", "sqs", "s3", "lambda", "states", "events",
-	"ec2", "dynamodb", "logs", "sts", "iam", "cloudwatch",
+	"ec2", "dynamodb", "logs", "sts", "iam", "cloudwatch", "xray",
 }
 
 // Options say where the judge's Node and npm packages are.

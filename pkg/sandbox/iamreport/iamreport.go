@@ -60,12 +60,13 @@ func (r Row) Unused() bool { return r.Uses == 0 && r.TestUses == 0 && r.Reason =
 // by action prefix. Each names what uses them there.
 var Reasons = map[string]string{
 	"logs:":                          "CloudWatch Logs: Lambda writes a function's logs, and Step Functions delivers a state machine's execution logs, with the role (the sandbox does not emulate CloudWatch Logs)",
-	"xray:":                          "X-Ray: active tracing sends segments with the role (the sandbox has no X-Ray)",
-	"ec2:CreateNetworkInterface":     "a function in a VPC: Lambda creates its network interfaces with the role (the sandbox runs functions on the host)",
-	"ec2:DescribeNetworkInterfaces":  "a function in a VPC: Lambda manages its network interfaces with the role",
-	"ec2:DeleteNetworkInterface":     "a function in a VPC: Lambda deletes its network interfaces with the role",
-	"ec2:AssignPrivateIpAddresses":   "a function in a VPC: Lambda manages its network interfaces with the role",
-	"ec2:UnassignPrivateIpAddresses": "a function in a VPC: Lambda manages its network interfaces with the role",
+	"xray:PutTraceSegments":          "X-Ray: each invocation of a traced function and each execution of a traced state machine sends its segment with the role (pkg/sandbox/tracing.go; TestEnforceIAMTracing); this role's function or state machine has no invocation in the demo",
+	"xray:PutTelemetryRecords":       "X-Ray: the X-Ray daemon Lambda and Step Functions run reports its telemetry with the role (the sandbox's X-Ray keeps segments only, pkg/sandbox/xray)",
+	"xray:GetSamplingRules":          "X-Ray: Step Functions applies the account's sampling rules with the state machine's role (the sandbox keeps every segment, pkg/sandbox/xray)",
+	"xray:GetSamplingTargets":        "X-Ray: Step Functions reports its sampling statistics with the state machine's role (the sandbox keeps every segment, pkg/sandbox/xray)",
+	"ec2:DeleteNetworkInterface":     "a function in a VPC: Lambda deletes its network interfaces with the role when the function is deleted or leaves its VPC (Sandbox.DetachFunctionVPC; TestEnforceIAMFunctionVPC): the demo deletes no function",
+	"ec2:AssignPrivateIpAddresses":   "a function in a VPC: AWSLambdaVPCAccessExecutionRole grants it for Lambda's management of its network interfaces' addresses, which no documented operation names (the sandbox gives each interface one address)",
+	"ec2:UnassignPrivateIpAddresses": "a function in a VPC: AWSLambdaVPCAccessExecutionRole grants it for Lambda's management of its network interfaces' addresses, which no documented operation names (the sandbox gives each interface one address)",
 	"sqs:SendMessage":                "a dead-letter queue: Lambda or EventBridge sends failed events to it with the role (the sandbox does not emulate SQS)",
 }
 
@@ -83,15 +84,11 @@ const (
 	pathRetryCreate  = "a step run again (a retry after a crash or a timeout) whose CreateSecret finds the secret it made before (ResourceExistsException) describes it instead (pkg/hsmcluster/password; clustertest TestCrashAfterSideEffect)"
 	pathStartUnknown = "after a StartExecution whose answer was lost (a timeout, a 5xx) the entry step asks whether the execution started (pkg/customresource/entry; TestEntryFindsAStartWhoseAnswerWasLost)"
 	pathSafetyNet    = "the safety net answers CloudFormation for an execution that ended without answering, reading its history for the reason (pkg/customresource/safetynet; clustertest TestSafetyNetAnswersWhenTheWorkflowCannot)"
-	pathVPCSubnets   = "a function in a VPC: Lambda looks up its subnets with the role when it creates the network interfaces"
 	pathRecovery     = "a single-user rotation recovers a password an abandoned rotation already set by listing the secret's unlabelled versions (pkg/rotation setSecret; TestAbandonedRotationRecovers)"
 )
 
 // PathReasons are the role-specific reasons, for actions that the prefix Reasons do not cover.
 var PathReasons = []PathReason{
-	{"ApplicationUserFunctionRole", "ec2:DescribeSubnets", pathVPCSubnets},
-	{"SuperuserRotationRole", "ec2:DescribeSubnets", pathVPCSubnets},
-	{"UserRotationRole", "ec2:DescribeSubnets", pathVPCSubnets},
 	{"SuperuserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
 	{"UserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
 	{"ClusterPasswordRole", "secretsmanager:DescribeSecret", pathRetryCreate},

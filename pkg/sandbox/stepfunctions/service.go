@@ -287,6 +287,15 @@ func (s *Service) machine(arn string) (*machine, error) {
 	return m, nil
 }
 
+// Machine returns a state machine's name and role, for in-process callers.
+func (s *Service) Machine(arn string) (name, roleArn string, err error) {
+	m, err := s.machine(arn)
+	if err != nil {
+		return "", "", err
+	}
+	return m.name, m.roleArn, nil
+}
+
 func (s *Service) describeStateMachine(_ context.Context, in arnInput) (any, error) {
 	m, err := s.machine(in.StateMachineArn)
 	if err != nil {
