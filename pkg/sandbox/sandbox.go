@@ -23,6 +23,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/kms"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/logs"
 	"github.com/strongroom/strongroom/pkg/sandbox/s3"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/sns"
@@ -61,6 +62,7 @@ type Sandbox struct {
 	CloudWatch     *cloudwatch.Service
 	S3             *s3.Service
 	CloudTrail     *cloudtrail.Service
+	Logs           *logs.Service
 
 	mu         sync.Mutex
 	executions []string // Step Functions execution ARNs seen in status changes
@@ -147,6 +149,11 @@ func New(opts Options) *Sandbox {
 	// Trails deliver the calls the server records, as CloudTrail's management events.
 	sb.CloudTrail = cloudtrail.New(srv.Clock, sb.S3, srv.cloudTrailRecords, sb.KMS.KeyARN, cloudtrail.WithRegion(srv.Region), cloudtrail.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.CloudTrail)
+	// CloudWatch Logs holds what functions print and state machines log; what lands there is
+	// scanned for secrets like every other store.
+	sb.Logs = logs.New(srv.Clock, sb.KMS.KeyARN, logs.WithRegion(srv.Region), logs.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.Logs)
+	srv.Recorder.AddSource("cloudwatch logs events", sb.Logs.Contents)
 
 	sb.StepFunctions = stepfunctions.New(srv.Clock, sb.Lambda, stepfunctions.WithRegion(srv.Region), stepfunctions.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.StepFunctions)

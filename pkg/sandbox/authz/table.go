@@ -31,6 +31,7 @@ var table = map[string]map[string]operation{
 	"s3":  s3Ops,
 	// CloudTrail's own calls on S3 and KMS are judged where it makes them (Sandbox.EnforceIAM).
 	"cloudtrail": cloudtrailOps,
+	"logs":       logsOps,
 }
 
 func noPermission(Env, Request) ([]Need, error) { return nil, nil }
