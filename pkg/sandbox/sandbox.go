@@ -154,6 +154,8 @@ func New(opts Options) *Sandbox {
 	sb.Logs = logs.New(srv.Clock, sb.KMS.KeyARN, logs.WithRegion(srv.Region), logs.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.Logs)
 	srv.Recorder.AddSource("cloudwatch logs events", sb.Logs.Contents)
+	// Functions' output reaches their log groups with their execution roles.
+	sb.Lambda.SetLogDeliverer(sb.deliverFunctionLogs)
 
 	sb.StepFunctions = stepfunctions.New(srv.Clock, sb.Lambda, stepfunctions.WithRegion(srv.Region), stepfunctions.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.StepFunctions)
@@ -222,15 +224,68 @@ func (sb *Sandbox) sendDeadLetter(ctx context.Context, ruleARN, queueARN, body s
 // sqs:SendMessage on the queue and, for an encrypted queue, the key's actions via SQS.
 func (sb *Sandbox) sendFunctionDeadLetter(ctx context.Context, function, queueARN, body string, attributes map[string]string) error {
 	return sb.sendToQueue(ctx, function, "function "+function, queueARN, body, attributes, func(e *enforcer, req authz.Request) error {
-		role := sb.Server.RoleOf(function)
-		if role == "" {
-			return nil // a function with no role is the operator's stand-in, not judged (BindRole)
-		}
-		if denied := e.authorize(ctx, sb.Clock.Now(), role, sessionARN(sb.Account, role, function), "sqs", "SendMessage", req); denied != nil {
-			return denied
-		}
-		return nil
+		return sb.asFunction(ctx, e, function, "sqs", "SendMessage", req)
 	})
+}
+
+// asFunction judges a call Lambda makes for function with its execution role (the role bound to
+// the function's name), as e.authorize judges the function's own calls; nil when allowed, when IAM
+// is not enforced (e nil) or when the function has no role.
+func (sb *Sandbox) asFunction(ctx context.Context, e *enforcer, function, service, op string, req authz.Request) error {
+	role := sb.Server.RoleOf(function)
+	if e == nil || role == "" {
+		return nil // a function with no role is the operator's stand-in, not judged (BindRole)
+	}
+	if denied := e.authorize(ctx, sb.Clock.Now(), role, sessionARN(sb.Account, role, function), service, op, req); denied != nil {
+		return denied
+	}
+	return nil
+}
+
+// deliverFunctionLogs delivers the lines an execution environment of function printed to its log
+// group, as Lambda does with the function's execution role (Lambda developer guide, "Sending
+// Lambda function logs to CloudWatch Logs"): logs:CreateLogStream for the environment's stream on
+// its first delivery, then logs:PutLogEvents, each judged under EnforceIAM. A refused call drops
+// the lines (on AWS the function runs on and its logs are lost) and is a denied Decision. The
+// sandbox's Lambda creates no log group: a function whose group does not exist loses its lines
+// (the stacks deploy each function's group).
+func (sb *Sandbox) deliverFunctionLogs(ctx context.Context, function, group, stream string, lines []lambda.LogLine) error {
+	if !sb.Logs.Exists(group) {
+		return fmt.Errorf("deliver %d lines of function %s: log group %s does not exist (deploy the function's AWS::Logs::LogGroup first)", len(lines), function, group)
+	}
+	sb.Server.mu.RLock()
+	e := sb.Server.enforcer
+	sb.Server.mu.RUnlock()
+	req := authz.Request{JSON: map[string]any{"logGroupName": group, "logStreamName": stream}}
+	if !sb.Logs.StreamExists(group, stream) {
+		if err := sb.asFunction(ctx, e, function, "logs", "CreateLogStream", req); err != nil {
+			return fmt.Errorf("create log stream %s in %s for function %s: %w", stream, group, function, err)
+		}
+		if err := sb.Logs.CreateStream(group, stream); err != nil && !sb.Logs.StreamExists(group, stream) {
+			return fmt.Errorf("create log stream %s in %s for function %s: %w", stream, group, function, err)
+		}
+	}
+	if err := sb.asFunction(ctx, e, function, "logs", "PutLogEvents", req); err != nil {
+		return fmt.Errorf("put %d log events of function %s into %s: %w", len(lines), function, group, err)
+	}
+	events := make([]logs.Event, len(lines))
+	for i, l := range lines {
+		events[i] = logs.Event{Timestamp: l.Time.UnixMilli(), Message: l.Message}
+	}
+	// PutLogEvents takes at most 10,000 events and 1 MiB (26 bytes an event and its message) a
+	// call; Lambda batches as it must.
+	for len(events) > 0 {
+		n, size := 0, 0
+		for n < min(len(events), 10000) && (n == 0 || size+len(events[n].Message)+26 <= 1<<20) {
+			size += len(events[n].Message) + 26
+			n++
+		}
+		if _, err := sb.Logs.Put(group, stream, events[:n]); err != nil {
+			return fmt.Errorf("put %d log events of function %s into %s: %w", n, function, group, err)
+		}
+		events = events[n:]
+	}
+	return nil
 }
 
 // sendToQueue sends body with attributes to the queue queueARN as caller, after judge allows it

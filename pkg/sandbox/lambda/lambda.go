@@ -106,6 +106,8 @@ type function struct {
 	// set them.
 	invokeConfigSet      bool
 	invokeConfigModified time.Time
+	// logGroup is the log group the function's output goes to ("" for /aws/lambda/<name>).
+	logGroup string
 }
 
 // Service is the emulated Lambda.
@@ -124,6 +126,8 @@ type Service struct {
 	cancelAsyncWork context.CancelFunc
 	sendDeadLetter  DeadLetterSender
 	deadLetters     []DeadLetter
+	deliverLogs     LogDeliverer
+	logDeliveries   []LogDelivery
 }
 
 // DeadLetterSender sends a failed asynchronous event (body) with attributes to the SQS queue
