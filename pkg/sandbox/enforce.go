@@ -19,6 +19,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
+	"github.com/strongroom/strongroom/pkg/sandbox/logs"
 	"github.com/strongroom/strongroom/pkg/sandbox/s3"
 	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
 )
@@ -101,6 +102,14 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	// CloudTrail checks the trail's bucket and key policies on CreateTrail and writes each log file as
 	// cloudtrail.amazonaws.com on behalf of the trail: only those policies can allow it.
 	sb.CloudTrail.SetAuthorizer(trailAuthorizer{e: e, sb: sb})
+	// CloudWatch Logs uses a log group's KMS key as logs.<region>.amazonaws.com with the encryption
+	// context aws:logs:arn = the group's ARN: only the key's policy can allow it, and CreateLogGroup
+	// is refused when it does not (CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs
+	// using AWS Key Management Service").
+	sb.Logs.SetKeyAuthorizer(func(ctx context.Context, groupARN, keyARN string) error {
+		return e.onBehalfOf(ctx, sb.Clock.Now(), logs.Principal(sb.Region), groupARN, "kms", "GenerateDataKey",
+			authz.Request{JSON: map[string]any{"KeyId": keyARN, "KeySpec": "AES_256", "EncryptionContext": map[string]any{"aws:logs:arn": groupARN}}})
+	})
 	// S3 server access logging writes log objects as logging.s3.amazonaws.com on behalf of the
 	// source bucket: only the target bucket's policy can allow it.
 	sb.S3.SetDeliveryAuthorizer(func(ctx context.Context, principal, source, bucket, key, acl string) error {

@@ -11,12 +11,13 @@
 // for the host and registered with the sandbox's Lambda service; its calls are sessions of its Role
 // (Server.BindRole), and the client instance's of its instance profile's role, so that with
 // Sandbox.EnforceIAM every call is judged on the policies the template deploys. Resource types the
-// sandbox does not emulate (logs, dashboards, ...) are listed in Stack.NotEmulated
+// sandbox does not emulate (flow logs, dashboards, ...) are listed in Stack.NotEmulated
 // with a placeholder id, so nothing is skipped silently.
 // Alarms are created with CloudWatch's PutMetricAlarm (alarm.go), queues and their policies with
 // SQS (queue.go); rules keep their targets' RetryPolicy and DeadLetterConfig. Buckets, their
 // policies and the trail are created in S3 and CloudTrail (trail.go): CreateTrail checks the
-// bucket's and key's policies as CloudTrail does.
+// bucket's and key's policies as CloudTrail does. Log groups are created in CloudWatch Logs
+// (logs.go), and a function's LoggingConfig.LogGroup is where its output goes.
 // Secrets (generated as CloudFormation generates them), their target attachments and rotation
 // schedules are created in Secrets Manager; an AWS::RDS::DBInstance stands on Deployer.DB, a real
 // database server the caller brings (database.go).
@@ -252,6 +253,7 @@ var fromProps = map[string]func(d *Deployer, ctx context.Context, st *Stack, id 
 	"AWS::S3::Bucket":                             (*Deployer).bucket,
 	"AWS::S3::BucketPolicy":                       (*Deployer).bucketPolicy,
 	"AWS::CloudTrail::Trail":                      (*Deployer).trail,
+	"AWS::Logs::LogGroup":                         (*Deployer).logGroup,
 	"AWS::EC2::Instance": func(d *Deployer, _ context.Context, _ *Stack, _ string, p map[string]any, set func(string, map[string]any)) error {
 		return d.instance(p, set)
 	},
@@ -466,6 +468,10 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 	}
 	if to, ok := p["Timeout"].(float64); ok {
 		opts = append(opts, sblambda.WithTimeout(time.Duration(to)*time.Second))
+	}
+	if lc, ok := p["LoggingConfig"].(map[string]any); ok && str(lc["LogGroup"]) != "" {
+		// Lambda writes the function's output there (else to /aws/lambda/<name>), with its role.
+		opts = append(opts, sblambda.WithLogGroup(str(lc["LogGroup"])))
 	}
 	if dlq, ok := p["DeadLetterConfig"].(map[string]any); ok && str(dlq["TargetArn"]) != "" {
 		// Lambda sends an asynchronous event that failed every attempt there, with this role.
