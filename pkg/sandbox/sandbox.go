@@ -159,6 +159,8 @@ func New(opts Options) *Sandbox {
 
 	sb.StepFunctions = stepfunctions.New(srv.Clock, sb.Lambda, stepfunctions.WithRegion(srv.Region), stepfunctions.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.StepFunctions)
+	// Executions of a state machine with a logging configuration log their events to its group.
+	sb.StepFunctions.SetLogging(nil, sb.writeExecutionLogs)
 	// aws-sdk integrations: arn:aws:states:::aws-sdk:<service>:<action>, with errors named
 	// <ServiceName>.<ErrorName> in PascalCase, as Step Functions names them.
 	for _, in := range []struct {
@@ -272,18 +274,8 @@ func (sb *Sandbox) deliverFunctionLogs(ctx context.Context, function, group, str
 	for i, l := range lines {
 		events[i] = logs.Event{Timestamp: l.Time.UnixMilli(), Message: l.Message}
 	}
-	// PutLogEvents takes at most 10,000 events and 1 MiB (26 bytes an event and its message) a
-	// call; Lambda batches as it must.
-	for len(events) > 0 {
-		n, size := 0, 0
-		for n < min(len(events), 10000) && (n == 0 || size+len(events[n].Message)+26 <= 1<<20) {
-			size += len(events[n].Message) + 26
-			n++
-		}
-		if _, err := sb.Logs.Put(group, stream, events[:n]); err != nil {
-			return fmt.Errorf("put %d log events of function %s into %s: %w", n, function, group, err)
-		}
-		events = events[n:]
+	if err := sb.Logs.PutBatches(group, stream, events); err != nil {
+		return fmt.Errorf("put %d log events of function %s into %s: %w", len(events), function, group, err)
 	}
 	return nil
 }
@@ -319,6 +311,25 @@ func (sb *Sandbox) sendToQueue(ctx context.Context, caller, what, queueARN, body
 	sb.Recorder.Add(rec)
 	if err != nil {
 		return fmt.Errorf("send the dead letter of %s to queue %s as %s: %w", what, queueARN, caller, err)
+	}
+	return nil
+}
+
+// writeExecutionLogs writes a state machine execution's events to the log group groupARN names
+// (the ":*" form a logging configuration gives), in a new stream. Step Functions delivers them
+// through CloudWatch Logs' vended log delivery, which the role's log delivery actions set up at
+// CreateStateMachine (judged there), not with a call of the role per event: none is judged here.
+func (sb *Sandbox) writeExecutionLogs(groupARN, stream string, events []stepfunctions.LogEvent) error {
+	group := logs.NameOf(groupARN)
+	if err := sb.Logs.CreateStream(group, stream); err != nil {
+		return fmt.Errorf("log the execution's events to %s: %w", groupARN, err)
+	}
+	batch := make([]logs.Event, len(events))
+	for i, e := range events {
+		batch[i] = logs.Event{Timestamp: e.Timestamp, Message: e.Message}
+	}
+	if err := sb.Logs.PutBatches(group, stream, batch); err != nil {
+		return fmt.Errorf("log the execution's events to %s: %w", groupARN, err)
 	}
 	return nil
 }

@@ -69,3 +69,12 @@ var logsOps = map[string]operation{
 	"PutLogEvents":       onLogStream("logs:PutLogEvents"),
 	"GetLogEvents":       onLogStream("logs:GetLogEvents"),
 }
+
+// StateMachineLogDelivery are the actions a state machine's role needs for a logging configuration
+// that sends its executions' events to CloudWatch Logs, each on "*": the log delivery APIs take no
+// resource type (AWS Step Functions Developer Guide, "IAM policies for logging to CloudWatch Logs").
+// Step Functions checks them on CreateStateMachine; the sandbox judges them there (Sandbox.EnforceIAM).
+var StateMachineLogDelivery = []string{
+	"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+	"logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}

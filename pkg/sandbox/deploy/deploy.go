@@ -46,6 +46,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -302,9 +303,17 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 		if role == "" {
 			return errors.New("no RoleArn: a state machine needs an execution role")
 		}
-		out, err := sfn.NewFromConfig(d.Cfg).CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-			Name: aws.String(st.Name + "-" + name), Definition: aws.String(def), RoleArn: aws.String(role),
-		})
+		in := &sfn.CreateStateMachineInput{Name: aws.String(st.Name + "-" + name), Definition: aws.String(def), RoleArn: aws.String(role)}
+		if lc, ok := p["LoggingConfiguration"].(map[string]any); ok {
+			// Step Functions judges the role's log delivery actions for it (CreateStateMachine).
+			in.LoggingConfiguration = &sfntypes.LoggingConfiguration{Level: sfntypes.LogLevel(str(lc["Level"])), IncludeExecutionData: boolean(lc["IncludeExecutionData"])}
+			for _, dst := range list(lc["Destinations"]) {
+				g, _ := dst["CloudWatchLogsLogGroup"].(map[string]any)
+				in.LoggingConfiguration.Destinations = append(in.LoggingConfiguration.Destinations,
+					sfntypes.LogDestination{CloudWatchLogsLogGroup: &sfntypes.CloudWatchLogsLogGroup{LogGroupArn: optional(g["LogGroupArn"])}})
+			}
+		}
+		out, err := sfn.NewFromConfig(d.Cfg).CreateStateMachine(ctx, in)
 		if err != nil {
 			return err
 		}

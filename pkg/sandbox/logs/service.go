@@ -460,6 +460,23 @@ func (s *Service) Put(groupName, streamName string, events []Event) (map[string]
 	return out, nil
 }
 
+// PutBatches puts events as a service writing its own logs does: in as many PutLogEvents batches
+// as the limits require (10,000 events, 1 MiB counting 26 bytes an event).
+func (s *Service) PutBatches(group, stream string, events []Event) error {
+	for len(events) > 0 {
+		n, size := 0, 0
+		for n < min(len(events), maxBatchEvents) && (n == 0 || size+len(events[n].Message)+eventOverhead <= maxBatchBytes) {
+			size += len(events[n].Message) + eventOverhead
+			n++
+		}
+		if _, err := s.Put(group, stream, events[:n]); err != nil {
+			return err
+		}
+		events = events[n:]
+	}
+	return nil
+}
+
 type getEventsInput struct {
 	LogGroupName       string `json:"logGroupName"`
 	LogGroupIdentifier string `json:"logGroupIdentifier"`
