@@ -59,7 +59,7 @@ func (r Row) Unused() bool { return r.Uses == 0 && r.TestUses == 0 && r.Reason =
 // Reasons are why actions a role is granted go unused in the sandbox and are still needed on AWS,
 // by action prefix. Each names what uses them there.
 var Reasons = map[string]string{
-	"logs:":                          "CloudWatch Logs: Lambda writes a function's logs, and Step Functions delivers a state machine's execution logs, with the role (the sandbox does not emulate CloudWatch Logs)",
+	"logs:":                          "CloudWatch Logs: Lambda delivers what a function prints to its log group with the role (so does the sandbox, judged: TestEnforceIAMFunctionLogs), and this function printed nothing on the demo's paths",
 	"xray:":                          "X-Ray: active tracing sends segments with the role (the sandbox has no X-Ray)",
 	"ec2:CreateNetworkInterface":     "a function in a VPC: Lambda creates its network interfaces with the role (the sandbox runs functions on the host)",
 	"ec2:DescribeNetworkInterfaces":  "a function in a VPC: Lambda manages its network interfaces with the role",
@@ -84,11 +84,19 @@ const (
 	pathStartUnknown = "after a StartExecution whose answer was lost (a timeout, a 5xx) the entry step asks whether the execution started (pkg/customresource/entry; TestEntryFindsAStartWhoseAnswerWasLost)"
 	pathSafetyNet    = "the safety net answers CloudFormation for an execution that ended without answering, reading its history for the reason (pkg/customresource/safetynet; clustertest TestSafetyNetAnswersWhenTheWorkflowCannot)"
 	pathVPCSubnets   = "a function in a VPC: Lambda looks up its subnets with the role when it creates the network interfaces"
+	pathFlowLogs     = "VPC flow logs: EC2 delivers a flow log's records to its log group with the role its DeliverLogsPermissionArn names (the sandbox does not emulate flow logs: AWS::EC2::FlowLog is a placeholder)"
 	pathRecovery     = "a single-user rotation recovers a password an abandoned rotation already set by listing the secret's unlabelled versions (pkg/rotation setSecret; TestAbandonedRotationRecovers)"
 )
 
-// PathReasons are the role-specific reasons, for actions that the prefix Reasons do not cover.
+// PathReasons are the role-specific reasons, for actions that the prefix Reasons do not cover or
+// cover for other roles.
 var PathReasons = []PathReason{
+	{"VpcAllIAMRole", "logs:CreateLogStream", pathFlowLogs},
+	{"VpcAllIAMRole", "logs:DescribeLogStreams", pathFlowLogs},
+	{"VpcAllIAMRole", "logs:PutLogEvents", pathFlowLogs},
+	{"VpcFlowLogIAMRole", "logs:CreateLogStream", pathFlowLogs},
+	{"VpcFlowLogIAMRole", "logs:DescribeLogStreams", pathFlowLogs},
+	{"VpcFlowLogIAMRole", "logs:PutLogEvents", pathFlowLogs},
 	{"ApplicationUserFunctionRole", "ec2:DescribeSubnets", pathVPCSubnets},
 	{"SuperuserRotationRole", "ec2:DescribeSubnets", pathVPCSubnets},
 	{"UserRotationRole", "ec2:DescribeSubnets", pathVPCSubnets},
@@ -273,11 +281,11 @@ func Build(statements []Statement, decisions []sandbox.Decision, tests []TestDec
 					}
 				}
 			}
+			// A role's own reason first: it is more specific than the action's.
 			if r.Uses == 0 && r.TestUses == 0 {
-				r.Reason = reason(a)
-			}
-			if r.Uses == 0 && r.TestUses == 0 && r.Reason == "" {
-				r.Reason = pathReason(st.Role, a)
+				if r.Reason = pathReason(st.Role, a); r.Reason == "" {
+					r.Reason = reason(a)
+				}
 			}
 			rows = append(rows, r)
 		}
