@@ -240,7 +240,9 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 // encrypted alert queue need (about 2 s each: the demo's dead letter is refused): the queue
 // policy's statement for the CloudTrail rule (sqs:SendMessage) and the alert key's
 // AllowEventBridgeDeadLetters (kms:GenerateDataKey); and the relay role's sqs:SendMessage, with which
-// Lambda sends the relay's own failed event to its dead-letter queue (the demo's is then lost).
+// Lambda sends the relay's own failed event to its dead-letter queue (the demo's is then lost); and
+// the relay role's logs statement, with which Lambda delivers what the relay prints to its log group
+// (the relay runs on, its lines are dropped, and the refusal fails the demo).
 func representative(t *testing.T, all []iammutation.Statement) []iammutation.Statement {
 	t.Helper()
 	picks := []struct {
@@ -280,6 +282,10 @@ func representative(t *testing.T, all []iammutation.Statement) []iammutation.Sta
 		}},
 		{"the alerts relay role's sqs:SendMessage to its dead-letter queue", func(s iammutation.Statement) bool {
 			return s.Stack == alertsStack && strings.HasPrefix(s.Resource, "TrailRelayRoleDefaultPolicy") && slices.Equal(s.Actions, []string{"sqs:SendMessage"})
+		}},
+		{"the alerts relay role's logs statement for its log group", func(s iammutation.Statement) bool {
+			return s.Stack == alertsStack && strings.HasPrefix(s.Resource, "TrailRelayRoleDefaultPolicy") &&
+				slices.Equal(s.Actions, []string{"logs:CreateLogStream", "logs:PutLogEvents"})
 		}},
 	}
 	// IAM_MUTATIONS_PICKS=<text> runs only the picks whose description contains it.
