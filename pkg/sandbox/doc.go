@@ -5,8 +5,8 @@
 // any real AWS client given --endpoint-url.
 //
 // New wires every service in this tree to one Server: STS, Lambda, EventBridge, the CloudFormation
-// custom-resource driver, Secrets Manager, SNS, SQS, DynamoDB, EC2, CloudHSM, SSM, KMS, Step Functions and
-// CloudWatch (alarms). Cross-service wiring: Secrets Manager rotation, EventBridge
+// custom-resource driver, Secrets Manager, SNS, SQS, DynamoDB, EC2, CloudHSM, SSM, KMS, Step Functions,
+// CloudWatch (alarms), S3, CloudTrail and CloudWatch Logs. Cross-service wiring: Secrets Manager rotation, EventBridge
 // targets, Step Functions tasks and the CloudFormation driver invoke functions of the Lambda
 // registry; SSM's client instance reads secrets from Secrets Manager and acts on CloudHSM;
 // Step Functions' aws-sdk integrations call the JSON services through Server.Internal (so faults
@@ -15,7 +15,9 @@
 // (RotationFailed, ...) are published as "AWS Service Event via CloudTrail" events, as if the
 // account had the CloudTrail trail AWS needs for that; a CloudWatch alarm's SNS actions publish to
 // SNS as cloudwatch.amazonaws.com; EventBridge sends a target's dead letters to its SQS queue as
-// events.amazonaws.com. Package sandboxtest starts one per test.
+// events.amazonaws.com; Lambda writes what a function prints to its CloudWatch Logs log group with
+// the function's role, and Step Functions an execution's events to its state machine's. Package
+// sandboxtest starts one per test.
 //
 // Routing, by what the request carries:
 //

@@ -27,7 +27,10 @@
 // through SetDeadLetterSender with the function's own role as Lambda sends it, with the attributes
 // Lambda's developer guide documents (RequestID, ErrorCode, ErrorMessage);
 // PutFunctionEventInvokeConfig sets the retries (0 to 2) and the maximum age (invokeconfig.go).
-// There are no destinations.
+// There are no destinations. A bootstrap executable's output lines go to its log group
+// (WithLogGroup, else /aws/lambda/<name>) through SetLogDeliverer, one stream per execution
+// environment, as Lambda delivers them with the function's role (logs.go); no START, END or REPORT
+// lines are added.
 package lambda
 
 import (
