@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambdaruntime"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
@@ -26,17 +26,11 @@ import (
 // the refusal is a denied Decision with AWS's message.
 func TestEnforceIAMFunctionLogs(t *testing.T) {
 	ctx := sandboxtest.Context(t, 3*time.Minute)
-	judge, err := iamjudge.Start(ctx, iamjudge.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = judge.Close() })
 	bin, err := lambdaruntime.BuildHost(ctx, "./lambda/testdata/whoami", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := sandboxtest.New(t)
-	env.EnforceIAM(judge)
+	env := enforcedSandbox(ctx, t)
 	op := env.NoRetryConfig()
 	lc, ic, logc := awslambda.NewFromConfig(op), iam.NewFromConfig(op), cwl.NewFromConfig(op)
 
@@ -54,21 +48,13 @@ func TestEnforceIAMFunctionLogs(t *testing.T) {
 				t.Fatal(err)
 			}
 			groupARN := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", env.Region, env.Account, group)
-			doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []map[string]any{
-				{"Effect": "Allow", "Action": c.actions, "Resource": groupARN + ":*"},
-				{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}}})
-			role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(fn + "-role"),
-				AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(fn + "-role"), PolicyName: aws.String("grants"), PolicyDocument: aws.String(string(doc))}); err != nil {
-				t.Fatal(err)
-			}
+			roleARN := createRole(ctx, t, ic, fn+"-role", "lambda.amazonaws.com",
+				map[string]any{"Effect": "Allow", "Action": c.actions, "Resource": groupARN + ":*"},
+				map[string]any{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"})
 			if _, err := env.Lambda.RegisterBinary(fn, bin, nil, sblambda.WithLogGroup(group)); err != nil {
 				t.Fatal(err)
 			}
-			env.BindRole(fn, aws.ToString(role.Role.Arn))
+			env.BindRole(fn, roleARN)
 			// Two invocations in one environment: the first one's line is surely read from the
 			// process's pipe by the time the second has ended.
 			for _, say := range []string{"alert mailed", "second"} {
@@ -114,4 +100,21 @@ func TestEnforceIAMFunctionLogs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// createRole creates the role name, which service may assume, with one inline policy of statements,
+// and returns its ARN.
+func createRole(ctx context.Context, t *testing.T, ic *iam.Client, name, service string, statements ...map[string]any) string {
+	t.Helper()
+	trust, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []map[string]any{
+		{"Effect": "Allow", "Principal": map[string]any{"Service": service}, "Action": "sts:AssumeRole"}}})
+	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(trust))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": statements})
+	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("grants"), PolicyDocument: aws.String(string(doc))}); err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(role.Role.Arn)
 }

@@ -1,7 +1,6 @@
 package sandbox_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/strongroom/strongroom/pkg/sandbox/authz"
-	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
 
@@ -25,13 +23,7 @@ import (
 // machine is created and an execution's events reach the log group at level ALL with its input.
 func TestEnforceIAMStateMachineLogging(t *testing.T) {
 	ctx := sandboxtest.Context(t, time.Minute)
-	judge, err := iamjudge.Start(ctx, iamjudge.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = judge.Close() })
-	env := sandboxtest.New(t)
-	env.EnforceIAM(judge)
+	env := enforcedSandbox(ctx, t)
 	op := env.NoRetryConfig()
 	ic, sc, lc := iam.NewFromConfig(op), sfn.NewFromConfig(op), cwl.NewFromConfig(op)
 	group := "/aws/vendedlogs/states/create"
@@ -49,16 +41,8 @@ func TestEnforceIAMStateMachineLogging(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			roleName := fmt.Sprintf("workflow-%d", i)
-			doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []map[string]any{{"Effect": "Allow", "Action": c.actions, "Resource": "*"}}})
-			role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(roleName),
-				AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(roleName), PolicyName: aws.String("logs"), PolicyDocument: aws.String(string(doc))}); err != nil {
-				t.Fatal(err)
-			}
-			out, err := sc.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(roleName), RoleArn: role.Role.Arn,
+			roleARN := createRole(ctx, t, ic, roleName, "states.amazonaws.com", map[string]any{"Effect": "Allow", "Action": c.actions, "Resource": "*"})
+			out, err := sc.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(roleName), RoleArn: aws.String(roleARN),
 				Definition: aws.String(`{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}`),
 				LoggingConfiguration: &sfntypes.LoggingConfiguration{Level: sfntypes.LogLevelAll, IncludeExecutionData: true,
 					Destinations: []sfntypes.LogDestination{{CloudWatchLogsLogGroup: &sfntypes.CloudWatchLogsLogGroup{LogGroupArn: aws.String(groupARN)}}}}})
