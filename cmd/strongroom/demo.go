@@ -181,6 +181,10 @@ type demo struct {
 	// are the indexes (in Decisions) of the refusals it caused by taking a permission away.
 	deadLettersShown map[string]bool
 	refusedOnPurpose map[int]bool
+	// logsShown are the stacks showLogGroups has printed the log groups of; deliveriesChecked
+	// counts the functions' log deliveries it has checked.
+	logsShown         map[string]bool
+	deliveriesChecked int
 	// What setup prepared for the rotation section (when it runs): MariaDB and the rotation
 	// function's host build, or why not.
 	db    *mariadbtest.Server

@@ -22,9 +22,13 @@ const alarmTestReason = "Testing the alarm's notification from the Strongroom de
 // the alert topic got. CloudWatch publishes to that encrypted topic as cloudwatch.amazonaws.com,
 // so the topic's policy and its key's (infra/alarmtopic) are judged as on AWS: an alarm that
 // reaches nobody is an error naming the refusal. It does nothing before the alert topic has
-// subscribers (subscribeAlerts). It first shows the stacks' dead letters (testDeadLetters).
+// subscribers (subscribeAlerts). It first shows the stacks' dead letters (testDeadLetters) and
+// the log groups that have received events (showLogGroups).
 func (d *demo) testAlarms(ctx context.Context) error {
 	if err := d.testDeadLetters(ctx); err != nil {
+		return err
+	}
+	if err := d.showLogGroups(); err != nil {
 		return err
 	}
 	if d.alertTopic == "" {

@@ -117,6 +117,18 @@ func TestDemo(t *testing.T) {
 		)
 	})
 
+	t.Run("logs", func(t *testing.T) {
+		// The relay's lines reach its log group, written with its role (CreateLogStream and
+		// PutLogEvents, judged), and the cluster's Create workflow's events its group.
+		relay := between(text, alertsStack+": log group "+alertsStack+"-TrailRelayLogs", "\n")
+		if !strings.Contains(relay, " events, the first: \"alert published\"") {
+			t.Errorf("the relay's log group line is %q, want its events, the first \"alert published\"", relay)
+		}
+		if !strings.Contains(text, clusterStack+": log group "+clusterStack+"-ClusterCreateWorkflowLogs") {
+			t.Errorf("no line for the cluster's Create workflow's log group")
+		}
+	})
+
 	t.Run("trail", func(t *testing.T) {
 		// The alerts stack's trail delivers an SSE-KMS log file, read back as the account, of calls
 		// the demo made (the relay's own, as its role), and the trail bucket's access log records

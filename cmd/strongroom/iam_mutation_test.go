@@ -242,10 +242,12 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 // AllowEventBridgeDeadLetters (kms:GenerateDataKey); the relay role's sqs:SendMessage, with which
 // Lambda sends the relay's own failed event to its dead-letter queue (the demo's is then lost); the
 // relay role's X-Ray statement (each invocation's segment is refused xray:PutTraceSegments and
-// lost); and the application user function role's network interface statement (the database
+// lost); the application user function role's network interface statement (the database
 // stack's deploy is refused creating the function in its VPC: CreateFunction's
 // InvalidParameterValueException, before its custom resource exists; the rotation section starts
-// MariaDB first, a few seconds).
+// MariaDB first, a few seconds); and the relay role's logs statement, with which Lambda delivers
+// what the relay prints to its log group (the relay runs on, its lines are dropped, and the refusal
+// fails the demo).
 func representative(t *testing.T, all []iammutation.Statement) []iammutation.Statement {
 	t.Helper()
 	picks := []struct {
@@ -291,6 +293,10 @@ func representative(t *testing.T, all []iammutation.Statement) []iammutation.Sta
 		}},
 		{"the application user function role's network interface statement", func(s iammutation.Statement) bool {
 			return s.Stack == databaseStack && strings.HasPrefix(s.Resource, "ApplicationUserFunctionRoleDefaultPolicy") && slices.Contains(s.Actions, "ec2:CreateNetworkInterface")
+		}},
+		{"the alerts relay role's logs statement for its log group", func(s iammutation.Statement) bool {
+			return s.Stack == alertsStack && strings.HasPrefix(s.Resource, "TrailRelayRoleDefaultPolicy") &&
+				slices.Equal(s.Actions, []string{"logs:CreateLogStream", "logs:PutLogEvents"})
 		}},
 	}
 	// IAM_MUTATIONS_PICKS=<text> runs only the picks whose description contains it.

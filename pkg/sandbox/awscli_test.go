@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,6 +222,31 @@ func TestAWSCLI(t *testing.T) {
 		_, stderr, err = aws.Exec("cloudtrail", "create-trail", "--name", "other", "--s3-bucket-name", "no-such-bucket")
 		if err == nil || !strings.Contains(stderr, "(S3BucketDoesNotExistException) when calling the CreateTrail operation") {
 			t.Errorf("create-trail on a missing bucket: err %v, stderr %q", err, stderr)
+		}
+	})
+
+	t.Run("logs", func(t *testing.T) {
+		aws.Run("logs", "create-log-group", "--log-group-name", "/cli/relay", "--tags", "team=vault")
+		aws.Run("logs", "put-retention-policy", "--log-group-name", "/cli/relay", "--retention-in-days", "30")
+		aws.Run("logs", "create-log-stream", "--log-group-name", "/cli/relay", "--log-stream-name", "s1")
+		now := strconv.FormatInt(env.Clock.Now().UnixMilli(), 10)
+		aws.Run("logs", "put-log-events", "--log-group-name", "/cli/relay", "--log-stream-name", "s1",
+			"--log-events", "timestamp="+now+",message=alert published", "timestamp="+now+",message=event skipped")
+		got := aws.Run("logs", "get-log-events", "--log-group-name", "/cli/relay", "--log-stream-name", "s1", "--start-from-head")
+		if ev, _ := got["events"].([]any); len(ev) != 2 || ev[0].(map[string]any)["message"] != "alert published" {
+			t.Errorf("get-log-events = %v", got)
+		}
+		found := aws.Run("logs", "filter-log-events", "--log-group-name", "/cli/relay", "--filter-pattern", "skipped")
+		if ev, _ := found["events"].([]any); len(ev) != 1 {
+			t.Errorf("filter-log-events = %v", found)
+		}
+		groups := aws.Run("logs", "describe-log-groups", "--log-group-name-prefix", "/cli/")
+		if g, _ := groups["logGroups"].([]any); len(g) != 1 || g[0].(map[string]any)["retentionInDays"] != float64(30) {
+			t.Errorf("describe-log-groups = %v", groups)
+		}
+		_, stderr, err := aws.Exec("logs", "create-log-group", "--log-group-name", "/cli/relay")
+		if err == nil || !strings.Contains(stderr, "(ResourceAlreadyExistsException) when calling the CreateLogGroup operation") {
+			t.Errorf("create-log-group again: err %v, stderr %q", err, stderr)
 		}
 	})
 

@@ -5,8 +5,8 @@
 // any real AWS client given --endpoint-url.
 //
 // New wires every service in this tree to one Server: STS, Lambda, EventBridge, the CloudFormation
-// custom-resource driver, Secrets Manager, SNS, SQS, DynamoDB, EC2, CloudHSM, SSM, KMS, Step Functions and
-// CloudWatch (alarms), S3, CloudTrail and X-Ray. Cross-service wiring: Secrets Manager rotation, EventBridge
+// custom-resource driver, Secrets Manager, SNS, SQS, DynamoDB, EC2, CloudHSM, SSM, KMS, Step Functions,
+// CloudWatch (alarms), S3, CloudTrail, CloudWatch Logs and X-Ray. Cross-service wiring: Secrets Manager rotation, EventBridge
 // targets, Step Functions tasks and the CloudFormation driver invoke functions of the Lambda
 // registry; SSM's client instance reads secrets from Secrets Manager and acts on CloudHSM;
 // Step Functions' aws-sdk integrations call the JSON services through Server.Internal (so faults
@@ -17,7 +17,9 @@
 // SNS as cloudwatch.amazonaws.com; EventBridge sends a target's dead letters to its SQS queue as
 // events.amazonaws.com; Lambda makes a VPC function's network interfaces in EC2 (AttachFunctionVPC)
 // and a traced function's or state machine's segments reach X-Ray (SetActiveTracing), each with the
-// resource's role. Package sandboxtest starts one per test.
+// resource's role; Lambda writes what a function prints to its CloudWatch Logs log group with the
+// function's role, and Step Functions an execution's events to its state machine's. Package
+// sandboxtest starts one per test.
 //
 // Routing, by what the request carries:
 //

@@ -19,6 +19,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/core"
 	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
+	"github.com/strongroom/strongroom/pkg/sandbox/logs"
 	"github.com/strongroom/strongroom/pkg/sandbox/s3"
 	"github.com/strongroom/strongroom/pkg/sandbox/stepfunctions"
 )
@@ -103,6 +104,30 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	// CloudTrail checks the trail's bucket and key policies on CreateTrail and writes each log file as
 	// cloudtrail.amazonaws.com on behalf of the trail: only those policies can allow it.
 	sb.CloudTrail.SetAuthorizer(trailAuthorizer{e: e, sb: sb})
+	// CloudWatch Logs uses a log group's KMS key as logs.<region>.amazonaws.com with the encryption
+	// context aws:logs:arn = the group's ARN: only the key's policy can allow it, and CreateLogGroup
+	// is refused when it does not (CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs
+	// using AWS Key Management Service").
+	// A state machine whose logging configuration names a log group needs its role to allow the log
+	// delivery actions: CreateStateMachine is refused without them.
+	sb.StepFunctions.SetLogging(func(ctx context.Context, roleARN, machine string) error {
+		id, err := e.iam.RoleIdentity(roleARN)
+		if err != nil {
+			return err
+		}
+		needs := make([]authz.Need, len(authz.StateMachineLogDelivery))
+		for i, a := range authz.StateMachineLogDelivery {
+			needs[i] = authz.Need{Action: a, Resource: "*"}
+		}
+		if denied := e.authorizeNeeds(ctx, sb.Clock.Now(), id, roleARN, sessionARN(sb.Account, roleARN, machine), "states", "CreateStateMachine", needs); denied != nil {
+			return denied
+		}
+		return nil
+	}, sb.writeExecutionLogs)
+	sb.Logs.SetKeyAuthorizer(func(ctx context.Context, groupARN, keyARN string) error {
+		return e.onBehalfOf(ctx, sb.Clock.Now(), logs.Principal(sb.Region), groupARN, "kms", "GenerateDataKey",
+			authz.Request{JSON: map[string]any{"KeyId": keyARN, "KeySpec": "AES_256", "EncryptionContext": map[string]any{"aws:logs:arn": groupARN}}})
+	})
 	// S3 server access logging writes log objects as logging.s3.amazonaws.com on behalf of the
 	// source bucket: only the target bucket's policy can allow it.
 	sb.S3.SetDeliveryAuthorizer(func(ctx context.Context, principal, source, bucket, key, acl string) error {
@@ -352,6 +377,12 @@ func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, princi
 		// Fail closed: a call the table cannot authorize is a gap to fix, not a call to allow.
 		return deniedError(service, fmt.Sprintf("the sandbox cannot authorize this call: %v", err))
 	}
+	return e.authorizeNeeds(ctx, now, id, roleARN, principal, service, op, needs)
+}
+
+// authorizeNeeds judges needs for a session (principal) of the role roleARN, whose identity is id,
+// recording each Decision under service and op; the first refusal is returned.
+func (e *enforcer) authorizeNeeds(ctx context.Context, now time.Time, id iam.Identity, roleARN, principal, service, op string, needs []authz.Need) *core.Error {
 	gen := e.iam.Generation()
 	policies := make([]iamjudge.Policy, len(id.Policies))
 	for i, p := range id.Policies {

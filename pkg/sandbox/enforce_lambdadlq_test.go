@@ -2,7 +2,6 @@ package sandbox_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -77,16 +76,7 @@ func TestEnforceIAMFunctionDeadLetter(t *testing.T) {
 			for _, g := range c.grants {
 				stmts = append(stmts, map[string]any{"Effect": "Allow", "Action": g[0], "Resource": g[1]})
 			}
-			doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": stmts})
-			role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(fn + "-role"),
-				AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(fn + "-role"), PolicyName: aws.String("grants"), PolicyDocument: aws.String(string(doc))}); err != nil {
-				t.Fatal(err)
-			}
-			env.BindRole(fn, aws.ToString(role.Role.Arn))
+			env.BindRole(fn, createRole(ctx, t, ic, fn+"-role", "lambda.amazonaws.com", stmts...))
 			if _, err := lc.PutFunctionEventInvokeConfig(ctx, &awslambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String(fn),
 				MaximumRetryAttempts: aws.Int32(1), MaximumEventAgeInSeconds: aws.Int32(3600)}); err != nil {
 				t.Fatal(err)

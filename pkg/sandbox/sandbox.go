@@ -23,6 +23,7 @@ import (
 	"github.com/strongroom/strongroom/pkg/sandbox/iam"
 	"github.com/strongroom/strongroom/pkg/sandbox/kms"
 	"github.com/strongroom/strongroom/pkg/sandbox/lambda"
+	"github.com/strongroom/strongroom/pkg/sandbox/logs"
 	"github.com/strongroom/strongroom/pkg/sandbox/s3"
 	"github.com/strongroom/strongroom/pkg/sandbox/secretsmanager"
 	"github.com/strongroom/strongroom/pkg/sandbox/sns"
@@ -63,6 +64,7 @@ type Sandbox struct {
 	S3             *s3.Service
 	CloudTrail     *cloudtrail.Service
 	XRay           *xray.Service
+	Logs           *logs.Service
 
 	mu         sync.Mutex
 	executions []string // Step Functions execution ARNs seen in status changes
@@ -158,9 +160,18 @@ func New(opts Options) *Sandbox {
 	// Trails deliver the calls the server records, as CloudTrail's management events.
 	sb.CloudTrail = cloudtrail.New(srv.Clock, sb.S3, srv.cloudTrailRecords, sb.KMS.KeyARN, cloudtrail.WithRegion(srv.Region), cloudtrail.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.CloudTrail)
+	// CloudWatch Logs holds what functions print and state machines log; what lands there is
+	// scanned for secrets like every other store.
+	sb.Logs = logs.New(srv.Clock, sb.KMS.KeyARN, logs.WithRegion(srv.Region), logs.WithAccount(srv.Account))
+	srv.RegisterJSON(sb.Logs)
+	srv.Recorder.AddSource("cloudwatch logs events", sb.Logs.Contents)
+	// Functions' output reaches their log groups with their execution roles.
+	sb.Lambda.SetLogDeliverer(sb.deliverFunctionLogs)
 
 	sb.StepFunctions = stepfunctions.New(srv.Clock, sb.Lambda, stepfunctions.WithRegion(srv.Region), stepfunctions.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.StepFunctions)
+	// Executions of a state machine with a logging configuration log their events to its group.
+	sb.StepFunctions.SetLogging(nil, sb.writeExecutionLogs)
 	// aws-sdk integrations: arn:aws:states:::aws-sdk:<service>:<action>, with errors named
 	// <ServiceName>.<ErrorName> in PascalCase, as Step Functions names them.
 	for _, in := range []struct {
@@ -227,15 +238,58 @@ func (sb *Sandbox) sendDeadLetter(ctx context.Context, ruleARN, queueARN, body s
 // sqs:SendMessage on the queue and, for an encrypted queue, the key's actions via SQS.
 func (sb *Sandbox) sendFunctionDeadLetter(ctx context.Context, function, queueARN, body string, attributes map[string]string) error {
 	return sb.sendToQueue(ctx, function, "function "+function, queueARN, body, attributes, func(e *enforcer, req authz.Request) error {
-		role := sb.Server.RoleOf(function)
-		if role == "" {
-			return nil // a function with no role is the operator's stand-in, not judged (BindRole)
-		}
-		if denied := e.authorize(ctx, sb.Clock.Now(), role, sessionARN(sb.Account, role, function), "sqs", "SendMessage", req); denied != nil {
-			return denied
-		}
-		return nil
+		return sb.asFunction(ctx, e, function, "sqs", "SendMessage", req)
 	})
+}
+
+// asFunction judges a call Lambda makes for function with its execution role (the role bound to
+// the function's name), as e.authorize judges the function's own calls; nil when allowed, when IAM
+// is not enforced (e nil) or when the function has no role.
+func (sb *Sandbox) asFunction(ctx context.Context, e *enforcer, function, service, op string, req authz.Request) error {
+	role := sb.Server.RoleOf(function)
+	if e == nil || role == "" {
+		return nil // a function with no role is the operator's stand-in, not judged (BindRole)
+	}
+	if denied := e.authorize(ctx, sb.Clock.Now(), role, sessionARN(sb.Account, role, function), service, op, req); denied != nil {
+		return denied
+	}
+	return nil
+}
+
+// deliverFunctionLogs delivers the lines an execution environment of function printed to its log
+// group, as Lambda does with the function's execution role (Lambda developer guide, "Sending
+// Lambda function logs to CloudWatch Logs"): logs:CreateLogStream for the environment's stream on
+// its first delivery, then logs:PutLogEvents, each judged under EnforceIAM. A refused call drops
+// the lines (on AWS the function runs on and its logs are lost) and is a denied Decision. The
+// sandbox's Lambda creates no log group: a function whose group does not exist loses its lines
+// (the stacks deploy each function's group).
+func (sb *Sandbox) deliverFunctionLogs(ctx context.Context, function, group, stream string, lines []lambda.LogLine) error {
+	if !sb.Logs.Exists(group) {
+		return fmt.Errorf("deliver %d lines of function %s: log group %s does not exist (deploy the function's AWS::Logs::LogGroup first)", len(lines), function, group)
+	}
+	sb.Server.mu.RLock()
+	e := sb.Server.enforcer
+	sb.Server.mu.RUnlock()
+	req := authz.Request{JSON: map[string]any{"logGroupName": group, "logStreamName": stream}}
+	if !sb.Logs.StreamExists(group, stream) {
+		if err := sb.asFunction(ctx, e, function, "logs", "CreateLogStream", req); err != nil {
+			return fmt.Errorf("create log stream %s in %s for function %s: %w", stream, group, function, err)
+		}
+		if err := sb.Logs.CreateStream(group, stream); err != nil && !sb.Logs.StreamExists(group, stream) {
+			return fmt.Errorf("create log stream %s in %s for function %s: %w", stream, group, function, err)
+		}
+	}
+	if err := sb.asFunction(ctx, e, function, "logs", "PutLogEvents", req); err != nil {
+		return fmt.Errorf("put %d log events of function %s into %s: %w", len(lines), function, group, err)
+	}
+	events := make([]logs.Event, len(lines))
+	for i, l := range lines {
+		events[i] = logs.Event{Timestamp: l.Time.UnixMilli(), Message: l.Message}
+	}
+	if err := sb.Logs.PutBatches(group, stream, events); err != nil {
+		return fmt.Errorf("put %d log events of function %s into %s: %w", len(events), function, group, err)
+	}
+	return nil
 }
 
 // sendToQueue sends body with attributes to the queue queueARN as caller, after judge allows it
@@ -269,6 +323,25 @@ func (sb *Sandbox) sendToQueue(ctx context.Context, caller, what, queueARN, body
 	sb.Recorder.Add(rec)
 	if err != nil {
 		return fmt.Errorf("send the dead letter of %s to queue %s as %s: %w", what, queueARN, caller, err)
+	}
+	return nil
+}
+
+// writeExecutionLogs writes a state machine execution's events to the log group groupARN names
+// (the ":*" form a logging configuration gives), in a new stream. Step Functions delivers them
+// through CloudWatch Logs' vended log delivery, which the role's log delivery actions set up at
+// CreateStateMachine (judged there), not with a call of the role per event: none is judged here.
+func (sb *Sandbox) writeExecutionLogs(groupARN, stream string, events []stepfunctions.LogEvent) error {
+	group := logs.NameOf(groupARN)
+	if err := sb.Logs.CreateStream(group, stream); err != nil {
+		return fmt.Errorf("log the execution's events to %s: %w", groupARN, err)
+	}
+	batch := make([]logs.Event, len(events))
+	for i, e := range events {
+		batch[i] = logs.Event{Timestamp: e.Timestamp, Message: e.Message}
+	}
+	if err := sb.Logs.PutBatches(group, stream, batch); err != nil {
+		return fmt.Errorf("log the execution's events to %s: %w", groupARN, err)
 	}
 	return nil
 }

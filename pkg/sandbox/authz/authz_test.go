@@ -148,6 +148,10 @@ var samples = map[string][]authz.Request{
 		body(`{"Name":"main","TrailName":"main","S3BucketName":"trail","KmsKeyId":"` + key + `"}`),
 		body(`{"Name":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/main","TrailName":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/main"}`),
 	},
+	"logs": {
+		body(`{"logGroupName":"/aws/lambda/relay","logStreamName":"2026/12/07/[$LATEST]0123456789abcdef0123456789abcdef","tags":{"team":"vault"}}`),
+		body(`{"logGroupIdentifier":"arn:aws:logs:` + region + `:` + account + `:log-group:/aws/lambda/relay:*","logStreamName":"s"}`),
+	},
 	"s3": {
 		{Path: map[string]string{"Bucket": "trail", "Key": "AWSLogs/" + account + "/x.json.gz", "SecureTransport": "true", "ACL": "bucket-owner-full-control",
 			"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key, "SSEKMSEncryptionContext": `{"aws:cloudtrail:arn":"arn:aws:cloudtrail:` + region + `:` + account + `:trail/t"}`}},

@@ -32,6 +32,7 @@ var table = map[string]map[string]operation{
 	// CloudTrail's own calls on S3 and KMS are judged where it makes them (Sandbox.EnforceIAM).
 	"cloudtrail": cloudtrailOps,
 	"xray":       xrayOps,
+	"logs":       logsOps,
 }
 
 func noPermission(Env, Request) ([]Need, error) { return nil, nil }

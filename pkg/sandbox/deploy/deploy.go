@@ -11,12 +11,13 @@
 // for the host and registered with the sandbox's Lambda service; its calls are sessions of its Role
 // (Server.BindRole), and the client instance's of its instance profile's role, so that with
 // Sandbox.EnforceIAM every call is judged on the policies the template deploys. Resource types the
-// sandbox does not emulate (logs, dashboards, ...) are listed in Stack.NotEmulated
+// sandbox does not emulate (flow logs, dashboards, ...) are listed in Stack.NotEmulated
 // with a placeholder id, so nothing is skipped silently.
 // Alarms are created with CloudWatch's PutMetricAlarm (alarm.go), queues and their policies with
 // SQS (queue.go); rules keep their targets' RetryPolicy and DeadLetterConfig. Buckets, their
 // policies and the trail are created in S3 and CloudTrail (trail.go): CreateTrail checks the
-// bucket's and key's policies as CloudTrail does.
+// bucket's and key's policies as CloudTrail does. Log groups are created in CloudWatch Logs
+// (logs.go), and a function's LoggingConfig.LogGroup is where its output goes.
 // Secrets (generated as CloudFormation generates them), their target attachments and rotation
 // schedules are created in Secrets Manager; an AWS::RDS::DBInstance stands on Deployer.DB, a real
 // database server the caller brings (database.go).
@@ -45,6 +46,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -252,6 +254,7 @@ var fromProps = map[string]func(d *Deployer, ctx context.Context, st *Stack, id 
 	"AWS::S3::Bucket":                             (*Deployer).bucket,
 	"AWS::S3::BucketPolicy":                       (*Deployer).bucketPolicy,
 	"AWS::CloudTrail::Trail":                      (*Deployer).trail,
+	"AWS::Logs::LogGroup":                         (*Deployer).logGroup,
 	"AWS::EC2::Instance": func(d *Deployer, _ context.Context, _ *Stack, _ string, p map[string]any, set func(string, map[string]any)) error {
 		return d.instance(p, set)
 	},
@@ -300,9 +303,17 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 		if role == "" {
 			return errors.New("no RoleArn: a state machine needs an execution role")
 		}
-		out, err := sfn.NewFromConfig(d.Cfg).CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-			Name: aws.String(st.Name + "-" + name), Definition: aws.String(def), RoleArn: aws.String(role),
-		})
+		in := &sfn.CreateStateMachineInput{Name: aws.String(st.Name + "-" + name), Definition: aws.String(def), RoleArn: aws.String(role)}
+		if lc, ok := p["LoggingConfiguration"].(map[string]any); ok {
+			// Step Functions judges the role's log delivery actions for it (CreateStateMachine).
+			in.LoggingConfiguration = &sfntypes.LoggingConfiguration{Level: sfntypes.LogLevel(str(lc["Level"])), IncludeExecutionData: boolean(lc["IncludeExecutionData"])}
+			for _, dst := range list(lc["Destinations"]) {
+				g, _ := dst["CloudWatchLogsLogGroup"].(map[string]any)
+				in.LoggingConfiguration.Destinations = append(in.LoggingConfiguration.Destinations,
+					sfntypes.LogDestination{CloudWatchLogsLogGroup: &sfntypes.CloudWatchLogsLogGroup{LogGroupArn: optional(g["LogGroupArn"])}})
+			}
+		}
+		out, err := sfn.NewFromConfig(d.Cfg).CreateStateMachine(ctx, in)
 		if err != nil {
 			return err
 		}
@@ -489,6 +500,10 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 	}
 	if to, ok := p["Timeout"].(float64); ok {
 		opts = append(opts, sblambda.WithTimeout(time.Duration(to)*time.Second))
+	}
+	if lc, ok := p["LoggingConfig"].(map[string]any); ok && str(lc["LogGroup"]) != "" {
+		// Lambda writes the function's output there (else to /aws/lambda/<name>), with its role.
+		opts = append(opts, sblambda.WithLogGroup(str(lc["LogGroup"])))
 	}
 	if dlq, ok := p["DeadLetterConfig"].(map[string]any); ok && str(dlq["TargetArn"]) != "" {
 		// Lambda sends an asynchronous event that failed every attempt there, with this role.

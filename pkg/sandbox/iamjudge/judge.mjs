@@ -88,7 +88,7 @@ const encryptionContextKey = /^kms:encryptioncontext:(.+)$/i
 // policy's "kms:EncryptionContext:aws:cloudtrail:arn" would refuse CloudTrail on every call). A
 // satisfied condition is removed from its statement; a statement with an unsatisfied one can never
 // apply, so its Resource is replaced by an ARN no request names (the statement keeps its place, so
-// grants still name it by its number). Supported: the String* operators (Like with * and ?), their
+// grants still name it by its number). Supported: the String* and Arn* operators (Like with * and ?), their
 // IfExists forms, on single-valued keys; any other operator on such a key is an error naming it.
 function withEncryptionContext(policy, context) {
   const doc = typeof policy === 'string' ? JSON.parse(policy) : structuredClone(policy)
@@ -126,7 +126,11 @@ function conditionHolds(op, want, got, key) {
     case 'StringNotEqualsIgnoreCase': return !any((w, v) => w.toLowerCase() === v.toLowerCase())
     case 'StringLike': return any(like)
     case 'StringNotLike': return !any(like)
-    default: throw new Error(`the judge cannot decide the condition ${op} on ${key}: only String operators are supported on kms:EncryptionContext keys`)
+    // ArnEquals and ArnLike are the same test (IAM User Guide, "ARN condition operators"), with
+    // wildcards: CloudWatch Logs' key policy statement conditions kms:EncryptionContext:aws:logs:arn so.
+    case 'ArnEquals': case 'ArnLike': return any(like)
+    case 'ArnNotEquals': case 'ArnNotLike': return !any(like)
+    default: throw new Error(`the judge cannot decide the condition ${op} on ${key}: only String and Arn operators are supported on kms:EncryptionContext keys`)
   }
 }
 

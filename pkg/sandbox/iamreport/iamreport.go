@@ -59,7 +59,7 @@ func (r Row) Unused() bool { return r.Uses == 0 && r.TestUses == 0 && r.Reason =
 // Reasons are why actions a role is granted go unused in the sandbox and are still needed on AWS,
 // by action prefix. Each names what uses them there.
 var Reasons = map[string]string{
-	"logs:":                          "CloudWatch Logs: Lambda writes a function's logs, and Step Functions delivers a state machine's execution logs, with the role (the sandbox does not emulate CloudWatch Logs)",
+	"logs:":                          "CloudWatch Logs: Lambda delivers what a function prints to its log group with the role (so does the sandbox, judged: TestEnforceIAMFunctionLogs), and this function printed nothing on the demo's paths",
 	"xray:PutTraceSegments":          "X-Ray: each invocation of a traced function and each execution of a traced state machine sends its segment with the role (pkg/sandbox/tracing.go; TestEnforceIAMTracing); this role's function or state machine has no invocation in the demo",
 	"xray:PutTelemetryRecords":       "X-Ray: the X-Ray daemon Lambda and Step Functions run reports its telemetry with the role (the sandbox's X-Ray keeps segments only, pkg/sandbox/xray)",
 	"xray:GetSamplingRules":          "X-Ray: Step Functions applies the account's sampling rules with the state machine's role (the sandbox keeps every segment, pkg/sandbox/xray)",
@@ -67,7 +67,7 @@ var Reasons = map[string]string{
 	"ec2:DeleteNetworkInterface":     "a function in a VPC: Lambda deletes its network interfaces with the role when the function is deleted or leaves its VPC (Sandbox.DetachFunctionVPC; TestEnforceIAMFunctionVPC): the demo deletes no function",
 	"ec2:AssignPrivateIpAddresses":   "a function in a VPC: AWSLambdaVPCAccessExecutionRole grants it for Lambda's management of its network interfaces' addresses, which no documented operation names (the sandbox gives each interface one address)",
 	"ec2:UnassignPrivateIpAddresses": "a function in a VPC: AWSLambdaVPCAccessExecutionRole grants it for Lambda's management of its network interfaces' addresses, which no documented operation names (the sandbox gives each interface one address)",
-	"sqs:SendMessage":                "a dead-letter queue: Lambda or EventBridge sends failed events to it with the role (the sandbox does not emulate SQS)",
+	"sqs:SendMessage":                "a dead-letter queue: Lambda sends a function's failed asynchronous events to it with the role (so does the sandbox, judged: TestEnforceIAMFunctionDeadLetter), and none of this function's failed on the demo's paths",
 }
 
 // PathReason is why one role's action is granted although the demo takes no path that uses it: the
@@ -84,11 +84,19 @@ const (
 	pathRetryCreate  = "a step run again (a retry after a crash or a timeout) whose CreateSecret finds the secret it made before (ResourceExistsException) describes it instead (pkg/hsmcluster/password; clustertest TestCrashAfterSideEffect)"
 	pathStartUnknown = "after a StartExecution whose answer was lost (a timeout, a 5xx) the entry step asks whether the execution started (pkg/customresource/entry; TestEntryFindsAStartWhoseAnswerWasLost)"
 	pathSafetyNet    = "the safety net answers CloudFormation for an execution that ended without answering, reading its history for the reason (pkg/customresource/safetynet; clustertest TestSafetyNetAnswersWhenTheWorkflowCannot)"
+	pathFlowLogs     = "VPC flow logs: EC2 delivers a flow log's records to its log group with the role its DeliverLogsPermissionArn names (the sandbox does not emulate flow logs: AWS::EC2::FlowLog is a placeholder)"
 	pathRecovery     = "a single-user rotation recovers a password an abandoned rotation already set by listing the secret's unlabelled versions (pkg/rotation setSecret; TestAbandonedRotationRecovers)"
 )
 
-// PathReasons are the role-specific reasons, for actions that the prefix Reasons do not cover.
+// PathReasons are the role-specific reasons, for actions that the prefix Reasons do not cover or
+// cover for other roles.
 var PathReasons = []PathReason{
+	{"VpcAllIAMRole", "logs:CreateLogStream", pathFlowLogs},
+	{"VpcAllIAMRole", "logs:DescribeLogStreams", pathFlowLogs},
+	{"VpcAllIAMRole", "logs:PutLogEvents", pathFlowLogs},
+	{"VpcFlowLogIAMRole", "logs:CreateLogStream", pathFlowLogs},
+	{"VpcFlowLogIAMRole", "logs:DescribeLogStreams", pathFlowLogs},
+	{"VpcFlowLogIAMRole", "logs:PutLogEvents", pathFlowLogs},
 	{"SuperuserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
 	{"UserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
 	{"ClusterPasswordRole", "secretsmanager:DescribeSecret", pathRetryCreate},
@@ -270,11 +278,11 @@ func Build(statements []Statement, decisions []sandbox.Decision, tests []TestDec
 					}
 				}
 			}
+			// A role's own reason first: it is more specific than the action's.
 			if r.Uses == 0 && r.TestUses == 0 {
-				r.Reason = reason(a)
-			}
-			if r.Uses == 0 && r.TestUses == 0 && r.Reason == "" {
-				r.Reason = pathReason(st.Role, a)
+				if r.Reason = pathReason(st.Role, a); r.Reason == "" {
+					r.Reason = reason(a)
+				}
 			}
 			rows = append(rows, r)
 		}

@@ -38,6 +38,7 @@ type binary struct {
 	mu     sync.Mutex
 	idle   []*lambdaruntime.Process
 	all    []*lambdaruntime.Process
+	envs   map[*lambdaruntime.Process]*envLog
 	closed bool
 }
 
@@ -86,12 +87,24 @@ func (b *binary) take(ctx context.Context) (*lambdaruntime.Process, error) {
 		}
 	}
 	b.mu.Unlock()
-	p, err := lambdaruntime.Start(ctx, b.config())
+	// Each environment's output also goes to its own log stream (deliver).
+	env := newEnvLog(b.svc.clock)
+	cfg := b.config()
+	cfg.Stdout, cfg.Stderr = env, env
+	if b.logs != nil {
+		cfg.Stdout = io.MultiWriter(b.logs, env)
+		cfg.Stderr = cfg.Stdout
+	}
+	p, err := lambdaruntime.Start(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
 	b.all = append(b.all, p)
+	if b.envs == nil {
+		b.envs = map[*lambdaruntime.Process]*envLog{}
+	}
+	b.envs[p] = env
 	b.mu.Unlock()
 	return p, nil
 }
@@ -117,6 +130,12 @@ func (b *binary) run(ctx context.Context, _ string, payload []byte) ([]byte, *co
 			return nil, nil, err
 		}
 		res, err := p.Invoke(ctx, payload)
+		b.mu.Lock()
+		env := b.envs[p]
+		b.mu.Unlock()
+		if env != nil {
+			b.svc.deliver(ctx, b.fn, env)
+		}
 		if errors.Is(err, lambdaruntime.ErrExited) {
 			continue
 		}

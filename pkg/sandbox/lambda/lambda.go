@@ -27,7 +27,10 @@
 // through SetDeadLetterSender with the function's own role as Lambda sends it, with the attributes
 // Lambda's developer guide documents (RequestID, ErrorCode, ErrorMessage);
 // PutFunctionEventInvokeConfig sets the retries (0 to 2) and the maximum age (invokeconfig.go).
-// There are no destinations.
+// There are no destinations. A bootstrap executable's output lines go to its log group
+// (WithLogGroup, else /aws/lambda/<name>) through SetLogDeliverer, one stream per execution
+// environment, as Lambda delivers them with the function's role (logs.go); no START, END or REPORT
+// lines are added.
 package lambda
 
 import (
@@ -106,6 +109,8 @@ type function struct {
 	// set them.
 	invokeConfigSet      bool
 	invokeConfigModified time.Time
+	// logGroup is the log group the function's output goes to ("" for /aws/lambda/<name>).
+	logGroup string
 }
 
 // Service is the emulated Lambda.
@@ -124,6 +129,8 @@ type Service struct {
 	cancelAsyncWork context.CancelFunc
 	sendDeadLetter  DeadLetterSender
 	deadLetters     []DeadLetter
+	deliverLogs     LogDeliverer
+	logDeliveries   []LogDelivery
 }
 
 // DeadLetterSender sends a failed asynchronous event (body) with attributes to the SQS queue

@@ -11,6 +11,13 @@
 // optional hook as the EventBridge event "Step Functions Execution Status Change", so the platform
 // can publish it and the custom-resource safety net can be tested.
 //
+// CreateStateMachine takes a loggingConfiguration (logging.go): its level and its one log group
+// destination are validated, and SetLogging's authorizer judges the role's log delivery actions
+// (AccessDeniedException "The state machine IAM Role is not authorized to access the Log
+// Destination" when refused); a finished execution's history events, of the level's kinds, are
+// written to the group as JSON events (input and output only with includeExecutionData). There is
+// no UpdateStateMachine, and the events are written when the execution ends, not as they happen.
+//
 // Definitions come from CreateStateMachine, from a synthesized CloudFormation template in cdk.out
 // (LoadTemplate) or from statemachines/ with substitutions supplied (LoadFile).
 package stepfunctions

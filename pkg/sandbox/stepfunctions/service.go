@@ -64,14 +64,18 @@ type Service struct {
 	integrations map[string]Integration // "secretsmanager:describeSecret"
 	onStatus     func(StatusChange)
 	authorize    Authorizer
-	machines     map[string]*machine   // by ARN
-	executions   map[string]*execution // by ARN
+	// authorizeLogging and writeLogs are SetLogging's.
+	authorizeLogging LoggingAuthorizer
+	writeLogs        LogWriter
+	machines         map[string]*machine   // by ARN
+	executions       map[string]*execution // by ARN
 }
 
 type machine struct {
 	arn, name, definition, roleArn, typ string
 	def                                 *asl.Definition
 	created                             time.Time
+	logging                             *LoggingConfiguration
 }
 
 type execution struct {
@@ -226,12 +230,22 @@ type createInput struct {
 	Definition string `json:"definition"`
 	RoleArn    string `json:"roleArn"`
 	Type       string `json:"type"`
+	// LoggingConfiguration is checked (checkLogging) before the machine is created.
+	LoggingConfiguration *LoggingConfiguration `json:"loggingConfiguration"`
 }
 
-func (s *Service) createStateMachine(_ context.Context, in createInput) (any, error) {
+func (s *Service) createStateMachine(ctx context.Context, in createInput) (any, error) {
+	if err := s.checkLogging(ctx, in.Name, in.RoleArn, in.LoggingConfiguration); err != nil {
+		return nil, err
+	}
 	arn, created, err := s.Create(in.Name, in.Definition, in.RoleArn, in.Type)
 	if err != nil {
 		return nil, err
+	}
+	if in.LoggingConfiguration != nil {
+		s.mu.Lock()
+		s.machines[arn].logging = in.LoggingConfiguration
+		s.mu.Unlock()
 	}
 	return map[string]any{"stateMachineArn": arn, "creationDate": core.EpochTime(created)}, nil
 }
@@ -301,10 +315,16 @@ func (s *Service) describeStateMachine(_ context.Context, in arnInput) (any, err
 	if err != nil {
 		return nil, err
 	}
+	var logging any = map[string]any{"level": "OFF", "includeExecutionData": false}
+	s.mu.Lock()
+	if m.logging != nil {
+		logging = m.logging
+	}
+	s.mu.Unlock()
 	return map[string]any{
 		"stateMachineArn": m.arn, "name": m.name, "status": "ACTIVE", "definition": m.definition,
 		"roleArn": m.roleArn, "type": m.typ, "creationDate": core.EpochTime(m.created),
-		"loggingConfiguration": map[string]any{"level": "OFF", "includeExecutionData": false},
+		"loggingConfiguration": logging,
 	}, nil
 }
 
@@ -430,6 +450,7 @@ func (s *Service) Start(machineArn, name, input string) (string, time.Time, erro
 			hook(running)
 		}
 		<-ex.run.Done()
+		s.logExecution(ex)
 		if hook != nil {
 			hook(s.statusChange(ex, ex.run.Result()))
 		}

@@ -1,5 +1,6 @@
 // Command whoami is a test Lambda function: it asks STS who it is through the endpoint the
-// sandbox put in its environment (AWS_ENDPOINT_URL), or fails with a named error type.
+// sandbox put in its environment (AWS_ENDPOINT_URL), or fails with a named error type; it first
+// prints the event's say, if any, to its standard output (its log).
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 
 type event struct {
 	Fail string `json:"fail"`
+	Say  string `json:"say"`
 }
 
 // RefusedError is a named error type: its name is the errorType Lambda reports.
@@ -21,6 +23,9 @@ type RefusedError struct{ Reason string }
 func (e *RefusedError) Error() string { return "refused: " + e.Reason }
 
 func handle(ctx context.Context, in event) (map[string]string, error) {
+	if in.Say != "" {
+		fmt.Println(in.Say)
+	}
 	if in.Fail != "" {
 		return nil, &RefusedError{Reason: in.Fail}
 	}
