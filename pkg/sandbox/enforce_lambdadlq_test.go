@@ -16,7 +16,6 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/strongroom/strongroom/pkg/sandbox/iamjudge"
 	sblambda "github.com/strongroom/strongroom/pkg/sandbox/lambda"
 	"github.com/strongroom/strongroom/pkg/sandbox/testkit/sandboxtest"
 )
@@ -30,14 +29,8 @@ import (
 // message and lost.
 func TestEnforceIAMFunctionDeadLetter(t *testing.T) {
 	ctx := sandboxtest.Context(t, 3*time.Minute)
-	judge, err := iamjudge.Start(ctx, iamjudge.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = judge.Close() })
 	// 600x: the retry a minute of sandbox time later takes 0.1 s.
-	env := sandboxtest.New(t, sandboxtest.Scale(600))
-	env.EnforceIAM(judge)
+	env := enforcedSandbox(ctx, t, sandboxtest.Scale(600))
 	op := env.NoRetryConfig()
 	kc, qc, ic, lc := kms.NewFromConfig(op), awssqs.NewFromConfig(op), iam.NewFromConfig(op), awslambda.NewFromConfig(op)
 	key, err := kc.CreateKey(ctx, &kms.CreateKeyInput{})

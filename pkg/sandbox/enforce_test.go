@@ -28,14 +28,14 @@ import (
 )
 
 // enforcedSandbox starts a sandbox with IAM enforced by a judge of its own.
-func enforcedSandbox(ctx context.Context, t *testing.T) *sandboxtest.Env {
+func enforcedSandbox(ctx context.Context, t *testing.T, opts ...sandboxtest.Option) *sandboxtest.Env {
 	t.Helper()
 	judge, err := iamjudge.Start(ctx, iamjudge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = judge.Close() })
-	env := sandboxtest.New(t)
+	env := sandboxtest.New(t, opts...)
 	env.EnforceIAM(judge)
 	return env
 }
