@@ -162,14 +162,18 @@ func findRepoRoot() (string, error) {
 
 // demo is one run: the sandbox, what prints, and how each section went.
 type demo struct {
-	cfg    demoConfig
-	sb     *sandbox.Sandbox
-	clock  *clockSwitch
-	aws    aws.Config
-	p      *printer
-	logs   io.Writer // the functions' stdout and stderr
-	binDir string    // host builds of lambdas/*
-	deploy *deploy.Deployer
+	cfg demoConfig
+	// planned are the custom resource requests the demo makes fail on purpose ("<RequestType>
+	// <LogicalResourceId>"), for the mutation matrix (cmd/strongroom/iam_mutation_test.go) to tell
+	// them from failures a removed grant caused.
+	planned []string
+	sb      *sandbox.Sandbox
+	clock   *clockSwitch
+	aws     aws.Config
+	p       *printer
+	logs    io.Writer // the functions' stdout and stderr
+	binDir  string    // host builds of lambdas/*
+	deploy  *deploy.Deployer
 	// stacks are the stacks deployed so far, in order, even one whose deploy failed.
 	stacks []*deploy.Stack
 	ran    []sectionResult

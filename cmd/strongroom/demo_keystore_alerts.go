@@ -210,6 +210,7 @@ func (d *demo) failedRename(ctx context.Context, w *watcher, dep watchedDeploy, 
 	change := dep.log.setChange(old, set)
 	p.line("a stack update renames the store (%s) while KMS fails: the sandbox's fault table answers UpdateCustomKeyStore from %s with KMSInternalException (500)", change, step)
 	seen := len(d.sb.SNS.Deliveries(d.alertTopic))
+	d.planned = append(d.planned, "Update "+id)
 	d.deploy.Progress = dep.log.progress
 	out, err := d.deploy.Update(ctx, st, id, set)
 	d.deploy.Progress = nil

@@ -51,13 +51,20 @@ func (d *demo) showLogGroups() error {
 	return nil
 }
 
-// firstEvent is a short form of a log group's first event: a JSON event's msg (a function's slog
-// line) or type (a state machine's history event), else its first 60 characters, quoted.
+// firstEvent is a short form of a log group's first event that is not one of Lambda's platform
+// lines (platform.start, platform.report: every invocation writes them): a JSON event's msg (a
+// function's slog line) or type (a state machine's history event), else its first 60 characters,
+// quoted.
 func firstEvent(messages []string) string {
-	if len(messages) == 0 {
-		return "none"
-	}
 	var e struct{ Msg, Type string }
+	messages = slices.DeleteFunc(slices.Clone(messages), func(m string) bool {
+		e.Type = ""
+		return json.Unmarshal([]byte(m), &e) == nil && strings.HasPrefix(e.Type, "platform.")
+	})
+	if len(messages) == 0 {
+		return "none but Lambda's platform lines"
+	}
+	e.Msg, e.Type = "", ""
 	if json.Unmarshal([]byte(messages[0]), &e) == nil && e.Msg+e.Type != "" {
 		return strconv.Quote(e.Msg + e.Type)
 	}

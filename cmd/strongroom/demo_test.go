@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,13 +45,20 @@ func TestDemo(t *testing.T) {
 	defer cancel()
 
 	start := time.Now()
-	runErr := runDemoConfig(ctx, demoConfig{scale: DefaultDemoScale, root: root, hostBuilds: sharedHostBuilds(t)})
+	var seen observation // what the mutation matrix's classify reads (iam_mutation_test.go)
+	runErr := runDemoConfig(ctx, demoConfig{scale: DefaultDemoScale, root: root, hostBuilds: sharedHostBuilds(t),
+		observe: func(d *demo) { seen.requests, seen.planned = d.sb.CloudFormation.Requests(), slices.Clone(d.planned) }})
 	t.Logf("demo took %s of wall time; output:\n%s", time.Since(start).Round(time.Millisecond), out.String())
 	if runErr != nil {
 		// Reported, and the checks below still run, so each section's failure is named.
 		t.Errorf("demo failed: %v", runErr)
 	}
 	text := out.String()
+	// The mutation matrix tells a removed grant's failures from the demo's own by demo.planned:
+	// unmutated, the answers FAILED are exactly those.
+	if got := failedAnswers(seen); len(seen.planned) == 0 || !slices.Equal(got, seen.planned) {
+		t.Errorf("custom resource requests answered FAILED: %q; the demo planned %q", got, seen.planned)
+	}
 
 	t.Run("alerts", func(t *testing.T) {
 		// One e-mail per recorded event to everyone, with the relay's subject and severity; only

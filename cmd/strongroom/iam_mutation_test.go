@@ -36,9 +36,12 @@ const (
 	// workflow can delete without the permission to), but listed apart because something is left.
 	outcomeDeniedRollbackFailed = "denied+FAILED, rollback FAILED"
 	outcomeDeniedNotFailed      = "denied but not FAILED" // a defect: denied, but not answered FAILED once, or something left behind
-	// Denied on a path no custom resource request takes (the alert relay, a scheduled health
-	// check): the demo fails on the denial, and there is nothing to answer CloudFormation.
-	outcomeDeniedNoResource = "denied, no custom resource on this path"
+	// Denied where the refusal changes no custom resource answer: a path no custom resource
+	// request takes (the alert relay, a scheduled health check, a deploy refused before the
+	// resource exists), Lambda's delivery of a function's log lines or trace segments (the function
+	// runs on and they are lost, as on AWS), or the safety net behind a workflow that answered
+	// itself. The demo fails on the denial.
+	outcomeDeniedNoResource = "denied, no answer changed"
 	outcomeNoFailure        = "no failure"         // the grant is not needed on the demo's paths
 	outcomeHang             = "hang"               // a defect: no answer, or the run outlasted its bound
 	outcomeOtherFailure     = "failed, not denied" // the run failed with no denial of the grant's actions
@@ -81,6 +84,7 @@ type observation struct {
 	decisions []sandbox.Decision
 	requests  []cloudformation.Sent
 	leftovers []string
+	planned   []string // the demo's failures on purpose (demo.planned)
 	output    string
 	wall      time.Duration
 }
@@ -111,6 +115,7 @@ func runSection(t *testing.T, root, cdkOut, hostBuilds, section string) observat
 			o.decisions = d.judged()
 			o.requests = d.sb.CloudFormation.Requests()
 			o.leftovers = leftovers(context.Background(), d)
+			o.planned = slices.Clone(d.planned)
 		}})
 	o.wall = time.Since(start)
 	o.hung = errors.Is(ctx.Err(), context.DeadlineExceeded)
@@ -144,10 +149,24 @@ func leftovers(ctx context.Context, d *demo) []string {
 // leftoverPrefix is how leftovers names what a custom resource type's Create makes.
 var leftoverPrefix = map[string]string{clusterResourceType: "cluster ", keyStoreResourceType: "key store "}
 
+// failedAnswers lists the custom resource events of o answered FAILED ("<RequestType>
+// <LogicalResourceId>", one entry per event).
+func failedAnswers(o observation) []string {
+	var out []string
+	for _, r := range o.requests {
+		if len(r.Answers) > 0 && r.Answers[0].Response != nil && r.Answers[0].Response.Status == cloudformation.StatusFailed {
+			out = append(out, r.Event.RequestType+" "+r.Event.LogicalResourceID)
+		}
+	}
+	return out
+}
+
 // classify judges a run of the demo on the assembly without s. A denial counts only when it names
 // one of s's actions. The alerts section has no custom resource: there a denial that fails the
 // section is the wanted outcome. Elsewhere every custom resource event must have exactly one
-// answer, at least one must be FAILED, and a failed Create must leave no cluster or key store.
+// answer, at least one must be FAILED that the demo did not fail on purpose (o.planned: the
+// cluster section fails a key store Update), and a failed Create must leave no cluster or key
+// store.
 func classify(s iammutation.Statement, section string, o observation) (outcome, detail string) {
 	var named []sandbox.Decision
 	for _, x := range o.denied() {
@@ -208,9 +227,21 @@ func classify(s iammutation.Statement, section string, o observation) (outcome, 
 	if o.err == nil {
 		return outcomeDeniedNotFailed, denial + ", yet the demo succeeded"
 	}
-	if len(failed) == 0 && len(twice) == 0 {
-		return outcomeDeniedNoResource, denial + "; every custom resource request answered SUCCESS once; the demo failed: " + firstErr
+	// The failures the removed grant caused: failed less the planned ones, one for one.
+	fresh := slices.Clone(failed)
+	for _, b := range o.planned {
+		if i := slices.Index(fresh, b); i >= 0 {
+			fresh = slices.Delete(fresh, i, i+1)
+		}
 	}
+	if len(fresh) == 0 && len(twice) == 0 {
+		answers := "every custom resource request answered SUCCESS once"
+		if len(failed) > 0 {
+			answers = "every custom resource request answered once, as without the removal (FAILED: " + strings.Join(failed, ", ") + ")"
+		}
+		return outcomeDeniedNoResource, denial + "; " + answers + "; the demo failed: " + firstErr
+	}
+	failed = fresh
 	var problems []string
 	problems = append(problems, twice...)
 	left := len(leftovers) > 0
@@ -353,6 +384,10 @@ func TestIAMMutations(t *testing.T) {
 		o := runSection(t, root, cdkOut, hostBuilds, section)
 		if o.err != nil || len(o.denied()) > 0 || len(o.decisions) == 0 {
 			t.Fatalf("baseline %s: %v, %d decisions, %d denied; output:\n%s", section, o.err, len(o.decisions), len(o.denied()), o.output)
+		}
+		// Unmutated, what failed is exactly what the demo failed on purpose.
+		if got := failedAnswers(o); !slices.Equal(got, o.planned) {
+			t.Fatalf("baseline %s: FAILED answers %q, but the demo planned %q", section, got, o.planned)
 		}
 		for _, x := range o.decisions {
 			for _, g := range x.Grants {

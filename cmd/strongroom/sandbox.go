@@ -170,7 +170,7 @@ func adminURL(addr string) string {
 
 func runSandboxFault(ctx context.Context, args []string) error {
 	fs := newFlagSet("sandbox fault", []string{
-		"strongroom sandbox fault [-addr host:port] -service S -kind throttle|internal|error|latency [rule flags]",
+		"strongroom sandbox fault [-addr host:port] -service S -kind throttle|internal|error|latency|lost-answer [rule flags]",
 		"strongroom sandbox fault [-addr host:port] -list",
 		"strongroom sandbox fault [-addr host:port] -clear",
 	}, `
@@ -185,7 +185,7 @@ the new rule's id as JSON.
 	var f sandbox.Fault
 	fs.StringVar(&f.Service, "service", "", "service id: cloudhsmv2, kms, secretsmanager, ssm, sns, ec2, sts, lambda, events, states, s3 (CloudFormation response URLs), or * (required)")
 	fs.StringVar(&f.Operation, "operation", "*", "operation name, for example CreateHsm, or *")
-	kind := fs.String("kind", "", "throttle, internal, error or latency (required)")
+	kind := fs.String("kind", "", "throttle, internal, error, latency or lost-answer (served, then answered as internal) (required)")
 	fs.StringVar(&f.Code, "code", "", "exception name, for -kind error (required there)")
 	fs.StringVar(&f.Message, "message", "", "exception message, for -kind error")
 	fs.IntVar(&f.Status, "status", 0, "HTTP status 400-599, for -kind error (0 means 400)")
@@ -221,7 +221,7 @@ the new rule's id as JSON.
 	case f.Service == "":
 		return usageErrorf(fs, "-service is required: a service id such as kms, or *")
 	case *kind == "":
-		return usageErrorf(fs, "-kind is required: throttle, internal, error or latency")
+		return usageErrorf(fs, "-kind is required: throttle, internal, error, latency or lost-answer")
 	}
 	f.Kind, f.Latency = sandbox.FaultKind(*kind), sandbox.Duration(*latency)
 	if err := f.Validate(); err != nil {

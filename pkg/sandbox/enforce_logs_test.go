@@ -38,9 +38,14 @@ func TestEnforceIAMFunctionLogs(t *testing.T) {
 		name    string
 		actions []string
 		denied  string // the action refused, "" for lines delivered
+		// say is what the function prints ("" for nothing: Lambda's platform lines still need the
+		// grants); format its LoggingConfig.LogFormat.
+		say, format string
 	}{
-		{"both granted", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, ""},
-		{"no PutLogEvents", []string{"logs:CreateLogStream"}, "logs:PutLogEvents"},
+		{"both granted", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, "", "alert mailed", sblambda.LogFormatText},
+		{"no PutLogEvents", []string{"logs:CreateLogStream"}, "logs:PutLogEvents", "alert mailed", sblambda.LogFormatText},
+		{"quiet, JSON", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, "", "", sblambda.LogFormatJSON},
+		{"quiet, no CreateLogStream", []string{"logs:PutLogEvents"}, "logs:CreateLogStream", "", sblambda.LogFormatJSON},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fn, group := fmt.Sprintf("relay-%d", i), fmt.Sprintf("/strongroom/relay-%d", i)
@@ -51,13 +56,13 @@ func TestEnforceIAMFunctionLogs(t *testing.T) {
 			roleARN := createRole(ctx, t, ic, fn+"-role", "lambda.amazonaws.com",
 				map[string]any{"Effect": "Allow", "Action": c.actions, "Resource": groupARN + ":*"},
 				map[string]any{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"})
-			if _, err := env.Lambda.RegisterBinary(fn, bin, nil, sblambda.WithLogGroup(group)); err != nil {
+			if _, err := env.Lambda.RegisterBinary(fn, bin, nil, sblambda.WithLogGroup(group), sblambda.WithLogFormat(c.format)); err != nil {
 				t.Fatal(err)
 			}
 			env.BindRole(fn, roleARN)
 			// Two invocations in one environment: the first one's line is surely read from the
 			// process's pipe by the time the second has ended.
-			for _, say := range []string{"alert mailed", "second"} {
+			for _, say := range []string{c.say, ""} {
 				out, err := lc.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(`{"say":"` + say + `"}`)})
 				if err != nil || out.FunctionError != nil {
 					t.Fatalf("invoke: %v %s", err, out.Payload)
@@ -73,9 +78,10 @@ func TestEnforceIAMFunctionLogs(t *testing.T) {
 			}
 			got := env.Logs.Messages(group)
 			if c.denied == "" {
-				if !slices.Contains(got, "alert mailed") || deliveries[0].Err != "" {
+				if (c.say != "" && !slices.Contains(got, c.say)) || deliveries[0].Err != "" {
 					t.Fatalf("log group holds %q (delivery %+v), want the function's line", got, deliveries[0])
 				}
+				checkPlatformLines(t, c.format, c.say, got)
 				streams, err := logc.DescribeLogStreams(ctx, &cwl.DescribeLogStreamsInput{LogGroupName: aws.String(group)})
 				if err != nil || len(streams.LogStreams) != 1 || aws.ToString(streams.LogStreams[0].LogStreamName) != deliveries[0].Stream {
 					t.Errorf("DescribeLogStreams: %+v %v", streams, err)
@@ -99,6 +105,75 @@ func TestEnforceIAMFunctionLogs(t *testing.T) {
 				t.Errorf("no denied Decision for %s", c.denied)
 			}
 		})
+	}
+}
+
+// checkPlatformLines checks got, a log group's messages after two invocations of which the first
+// printed say ("" for nothing), for Lambda's platform lines around each invocation in format:
+// START, the function's lines, END, REPORT (Text); platform.start, the lines, platform.report with
+// status success (JSON); each pair naming one request id.
+func checkPlatformLines(t *testing.T, format, say string, got []string) {
+	t.Helper()
+	type line struct{ kind, requestID string }
+	var seen []line
+	for _, m := range got {
+		if format == sblambda.LogFormatJSON {
+			var e struct {
+				Type   string `json:"type"`
+				Record struct {
+					RequestID string `json:"requestId"`
+					Status    string `json:"status"`
+				} `json:"record"`
+			}
+			if err := json.Unmarshal([]byte(m), &e); err != nil || !strings.HasPrefix(e.Type, "platform.") {
+				seen = append(seen, line{"say", m})
+				continue
+			}
+			if e.Type == "platform.report" && e.Record.Status != "success" {
+				t.Errorf("platform.report %s, want status success", m)
+			}
+			seen = append(seen, line{e.Type, e.Record.RequestID})
+			continue
+		}
+		kind, rest, _ := strings.Cut(m, " RequestId: ")
+		if kind != "START" && kind != "END" && kind != "REPORT" {
+			seen = append(seen, line{"say", m})
+			continue
+		}
+		id, _, _ := strings.Cut(rest, " ")
+		id, _, _ = strings.Cut(id, "\t")
+		seen = append(seen, line{kind, id})
+	}
+	kinds := []string{"START", "END", "REPORT"}
+	if format == sblambda.LogFormatJSON {
+		kinds = []string{"platform.start", "platform.report"}
+	}
+	var want []string
+	for i := range 2 {
+		want = append(want, kinds[0])
+		if i == 0 && say != "" {
+			want = append(want, "say")
+		}
+		want = append(want, kinds[1:]...)
+	}
+	var kindsSeen []string
+	for _, l := range seen {
+		kindsSeen = append(kindsSeen, l.kind)
+	}
+	if !slices.Equal(kindsSeen, want) {
+		t.Fatalf("log group holds %q, want lines of kinds %v", got, want)
+	}
+	n := slices.Index(want[1:], kinds[0]) + 1 // where the second invocation's lines start
+	for _, inv := range [][]line{seen[:n], seen[n:]} {
+		var ids []string
+		for _, l := range inv {
+			if l.kind != "say" {
+				ids = append(ids, l.requestID)
+			}
+		}
+		if len(ids[0]) != 36 || slices.ContainsFunc(ids, func(id string) bool { return id != ids[0] }) {
+			t.Errorf("an invocation's platform lines name request ids %q, want one UUID", ids)
+		}
 	}
 }
 

@@ -28,6 +28,11 @@ const (
 	FaultError FaultKind = "error"
 	// FaultLatency delays the call by Latency of sandbox time, then serves it normally.
 	FaultLatency FaultKind = "latency"
+	// FaultLostAnswer serves the call (its effect happens) and then answers with FaultInternal's
+	// exception instead of the result, as when a response is lost on its way back (a 5xx from a
+	// front end, a connection reset): the caller cannot tell whether the call took effect. A call
+	// the service refuses keeps its own error.
+	FaultLostAnswer FaultKind = "lost-answer"
 )
 
 // Call is what a fault rule sees of a call as it arrives.
@@ -115,7 +120,7 @@ func (f *Fault) Validate() error {
 		return fmt.Errorf("fault probability %v is outside 0..1", f.Probability)
 	}
 	switch f.Kind {
-	case FaultThrottle, FaultInternal:
+	case FaultThrottle, FaultInternal, FaultLostAnswer:
 	case FaultError:
 		if f.Code == "" {
 			return fmt.Errorf("fault kind error needs code: the exception name, for example ResourceNotFoundException")
@@ -128,7 +133,7 @@ func (f *Fault) Validate() error {
 			return fmt.Errorf("fault kind latency needs a positive latency, for example \"5s\"")
 		}
 	default:
-		return fmt.Errorf("fault kind %q: want throttle, internal, error or latency", f.Kind)
+		return fmt.Errorf("fault kind %q: want throttle, internal, error, latency or lost-answer", f.Kind)
 	}
 	return nil
 }
@@ -242,7 +247,7 @@ func faultError(f *Fault, svc any, serviceID, protocol string) *core.Error {
 		default:
 			return core.Errorf("ThrottlingException", "Rate exceeded")
 		}
-	case FaultInternal:
+	case FaultInternal, FaultLostAnswer:
 		if fc, ok := svc.(core.FaultCodes); ok {
 			return fc.InternalError()
 		}

@@ -51,6 +51,13 @@ func (s *Server) callInternal(ctx context.Context, svc core.JSONService, op stri
 	}
 	if ferr, kind := s.injectInternal(ctx, svc, rec.Service, op, "json"); kind != "" {
 		rec.Injected = kind
+		if kind == string(FaultLostAnswer) {
+			// Served, and its answer lost: the service's own refusal stands.
+			if _, err := fn(ctx, in); err != nil {
+				return finish(nil, err)
+			}
+			return finish(nil, ferr)
+		}
 		if ferr != nil {
 			return finish(nil, ferr)
 		}

@@ -52,6 +52,7 @@ func (s *Server) serveJSON(c *call) {
 		c.writeJSONError(version, core.Errorf("UnknownOperationException", "Unknown operation %s", target))
 		return
 	}
+	c.writeError = func(e *core.Error) { c.writeJSONError(version, e) }
 	if ferr := c.applyFaults(svc); ferr != nil {
 		c.writeJSONError(version, ferr)
 		return
@@ -151,6 +152,7 @@ func (s *Server) serveQuery(c *call) {
 		c.writeQueryError(flavor, ns, core.Errorf("InvalidAction", "The action %s is not valid for this web service.", action))
 		return
 	}
+	c.writeError = func(e *core.Error) { c.writeQueryError(flavor, ns, e) }
 	if ferr := c.applyFaults(svc); ferr != nil {
 		c.writeQueryError(flavor, ns, ferr)
 		return
@@ -253,6 +255,7 @@ func (s *Server) serveREST(c *call, svc core.RESTService, op string) {
 		c.writeRESTError(err)
 		return
 	}
+	c.writeError = c.writeRESTError
 	if ferr := c.applyFaults(svc); ferr != nil {
 		c.writeRESTError(ferr)
 		return

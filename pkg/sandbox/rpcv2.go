@@ -64,6 +64,7 @@ func (s *Server) serveRPCv2(c *call) {
 		}
 		in = m
 	}
+	c.writeError = c.writeRPCv2Error
 	if ferr := c.applyFaults(svc); ferr != nil {
 		c.writeRPCv2Error(ferr)
 		return

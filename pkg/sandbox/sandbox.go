@@ -458,7 +458,8 @@ func (sb *Sandbox) Exports() string {
 
 // interceptInvocation applies the lambda fault rules (operation Invoke) to an invocation another
 // emulated service makes, so a test can throttle the functions a state machine or a rotation
-// calls; an injected error is recorded as an internal Invoke.
+// calls; an injected error is recorded as an internal Invoke (a lost answer's once the
+// invocation is asked to run: lambda.AnswerLost).
 func (sb *Sandbox) interceptInvocation(ctx context.Context, function string) error {
 	ferr, kind := sb.injectInternal(ctx, sb.Lambda, "lambda", "Invoke", "rest")
 	if ferr == nil {
@@ -470,5 +471,8 @@ func (sb *Sandbox) interceptInvocation(ctx context.Context, function string) err
 		Protocol: "internal", Path: function, Status: ferr.Status, ResponseBody: body,
 		ErrorCode: ferr.Code, Injected: kind, Internal: true,
 	})
+	if kind == string(FaultLostAnswer) {
+		return &lambda.AnswerLost{Err: ferr}
+	}
 	return ferr
 }

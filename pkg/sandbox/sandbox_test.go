@@ -750,15 +750,7 @@ func TestInternalInvokeFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var desc *sfn.DescribeExecutionOutput
-	for desc == nil || desc.Status == sfntypes.ExecutionStatusRunning {
-		if err := env.Clock.Sleep(ctx, time.Second); err != nil {
-			t.Fatalf("execution still running: %v", err)
-		}
-		if desc, err = client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: exec.ExecutionArn}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	desc := waitExecution(ctx, t, env, client, aws.ToString(exec.ExecutionArn))
 	if desc.Status != sfntypes.ExecutionStatusSucceeded || aws.ToString(desc.Output) != `{"done":true}` {
 		t.Errorf("execution = %s %s %s", desc.Status, aws.ToString(desc.Error), aws.ToString(desc.Output))
 	}
@@ -810,3 +802,96 @@ func typed[E interface {
 
 // errOf keeps only the error of an SDK call, for tables of calls that check nothing else.
 func errOf[O any](_ O, err error) error { return err }
+
+// TestFaultLostAnswer: a lost-answer rule lets the call take effect and then answers with the
+// service's internal error, so the caller cannot tell it did: a StartExecution (JSON) answered
+// InternalFailure 500 whose execution exists (DescribeExecution finds it, and a second start of
+// the same name is ExecutionAlreadyExists), a Lambda Invoke (REST) answered ServiceException 500
+// whose handler ran, and a state machine's in-process Invoke whose handler ran though the task
+// saw the error. A refused call keeps its own error.
+func TestFaultLostAnswer(t *testing.T) {
+	env := sandboxtest.New(t, sandboxtest.Scale(1000))
+	ctx := sandboxtest.Context(t, 20*time.Second)
+	ran := 0
+	fn, err := env.Lambda.RegisterHandler("step", func(_ context.Context, p []byte) ([]byte, error) { ran++; return []byte(`{"done":true}`), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRetry := func(o *sfn.Options) { o.RetryMaxAttempts = 1 }
+	client := sfn.NewFromConfig(env.AWSConfig(), noRetry)
+	def := `{"StartAt":"Step","States":{"Step":{"Type":"Task","Resource":"` + fn + `","End":true}}}`
+	sm, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("lost"), Definition: aws.String(def), RoleArn: aws.String("arn:aws:iam::123456789012:role/sfn")})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// JSON: the start happens, its answer is lost.
+	if _, err := env.Faults.Add(sandbox.Fault{Service: "states", Operation: "StartExecution", Kind: sandbox.FaultLostAnswer, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	start := &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String("run-1")}
+	_, err = client.StartExecution(ctx, start)
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InternalFailure" {
+		t.Fatalf("StartExecution under a lost answer: %v, want InternalFailure", err)
+	}
+	arn := strings.Replace(aws.ToString(sm.StateMachineArn), ":stateMachine:", ":execution:", 1) + ":run-1"
+	if _, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)}); err != nil {
+		t.Errorf("the execution whose start answer was lost does not exist: %v", err)
+	}
+	var exists *sfntypes.ExecutionAlreadyExists
+	if _, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String("run-1"), Input: aws.String(`{"other":1}`)}); !errors.As(err, &exists) {
+		t.Errorf("a second start of run-1 with other input: %v, want ExecutionAlreadyExists", err)
+	}
+
+	// A refusal keeps its own error: a start on a machine that does not exist.
+	if _, err := env.Faults.Add(sandbox.Fault{Service: "states", Operation: "StartExecution", Kind: sandbox.FaultLostAnswer, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var missing *sfntypes.StateMachineDoesNotExist
+	if _, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(aws.ToString(sm.StateMachineArn) + "-gone")}); !errors.As(err, &missing) {
+		t.Errorf("a refused start under a lost answer: %v, want StateMachineDoesNotExist", err)
+	}
+
+	// REST: the invocation runs, its answer is lost.
+	env.Faults.Clear()
+	if _, err := env.Faults.Add(sandbox.Fault{Service: "lambda", Operation: "Invoke", Kind: sandbox.FaultLostAnswer, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before := ran
+	_, err = lambda.NewFromConfig(env.AWSConfig(), func(o *lambda.Options) { o.RetryMaxAttempts = 1 }).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("step")})
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ServiceException" || ran != before+1 {
+		t.Errorf("Invoke under a lost answer: %v, the handler ran %d times; want ServiceException after one run", err, ran-before)
+	}
+
+	// In-process: a task's invocation runs, and the task sees the error.
+	if _, err := env.Faults.Add(sandbox.Fault{Service: "lambda", Operation: "Invoke", Kind: sandbox.FaultLostAnswer, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before = ran
+	exec, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String("run-2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := waitExecution(ctx, t, env, client, aws.ToString(exec.ExecutionArn))
+	if desc.Status != sfntypes.ExecutionStatusFailed || ran != before+1 {
+		t.Errorf("execution %s (%s), handler ran %d times; want FAILED after one run", desc.Status, aws.ToString(desc.Error), ran-before)
+	}
+}
+
+// waitExecution polls the execution arn each sandbox second until it is no longer RUNNING.
+func waitExecution(ctx context.Context, t *testing.T, env *sandboxtest.Env, client *sfn.Client, arn string) *sfn.DescribeExecutionOutput {
+	t.Helper()
+	for {
+		if err := env.Clock.Sleep(ctx, time.Second); err != nil {
+			t.Fatalf("execution %s still running: %v", arn, err)
+		}
+		desc, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.Status != sfntypes.ExecutionStatusRunning {
+			return desc
+		}
+	}
+}

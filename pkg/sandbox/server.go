@@ -286,6 +286,10 @@ type call struct {
 	operation string
 	protocol  string
 	injected  string
+	// lost is the exception a FaultLostAnswer rule answers with once the call is served, and
+	// writeError the protocol's writer of it (set by each protocol's serve function).
+	lost       *core.Error
+	writeError func(*core.Error)
 	// caller is the principal whose sandbox-issued credentials signed the call, if any (callerOf).
 	caller string
 	// queryCompatible, for a service that is (SQS), names each error's Query code.
@@ -306,7 +310,14 @@ func (c *call) record(status int, resp []byte, code string) {
 
 // writeRaw records a response and sends it. Recording first means a client that has its answer
 // always finds the call in the Recorder (a test counting calls right after one raced otherwise).
+// A success of a call a FaultLostAnswer rule picked is replaced by the rule's exception, written
+// by the protocol's writeError.
 func (c *call) writeRaw(status int, contentType string, body []byte, code string) {
+	if lost := c.lost; lost != nil && status < 300 && c.writeError != nil {
+		c.lost = nil
+		c.writeError(lost)
+		return
+	}
 	c.record(status, body, code)
 	h := c.w.Header()
 	if contentType != "" {
@@ -329,6 +340,10 @@ func (c *call) applyFaults(svc any) *core.Error {
 	}
 	if f := c.s.Faults.pick(at, false); f != nil {
 		c.injected = string(f.Kind)
+		if f.Kind == FaultLostAnswer {
+			c.lost = faultError(f, svc, c.service, c.protocol) // served, then answered so (writeRaw)
+			return nil
+		}
 		return faultError(f, svc, c.service, c.protocol)
 	}
 	return nil

@@ -505,6 +505,9 @@ func (d *Deployer) function(ctx context.Context, st *Stack, id string, r cfntemp
 		// Lambda writes the function's output there (else to /aws/lambda/<name>), with its role.
 		opts = append(opts, sblambda.WithLogGroup(str(lc["LogGroup"])))
 	}
+	if lc, ok := p["LoggingConfig"].(map[string]any); ok && str(lc["LogFormat"]) != "" {
+		opts = append(opts, sblambda.WithLogFormat(str(lc["LogFormat"])))
+	}
 	if dlq, ok := p["DeadLetterConfig"].(map[string]any); ok && str(dlq["TargetArn"]) != "" {
 		// Lambda sends an asynchronous event that failed every attempt there, with this role.
 		opts = append(opts, sblambda.WithDeadLetterQueue(str(dlq["TargetArn"])))

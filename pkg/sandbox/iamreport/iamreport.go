@@ -59,7 +59,7 @@ func (r Row) Unused() bool { return r.Uses == 0 && r.TestUses == 0 && r.Reason =
 // Reasons are why actions a role is granted go unused in the sandbox and are still needed on AWS,
 // by action prefix. Each names what uses them there.
 var Reasons = map[string]string{
-	"logs:":                          "CloudWatch Logs: Lambda delivers what a function prints to its log group with the role (so does the sandbox, judged: TestEnforceIAMFunctionLogs), and this function printed nothing on the demo's paths",
+	"logs:":                          "CloudWatch Logs: Lambda delivers each invocation's platform lines and what the function prints to its log group with the role (so does the sandbox, judged: TestEnforceIAMFunctionLogs), and this role's function has no invocation in the demo (or the group is a VPC flow log's)",
 	"xray:PutTraceSegments":          "X-Ray: each invocation of a traced function and each execution of a traced state machine sends its segment with the role (pkg/sandbox/tracing.go; TestEnforceIAMTracing); this role's function or state machine has no invocation in the demo",
 	"xray:PutTelemetryRecords":       "X-Ray: the X-Ray daemon Lambda and Step Functions run reports its telemetry with the role (the sandbox's X-Ray keeps segments only, pkg/sandbox/xray)",
 	"xray:GetSamplingRules":          "X-Ray: Step Functions applies the account's sampling rules with the state machine's role (the sandbox keeps every segment, pkg/sandbox/xray)",

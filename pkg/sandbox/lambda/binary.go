@@ -129,11 +129,26 @@ func (b *binary) run(ctx context.Context, _ string, payload []byte) ([]byte, *co
 		if err != nil {
 			return nil, nil, err
 		}
-		res, err := p.Invoke(ctx, payload)
 		b.mu.Lock()
 		env := b.envs[p]
 		b.mu.Unlock()
+		mark, start := 0, b.svc.clock.Now()
 		if env != nil {
+			mark = env.mark()
+		}
+		res, err := p.Invoke(ctx, payload)
+		if env != nil {
+			if res.RequestID != "" {
+				r := invocationReport{requestID: res.RequestID, start: start, end: b.svc.clock.Now(), duration: res.Duration, status: "success"}
+				switch {
+				case res.FunctionError != nil && res.FunctionError.Type == lambdaruntime.ErrorTypeTimeout:
+					r.status = "timeout"
+				case err != nil || res.FunctionError != nil:
+					r.status = "error"
+				}
+				first, last := platformLines(b.fn.logFormat, r)
+				env.addPlatform(mark, first, last)
+			}
 			b.svc.deliver(ctx, b.fn, env)
 		}
 		if errors.Is(err, lambdaruntime.ErrExited) {

@@ -37,6 +37,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -111,6 +112,8 @@ type function struct {
 	invokeConfigModified time.Time
 	// logGroup is the log group the function's output goes to ("" for /aws/lambda/<name>).
 	logGroup string
+	// logFormat is the format of the platform lines in its log stream (WithLogFormat).
+	logFormat string
 }
 
 // Service is the emulated Lambda.
@@ -176,6 +179,7 @@ type Config struct {
 	// core.LambdaInvoker port (by Secrets Manager rotation or Step Functions tasks); a non-nil
 	// error (the sandbox's injected faults, such as TooManyRequestsException) is returned to the
 	// caller instead of running the function, as Lambda's own throttling would be.
+	// An *AnswerLost error runs the invocation and then fails it with the error it holds.
 	Intercept func(ctx context.Context, function string) error
 }
 
@@ -341,14 +345,20 @@ func (s *Service) Invoke(ctx context.Context, fn string, payload []byte) ([]byte
 	if cerr != nil {
 		return nil, cerr
 	}
+	var lost *AnswerLost
 	if s.intercept != nil {
-		if err := s.intercept(ctx, f.name); err != nil {
+		if err := s.intercept(ctx, f.name); errors.As(err, &lost) {
+			// Run, then answer with the lost answer's error.
+		} else if err != nil {
 			return nil, err
 		}
 	}
 	inv, err := s.run(ctx, f, payload, false, 1)
 	if err != nil {
 		return nil, err
+	}
+	if lost != nil {
+		return nil, lost.Err
 	}
 	if inv.Error != nil {
 		return inv.Response, inv.Error
@@ -568,3 +578,11 @@ func errorType(v any) string {
 
 // unescapeName decodes a path segment.
 func unescapeName(seg string) (string, error) { return url.PathUnescape(seg) }
+
+// AnswerLost, returned by Config.Intercept, asks for the invocation to run and its caller to get
+// Err instead of its result (a response lost on its way back).
+type AnswerLost struct{ Err error }
+
+func (e *AnswerLost) Error() string { return "answer lost: " + e.Err.Error() }
+
+func (e *AnswerLost) Unwrap() error { return e.Err }

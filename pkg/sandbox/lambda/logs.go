@@ -3,6 +3,10 @@ package lambda
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +37,18 @@ type LogDelivery struct {
 // LoggingConfig.LogGroup) instead of Lambda's default /aws/lambda/<name>.
 func WithLogGroup(group string) FunctionOption {
 	return func(f *function) { f.logGroup = group }
+}
+
+// Log formats of a function's LoggingConfig.LogFormat.
+const (
+	LogFormatText = "Text"
+	LogFormatJSON = "JSON"
+)
+
+// WithLogFormat sets the format of the platform lines Lambda adds to the function's log stream
+// around each invocation (LogFormatText, the default, or LogFormatJSON): see platformLines.
+func WithLogFormat(format string) FunctionOption {
+	return func(f *function) { f.logFormat = format }
 }
 
 // SetLogDeliverer sets how the lines a bootstrap executable prints reach its log group; without one
@@ -98,6 +114,66 @@ func (l *envLog) Write(p []byte) (int, error) {
 		l.partial = l.partial[i+1:]
 	}
 	return len(p), nil
+}
+
+// mark returns where the next line printed will go, for addPlatform.
+func (l *envLog) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+// addPlatform puts the platform lines of one invocation around what it printed: first at mark
+// (which no take has passed: an environment's lines are taken only between its invocations),
+// the others at the end.
+func (l *envLog) addPlatform(mark int, first LogLine, last []LogLine) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = slices.Insert(l.lines, min(mark, len(l.lines)), first)
+	l.lines = append(l.lines, last...)
+}
+
+// invocationReport is what platformLines reports of one invocation.
+type invocationReport struct {
+	requestID string
+	// start and end are on the sandbox clock (the lines' times); duration is the handler's wall
+	// time (lambdaruntime.Result.Duration), as the sandbox clock may run faster than the handler.
+	start, end time.Time
+	duration   time.Duration
+	// status is the platform.report status: "success", "error" (a function error) or "timeout".
+	status string
+}
+
+// platformLines returns the lines Lambda writes to a function's log stream for one invocation
+// (Lambda developer guide, "Sending Lambda function logs to CloudWatch Logs" and "Configuring
+// JSON and plain text log formats"): in the Text format START before the function's lines, END
+// and REPORT after; in the JSON format the platform.start and platform.report events, which the
+// default system log level (INFO) keeps. Every invocation writes them, so a function that prints
+// nothing still needs logs:CreateLogStream and logs:PutLogEvents. The REPORT's figures are the
+// sandbox's: the handler's wall time, billed rounded up to the millisecond; memory
+// figures are left out (the sandbox does not measure them).
+func platformLines(format string, r invocationReport) (first LogLine, last []LogLine) {
+	ms := float64(r.duration.Microseconds()) / 1000
+	billed := int64(math.Ceil(ms))
+	if format == LogFormatJSON {
+		event := func(at time.Time, typ string, record map[string]any) LogLine {
+			b, err := json.Marshal(map[string]any{"time": at.UTC().Format("2006-01-02T15:04:05.000Z"), "type": typ, "record": record})
+			if err != nil {
+				panic(err) // maps of strings and numbers always marshal
+			}
+			return LogLine{Time: at, Message: string(b)}
+		}
+		return event(r.start, "platform.start", map[string]any{"requestId": r.requestID, "version": "$LATEST"}),
+			[]LogLine{event(r.end, "platform.report", map[string]any{
+				"requestId": r.requestID, "status": r.status,
+				"metrics": map[string]any{"durationMs": ms, "billedDurationMs": billed},
+			})}
+	}
+	return LogLine{Time: r.start, Message: fmt.Sprintf("START RequestId: %s Version: $LATEST", r.requestID)},
+		[]LogLine{
+			{Time: r.end, Message: "END RequestId: " + r.requestID},
+			{Time: r.end, Message: fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms", r.requestID, ms, billed)},
+		}
 }
 
 // take returns the lines printed since the last take.

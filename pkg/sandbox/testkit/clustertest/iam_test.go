@@ -52,7 +52,9 @@ func TestAMissingGrantIsRefused(t *testing.T) {
 // resourcedef.Cluster removed alone, then a lifecycle that takes every request path the cluster has
 // (Create with retention and tags, a run of the health check, an Update that adds an HSM and
 // changes them, an Update back to two HSMs, the Delete, and when all of that succeeded the safety
-// net's probe: a Delete whose workflow cannot answer, stacktest.Run.SafetyNetProbe). By default it
+// net's probe, a Delete whose workflow cannot answer, stacktest.Run.SafetyNetProbe, and the lost
+// start probe, a Delete whose entry loses its StartExecution's answer,
+// stacktest.Run.LostStartProbe). By default it
 // removes three grants, each of which must be refused and fail: the scale step's
 // cloudhsm:CreateHsm (the Create fails, its rollback removes the cluster), the delete step's
 // cloudhsm:DeleteCluster (the Delete fails and the cluster stays) and the safety net's
@@ -95,6 +97,7 @@ func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.De
 		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "Cluster", id0, back) })
 		if run.Succeeded() {
 			run.SafetyNetProbe(t, r.dep, r.ctx, "Cluster", id0, back)
+			run.LostStartProbe(t, r.dep, r.ctx, "Cluster", id0, back)
 		}
 	}
 	run.Leftovers = len(r.liveClusters(t))

@@ -14,8 +14,9 @@ import (
 // TestEveryGrantIsNeeded is the kit's grant matrix (stacktest.Classify): each grant of
 // resourcedef.KeyStore removed alone, then a lifecycle that takes the store's paths (Create, a run
 // of the health check, a rename Update, the kmsuser password rotation, the Delete that deletes the
-// store, and when all of that succeeded the safety net's probe: a Delete whose workflow cannot
-// answer, stacktest.Run.SafetyNetProbe). By default it removes two grants, each of which must be refused and fail: the create
+// store, and when all of that succeeded the safety net's probe, a Delete whose workflow cannot
+// answer, stacktest.Run.SafetyNetProbe, and the lost start probe, a Delete whose entry loses its
+// StartExecution's answer, stacktest.Run.LostStartProbe). By default it removes two grants, each of which must be refused and fail: the create
 // step's kms:CreateCustomKeyStore grant and the client instance's read of the kmsuser password (the
 // Create's document cannot read it). With STRONGROOM_FULL_GRANT_MATRIX=1 it removes every grant; a
 // grant no path needed is listed as "no failure". The table is written as keystore-grant-matrix.txt to
@@ -48,6 +49,7 @@ func runWithout(t *testing.T, id stacktest.GrantID) (stacktest.Run, []sandbox.De
 		run.Send(t, func() (*cloudformation.Outcome, error) { return r.dep.Delete(r.ctx, "KeyStore", store, renamed) })
 		if run.Succeeded() {
 			run.SafetyNetProbe(t, r.dep.Deployment, r.ctx, "KeyStore", store, renamed)
+			run.LostStartProbe(t, r.dep.Deployment, r.ctx, "KeyStore", store, renamed)
 		}
 	}
 	run.Leftovers = r.stores(t)

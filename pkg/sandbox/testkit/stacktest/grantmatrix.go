@@ -7,6 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/strongroom/strongroom/pkg/resourcedef"
 	"github.com/strongroom/strongroom/pkg/sandbox"
@@ -85,7 +90,11 @@ const (
 	// DeniedUnanswered is a grant of the safety net's removed: the probe's request, whose workflow
 	// could not answer, goes unanswered, and CloudFormation fails it when its timeout ends.
 	DeniedUnanswered = "denied, the safety net's probe unanswered (CloudFormation fails it at its timeout)"
-	NoFailure        = "no failure"
+	// DeniedAnsweredTwice is a grant of the entry's removed: the lost start probe's request,
+	// whose StartExecution answers were lost, is answered FAILED by the entry, which could not
+	// ask whether the execution started, and again by the execution it did start.
+	DeniedAnsweredTwice = "denied, the lost start probe answered twice (the entry's FAILED and its workflow's)"
+	NoFailure           = "no failure"
 )
 
 // Run is what one lifecycle of a grant matrix did.
@@ -107,7 +116,17 @@ type Run struct {
 type Probe struct {
 	Outcome    *cloudformation.Outcome
 	WantStatus string
+	// Denied is the cell when one of the grant's actions was refused and the probe's answer is
+	// off as DeniedOff says (probeUnanswered or probeAnsweredTwice): what that refusal does to
+	// this probe. Any other off answer is a defect.
+	Denied, DeniedOff string
 }
+
+// How a probe's answer can be off.
+const (
+	probeUnanswered    = "unanswered"
+	probeAnsweredTwice = "answered twice"
+)
 
 // Succeeded tells whether every request of the run so far succeeded and nothing it started
 // failed.
@@ -139,7 +158,61 @@ func (r *Run) SafetyNetProbe(t testing.TB, d *Deployment, ctx context.Context, l
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Probes = append(r.Probes, Probe{Outcome: out, WantStatus: cloudformation.StatusFailed})
+	r.Probes = append(r.Probes, Probe{Outcome: out, WantStatus: cloudformation.StatusFailed, Denied: DeniedUnanswered, DeniedOff: probeUnanswered})
+}
+
+// LostStartProbe sends a Delete of physicalID, a resource the lifecycle already deleted (so its
+// workflow succeeds at once), while the entry function's first StartExecution takes effect and
+// its answer is lost (sandbox.FaultLostAnswer) and every later one is throttled (so no retry
+// meets the execution and learns it exists), as pkg/customresource/entry_test.go's
+// TestEntryFindsAStartWhoseAnswerWasLost does with a stand-in: the entry spends its start budget,
+// then must find the execution it started (states:DescribeExecution) and leave the answer to it,
+// SUCCESS once. It adds the probe to the run. Only after a lifecycle that Succeeded
+// (SafetyNetProbe's reasons).
+func (r *Run) LostStartProbe(t testing.TB, d *Deployment, ctx context.Context, logicalID, physicalID string, props map[string]any) {
+	t.Helper()
+	if !r.Succeeded() {
+		t.Fatal("LostStartProbe after a lifecycle that did not succeed")
+	}
+	for _, f := range []sandbox.Fault{
+		{Service: "states", Operation: "StartExecution", Caller: d.Def.Entry.Name, Kind: sandbox.FaultLostAnswer, Count: 1},
+		{Service: "states", Operation: "StartExecution", Caller: d.Def.Entry.Name, Kind: sandbox.FaultThrottle},
+	} {
+		id, err := d.SB.Faults.Add(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.SB.Faults.Remove(id)
+	}
+	out, err := d.Delete(ctx, logicalID, physicalID, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Either answer can come first: wait for the entry's invocation and the Delete execution to
+	// end, then count the answers that came after the first.
+	for {
+		if err := d.SB.Lambda.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		running, err := sfn.NewFromConfig(d.Cfg).ListExecutions(ctx, &sfn.ListExecutionsInput{
+			StateMachineArn: aws.String(d.Machines["Delete"]), StatusFilter: sfntypes.ExecutionStatusRunning})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(running.Executions) == 0 {
+			break
+		}
+		if err := d.SB.Clock.Sleep(ctx, time.Second); err != nil {
+			t.Fatalf("the lost start probe's Delete execution still running: %v", err)
+		}
+	}
+	if err := d.SB.Lambda.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if answers := d.SB.CloudFormation.Answers(out.Event.RequestID); len(answers) > 1 {
+		out.Duplicates = answers[1:]
+	}
+	r.Probes = append(r.Probes, Probe{Outcome: out, WantStatus: cloudformation.StatusSuccess, Denied: DeniedAnsweredTwice, DeniedOff: probeAnsweredTwice})
 }
 
 // Send sends one request of the lifecycle (f), adds its outcome, and tells whether it succeeded;
@@ -193,25 +266,35 @@ func Classify(g resourcedef.Grant, decisions []sandbox.Decision, run Run) (cell 
 	if len(run.Failed) > 0 {
 		failed = true
 	}
-	unanswered := false
+	// A probe whose answer is off: the cell its refusal makes (Probe.Denied) when one of the
+	// grant's actions was refused and the answer is off as that refusal makes it; else a defect.
+	probeCell := ""
 	for _, p := range run.Probes {
-		switch o := p.Outcome; {
+		o, off, kind := p.Outcome, "", ""
+		switch {
 		case o.TimedOut || o.Answer == nil:
-			unanswered = true
+			off, kind = "went unanswered", probeUnanswered
 		case len(o.Duplicates) > 0:
-			problems = append(problems, fmt.Sprintf("probe %s answered %d extra times", o.Event.RequestType, len(o.Duplicates)))
+			off, kind = fmt.Sprintf("was answered %d extra times", len(o.Duplicates)), probeAnsweredTwice
 		case o.Status != p.WantStatus:
-			problems = append(problems, fmt.Sprintf("probe %s answered %s, want %s: %s", o.Event.RequestType, o.Status, p.WantStatus, Reason(o.Reason, 200)))
+			off = fmt.Sprintf("answered %s, want %s: %s", o.Status, p.WantStatus, Reason(o.Reason, 200))
+		}
+		switch {
+		case off == "":
+		case kind == p.DeniedOff && len(denied) > 0:
+			if probeCell == "" {
+				probeCell = p.Denied
+			}
+		default:
+			problems = append(problems, fmt.Sprintf("probe %s %s", o.Event.RequestType, off))
 		}
 	}
 	leftovers := run.Leftovers
 	switch {
 	case len(problems) > 0:
 		return "DEFECT: " + strings.Join(problems, "; "), true
-	case unanswered && len(denied) == 0:
-		return "DEFECT: the safety net's probe went unanswered with no refusal of the grant's actions", true
-	case unanswered:
-		return DeniedUnanswered + ": " + strings.Join(denied, ", "), false
+	case probeCell != "":
+		return probeCell + ": " + strings.Join(denied, ", "), false
 	case len(denied) > 0 && !failed:
 		return "DEFECT: denied " + strings.Join(denied, ", ") + " but every request and workflow succeeded", true
 	case leftovers > 0 && !deleteFailed:
