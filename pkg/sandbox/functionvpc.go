@@ -43,13 +43,11 @@ func (sb *Sandbox) AttachFunctionVPC(ctx context.Context, function string, subne
 	sb.Server.mu.RLock()
 	e := sb.Server.enforcer
 	sb.Server.mu.RUnlock()
-	role := sb.Server.RoleOf(function)
-	if e != nil && role != "" {
-		principal := sessionARN(sb.Account, role, function)
+	if e != nil {
 		for _, op := range functionVPCCalls {
 			for _, sn := range subnets {
-				if denied := e.authorize(ctx, sb.Clock.Now(), role, principal, "ec2", op, authz.Request{Query: eniQuery(sn, groups)}); denied != nil {
-					sb.recordFunctionEC2(function, op, sn, denied)
+				if err := sb.asFunction(ctx, e, function, "ec2", op, authz.Request{Query: eniQuery(sn, groups)}); err != nil {
+					sb.recordFunctionEC2(function, op, sn, asCoreError(err))
 					// AWS's text alone; the Decision holds the judge's (Server.Decisions).
 					return nil, core.Errorf("InvalidParameterValueException", "The provided execution role does not have permissions to call %s on EC2", op)
 				}
@@ -88,23 +86,19 @@ func (sb *Sandbox) DetachFunctionVPC(ctx context.Context, function string) error
 	sb.Server.mu.RLock()
 	e := sb.Server.enforcer
 	sb.Server.mu.RUnlock()
-	role := sb.Server.RoleOf(function)
 	sb.mu.Lock()
 	enis := sb.functionENIs[function]
 	sb.mu.Unlock()
 	var kept []FunctionENI
 	var firstErr error
 	for _, n := range enis {
-		if e != nil && role != "" {
-			if denied := e.authorize(ctx, sb.Clock.Now(), role, sessionARN(sb.Account, role, function), "ec2", "DeleteNetworkInterface",
-				authz.Request{Query: url.Values{"NetworkInterfaceId": {n.ID}}}); denied != nil {
-				sb.recordFunctionEC2(function, "DeleteNetworkInterface", n.ID, denied)
-				kept = append(kept, n)
-				if firstErr == nil {
-					firstErr = fmt.Errorf("delete network interface %s of function %s: %w", n.ID, function, denied)
-				}
-				continue
+		if err := sb.asFunction(ctx, e, function, "ec2", "DeleteNetworkInterface", authz.Request{Query: url.Values{"NetworkInterfaceId": {n.ID}}}); err != nil {
+			sb.recordFunctionEC2(function, "DeleteNetworkInterface", n.ID, asCoreError(err))
+			kept = append(kept, n)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("delete network interface %s of function %s: %w", n.ID, function, err)
 			}
+			continue
 		}
 		if err := sb.EC2.ReleaseENI(n.ID); err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("delete network interface %s of function %s: %w", n.ID, function, err)

@@ -244,7 +244,10 @@ func (sb *Sandbox) sendFunctionDeadLetter(ctx context.Context, function, queueAR
 
 // asFunction judges a call Lambda makes for function with its execution role (the role bound to
 // the function's name), as e.authorize judges the function's own calls; nil when allowed, when IAM
-// is not enforced (e nil) or when the function has no role.
+// is not enforced (e nil) or when the function has no role. It is the one path for those calls:
+// a function's dead letters (sendToQueue), its log lines (deliverFunctionLogs) and its VPC
+// network interfaces (functionvpc.go); X-Ray's segments go through putSegment (tracing.go), which
+// state machines share.
 func (sb *Sandbox) asFunction(ctx context.Context, e *enforcer, function, service, op string, req authz.Request) error {
 	role := sb.Server.RoleOf(function)
 	if e == nil || role == "" {
