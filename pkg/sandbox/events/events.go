@@ -23,7 +23,8 @@
 // then on: a function that fails runs the Lambda service's own asynchronous retries and is never
 // an EventBridge dead letter. The dead letter is the event as the rule matched it, with the
 // message attributes the guide lists (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE, and after
-// retries EXHAUSTED_RETRY_CONDITION and RETRY_ATTEMPTS), sent through the DeadLetterSender the
+// retries EXHAUSTED_RETRY_CONDITION and RETRY_ATTEMPTS; every ERROR_CODE hand returns is one of
+// the guide's listed values), sent through the DeadLetterSender the
 // sandbox wires, which sends it as events.amazonaws.com (and under IAM enforcement judges it on the
 // queue's policy and its key's); a dead letter that cannot be sent is lost, and the Delivery says
 // why (DeadLetterErr). A target with no dead-letter queue loses the event, as on AWS.
