@@ -33,6 +33,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/strongroom/strongroom/pkg/lazyregexp"
 )
@@ -287,19 +288,24 @@ func doc(description, step, script string, names ...string) Document {
 
 var common = []string{"ClusterId", "HsmIp", "Region", "CustomerCaCertSecretArn", "AdminPasswordSecretArn"}
 
-var documents = map[string]Document{
-	ActivateCluster: doc("Strongroom: install the customer CA certificate, point cloudhsm-cli at an HSM and activate the cluster with the admin password read from Secrets Manager on this instance.",
-		"activateCluster", activateScript, common...),
-	CreateCryptoUser: doc("Strongroom: create a crypto user (kmsuser) with the password read from Secrets Manager on this instance. A user that exists with another password fails.",
-		"createCryptoUser", createUserScript, append(common[:5:5], "UserName", "UserPasswordSecretArn")...),
-	DeleteCryptoUser: doc("Strongroom: delete a crypto user (kmsuser); a user that is already gone succeeds.",
-		"deleteCryptoUser", deleteUserScript, append(common[:5:5], "UserName")...),
-	ChangeCryptoUserPassword: doc("Strongroom: set a crypto user's password to the one read from Secrets Manager on this instance.",
-		"changeCryptoUserPassword", changePasswordScript, append(common[:5:5], "UserName", "UserPasswordSecretArn")...),
-}
+// documents builds the documents on first use: the key store and cluster steps link this package
+// for its patterns and names only (the CDK app and the sandbox read the documents), so no
+// function's cold start builds them (make bench measures each function's cold start).
+var documents = sync.OnceValue(func() map[string]Document {
+	return map[string]Document{
+		ActivateCluster: doc("Strongroom: install the customer CA certificate, point cloudhsm-cli at an HSM and activate the cluster with the admin password read from Secrets Manager on this instance.",
+			"activateCluster", activateScript, common...),
+		CreateCryptoUser: doc("Strongroom: create a crypto user (kmsuser) with the password read from Secrets Manager on this instance. A user that exists with another password fails.",
+			"createCryptoUser", createUserScript, append(common[:5:5], "UserName", "UserPasswordSecretArn")...),
+		DeleteCryptoUser: doc("Strongroom: delete a crypto user (kmsuser); a user that is already gone succeeds.",
+			"deleteCryptoUser", deleteUserScript, append(common[:5:5], "UserName")...),
+		ChangeCryptoUserPassword: doc("Strongroom: set a crypto user's password to the one read from Secrets Manager on this instance.",
+			"changeCryptoUserPassword", changePasswordScript, append(common[:5:5], "UserName", "UserPasswordSecretArn")...),
+	}
+})
 
 // Names lists the documents, sorted.
-func Names() []string { return slices.Sorted(maps.Keys(documents)) }
+func Names() []string { return slices.Sorted(maps.Keys(documents())) }
 
 // Contents maps every document's name to its content (Content), as a deployment registers them.
 func Contents() map[string]string {
@@ -312,7 +318,7 @@ func Contents() map[string]string {
 
 // Get returns a copy of the named document.
 func Get(name string) (Document, bool) {
-	d, ok := documents[name]
+	d, ok := documents()[name]
 	if !ok {
 		return Document{}, false
 	}
@@ -324,7 +330,7 @@ func Get(name string) (Document, bool) {
 
 // Content returns the named document as the JSON content of an AWS::SSM::Document.
 func Content(name string) (string, error) {
-	d, ok := documents[name]
+	d, ok := documents()[name]
 	if !ok {
 		return "", fmt.Errorf("hsmdocs: no document %q (have %s)", name, strings.Join(Names(), ", "))
 	}

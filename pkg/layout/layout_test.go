@@ -5,11 +5,17 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/strongroom/strongroom/pkg/alertstate"
+	"github.com/strongroom/strongroom/pkg/customresource/relay"
+	"github.com/strongroom/strongroom/pkg/dbuser"
 	"github.com/strongroom/strongroom/pkg/layout"
 	"github.com/strongroom/strongroom/pkg/resourcedef"
+	"github.com/strongroom/strongroom/pkg/rotation"
+	"github.com/strongroom/strongroom/pkg/trailalert"
 )
 
 type pkg struct {
@@ -110,28 +116,39 @@ func lambdaMains(t *testing.T) []pkg {
 	return mains
 }
 
-// grantedServices maps each workflow Lambda (by directory name) to the SDK packages its IAM grants
-// in pkg/resourcedef name, plus the standalone Lambdas' declared services.
+// standaloneGrants are the actions the Lambdas that pkg/resourcedef does not describe are granted:
+// the ones their packages declare, which infra/database and infra/alerts grant.
+var standaloneGrants = map[string][][]string{
+	"rotate":     {rotation.SecretActions, rotation.MasterSecretActions, rotation.AccountActions, rotation.KeyActions},
+	"trailrelay": {trailalert.TopicActions, trailalert.TopicKeyActions, trailalert.HistoryActions, alertstate.TableActions},
+	"dbuser":     {dbuser.SecretActions, dbuser.KeyActions},
+	"cfn-relay":  {relay.InvokeActions},
+}
+
+// grantedServices maps each Lambda (by directory name) to the SDK packages its IAM grants name: a
+// workflow Lambda's in pkg/resourcedef, a standalone Lambda's declared by its packages.
 func grantedServices() map[string]map[string]bool {
 	out := map[string]map[string]bool{}
-	for name, svcs := range layout.StandaloneLambdaServices {
-		out[name] = map[string]bool{}
-		for _, s := range svcs {
-			out[name][s] = true
+	grant := func(name string, actions []string) {
+		if out[name] == nil {
+			out[name] = map[string]bool{}
+		}
+		for _, a := range actions {
+			prefix, _, _ := strings.Cut(a, ":")
+			if sdk, ok := layout.SDKPackageOfIAMPrefix[prefix]; ok {
+				prefix = sdk
+			}
+			out[name][prefix] = true
+		}
+	}
+	for name, lists := range standaloneGrants {
+		for _, actions := range lists {
+			grant(name, actions)
 		}
 	}
 	for _, r := range []*resourcedef.Resource{resourcedef.Cluster, resourcedef.KeyStore} {
 		for _, f := range r.Functions() {
-			if out[f.Name] == nil {
-				out[f.Name] = map[string]bool{}
-			}
-			for _, a := range f.Actions() {
-				prefix, _, _ := strings.Cut(a, ":")
-				if sdk, ok := layout.SDKPackageOfIAMPrefix[prefix]; ok {
-					prefix = sdk
-				}
-				out[f.Name][prefix] = true
-			}
+			grant(f.Name, f.Actions())
 		}
 	}
 	return out
@@ -150,28 +167,46 @@ func linkedServices(deps []string) []string {
 	return out
 }
 
-// TestLambdasLinkOnlyTheServicesTheyCall: every SDK service a Lambda links is one its grants let
-// it call. A step package that imports its whole domain (and so every client of the domain)
-// fails here: each linked service costs its init on every cold start (make bench).
-func TestLambdasLinkOnlyTheServicesTheyCall(t *testing.T) {
+// TestLambdasLinkExactlyTheServicesTheirStepsCall: every Lambda links exactly the SDK services
+// layout.LambdaServices gives it, each of which its grants let it call. A step package that imports
+// its whole domain (and so every client of the domain), or a main that builds a client its step
+// never calls, fails here: each linked service costs its init on every cold start (make bench).
+func TestLambdasLinkExactlyTheServicesTheirStepsCall(t *testing.T) {
 	granted := grantedServices()
-	checked := 0
+	seen := map[string]bool{}
 	for _, p := range lambdaMains(t) {
 		name := strings.TrimPrefix(p.ImportPath, layout.Lambdas)
-		allowed, ok := granted[name]
+		seen[name] = true
+		want, ok := layout.LambdaServices[name]
 		if !ok {
-			t.Errorf("%s: neither pkg/resourcedef nor layout.StandaloneLambdaServices names this Lambda", name)
+			t.Errorf("%s: layout.LambdaServices has no row for this Lambda; add the SDK services its step calls, each with the calls that need it", name)
 			continue
 		}
-		checked++
-		for _, svc := range linkedServices(p.Deps) {
-			if !allowed[svc] {
-				t.Errorf("%s links %s%s but its grants call no %s action: import the step's own package, not its domain's", name, layout.SDKService, svc, svc)
+		if granted[name] == nil {
+			t.Errorf("%s: neither pkg/resourcedef nor standaloneGrants names this Lambda's grants", name)
+		}
+		linked := linkedServices(p.Deps)
+		for _, svc := range linked {
+			if _, ok := want[svc]; !ok {
+				t.Errorf("%s links %s%s, which its step does not call (layout.LambdaServices): import the step's own package, not its domain's, and build only the clients the step calls", name, layout.SDKService, svc)
+			}
+		}
+		for svc, calls := range want {
+			if !slices.Contains(linked, svc) {
+				t.Errorf("%s: layout.LambdaServices lists %s (%s), which it no longer links: remove the entry", name, svc, calls)
+			}
+			if !granted[name][svc] {
+				t.Errorf("%s: layout.LambdaServices lists %s (%s), but its grants allow no %s action: grant the calls or remove the entry", name, svc, calls, svc)
 			}
 		}
 	}
-	if checked < 20 {
-		t.Fatalf("checked %d Lambdas; expected every one", checked)
+	if len(seen) < 20 {
+		t.Fatalf("checked %d Lambdas; expected every one", len(seen))
+	}
+	for name := range layout.LambdaServices {
+		if !seen[name] {
+			t.Errorf("layout.LambdaServices has a row for %s, which is no Lambda under lambdas/: remove it", name)
+		}
 	}
 }
 
@@ -196,6 +231,6 @@ func TestRulesCanFail(t *testing.T) {
 	}
 	// The CLI links every service: were it a Lambda with the relay's grants, the service check fails.
 	if svcs := linkedServices(cli[0].Deps); len(svcs) < 5 {
-		t.Errorf("the CLI links %v; TestLambdasLinkOnlyTheServicesTheyCall may be reading no services", svcs)
+		t.Errorf("the CLI links %v; TestLambdasLinkExactlyTheServicesTheirStepsCall may be reading no services", svcs)
 	}
 }

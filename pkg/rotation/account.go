@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/strongroom/strongroom/pkg/lazyregexp"
 )
 
 // This file makes the alternate user an exact copy of the AWSCURRENT user (everything but the
@@ -68,7 +69,9 @@ func (p *accountProps) requiresClientCert() bool {
 	return p.sslType == sslX509 || (p.sslType == sslSpecified && (p.issuer != "" || p.subject != ""))
 }
 
-var decimalRE = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,6})?$`)
+// decimalRE is compiled on first use: its counted repetitions compile into copies of the class,
+// which every cold start of the rotation and database user functions paid at init.
+var decimalRE = lazyregexp.New(`^[0-9]{1,12}(\.[0-9]{1,6})?$`)
 
 // readProps reads the account properties of 'user'@'%'; nil when there is no such user.
 func readProps(ctx context.Context, s session, user string) (*accountProps, error) {

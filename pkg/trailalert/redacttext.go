@@ -5,18 +5,21 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
+
+	"github.com/strongroom/strongroom/pkg/lazyregexp"
 )
 
 // Free-form texts (a Step Functions error's cause, a Lambda function's errorMessage) have no
 // field names to go by. These patterns find where such a text names a credential: a name the
 // Redactor finds sensitive followed by ':' or '=' (password=..., "apiKey": "...",
 // X-Amz-Security-Token=...), the password of a URL's user information or of a Go MySQL driver
-// DSN (scheme://user:PASSWORD@host, user:PASSWORD@tcp(host)), and an HTTP Bearer token.
+// DSN (scheme://user:PASSWORD@host, user:PASSWORD@tcp(host)), and an HTTP Bearer token. They are
+// compiled on first use, so a cold start of the relay does not pay for them.
 var (
-	textKey      = regexp.MustCompile(`([A-Za-z][A-Za-z0-9_.\-]*)["']?[ \t]*[:=][ \t]*`)
-	textUserinfo = regexp.MustCompile(`://[^/\s:@"']+:([^/\s@"']+)@`)
-	textDSN      = regexp.MustCompile(`(?:^|[\s"'(=,])[^\s:@/"'(),]+:([^\s@/"']+)@(?:tcp|unix)\(`)
-	textBearer   = regexp.MustCompile(`(?i)\bbearer[ \t]+([A-Za-z0-9._~+/=\-]{6,})`)
+	textKey      = lazyregexp.New(`([A-Za-z][A-Za-z0-9_.\-]*)["']?[ \t]*[:=][ \t]*`)
+	textUserinfo = lazyregexp.New(`://[^/\s:@"']+:([^/\s@"']+)@`)
+	textDSN      = lazyregexp.New(`(?:^|[\s"'(=,])[^\s:@/"'(),]+:([^\s@/"']+)@(?:tcp|unix)\(`)
+	textBearer   = lazyregexp.New(`(?i)\bbearer[ \t]+([A-Za-z0-9._~+/=\-]{6,})`)
 )
 
 // textValueEnd are the bytes that end an unquoted value after a sensitive name: only white space
@@ -123,7 +126,7 @@ func (tr *textRedaction) walk(r *Redactor, v any) any {
 func (tr *textRedaction) text(r *Redactor, s string) string {
 	var b strings.Builder
 	last := 0 // s[:last] is written
-	for _, m := range textKey.FindAllStringSubmatchIndex(s, -1) {
+	for _, m := range textKey.Compiled().FindAllStringSubmatchIndex(s, -1) {
 		if m[0] < last || !r.Sensitive(s[m[2]:m[3]]) {
 			continue
 		}
@@ -149,8 +152,8 @@ func (tr *textRedaction) text(r *Redactor, s string) string {
 		b.WriteString(s[last:])
 		s = b.String()
 	}
-	for _, re := range []*regexp.Regexp{textUserinfo, textDSN, textBearer} {
-		s = replaceGroup(s, re, tr)
+	for _, re := range []*lazyregexp.Regexp{textUserinfo, textDSN, textBearer} {
+		s = replaceGroup(s, re.Compiled(), tr)
 	}
 	return s
 }
