@@ -748,14 +748,24 @@ type receiptInput struct {
 	VisibilityTimeout *int
 }
 
+// receipt finds the queue in.QueueUrl names and the message in.ReceiptHandle names in it (nil for
+// a handle of a message no longer there, byReceipt's rule); s.mu must be held.
+func (s *Service) receipt(in receiptInput) (*queue, *message, error) {
+	q, err := s.find(in.QueueUrl)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.byReceipt(q, in.ReceiptHandle)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, m, nil
+}
+
 func (s *Service) deleteMessage(_ context.Context, in receiptInput) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, err := s.find(in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.byReceipt(q, in.ReceiptHandle)
+	q, m, err := s.receipt(in)
 	if err != nil {
 		return nil, err
 	}
@@ -771,11 +781,7 @@ func (s *Service) changeVisibility(_ context.Context, in receiptInput) (any, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, err := s.find(in.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.byReceipt(q, in.ReceiptHandle)
+	q, m, err := s.receipt(in)
 	if err != nil {
 		return nil, err
 	}
