@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
@@ -862,6 +863,10 @@ func TestFaultLostAnswer(t *testing.T) {
 	_, err = lambda.NewFromConfig(env.AWSConfig(), func(o *lambda.Options) { o.RetryMaxAttempts = 1 }).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("step")})
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ServiceException" || ran != before+1 {
 		t.Errorf("Invoke under a lost answer: %v, the handler ran %d times; want ServiceException after one run", err, ran-before)
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response.Header.Get("X-Amz-Executed-Version") != "" {
+		t.Errorf("the lost answer's error carries the result's header X-Amz-Executed-Version %q", re.Response.Header.Get("X-Amz-Executed-Version"))
 	}
 
 	// In-process: a task's invocation runs, and the task sees the error.

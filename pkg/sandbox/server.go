@@ -314,7 +314,9 @@ func (c *call) record(status int, resp []byte, code string) {
 // by the protocol's writeError.
 func (c *call) writeRaw(status int, contentType string, body []byte, code string) {
 	if lost := c.lost; lost != nil && status < 300 && c.writeError != nil {
+		// The answer that was lost takes its headers with it (a REST result's X-Amz-* headers).
 		c.lost = nil
+		clear(c.w.Header())
 		c.writeError(lost)
 		return
 	}
