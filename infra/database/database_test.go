@@ -105,6 +105,8 @@ func TestMain(m *testing.M) {
 		appSG := awsec2.NewSecurityGroup(c.Stack, jsii.String("AppSecurityGroup"), &awsec2.SecurityGroupProps{Vpc: c.Vpc, AllowAllOutbound: jsii.Bool(false), Description: jsii.String("test application")})
 		appRole := awsiam.NewRole(c.Stack, jsii.String("AppRole"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil)})
 		c.AllowApplication(appSG, appRole)
+		// A statement added to the key's policy after the stack is built is kept (TestKeyPolicy).
+		c.Key.AddToResourcePolicy(otherAccountStatement(), jsii.Bool(false))
 		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true), Reports: jsii.Bool(true)}), nil)
 		app.Synth(nil)
 		// Read the report before the assertions synthesize again (cdk-nag would append its rows twice).
@@ -225,6 +227,51 @@ func TestEncryption(t *testing.T) {
 	templatetest.Check(t, "both secrets under the key", func() {
 		def.AllResourcesProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{"KmsKeyId": arn(key)})
 	})
+}
+
+// otherAccountStatement is a key policy statement added to the Custom stack's key after the stack
+// is built.
+func otherAccountStatement() awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("TestOtherAccountDecrypt"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewArnPrincipal(jsii.String("arn:aws:iam::111122223333:role/reader"))},
+		Actions:    jsii.Strings("kms:Decrypt"),
+		Resources:  jsii.Strings("*"),
+	})
+}
+
+// TestKeyPolicy: the key's policy is the account statement (the account root allowed kms:*, which
+// delegates the key's use to IAM policies) and nothing else: the statement CDK's Secret adds for
+// the account root through Secrets Manager is subsumed by it and left out. A statement added
+// later (Custom: another account's role) is kept.
+func TestKeyPolicy(t *testing.T) {
+	account := map[string]any{
+		"Action": "kms:*", "Effect": "Allow", "Resource": "*",
+		"Principal": map[string]any{"AWS": map[string]any{"Fn::Join": []any{"", []any{
+			"arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":root",
+		}}}},
+	}
+	other := map[string]any{
+		"Sid": "TestOtherAccountDecrypt", "Action": "kms:Decrypt", "Effect": "Allow", "Resource": "*",
+		"Principal": map[string]any{"AWS": "arn:aws:iam::111122223333:role/reader"},
+	}
+	customJSON, err := templatetest.JSON(custom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		doc  map[string]any
+		want []any
+	}{{"Default", defJSON, []any{account}}, {"Custom", customJSON, []any{account, other}}} {
+		t.Run(c.name, func(t *testing.T) {
+			_, key := templatetest.Only(t, c.doc, "AWS::KMS::Key", "DatabaseKey")
+			want := map[string]any{"Version": "2012-10-17", "Statement": c.want}
+			if got := jsonString(t, key["KeyPolicy"]); got != jsonString(t, want) {
+				t.Errorf("key policy\n%s\nwant\n%s", got, jsonString(t, want))
+			}
+		})
+	}
 }
 
 func TestIsolation(t *testing.T) {
