@@ -307,6 +307,9 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	callsRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(callsRuleName)})
 	rotationRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(rotationRuleName)})
 	healthRuleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(healthRuleName)})
+	// Every rule that dead-letters to the queue below: the default bus's three, and the organization
+	// bus's in central mode. The queue's and its key's policies admit EventBridge for these only.
+	deadLetterRules := append([]*string{callsRuleArn, rotationRuleArn, healthRuleArn}, org.arns(stack)...)
 
 	topicKey := awskms.NewKey(stack, jsii.String("AlertsKey"), &awskms.KeyProps{
 		Description:       jsii.String("Strongroom: encrypts the alert topic, the undelivered-alert queue and the alert state table"),
@@ -324,7 +327,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": append([]*string{callsRuleArn, rotationRuleArn, healthRuleArn}, org.arns(stack)...)}},
+		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": deadLetterRules}},
 	}), jsii.Bool(false))
 
 	topic := awssns.NewTopic(stack, jsii.String("AlertTopic"), &awssns.TopicProps{
@@ -360,6 +363,23 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
 	})
 	s.DeadLetterQueue = dlq
+	// EventBridge sends the rules' undeliverable events here, for our rules only: one statement, as
+	// on the key. Given the queue itself, CDK's events targets add one statement per rule differing
+	// only in aws:SourceArn, the same permission three times over (six in central mode); the
+	// mutation proof could only exercise the CloudTrail rule's. So the targets get a reference to the
+	// queue (deadLetters, through which they add nothing) and this statement grants what theirs did.
+	// A new rule with target() belongs in deadLetterRules (the tests check every rule whose dead
+	// letters come here is listed).
+	dlq.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowEventBridgeDeadLetters"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  &[]*string{dlq.QueueArn()},
+		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": deadLetterRules}},
+	}))
+	deadLetters := awssqs.Queue_FromQueueAttributes(stack, jsii.String("UndeliveredAlertsReference"), &awssqs.QueueAttributes{
+		QueueArn: dlq.QueueArn(), QueueUrl: dlq.QueueUrl(), QueueName: dlq.QueueName(), KeyArn: topicKey.KeyArn(), Fifo: jsii.Bool(false),
+	})
 
 	// The relay's state. Disposable by design (pkg/alertstate): every item expires 30 days after its
 	// last write, and losing them all costs at most one repeated alert per condition. So the table
@@ -434,7 +454,7 @@ func NewAlertsStack(scope constructs.Construct, id string, props *AlertsStackPro
 	// --- Rules ---
 	target := func() awsevents.IRuleTarget {
 		return awseventstargets.NewLambdaFunction(relay.Function, &awseventstargets.LambdaFunctionProps{
-			DeadLetterQueue: dlq,
+			DeadLetterQueue: deadLetters,
 			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(TargetMaxEventAgeHours)),
 			RetryAttempts:   jsii.Number(TargetRetryAttempts),
 		})

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -492,22 +493,90 @@ func TestStateTable(t *testing.T) {
 
 func TestDeadLetterQueue(t *testing.T) {
 	topicKey := keyID(t, "alert topic")
-	dlq := id(t, "AWS::SQS::Queue", map[string]any{})
 	templatetest.Count(t, plain, "AWS::SQS::Queue", 1)
 	templatetest.Has(t, plain, "AWS::SQS::Queue", map[string]any{"KmsMasterKeyId": arn(topicKey), "MessageRetentionPeriod": float64(14 * 24 * 3600)})
-	templatetest.Has(t, plain, "AWS::SQS::QueuePolicy", map[string]any{
-		"Queues": []any{ref(dlq)},
-		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
-			assertions.Match_ObjectLike(&map[string]any{
-				"Effect": "Deny", "Action": "sqs:*",
-				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
-			}),
-			assertions.Match_ObjectLike(&map[string]any{
-				"Effect": "Allow", "Action": "sqs:SendMessage", "Principal": map[string]any{"Service": "events.amazonaws.com"},
-				"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": arn(id(t, "AWS::Events::Rule", map[string]any{"Name": "Alerts-RotationFailed"}))}},
-			}),
-		})},
-	})
+	checkDeadLetterPolicy(t, plainJSON, "Alerts-CloudTrailEvents", "Alerts-RotationFailed", "Alerts-HealthFindings")
+}
+
+// checkDeadLetterPolicy checks the dead-letter queue's policy in the decoded template doc: exactly
+// the Deny of requests without TLS and one Allow of sqs:SendMessage for EventBridge whose
+// aws:SourceArn lists the rules (rule/<name> or rule/<bus>/<name>), in that order, the same list as
+// the queue key's AllowEventBridgeDeadLetters statement; and that these are every rule that
+// dead-letters to the queue.
+func checkDeadLetterPolicy(t *testing.T, doc map[string]any, rules ...string) {
+	t.Helper()
+	dlq, _ := templatetest.Only(t, doc, "AWS::SQS::Queue", "UndeliveredAlerts")
+	_, policy := templatetest.Only(t, doc, "AWS::SQS::QueuePolicy", "UndeliveredAlertsPolicy")
+	if !reflect.DeepEqual(policy["Queues"], []any{ref(dlq)}) {
+		t.Errorf("queue policy Queues %v, want [%s]", policy["Queues"], dlq)
+	}
+	statements := policy["PolicyDocument"].(map[string]any)["Statement"].([]any)
+	if len(statements) != 2 {
+		t.Fatalf("%d queue policy statements, want the Deny and one Allow: %v", len(statements), statements)
+	}
+	deny := map[string]any{
+		"Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": "sqs:*", "Resource": arn(dlq),
+		"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+	}
+	if !reflect.DeepEqual(statements[0], deny) {
+		t.Errorf("queue policy statement 0 %v, want %v", statements[0], deny)
+	}
+	allow, _ := statements[1].(map[string]any)
+	sources, _ := allow["Condition"].(map[string]any)["ArnEquals"].(map[string]any)["aws:SourceArn"].([]any)
+	delete(allow, "Condition")
+	wantAllow := map[string]any{
+		"Sid": "AllowEventBridgeDeadLetters", "Effect": "Allow", "Principal": map[string]any{"Service": "events.amazonaws.com"},
+		"Action": "sqs:SendMessage", "Resource": arn(dlq),
+	}
+	if !reflect.DeepEqual(allow, wantAllow) || len(statements[1].(map[string]any)) != len(wantAllow) {
+		t.Errorf("queue policy statement 1 %v (without its Condition), want %v", allow, wantAllow)
+	}
+	var got []string
+	for _, s := range sources {
+		got = append(got, templatetest.Text(t, s))
+	}
+	var want []string
+	for _, r := range rules {
+		want = append(want, "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"+r)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("queue policy aws:SourceArn\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// The queue key admits the same rules.
+	_, key := templatetest.Only(t, doc, "AWS::KMS::Key", "AlertsKey")
+	found := false
+	for _, s := range key["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+		st := s.(map[string]any)
+		if st["Sid"] != "AllowEventBridgeDeadLetters" {
+			continue
+		}
+		found = true
+		if !reflect.DeepEqual(st["Condition"], map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": sources}}) {
+			t.Errorf("key statement AllowEventBridgeDeadLetters condition %v, want the queue policy's aws:SourceArn %v", st["Condition"], sources)
+		}
+	}
+	if !found {
+		t.Error("the queue key has no AllowEventBridgeDeadLetters statement")
+	}
+
+	// Every rule with the queue as its dead-letter queue is listed, and no other.
+	var deadLettering []string
+	for _, p := range templatetest.Resources(doc, "AWS::Events::Rule") {
+		for _, tg := range p["Targets"].([]any) {
+			if dl, ok := tg.(map[string]any)["DeadLetterConfig"].(map[string]any); ok && reflect.DeepEqual(dl["Arn"], arn(dlq)) {
+				deadLettering = append(deadLettering, p["Name"].(string))
+			}
+		}
+	}
+	if len(deadLettering) != len(rules) {
+		t.Errorf("rules dead-lettering to the queue %v; the policy lists %v", deadLettering, rules)
+	}
+	for _, name := range deadLettering {
+		if !slices.ContainsFunc(rules, func(r string) bool { return r == name || strings.HasSuffix(r, "/"+name) }) {
+			t.Errorf("rule %s dead-letters to the queue; the policy does not list it", name)
+		}
+	}
 }
 
 func TestAlarms(t *testing.T) {

@@ -190,10 +190,21 @@ func TestCentralRulesOnTheBus(t *testing.T) {
 			"Dimensions": assertions.Match_ArrayWith(&[]any{map[string]any{"Name": "EventBusName", "Value": settings.CentralBusName}, map[string]any{"Name": "RuleName", "Value": name}}),
 		})
 	}
-	key, props := templatetest.Only(t, doc, "AWS::KMS::Key", "AlertsKey")
-	policy, _ := json.Marshal(props["KeyPolicy"])
-	if !strings.Contains(string(policy), ":rule/"+settings.CentralBusName+"/AlertsCentral-OrgCloudTrailEvents") {
-		t.Errorf("key %s admits no dead letters of the bus's rules: %s", key, policy)
+}
+
+// In central mode the dead-letter queue's policy still has one Allow for EventBridge, listing all
+// six rules (the default bus's and the organization bus's), as the queue key's statement does.
+func TestCentralDeadLetterPolicy(t *testing.T) {
+	for _, c := range []struct {
+		name, stack string
+		synth       func(*testing.T) (*alerts.AlertsStack, assertions.Template, map[string]any)
+	}{{"management account", "AlertsCentral", central}, {"delegated administrator", "AlertsDelegated", delegated}} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, doc := c.synth(t)
+			bus := settings.CentralBusName + "/" + c.stack
+			checkDeadLetterPolicy(t, doc, c.stack+"-CloudTrailEvents", c.stack+"-RotationFailed", c.stack+"-HealthFindings",
+				bus+"-OrgCloudTrailEvents", bus+"-OrgRotationFailed", bus+"-OrgHealthFindings")
+		})
 	}
 }
 
