@@ -110,6 +110,10 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string) (stri
 		return "", fmt.Errorf("decrypt returned %q under %s; want %q under %s", dec.Plaintext, aws.ToString(dec.KeyId), demoMessage, aws.ToString(key.KeyMetadata.Arn))
 	}
 	p.line("Decrypt -> %q under key %s: round trip ok", dec.Plaintext, keyID)
+	rotated, err := d.rotateKmsUser(ctx, w, dep, storeID, enc.CiphertextBlob, []byte(demoMessage))
+	if err != nil {
+		return "", err
+	}
 
 	alerts, err := d.keyStoreAlerts(ctx, w, dep, storeID)
 	if err != nil {
@@ -154,7 +158,7 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string) (stri
 	}
 	p.line("key store %s is DISCONNECTED and kept; key %s is %s (Encrypt now answers %s)", storeID, keyID, desc.KeyMetadata.KeyState, apiErr.ErrorCode())
 	p.line("to remove the store too: ScheduleKeyDeletion on its keys, wait out the 7-30 day window, then delete the stack with DeleteKeyStoreOnStackDeletion=true")
-	return fmt.Sprintf("key store %s: CONNECTED, Encrypt/Decrypt round trip, %s, Delete kept it DISCONNECTED", storeID, alerts), nil
+	return fmt.Sprintf("key store %s: CONNECTED, Encrypt/Decrypt round trip, %s, %s, Delete kept it DISCONNECTED", storeID, rotated, alerts), nil
 }
 
 // printRotationSchedule prints the stack's scheduled rule for the kmsuser password rotation as

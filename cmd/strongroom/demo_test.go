@@ -229,6 +229,9 @@ func TestDemo(t *testing.T) {
 			"kmsuser password rotation: no schedule (off by default; set strongroom:kmsUserRotationSchedule to a cron() window to turn it on)",
 			") is CONNECTED to cluster cluster-", "CreateKey (Origin AWS_CLOUDHSM, CustomKeyStoreId cks-", ", Enabled, key material on cluster cluster-",
 			`Encrypt "attack at dawn" (14 bytes) -> ciphertext of `, `Decrypt -> "attack at dawn" under key `, "round trip ok",
+			"kmsuser password rotation, run once as its schedule would run it: StartExecution of arn:aws:states:",
+			"rotation SUCCEEDED: secret strongroom/StrongroomKeyStore/KeyStore/kmsuser-password holds a new kmsuser password",
+			`the store is CONNECTED again, and what was encrypted before it decrypts to "attack at dawn"`,
 			"DeleteKeyStoreOnStackDeletion is false in the template",
 			"key store Delete answered SUCCESS: key store cks-", " was disconnected and kept, with kmsuser, because DeleteKeyStoreOnStackDeletion is false",
 			"is DISCONNECTED and kept; key ", " is Unavailable (Encrypt now answers KMSInvalidStateException)",
@@ -241,6 +244,8 @@ func TestDemo(t *testing.T) {
 		checkOrder(t, create, "workflow KeyStoreCreateWorkflow", "> Plan", "> StorePassword", "> CreateUser", "> CreateStore", "> Connect", "> AnswerSuccess")
 		checkOrder(t, create, "ConnectionState ", "CONNECTING -> CONNECTED")
 		checkMatch(t, create, `ConnectionState (DISCONNECTED -> )?CONNECTING\n`)
+		rotation := between(text, "kmsuser password rotation, run once", "rotation SUCCEEDED")
+		checkOrder(t, rotation, "workflow KeyStoreRotateWorkflow", "> Plan", "> Disconnect", "> ChangePassword", "> TellKms", "> Connect")
 		del := between(text, "deleting "+keyStoreStack, "key store Delete answered")
 		checkOrder(t, del, "workflow KeyStoreDeleteWorkflow", "> Plan", "> Disconnect", "> AnswerSuccess")
 		checkMatch(t, del, `ConnectionState CONNECTED -> (DISCONNECTING|DISCONNECTED)\n`, `ConnectionState (CONNECTED|DISCONNECTING) -> DISCONNECTED\n`)
@@ -260,7 +265,7 @@ func TestDemo(t *testing.T) {
 		if cipher, _ := strconv.Atoi(m[2]); cipher <= len(demoMessage) {
 			t.Errorf("Encrypt of %d bytes gave %d bytes of ciphertext; want more (it carries the key id, nonce and tag)", len(demoMessage), cipher)
 		}
-		checkMatch(t, text, `key store cks-\S+: CONNECTED, Encrypt/Decrypt round trip, 3 alert e-mails \(disconnected, recovered, failed Update\), Delete kept it DISCONNECTED`)
+		checkMatch(t, text, `key store cks-\S+: CONNECTED, Encrypt/Decrypt round trip, kmsuser password rotated, 3 alert e-mails \(disconnected, recovered, failed Update\), Delete kept it DISCONNECTED`)
 
 		// The key store's alerts, between its use and its stack's deletion: the health check's rule
 		// fired by hand finds the store OK (nothing mailed), DISCONNECTED (an ALARM mailed, to

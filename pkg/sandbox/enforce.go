@@ -133,6 +133,9 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 	sb.S3.SetDeliveryAuthorizer(func(ctx context.Context, principal, source, bucket, key, acl string) error {
 		return e.onBehalfOf(ctx, sb.Clock.Now(), principal, source, "s3", "PutObject", objectWrite(bucket, key, acl))
 	})
+	// KMS's key policy lockout safety check: a key policy must let its creator, or whoever puts
+	// it, put the next one.
+	sb.KMS.SetLockoutCheck(e.lockoutCheck(sb))
 	// A state machine's tasks call with its role: invoking a step needs lambda:InvokeFunction, an
 	// aws-sdk task its operation's actions, granted to the state machine's role.
 	sb.StepFunctions.SetAuthorizer(func(ctx context.Context, c stepfunctions.TaskCall) *core.Error {
@@ -145,6 +148,54 @@ func (sb *Sandbox) EnforceIAM(judge *iamjudge.Judge) {
 		}
 		return e.authorize(ctx, sb.Clock.Now(), c.RoleARN, sessionARN(sb.Account, c.RoleARN, c.Session), c.Service, c.Operation, req)
 	})
+}
+
+// DeployRoleName is the role the account's operator acts as where a decision needs an identity:
+// the CloudFormation execution role a default `cdk bootstrap` creates, through which `cdk deploy`
+// has CloudFormation create every resource, with AdministratorAccess as its only policy. Calls
+// signed with the operator's static key are not judged; only KMS's lockout safety check, which
+// KMS makes of any caller, decides for it (lockoutCheck).
+func DeployRoleName(account, region string) string {
+	return fmt.Sprintf("cdk-hnb659fds-cfn-exec-role-%s-%s", account, region)
+}
+
+// administratorAccess is the AWS managed policy AdministratorAccess.
+var administratorAccess = iamjudge.Policy{Name: "arn:aws:iam::aws:policy/AdministratorAccess",
+	Document: json.RawMessage(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)}
+
+// lockoutCheck decides KMS's lockout safety check (kms.LockoutCheck) with the judge: may the
+// caller, a role session or the operator as DeployRoleName's CloudFormation session, make
+// kms:PutKeyPolicy on the key with the new policy as its key policy and the caller's own identity
+// policies. Recorded as a Decision under the caller's role, so the key policy statement it used
+// is counted as used, and a refusal names the statement that is missing.
+func (e *enforcer) lockoutCheck(sb *Sandbox) func(ctx context.Context, op, keyARN, policy string) (bool, error) {
+	return func(ctx context.Context, op, keyARN, policy string) (bool, error) {
+		if !json.Valid([]byte(policy)) {
+			return false, nil
+		}
+		caller := core.Caller(ctx)
+		roleARN, session := sb.Server.RoleOf(caller), strings.TrimPrefix(caller, instancePrefix)
+		var policies []iamjudge.Policy
+		if roleARN == "" {
+			roleARN = fmt.Sprintf("arn:aws:iam::%s:role/%s", sb.Account, DeployRoleName(sb.Account, sb.Region))
+			session, policies = "AWSCloudFormation", []iamjudge.Policy{administratorAccess}
+		} else {
+			id, err := e.iam.RoleIdentity(roleARN)
+			if err != nil {
+				return false, nil // a role that does not exist can put no policy
+			}
+			for _, p := range id.Policies {
+				policies = append(policies, iamjudge.Policy{Name: p.Name, Document: json.RawMessage(p.JSON)})
+			}
+		}
+		denied := e.judgeWithPolicy(ctx, sb.Clock.Now(), e.iam.Generation(), roleARN, "kms", op, iamjudge.Request{
+			Principal: sessionARN(sb.Account, roleARN, session), Action: "kms:PutKeyPolicy", Resource: keyARN,
+			ResourceAccount: e.env.Account, IdentityPolicies: policies, Context: e.sessionContext(roleARN)}, policy)
+		if denied != nil && denied.Code == "InternalFailure" {
+			return false, denied
+		}
+		return denied == nil, nil
+	}
 }
 
 // invokedBy judges the service principal invoking a function on behalf of source (a rule, a
@@ -206,7 +257,12 @@ func (e *enforcer) needsOnBehalfOf(ctx context.Context, now time.Time, principal
 // role (a role's ARN, or a service principal), and returns the service's access-denied error when
 // req is refused.
 func (e *enforcer) judgeAndRecord(ctx context.Context, now time.Time, gen uint64, role, service, op string, req iamjudge.Request) *core.Error {
-	rp := e.resourcePolicy(req.Resource)
+	return e.judgeWithPolicy(ctx, now, gen, role, service, op, req, e.resourcePolicy(req.Resource))
+}
+
+// judgeWithPolicy is judgeAndRecord with rp as the resource's policy ("" for none) instead of the
+// one the resource has: a policy a request would put in place.
+func (e *enforcer) judgeWithPolicy(ctx context.Context, now time.Time, gen uint64, role, service, op string, req iamjudge.Request, rp string) *core.Error {
 	if rp != "" {
 		req.ResourcePolicy = json.RawMessage(rp)
 	}
@@ -398,10 +454,7 @@ func (e *enforcer) authorizeNeeds(ctx context.Context, now time.Time, id iam.Ide
 			// A call the service makes as its own principal is judged where the service makes it.
 			continue
 		}
-		cx := map[string][]string{
-			"aws:PrincipalArn": {roleARN}, "aws:PrincipalAccount": {e.env.Account},
-			"aws:PrincipalType": {"AssumedRole"}, "aws:RequestedRegion": {e.env.Region},
-		}
+		cx := e.sessionContext(roleARN)
 		for k, v := range n.Context {
 			cx[k] = v
 		}
@@ -421,6 +474,14 @@ func (e *enforcer) authorizeNeeds(ctx context.Context, now time.Time, id iam.Ide
 		e.iam.EnsureServiceLinkedRole(slr.Principal, slr.Name)
 	}
 	return nil
+}
+
+// sessionContext is the global condition keys of a call a session of roleARN makes.
+func (e *enforcer) sessionContext(roleARN string) map[string][]string {
+	return map[string][]string{
+		"aws:PrincipalArn": {roleARN}, "aws:PrincipalAccount": {e.env.Account},
+		"aws:PrincipalType": {"AssumedRole"}, "aws:RequestedRegion": {e.env.Region},
+	}
 }
 
 // decide asks the judge, or the cache: a decision depends only on the request and the policies,

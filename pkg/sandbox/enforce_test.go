@@ -40,6 +40,27 @@ func enforcedSandbox(ctx context.Context, t *testing.T, opts ...sandboxtest.Opti
 	return env
 }
 
+// roleSession creates the role name (trusting Lambda) with policy as its inline policy, binds the
+// principal name to it, and returns the role's ARN and a copy of op signed as that principal's
+// session, as Lambda gives a function its execution role's credentials.
+func roleSession(ctx context.Context, t *testing.T, env *sandboxtest.Env, op aws.Config, name, policy string) (string, aws.Config) {
+	t.Helper()
+	admin := iam.NewFromConfig(op)
+	role, err := admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(name), PolicyDocument: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	env.BindRole(name, aws.ToString(role.Role.Arn))
+	k, s, tok := env.Credentials(name)
+	cfg := op.Copy()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(k, s, tok)
+	return aws.ToString(role.Role.Arn), cfg
+}
+
 // TestEnforceIAM: with IAM enforced, a role session's calls are judged by iam-simulate on the
 // role's policies in the sandbox's IAM and the resource's own policy, over the wire, with each
 // service's access-denied error and AWS's message; a denied call does nothing; the operator's
@@ -58,7 +79,9 @@ func TestEnforceIAM(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := "arn:aws:iam::" + env.Account + ":role/other"
-	closed, err := keys.CreateKey(ctx, &kms.CreateKeyInput{Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + other + `"},"Action":"kms:*","Resource":"*"}]}`)})
+	// A key policy that names neither the account nor its creator fails KMS's lockout safety
+	// check (TestEnforceIAMKeyPolicyLockout) unless the request bypasses it.
+	closed, err := keys.CreateKey(ctx, &kms.CreateKeyInput{BypassPolicyLockoutSafetyCheck: true, Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + other + `"},"Action":"kms:*","Resource":"*"}]}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -210,20 +208,7 @@ func TestEnforceIAMTrailDelivery(t *testing.T) {
 	}
 
 	// A role allowed s3:* is denied by the log bucket's policy only over plain HTTP.
-	admin := iam.NewFromConfig(op)
-	role, err := admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("reader"), AssumeRolePolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("reader"), PolicyName: aws.String("s3"),
-		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)}); err != nil {
-		t.Fatal(err)
-	}
-	env.BindRole("reader", aws.ToString(role.Role.Arn))
-	k, s, tok := env.Credentials("reader")
-	fn := op.Copy()
-	fn.Credentials = credentials.NewStaticCredentialsProvider(k, s, tok)
+	_, fn := roleSession(ctx, t, env, op, "reader", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)
 	reader := s3.NewFromConfig(fn, func(o *s3.Options) { o.UsePathStyle = true })
 	get := &s3.GetObjectInput{Bucket: aws.String("logs"), Key: aws.String(firstKey(t, ctx, sc))}
 	if _, err := reader.GetObject(ctx, get); err != nil {

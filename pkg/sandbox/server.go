@@ -247,7 +247,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	call := &call{s: s, w: w, r: r, body: body, id: core.NewUUID(), caller: s.callerOf(r)}
+	caller := s.callerOf(r)
+	if caller != "" {
+		r = r.WithContext(core.WithCaller(r.Context(), caller))
+	}
+	call := &call{s: s, w: w, r: r, body: body, id: core.NewUUID(), caller: caller}
 	s.mu.RLock()
 	var restSvc core.RESTService
 	var restOp string

@@ -111,14 +111,11 @@ var PathReasons = []PathReason{
 	{"TrailRelayRole", "states:GetExecutionHistory", "the relay reads a failed execution's history to say which step failed and why; the demo's failed workflow is the key store's (its relay grant is used), the cluster's never fails there"},
 	{"KeystoreDeleteRole", "kms:DeleteCustomKeyStore", "a stack deletion with DeleteKeyStoreOnStackDeletion true (pkg/keystore/delete; keystoretest TestKeyStoreLifecycle): the demo keeps the store"},
 	{"KeystoreDeleteRole", "secretsmanager:DeleteSecret", "a stack deletion with DeleteKeyStoreOnStackDeletion true deletes the kmsuser password secret (pkg/keystore/delete; keystoretest TestKeyStoreLifecycle)"},
-	{"KeystorePasswordRole", "secretsmanager:DescribeSecret", "a kmsuser password rotation (the RotateWorkflow, off unless strongroom:kmsUserRotationSchedule is set) reads the secret's versions (pkg/keystore/password; keystoretest TestRotationFaultMatrix)"},
-	{"KeystorePasswordRole", "secretsmanager:PutSecretValue", "a kmsuser password rotation puts the new password (pkg/keystore/password; keystoretest TestRotationFaultMatrix)"},
 	{"KeystoreUpdateRole", "cloudhsm:DescribeClusters", "KMS requires it of the caller of an UpdateCustomKeyStore that moves the store to another cluster (authz.Specials; pkg/keystore/update): the demo's Update renames, and an injected KMS fault fails it"},
 	{"KeystoreUpdateRole", "kms:UpdateCustomKeyStore", "an Update that renames the store or moves it (pkg/keystore/update; keystoretest TestKeyStoreLifecycle): the demo's is failed by an injected KMS fault, which answers before IAM judges"},
 	{"KeystoreUpdateRole", "secretsmanager:GetSecretValue", "an Update that gives KMS the kmsuser password again (pkg/keystore/update; keystoretest TestKeyStoreLifecycle)"},
 	{"KeystoreUpdateRole", "kms:Decrypt", "Secrets Manager decrypts the kmsuser password for the Update step's GetSecretValue (pkg/keystore/update; keystoretest TestKeyStoreLifecycle)"},
 	{"ClusterCreateRole", "ec2:CreateTags", "the AWS CloudHSM User Guide's policy for cluster administrators (Customer managed policies for AWS CloudHSM) grants it beside the security group actions CreateCluster uses with the caller's permissions, for the tags of the group CloudHSM creates; the Service Authorization Reference's CreateCluster row and the sandbox's CreateCluster do not name it. Kept so a first real deploy cannot fail on it; to be dropped once CloudTrail in a real account shows CreateCluster without it"},
-	{"RotateWorkflowRole", "lambda:InvokeFunction", "the kmsuser rotation workflow invokes its steps; its schedule is off unless strongroom:kmsUserRotationSchedule is set (keystoretest TestRotationFaultMatrix)"},
 }
 
 // pathReason is PathReasons' reason for role's action, "" when it has none.

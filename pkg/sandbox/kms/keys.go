@@ -73,9 +73,11 @@ type createKeyInput struct {
 	CustomKeyStoreId      string `json:"CustomKeyStoreId"`
 	MultiRegion           bool   `json:"MultiRegion"`
 	Policy                string `json:"Policy"`
+	// BypassPolicyLockoutSafetyCheck skips the lockout safety check (Service.SetLockoutCheck).
+	BypassPolicyLockoutSafetyCheck bool `json:"BypassPolicyLockoutSafetyCheck"`
 }
 
-func (s *Service) createKey(_ context.Context, in createKeyInput) (any, error) {
+func (s *Service) createKey(ctx context.Context, in createKeyInput) (any, error) {
 	if in.KeyUsage != "" && in.KeyUsage != "ENCRYPT_DECRYPT" {
 		return nil, core.Errorf("UnsupportedOperationException", "The sandbox supports only ENCRYPT_DECRYPT keys, not %s.", in.KeyUsage)
 	}
@@ -116,13 +118,20 @@ func (s *Service) createKey(_ context.Context, in createKeyInput) (any, error) {
 	if _, err := rand.Read(material); err != nil {
 		return nil, fmt.Errorf("generate key material: %w", err)
 	}
+	id := core.NewUUID()
+	arn := fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.Region(), s.Account(), id)
+	// Only a policy the caller gave: the default policy lets the account's IAM policies decide.
+	if in.Policy != "" {
+		if err := s.checkLockout(ctx, "CreateKey", arn, policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := &key{
-		id: core.NewUUID(), description: in.Description, origin: origin, state: KeyEnabled,
+		id: id, arn: arn, description: in.Description, origin: origin, state: KeyEnabled,
 		created: s.clock.Now(), material: material, policy: policy,
 	}
-	k.arn = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.Region(), s.Account(), k.id)
 	if in.CustomKeyStoreId != "" {
 		ks, err := s.storeLocked(in.CustomKeyStoreId)
 		if err != nil {

@@ -26,9 +26,15 @@ func checkKeyPolicy(doc string) error {
 		return core.Errorf("LimitExceededException", "The key policy is larger than %d bytes.", maxKeyPolicy)
 	}
 	if err := json.Unmarshal([]byte(doc), &m); err != nil || m["Statement"] == nil {
-		return core.Errorf("MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.")
+		return errLockedOut()
 	}
 	return nil
+}
+
+// errLockedOut is KMS's answer to a key policy it refuses, the one message it gives for a policy
+// that fails the lockout safety check.
+func errLockedOut() error {
+	return core.Errorf("MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.")
 }
 
 type keyPolicyInput struct {
@@ -58,7 +64,7 @@ func (s *Service) getKeyPolicy(_ context.Context, in keyPolicyInput) (any, error
 	return map[string]any{"Policy": k.policy, "PolicyName": "default"}, nil
 }
 
-func (s *Service) putKeyPolicy(_ context.Context, in keyPolicyInput) (any, error) {
+func (s *Service) putKeyPolicy(ctx context.Context, in keyPolicyInput) (any, error) {
 	if err := checkPolicyName(in.PolicyName); err != nil {
 		return nil, err
 	}
@@ -66,11 +72,16 @@ func (s *Service) putKeyPolicy(_ context.Context, in keyPolicyInput) (any, error
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	k, err := s.keyLocked(in.KeyId)
+	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkLockout(ctx, "PutKeyPolicy", k.arn, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	k.policy = in.Policy
 	return map[string]any{}, nil
 }

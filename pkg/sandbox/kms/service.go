@@ -33,13 +33,19 @@
 // its key, so Decrypt needs no KeyId. A key in a store that is not CONNECTED is Unavailable and
 // its cryptographic operations fail with KMSInvalidStateException.
 //
-// Known differences from AWS: no asymmetric or HMAC keys, no lockout check on key policies, grants, rotation,
+// Key policies: CreateKey with a Policy and PutKeyPolicy make KMS's lockout safety check when the
+// sandbox enforces IAM (SetLockoutCheck): a policy that would not let the caller make a later
+// PutKeyPolicy call on the key is refused with MalformedPolicyDocumentException, unless the request
+// sets BypassPolicyLockoutSafetyCheck.
+//
+// Known differences from AWS: no asymmetric or HMAC keys, grants, rotation,
 // multi-Region keys, imported material or external (XKS) key stores; no security-group checks on
 // the cluster; the ciphertext format is the sandbox's own; messages are the sandbox's own (KMS
 // documents none).
 package kms
 
 import (
+	"context"
 	"crypto/rand"
 	"net/http"
 	"sync"
@@ -111,6 +117,42 @@ type Service struct {
 	nextFailure map[string]string // store id -> injected ConnectionErrorCode
 	refusedHsm  []string          // HSM types CreateCustomKeyStore refuses (SetUnsupportedHsmTypes)
 	issued      []string          // kmsuser passwords KMS generated, for secret scans
+	lockout     LockoutCheck      // the key policy lockout safety check, nil when IAM is not enforced
+}
+
+// LockoutCheck decides KMS's key policy lockout safety check for op (CreateKey or PutKeyPolicy):
+// whether policy, as the key keyARN's policy, lets the caller of ctx's request (core.Caller) make a
+// later PutKeyPolicy call on the key. An error is a failure to decide, answered as it is.
+// KMS makes the check unless the request sets BypassPolicyLockoutSafetyCheck (the KMS API
+// reference, CreateKey's and PutKeyPolicy's Policy: "The key policy must allow the calling
+// principal to make a subsequent PutKeyPolicy request on the KMS key").
+type LockoutCheck func(ctx context.Context, op, keyARN, policy string) (allowed bool, err error)
+
+// SetLockoutCheck makes CreateKey (with a Policy) and PutKeyPolicy make the lockout safety check
+// with f; the sandbox sets it when it enforces IAM, since only its IAM judge can decide it.
+func (s *Service) SetLockoutCheck(f LockoutCheck) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lockout = f
+}
+
+// checkLockout runs the lockout safety check, if set, for a policy the request gave itself.
+// Caller must not hold s.mu: the check reads key policies back through the service.
+func (s *Service) checkLockout(ctx context.Context, op, keyARN, policy string, bypass bool) error {
+	s.mu.Lock()
+	f := s.lockout
+	s.mu.Unlock()
+	if f == nil || bypass {
+		return nil
+	}
+	allowed, err := f(ctx, op, keyARN, policy)
+	switch {
+	case err != nil:
+		return err
+	case !allowed:
+		return errLockedOut()
+	}
+	return nil
 }
 
 // SecretValues returns every kmsuser password this KMS generated when connecting, so a test can
