@@ -122,6 +122,10 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		stop()
 		return "", err
 	}
+	if err := d.refusedModeChange(ctx, w, dep, clusterID, to); err != nil {
+		stop()
+		return "", err
+	}
 
 	outs, err := d.deploy.Destroy(ctx, st)
 	stop()
@@ -152,7 +156,7 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 	w.mu.Lock()
 	slowest := w.slowest
 	w.mu.Unlock()
-	return fmt.Sprintf("cluster %s: Create (%d HSMs), Update (%d HSMs), Delete answered SUCCESS; %s; %d workflow executions, %d states entered, slowest Lambda step %s of sandbox time",
+	return fmt.Sprintf("cluster %s: Create (%d HSMs), Update (%d HSMs), a Mode change refused and e-mailed, Delete answered SUCCESS; %s; %d workflow executions, %d states entered, slowest Lambda step %s of sandbox time",
 		clusterID, from, to, keyStore, w.executions(), w.statesEntered(), round(slowest)), nil
 }
 

@@ -233,8 +233,13 @@ func (d *demo) failedRename(ctx context.Context, w *watcher, dep watchedDeploy, 
 		return nil, fmt.Errorf("the rollback of the failed update %s did not succeed: %+v", change, out.Rollback)
 	}
 	p.line("CloudFormation rolled the stack back (an Update to KeyStoreName %s): answered SUCCESS, nothing to rename", humanValue(old["KeyStoreName"]))
-	// The relay is invoked when the execution's FAILED status reaches EventBridge, just after its
-	// answer; wait for its e-mail.
+	return d.awaitMail(ctx, w, seen)
+}
+
+// awaitMail waits, with the clock running, for the relay's e-mails to everyone after the first seen
+// deliveries to the alert topic: the relay is invoked when a failed execution's status reaches
+// EventBridge, just after the workflow's answer. It returns them (none after alertWait).
+func (d *demo) awaitMail(ctx context.Context, w *watcher, seen int) ([]snssvc.Delivery, error) {
 	deadline := time.Now().Add(alertWait)
 	for {
 		if err := d.sb.Lambda.WaitIdle(ctx); err != nil {

@@ -197,12 +197,26 @@ func TestDemo(t *testing.T) {
 			}
 			return
 		}
-		// States in the order a Create, an Update and a Delete go through them.
+		// States in the order a Create, an Update and a Delete go through them; between the Update
+		// and the Delete, a Mode change the Update workflow refuses, rolled back and e-mailed.
+		refused := between(text, "a stack update asks for Mode", "Update Mode answered FAILED")
+		checkOrder(t, refused, "workflow ClusterUpdateWorkflow", "> Plan", "> AnswerFailure", "> Failed")
+		if n := len(regexp.MustCompile(`workflow ClusterUpdateWorkflow\S* FAILED`).FindAllString(text, -1)); n != 1 {
+			t.Errorf("%d cluster Update workflows FAILED; want the 1 the demo makes fail", n)
+		}
+		if bad := regexp.MustCompile(`workflow Cluster(Create|Delete)Workflow\S* (FAILED|TIMED_OUT|ABORTED)|workflow Cluster\S* (TIMED_OUT|ABORTED)`).FindString(text); bad != "" {
+			t.Errorf("output contains %q", bad)
+		}
 		checkOrder(t, text,
 			"cluster cluster-", ": CREATE_IN_PROGRESS\n", "CREATE_IN_PROGRESS -> UNINITIALIZED", "UNINITIALIZED -> INITIALIZE_IN_PROGRESS",
 			"INITIALIZE_IN_PROGRESS -> INITIALIZED", "INITIALIZED -> ACTIVE", "Create answered SUCCESS", "Data.HsmIps",
 			"Update HsmCount 2 -> 3 answered SUCCESS", "is ACTIVE with 3 HSMs",
 			"runs lambdas/cluster-health rate(5 minutes)", "health check: cluster-state OK: cluster cluster-", "health check: backup-age OK",
+			"a stack update asks for Mode (unset) -> NON_FIPS, which a cluster cannot change in place",
+			"Update Mode answered FAILED: ", "Mode: cannot be changed by an update: a cluster's FIPS mode is fixed at creation",
+			"CloudFormation rolled the stack back (an Update to the old properties): answered SUCCESS",
+			"-> To: security-team@example.com  Subject: [CRITICAL] states:ExecutionFailed cluster update at Plan: WorkflowFailed",
+			"| Cause:         invalid Custom::CloudHsmCluster properties: Mode: cannot be changed by an update", "also to: on-call@example.com",
 			"ACTIVE -> DELETE_IN_PROGRESS",
 			"DELETE_IN_PROGRESS -> DELETED", "Delete answered SUCCESS", "customer CA secret")
 		if !strings.Contains(text, "cluster   ok      ") {
@@ -291,7 +305,8 @@ func TestDemo(t *testing.T) {
 			"| Cause:         update key store cks-", "KMSInternalException", "also to: on-call@example.com",
 			"is CONNECTED and still named strongroom")
 		checkMatch(t, alerts, `workflow KeyStoreUpdateWorkflow\S* FAILED: WorkflowFailed: update key store cks-`)
-		for _, subject := range []string{"[CRITICAL] strongroom:keystore-connection ALARM", "[INFO] strongroom:keystore-connection recovered", "[CRITICAL] states:ExecutionFailed"} {
+		for _, subject := range []string{"[CRITICAL] strongroom:keystore-connection ALARM", "[INFO] strongroom:keystore-connection recovered",
+			"[CRITICAL] states:ExecutionFailed key store update", "[CRITICAL] states:ExecutionFailed cluster update"} {
 			if n := strings.Count(text, "Subject: "+subject); n != 1 {
 				t.Errorf("%d e-mails %q printed; want 1", n, subject)
 			}
@@ -317,6 +332,8 @@ func TestDemo(t *testing.T) {
 		checkMatch(t, section,
 			`StrongroomAlerts: X-Ray received \d+ segments: TrailRelay9A8CC26A [1-9]`,
 			`StrongroomCluster: X-Ray received \d+ segments: .*ClusterCreateWorkflow96780394 1`,
+			// The refused Mode change's FAILED execution starts the cluster's safety net, which finds it answered.
+			`StrongroomCluster: X-Ray received \d+ segments: .*ClusterSafetyNet92C891A3 1`,
 		)
 		for _, fn := range []string{"ApplicationUserFunction9A0A684A", "SuperuserRotation32FB06B1", "UserRotationBCBF627D"} {
 			checkMatch(t, section, databaseStack+": "+fn+` in its VPC: network interfaces eni-[0-9a-f]{17} \(subnet-[0-9a-f]+, 10\.0\.\d+\.\d+\), eni-[0-9a-f]{17} \(subnet-`)

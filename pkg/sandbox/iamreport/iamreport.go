@@ -83,7 +83,6 @@ type PathReason struct {
 const (
 	pathRetryCreate  = "a step run again (a retry after a crash or a timeout) whose CreateSecret finds the secret it made before (ResourceExistsException) describes it instead (pkg/hsmcluster/password; clustertest TestCrashAfterSideEffect)"
 	pathStartUnknown = "after a StartExecution whose answer was lost (a timeout, a 5xx) the entry step asks whether the execution started (pkg/customresource/entry; the kits' lost start probe, stacktest.Run.LostStartProbe, runs it under IAM)"
-	pathSafetyNet    = "the safety net answers CloudFormation for an execution that ended without answering, reading its history for the reason (pkg/customresource/safetynet; clustertest TestSafetyNetAnswersWhenTheWorkflowCannot)"
 	pathFlowLogs     = "VPC flow logs: EC2 delivers a flow log's records to its log group with the role its DeliverLogsPermissionArn names (the sandbox does not emulate flow logs: AWS::EC2::FlowLog is a placeholder)"
 	pathRecovery     = "a single-user rotation recovers a password an abandoned rotation already set by listing the secret's unlabelled versions (pkg/rotation setSecret; TestAbandonedRotationRecovers)"
 )
@@ -106,9 +105,6 @@ var PathReasons = []PathReason{
 	{"ClusterSettingsRole", "cloudhsm:UntagResource", "an Update that removes one of the cluster's Tags (pkg/hsmcluster/settings; clustertest TestUpdateAppliesBackupRetentionAndTags)"},
 	{"ClusterEntryRole", "states:DescribeExecution", pathStartUnknown},
 	{"KeyStoreEntryRole", "states:DescribeExecution", pathStartUnknown},
-	{"ClusterSafetyNetRole", "states:DescribeExecution", pathSafetyNet},
-	{"ClusterSafetyNetRole", "states:GetExecutionHistory", pathSafetyNet},
-	{"TrailRelayRole", "states:GetExecutionHistory", "the relay reads a failed execution's history to say which step failed and why; the demo's failed workflow is the key store's (its relay grant is used), the cluster's never fails there"},
 	{"KeystoreDeleteRole", "kms:DeleteCustomKeyStore", "a stack deletion with DeleteKeyStoreOnStackDeletion true (pkg/keystore/delete; keystoretest TestKeyStoreLifecycle): the demo keeps the store"},
 	{"KeystoreDeleteRole", "secretsmanager:DeleteSecret", "a stack deletion with DeleteKeyStoreOnStackDeletion true deletes the kmsuser password secret (pkg/keystore/delete; keystoretest TestKeyStoreLifecycle)"},
 	{"KeystoreUpdateRole", "cloudhsm:DescribeClusters", "KMS requires it of the caller of an UpdateCustomKeyStore that moves the store to another cluster (authz.Specials; pkg/keystore/update): the demo's Update renames, and an injected KMS fault fails it"},
