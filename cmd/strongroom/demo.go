@@ -363,7 +363,7 @@ func (d *demo) iamSummary() int {
 		}
 	}
 	d.p.heading("IAM")
-	d.p.line("%d authorizations of %d deployed roles and AWS services judged by iam-simulate on the templates' policies; %d denied", len(decisions), len(roles), len(denied))
+	d.p.line("%d authorizations of %d roles (the stacks' and the deploy's) and AWS services judged by iam-simulate on the templates' policies; %d denied", len(decisions), len(roles), len(denied))
 	for _, x := range denied {
 		d.p.line("denied %s %s: %s", x.Service, x.Operation, x.Message)
 	}

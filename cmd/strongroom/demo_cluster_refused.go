@@ -49,5 +49,24 @@ func (d *demo) refusedModeChange(ctx context.Context, w *watcher, dep watchedDep
 	if err != nil {
 		return err
 	}
-	return printMailed(d, mailed, "[CRITICAL] states:ExecutionFailed ", workflowBodyLines)
+	if err := printMailed(d, mailed, "[CRITICAL] states:ExecutionFailed cluster update", workflowBodyLines); err != nil {
+		return err
+	}
+	// The safety net runs on the same failure (EventBridge, then Lambda): it must find the request
+	// answered and add no answer of its own.
+	if err := d.sb.Lambda.WaitIdle(ctx); err != nil {
+		return fmt.Errorf("wait for the cluster's safety net: %w", err)
+	}
+	n := 0
+	for _, r := range d.sb.CloudFormation.Requests() {
+		if r.Event.LogicalResourceID != dep.id {
+			continue
+		}
+		n++
+		if len(r.Answers) != 1 {
+			return fmt.Errorf("the %s request of %s was answered %d times; want once", r.Event.RequestType, dep.id, len(r.Answers))
+		}
+	}
+	p.line("each of the %d requests CloudFormation sent %s so far was answered once", n, dep.id)
+	return nil
 }

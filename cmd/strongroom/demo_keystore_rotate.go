@@ -17,6 +17,11 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
+// rotationWait bounds the rotation in wall time: a disconnect, a password change run on the client
+// instance and a connect, with the sandbox clock stopped while each function and command runs, so
+// a loaded machine stretches it (the mutation matrix runs demo sections side by side).
+const rotationWait = 2 * time.Minute
+
 // rotateKmsUser runs the key store's kmsuser password rotation once: the stack's RotateWorkflow
 // (its RotateWorkflowArn output), started with the input the stack's schedule gives it
 // (infra/keystore's RotationInput: the store's id and the resource's properties), as an operator
@@ -49,7 +54,7 @@ func (d *demo) rotateKmsUser(ctx context.Context, w *watcher, dep watchedDeploy,
 	if err != nil {
 		return "", fmt.Errorf("start the kmsuser password rotation: %w", err)
 	}
-	deadline := time.Now().Add(alertWait)
+	deadline := time.Now().Add(rotationWait)
 	var ended *sfn.DescribeExecutionOutput
 	for ended == nil {
 		e, err := sf.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: started.ExecutionArn})
@@ -60,7 +65,7 @@ func (d *demo) rotateKmsUser(ctx context.Context, w *watcher, dep watchedDeploy,
 		case e.Status != sfntypes.ExecutionStatusRunning:
 			ended = e
 		case time.Now().After(deadline):
-			return "", fmt.Errorf("the kmsuser password rotation is still RUNNING after %s of wall time", alertWait)
+			return "", fmt.Errorf("the kmsuser password rotation is still RUNNING after %s of wall time", rotationWait)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package database
 
 import (
+	"fmt"
 	"reflect"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -31,8 +32,12 @@ func dropSubsumedKeyStatements(key awskms.Key) {
 type keyStatements struct{ key awskms.Key }
 
 func (p *keyStatements) Produce(ctx awscdk.IResolveContext) any {
-	doc, _ := ctx.Resolve(p.key.Policy(), nil).(map[string]any)
-	statements, _ := doc["Statement"].([]any)
+	doc, ok := ctx.Resolve(p.key.Policy(), nil).(map[string]any)
+	statements, ok2 := doc["Statement"].([]any)
+	if !ok || !ok2 {
+		// A shape CDK never resolves a key policy to: fail the synth rather than write no statements.
+		panic(fmt.Sprintf("database key policy: resolved to %T with Statement %T, want an object with a list", doc, doc["Statement"]))
+	}
 	return withoutSubsumed(statements)
 }
 
@@ -64,8 +69,9 @@ func withoutSubsumed(statements []any) []any {
 	return out
 }
 
-// isAccountStatement reports whether st allows every kms action on the key without a condition (the
-// key policy's account statement: principal arn:<partition>:iam::<account>:root).
+// isAccountStatement reports whether st allows every kms action on the key without a condition, as the
+// key policy's account statement does (principal arn:<partition>:iam::<account>:root). The principal
+// is not checked: any other Allow for the same principal, whatever it is, grants it nothing more.
 func isAccountStatement(st map[string]any) bool {
 	if st["Effect"] != "Allow" || st["Resource"] != "*" || st["Condition"] != nil || st["Principal"] == nil {
 		return false

@@ -120,7 +120,16 @@ func (s *Service) createKey(ctx context.Context, in createKeyInput) (any, error)
 	}
 	id := core.NewUUID()
 	arn := fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.Region(), s.Account(), id)
-	// Only a policy the caller gave: the default policy lets the account's IAM policies decide.
+	// Only a policy the caller gave: the default policy lets the account's IAM policies decide. A
+	// store that does not exist or is not connected answers first (checked again below, locked).
+	if in.CustomKeyStoreId != "" {
+		s.mu.Lock()
+		_, err := s.connectedStoreLocked(in.CustomKeyStoreId, "CreateKey")
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
 	if in.Policy != "" {
 		if err := s.checkLockout(ctx, "CreateKey", arn, policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return nil, err
@@ -133,12 +142,9 @@ func (s *Service) createKey(ctx context.Context, in createKeyInput) (any, error)
 		created: s.clock.Now(), material: material, policy: policy,
 	}
 	if in.CustomKeyStoreId != "" {
-		ks, err := s.storeLocked(in.CustomKeyStoreId)
+		ks, err := s.connectedStoreLocked(in.CustomKeyStoreId, "CreateKey")
 		if err != nil {
 			return nil, err
-		}
-		if ks.state != Connected {
-			return nil, invalidState(ks, "CreateKey")
 		}
 		if _, err := s.checkCluster(ks.clusterID); err != nil {
 			if ce, ok := err.(*core.Error); ok && ce.Code != "CloudHsmClusterInvalidConfigurationException" {
@@ -155,6 +161,19 @@ func (s *Service) createKey(ctx context.Context, in createKeyInput) (any, error)
 	s.keys[k.id] = k
 	s.korder = append(s.korder, k.id)
 	return map[string]any{"KeyMetadata": s.metadata(k)}, nil
+}
+
+// connectedStoreLocked returns the key store id names when it is CONNECTED, else the error KMS
+// answers op with (not found, or KMSInvalidStateException). Caller holds s.mu.
+func (s *Service) connectedStoreLocked(id, op string) (*keyStore, error) {
+	ks, err := s.storeLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if ks.state != Connected {
+		return nil, invalidState(ks, op)
+	}
+	return ks, nil
 }
 
 var aliasPattern = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]{1,250}$`)

@@ -137,7 +137,8 @@ func (s *Service) SetLockoutCheck(f LockoutCheck) {
 }
 
 // checkLockout runs the lockout safety check, if set, for a policy the request gave itself.
-// Caller must not hold s.mu: the check reads key policies back through the service.
+// Caller must not hold s.mu: the check asks the IAM judge, which may read other keys' policies
+// through the service.
 func (s *Service) checkLockout(ctx context.Context, op, keyARN, policy string, bypass bool) error {
 	s.mu.Lock()
 	f := s.lockout
