@@ -77,12 +77,9 @@ func (d *demo) keyStore(ctx context.Context, w *watcher, clusterID string) (stri
 	}
 
 	kc := kms.NewFromConfig(d.aws)
-	store, err := describeStore(ctx, kc, storeID)
+	store, err := connectedStore(ctx, kc, storeID, "its Create answered SUCCESS")
 	if err != nil {
 		return "", err
-	}
-	if store.ConnectionState != kmstypes.ConnectionStateTypeConnected {
-		return "", fmt.Errorf("after its Create answered SUCCESS key store %s is %s; want CONNECTED", storeID, store.ConnectionState)
 	}
 	p.line("key store %s (%s) is CONNECTED to cluster %s (DescribeCustomKeyStores)", storeID, aws.ToString(store.CustomKeyStoreName), aws.ToString(store.CloudHsmClusterId))
 
@@ -209,6 +206,16 @@ func describeStore(ctx context.Context, kc *kms.Client, id string) (kmstypes.Cus
 		return kmstypes.CustomKeyStoresListEntry{}, fmt.Errorf("describe key store %s: %d stores found", id, len(out.CustomKeyStores))
 	}
 	return out.CustomKeyStores[0], nil
+}
+
+// connectedStore returns the key store as DescribeCustomKeyStores sees it, or an error saying it is
+// not CONNECTED after what happened (after).
+func connectedStore(ctx context.Context, kc *kms.Client, id, after string) (kmstypes.CustomKeyStoresListEntry, error) {
+	store, err := describeStore(ctx, kc, id)
+	if err == nil && store.ConnectionState != kmstypes.ConnectionStateTypeConnected {
+		err = fmt.Errorf("after %s key store %s is %s; want CONNECTED", after, id, store.ConnectionState)
+	}
+	return store, err
 }
 
 // answerReason is the Reason the custom resource sent (a SUCCESS may carry one too), or

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -78,12 +77,8 @@ func (d *demo) rotateKmsUser(ctx context.Context, w *watcher, dep watchedDeploy,
 		return "", fmt.Errorf("the kmsuser password rotation ended %s: %s: %s", ended.Status, aws.ToString(ended.Error), firstLine(aws.ToString(ended.Cause)))
 	}
 	kc := kms.NewFromConfig(d.aws)
-	store, err := describeStore(ctx, kc, storeID)
-	if err != nil {
+	if _, err := connectedStore(ctx, kc, storeID, "the rotation"); err != nil {
 		return "", err
-	}
-	if store.ConnectionState != kmstypes.ConnectionStateTypeConnected {
-		return "", fmt.Errorf("after the rotation key store %s is %s; want CONNECTED", storeID, store.ConnectionState)
 	}
 	after, err := secrets.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(pwName)})
 	if err != nil {

@@ -173,28 +173,25 @@ func (e *enforcer) lockoutCheck(sb *Sandbox) func(ctx context.Context, op, keyAR
 		if !json.Valid([]byte(policy)) {
 			return false, nil
 		}
-		caller := core.Caller(ctx)
-		roleARN, session := sb.Server.RoleOf(caller), strings.TrimPrefix(caller, instancePrefix)
+		roleARN, session := sb.Server.sessionOf(core.Caller(ctx))
 		var policies []iamjudge.Policy
 		if roleARN == "" {
 			roleARN = fmt.Sprintf("arn:aws:iam::%s:role/%s", sb.Account, DeployRoleName(sb.Account, sb.Region))
-			session, policies = "AWSCloudFormation", []iamjudge.Policy{administratorAccess}
+			session, policies = sessionARN(sb.Account, roleARN, "AWSCloudFormation"), []iamjudge.Policy{administratorAccess}
 		} else {
 			id, err := e.iam.RoleIdentity(roleARN)
 			if err != nil {
 				return false, nil // a role that does not exist can put no policy
 			}
-			for _, p := range id.Policies {
-				policies = append(policies, iamjudge.Policy{Name: p.Name, Document: json.RawMessage(p.JSON)})
-			}
+			policies = identityPolicies(id)
 		}
-		denied := e.judgeWithPolicy(ctx, sb.Clock.Now(), e.iam.Generation(), roleARN, "kms", op, iamjudge.Request{
-			Principal: sessionARN(sb.Account, roleARN, session), Action: "kms:PutKeyPolicy", Resource: keyARN,
+		d, err := e.record(ctx, sb.Clock.Now(), e.iam.Generation(), roleARN, "kms", op, iamjudge.Request{
+			Principal: session, Action: "kms:PutKeyPolicy", Resource: keyARN,
 			ResourceAccount: e.env.Account, IdentityPolicies: policies, Context: e.sessionContext(roleARN)}, policy)
-		if denied != nil && denied.Code == "InternalFailure" {
-			return false, denied
+		if err != nil {
+			return false, judgeFailed(err)
 		}
-		return denied == nil, nil
+		return d.Allowed, nil
 	}
 }
 
@@ -257,18 +254,31 @@ func (e *enforcer) needsOnBehalfOf(ctx context.Context, now time.Time, principal
 // role (a role's ARN, or a service principal), and returns the service's access-denied error when
 // req is refused.
 func (e *enforcer) judgeAndRecord(ctx context.Context, now time.Time, gen uint64, role, service, op string, req iamjudge.Request) *core.Error {
-	return e.judgeWithPolicy(ctx, now, gen, role, service, op, req, e.resourcePolicy(req.Resource))
+	d, err := e.record(ctx, now, gen, role, service, op, req, e.resourcePolicy(req.Resource))
+	switch {
+	case err != nil:
+		return judgeFailed(err)
+	case !d.Allowed:
+		return deniedError(service, d.Message)
+	}
+	return nil
 }
 
-// judgeWithPolicy is judgeAndRecord with rp as the resource's policy ("" for none) instead of the
-// one the resource has: a policy a request would put in place.
-func (e *enforcer) judgeWithPolicy(ctx context.Context, now time.Time, gen uint64, role, service, op string, req iamjudge.Request, rp string) *core.Error {
+// judgeFailed is the answer to a call the judge could not decide.
+func judgeFailed(err error) *core.Error {
+	return core.StatusErrorf(http.StatusInternalServerError, "InternalFailure", "the sandbox's IAM judge failed: %v", err)
+}
+
+// record decides req with rp as the resource's policy ("" for none: judgeAndRecord gives the one
+// the resource has, lockoutCheck the one a request would put in place) and records the Decision
+// under role; an error is the judge's failure to decide, and records nothing.
+func (e *enforcer) record(ctx context.Context, now time.Time, gen uint64, role, service, op string, req iamjudge.Request, rp string) (Decision, error) {
 	if rp != "" {
 		req.ResourcePolicy = json.RawMessage(rp)
 	}
 	res, err := e.decide(ctx, gen, role, rp, req)
 	if err != nil {
-		return core.StatusErrorf(http.StatusInternalServerError, "InternalFailure", "the sandbox's IAM judge failed: %v", err)
+		return Decision{}, err
 	}
 	d := Decision{Time: now, Role: role, Session: req.Principal, Service: service, Operation: op,
 		Action: req.Action, Resource: req.Resource, Allowed: res.Allowed()}
@@ -285,10 +295,7 @@ func (e *enforcer) judgeWithPolicy(ctx context.Context, now time.Time, gen uint6
 	e.mu.Lock()
 	e.decisions = append(e.decisions, d)
 	e.mu.Unlock()
-	if !res.Allowed() {
-		return deniedError(service, d.Message)
-	}
-	return nil
+	return d, nil
 }
 
 // sessionARN is the ARN a session of roleARN named session calls as.
@@ -412,15 +419,11 @@ func (c *call) authorize(decode func() authz.Request) *core.Error {
 	if e == nil || c.caller == "" {
 		return nil
 	}
-	roleARN := c.s.RoleOf(c.caller)
+	roleARN, session := c.s.sessionOf(c.caller)
 	if roleARN == "" {
 		return nil
 	}
-	session := c.caller
-	if IsInstancePrincipal(session) {
-		session = strings.TrimPrefix(session, instancePrefix)
-	}
-	return e.authorize(c.r.Context(), c.s.Clock.Now(), roleARN, sessionARN(c.s.Account, roleARN, session), c.service, c.operation, decode())
+	return e.authorize(c.r.Context(), c.s.Clock.Now(), roleARN, session, c.service, c.operation, decode())
 }
 
 func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, principal, service, op string, req authz.Request) *core.Error {
@@ -440,10 +443,7 @@ func (e *enforcer) authorize(ctx context.Context, now time.Time, roleARN, princi
 // recording each Decision under service and op; the first refusal is returned.
 func (e *enforcer) authorizeNeeds(ctx context.Context, now time.Time, id iam.Identity, roleARN, principal, service, op string, needs []authz.Need) *core.Error {
 	gen := e.iam.Generation()
-	policies := make([]iamjudge.Policy, len(id.Policies))
-	for i, p := range id.Policies {
-		policies[i] = iamjudge.Policy{Name: p.Name, Document: json.RawMessage(p.JSON)}
-	}
+	policies := identityPolicies(id)
 	var made []*authz.ServiceLinkedRole
 	for _, n := range needs {
 		slr := n.ServiceLinkedRole
@@ -474,6 +474,15 @@ func (e *enforcer) authorizeNeeds(ctx context.Context, now time.Time, id iam.Ide
 		e.iam.EnsureServiceLinkedRole(slr.Principal, slr.Name)
 	}
 	return nil
+}
+
+// identityPolicies are a role's inline and managed policies as the judge reads them.
+func identityPolicies(id iam.Identity) []iamjudge.Policy {
+	policies := make([]iamjudge.Policy, len(id.Policies))
+	for i, p := range id.Policies {
+		policies[i] = iamjudge.Policy{Name: p.Name, Document: json.RawMessage(p.JSON)}
+	}
+	return policies
 }
 
 // sessionContext is the global condition keys of a call a session of roleARN makes.

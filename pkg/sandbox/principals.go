@@ -58,12 +58,22 @@ func (s *Server) callerOf(r *http.Request) string {
 	return s.principals.byKey[key]
 }
 
+// sessionOf returns the role principal's calls are made with (BindRole) and the ARN of its
+// session (a function's name, or a client instance's id, as the session name), or "" and "" for a
+// principal bound to no role (the operator).
+func (s *Server) sessionOf(principal string) (roleARN, session string) {
+	roleARN = s.RoleOf(principal)
+	if roleARN == "" {
+		return "", ""
+	}
+	return roleARN, sessionARN(s.Account, roleARN, strings.TrimPrefix(principal, instancePrefix))
+}
+
 // requesterARN names the principal that signed r as AWS logs it (an S3 access log's requester):
 // a bound role's session ARN, else the account's root (the operator's static key).
 func (s *Server) requesterARN(r *http.Request) string {
-	caller := s.callerOf(r)
-	if role := s.RoleOf(caller); role != "" {
-		return sessionARN(s.Account, role, strings.TrimPrefix(caller, instancePrefix))
+	if _, session := s.sessionOf(s.callerOf(r)); session != "" {
+		return session
 	}
 	return "arn:aws:iam::" + s.Account + ":root"
 }

@@ -39,8 +39,8 @@ func (s *Server) cloudTrailRecords(after int) ([]map[string]any, int) {
 			source = r.Service + ".amazonaws.com"
 		}
 		identity := map[string]any{"type": "Root", "principalId": s.Account, "arn": "arn:aws:iam::" + s.Account + ":root", "accountId": s.Account}
-		if role := s.RoleOf(r.Caller); role != "" {
-			identity = map[string]any{"type": "AssumedRole", "arn": sessionARN(s.Account, role, strings.TrimPrefix(r.Caller, instancePrefix)),
+		if role, session := s.sessionOf(r.Caller); role != "" {
+			identity = map[string]any{"type": "AssumedRole", "arn": session,
 				"accountId": s.Account, "sessionContext": map[string]any{"sessionIssuer": map[string]any{"type": "Role", "arn": role, "accountId": s.Account}}}
 		}
 		rec := map[string]any{

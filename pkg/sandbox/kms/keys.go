@@ -120,8 +120,8 @@ func (s *Service) createKey(ctx context.Context, in createKeyInput) (any, error)
 	}
 	id := core.NewUUID()
 	arn := fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", s.Region(), s.Account(), id)
-	// Only a policy the caller gave: the default policy lets the account's IAM policies decide. A
-	// store that does not exist or is not connected answers first (checked again below, locked).
+	// A store that does not exist or is not connected answers before the lockout check (checked
+	// again below, locked).
 	if in.CustomKeyStoreId != "" {
 		s.mu.Lock()
 		_, err := s.connectedStoreLocked(in.CustomKeyStoreId, "CreateKey")
@@ -130,6 +130,7 @@ func (s *Service) createKey(ctx context.Context, in createKeyInput) (any, error)
 			return nil, err
 		}
 	}
+	// Only a policy the caller gave: the default policy lets the account's IAM policies decide.
 	if in.Policy != "" {
 		if err := s.checkLockout(ctx, "CreateKey", arn, policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return nil, err
