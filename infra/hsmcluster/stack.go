@@ -200,12 +200,9 @@ func NewClusterStack(scope constructs.Construct, id string, p *StackProps) (*Clu
 	for _, st := range statements {
 		role.AddToPolicy(st)
 	}
-	// Let the client reach the HSMs: an ingress rule on the security group CloudHSM created.
-	awsec2.NewCfnSecurityGroupIngress(stack, jsii.String("HsmIngressFromClient"), &awsec2.CfnSecurityGroupIngressProps{
-		GroupId: c.Resource.GetAttString(jsii.String("SecurityGroupId")), IpProtocol: jsii.String("tcp"),
-		FromPort: jsii.Number(2223), ToPort: jsii.Number(2225), SourceSecurityGroupId: sg.SecurityGroupId(),
-		Description: jsii.String("cloudhsm-cli on the Strongroom client instance"),
-	})
+	// The client reaches the HSMs through a rule the workflow adds to the security group CloudHSM
+	// made (pkg/hsmcluster/ingress): a template rule on the resource's SecurityGroupId would come
+	// after the resource, and so after the activation that needs it.
 
 	awscdk.NewCfnOutput(stack, jsii.String("ClusterId"), &awscdk.CfnOutputProps{Value: c.Resource.GetAttString(jsii.String("ClusterId"))})
 	awscdk.NewCfnOutput(stack, jsii.String("ClusterSecurityGroupId"), &awscdk.CfnOutputProps{Value: c.Resource.GetAttString(jsii.String("SecurityGroupId"))})

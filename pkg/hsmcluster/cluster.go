@@ -43,11 +43,13 @@ type HsmView struct {
 // ClusterView is DescribeClusters reduced to what the state machine's Choice states test. Counts
 // are computed here because a Choice state cannot count array elements.
 type ClusterView struct {
-	ClusterID     string    `json:"ClusterId"`
-	Found         bool      `json:"Found"`
-	State         string    `json:"State"`
-	StateMessage  string    `json:"StateMessage,omitempty"`
-	SecurityGroup string    `json:"SecurityGroup,omitempty"`
+	ClusterID    string `json:"ClusterId"`
+	Found        bool   `json:"Found"`
+	State        string `json:"State"`
+	StateMessage string `json:"StateMessage,omitempty"`
+	// SecurityGroup is "" until CloudHSM has made the cluster's group; always present, for the
+	// cluster-ingress step's parameters.
+	SecurityGroup string    `json:"SecurityGroup"`
 	VpcID         string    `json:"VpcId,omitempty"`
 	HasCsr        bool      `json:"HasCsr"`
 	Hsms          []HsmView `json:"Hsms"`

@@ -111,7 +111,7 @@ func TestDescribeMissingCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(got)
-	if want := `{"ClusterId":"cluster-zzzzzzzzzzz","Found":false,"State":"DELETED","HasCsr":false,"Hsms":[],"HsmCount":0,"ActiveHsms":0,"PendingHsms":0,"DeletingHsms":0,"DegradedHsms":0,"AllHsmsActive":false,"FirstActiveHsmIp":"","HsmIps":[]}`; string(b) != want {
+	if want := `{"ClusterId":"cluster-zzzzzzzzzzz","Found":false,"State":"DELETED","SecurityGroup":"","HasCsr":false,"Hsms":[],"HsmCount":0,"ActiveHsms":0,"PendingHsms":0,"DeletingHsms":0,"DegradedHsms":0,"AllHsmsActive":false,"FirstActiveHsmIp":"","HsmIps":[]}`; string(b) != want {
 		t.Fatalf("view = %s\nwant   %s", b, want)
 	}
 	_, err = step.Handle(context.Background(), hsmcluster.ClusterRef{})

@@ -58,6 +58,7 @@ var LambdaServices = map[string]map[string]string{
 	"cluster-delete":   {"cloudhsmv2": "DeleteCluster, DescribeClusters"},
 	"cluster-describe": {"cloudhsmv2": "DescribeClusters"},
 	"cluster-entry":    {"sfn": "StartExecution, DescribeExecution"},
+	"cluster-ingress":  {"ec2": "DescribeInstances, AuthorizeSecurityGroupIngress (the client's groups into the cluster's)"},
 	"cluster-health": {
 		"cloudhsmv2":     "DescribeClusters, DescribeBackups",
 		"secretsmanager": "GetSecretValue of the customer CA certificate",

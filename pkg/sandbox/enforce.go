@@ -350,6 +350,9 @@ func (sb *Sandbox) lookup(kind authz.Kind, ref string) string {
 	case authz.ClusterVPC:
 		c, _ := sb.CloudHSM.Cluster(ref)
 		return c.VpcID
+	case authz.GroupVPC:
+		vpc, _ := sb.EC2.GroupVPC(ref)
+		return vpc
 	}
 	return ""
 }

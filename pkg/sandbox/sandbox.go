@@ -140,7 +140,7 @@ func New(opts Options) *Sandbox {
 	// documents are registered as the CDK app deploys them. Every process started there, with
 	// its argv and environment, is scanned for secrets.
 	sb.SSM = ssm.New(srv.Clock, sb.EC2, sb.CloudHSM, ssm.WithAccount(srv.Account), ssm.WithDocuments(hsmdocs.Contents()),
-		ssm.WithAWS(srv.InstanceAccess()))
+		ssm.WithAWS(srv.InstanceAccess()), ssm.WithNetwork(sb.EC2))
 	srv.RegisterJSON(sb.SSM)
 	srv.Recorder.AddSource("client instance processes and files", sb.SSM.Processes)
 

@@ -57,9 +57,11 @@ const (
 	// arn:<partition>:iam::<account>:role/<name>, a role with the default path /.
 	Role Kind = "role"
 	// SubnetVPC: a subnet id -> the id of its VPC. ClusterVPC: a CloudHSM cluster id -> the id of
-	// its VPC. They give ec2:Vpc, which EC2 sets on a call on a security group from the group's VPC.
+	// its VPC. GroupVPC: a security group id -> the id of its VPC. They give ec2:Vpc, which EC2
+	// sets on a call on a security group from the group's VPC.
 	SubnetVPC  Kind = "subnet-vpc"
 	ClusterVPC Kind = "cluster-vpc"
+	GroupVPC   Kind = "group-vpc"
 	// BucketKMSKey: a bucket name -> the key of its default SSE-KMS encryption, "" for none.
 	// ObjectKMSKey: <bucket>/<key> -> the key an SSE-KMS object is encrypted with, "" for none.
 	BucketKMSKey Kind = "bucket-kms-key"

@@ -702,7 +702,13 @@ func onGroup(action string) operation {
 		if err != nil {
 			return nil, err
 		}
-		return one(action, e.arn("ec2", "security-group/"+id), map[string][]string{"ec2:Region": {e.Region}})
+		ctx := map[string][]string{"ec2:Region": {e.Region}}
+		// The Service Authorization Reference gives the security-group resource the ec2:Vpc key:
+		// the ARN of the group's VPC.
+		if vpc := e.lookup(GroupVPC, id); vpc != "" {
+			ctx["ec2:Vpc"] = []string{e.arn("ec2", "vpc/"+vpc)}
+		}
+		return one(action, e.arn("ec2", "security-group/"+id), ctx)
 	}
 }
 

@@ -197,6 +197,12 @@ func (s *Service) createCluster(_ context.Context, in createClusterInput) (any, 
 		return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "create the security group of %s: %v", c.id, err)
 	}
 	c.securityGroup = sg
+	// AWS's rules for the group: the HSMs' ports, from and to the group itself. A client outside
+	// the group reaches the HSMs only once a rule lets its own group in.
+	if err := s.net.SelfRules(sg, "tcp", 2223, 2225, "AWS CloudHSM cluster "+c.id); err != nil {
+		_ = s.net.DeleteGroup(sg)
+		return nil, core.StatusErrorf(http.StatusInternalServerError, ErrInternalFailure, "set the rules of the security group of %s: %v", c.id, err)
+	}
 	if src != nil {
 		// A restored cluster carries its source's identity: certificates, users and lineage.
 		c.sourceBackupID = src.id

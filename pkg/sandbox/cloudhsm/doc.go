@@ -32,7 +32,9 @@
 //   - durations are chosen, not measured: AWS publishes only "~10 to ~20 minutes" end to end;
 //   - message texts are the sandbox's own except the observed second-CreateHsm message;
 //   - no ModifyCluster, backups copy/restore/delete operations, resource policies, or quotas on
-//     clusters per account; SecurityGroup rules are not enforced;
+//     clusters per account; the cluster's SecurityGroup gets AWS's rules (TCP 2223-2225 in from
+//     and out to itself), which the sandbox's EC2 enforces on the client instance's connections
+//     (package hsmclient), not on KMS's;
 //   - NetworkType DUALSTACK needs an IPv6 block in every subnet (the sandbox's EC2 gives one with
 //     AddSubnetIPv6) and gives each HSM an IPv6 address from it (EniIpV6); the refusal's text is
 //     the sandbox's own; CreateHsm's IpAddress is refused; backups are taken at activation and whenever an HSM is

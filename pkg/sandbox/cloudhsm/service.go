@@ -94,6 +94,8 @@ type Network interface {
 	CreateGroup(vpcID, name, description string) (string, error)
 	// DeleteGroup removes it when the cluster is deleted.
 	DeleteGroup(groupID string) error
+	// SelfRules gives the group its only rules: protocol from-to in from and out to itself.
+	SelfRules(groupID, protocol string, from, to int32, description string) error
 }
 
 // Option configures a Service.

@@ -258,6 +258,8 @@ var fromProps = map[string]func(d *Deployer, ctx context.Context, st *Stack, id 
 	"AWS::EC2::Instance": func(d *Deployer, _ context.Context, _ *Stack, _ string, p map[string]any, set func(string, map[string]any)) error {
 		return d.instance(p, set)
 	},
+	"AWS::EC2::SecurityGroupIngress": groupRule(false),
+	"AWS::EC2::SecurityGroupEgress":  groupRule(true),
 }
 
 func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntemplate.Resource) error {
@@ -405,25 +407,7 @@ func (d *Deployer) create(ctx context.Context, st *Stack, id string, r cfntempla
 	case "AWS::DynamoDB::Table":
 		return d.table(ctx, st, id, r, set)
 	case "AWS::EC2::SecurityGroup":
-		// A group in the sandbox's EC2 (its rules are not emulated), so a VPC function's network
-		// interfaces can name it.
-		p, err := d.props(st, r)
-		if err != nil {
-			return err
-		}
-		vpc := str(p["VpcId"])
-		if vpc == "" {
-			vpc = sbec2.DefaultVPCID
-		}
-		name := str(p["GroupName"])
-		if name == "" {
-			name = st.Name + "-" + id // CloudFormation's generated name, without its suffix
-		}
-		gid, err := d.SB.EC2.CreateGroup(vpc, name, str(p["GroupDescription"]))
-		if err != nil {
-			return err
-		}
-		set(gid, map[string]any{"GroupId": gid, "VpcId": vpc})
+		return d.securityGroup(ctx, st, id, r, set)
 	case "AWS::EC2::VPC":
 		set(sbec2.DefaultVPCID, map[string]any{"CidrBlock": "10.0.0.0/16", "VpcId": sbec2.DefaultVPCID})
 	case "AWS::EC2::Subnet":

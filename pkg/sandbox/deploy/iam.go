@@ -182,8 +182,13 @@ func (d *Deployer) instanceProfile(ctx context.Context, st *Stack, id string, p 
 }
 
 // instance maps an AWS::EC2::Instance onto the sandbox's client instance, whose calls become
-// sessions of its instance profile's role.
+// sessions of its instance profile's role and whose network interface takes the SecurityGroupIds.
 func (d *Deployer) instance(p map[string]any, set func(string, map[string]any)) error {
+	if groups := strs(p["SecurityGroupIds"]); len(groups) > 0 {
+		if err := d.SB.EC2.SetInstanceGroups(sbec2.DefaultInstanceID, groups); err != nil {
+			return fmt.Errorf("SecurityGroupIds: %w", err)
+		}
+	}
 	if profile := str(p["IamInstanceProfile"]); profile != "" {
 		role, err := d.SB.IAM.ProfileRole(profile)
 		if err != nil {

@@ -37,7 +37,18 @@
 // group-id, requester-managed, attachment.instance-id, owner-id. Any other name is refused with
 // InvalidParameterValue, where AWS would accept it.
 //
+// Security groups are enforced where the sandbox carries traffic (network.go): Connect opens a TCP
+// connection from an instance to an interface's address, allowed only when a rule of the
+// instance's groups lets it out (by CIDR or by a group the destination is in) and a rule of the
+// destination's groups lets it in (groups are stateful: replies need no rule); a refusal is a
+// RejectedError, and each direction each interface sees is recorded as a Flow (ACCEPT or REJECT),
+// what VPC flow logs capture. The client instance's cloudhsm-cli reaches the HSMs this way
+// (package hsmclient). SetInstanceGroups gives the instance the groups its template names;
+// SelfRules gives a group the rules CloudHSM gives a cluster's. A group that another group's rule
+// names cannot be deleted (DependencyViolation), as on AWS.
+//
 // Known differences from AWS: no pagination (MaxResults and NextToken are ignored; every match is
-// returned), DryRun is ignored, no route tables, gateways, endpoints or instance launches, and
-// security group rules are recorded but never enforced.
+// returned), DryRun is ignored, no route tables, network ACLs, gateways, endpoints or instance
+// launches, and only the instance-to-HSM connections are carried (a function's connections, KMS's
+// to the HSMs and the database's are not judged by the groups).
 package ec2

@@ -39,6 +39,7 @@ type Service struct {
 	groups    []*securityGroup
 	instances []*instance
 	enis      []*eni
+	flows     []Flow // recorded by Connect, taken by Flows
 }
 
 type tag struct{ key, value string }
@@ -336,7 +337,8 @@ func (s *Service) InstanceRunning(instanceID string) bool {
 }
 
 // CreateGroup creates a security group in a VPC with no ingress rules and the usual allow-all
-// egress rule, as CreateSecurityGroup does (CloudHSM makes its cluster group this way).
+// egress rule, as CreateSecurityGroup does (CloudHSM makes its cluster group this way, then sets
+// its rules with SelfRules).
 func (s *Service) CreateGroup(vpcID, name, description string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -394,6 +396,12 @@ func (s *Service) removeGroup(id string) error {
 			if gid == id {
 				return core.Errorf("DependencyViolation", "resource %s has a dependent object", id)
 			}
+		}
+	}
+	// A rule of another group that names this one is a dependent object too.
+	for _, other := range s.groups {
+		if other != g && slices.ContainsFunc(other.rules, func(r *rule) bool { return r.groupID == id }) {
+			return core.Errorf("DependencyViolation", "resource %s has a dependent object", id)
 		}
 	}
 	for i, x := range s.groups {

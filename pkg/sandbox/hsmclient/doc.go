@@ -23,9 +23,10 @@
 //
 // The cluster the tools reach is the emulated one (package cloudhsm): they send each operation,
 // with the HSM address from the configuration and the customer CA certificate installed on the
-// instance, to an endpoint the instance serves (Handler), which connects as a client would (the
-// address must be an ACTIVE HSM's, the certificate the cluster's trust anchor) and answers in the
-// CLI's words. Every tool also reports its argv and environment there before it runs, so the
+// instance, to the instance's endpoint (Handler, InstanceEndpoint), which connects as a client
+// would (across the VPC, whose security groups must let the instance out and into the HSM's group
+// on port 2223, or no HSM answers; then the address must be an ACTIVE HSM's, the certificate the
+// cluster's trust anchor) and answers in the CLI's words. Every tool also reports its argv and environment there before it runs, so the
 // sandbox's secret scan covers every process the scripts start through these tools.
 //
 // The aws shim runs Debian's AWS CLI unchanged, pointed at the sandbox; where the instance has an

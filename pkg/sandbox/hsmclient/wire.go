@@ -30,6 +30,16 @@ type HSM interface {
 
 var _ HSM = (*cloudhsm.Service)(nil)
 
+// Network is the VPC between the instance and the HSMs (*ec2.Service satisfies it): Connect opens a
+// TCP connection from the instance's network interface as its security groups and the HSM's judge
+// it, and fails when they refuse it.
+type Network interface {
+	Connect(instanceID, dstIP string, port int) error
+}
+
+// hsmPort is the port cloudhsm-cli reaches an HSM on (the client's configuration, configure.go).
+const hsmPort = 2223
+
 // Process is one start of a tool: what `ps` and /proc/<pid>/environ would show of it.
 type Process struct {
 	Tool string   `json:"tool"`
@@ -72,12 +82,19 @@ type userEntry struct {
 
 func failure(msg string) Result { return Result{ErrorCode: 1, Data: msg} }
 
-// Handler serves the instance endpoint: POST /process records a tool's start with onProcess, POST
-// /hsm runs one cloudhsm-cli operation against h. Request bodies carry passwords (as the real
-// client's session with the HSM does), so nothing here logs or records them.
-func Handler(h HSM, onProcess func(Process)) http.Handler {
+// InstanceEndpoint is the endpoint the tools of instanceID reach, under the URL Handler is served at.
+func InstanceEndpoint(base, instanceID string) string {
+	return strings.TrimRight(base, "/") + "/instances/" + instanceID
+}
+
+// Handler serves the instances' endpoints (InstanceEndpoint): POST .../process records a tool's
+// start with onProcess, POST .../hsm runs one cloudhsm-cli operation against h from that instance,
+// across network when it is not nil (a connection its security groups refuse fails as the client
+// does when no HSM answers). Request bodies carry passwords (as the real client's session with the
+// HSM does), so nothing here logs or records them.
+func Handler(h HSM, network Network, onProcess func(Process)) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /process", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /instances/{instance}/process", func(w http.ResponseWriter, r *http.Request) {
 		var p Process
 		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
 			http.Error(w, "decode process: "+err.Error(), http.StatusBadRequest)
@@ -86,13 +103,20 @@ func Handler(h HSM, onProcess func(Process)) http.Handler {
 		onProcess(p)
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("POST /hsm", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /instances/{instance}/hsm", func(w http.ResponseWriter, r *http.Request) {
 		var req request
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			http.Error(w, "decode operation: "+err.Error(), http.StatusBadRequest)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if network != nil {
+			if err := network.Connect(r.PathValue("instance"), req.HsmIP, hsmPort); err != nil {
+				// The packets are dropped: the client waits, then reports that no HSM answered.
+				_ = json.NewEncoder(w).Encode(failure(connectMessage(err, req.HsmIP)))
+				return
+			}
+		}
 		_ = json.NewEncoder(w).Encode(run(h, req))
 	})
 	return mux

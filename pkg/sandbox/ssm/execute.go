@@ -68,7 +68,7 @@ func (s *Service) hostFor() (*host, error) {
 		return nil, fmt.Errorf("listen for the instance's HSM network: %w", err)
 	}
 	h := &host{dir: dir, endpoint: "http://" + ln.Addr().String()}
-	h.srv = &http.Server{Handler: hsmclient.Handler(s.hsm, h.record), ReadHeaderTimeout: 10 * time.Second}
+	h.srv = &http.Server{Handler: hsmclient.Handler(s.hsm, s.network, h.record), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = h.srv.Serve(ln) }()
 	s.host = h
 	return h, nil
@@ -213,7 +213,7 @@ func (s *Service) execute(ctx context.Context, c *command, instanceID string) re
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	argv := []string{"sh", "-c", script}
-	env := s.instanceEnv(root, h.endpoint, instanceID)
+	env := s.instanceEnv(root, hsmclient.InstanceEndpoint(h.endpoint, instanceID), instanceID)
 	if c := h.cliServer(instanceID, root, env); c != nil {
 		env = append(env, hsmclient.EnvAWSCLIServer+"="+c.Socket)
 	}

@@ -88,12 +88,17 @@ func WithDocuments(docs map[string]string) Option {
 // WithAccount sets the owner account of documents (default 123456789012).
 func WithAccount(account string) Option { return core.WithAccount[Service](account) }
 
+// WithNetwork puts the VPC between the instances and the HSMs: each cloudhsm-cli connection is
+// judged by the security groups (hsmclient.Network). Without it every connection goes through.
+func WithNetwork(n hsmclient.Network) Option { return func(s *Service) { s.network = n } }
+
 // Service is the emulated SSM. It is safe for concurrent use.
 type Service struct {
 	core.JSONProtocol
 	clock       core.Clock
 	instances   Instances
 	hsm         HSM
+	network     hsmclient.Network
 	timings     Timings
 	aws         AWSAccess
 	initialDocs map[string]string

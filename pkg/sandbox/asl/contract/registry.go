@@ -12,6 +12,7 @@ import (
 	clustercreate "github.com/strongroom/strongroom/pkg/hsmcluster/create"
 	clusterdelete "github.com/strongroom/strongroom/pkg/hsmcluster/delete"
 	clusterdescribe "github.com/strongroom/strongroom/pkg/hsmcluster/describe"
+	clusteringress "github.com/strongroom/strongroom/pkg/hsmcluster/ingress"
 	clusterinitialize "github.com/strongroom/strongroom/pkg/hsmcluster/initialize"
 	clusterpassword "github.com/strongroom/strongroom/pkg/hsmcluster/password"
 	clusterplan "github.com/strongroom/strongroom/pkg/hsmcluster/plan"
@@ -49,6 +50,7 @@ var Steps = registry(map[string]any{
 	"command-status":      (*runcommand.Check).Handle,
 	"cluster-activate":    (*clusteractivate.Activate).Handle,
 	"cluster-check":       (*clustercheck.CheckEnvironment).Handle,
+	"cluster-ingress":     (*clusteringress.AllowClient).Handle,
 	"cluster-create":      (*clustercreate.CreateCluster).Handle,
 	"cluster-delete":      (*clusterdelete.DeleteCluster).Handle,
 	"cluster-describe":    (*clusterdescribe.Describe).Handle,

@@ -91,7 +91,7 @@ func TestScenarioResultsAreWhatStepsEmit(t *testing.T) {
 // emits left out; omitempty members may be left out.
 func TestCheckResult(t *testing.T) {
 	step := contract.Steps["cluster-describe"]
-	full := `{"ClusterId": "cluster-1", "Found": true, "State": "ACTIVE", "HasCsr": false, "Hsms": [{"HsmId": "hsm-1",
+	full := `{"ClusterId": "cluster-1", "Found": true, "State": "ACTIVE", "SecurityGroup": "sg-1", "HasCsr": false, "Hsms": [{"HsmId": "hsm-1",
 		"AvailabilityZone": "a", "SubnetId": "s", "State": "ACTIVE"}], "HsmCount": 1, "ActiveHsms": 1, "PendingHsms": 0,
 		"DeletingHsms": 0, "DegradedHsms": 0, "AllHsmsActive": true, "FirstActiveHsmIp": "10.0.0.1", "HsmIps": ["10.0.0.1"]}`
 	if err := step.CheckResult(json.RawMessage(full)); err != nil {
