@@ -328,12 +328,7 @@ func (s *Service) SubnetVPC(subnetID string) (string, error) {
 func (s *Service) InstanceRunning(instanceID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, in := range s.instances {
-		if in.id == instanceID {
-			return true
-		}
-	}
-	return false
+	return s.instanceByID(instanceID) != nil
 }
 
 // CreateGroup creates a security group in a VPC with no ingress rules and the usual allow-all

@@ -19,6 +19,10 @@ import (
 	"strconv"
 	"time"
 
+	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/strongroom/strongroom/pkg/hsmcluster/ingress"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 	hsmtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
@@ -124,6 +128,12 @@ func ActiveCluster(ctx context.Context, cfg aws.Config, prefix string, hsms int)
 	c.documentParameters = map[string]string{
 		"ClusterId": c.ID, "HsmIp": aws.ToString(x.Hsms[0].EniIp), "Region": cfg.Region,
 		"AdminPasswordSecretArn": c.AdminSecretARN, "CustomerCaCertSecretArn": c.CACertSecretARN,
+	}
+	// The runbook's "connect the client instance to the cluster": CloudHSM's group for the cluster
+	// lets in only itself, so the instance's groups are let in first (as the workflow does).
+	allow := &ingress.AllowClient{EC2: awsec2.NewFromConfig(cfg)}
+	if _, err := allow.Handle(ctx, ingress.Input{ClusterID: c.ID, SecurityGroup: aws.ToString(x.SecurityGroup), InstanceID: ec2.DefaultInstanceID}); err != nil {
+		return nil, fmt.Errorf("let the client instance reach the HSMs: %w", err)
 	}
 	if err := RunDocument(ctx, cfg, hsmdocs.ActivateCluster, c.documentParameters); err != nil {
 		return nil, err
