@@ -78,6 +78,11 @@ func (d *demo) cluster(ctx context.Context) (string, error) {
 		return "", err
 	}
 	p.line("cluster %s is ACTIVE with %d HSMs in %s", clusterID, len(hsms), strings.Join(hsms, ", "))
+	// The activation reached the HSMs from the client instance: the VPC's flow logs saw it.
+	if err := d.checkFlowLogs(ctx, clusterID); err != nil {
+		stop()
+		return "", err
+	}
 
 	// The key store needs what the cluster has now: ACTIVE, with two ACTIVE HSMs in two zones.
 	keyStore, err := d.keyStore(ctx, w, clusterID)

@@ -221,6 +221,9 @@ func TestDemo(t *testing.T) {
 			" requests CloudFormation sent ClusterEB0386A7 so far was answered once",
 			"ACTIVE -> DELETE_IN_PROGRESS",
 			"DELETE_IN_PROGRESS -> DELETED", "Delete answered SUCCESS", "customer CA secret")
+		// Both stacks' flow logs on the one sandbox VPC deliver with their roles; the database
+		// stack's (ALL) saw the client instance reach the HSMs during activation.
+		checkMatch(t, text, `flow logs on vpc-0a5b0c1d2e3f40001: 2, each DeliverLogsStatus SUCCESS; StrongroomDatabase's flow log fl-[0-9a-f]{17} \(ALL\) holds [1-9]\d* ACCEPT records of the client instance's connections to HSMs on port 2223 \(streams eni-[0-9a-f]{17}`)
 		if !strings.Contains(text, "cluster   ok      ") {
 			t.Error("summary does not report the cluster section ok")
 		}

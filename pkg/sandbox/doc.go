@@ -18,7 +18,9 @@
 // events.amazonaws.com; Lambda makes a VPC function's network interfaces in EC2 (AttachFunctionVPC)
 // and a traced function's or state machine's segments reach X-Ray (SetActiveTracing), each with the
 // resource's role; Lambda writes what a function prints to its CloudWatch Logs log group with the
-// function's role, and Step Functions an execution's events to its state machine's. Package
+// function's role, and Step Functions an execution's events to its state machine's; EC2's VPC flow
+// logs deliver the flows the client instance's connections make to their log groups as
+// vpc-flow-logs.amazonaws.com's session of the flow log's role (deliverFlowLogs). Package
 // sandboxtest starts one per test.
 //
 // Routing, by what the request carries:

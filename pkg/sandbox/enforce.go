@@ -80,8 +80,9 @@ type enforcer struct {
 // queue (as events.amazonaws.com, sendDeadLetter), allowed only by the queue's policy and, for an
 // encrypted queue, its key's; every publish of a CloudWatch alarm's action (as
 // cloudwatch.amazonaws.com), allowed only by the topic's policy and its key's; the EC2 calls Lambda
-// makes with a VPC function's role (AttachFunctionVPC) and every X-Ray segment a traced function or
-// state machine sends with its role (SetActiveTracing). Each action the operation needs (authz.Needs) must be
+// makes with a VPC function's role (AttachFunctionVPC), every X-Ray segment a traced function or
+// state machine sends with its role (SetActiveTracing), and every flow log delivery (the role's
+// trust of vpc-flow-logs.amazonaws.com and its session's logs calls, deliverFlowLogs). Each action the operation needs (authz.Needs) must be
 // allowed by the role's identity policies (this sandbox's IAM) and, where the resource has one, its
 // resource policy (a KMS key policy, a topic policy, a secret's resource policy, a function's
 // policy), as judge decides. A denied call is answered with the service's own access-denied error

@@ -112,6 +112,8 @@ func New(opts Options) *Sandbox {
 
 	sb.EC2 = ec2.New(srv.Clock, ec2.WithAccount(srv.Account))
 	srv.RegisterQuery(sb.EC2)
+	// Flow logs publish the flows Connect records to their CloudWatch Logs groups with their roles.
+	sb.EC2.SetFlowDeliverer(sb.deliverFlowLogs)
 
 	sb.CloudHSM = cloudhsm.New(srv.Clock, sb.EC2, cloudhsm.WithRegion(srv.Region), cloudhsm.WithAccount(srv.Account))
 	srv.RegisterJSON(sb.CloudHSM)

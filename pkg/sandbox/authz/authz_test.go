@@ -134,8 +134,11 @@ var samples = map[string][]authz.Request{
 		body(`{"TableName":"arn:aws:dynamodb:` + region + `:` + account + `:table/locks"}`),
 	},
 	"ec2": {
-		query("GroupId=sg-0123456789abcdef0&VpcId=vpc-0123456789abcdef0&SubnetId=subnet-0123456789abcdef0&SecurityGroupId.1=sg-0123456789abcdef0&NetworkInterfaceId=eni-0123456789abcdef0"),
-		query("GroupId=sg-0123456789abcdef0&SubnetId=subnet-0123456789abcdef0&NetworkInterfaceId=eni-0123456789abcdef0"),
+		query("GroupId=sg-0123456789abcdef0&VpcId=vpc-0123456789abcdef0&SubnetId=subnet-0123456789abcdef0&SecurityGroupId.1=sg-0123456789abcdef0&NetworkInterfaceId=eni-0123456789abcdef0" +
+			"&ResourceType=VPC&ResourceId.1=vpc-0123456789abcdef0&FlowLogId.1=fl-0123456789abcdef0&DeliverLogsPermissionArn=" + url.QueryEscape("arn:aws:iam::"+account+":role/flow") +
+			"&TagSpecification.1.ResourceType=vpc-flow-log&TagSpecification.1.Tag.1.Key=team&TagSpecification.1.Tag.1.Value=vault"),
+		query("GroupId=sg-0123456789abcdef0&SubnetId=subnet-0123456789abcdef0&NetworkInterfaceId=eni-0123456789abcdef0" +
+			"&ResourceType=NetworkInterface&ResourceId.1=eni-0123456789abcdef0&FlowLogId.1=fl-0123456789abcdef0&FlowLogId.2=fl-0123456789abcdef1"),
 	},
 	"lambda": {
 		{Path: map[string]string{"FunctionName": "rotate"}},
@@ -389,6 +392,16 @@ func needs(t *testing.T, svc, op string, r authz.Request) []authz.Need {
 // The additional permissions AWS documents appear with their source, and only when the request
 // calls for them.
 func TestSpecialCases(t *testing.T) {
+	// EC2: a flow log's creator passes its role to vpc-flow-logs.amazonaws.com; it is authorized on the
+	// new flow log (with its tags) and on each resource it captures.
+	flowRole := "arn:aws:iam::" + account + ":role/flow"
+	flow := needs(t, "ec2", "CreateFlowLogs", query("ResourceType=Subnet&ResourceId.1=subnet-a&ResourceId.2=subnet-b&DeliverLogsPermissionArn="+url.QueryEscape(flowRole)))
+	if got := find(flow, "iam:PassRole"); len(got) != 1 || got[0].Resource != flowRole || got[0].Context["iam:PassedToService"][0] != "vpc-flow-logs.amazonaws.com" || !strings.Contains(got[0].Source, "VPC User Guide") {
+		t.Errorf("CreateFlowLogs: iam:PassRole needs %+v", got)
+	}
+	if got := find(flow, "ec2:CreateFlowLogs"); len(got) != 3 || !strings.HasSuffix(got[0].Resource, ":vpc-flow-log/*") || !strings.HasSuffix(got[2].Resource, ":subnet/subnet-b") {
+		t.Errorf("CreateFlowLogs: ec2:CreateFlowLogs needs %+v", got)
+	}
 	for _, op := range []string{"CreateCustomKeyStore", "ConnectCustomKeyStore"} {
 		got := find(needs(t, "kms", op, body(`{}`)), "cloudhsm:DescribeClusters")
 		if len(got) != 1 || got[0].Resource != "*" || !strings.Contains(got[0].Source, "KMS Developer Guide") {

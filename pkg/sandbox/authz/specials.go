@@ -36,6 +36,7 @@ const (
 	srcSQSKMS           = "Amazon SQS Developer Guide, Key management, Configure KMS permissions for producers and consumers (producers need kms:GenerateDataKey and kms:Decrypt, consumers kms:Decrypt)"
 	srcCloudHSMTags     = "Service Authorization Reference, AWS CloudHSM, API operations table (CreateCluster with TagList also authorizes cloudhsm:TagResource)"
 	srcProfilePassRole  = "IAM User Guide, Use an IAM role to grant permissions to applications running on Amazon EC2 instances (iam:PassRole to add a role to an instance profile)"
+	srcFlowLogPassRole  = "Amazon VPC User Guide, Publish flow logs to CloudWatch Logs, IAM role for publishing flow logs (users who create a flow log need iam:PassRole for its role)"
 	srcGetCallerNoPerms = "AWS STS API Reference, GetCallerIdentity (no permissions are required)"
 	srcS3KMS            = "Amazon S3 User Guide, Using server-side encryption with AWS KMS keys (SSE-KMS), permissions (kms:GenerateDataKey to upload, kms:Decrypt to download)"
 )
@@ -102,6 +103,9 @@ var Specials = []Special{
 			return nil, err
 		}
 		return passRole(e.roleARN(name), "ec2.amazonaws.com"), nil
+	}},
+	{"ec2", "CreateFlowLogs", srcFlowLogPassRole, func(_ Env, r Request) ([]Need, error) {
+		return passRole(r.Query.Get("DeliverLogsPermissionArn"), "vpc-flow-logs.amazonaws.com"), nil
 	}},
 	{"kms", "CreateCustomKeyStore", srcKeyStoreAccess, describeClustersNeed},
 	{"kms", "CreateCustomKeyStore", srcKeyStoreSLR, func(e Env, _ Request) ([]Need, error) {

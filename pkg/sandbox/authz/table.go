@@ -751,6 +751,51 @@ var ec2Ops = map[string]operation{
 		}
 		return needs, nil
 	},
+	// CreateFlowLogs is authorized on the new flow log (with its tags) and on each resource it
+	// captures; iam:PassRole of its role is a special case (specials.go).
+	"CreateFlowLogs": func(e Env, r Request) ([]Need, error) {
+		ids := r.members("ResourceId")
+		if len(ids) == 0 {
+			return nil, fmt.Errorf("the request has no ResourceId.1 parameter: the table cannot name the resource without it")
+		}
+		prefix, ok := map[string]string{"VPC": "vpc/", "Subnet": "subnet/", "NetworkInterface": "network-interface/"}[r.Query.Get("ResourceType")]
+		if !ok {
+			return nil, fmt.Errorf("ResourceType %q is not VPC, Subnet or NetworkInterface", r.Query.Get("ResourceType"))
+		}
+		ctx := map[string][]string{"ec2:Region": {e.Region}}
+		flowCtx := map[string][]string{"ec2:Region": {e.Region}}
+		for i := 1; ; i++ {
+			spec := fmt.Sprintf("TagSpecification.%d.", i)
+			if !r.Query.Has(spec + "ResourceType") {
+				break
+			}
+			for j := 1; ; j++ {
+				k := r.Query.Get(fmt.Sprintf("%sTag.%d.Key", spec, j))
+				if k == "" {
+					break
+				}
+				flowCtx["aws:RequestTag/"+k] = []string{r.Query.Get(fmt.Sprintf("%sTag.%d.Value", spec, j))}
+				flowCtx["aws:TagKeys"] = append(flowCtx["aws:TagKeys"], k)
+			}
+		}
+		needs := []Need{need("ec2:CreateFlowLogs", e.arn("ec2", "vpc-flow-log/*"), flowCtx)}
+		for _, id := range ids {
+			needs = append(needs, need("ec2:CreateFlowLogs", e.arn("ec2", prefix+id), ctx))
+		}
+		return needs, nil
+	},
+	"DescribeFlowLogs": ec2Describe("ec2:DescribeFlowLogs"),
+	"DeleteFlowLogs": func(e Env, r Request) ([]Need, error) {
+		ids := r.members("FlowLogId")
+		if len(ids) == 0 {
+			return nil, fmt.Errorf("the request has no FlowLogId.1 parameter: the table cannot name the resource without it")
+		}
+		var needs []Need
+		for _, id := range ids {
+			needs = append(needs, need("ec2:DeleteFlowLogs", e.arn("ec2", "vpc-flow-log/"+id), map[string][]string{"ec2:Region": {e.Region}}))
+		}
+		return needs, nil
+	},
 	"DeleteNetworkInterface": func(e Env, r Request) ([]Need, error) {
 		id, err := r.queryRequired("NetworkInterfaceId")
 		if err != nil {

@@ -11,7 +11,7 @@
 // for the host and registered with the sandbox's Lambda service; its calls are sessions of its Role
 // (Server.BindRole), and the client instance's of its instance profile's role, so that with
 // Sandbox.EnforceIAM every call is judged on the policies the template deploys. Resource types the
-// sandbox does not emulate (flow logs, dashboards, ...) are listed in Stack.NotEmulated
+// sandbox does not emulate (dashboards, ...) are listed in Stack.NotEmulated
 // with a placeholder id, so nothing is skipped silently.
 // Alarms are created with CloudWatch's PutMetricAlarm (alarm.go), queues and their policies with
 // SQS (queue.go); rules keep their targets' RetryPolicy and DeadLetterConfig. Buckets, their
@@ -22,7 +22,8 @@
 // schedules are created in Secrets Manager; an AWS::RDS::DBInstance stands on Deployer.DB, a real
 // database server the caller brings (database.go).
 // Network resources map onto the sandbox's default VPC: a VPC to the default VPC, subnets to its
-// subnets in order, an instance to its SSM-managed client instance.
+// subnets in order, an instance to its SSM-managed client instance; flow logs are created with
+// EC2's CreateFlowLogs on them (network.go), and deliver to their log groups with their roles.
 package deploy
 
 import (
@@ -255,6 +256,7 @@ var fromProps = map[string]func(d *Deployer, ctx context.Context, st *Stack, id 
 	"AWS::S3::BucketPolicy":                       (*Deployer).bucketPolicy,
 	"AWS::CloudTrail::Trail":                      (*Deployer).trail,
 	"AWS::Logs::LogGroup":                         (*Deployer).logGroup,
+	"AWS::EC2::FlowLog":                           (*Deployer).flowLog,
 	"AWS::EC2::Instance": func(d *Deployer, _ context.Context, _ *Stack, _ string, p map[string]any, set func(string, map[string]any)) error {
 		return d.instance(p, set)
 	},

@@ -110,3 +110,39 @@ func authorizeRule(ctx context.Context, c *ec2.Client, group string, egress bool
 	}
 	return err
 }
+
+// flowLog creates an AWS::EC2::FlowLog with EC2's CreateFlowLogs over the wire (ResourceId,
+// ResourceType, TrafficType, LogDestinationType, LogGroupName or LogDestination,
+// DeliverLogsPermissionArn, LogFormat, MaxAggregationInterval, Tags). Ref is the flow log's id.
+// An unsuccessful item (an unknown resource, a duplicate) fails the resource, as CloudFormation
+// fails it.
+func (d *Deployer) flowLog(ctx context.Context, _ *Stack, id string, p map[string]any, set func(string, map[string]any)) error {
+	in := &ec2.CreateFlowLogsInput{
+		ResourceIds: []string{str(p["ResourceId"])}, ResourceType: ec2types.FlowLogsResourceType(str(p["ResourceType"])),
+		TrafficType: ec2types.TrafficType(str(p["TrafficType"])), LogDestinationType: ec2types.LogDestinationType(str(p["LogDestinationType"])),
+		LogGroupName: optional(p["LogGroupName"]), LogDestination: optional(p["LogDestination"]),
+		DeliverLogsPermissionArn: optional(p["DeliverLogsPermissionArn"]), LogFormat: optional(p["LogFormat"]),
+		MaxAggregationInterval: int32p(p["MaxAggregationInterval"]),
+	}
+	if tags := list(p["Tags"]); len(tags) > 0 {
+		spec := ec2types.TagSpecification{ResourceType: ec2types.ResourceTypeVpcFlowLog}
+		for _, t := range tags {
+			spec.Tags = append(spec.Tags, ec2types.Tag{Key: aws.String(str(t["Key"])), Value: aws.String(str(t["Value"]))})
+		}
+		in.TagSpecifications = []ec2types.TagSpecification{spec}
+	}
+	out, err := ec2.NewFromConfig(d.Cfg).CreateFlowLogs(ctx, in)
+	if err != nil {
+		return err
+	}
+	if len(out.Unsuccessful) > 0 {
+		u := out.Unsuccessful[0]
+		return fmt.Errorf("flow log %s on %s: %s: %s", id, aws.ToString(u.ResourceId), aws.ToString(u.Error.Code), aws.ToString(u.Error.Message))
+	}
+	if len(out.FlowLogIds) != 1 {
+		return fmt.Errorf("flow log %s: CreateFlowLogs made %d flow logs, want 1", id, len(out.FlowLogIds))
+	}
+	set(out.FlowLogIds[0], map[string]any{"Id": out.FlowLogIds[0]})
+	d.progress("flow log %s", out.FlowLogIds[0])
+	return nil
+}

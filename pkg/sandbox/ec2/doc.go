@@ -19,8 +19,9 @@
 // CreateSecurityGroup, DeleteSecurityGroup, AuthorizeSecurityGroupIngress/Egress and
 // RevokeSecurityGroupIngress/Egress (IpPermissions.N with IpRanges, Ipv6Ranges, Groups
 // (UserIdGroupPairs) and PrefixListIds; a rule that exists already is InvalidPermission.Duplicate),
-// CreateNetworkInterface and DeleteNetworkInterface. Unknown ids answer
-// Invalid<Kind>ID.NotFound / InvalidGroup.NotFound with EC2's messages.
+// CreateNetworkInterface and DeleteNetworkInterface, CreateFlowLogs, DescribeFlowLogs and
+// DeleteFlowLogs (flowlogs.go). Unknown ids answer Invalid<Kind>ID.NotFound /
+// InvalidGroup.NotFound with EC2's messages.
 //
 // Addresses follow the VPC rules: the first four and the last address of each subnet are
 // reserved, so a /24 offers 251, and availableIpAddressCount counts down as interfaces take them.
@@ -47,8 +48,31 @@
 // SelfRules gives a group the rules CloudHSM gives a cluster's. A group that another group's rule
 // names cannot be deleted (DependencyViolation), as on AWS.
 //
+// VPC flow logs (flowlogs.go): CreateFlowLogs takes ResourceId.N of ResourceType VPC, Subnet or
+// NetworkInterface, TrafficType ACCEPT, REJECT or ALL, LogGroupName or LogDestination (a log group
+// ARN), DeliverLogsPermissionArn (required), LogFormat (default version 2's fields; the sandbox
+// fills those and vpc-id, subnet-id, instance-id, and refuses others), MaxAggregationInterval 60 or
+// 600 (default) and TagSpecification.N (vpc-flow-log). An unknown resource, or one that has a flow
+// log with the same traffic type and destination, is an unsuccessful item (InvalidVpcID.NotFound
+// ..., FlowLogAlreadyExists), as EC2 answers. DescribeFlowLogs takes FlowLogId.N (unknown ids match
+// nothing) and the filters resource-id, traffic-type, log-group-name, flow-log-id,
+// deliver-log-status, log-destination-type and tag:<key>; DeleteFlowLogs answers an unknown id as
+// an unsuccessful item (InvalidFlowLogId.NotFound). Each Flow Connect records is delivered before
+// Connect returns (deterministic, where AWS aggregates for up to MaxAggregationInterval and
+// publishes minutes later) to every flow log whose resource covers the interface and whose
+// TrafficType takes the flow's action: one FlowDelivery per flow log and interface, to the log
+// stream named after the interface, through the FlowDeliverer the sandbox sets (package sandbox
+// publishes it as a session of the flow log's role, judged under EnforceIAM). A failed delivery
+// makes the flow log's DeliverLogsStatus FAILED with DeliverLogsErrorMessage "Access error" (IAM
+// refused) or "Unknown error" (no such log group) and drops the records; the next successful one
+// makes it SUCCESS again.
+//
 // Known differences from AWS: no pagination (MaxResults and NextToken are ignored; every match is
 // returned), DryRun is ignored, no route tables, network ACLs, gateways, endpoints or instance
 // launches, and only the instance-to-HSM connections are carried (a function's connections, KMS's
-// to the HSMs and the database's are not judged by the groups).
+// to the HSMs and the database's are not judged by the groups, nor seen by flow logs). Flow logs
+// deliver to CloudWatch Logs only: LogDestinationType s3 and kinesis-data-firehose are refused
+// (InvalidParameter) rather than accepted and never delivered; a missing log group is not created
+// (AWS tries to with the role's logs:CreateLogGroup); records are delivered at once, one per flow,
+// not aggregated; FlowLogStatus is always ACTIVE.
 package ec2

@@ -101,17 +101,19 @@ type Flow struct {
 // must allow the source; the groups are stateful, so the reply needs no rule. A destination no
 // interface of the VPC has is answered by no one (a RejectedError naming no groups is not given:
 // Connect returns nil and the caller finds nobody there). Each direction each interface sees is
-// recorded as a Flow (Flows), ACCEPT or REJECT, as VPC flow logs capture it.
+// recorded as a Flow (Flows), ACCEPT or REJECT, as VPC flow logs capture it, and delivered at once
+// to the flow logs that capture it (flowlogs.go) before Connect returns.
 func (s *Service) Connect(instanceID, dstIP string, port int) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	in := s.instanceByID(instanceID)
 	if in == nil {
+		s.mu.Unlock()
 		return notFound("InvalidInstanceID.NotFound", "instance ID", instanceID)
 	}
 	src := s.eniByID(in.eniID)
 	dst := s.eniByIP(dstIP)
 	if src == nil || dst == nil {
+		s.mu.Unlock()
 		return nil
 	}
 	now := s.clock.Now()
@@ -121,18 +123,23 @@ func (s *Service) Connect(instanceID, dstIP string, port int) error {
 			Packets: 3, Bytes: 180, Start: now, End: now, Action: action}
 	}
 	var rejected *RejectedError
+	var flows []Flow
 	switch {
 	case !s.allows(src.groupIDs, true, port, dst):
 		rejected = &RejectedError{From: src.id, To: dst.id, DstAddr: dst.ip, Port: port, Side: "egress of " + strings.Join(src.groupIDs, ", ")}
-		s.flows = append(s.flows, flow(src, src, dst, srcPort, port, "REJECT"))
+		flows = []Flow{flow(src, src, dst, srcPort, port, "REJECT")}
 	case !s.allows(dst.groupIDs, false, port, src):
 		rejected = &RejectedError{From: src.id, To: dst.id, DstAddr: dst.ip, Port: port, Side: "ingress of " + strings.Join(dst.groupIDs, ", ")}
-		s.flows = append(s.flows, flow(src, src, dst, srcPort, port, "ACCEPT"), flow(dst, src, dst, srcPort, port, "REJECT"))
+		flows = []Flow{flow(src, src, dst, srcPort, port, "ACCEPT"), flow(dst, src, dst, srcPort, port, "REJECT")}
 	default:
-		s.flows = append(s.flows,
+		flows = []Flow{
 			flow(src, src, dst, srcPort, port, "ACCEPT"), flow(src, dst, src, port, srcPort, "ACCEPT"),
-			flow(dst, src, dst, srcPort, port, "ACCEPT"), flow(dst, dst, src, port, srcPort, "ACCEPT"))
+			flow(dst, src, dst, srcPort, port, "ACCEPT"), flow(dst, dst, src, port, srcPort, "ACCEPT")}
 	}
+	s.flows = append(s.flows, flows...)
+	deliveries, deliver := s.flowDeliveries(flows), s.deliver
+	s.mu.Unlock()
+	s.deliverFlows(deliver, deliveries)
 	if rejected != nil {
 		return rejected
 	}

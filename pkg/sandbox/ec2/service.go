@@ -40,6 +40,8 @@ type Service struct {
 	instances []*instance
 	enis      []*eni
 	flows     []Flow // recorded by Connect, taken by Flows
+	flowLogs  []*flowLog
+	deliver   FlowDeliverer // publishes flow log records (SetFlowDeliverer)
 }
 
 type tag struct{ key, value string }
@@ -147,6 +149,9 @@ func (s *Service) QueryOperations() map[string]core.QueryOperation {
 		"RevokeSecurityGroupEgress":     s.revoke(true),
 		"CreateNetworkInterface":        s.createNetworkInterface,
 		"DeleteNetworkInterface":        s.deleteNetworkInterface,
+		"CreateFlowLogs":                s.createFlowLogs,
+		"DescribeFlowLogs":              s.describeFlowLogs,
+		"DeleteFlowLogs":                s.deleteFlowLogs,
 	}
 }
 

@@ -95,3 +95,15 @@ func (s *Service) EnsureServiceLinkedRole(servicePrincipal, name string) string 
 	s.gen++
 	return s.RoleARN(r.path, r.name)
 }
+
+// RoleTrust returns the trust policy (AssumeRolePolicyDocument) of the role a role ARN names.
+func (s *Service) RoleTrust(roleARN string) (string, error) {
+	name := roleARN[strings.LastIndex(roleARN, "/")+1:]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.roles[name]
+	if !ok || s.RoleARN(r.path, r.name) != roleARN {
+		return "", fmt.Errorf("iam: no role %s", roleARN)
+	}
+	return r.trust, nil
+}

@@ -59,7 +59,7 @@ func (r Row) Unused() bool { return r.Uses == 0 && r.TestUses == 0 && r.Reason =
 // Reasons are why actions a role is granted go unused in the sandbox and are still needed on AWS,
 // by action prefix. Each names what uses them there.
 var Reasons = map[string]string{
-	"logs:":                          "CloudWatch Logs: Lambda delivers each invocation's platform lines and what the function prints to its log group with the role (so does the sandbox, judged: TestEnforceIAMFunctionLogs), and this role's function has no invocation in the demo (or the group is a VPC flow log's)",
+	"logs:":                          "CloudWatch Logs: Lambda delivers each invocation's platform lines and what the function prints to its log group with the role (so does the sandbox, judged: TestEnforceIAMFunctionLogs), and this role's function has no invocation in the demo",
 	"xray:PutTraceSegments":          "X-Ray: each invocation of a traced function and each execution of a traced state machine sends its segment with the role (pkg/sandbox/tracing.go; TestEnforceIAMTracing); this role's function or state machine has no invocation in the demo",
 	"xray:PutTelemetryRecords":       "X-Ray: the X-Ray daemon Lambda and Step Functions run reports its telemetry with the role (the sandbox's X-Ray keeps segments only, pkg/sandbox/xray)",
 	"xray:GetSamplingRules":          "X-Ray: Step Functions applies the account's sampling rules with the state machine's role (the sandbox keeps every segment, pkg/sandbox/xray)",
@@ -81,21 +81,20 @@ type PathReason struct {
 // (the kits' roles are built from the same grants), so with make test's decisions (-test-decisions)
 // most of these actions are counted as used and the reason is not needed.
 const (
-	pathRetryCreate  = "a step run again (a retry after a crash or a timeout) whose CreateSecret finds the secret it made before (ResourceExistsException) describes it instead (pkg/hsmcluster/password; clustertest TestCrashAfterSideEffect)"
-	pathStartUnknown = "after a StartExecution whose answer was lost (a timeout, a 5xx) the entry step asks whether the execution started (pkg/customresource/entry; the kits' lost start probe, stacktest.Run.LostStartProbe, runs it under IAM)"
-	pathFlowLogs     = "VPC flow logs: EC2 delivers a flow log's records to its log group with the role its DeliverLogsPermissionArn names (the sandbox does not emulate flow logs: AWS::EC2::FlowLog is a placeholder)"
-	pathRecovery     = "a single-user rotation recovers a password an abandoned rotation already set by listing the secret's unlabelled versions (pkg/rotation setSecret; TestAbandonedRotationRecovers)"
+	pathRetryCreate      = "a step run again (a retry after a crash or a timeout) whose CreateSecret finds the secret it made before (ResourceExistsException) describes it instead (pkg/hsmcluster/password; clustertest TestCrashAfterSideEffect)"
+	pathStartUnknown     = "after a StartExecution whose answer was lost (a timeout, a 5xx) the entry step asks whether the execution started (pkg/customresource/entry; the kits' lost start probe, stacktest.Run.LostStartProbe, runs it under IAM)"
+	pathFlowLogsReject   = "VPC flow logs: a REJECT flow log delivers its records with its role (logs:CreateLogStream for each interface's stream, then logs:PutLogEvents) only when the security groups refuse a connection, which none does in the demo (pkg/sandbox/flowlogs.go; TestEnforceIAMFlowLogs proves both grants and the trust of vpc-flow-logs.amazonaws.com)"
+	pathFlowLogsDescribe = "VPC flow logs: AWS's documented flow log role (Amazon VPC User Guide, IAM role for publishing flow logs to CloudWatch Logs) grants it, for the service to find its log streams; the sandbox's delivery knows its streams and judges only logs:CreateLogStream and logs:PutLogEvents (pkg/sandbox/flowlogs.go; TestEnforceIAMFlowLogs)"
+	pathRecovery         = "a single-user rotation recovers a password an abandoned rotation already set by listing the secret's unlabelled versions (pkg/rotation setSecret; TestAbandonedRotationRecovers)"
 )
 
 // PathReasons are the role-specific reasons, for actions that the prefix Reasons do not cover or
 // cover for other roles.
 var PathReasons = []PathReason{
-	{"VpcAllIAMRole", "logs:CreateLogStream", pathFlowLogs},
-	{"VpcAllIAMRole", "logs:DescribeLogStreams", pathFlowLogs},
-	{"VpcAllIAMRole", "logs:PutLogEvents", pathFlowLogs},
-	{"VpcFlowLogIAMRole", "logs:CreateLogStream", pathFlowLogs},
-	{"VpcFlowLogIAMRole", "logs:DescribeLogStreams", pathFlowLogs},
-	{"VpcFlowLogIAMRole", "logs:PutLogEvents", pathFlowLogs},
+	{"VpcAllIAMRole", "logs:CreateLogStream", pathFlowLogsReject},
+	{"VpcAllIAMRole", "logs:PutLogEvents", pathFlowLogsReject},
+	{"VpcAllIAMRole", "logs:DescribeLogStreams", pathFlowLogsDescribe},
+	{"VpcFlowLogIAMRole", "logs:DescribeLogStreams", pathFlowLogsDescribe},
 	{"SuperuserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
 	{"UserRotationRole", "secretsmanager:ListSecretVersionIds", pathRecovery},
 	{"ClusterPasswordRole", "secretsmanager:DescribeSecret", pathRetryCreate},
