@@ -54,7 +54,10 @@ const (
 // rotation section deploys the database stack, after the alerts stack. An alerts stack grant
 // that the alerts section runs without is tried in the cluster section (its key store's health
 // findings, its workflows' failures and dead letters) and then the rotation section (the
-// RotationFailed rule's).
+// RotationFailed rule's). A database stack grant the rotation section runs without is tried in the
+// whole demo (wholeDemo), where the cluster section runs with the database stack deployed: the one
+// sandbox VPC carries both stacks' flow logs, so the database flow log's role delivers the records
+// of the client instance's connections to the HSMs (demo_flowlogs.go).
 func mutationSections(stack string) []string {
 	switch stack {
 	case alertsStack:
@@ -62,16 +65,21 @@ func mutationSections(stack string) []string {
 	case clusterStack, keyStoreStack:
 		return []string{"cluster"}
 	case databaseStack:
-		return []string{"rotation"}
+		return []string{"rotation", wholeDemo}
 	}
 	return nil
 }
+
+// wholeDemo names, as a section, a run of every section (demo -only unset).
+const wholeDemo = "all"
 
 // mutationBound is the wall time a run of a section may take before it counts as a hang: the
 // cluster section takes about a minute alone (DefaultDemoScale), its full Create, key store,
 // Update and Delete included.
 func mutationBound(section string) time.Duration {
 	switch section {
+	case wholeDemo:
+		return 10 * time.Minute
 	case "cluster":
 		return 6 * time.Minute
 	case "rotation": // MariaDB's start, the stack's deploy and five rotations
@@ -114,7 +122,11 @@ func runSection(t *testing.T, root, cdkOut, hostBuilds, section string) observat
 	defer func() { demoOut = old }()
 	var o observation
 	start := time.Now()
-	o.err = runDemoConfig(ctx, demoConfig{scale: DefaultDemoScale, root: root, cdkOut: cdkOut, only: section, hostBuilds: hostBuilds,
+	only := section
+	if section == wholeDemo {
+		only = ""
+	}
+	o.err = runDemoConfig(ctx, demoConfig{scale: DefaultDemoScale, root: root, cdkOut: cdkOut, only: only, hostBuilds: hostBuilds,
 		observe: func(d *demo) {
 			o.decisions = d.judged()
 			o.requests = d.sb.CloudFormation.Requests()
@@ -382,7 +394,7 @@ func TestIAMMutations(t *testing.T) {
 	// section's baseline in make test.
 	sections := []string{"alerts"}
 	if full {
-		sections = append(sections, "cluster", "rotation")
+		sections = append(sections, "cluster", "rotation", wholeDemo)
 	}
 	granted := map[string]bool{} // identity statements some baseline decision was granted by
 	for _, section := range sections {
@@ -446,7 +458,11 @@ func TestIAMMutations(t *testing.T) {
 					break
 				}
 			}
-			detail = fmt.Sprintf("%s; the %s section, %s; %s", removed, section, o.wall.Round(time.Second), detail)
+			where := "the " + section + " section"
+			if section == wholeDemo {
+				where = "the whole demo"
+			}
+			detail = fmt.Sprintf("%s; %s, %s; %s", removed, where, o.wall.Round(time.Second), detail)
 			// On the alerts path there is no custom resource: its picks must be denied there. A VPC
 			// function's network interface grant fails the database stack's deploy at the function,
 			// before its custom resource exists.
