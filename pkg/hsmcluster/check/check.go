@@ -18,10 +18,37 @@ import (
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
+// InstanceDescriber finds the client instance.
+type InstanceDescriber interface {
+	DescribeInstances(ctx context.Context, params *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+}
+
 // NetworkDescriber checks subnets and the client instance.
 type NetworkDescriber interface {
+	InstanceDescriber
 	DescribeSubnets(ctx context.Context, params *ec2.DescribeSubnetsInput, optFns ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
-	DescribeInstances(ctx context.Context, params *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+}
+
+// ClientInstance describes the client instance id: nil when EC2's answer does not list it, a
+// terminal error naming ClientInstanceId when EC2 does not know the id, and any other failure
+// wrapped (retryable by the workflow).
+func ClientInstance(ctx context.Context, api InstanceDescriber, id string) (*ec2types.Instance, error) {
+	out, err := api.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		if code := hsmcluster.APICode(err); strings.HasPrefix(code, "InvalidInstanceID") {
+			return nil, lambdaerr.Terminal("ClientInstanceId: "+hsmcluster.APIMessage(err)+" (give the SSM-managed instance with cloudhsm-cli)", nil)
+		}
+		return nil, fmt.Errorf("describe the client instance %s: %w", id, err)
+	}
+	var found *ec2types.Instance
+	for _, r := range out.Reservations {
+		for i := range r.Instances {
+			if aws.ToString(r.Instances[i].InstanceId) == id {
+				found = &r.Instances[i]
+			}
+		}
+	}
+	return found, nil
 }
 
 var _ NetworkDescriber = (*ec2.Client)(nil)
@@ -86,20 +113,9 @@ func (s *CheckEnvironment) Handle(ctx context.Context, in CheckInput) (CheckOutp
 			}
 		}
 	}
-	inst, err := s.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{spec.ClientInstanceID}})
+	found, err := ClientInstance(ctx, s.EC2, spec.ClientInstanceID)
 	if err != nil {
-		if code := hsmcluster.APICode(err); strings.HasPrefix(code, "InvalidInstanceID") {
-			return CheckOutput{}, lambdaerr.Terminal("ClientInstanceId: "+hsmcluster.APIMessage(err)+" (give the SSM-managed instance with cloudhsm-cli)", nil)
-		}
-		return CheckOutput{}, fmt.Errorf("describe instance %s: %w", spec.ClientInstanceID, err)
-	}
-	var found *ec2types.Instance
-	for _, r := range inst.Reservations {
-		for i := range r.Instances {
-			if aws.ToString(r.Instances[i].InstanceId) == spec.ClientInstanceID {
-				found = &r.Instances[i]
-			}
-		}
+		return CheckOutput{}, err
 	}
 	switch {
 	case found == nil:

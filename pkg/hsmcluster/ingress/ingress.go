@@ -13,13 +13,13 @@ package ingress
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/strongroom/strongroom/pkg/hsmcluster"
+	"github.com/strongroom/strongroom/pkg/hsmcluster/check"
 	"github.com/strongroom/strongroom/pkg/lambdaerr"
 )
 
@@ -31,7 +31,7 @@ const (
 
 // GroupAuthorizer is what the step needs of EC2.
 type GroupAuthorizer interface {
-	DescribeInstances(ctx context.Context, params *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	check.InstanceDescriber
 	AuthorizeSecurityGroupIngress(ctx context.Context, params *ec2.AuthorizeSecurityGroupIngressInput, optFns ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
 }
 
@@ -99,22 +99,14 @@ func (s *AllowClient) Handle(ctx context.Context, in Input) (Output, error) {
 
 // instanceGroups returns the ids of the instance's security groups.
 func (s *AllowClient) instanceGroups(ctx context.Context, instanceID string) ([]string, error) {
-	res, err := s.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{instanceID}})
+	inst, err := check.ClientInstance(ctx, s.EC2, instanceID)
 	if err != nil {
-		if code := hsmcluster.APICode(err); strings.HasPrefix(code, "InvalidInstanceID") {
-			return nil, lambdaerr.Terminal("ClientInstanceId: "+hsmcluster.APIMessage(err)+" (give the SSM-managed instance with cloudhsm-cli)", nil)
-		}
-		return nil, fmt.Errorf("describe the client instance %s: %w", instanceID, err)
+		return nil, err
 	}
 	var groups []string
-	for _, r := range res.Reservations {
-		for _, inst := range r.Instances {
-			if aws.ToString(inst.InstanceId) != instanceID {
-				continue
-			}
-			for _, g := range inst.SecurityGroups {
-				groups = append(groups, aws.ToString(g.GroupId))
-			}
+	if inst != nil {
+		for _, g := range inst.SecurityGroups {
+			groups = append(groups, aws.ToString(g.GroupId))
 		}
 	}
 	if len(groups) == 0 {

@@ -341,10 +341,8 @@ func (s *Service) instanceXML(in *instance) instanceXML {
 		IamInstanceProfile: profileXML{in.profileARN, "AIPA0A5B0C1D2E3F40001"},
 		Groups:             s.groupIdents(in.groupIDs), Tags: tagsXML(in.tags),
 	}
-	for _, n := range s.enis {
-		if n.id == in.eniID {
-			x.NetworkInterfaces = append(x.NetworkInterfaces, s.eniXML(n))
-		}
+	if n := s.eniByID(in.eniID); n != nil {
+		x.NetworkInterfaces = append(x.NetworkInterfaces, s.eniXML(n))
 	}
 	return x
 }

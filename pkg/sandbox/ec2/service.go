@@ -286,26 +286,24 @@ func (s *Service) SubnetIPv6(subnetID string) (string, error) {
 func (s *Service) AssignIPv6(eniID string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, n := range s.enis {
-		if n.id != eniID {
-			continue
-		}
-		sn, err := s.subnet(n.subnetID)
-		if err != nil {
-			return "", err
-		}
-		if !sn.ipv6.IsValid() {
-			return "", core.Errorf("InvalidParameterValue", "Subnet %s does not have an IPv6 CIDR block; associate one before assigning IPv6 addresses.", sn.id)
-		}
-		a := sn.ipv6.Addr().As16()
-		for i := 0; i < 8; i++ {
-			a[15-i] = byte(sn.next6 >> (8 * i))
-		}
-		sn.next6++
-		n.ipv6 = netip.AddrFrom16(a).String()
-		return n.ipv6, nil
+	n := s.eniByID(eniID)
+	if n == nil {
+		return "", notFound("InvalidNetworkInterfaceID.NotFound", "networkInterface ID", eniID)
 	}
-	return "", notFound("InvalidNetworkInterfaceID.NotFound", "networkInterface ID", eniID)
+	sn, err := s.subnet(n.subnetID)
+	if err != nil {
+		return "", err
+	}
+	if !sn.ipv6.IsValid() {
+		return "", core.Errorf("InvalidParameterValue", "Subnet %s does not have an IPv6 CIDR block; associate one before assigning IPv6 addresses.", sn.id)
+	}
+	a := sn.ipv6.Addr().As16()
+	for i := 0; i < 8; i++ {
+		a[15-i] = byte(sn.next6 >> (8 * i))
+	}
+	sn.next6++
+	n.ipv6 = netip.AddrFrom16(a).String()
+	return n.ipv6, nil
 }
 
 // ReleaseENI deletes a network interface and frees its IP.
